@@ -1,0 +1,3 @@
+from flaudit.cli import main
+
+raise SystemExit(main())

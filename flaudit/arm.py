@@ -1,0 +1,132 @@
+"""Helpers for ARM ids, types and property paths.
+
+ARM compares ids and types case-insensitively, and Resource Graph lower-cases types, so every lookup in
+flaudit goes through :func:`norm`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MISSING = object()
+
+
+def norm(value: str | None) -> str:
+    """Canonical form of an ARM id or type for comparison: lower case, no trailing slash."""
+    if not value:
+        return ""
+    return value.strip().rstrip("/").lower()
+
+
+def get_path(obj: Any, path: str, default: Any = None) -> Any:
+    """Value at a dotted path (``properties.networkAcls.defaultAction``); ``default`` when any step is missing.
+
+    Keys match case-insensitively when no exact key exists, because templates and some tools vary the case
+    of property names that ARM itself treats as equal.
+    """
+    cur = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return default
+        if part in cur:
+            cur = cur[part]
+            continue
+        low = part.lower()
+        for key in cur:
+            if isinstance(key, str) and key.lower() == low:
+                cur = cur[key]
+                break
+        else:
+            return default
+    return cur
+
+
+def id_segments(resource_id: str) -> list[str]:
+    return [s for s in (resource_id or "").strip().split("/") if s]
+
+
+def parent_id(resource_id: str) -> str | None:
+    """Id of the resource (or scope) that contains ``resource_id``: child -> parent -> RG -> sub -> MG -> /."""
+    segs = id_segments(resource_id)
+    if not segs:
+        return None
+    low = [s.lower() for s in segs]
+    # /providers/Microsoft.Management/managementGroups/X -> /
+    if len(segs) == 4 and low[0] == "providers" and low[1] == "microsoft.management":
+        return "/"
+    if len(segs) == 2 and low[0] == "subscriptions":
+        return "/"
+    if len(segs) == 4 and low[2] == "resourcegroups":
+        return "/" + "/".join(segs[:2])
+    if "providers" in low:
+        idx = len(low) - 1 - low[::-1].index("providers")
+        rest = segs[idx + 2 :]
+        if len(rest) <= 1:  # malformed
+            return "/" + "/".join(segs[:idx])
+        if len(rest) == 2:  # type/name directly under provider
+            return "/" + "/".join(segs[:idx])
+        return "/" + "/".join(segs[: len(segs) - 2])
+    return "/" + "/".join(segs[:-2]) if len(segs) > 2 else "/"
+
+
+def ancestor_scopes(resource_id: str) -> list[str]:
+    """The scope itself and every scope above it, normalised, nearest first, ending with ``/``.
+
+    Subscriptions sit under management groups that an ARM id does not name; callers add those from the
+    inventory (see :class:`flaudit.rbac.RbacIndex`).
+    """
+    out = []
+    cur: str | None = norm(resource_id) or "/"
+    seen = set()
+    while cur and cur not in seen:
+        seen.add(cur)
+        out.append(cur)
+        if cur == "/":
+            break
+        cur = norm(parent_id(cur)) or "/"
+    return out
+
+
+def subscription_of(resource_id: str) -> str | None:
+    segs = id_segments(resource_id)
+    if len(segs) >= 2 and segs[0].lower() == "subscriptions":
+        return segs[1].lower()
+    return None
+
+
+def resource_group_id(resource_id: str) -> str | None:
+    segs = id_segments(resource_id)
+    if len(segs) >= 4 and segs[0].lower() == "subscriptions" and segs[2].lower() == "resourcegroups":
+        return norm("/" + "/".join(segs[:4]))
+    return None
+
+
+def name_of(resource_id: str) -> str:
+    segs = id_segments(resource_id)
+    return segs[-1] if segs else ""
+
+
+def type_of(resource_id: str) -> str:
+    """ARM type derived from an id (``microsoft.network/virtualnetworks/subnets``), lower case."""
+    segs = id_segments(resource_id)
+    low = [s.lower() for s in segs]
+    if "providers" not in low:
+        if len(segs) == 2:
+            return "microsoft.resources/subscriptions"
+        if len(segs) == 4:
+            return "microsoft.resources/resourcegroups"
+        return ""
+    idx = len(low) - 1 - low[::-1].index("providers")
+    rest = low[idx + 1 :]
+    if not rest:
+        return ""
+    parts = [rest[0]] + rest[1::2]
+    return "/".join(parts)
+
+
+def is_within(child_id: str, scope: str) -> bool:
+    """True when ``child_id`` is ``scope`` or lies below it (path-segment aware)."""
+    c, s = norm(child_id), norm(scope)
+    if s in ("", "/"):
+        return True
+    return c == s or c.startswith(s + "/")

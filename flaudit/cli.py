@@ -1,0 +1,59 @@
+"""Command line entry point: wires argument parsing to the command modules and maps errors to exit codes.
+
+Exit codes: 0 the gate passes; 1 blocking findings (or blocking unknowns) for the profile; 2 usage or input
+error; 3 the deployment could not be read. Each command lives in ``flaudit/commands/<name>.py`` with
+``register(subparsers)``; their heavy imports happen inside ``run`` so ``flaudit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from flaudit import __version__
+from flaudit.errors import FlauditError
+
+COMMAND_MODULES = [
+    "flaudit.commands.scan",
+    "flaudit.commands.rules",
+]
+
+EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other input error
+        self.exit(EXIT_USAGE, f"flaudit: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="flaudit",
+        description="Audit a federated-learning deployment on Azure ML: VNet isolation, private endpoints, "
+        "silo identities, and who can reach each silo's data.",
+        epilog="Exit codes: 0 gate passes; 1 blocking findings; 2 usage or input error; 3 deployment unreadable.",
+    )
+    parser.add_argument("--version", action="version", version=f"flaudit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args) or 0)
+    except FlauditError as exc:
+        print(f"flaudit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("flaudit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

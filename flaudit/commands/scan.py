@@ -1,0 +1,84 @@
+"""``flaudit scan``: audit a deployment and write the reports; the exit code is the gate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from flaudit.findings import SEVERITIES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from flaudit.audit import add_audit_arguments
+
+    p = sub.add_parser("scan", help="audit a deployment and report its readiness",
+                       description="Audit an FL deployment (files, a bundled sample, a template or live Azure) "
+                       "and report readiness for the prototype and production profiles.")
+    add_audit_arguments(p)
+    add_output_arguments(p)
+    p.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
+                   help="only blocking findings of this severity or worse fail the exit code "
+                   f"({'|'.join(SEVERITIES)}; default: any blocking finding)")
+    p.set_defaults(func=run)
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", "-f", default="terminal", metavar="LIST",
+                   help="comma-separated: terminal,json,html,markdown,sarif,junit (default: terminal)")
+    p.add_argument("--output", "-o", metavar="PATH",
+                   help="file for one format, or a directory for several (flaudit-report.<ext>)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing on stdout; rely on the exit code")
+
+
+def run(args: argparse.Namespace) -> int:
+    from flaudit.audit import audit_from_args
+    from flaudit.gate import exit_code
+    from flaudit.reports import parse_formats
+
+    formats = parse_formats(args.format)
+    targets = plan_outputs(formats, args.output)
+    result = audit_from_args(args)
+    write_outputs(result, targets, quiet=args.quiet)
+    return exit_code(result, args.profile, args.fail_on)
+
+
+def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, Path | None]]:
+    """Where each format goes (None = stdout), decided before the audit so a bad --output fails early."""
+    from flaudit.errors import InputError
+    from flaudit.reports import renderer
+
+    files = [f for f in formats if f != "terminal"]
+    plan: list[tuple[str, Path | None]] = [("terminal", None)] if "terminal" in formats else []
+    if not files:
+        return plan
+    if output is None:
+        if len(files) > 1 or plan:
+            raise InputError(f"--format {','.join(formats)} writes files: give --output DIR")
+        return [(files[0], None)]
+    out = Path(output)
+    if len(files) == 1 and not out.is_dir():
+        if not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise InputError(f"{out}: directory {out.parent} does not exist")
+        return plan + [(files[0], out)]
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: several formats need a directory, and this is a file")
+    out.mkdir(parents=True, exist_ok=True)
+    return plan + [(f, out / f"flaudit-report.{renderer(f).EXTENSION}") for f in files]
+
+
+def write_outputs(result: dict[str, Any], targets: list[tuple[str, Path | None]], *, quiet: bool) -> None:
+    from flaudit.output import write_text_atomic
+    from flaudit.reports import renderer
+
+    for fmt, path in targets:
+        mod = renderer(fmt)
+        if path is None:
+            if quiet:
+                continue
+            color = fmt == "terminal" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+            sys.stdout.write(mod.render(result, color=color))
+        else:
+            write_text_atomic(path, mod.render(result, color=False))

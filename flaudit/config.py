@@ -1,0 +1,129 @@
+"""The FL config: the same ``config.yaml`` the Azure ML FL sample pipelines read.
+
+Keys read (all others are ignored, so one file serves the pipelines, the audit and the trainer):
+
+``aml.{subscription_id, resource_group_name, workspace_name}``
+``federated_learning.orchestrator.{compute, datastore}``
+``federated_learning.silos[].{name, computes[] (or compute), datastore, training_data, testing_data}``
+``federated_learning.silos[].groups[]`` (flaudit extension): object ids of Entra groups that belong to the
+silo, so a group-held role assignment on that silo's storage is not reported as a foreign principal.
+``training_parameters`` (trainer only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flaudit.errors import InputError
+
+
+@dataclass
+class SiloConfig:
+    name: str
+    computes: list[str]
+    datastore: str | None
+    training_data: Any = None
+    testing_data: Any = None
+    groups: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FLConfig:
+    path: str | None
+    subscription_id: str | None
+    resource_group: str | None
+    workspace_name: str | None
+    orchestrator_computes: list[str]
+    orchestrator_datastore: str | None
+    silos: list[SiloConfig]
+    training_parameters: dict[str, Any]
+    raw: dict[str, Any]
+    sha256: str
+
+
+def _names(value: Any, where: str, path: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise InputError(f"{path}: {where} must be a name or a list of names")
+
+
+def _opt_str(value: Any, where: str, path: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    raise InputError(f"{path}: {where} must be a string")
+
+
+def load_config(path: str | Path) -> FLConfig:
+    import yaml
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read FL config ({exc.strerror or exc})") from None
+    try:
+        doc = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"{p}: not valid YAML{where}") from None
+    return parse_config(doc, str(p), hashlib.sha256(data).hexdigest())
+
+
+def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
+    if not isinstance(doc, dict):
+        raise InputError(f"{origin}: FL config must be a YAML mapping")
+    aml = doc.get("aml") or {}
+    fl = doc.get("federated_learning")
+    if not isinstance(aml, dict):
+        raise InputError(f"{origin}: 'aml' must be a mapping")
+    if not isinstance(fl, dict):
+        raise InputError(f"{origin}: missing 'federated_learning' mapping")
+    orch = fl.get("orchestrator") or {}
+    if not isinstance(orch, dict):
+        raise InputError(f"{origin}: federated_learning.orchestrator must be a mapping")
+    silos_raw = fl.get("silos")
+    if not isinstance(silos_raw, list):
+        raise InputError(f"{origin}: federated_learning.silos must be a list")
+    silos: list[SiloConfig] = []
+    seen: set[str] = set()
+    for i, s in enumerate(silos_raw):
+        if not isinstance(s, dict):
+            raise InputError(f"{origin}: federated_learning.silos[{i}] must be a mapping")
+        name = s.get("name")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{origin}: federated_learning.silos[{i}] needs a 'name'")
+        if name.lower() in seen:
+            raise InputError(f"{origin}: silo name {name!r} appears twice")
+        seen.add(name.lower())
+        computes = _names(s.get("computes", s.get("compute")), f"silos[{i}].computes", origin)
+        silos.append(SiloConfig(
+            name=name,
+            computes=computes,
+            datastore=_opt_str(s.get("datastore"), f"silos[{i}].datastore", origin),
+            training_data=s.get("training_data"),
+            testing_data=s.get("testing_data"),
+            groups=[g.lower() for g in _names(s.get("groups"), f"silos[{i}].groups", origin)],
+        ))
+    tp = doc.get("training_parameters") or {}
+    if not isinstance(tp, dict):
+        raise InputError(f"{origin}: training_parameters must be a mapping")
+    return FLConfig(
+        path=origin,
+        subscription_id=_opt_str(aml.get("subscription_id"), "aml.subscription_id", origin),
+        resource_group=_opt_str(aml.get("resource_group_name"), "aml.resource_group_name", origin),
+        workspace_name=_opt_str(aml.get("workspace_name"), "aml.workspace_name", origin),
+        orchestrator_computes=_names(orch.get("computes", orch.get("compute")), "orchestrator.compute", origin),
+        orchestrator_datastore=_opt_str(orch.get("datastore"), "orchestrator.datastore", origin),
+        silos=silos,
+        training_parameters=tp,
+        raw=doc,
+        sha256=digest,
+    )

@@ -1,0 +1,106 @@
+"""Findings: what a rule says about one resource, and the fixed vocabularies every output shares."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("pass", "fail", "unknown", "not_applicable")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+PROFILES = ("prototype", "production")
+AREAS = (
+    "network-isolation",
+    "private-endpoints",
+    "silo-identity",
+    "workspace-access",
+    "storage-hardening",
+    "workspace-hardening",
+    "topology",
+)
+#: Rank used by ``--fail-on``: a finding at or above the threshold counts.
+SEVERITY_RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}
+
+
+@dataclass
+class Finding:
+    """One verdict of one rule on one resource (optionally about one subject, e.g. a principal).
+
+    ``evidence`` is a list of dicts, each with a ``kind``:
+    ``property`` (resource_id, path, value, default_assumed), ``access`` (principal -> assignment -> role ->
+    scope -> matched action), ``nsg-rule`` (nsg, rule, priority, direction, access), ``network-path``
+    (kind, source, detail) or ``note`` (text).
+    """
+
+    status: str
+    resource_id: str
+    message: str
+    silo: str | None = None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    subject: str = ""  # distinguishes several findings of one rule on one resource
+    # Filled by the engine from the rule's metadata:
+    rule_id: str = ""
+    title: str = ""
+    area: str = ""
+    severity: str = ""
+    blocks: tuple[str, ...] = ()
+    waiver: dict[str, Any] | None = None
+    location: dict[str, Any] | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable identity across runs: rule id + resource id (+ subject), case-insensitive."""
+        key = f"{self.resource_id.lower()}|{self.subject.lower()}"
+        return f"{self.rule_id}:{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+    def blocks_profile(self, profile: str) -> bool:
+        return profile in self.blocks and self.status in ("fail", "unknown") and self.waiver is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "area": self.area,
+            "severity": self.severity,
+            "status": self.status,
+            "blocks": list(self.blocks),
+            "resource_id": self.resource_id,
+            "silo": self.silo,
+            "subject": self.subject or None,
+            "message": self.message,
+            "evidence": self.evidence,
+            "waiver": self.waiver,
+            "location": self.location,
+        }
+
+
+def _make(status: str):
+    def make(resource_id: str, message: str, *, silo: str | None = None,
+             evidence: list[dict[str, Any]] | None = None, subject: str = "") -> Finding:
+        return Finding(status, resource_id or "", message, silo, list(evidence or []), subject)
+
+    make.__name__ = status.title().replace("_", "")
+    make.__doc__ = f"A finding with status ``{status}``."
+    return make
+
+
+Pass = _make("pass")
+Fail = _make("fail")
+Unknown = _make("unknown")
+NotApplicable = _make("not_applicable")
+
+
+def prop(resource_id: str, path: str, value: Any, *, default_assumed: bool = False,
+         default_note: str | None = None) -> dict[str, Any]:
+    """Evidence item for a configuration value (``default_assumed`` when Azure's default filled a gap)."""
+    item: dict[str, Any] = {"kind": "property", "resource_id": resource_id, "path": path, "value": value}
+    if default_assumed:
+        item["default_assumed"] = True
+        if default_note:
+            item["default_note"] = default_note
+    return item
+
+
+def note(text: str) -> dict[str, Any]:
+    return {"kind": "note", "text": text}

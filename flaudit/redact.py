@@ -1,0 +1,55 @@
+"""Strip secret-shaped values from ARM payloads before they are stored, evaluated or reported.
+
+A GET can still return secrets (a datastore's inline credentials, a connection string in app settings, a
+SAS URL). flaudit never needs a secret's value, only whether one exists, so every inventory passes through
+:func:`redact` on load and the live collector applies it before writing a snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "[redacted]"
+
+# Property names whose values are secrets whatever their shape (compared case-insensitively).
+_SECRET_KEYS = {
+    "accountkey", "key", "key1", "key2", "primarykey", "secondarykey", "keys", "password", "clientsecret",
+    "secret", "secrets", "sastoken", "sas", "connectionstring", "connectionstrings", "primaryconnectionstring",
+    "secondaryconnectionstring", "certificate", "privatekey", "token", "accesstoken", "sharedaccesskey",
+    "storageaccountkey", "value_secret",
+}
+# Values that look like secrets wherever they appear.
+_SECRET_VALUE = re.compile(
+    r"(AccountKey=[^;]+|SharedAccessSignature=[^;]+|[?&]sig=[A-Za-z0-9%+/=]{16,}|"
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----)",
+    re.IGNORECASE,
+)
+
+
+def _is_secret_key(key: str) -> bool:
+    return key.lower() in _SECRET_KEYS
+
+
+def redact(obj: Any) -> Any:
+    """Copy of ``obj`` with secret values replaced by ``[redacted]`` (structure and non-secret data kept)."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if isinstance(k, str) and _is_secret_key(k) and v not in (None, "", [], {}):
+                # A dict/list under a secret key might still carry harmless shape info (e.g. credentials
+                # type); keep only a marker so rules can see that a secret was present.
+                out[k] = REDACTED
+            else:
+                out[k] = redact(v)
+        return out
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    if isinstance(obj, str) and _SECRET_VALUE.search(obj):
+        return REDACTED
+    return obj
+
+
+def contains_secret(obj: Any) -> bool:
+    """True when ``obj`` still holds something :func:`redact` would remove (used by tests and the collector)."""
+    return redact(obj) != obj

@@ -1,0 +1,83 @@
+"""The audit result: the versioned JSON contract every renderer, the gate, diff and the trainer read.
+
+See docs/result-contract.md for the field-by-field description. Renderers never see the deployment model:
+anything a report shows must be in this dict, so a saved result can be re-rendered later.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter, defaultdict
+from typing import Any, Iterable
+
+from flaudit import RULE_PACK_VERSION, __version__
+from flaudit.findings import AREAS, PROFILES, SEVERITY_RANK, STATUSES, Finding
+
+SCHEMA_VERSION = "1.0"
+
+
+def verdict_for(findings: Iterable[Finding], profile: str) -> dict[str, Any]:
+    """``not_ready`` when a blocking rule fails, else ``unknown`` when one is unknown, else ``ready``.
+
+    Unknown never counts as ready: an audit that could not see something cannot vouch for it.
+    """
+    blocking = [f for f in findings if f.blocks_profile(profile)]
+    if any(f.status == "fail" for f in blocking):
+        status = "not_ready"
+    elif blocking:
+        status = "unknown"
+    else:
+        status = "ready"
+    blocking.sort(key=lambda f: (-SEVERITY_RANK.get(f.severity, 0), f.rule_id, f.resource_id))
+    return {"status": status, "blocking": [f.id for f in blocking]}
+
+
+def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
+    findings = list(findings)
+    by_status = Counter({s: 0 for s in STATUSES})
+    by_area: dict[str, Counter] = {a: Counter({s: 0 for s in STATUSES}) for a in AREAS}
+    by_severity: dict[str, int] = defaultdict(int)
+    waived = 0
+    for f in findings:
+        by_status[f.status] += 1
+        by_area.setdefault(f.area, Counter({s: 0 for s in STATUSES}))[f.status] += 1
+        if f.status in ("fail", "unknown"):
+            by_severity[f.severity] += 1
+        if f.waiver:
+            waived += 1
+    return {
+        "total": len(findings),
+        "by_status": dict(by_status),
+        "by_area": {a: dict(c) for a, c in by_area.items()},
+        "failing_by_severity": dict(by_severity),
+        "waived": waived,
+    }
+
+
+def build_result(*, findings: list[Finding], profile: str, inventory: Any, topology: dict[str, Any],
+                 access: list[dict[str, Any]], network_paths: list[dict[str, Any]], rules: list[Any],
+                 waivers: dict[str, Any] | None = None, generated_at: str | None = None) -> dict[str, Any]:
+    findings = sorted(findings, key=lambda f: (f.area, f.rule_id, f.silo or "", f.resource_id.lower(), f.subject))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
+        "generated_at": generated_at or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "profile": profile,
+        "input": {
+            "sha256": inventory.sha256(),
+            "resources": len(inventory.resources),
+            "sources": [s.to_dict() for s in inventory.sources],
+            "ignored_types": dict(sorted(inventory.ignored_types.items())),
+            "unreadable": [u.to_dict() for u in inventory.unreadable],
+            "unsupported": list(inventory.unsupported),
+            "collection": dict(inventory.metadata),
+        },
+        "topology": topology,
+        "rules": [r.to_dict() for r in rules],
+        "findings": [f.to_dict() for f in findings],
+        "access": access,
+        "network_paths": network_paths,
+        "summary": summarize(findings),
+        "verdict": {p: verdict_for(findings, p) for p in PROFILES},
+        "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
+    }

@@ -1,0 +1,156 @@
+"""ARM-native files: resource arrays, ARM list responses, Resource Graph results and flaudit snapshots.
+
+Nothing here invents a schema: each shape is what an Azure tool already prints
+(``az resource show``/REST, ``{"value": [...]}`` list responses, ``az graph query`` output ``{"data": [...]}``)
+plus flaudit's own snapshot, which is ARM resources verbatim with collection metadata around them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from flaudit.errors import InputError
+from flaudit.inventory import Inventory, SourceInfo, Unreadable
+
+SNAPSHOT_KIND = "flaudit.snapshot"
+SNAPSHOT_VERSION = 1
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--input", "-i", action="append", default=[], metavar="PATH",
+        help="ARM resources as JSON (array, {value:[...]}, az graph query output, or a flaudit snapshot); "
+        "a directory reads every *.json below it. Repeatable.",
+    )
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "input", None))
+
+
+def load(args: argparse.Namespace, inventory: Inventory) -> None:
+    for raw in args.input:
+        for path in expand(Path(raw)):
+            inventory.merge(read_file(path))
+
+
+def expand(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        if not files:
+            raise InputError(f"{path}: directory holds no *.json files")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    return [path]
+
+
+def read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def read_file(path: Path) -> Inventory:
+    return parse_document(read_json(path), str(path))
+
+
+def parse_document(doc: Any, origin: str) -> Inventory:
+    """One parsed JSON document -> inventory; raises :class:`InputError` naming ``origin`` when unusable."""
+    inv = Inventory()
+    if isinstance(doc, dict) and doc.get("kind") == SNAPSHOT_KIND:
+        return parse_snapshot(doc, origin)
+    if isinstance(doc, list):
+        kind, items = "file", doc
+    elif isinstance(doc, dict) and isinstance(doc.get("value"), list):
+        kind, items = "file", doc["value"]
+    elif isinstance(doc, dict) and isinstance(doc.get("data"), list):
+        kind, items = "resource-graph", doc["data"]
+    elif isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get("rows"), list):
+        raise InputError(f"{origin}: Resource Graph table format is not supported; query with --output json "
+                         "(objectArray result format)")
+    elif isinstance(doc, dict) and "id" in doc and "type" in doc:
+        kind, items = "file", [doc]
+    elif isinstance(doc, dict) and "$schema" in doc and "resources" in doc:
+        raise InputError(f"{origin}: this is an ARM template, not deployed resources; use --template")
+    else:
+        top = type(doc).__name__ if not isinstance(doc, dict) else "object without value/data/id"
+        raise InputError(f"{origin}: not ARM resources (expected an array, {{\"value\": [...]}}, "
+                         f"{{\"data\": [...]}} or a flaudit snapshot; got {top})")
+    _add_items(inv, items, origin)
+    inv.sources.append(SourceInfo(kind, origin, len(inv.resources)))
+    return inv
+
+
+def _add_items(inv: Inventory, items: list[Any], origin: str) -> None:
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("type"), str):
+            raise InputError(f"{origin}: item {i} is not an ARM resource (needs string 'id' and 'type')")
+        if not item["id"].startswith("/"):
+            raise InputError(f"{origin}: item {i} has id {item['id']!r}, not an ARM resource id")
+        inv.add(item)
+
+
+def parse_snapshot(doc: dict[str, Any], origin: str) -> Inventory:
+    version = doc.get("snapshot_version")
+    if version != SNAPSHOT_VERSION:
+        raise InputError(f"{origin}: snapshot_version {version!r} is not supported (this flaudit reads "
+                         f"{SNAPSHOT_VERSION})")
+    resources = doc.get("resources")
+    if not isinstance(resources, list):
+        raise InputError(f"{origin}: snapshot has no 'resources' array")
+    inv = Inventory()
+    _add_items(inv, resources, origin)
+    for i, u in enumerate(doc.get("unreadable") or []):
+        if not isinstance(u, dict) or "resource_type" not in u:
+            raise InputError(f"{origin}: unreadable item {i} needs at least 'resource_type'")
+        inv.unreadable.append(Unreadable(str(u.get("scope") or ""), str(u["resource_type"]),
+                                         u.get("status"), str(u.get("message") or "")))
+    collected = doc.get("collected")
+    if collected is not None:
+        inv.collected = {(str(c.get("scope", "")).lower(), str(c.get("resource_type", "")).lower())
+                         for c in collected if isinstance(c, dict)}
+    inv.metadata = {k: doc[k] for k in ("tool", "collected_at", "scope", "provenance") if k in doc}
+    inv.sources.append(SourceInfo("snapshot", origin, len(inv.resources),
+                                  {"collected_at": doc.get("collected_at")}))
+    return inv
+
+
+def write_snapshot(inventory: Inventory, path: Path, *, tool: dict[str, Any], collected_at: str,
+                   scope: dict[str, Any], provenance: dict[str, str] | None = None) -> None:
+    """Write ``inventory`` as a snapshot atomically (temp file + rename: nothing half-written)."""
+    doc = snapshot_document(inventory, tool=tool, collected_at=collected_at, scope=scope, provenance=provenance)
+    write_json_atomic(path, doc)
+
+
+def snapshot_document(inventory: Inventory, *, tool: dict[str, Any], collected_at: str,
+                      scope: dict[str, Any], provenance: dict[str, str] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "kind": SNAPSHOT_KIND,
+        "snapshot_version": SNAPSHOT_VERSION,
+        "tool": tool,
+        "collected_at": collected_at,
+        "scope": scope,
+        "collected": [{"scope": s, "resource_type": t} for s, t in sorted(inventory.collected or ())],
+        "unreadable": [u.to_dict() for u in inventory.unreadable],
+        "resources": [inventory.resources[k] for k in sorted(inventory.resources)],
+    }
+    if provenance:
+        doc["provenance"] = provenance
+    return doc
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    from flaudit.output import write_text_atomic
+
+    write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
