@@ -1,0 +1,262 @@
+"""What every renderer shows the same way: the silo x area matrix, finding order, status words, evidence text.
+
+Each format decides its own layout, but a cell that says FAIL in the terminal must say FAIL in the HTML, the
+Markdown and the PR comment; keeping the derivations here is what guarantees that. Everything reads only the
+result dict (docs/result-contract.md), tolerating fields it does not know and missing optional ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+AREAS = (
+    "network-isolation",
+    "private-endpoints",
+    "silo-identity",
+    "workspace-access",
+    "storage-hardening",
+    "workspace-hardening",
+    "topology",
+)
+AREA_TITLES = {
+    "network-isolation": "Network isolation",
+    "private-endpoints": "Private endpoints",
+    "silo-identity": "Silo identity",
+    "workspace-access": "Workspace access",
+    "storage-hardening": "Storage hardening",
+    "workspace-hardening": "Workspace hardening",
+    "topology": "Topology",
+}
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}
+PROFILES = ("prototype", "production")
+PROFILE_TITLES = {"prototype": "Prototype (non-sensitive data)", "production": "Production (sensitive data)"}
+
+#: Label of the matrix row that holds findings about the deployment as a whole (``silo`` is null).
+DEPLOYMENT_ROW = "(deployment-wide)"
+
+#: Cell states, worst first. ``waived`` = every fail/unknown in the cell is waived; ``none`` = no finding.
+CELL_ORDER = ("fail", "unknown", "waived", "pass", "not_applicable", "none")
+CELL_WORDS = {
+    "fail": "FAIL",
+    "unknown": "UNKNOWN",
+    "waived": "WAIVED",
+    "pass": "PASS",
+    "not_applicable": "N/A",
+    "none": "-",
+}
+STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "unknown": "UNKNOWN", "not_applicable": "N/A"}
+VERDICT_WORDS = {"ready": "READY", "not_ready": "NOT READY", "unknown": "UNKNOWN"}
+UNKNOWN_MEANING = (
+    "UNKNOWN means flaudit could not see enough to prove the check (a resource or setting was not collected, "
+    "unreadable or not understood). It is never counted as ready: collect the missing data or fix access, "
+    "then scan again."
+)
+
+
+def finding_cell_state(f: dict[str, Any]) -> str:
+    """The state one finding contributes to its matrix cell."""
+    status = f.get("status", "unknown")
+    if status in ("fail", "unknown") and f.get("waiver"):
+        return "waived"
+    return status if status in CELL_ORDER else "unknown"
+
+
+def worst(states: Iterable[str]) -> str:
+    ranked = [CELL_ORDER.index(s) for s in states if s in CELL_ORDER]
+    return CELL_ORDER[min(ranked)] if ranked else "none"
+
+
+@dataclass
+class Cell:
+    state: str = "none"
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def word(self) -> str:
+        return CELL_WORDS[self.state]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.findings:
+            s = finding_cell_state(f)
+            out[s] = out.get(s, 0) + 1
+        return out
+
+
+@dataclass
+class Row:
+    silo: str | None  # None for the deployment-wide row
+    cells: dict[str, Cell]
+
+    @property
+    def label(self) -> str:
+        return self.silo if self.silo is not None else DEPLOYMENT_ROW
+
+    @property
+    def state(self) -> str:
+        return worst(c.state for c in self.cells.values())
+
+
+def silo_names(result: dict[str, Any]) -> list[str]:
+    """Silos in topology order, then any silo only findings mention (so nothing is silently dropped)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for s in ((result.get("topology") or {}).get("silos") or []):
+        n = s.get("name")
+        if isinstance(n, str) and n not in seen:
+            names.append(n)
+            seen.add(n)
+    for f in result.get("findings") or []:
+        n = f.get("silo")
+        if isinstance(n, str) and n not in seen:
+            names.append(n)
+            seen.add(n)
+    return names
+
+
+def matrix(result: dict[str, Any]) -> list[Row]:
+    """One row per silo (topology order) plus a deployment-wide row when findings have ``silo`` null."""
+    rows: dict[str | None, Row] = {n: Row(n, {a: Cell() for a in AREAS}) for n in silo_names(result)}
+    for f in result.get("findings") or []:
+        silo = f.get("silo") if isinstance(f.get("silo"), str) else None
+        if silo not in rows:
+            rows[silo] = Row(silo, {a: Cell() for a in AREAS})
+        area = f.get("area") if f.get("area") in AREAS else "topology"
+        rows[silo].cells[area].findings.append(f)
+    for row in rows.values():
+        for cell in row.cells.values():
+            cell.state = worst(finding_cell_state(f) for f in cell.findings)
+    ordered = [rows[n] for n in rows if n is not None]
+    if None in rows:
+        ordered.append(rows[None])
+    return ordered
+
+
+def trim_rows(rows: list[Row], limit: int) -> tuple[list[Row], list[Row]]:
+    """Keep at most ``limit`` rows, preferring rows that fail or are unknown (order otherwise kept)."""
+    if len(rows) <= limit:
+        return rows, []
+    rank = {id(r): CELL_ORDER.index(r.state) for r in rows}
+    keep_ids = {id(r) for r in sorted(rows, key=lambda r: rank[id(r)])[:limit]}
+    return [r for r in rows if id(r) in keep_ids], [r for r in rows if id(r) not in keep_ids]
+
+
+def blocking_ids(result: dict[str, Any]) -> set[str]:
+    """Findings that block any profile's verdict (the result's own verdict lists them)."""
+    out: set[str] = set()
+    for v in (result.get("verdict") or {}).values():
+        if isinstance(v, dict):
+            out.update(v.get("blocking") or [])
+    return out
+
+
+def severity_rank(f: dict[str, Any]) -> int:
+    return SEVERITY_RANK.get(f.get("severity", ""), 0)
+
+
+def problem_findings(result: dict[str, Any], *, include_waived: bool = False) -> list[dict[str, Any]]:
+    """Failing and unknown findings, blocking ones first, then by severity, rule, silo and resource."""
+    blocking = blocking_ids(result)
+    out = [
+        f for f in result.get("findings") or []
+        if f.get("status") in ("fail", "unknown") and (include_waived or not f.get("waiver"))
+    ]
+    out.sort(key=lambda f: (
+        f.get("id") not in blocking, -severity_rank(f), f.get("status") != "fail", f.get("rule_id", ""),
+        f.get("silo") or "", (f.get("resource_id") or "").lower(), f.get("subject") or "",
+    ))
+    return out
+
+
+def rules_by_id(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in result.get("rules") or [] if isinstance(r, dict) and "id" in r}
+
+
+def findings_by_id(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["id"]: f for f in result.get("findings") or [] if isinstance(f, dict) and "id" in f}
+
+
+def resource_name(resource_id: str | None) -> str:
+    """Last segment of an ARM id (the resource's name); the whole string when it is not an id."""
+    if not resource_id:
+        return "deployment"
+    return resource_id.rstrip("/").rsplit("/", 1)[-1] or resource_id
+
+
+def short_value(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def evidence_text(item: dict[str, Any]) -> str:
+    """One line for one evidence item, the same wording in every text format."""
+    kind = item.get("kind")
+    if kind == "property":
+        text = f"{resource_name(item.get('resource_id'))}: {item.get('path', '?')} = {short_value(item.get('value'))}"
+        if item.get("default_assumed"):
+            text += " (Azure default assumed" + (f": {item['default_note']}" if item.get("default_note") else "") + ")"
+        return text
+    if kind == "access":
+        who = item.get("principal_name") or item.get("principal_id") or "?"
+        actions = ", ".join(item.get("matched_actions") or [])
+        text = f"{who} -> {item.get('role_name') or item.get('role_definition_id') or '?'} at {item.get('scope', '?')}"
+        if actions:
+            text += f" [{actions}]"
+        if item.get("condition"):
+            text += f" (condition: {short_value(item['condition'], 100)})"
+        return text
+    if kind == "nsg-rule":
+        return (f"NSG {resource_name(item.get('nsg_id'))} rule {item.get('rule', '?')} "
+                f"(priority {item.get('priority', '?')}, {item.get('direction', '?')} {item.get('access', '?')}) "
+                f"from {short_value(item.get('source', '?'), 80)} ports {short_value(item.get('ports', '?'), 60)}")
+    if kind == "network-path":
+        text = f"network path {item.get('path_kind', '?')} from {short_value(item.get('source', '?'), 80)}"
+        return text + (f": {item['detail']}" if item.get("detail") else "")
+    if kind == "note":
+        return str(item.get("text", ""))
+    return short_value({k: v for k, v in item.items()}, 200)
+
+
+def access_chain_text(edge: dict[str, Any]) -> str:
+    """"principal -(kinds)-> storage via role at scope" for an access[] entry."""
+    who = edge.get("principal_name") or edge.get("principal_id") or "?"
+    kinds = ",".join(edge.get("kinds") or [])
+    via = "; ".join(
+        f"{c.get('role_name') or c.get('role_definition_id') or '?'} at {c.get('scope', '?')}"
+        for c in edge.get("chain") or []
+    )
+    return f"{who} ({edge.get('relation', '?')}) -[{kinds}]-> {edge.get('storage_name') or resource_name(edge.get('storage_id'))}" + (
+        f" via {via}" if via else "")
+
+
+def waiver_text(w: dict[str, Any] | None) -> str:
+    if not w:
+        return ""
+    parts = [str(w.get("reason") or "no reason given")]
+    if w.get("owner"):
+        parts.append(f"owner {w['owner']}")
+    if w.get("expires"):
+        parts.append(f"expires {w['expires']}")
+    return "; ".join(parts)
+
+
+def verdict_lines(result: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(profile, status, blocking findings) for both profiles, blocking findings resolved from their ids."""
+    by_id = findings_by_id(result)
+    out = []
+    for p in PROFILES:
+        v = (result.get("verdict") or {}).get(p) or {}
+        blocking = [by_id[i] for i in v.get("blocking") or [] if i in by_id]
+        out.append((p, v.get("status", "unknown"), blocking))
+    return out
+
+
+def finding_label(f: dict[str, Any]) -> str:
+    """"RULE-ID title (silo / resource)" for one-line mentions."""
+    where = f.get("silo") or "deployment"
+    res = resource_name(f.get("resource_id"))
+    return f"{f.get('rule_id', '?')} {f.get('title', '')} ({where}: {res})"
