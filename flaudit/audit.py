@@ -48,5 +48,5 @@ def audit_from_args(args: argparse.Namespace) -> dict[str, Any]:
     config = load_config(args.config) if getattr(args, "config", None) else None
     args.fl_config = config  # sources such as live collection read the workspace from it
     inventory = sources.load_inventory(args)
-    return run_audit(inventory, config, profile=args.profile,
+    return run_audit(inventory, args.fl_config, profile=args.profile,
                      rules_dirs=[Path(d) for d in getattr(args, "rules_dir", [])])

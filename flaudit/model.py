@@ -1,0 +1,231 @@
+"""The deployment model: the FL topology resolved out of the inventory.
+
+Rules read this, never the raw inventory layout. Each class keeps the ARM resource (``raw``) so rules can
+cite exact property paths as evidence; the fields here are only what topology resolution itself needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from flaudit.arm import get_path, norm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flaudit.config import FLConfig
+    from flaudit.inventory import Inventory
+    from flaudit.network import NetworkIndex
+    from flaudit.rbac import RbacIndex
+
+
+@dataclass
+class Identity:
+    """A managed identity a compute or workspace runs as; ``principal_id`` is what role assignments name."""
+
+    id: str  # user-assigned identity resource id, or "<owner id>#system"
+    name: str
+    principal_id: str | None
+    client_id: str | None
+    kind: str  # user-assigned | system-assigned
+    resource: dict[str, Any] | None = None  # the identity resource when the inventory has it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "principal_id": self.principal_id,
+                "client_id": self.client_id, "kind": self.kind}
+
+
+@dataclass
+class Compute:
+    id: str
+    name: str
+    raw: dict[str, Any]
+    identities: list[Identity] = field(default_factory=list)
+
+    @property
+    def compute_type(self) -> str:
+        return str(get_path(self.raw, "properties.computeType") or "")
+
+    @property
+    def subnet_id(self) -> str | None:
+        return get_path(self.raw, "properties.properties.subnet.id") or None
+
+    @property
+    def vnet_id(self) -> str | None:
+        s = self.subnet_id
+        if not s:
+            return None
+        low = s.lower()
+        i = low.find("/subnets/")
+        return norm(s[:i]) if i > 0 else None
+
+    @property
+    def workspace_id(self) -> str:
+        low = norm(self.id)
+        i = low.find("/computes/")
+        return low[:i] if i > 0 else ""
+
+    @property
+    def user_assigned(self) -> list[Identity]:
+        return [i for i in self.identities if i.kind == "user-assigned"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "compute_type": self.compute_type,
+                "subnet_id": self.subnet_id, "vnet_id": self.vnet_id,
+                "identities": [i.to_dict() for i in self.identities]}
+
+
+@dataclass
+class StorageAccount:
+    id: str
+    name: str
+    raw: dict[str, Any]
+
+    def prop(self, path: str, default: Any = None) -> Any:
+        return get_path(self.raw, path, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}
+
+
+@dataclass
+class Datastore:
+    id: str
+    name: str
+    raw: dict[str, Any]
+    storage: StorageAccount | None = None
+
+    @property
+    def account_name(self) -> str | None:
+        return get_path(self.raw, "properties.accountName") or None
+
+    @property
+    def container_name(self) -> str | None:
+        return get_path(self.raw, "properties.containerName") or get_path(self.raw, "properties.fileShareName")
+
+    @property
+    def credentials_type(self) -> str | None:
+        return get_path(self.raw, "properties.credentials.credentialsType") or None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "account_name": self.account_name,
+                "credentials_type": self.credentials_type}
+
+
+@dataclass
+class Workspace:
+    id: str
+    name: str
+    raw: dict[str, Any]
+    identities: list[Identity] = field(default_factory=list)
+
+    def prop(self, path: str, default: Any = None) -> Any:
+        return get_path(self.raw, path, default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name,
+                "public_network_access": self.prop("properties.publicNetworkAccess"),
+                "managed_network_isolation": self.prop("properties.managedNetwork.isolationMode"),
+                "identities": [i.to_dict() for i in self.identities]}
+
+
+@dataclass
+class Member:
+    """What a silo and the orchestrator have in common: computes, a datastore and its storage account."""
+
+    name: str
+    computes: list[Compute] = field(default_factory=list)
+    datastore: Datastore | None = None
+    storage: StorageAccount | None = None
+    missing: list[str] = field(default_factory=list)  # names from the config not found in the inventory
+
+    @property
+    def identities(self) -> list[Identity]:
+        seen: dict[str, Identity] = {}
+        for c in self.computes:
+            for i in c.identities:
+                seen.setdefault(norm(i.id), i)
+        return list(seen.values())
+
+    @property
+    def user_assigned(self) -> list[Identity]:
+        return [i for i in self.identities if i.kind == "user-assigned"]
+
+    @property
+    def principal_ids(self) -> set[str]:
+        return {norm(i.principal_id) for i in self.identities if i.principal_id}
+
+    @property
+    def vnet_ids(self) -> list[str]:
+        return sorted({c.vnet_id for c in self.computes if c.vnet_id})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "computes": [c.to_dict() for c in self.computes],
+                "datastore": self.datastore.to_dict() if self.datastore else None,
+                "storage": self.storage.to_dict() if self.storage else None,
+                "vnets": self.vnet_ids, "missing": list(self.missing)}
+
+
+@dataclass
+class Silo(Member):
+    groups: list[str] = field(default_factory=list)  # Entra group object ids the FL config assigns to it
+
+
+@dataclass
+class Orchestrator(Member):
+    pass
+
+
+@dataclass
+class Deployment:
+    inventory: Inventory
+    config: FLConfig | None
+    source: str  # config | inferred
+    workspace: Workspace | None
+    orchestrator: Orchestrator
+    silos: list[Silo]
+    problems: list[str] = field(default_factory=list)
+
+    @cached_property
+    def rbac(self) -> RbacIndex:
+        from flaudit.rbac import RbacIndex
+
+        return RbacIndex(self.inventory)
+
+    @cached_property
+    def network(self) -> NetworkIndex:
+        from flaudit.network import NetworkIndex
+
+        return NetworkIndex(self.inventory)
+
+    @cached_property
+    def silo_by_principal(self) -> dict[str, Silo]:
+        out: dict[str, Silo] = {}
+        for s in self.silos:
+            for p in s.principal_ids:
+                out.setdefault(p, s)
+        return out
+
+    @cached_property
+    def silo_by_storage(self) -> dict[str, Silo]:
+        return {norm(s.storage.id): s for s in self.silos if s.storage}
+
+    def topology_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "config": self.config.path if self.config else None,
+            "workspace": self.workspace.to_dict() if self.workspace else None,
+            "orchestrator": self.orchestrator.to_dict(),
+            "silos": [s.to_dict() for s in self.silos],
+            "problems": list(self.problems),
+        }
+
+    def access_edges(self) -> list[dict[str, Any]]:
+        from flaudit.access import access_edges
+
+        return access_edges(self)
+
+    def network_paths(self) -> list[dict[str, Any]]:
+        from flaudit.exposure import network_paths
+
+        return network_paths(self)

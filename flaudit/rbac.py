@@ -1,0 +1,417 @@
+"""The one effective-permission evaluator: who can do what to a storage account, the way Azure decides it.
+
+Semantics (https://learn.microsoft.com/azure/role-based-access-control/overview):
+- an assignment applies at its scope and every scope below it (``/`` > management group > subscription >
+  resource group > resource > child); for the *data* in a storage account, an assignment on one of its
+  containers or queues is access to that account's data too, so scopes below the account count for data;
+- a role grants ``actions - notActions`` on the control plane and ``dataActions - notDataActions`` on the data
+  plane; ``*`` in ``actions`` never grants a data action; wildcards and action names compare
+  case-insensitively; ``notActions`` is a subtraction, not a deny (another role can grant the action back);
+- deny assignments win over any grant, except for principals listed in ``excludePrincipals``; a deny whose
+  principal is ``00000000-0000-0000-0000-000000000000`` (SystemDefined) applies to everyone;
+- an assignment with an ABAC ``condition`` grants conditionally: reported as such, never silently dropped.
+
+What a principal gets on a storage account is classified into kinds that all lead to the data:
+``data`` (blob/file/queue/table data actions), ``keys`` (account keys or SAS), ``delegation`` (user
+delegation key, i.e. user-delegation SAS), ``role-admin`` (it can assign itself any role) and ``mgmt-write``
+(``Microsoft.Storage/storageAccounts/write``: it can re-enable shared keys or public access), plus
+``unknown`` when a role definition is neither in the input nor bundled with flaudit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterable
+
+from flaudit.arm import get_path, is_within, name_of, norm
+from flaudit.inventory import Inventory
+
+EVERYONE = "00000000-0000-0000-0000-000000000000"
+SA = "Microsoft.Storage/storageAccounts"
+RA = "microsoft.authorization/roleassignments"
+RD = "microsoft.authorization/roledefinitions"
+DA = "microsoft.authorization/denyassignments"
+SUBS = "microsoft.resources/subscriptions"
+
+#: Probe actions per kind. A kind is granted when any of its probes is allowed.
+#: (control-plane probes are checked against actions/notActions, data probes against dataActions.)
+CONTROL_PROBES: dict[str, tuple[str, ...]] = {
+    "keys": (f"{SA}/listKeys/action", f"{SA}/regenerateKey/action", f"{SA}/ListAccountSas/action",
+             f"{SA}/listServiceSas/action"),
+    "delegation": (f"{SA}/blobServices/generateUserDelegationKey/action",),
+    "role-admin": ("Microsoft.Authorization/roleAssignments/write",),
+    "mgmt-write": (f"{SA}/write",),
+}
+DATA_PROBES: tuple[str, ...] = (
+    f"{SA}/blobServices/containers/blobs/read",
+    f"{SA}/blobServices/containers/blobs/write",
+    f"{SA}/blobServices/containers/blobs/delete",
+    f"{SA}/blobServices/containers/blobs/add/action",
+    f"{SA}/fileServices/fileshares/files/read",
+    f"{SA}/fileServices/fileshares/files/write",
+    f"{SA}/queueServices/queues/messages/read",
+    f"{SA}/queueServices/queues/messages/write",
+    f"{SA}/tableServices/tables/entities/read",
+    f"{SA}/tableServices/tables/entities/write",
+)
+WRITE_DATA_PROBES = frozenset(p for p in DATA_PROBES if not p.endswith("/read"))
+KINDS = ("data", "keys", "delegation", "role-admin", "mgmt-write", "unknown")
+#: Kinds that still mean something when the assignment sits *below* the account (a container): data, and
+#: the right to assign roles there.
+BELOW_ACCOUNT_KINDS = frozenset({"data", "role-admin", "unknown"})
+
+
+@lru_cache(maxsize=4096)
+def _pattern(action: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(p) for p in action.split("*")), re.IGNORECASE)
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """ARM action matching: ``*`` is a wildcard, comparison is case-insensitive."""
+    return bool(_pattern(pattern.strip()).fullmatch(action))
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    id: str  # GUID, lower case
+    name: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    data_actions: tuple[str, ...]
+    not_data_actions: tuple[str, ...]
+    builtin: bool
+
+    def allows(self, action: str, *, data: bool) -> str | None:
+        """The pattern that grants ``action`` (None when the role does not grant it)."""
+        allow, deny = (self.data_actions, self.not_data_actions) if data else (self.actions, self.not_actions)
+        if any(action_matches(n, action) for n in deny):
+            return None
+        for a in allow:
+            if action_matches(a, action):
+                return a
+        return None
+
+    @property
+    def grants(self) -> dict[str, list[tuple[str, str]]]:
+        """Kind -> [(probe action, granting pattern)], computed once per role."""
+        return _classify(self)
+
+
+@lru_cache(maxsize=None)
+def _classify(role: RoleDef) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for kind, probes in CONTROL_PROBES.items():
+        hits = [(p, m) for p in probes if (m := role.allows(p, data=False))]
+        if hits:
+            out[kind] = hits
+    hits = [(p, m) for p in DATA_PROBES if (m := role.allows(p, data=True))]
+    if hits:
+        out["data"] = hits
+    return out
+
+
+def _role_from_properties(guid: str, props: dict[str, Any], builtin: bool) -> RoleDef:
+    perms = props.get("permissions") or [{}]
+    def collect(key: str) -> tuple[str, ...]:
+        return tuple(a for p in perms if isinstance(p, dict) for a in (p.get(key) or []))
+    return RoleDef(guid.lower(), str(props.get("roleName") or guid), collect("actions"), collect("notActions"),
+                   collect("dataActions"), collect("notDataActions"), builtin)
+
+
+@lru_cache(maxsize=1)
+def builtin_roles() -> dict[str, RoleDef]:
+    data = json.loads(resources.files("flaudit").joinpath("data/builtin_roles.json").read_text("utf-8"))
+    return {g.lower(): _role_from_properties(g, p, True) for g, p in data["roles"].items()}
+
+
+def role_guid(role_definition_id: str) -> str:
+    return name_of(role_definition_id).lower()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    scope: str  # normalised
+    role_guid: str
+    role_definition_id: str
+    principal_id: str  # normalised
+    principal_type: str
+    condition: str | None
+
+    @classmethod
+    def from_arm(cls, res: dict[str, Any]) -> "Assignment":
+        p = res.get("properties") or {}
+        rid = res.get("id", "")
+        scope = p.get("scope")
+        if not scope:  # derive from the id: <scope>/providers/Microsoft.Authorization/roleAssignments/<name>
+            low = rid.lower()
+            i = low.rfind("/providers/microsoft.authorization/roleassignments/")
+            scope = rid[:i] if i > 0 else "/"
+        return cls(rid, norm(scope) or "/", role_guid(p.get("roleDefinitionId", "")), p.get("roleDefinitionId", ""),
+                   norm(p.get("principalId")), str(p.get("principalType") or "Unknown"),
+                   p.get("condition") or None)
+
+
+@dataclass(frozen=True)
+class Deny:
+    id: str
+    name: str
+    scope: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    data_actions: tuple[str, ...]
+    not_data_actions: tuple[str, ...]
+    principals: frozenset[str]
+    excluded: frozenset[str]
+    child_scopes: bool
+
+    @classmethod
+    def from_arm(cls, res: dict[str, Any]) -> "Deny":
+        p = res.get("properties") or {}
+        perms = p.get("permissions") or [{}]
+        def collect(key: str) -> tuple[str, ...]:
+            return tuple(a for x in perms if isinstance(x, dict) for a in (x.get(key) or []))
+        scope = p.get("scope") or res.get("id", "").lower().split("/providers/microsoft.authorization/")[0] or "/"
+        return cls(res.get("id", ""), str(p.get("denyAssignmentName") or res.get("name") or ""), norm(scope) or "/",
+                   collect("actions"), collect("notActions"), collect("dataActions"), collect("notDataActions"),
+                   frozenset(norm(x.get("id")) for x in p.get("principals") or [] if isinstance(x, dict)),
+                   frozenset(norm(x.get("id")) for x in p.get("excludePrincipals") or [] if isinstance(x, dict)),
+                   not p.get("doNotApplyToChildScopes", False))
+
+    def applies_to(self, principal_id: str) -> bool:
+        if principal_id in self.excluded:
+            return False
+        return EVERYONE in self.principals or principal_id in self.principals
+
+    def denies(self, action: str, *, data: bool) -> bool:
+        acts, nots = (self.data_actions, self.not_data_actions) if data else (self.actions, self.not_actions)
+        return any(action_matches(a, action) for a in acts) and not any(action_matches(n, action) for n in nots)
+
+
+@dataclass
+class Grant:
+    """One link of an access chain: assignment -> role -> scope -> matched action."""
+
+    kind: str
+    assignment: Assignment
+    role: RoleDef | None
+    action: str
+    pattern: str
+
+    @property
+    def conditional(self) -> bool:
+        return self.assignment.condition is not None
+
+    def evidence(self, principal_name: str | None = None) -> dict[str, Any]:
+        a = self.assignment
+        return {"kind": "access", "principal_id": a.principal_id, "principal_name": principal_name,
+                "principal_type": a.principal_type, "assignment_id": a.id,
+                "role_definition_id": a.role_definition_id,
+                "role_name": self.role.name if self.role else f"unknown role {a.role_guid}",
+                "scope": a.scope, "access_kind": self.kind, "matched_actions": [self.action],
+                "granted_by": self.pattern, "condition": a.condition}
+
+
+@dataclass
+class Access:
+    principal_id: str
+    principal_type: str
+    target_id: str
+    grants: list[Grant] = field(default_factory=list)
+    denied: list[tuple[Grant, Deny]] = field(default_factory=list)
+
+    @property
+    def kinds(self) -> list[str]:
+        present = {g.kind for g in self.grants}
+        return [k for k in KINDS if k in present]
+
+    def of(self, *kinds: str) -> list[Grant]:
+        return [g for g in self.grants if g.kind in kinds]
+
+    def has(self, *kinds: str) -> bool:
+        return any(g.kind in kinds for g in self.grants)
+
+    def conditional(self, *kinds: str) -> bool:
+        """True when every grant of these kinds (all kinds when none given) carries an ABAC condition."""
+        gs = self.of(*kinds) if kinds else self.grants
+        return bool(gs) and all(g.conditional for g in gs)
+
+    def writes_data(self) -> bool:
+        return any(g.kind == "data" and g.action in WRITE_DATA_PROBES for g in self.grants)
+
+    def chain(self) -> list[dict[str, Any]]:
+        """One entry per assignment with the actions it lets through (for the result's access edges)."""
+        by_assignment: dict[str, dict[str, Any]] = {}
+        for g in self.grants:
+            a = g.assignment
+            entry = by_assignment.setdefault(a.id, {
+                "assignment_id": a.id, "role_definition_id": a.role_definition_id,
+                "role_name": g.role.name if g.role else f"unknown role {a.role_guid}", "scope": a.scope,
+                "matched_actions": [], "kinds": [], "condition": a.condition})
+            if g.action not in entry["matched_actions"]:
+                entry["matched_actions"].append(g.action)
+            if g.kind not in entry["kinds"]:
+                entry["kinds"].append(g.kind)
+        return list(by_assignment.values())
+
+
+class RbacIndex:
+    """Role assignments, definitions and deny assignments, indexed by principal and by scope."""
+
+    def __init__(self, inventory: Inventory):
+        self.inventory = inventory
+        self.roles: dict[str, RoleDef] = dict(builtin_roles())
+        for res in inventory.of_type(RD):
+            props = res.get("properties") or {}
+            guid = str(res.get("name") or name_of(res.get("id", ""))).lower()
+            self.roles[guid] = _role_from_properties(guid, props, props.get("type") == "BuiltInRole")
+        self.assignments = [Assignment.from_arm(r) for r in inventory.of_type(RA)]
+        self.by_principal: dict[str, list[Assignment]] = defaultdict(list)
+        self.by_scope: dict[str, list[Assignment]] = defaultdict(list)
+        self.below_account: dict[str, list[Assignment]] = defaultdict(list)  # account id -> assignments inside
+        self.mg_scopes: set[str] = set()
+        for a in self.assignments:
+            self.by_principal[a.principal_id].append(a)
+            self.by_scope[a.scope].append(a)
+            acct = _account_of(a.scope)
+            if acct and acct != a.scope:
+                self.below_account[acct].append(a)
+            if a.scope.startswith("/providers/microsoft.management/managementgroups/"):
+                self.mg_scopes.add(a.scope)
+        self.denies = [Deny.from_arm(r) for r in inventory.of_type(DA)]
+        self.denies_by_scope: dict[str, list[Deny]] = defaultdict(list)
+        for d in self.denies:
+            self.denies_by_scope[d.scope].append(d)
+        self._mg_chain = _management_group_chains(inventory)
+
+    # -- scopes ---------------------------------------------------------------------------------------
+    def scopes_above(self, target_id: str) -> list[str]:
+        """The target's scope and every scope above it, including management groups.
+
+        A subscription's management groups come from the inventory (``managementGroupAncestorsChain`` of the
+        subscription resource); when that is unknown, every management-group scope that holds an assignment
+        is assumed to contain it (fail closed: such assignments were collected because they apply here).
+        """
+        from flaudit.arm import ancestor_scopes, subscription_of
+
+        chain = ancestor_scopes(target_id)
+        sub = subscription_of(target_id)
+        mgs = self._mg_chain.get(sub or "")
+        mg_scopes = ([f"/providers/microsoft.management/managementgroups/{m}" for m in mgs] if mgs is not None
+                     else sorted(self.mg_scopes))
+        return chain[:-1] + mg_scopes + ["/"]
+
+    def coverage_problem(self, target_id: str) -> str | None:
+        """Why role assignments for ``target_id`` cannot be trusted as complete, or None when they can."""
+        unreadable = self.inventory.unreadable_for(RA, target_id)
+        if unreadable:
+            u = unreadable[0]
+            return (f"role assignments at {u.scope or 'the scope'} could not be read "
+                    f"(HTTP {u.status}: {u.message})" if u.status else f"role assignments could not be read: {u.message}")
+        if not self.assignments and self.inventory.coverage(RA) != "collected":
+            return "the input holds no role assignments, so access cannot be evaluated"
+        return None
+
+    def role(self, guid: str) -> RoleDef | None:
+        return self.roles.get(guid.lower())
+
+    # -- evaluation -----------------------------------------------------------------------------------
+    def _grants(self, a: Assignment, below: bool) -> list[Grant]:
+        role = self.role(a.role_guid)
+        if role is None:
+            return [Grant("unknown", a, None, "(role definition not available)", "")]
+        out = []
+        for kind, hits in role.grants.items():
+            if below and kind not in BELOW_ACCOUNT_KINDS:
+                continue
+            out.extend(Grant(kind, a, role, probe, pat) for probe, pat in hits)
+        return out
+
+    def _assignments_on(self, target_id: str) -> Iterable[tuple[Assignment, bool]]:
+        for scope in self.scopes_above(target_id):
+            for a in self.by_scope.get(scope, ()):
+                yield a, False
+        for a in self.below_account.get(norm(target_id), ()):
+            yield a, True
+
+    def _apply_denies(self, access: Access, target_id: str) -> None:
+        denies = [d for s in self.scopes_above(target_id) for d in self.denies_by_scope.get(s, ())
+                  if d.child_scopes or d.scope == norm(target_id)]
+        denies = [d for d in denies if d.applies_to(access.principal_id)]
+        if not denies:
+            return
+        kept = []
+        for g in access.grants:
+            if g.kind == "unknown":
+                kept.append(g)
+                continue
+            hit = next((d for d in denies if d.denies(g.action, data=g.kind == "data")), None)
+            if hit is None:
+                kept.append(g)
+            else:
+                access.denied.append((g, hit))
+        access.grants = kept
+
+    def access(self, principal_id: str, target_id: str) -> Access:
+        """What ``principal_id`` can do to storage account ``target_id``."""
+        pid = norm(principal_id)
+        scopes = set(self.scopes_above(target_id))
+        acct = norm(target_id)
+        result = Access(pid, "Unknown", target_id)
+        for a in self.by_principal.get(pid, ()):
+            if a.scope in scopes:
+                result.grants.extend(self._grants(a, below=False))
+            elif is_within(a.scope, acct):
+                result.grants.extend(self._grants(a, below=True))
+            else:
+                continue
+            result.principal_type = a.principal_type
+        self._apply_denies(result, target_id)
+        return result
+
+    def principals_with_access(self, target_id: str) -> dict[str, Access]:
+        """Every principal with any kind of access to storage account ``target_id``."""
+        out: dict[str, Access] = {}
+        for a, below in self._assignments_on(target_id):
+            grants = self._grants(a, below)
+            if not grants:
+                continue
+            acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, target_id))
+            acc.grants.extend(grants)
+        for acc in out.values():
+            self._apply_denies(acc, target_id)
+        return {p: acc for p, acc in out.items() if acc.grants}
+
+    def role_admin_assignments(self, principal_id: str) -> list[Grant]:
+        """Assignments (any scope) that let the principal write role assignments."""
+        out = []
+        for a in self.by_principal.get(norm(principal_id), ()):
+            out.extend(g for g in self._grants(a, below=False) if g.kind in ("role-admin", "unknown"))
+        return out
+
+
+def _account_of(scope: str) -> str | None:
+    """The storage account id a scope lies in (the account itself or a container/queue below it)."""
+    marker = "/providers/microsoft.storage/storageaccounts/"
+    i = scope.find(marker)
+    if i < 0:
+        return None
+    rest = scope[i + len(marker):].split("/")
+    return scope[: i + len(marker)] + rest[0]
+
+
+def _management_group_chains(inventory: Inventory) -> dict[str, list[str]]:
+    """Subscription id -> its management groups (nearest first), where the inventory says."""
+    out: dict[str, list[str]] = {}
+    for sub in inventory.of_type(SUBS):
+        chain = get_path(sub, "properties.managementGroupAncestorsChain")
+        sid = str(get_path(sub, "subscriptionId") or get_path(sub, "properties.subscriptionId")
+                  or name_of(sub.get("id", ""))).lower()
+        if isinstance(chain, list):
+            out[sid] = [str(m.get("name", "")).lower() for m in chain if isinstance(m, dict)]
+    return out

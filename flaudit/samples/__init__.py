@@ -1,0 +1,1 @@
+"""Bundled sample deployments (ARM-native snapshots) modelled on the Azure ML FL sample's reference sandboxes."""
