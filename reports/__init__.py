@@ -14,6 +14,8 @@ from flaudit.errors import InputError
 FORMATS: dict[str, str] = {
     "terminal": "flaudit.reports.terminal",
     "json": "flaudit.reports.json_report",
+    "sarif": "flaudit.reports.sarif",
+    "junit": "flaudit.reports.junit",
 }
 
 
