@@ -1,0 +1,112 @@
+"""Shared test helpers: build a sample deployment, change one thing, audit it, look at one rule's findings.
+
+Typical use::
+
+    res = sample_resources("hardened")
+    storage(res, "silo1")["properties"]["publicNetworkAccess"] = "Enabled"
+    result = audit(res)
+    assert statuses(result, "FL-PE-001", silo="silo1") == {"fail"}
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable
+
+from flaudit.arm import norm
+from flaudit.audit import run_audit
+from flaudit.config import parse_config
+from flaudit.inventory import Inventory
+from flaudit.samples import generate
+
+_CACHE: dict[tuple[str, int], list[dict[str, Any]]] = {}
+
+
+def sample_resources(posture: str = "hardened", n_silos: int = 3) -> list[dict[str, Any]]:
+    """A fresh (deep-copied) list of ARM resources for a posture; mutate freely."""
+    key = (posture, n_silos)
+    if key not in _CACHE:
+        _CACHE[key] = generate.Builder(posture, n_silos).build()
+    return copy.deepcopy(_CACHE[key])
+
+
+def config(n_silos: int = 3, **changes: Any):
+    doc = generate.fl_config(n_silos)
+    doc.update(changes)
+    return parse_config(doc, "test-config.yaml")
+
+
+def inventory(resources: Iterable[dict[str, Any]], *, collected: bool = True) -> Inventory:
+    """An inventory as the live collector would give it (``collected`` marks absent types as known-empty)."""
+    inv = Inventory()
+    inv.extend(resources)
+    if collected:
+        inv.collected = {(generate.rg_id().lower(), t) for t in generate.COLLECTED_TYPES}
+    return inv
+
+
+def audit(resources: Iterable[dict[str, Any]] | Inventory, cfg: Any = "default", *, profile: str = "production",
+          collected: bool = True) -> dict[str, Any]:
+    inv = resources if isinstance(resources, Inventory) else inventory(resources, collected=collected)
+    return run_audit(inv, config() if cfg == "default" else cfg, profile=profile,
+                     generated_at="2026-11-30T00:00:00+00:00")
+
+
+def findings(result: dict[str, Any], rule_id: str, *, silo: str | None = "*", status: str | None = None
+             ) -> list[dict[str, Any]]:
+    return [f for f in result["findings"] if f["rule_id"] == rule_id and (silo == "*" or f["silo"] == silo)
+            and (status is None or f["status"] == status)]
+
+
+def statuses(result: dict[str, Any], rule_id: str, *, silo: str | None = "*") -> set[str]:
+    return {f["status"] for f in findings(result, rule_id, silo=silo)}
+
+
+def by_name(resources: list[dict[str, Any]], rtype: str, name: str) -> dict[str, Any]:
+    for r in resources:
+        if norm(r["type"]) == rtype.lower() and r["name"].lower() == name.lower():
+            return r
+    raise KeyError(f"{rtype} {name}")
+
+
+def by_type(resources: list[dict[str, Any]], rtype: str) -> list[dict[str, Any]]:
+    return [r for r in resources if norm(r["type"]) == rtype.lower()]
+
+
+def storage(resources: list[dict[str, Any]], silo: str) -> dict[str, Any]:
+    """The storage account of ``silo`` (or ``orchestrator``) in a generated deployment."""
+    for r in by_type(resources, "Microsoft.Storage/storageAccounts"):
+        tags = r.get("tags") or {}
+        if tags.get("silo") == silo or tags.get("fl-role") == silo:
+            return r
+    raise KeyError(silo)
+
+
+def compute(resources: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return by_name(resources, "Microsoft.MachineLearningServices/workspaces/computes", name)
+
+
+def identity(resources: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return by_name(resources, "Microsoft.ManagedIdentity/userAssignedIdentities", name)
+
+
+def principal(resources: list[dict[str, Any]], name: str) -> str:
+    return identity(resources, name)["properties"]["principalId"]
+
+
+def role_assignment(scope: str, role_guid: str, principal_id: str, *, principal_type: str = "ServicePrincipal",
+                    condition: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """A role assignment in the shape of RoleAssignments_ListForScope.json."""
+    import uuid
+
+    name = name or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{role_guid}|{principal_id}|{condition}"))
+    return {
+        "id": f"{scope.rstrip('/')}/providers/Microsoft.Authorization/roleAssignments/{name}",
+        "name": name, "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{generate.SUB}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}",
+            "principalId": principal_id, "principalType": principal_type, "scope": scope,
+            "condition": condition, "conditionVersion": "2.0" if condition else None,
+            "createdOn": "2026-11-01T10:00:00Z", "updatedOn": "2026-11-01T10:00:00Z",
+        },
+    }

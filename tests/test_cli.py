@@ -1,0 +1,131 @@
+"""The CLI as a user runs it: exit codes, outputs, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flaudit.cli import main
+from flaudit.samples import generate
+from tests import support
+
+
+def run(*argv: str) -> int:
+    return main(list(argv))
+
+
+def test_ready_deployment_exits_0_and_blocked_one_exits_1(capsys):
+    assert run("scan", "--sample", "hardened", "--quiet") == 0
+    assert run("scan", "--sample", "eyes-on", "--quiet") == 1
+    assert run("scan", "--sample", "eyes-on", "--profile", "prototype", "--quiet") == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_fail_on_only_counts_blocking_findings_at_or_above_the_severity(tmp_path):
+    res = support.sample_resources("hardened")
+    support.storage(res, "silo1")["properties"]["minimumTlsVersion"] = "TLS1_0"
+    p = tmp_path / "d.json"
+    p.write_text(json.dumps(res))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps(generate.fl_config()))  # JSON is YAML
+    assert run("scan", "-i", str(p), "-c", str(cfg), "-q") == 1
+    assert run("scan", "-i", str(p), "-c", str(cfg), "-q", "--fail-on", "critical") == 0
+
+
+def test_json_output_follows_the_contract(tmp_path):
+    out = tmp_path / "r.json"
+    assert run("scan", "--sample", "eyes-off", "--format", "json", "--output", str(out)) == 1
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] == "1.0" and doc["tool"]["name"] == "flaudit"
+    assert len(doc["input"]["sha256"]) == 64
+    assert doc["topology"]["source"] == "config" and len(doc["topology"]["silos"]) == 3
+    assert doc["verdict"]["production"]["status"] == "not_ready"
+    assert set(doc["summary"]["by_status"]) == {"pass", "fail", "unknown", "not_applicable"}
+    f = doc["findings"][0]
+    assert {"id", "rule_id", "title", "area", "severity", "status", "resource_id", "silo", "message",
+            "evidence"} <= set(f)
+
+
+def test_several_formats_need_a_directory(tmp_path, capsys):
+    assert run("scan", "--sample", "open", "--format", "json,terminal") == 2
+    assert "--output DIR" in capsys.readouterr().err
+    assert run("scan", "--sample", "open", "--format", "json,terminal", "--output", str(tmp_path / "out")) == 1
+    assert (tmp_path / "out" / "flaudit-report.json").exists()
+
+
+def test_input_errors_exit_2_with_one_line_and_nothing_written(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    out = tmp_path / "r.json"
+    assert run("scan", "-i", str(bad), "--format", "json", "-o", str(out)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.json: not JSON" in err
+    assert not out.exists()
+    assert run("scan", "-i", str(tmp_path / "missing.json")) == 2
+    assert run("scan") == 2
+    assert run("scan", "--sample", "nope") == 2
+    assert run("scan", "--sample", "open", "--format", "pdf") == 2
+    assert run("scan", "--sample", "open", "-c", str(tmp_path / "nope.yaml")) == 2
+    assert run("scan", "--bogus-flag") == 2
+
+
+def test_rules_list_and_show(capsys):
+    assert run("rules", "list", "--json") == 0
+    rules = json.loads(capsys.readouterr().out)
+    assert {r["area"] for r in rules} >= {"topology"}
+    assert run("rules", "show", "fl-top-001") == 0
+    assert "At least one silo is found" in capsys.readouterr().out
+    assert run("rules", "show", "NOPE-1") == 2
+
+
+def test_no_color_when_not_a_tty_or_no_color_is_set(tmp_path):
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.run([sys.executable, "-m", "flaudit", "scan", "--sample", "eyes-off"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "\x1b[" not in proc.stdout and "production" in proc.stdout
+
+
+def test_help_is_fast_because_azure_sdks_load_lazily():
+    code = "import sys, flaudit.cli as c; c.build_parser(); print(sorted(m for m in sys.modules if m.startswith(('azure', 'torch', 'jinja2'))))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+def test_sample_scan_works_from_another_directory(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "flaudit", "scan", "--sample", "hardened", "--format", "json"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["verdict"]["production"]["status"] == "ready"
+
+
+@pytest.mark.parametrize("posture, prototype, production", [
+    ("open", "ready", "not_ready"),
+    ("eyes-on", "ready", "not_ready"),
+    ("eyes-off", "ready", "not_ready"),
+    ("private", "ready", "not_ready"),
+    ("hardened", "ready", "ready"),
+])
+def test_each_sample_gives_the_verdict_its_design_intends(posture, prototype, production):
+    from flaudit.config import load_config
+    from flaudit.sources import samples
+    from flaudit.sources.files import parse_snapshot
+    from flaudit.audit import run_audit
+
+    inv = parse_snapshot(json.loads(samples.sample_text(posture)), posture)
+    result = run_audit(inv, load_config(samples.config_path()))
+    blocking = {p: [f["rule_id"] for f in result["findings"] if f["id"] in result["verdict"][p]["blocking"]]
+                for p in ("prototype", "production")}
+    assert result["verdict"]["prototype"]["status"] == prototype, blocking["prototype"]
+    assert result["verdict"]["production"]["status"] == production, blocking["production"]
+
+
+def test_bundled_samples_are_what_the_generator_writes():
+    here = Path(generate.__file__).parent
+    for posture in generate.POSTURES:
+        assert json.loads((here / f"{posture}.json").read_text()) == generate.snapshot(posture), posture
