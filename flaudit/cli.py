@@ -17,6 +17,7 @@ from flaudit.errors import FlauditError
 COMMAND_MODULES = [
     "flaudit.commands.scan",
     "flaudit.commands.rules",
+    "flaudit.commands.collect",
 ]
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3

@@ -25,6 +25,7 @@ from flaudit.inventory import Inventory
 SOURCE_MODULES: list[str] = [
     "flaudit.sources.files",
     "flaudit.sources.samples",
+    "flaudit.sources.live",
 ]
 
 

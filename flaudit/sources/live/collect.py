@@ -1,0 +1,519 @@
+"""Live collection: list every resource type flaudit reads once per subscription (or resource group).
+
+The request count does not depend on how many silos a deployment has: each type is listed once per scope
+and only pagination adds requests; the few dependent lists (an Azure ML workspace's computes and datastores,
+a private DNS zone's links and A records) are per workspace or zone, not per silo. Independent lists run
+concurrently in a bounded pool. A list that fails (403, 404, throttled past the retries, timeout, malformed
+page) becomes an :class:`~flaudit.inventory.Unreadable` record and the run goes on; rules needing that type
+then report ``unknown``. Only when nothing in scope could be read does collection fail (exit code 3).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any, Self
+
+from flaudit.arm import id_segments, norm
+from flaudit.errors import CollectionError, InputError
+from flaudit.inventory import Inventory, SourceInfo, Unreadable
+from flaudit.sources.live.clients import (
+    API_VERSIONS,
+    ArmSession,
+    MalformedResponse,
+    RetrySettings,
+    describe_failure,
+)
+from flaudit.sources.live.credential import Cloud, check_credential, cloud_named, make_credential
+
+ML = "Microsoft.MachineLearningServices"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
+_MG_NAME = re.compile(r"^[-\w._()]{1,90}$")
+DEFAULT_WORKERS = 8
+SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
+
+
+# -- scope ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scope:
+    """What to collect: subscriptions (optionally narrowed to resource groups of one), or a management group."""
+
+    subscriptions: tuple[str, ...] = ()
+    resource_groups: tuple[str, ...] = ()
+    management_group: str | None = None
+
+    def list_scopes(self, subscription: str) -> list[str]:
+        """ARM scopes the per-type lists run at: the subscription, or each resource group in it."""
+        base = f"/subscriptions/{subscription}"
+        if self.resource_groups:
+            return [f"{base}/resourceGroups/{rg}" for rg in self.resource_groups]
+        return [base]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"subscriptions": list(self.subscriptions)}
+        if self.resource_groups:
+            out["resource_groups"] = list(self.resource_groups)
+        if self.management_group:
+            out["management_group"] = self.management_group
+        return out
+
+
+def make_scope(subscriptions: Iterable[str] = (), resource_groups: Iterable[str] = (),
+               management_group: str | None = None) -> Scope:
+    """Validated :class:`Scope`; bad values raise :class:`InputError` (exit 2) before any request."""
+    subs: list[str] = []
+    for s in subscriptions:
+        s = (s or "").strip()
+        if s.lower().startswith("/subscriptions/"):
+            s = s.split("/")[2]
+        if not _GUID.match(s):
+            raise InputError(f"--subscription {s!r}: not a subscription id (expected a GUID)")
+        if s.lower() not in (x.lower() for x in subs):
+            subs.append(s.lower())
+    rgs: list[str] = []
+    for rg in resource_groups:
+        rg = (rg or "").strip()
+        if not _RG_NAME.match(rg) or rg.endswith("."):
+            raise InputError(f"--resource-group {rg!r}: not a resource group name")
+        if rg.lower() not in (x.lower() for x in rgs):
+            rgs.append(rg)
+    if rgs and len(subs) != 1:
+        raise InputError("--resource-group needs exactly one --subscription (resource group names are per "
+                         "subscription)")
+    if management_group is not None and not _MG_NAME.match(management_group.strip()):
+        raise InputError(f"--management-group {management_group!r}: not a management group name")
+    if not subs and not management_group:
+        raise InputError("nothing to collect: give --subscription ID (or --management-group with "
+                         "--resource-graph, or an FL config with aml.subscription_id)")
+    return Scope(tuple(subs), tuple(rgs), management_group.strip() if management_group else None)
+
+
+# -- tasks ---------------------------------------------------------------------------------------------
+Fetch = Callable[[ArmSession], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class ListTask:
+    """One list of one resource type at one scope; ``follow`` derives dependent lists from its result."""
+
+    scope: str
+    resource_type: str
+    fetch: Fetch = field(compare=False)
+    follow: Callable[[list[dict[str, Any]]], list[ListTask]] | None = field(default=None, compare=False)
+    label: str = ""
+
+
+@dataclass
+class Outcome:
+    task: ListTask
+    resources: list[dict[str, Any]]
+    error: Unreadable | None
+
+
+def to_rest(model: Any) -> dict[str, Any]:
+    """An SDK model in ARM REST shape (camelCase, nested ``properties``).
+
+    The network and storage SDKs' hybrid models keep the REST dict (``as_dict()``); the older msrest models
+    (authorization, msi) flatten and snake_case in ``as_dict()`` but ``serialize(keep_readonly=True)``
+    rebuilds the wire shape, read-only ``id``/``name``/``type`` included.
+    """
+    if hasattr(model, "serialize"):
+        return model.serialize(keep_readonly=True)
+    return model.as_dict()
+
+
+def _sdk_list(call: Callable[[ArmSession], Iterable[Any]]) -> Fetch:
+    return lambda session: [to_rest(m) for m in call(session)]
+
+
+def _plain_list(path: str, api_version: str) -> Fetch:
+    return lambda session: session.list_all(path, api_version)
+
+
+def _rg_name(list_scope: str) -> str | None:
+    segs = id_segments(list_scope)
+    return segs[3] if len(segs) >= 4 else None
+
+
+def plan_subscription(subscription: str, scope: Scope) -> list[ListTask]:
+    """Every independent list for one subscription: one per type and list scope, none per silo."""
+    sub = subscription
+    sub_scope = f"/subscriptions/{sub}"
+    tasks: list[ListTask] = [
+        ListTask(sub_scope, SUBSCRIPTION_TYPE, _get_subscription(sub), label="subscription"),
+        # Assignments inherited from management groups and the root: atScope() lists at-and-above.
+        ListTask(sub_scope, "Microsoft.Authorization/roleAssignments", _sdk_list(
+            lambda s: s.authorization(sub).role_assignments.list_for_scope(
+                scope=f"subscriptions/{sub}", filter="atScope()")), label="role assignments (inherited)"),
+        ListTask(sub_scope, "Microsoft.Authorization/denyAssignments", _sdk_list(
+            lambda s: s.authorization(sub).deny_assignments.list_for_scope(
+                scope=f"subscriptions/{sub}", filter="atScope()")), label="deny assignments (inherited)"),
+        ListTask(sub_scope, "Microsoft.Authorization/roleDefinitions", _sdk_list(
+            lambda s: s.authorization(sub).role_definitions.list(
+                scope=f"subscriptions/{sub}", filter="type eq 'CustomRole'")), label="custom roles"),
+    ]
+    for ls in scope.list_scopes(sub):
+        tasks.extend(_plan_list_scope(sub, ls))
+    return tasks
+
+
+def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
+    rg = _rg_name(ls)
+
+    def pick(at_sub: Callable[[ArmSession], Iterable[Any]],
+             at_rg: Callable[[ArmSession, str], Iterable[Any]]) -> Fetch:
+        if rg is None:
+            return _sdk_list(at_sub)
+        name = rg
+        return _sdk_list(lambda s: at_rg(s, name))
+
+    return [
+        ListTask(ls, f"{ML}/workspaces", _plain_list(f"{ls}/providers/{ML}/workspaces", API_VERSIONS[ML]),
+                 follow=workspace_children, label="Azure ML workspaces"),
+        ListTask(ls, "Microsoft.Storage/storageAccounts", pick(
+            lambda s: s.storage(sub).storage_accounts.list(),
+            lambda s, g: s.storage(sub).storage_accounts.list_by_resource_group(g)), label="storage accounts"),
+        ListTask(ls, "Microsoft.Network/virtualNetworks", pick(
+            lambda s: s.network(sub).virtual_networks.list_all(),
+            lambda s, g: s.network(sub).virtual_networks.list(g)), label="virtual networks"),
+        ListTask(ls, "Microsoft.Network/networkSecurityGroups", pick(
+            lambda s: s.network(sub).network_security_groups.list_all(),
+            lambda s, g: s.network(sub).network_security_groups.list(g)), label="network security groups"),
+        ListTask(ls, "Microsoft.Network/networkInterfaces", pick(
+            lambda s: s.network(sub).network_interfaces.list_all(),
+            lambda s, g: s.network(sub).network_interfaces.list(g)), label="network interfaces"),
+        ListTask(ls, "Microsoft.Network/privateEndpoints", pick(
+            lambda s: s.network(sub).private_endpoints.list_by_subscription(),
+            lambda s, g: s.network(sub).private_endpoints.list(g)), label="private endpoints"),
+        ListTask(ls, "Microsoft.Network/routeTables", pick(
+            lambda s: s.network(sub).route_tables.list_all(),
+            lambda s, g: s.network(sub).route_tables.list(g)), label="route tables"),
+        ListTask(ls, "Microsoft.Network/privateDnsZones",
+                 _plain_list(f"{ls}/providers/Microsoft.Network/privateDnsZones",
+                             API_VERSIONS["Microsoft.Network/privateDnsZones"]),
+                 follow=dns_zone_children, label="private DNS zones"),
+        ListTask(ls, "Microsoft.ManagedIdentity/userAssignedIdentities", pick(
+            lambda s: s.msi(sub).user_assigned_identities.list_by_subscription(),
+            lambda s, g: s.msi(sub).user_assigned_identities.list_by_resource_group(g)),
+            label="user-assigned identities"),
+        ListTask(ls, "Microsoft.KeyVault/vaults", _plain_list(
+            f"{ls}/providers/Microsoft.KeyVault/vaults", API_VERSIONS["Microsoft.KeyVault"]), label="key vaults"),
+        ListTask(ls, "Microsoft.ContainerRegistry/registries", _plain_list(
+            f"{ls}/providers/Microsoft.ContainerRegistry/registries", API_VERSIONS["Microsoft.ContainerRegistry"]),
+            label="container registries"),
+        ListTask(ls, "Microsoft.Authorization/roleAssignments", pick(
+            lambda s: s.authorization(sub).role_assignments.list_for_subscription(),
+            lambda s, g: s.authorization(sub).role_assignments.list_for_resource_group(g)),
+            label="role assignments"),
+        ListTask(ls, "Microsoft.Authorization/denyAssignments", pick(
+            lambda s: s.authorization(sub).deny_assignments.list(),
+            lambda s, g: s.authorization(sub).deny_assignments.list_for_resource_group(g)),
+            label="deny assignments"),
+    ]
+
+
+def _get_subscription(sub: str) -> Fetch:
+    def fetch(session: ArmSession) -> list[dict[str, Any]]:
+        body = session.get_json(f"/subscriptions/{sub}", API_VERSIONS[SUBSCRIPTION_TYPE])
+        body.setdefault("id", f"/subscriptions/{sub}")
+        # The subscription GET has no "type"; snapshots need one to be read back as an ARM resource.
+        body.setdefault("type", SUBSCRIPTION_TYPE)
+        return [body]
+
+    return fetch
+
+
+def workspace_children(workspaces: list[dict[str, Any]]) -> list[ListTask]:
+    """Computes and datastores of each workspace (per workspace, not per silo). Datastores are listed with
+    a GET: never ``listSecrets``."""
+    out = []
+    v = API_VERSIONS[ML]
+    for ws in workspaces:
+        wid = ws["id"]
+        out.append(ListTask(wid, f"{ML}/workspaces/computes", _plain_list(f"{wid}/computes", v),
+                            label=f"computes of {ws.get('name')}"))
+        out.append(ListTask(wid, f"{ML}/workspaces/datastores", _plain_list(f"{wid}/datastores", v),
+                            label=f"datastores of {ws.get('name')}"))
+    return out
+
+
+def dns_zone_children(zones: list[dict[str, Any]]) -> list[ListTask]:
+    """Virtual network links and A record sets of each private DNS zone (plain GETs; no privatedns SDK)."""
+    out = []
+    v = API_VERSIONS["Microsoft.Network/privateDnsZones"]
+    for zone in zones:
+        zid = zone["id"]
+        out.append(ListTask(zid, "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+                            _plain_list(f"{zid}/virtualNetworkLinks", v), label=f"links of {zone.get('name')}"))
+        out.append(ListTask(zid, "Microsoft.Network/privateDnsZones/A", _plain_list(f"{zid}/A", v),
+                            label=f"A records of {zone.get('name')}"))
+    return out
+
+
+# -- running -------------------------------------------------------------------------------------------
+def run_one(session: ArmSession, task: ListTask) -> Outcome:
+    try:
+        resources = task.fetch(session)
+        for i, r in enumerate(resources):
+            if not isinstance(r.get("id"), str) or not r["id"].startswith("/") or not isinstance(r.get("type"), str):
+                raise MalformedResponse(task.scope, f"item {i} of {task.resource_type} has no ARM id and type")
+        return Outcome(task, resources, None)
+    except Exception as exc:
+        described = describe_failure(exc)
+        if described is None:
+            raise
+        status, message = described
+        return Outcome(task, [], Unreadable(task.scope, task.resource_type, status, message))
+
+
+class _Progress:
+    """A rich progress bar on stderr when asked for (the CLI asks only on a TTY and without --quiet)."""
+
+    def __init__(self, enabled: bool, description: str) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._task = self._bar.add_task(description, total=0)
+
+    def __enter__(self) -> Self:
+        if self._bar:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar:
+            self._bar.stop()
+
+    def add(self, n: int) -> None:
+        if self._bar:
+            total = self._bar.tasks[0].total or 0
+            self._bar.update(self._task, total=total + n)
+
+    def advance(self, label: str) -> None:
+        if self._bar:
+            self._bar.update(self._task, advance=1, description=f"read {label}")
+
+
+def run_tasks(session: ArmSession, tasks: list[ListTask], *, workers: int = DEFAULT_WORKERS,
+              progress: bool = False) -> list[Outcome]:
+    """Run ``tasks`` (and the tasks their results lead to) in a bounded pool; results in completion order."""
+    outcomes: list[Outcome] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="flaudit-collect")
+    try:
+        with _Progress(progress, "collecting") as bar:
+            pending: dict[Future[Outcome], ListTask] = {pool.submit(run_one, session, t): t for t in tasks}
+            bar.add(len(tasks))
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = pending.pop(fut)
+                    outcome = fut.result()
+                    outcomes.append(outcome)
+                    bar.advance(task.label or task.resource_type)
+                    if outcome.error is None and task.follow is not None:
+                        children = task.follow(outcome.resources)
+                        for child in children:
+                            pending[pool.submit(run_one, session, child)] = child
+                        bar.add(len(children))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return outcomes
+
+
+def add_outcomes(inventory: Inventory, outcomes: Iterable[Outcome], provenance: dict[str, str],
+                 kind: str = "live") -> None:
+    """Merge outcomes into ``inventory``: resources (redacted by ``Inventory.add``), collected pairs, unreadable."""
+    if inventory.collected is None:
+        inventory.collected = set()
+    for o in outcomes:
+        if o.error is not None:
+            inventory.unreadable.append(o.error)
+            continue
+        inventory.collected.add((norm(o.task.scope), norm(o.task.resource_type)))
+        for r in o.resources:
+            if inventory.add(r):
+                provenance.setdefault(norm(r["id"]), kind)
+
+
+# -- role definitions ----------------------------------------------------------------------------------
+def builtin_role_ids() -> set[str]:
+    """GUIDs of the built-in roles flaudit bundles (empty when the bundle is absent: then fetch them all)."""
+    try:
+        text = importlib_resources.files("flaudit").joinpath("data/builtin_roles.json").read_text("utf-8")
+        doc = json.loads(text)
+    except (FileNotFoundError, OSError, ValueError):
+        return set()
+    roles = doc.get("roles", doc) if isinstance(doc, dict) else {}
+    return {k.lower() for k in roles if isinstance(k, str) and _GUID.match(k)}
+
+
+def _guid_of(role_definition_id: str) -> str:
+    segs = id_segments(role_definition_id)
+    return segs[-1].lower() if segs else ""
+
+
+def referenced_definitions(inventory: Inventory) -> dict[str, str]:
+    """GUID -> one referencing roleDefinitionId, for every role assignment collected."""
+    out: dict[str, str] = {}
+    for ra in inventory.of_type("microsoft.authorization/roleassignments"):
+        rd = (ra.get("properties") or {}).get("roleDefinitionId")
+        if isinstance(rd, str) and rd:
+            out.setdefault(_guid_of(rd), rd)
+    return out
+
+
+def resolve_role_definitions(session: ArmSession, inventory: Inventory, subscriptions: Iterable[str], *,
+                             provenance: dict[str, str], workers: int, progress: bool) -> None:
+    """Keep the role definitions the assignments reference and fetch those flaudit does not know.
+
+    Built-in roles come bundled; custom ones were listed per subscription. What is still unknown is listed
+    once per subscription without a filter (one request, not one per role), and anything still missing
+    (a custom role defined on a management group, say) is fetched by id. Unreferenced definitions are
+    dropped so the snapshot stays small.
+    """
+    refs = referenced_definitions(inventory)
+    builtins = builtin_role_ids()
+    have = {_guid_of(r["id"]) for r in inventory.of_type("microsoft.authorization/roledefinitions")}
+    missing = {g: rid for g, rid in refs.items() if g not in builtins and g not in have}
+    if missing:
+        tasks = [ListTask(f"/subscriptions/{sub}", "Microsoft.Authorization/roleDefinitions", _sdk_list(
+            lambda s, sub=sub: s.authorization(sub).role_definitions.list(scope=f"subscriptions/{sub}")),
+            label="role definitions") for sub in subscriptions]
+        outcomes = run_tasks(session, tasks, workers=workers, progress=progress)
+        for o in outcomes:
+            if o.error is not None:
+                inventory.unreadable.append(o.error)
+                continue
+            for r in o.resources:
+                if _guid_of(r["id"]) in missing and inventory.add(r):
+                    provenance.setdefault(norm(r["id"]), "live")
+        have = {_guid_of(r["id"]) for r in inventory.of_type("microsoft.authorization/roledefinitions")}
+        still = {g: rid for g, rid in missing.items() if g not in have}
+        if still:
+            by_id = [ListTask(rid.rsplit("/providers/", 1)[0] or "/", "Microsoft.Authorization/roleDefinitions",
+                              _get_by_id(rid), label="role definition") for rid in still.values()]
+            outcomes = run_tasks(session, by_id, workers=workers, progress=progress)
+            for o in outcomes:
+                if o.error is not None:
+                    inventory.unreadable.append(o.error)
+                for r in o.resources:
+                    if inventory.add(r):
+                        provenance.setdefault(norm(r["id"]), "live")
+    for rd in list(inventory.of_type("microsoft.authorization/roledefinitions")):
+        if _guid_of(rd["id"]) not in refs:
+            inventory.remove(rd["id"])
+            provenance.pop(norm(rd["id"]), None)
+
+
+def _get_by_id(role_definition_id: str) -> Fetch:
+    def fetch(session: ArmSession) -> list[dict[str, Any]]:
+        return [to_rest(session.authorization(_any_sub(session, role_definition_id)).role_definitions.get_by_id(
+            role_definition_id))]
+
+    return fetch
+
+
+def _any_sub(session: ArmSession, rid: str) -> str:
+    segs = id_segments(rid)
+    if len(segs) >= 2 and segs[0].lower() == "subscriptions":
+        return segs[1]
+    return "00000000-0000-0000-0000-000000000000"  # get_by_id does not use the client's subscription
+
+
+# -- entry points --------------------------------------------------------------------------------------
+def utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def open_session(credential: Any, cloud: Cloud | str | None, tenant: str | None, retry: RetrySettings | None,
+                 *, allow_graph_query: bool = False) -> ArmSession:
+    c = cloud if isinstance(cloud, Cloud) else cloud_named(cloud)
+    cred = credential if credential is not None else make_credential(tenant, c)
+    check_credential(cred, c)
+    return ArmSession(cred, c, retry, allow_graph_query=allow_graph_query)
+
+
+def collect(scope: Scope, *, credential: Any = None, cloud: Cloud | str | None = None, tenant: str | None = None,
+            retry: RetrySettings | None = None, workers: int = DEFAULT_WORKERS, progress: bool = False,
+            session: ArmSession | None = None) -> Inventory:
+    """Collect ``scope`` from ARM into an :class:`Inventory` (raises :class:`CollectionError` if nothing is
+    readable). Pass ``credential`` (any ``TokenCredential``) to avoid the default credential chain."""
+    if not scope.subscriptions:
+        raise InputError("live collection needs --subscription (a management group needs --resource-graph)")
+    own = session is None
+    session = session or open_session(credential, cloud, tenant, retry)
+    started = time.monotonic()
+    try:
+        tasks = [t for sub in scope.subscriptions for t in plan_subscription(sub, scope)]
+        outcomes = run_tasks(session, tasks, workers=workers, progress=progress)
+        inventory = Inventory()
+        provenance: dict[str, str] = {}
+        add_outcomes(inventory, outcomes, provenance)
+        fail_if_nothing_read(inventory, outcomes)
+        resolve_role_definitions(session, inventory, scope.subscriptions, provenance=provenance,
+                                 workers=workers, progress=progress)
+        finish(inventory, scope, session, provenance, kind="live", started=started,
+               extra={"subscriptions": list(scope.subscriptions)})
+        return inventory
+    finally:
+        if own:
+            session.close()
+
+
+def fail_if_nothing_read(inventory: Inventory, outcomes: list[Outcome]) -> None:
+    """Exit code 3 when no resource type in scope could be listed (the subscription GET alone is not enough)."""
+    readable = [o for o in outcomes if o.error is None and norm(o.task.resource_type) != norm(SUBSCRIPTION_TYPE)]
+    if readable:
+        return
+    errors = [o.error for o in outcomes if o.error is not None]
+    not_found = [e for e in errors if e.status == 404 and norm(e.resource_type) == norm(SUBSCRIPTION_TYPE)]
+    if not_found:
+        subs = ", ".join(sorted({e.scope for e in not_found}))
+        raise CollectionError(f"nothing could be read: subscription not found or not visible to this identity "
+                              f"({subs})")
+    statuses = sorted({str(e.status) if e.status is not None else "no response" for e in errors})
+    first = errors[0].message if errors else "no lists ran"
+    raise CollectionError(f"nothing in scope could be read: all {len(errors)} lists failed "
+                          f"({', '.join(statuses)}; first: {first}); the identity needs Reader on the scope")
+
+
+def finish(inventory: Inventory, scope: Scope, session: ArmSession, provenance: dict[str, str], *, kind: str,
+           started: float, extra: dict[str, Any]) -> None:
+    """Sort what is order-dependent and fill in metadata and the source record."""
+    from flaudit import __version__
+
+    inventory.unreadable.sort(key=lambda u: (norm(u.scope), norm(u.resource_type), str(u.status), u.message))
+    inventory.metadata = {
+        "tool": {"name": "flaudit", "version": __version__},
+        "collected_at": utc_now(),
+        "scope": {**scope.to_dict(), "cloud": session.cloud.name},
+        "provenance": {rid: provenance[rid] for rid in sorted(provenance) if rid in inventory.resources},
+    }
+    detail = {"requests": session.log.count, "seconds": round(time.monotonic() - started, 3),
+              "unreadable": len(inventory.unreadable), **extra}
+    inventory.sources.append(SourceInfo(kind, None, len(inventory.resources), detail))
+
+
+def write_collected_snapshot(inventory: Inventory, path: Path | str) -> None:
+    """Write a collected inventory as a snapshot (atomic) that ``flaudit scan --input`` re-audits identically."""
+    from flaudit.sources.files import write_snapshot
+
+    md = inventory.metadata
+    write_snapshot(inventory, Path(path), tool=md.get("tool") or {"name": "flaudit"},
+                   collected_at=md.get("collected_at") or utc_now(), scope=md.get("scope") or {},
+                   provenance=md.get("provenance") or None)
