@@ -17,6 +17,8 @@ from flaudit.errors import FlauditError
 COMMAND_MODULES = [
     "flaudit.commands.scan",
     "flaudit.commands.rules",
+    "flaudit.commands.diff",
+    "flaudit.commands.train",
     "flaudit.commands.collect",
 ]
 

@@ -1,0 +1,210 @@
+"""``flaudit train`` (gated federated training) and ``flaudit verify-attestation RUN_DIR``.
+
+Order matters and is the point: arguments and training parameters are checked, then the gate decides from
+the audit, and only a ``ready`` verdict creates the run directory's contents, writes the attestation,
+re-verifies it, and hands silo paths to a backend. A refusal writes ``refusal.json`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_REFUSED = 0, 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from flaudit.audit import add_audit_arguments
+
+    p = sub.add_parser(
+        "train", help="run federated training only if the audit gate passes",
+        description="Audit the deployment (or check a saved result), and only if the profile's verdict is "
+        "ready, write an attestation and run horizontal federated learning (FedAvg) locally or as an Azure ML "
+        "pipeline. --sample alone runs the bundled digits demo on the hardened sample deployment.",
+        epilog="Exit codes: 0 trained (or planned with --dry-run); 1 refused by the gate (blocking findings, "
+        "unknowns, a stale result or attestation); 2 usage or input error; 3 deployment unreadable.")
+    add_audit_arguments(p)
+    p.add_argument("--result", metavar="RESULT.json",
+                   help="gate on a saved `flaudit scan --format json` result instead of auditing again; its "
+                   "input digest must match the inventory given with the input options")
+    p.add_argument("--backend", choices=("local", "azureml"), default="local",
+                   help="local: one process per silo on this machine (default); azureml: submit an Azure ML "
+                   "pipeline (needs flaudit[azureml])")
+    p.add_argument("--output", "-o", metavar="RUN_DIR",
+                   help="run directory (must be new or empty; default flaudit-runs/train-<UTC time>)")
+    p.add_argument("--dry-run", action="store_true", help="gate, attest and print the plan; train nothing")
+    p.add_argument("--baseline", action="store_true",
+                   help="also train centrally on the union and on each silo alone (parity check)")
+    p.add_argument("--rounds", type=int, metavar="N", help="override training_parameters.num_of_iterations")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one training parameter (YAML value), e.g. --set dp=true (repeatable)")
+    p.add_argument("--no-plot", action="store_true", help="do not write metrics.png")
+    p.add_argument("--experiment", default="flaudit-fl", help="Azure ML experiment name (azureml backend)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only errors and the refusal")
+    p.set_defaults(func=run)
+
+    v = sub.add_parser("verify-attestation", help="re-check a training run's attestation (tampered or stale?)",
+                       description="Check RUN_DIR/attestation.json against the saved audit result and training "
+                       "config, and (unless --no-recheck) that the inventory and FL config are unchanged.",
+                       epilog="Exit codes: 0 valid; 1 tampered, stale or refused; 2 usage or input error.")
+    v.add_argument("run_dir", metavar="RUN_DIR")
+    v.add_argument("--no-recheck", action="store_true",
+                   help="skip reloading the audited inputs (integrity only, no staleness check)")
+    v.set_defaults(func=run_verify)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    import yaml
+
+    from flaudit.errors import InputError
+
+    out: dict[str, Any] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise InputError(f"--set {item!r}: value is not valid YAML") from None
+    if args.rounds is not None:
+        out["num_of_iterations"] = args.rounds
+    return out
+
+
+def _run_dir(args: argparse.Namespace) -> Path:
+    from flaudit.errors import InputError
+
+    if args.output:
+        out = Path(args.output)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise InputError(f"{out}: run directory exists and is not empty (choose a new one)")
+        return out
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("flaudit-runs") / f"train-{stamp}"
+
+
+def _plan_config(args: argparse.Namespace) -> tuple[dict[str, Any], bool, Path | None]:
+    """The FL config document to train with, whether it is the bundled demo, and the directory that relative
+    data paths are relative to. Checked before the gate so a bad parameter never needs an audit."""
+    import yaml
+
+    from flaudit.errors import InputError
+    from flaudit.train.attestation import audited_config_path
+
+    cfg = audited_config_path(args)
+    if cfg is None:
+        raise InputError("flaudit train needs the FL config that names the silos: give --config FILE "
+                         "(or --sample for the bundled demo)")
+    try:
+        doc = yaml.safe_load(Path(cfg).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{cfg}: cannot read FL config ({exc.strerror or exc})") from None
+    except yaml.YAMLError:
+        raise InputError(f"{cfg}: not valid YAML") from None
+    from flaudit.config import parse_config
+
+    parse_config(doc, cfg)  # same validation as the audit
+    demo = bool(getattr(args, "sample", None)) and not args.config and args.backend == "local"
+    if demo:
+        from flaudit.train.demo import DEMO_PARAMS
+
+        doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **DEMO_PARAMS}
+    doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **_overrides(args)}
+    return doc, demo, (Path(cfg).parent if not demo else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+    from rich.console import Console
+
+    from flaudit.output import write_text_atomic
+    from flaudit.train import attestation
+    from flaudit.train.gate import blocking_lines, canonical_json, gate_from_args, refusal_record
+    from flaudit.train.params import parse_params
+
+    out = Console(quiet=args.quiet)
+    err = Console(stderr=True, quiet=args.quiet)
+    doc, demo, base_dir = _plan_config(args)
+    params = parse_params(doc["training_parameters"], "training_parameters")
+    run_dir = _run_dir(args)
+
+    decision = gate_from_args(args)
+    if not decision.ready:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / attestation.REFUSAL, canonical_json(refusal_record(decision, attestation.now())))
+        for line in blocking_lines(decision):
+            print(line, file=sys.stderr)
+        print(f"flaudit train: refusal recorded in {run_dir / attestation.REFUSAL}; nothing was trained",
+              file=sys.stderr)
+        return EXIT_REFUSED
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    err.print(f"gate: profile {decision.profile} is ready (audit {decision.result_sha256[:12]}, "
+              f"inventory {decision.input_sha256[:12]}); run directory {run_dir}")
+    if demo:
+        from flaudit.train.demo import demo_config, write_demo
+
+        names = [s["name"] for s in doc["federated_learning"]["silos"]]
+        doc = demo_config(doc, write_demo(run_dir, names, seed=params.seed))
+    tc = run_dir / attestation.TRAINING_CONFIG
+    write_text_atomic(tc, yaml.safe_dump(doc, sort_keys=False))
+    attestation.write(run_dir, decision, args, backend=args.backend, training_config=tc)
+    attestation.verify(run_dir)  # refuse a tampered or stale attestation before any silo starts
+
+    if args.backend == "azureml":
+        from flaudit.train import azureml
+
+        return azureml.run(run_dir, doc, params, args, console=out)
+    return _run_local(run_dir, doc, params, base_dir, args, out, err)
+
+
+def _run_local(run_dir: Path, doc: dict[str, Any], params, base_dir: Path | None, args: argparse.Namespace,
+               out, err) -> int:
+    from flaudit.train import attestation
+    from flaudit.train.data import SiloData, data_path
+    from flaudit.train.local import run_local
+    from flaudit.train.metrics import plot, render, write_metrics
+
+    silos = []
+    for i, s in enumerate(doc["federated_learning"]["silos"]):
+        paths = []
+        for key in ("training_data", "testing_data"):
+            p = Path(data_path(s.get(key), f"federated_learning.silos[{i}].{key}"))
+            paths.append(str(p if p.is_absolute() or base_dir is None else base_dir / p))
+        silos.append(SiloData(s["name"], paths[0], paths[1]))
+    if args.dry_run:
+        out.print(f"plan: local backend, {len(silos)} silos x {params.num_of_iterations} rounds "
+                  f"({params.model}, {params.epochs} epoch(s)/round, DP {'on' if params.dp else 'off'})")
+        for s in silos:
+            out.print(f"  {s.silo}: train {s.train}  test {s.test}")
+        out.print(f"attestation: {run_dir / attestation.ATTESTATION} (dry run: nothing trained)")
+        return EXIT_OK
+    metrics = run_local(run_dir, silos, params, baseline=args.baseline, progress=lambda m: err.print(m))
+    mf = write_metrics(run_dir, metrics)
+    if not args.no_plot:
+        png = plot(run_dir, metrics)
+        if png:
+            err.print(f"plot: {png}")
+    att = attestation.finish(run_dir, dp=metrics["dp"], metrics_file=mf)
+    render(metrics, out)
+    out.print(f"metrics: {mf}\nattestation: {run_dir / attestation.ATTESTATION} "
+              f"({att['attestation_sha256'][:12]})")
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from flaudit.train import attestation
+
+    att = attestation.verify(Path(args.run_dir), recheck_inputs=not args.no_recheck)
+    dp = (att.get("training") or {}).get("dp")
+    extra = ""
+    if dp:
+        extra = "; DP epsilon per silo: " + ", ".join(f"{k} {v['epsilon']:.2f}" for k, v in dp.items())
+    print(f"attestation OK: profile {att['profile']} {att['verdict']}, audit {att['audit_result']['sha256'][:12]}, "
+          f"inventory {att['input']['sha256'][:12]}, rule pack {att['rule_pack_version']}"
+          f"{'' if args.no_recheck else ', inputs unchanged'}{extra}")
+    return EXIT_OK

@@ -1,0 +1,124 @@
+"""Training metrics as ``metrics.json``, a terminal table, and (when matplotlib is installed) a plot.
+
+``metrics.json``: ``rounds[]`` holds, per round, each silo's local ``train_loss``, ``test_loss`` and
+``accuracy`` (after local training, on that silo's own test file) and ``aggregate``: the averaged model
+scored on every silo's test file (``silos``) and on their union (``accuracy``, ``test_loss``). ``initial``
+scores the starting model, ``final`` the last global model, ``dp`` the (epsilon, delta) each silo spent,
+``baseline`` the parity check (FL vs centralized vs each silo alone).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+METRICS = "metrics.json"
+PLOT = "metrics.png"
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> Path:
+    from flaudit.output import write_text_atomic
+
+    def clean(v: Any) -> Any:  # JSON has no NaN: a silo that drew no batch reports null
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    path = run_dir / METRICS
+    write_text_atomic(path, json.dumps(clean(metrics), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def _f(v: Any, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{v * 100:.1f}%" if pct else f"{v:.4f}"
+
+
+def render(metrics: dict[str, Any], console=None) -> None:
+    """Per-round table (local metrics per silo, aggregate accuracy), then DP and the parity check."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    silos = metrics["silos"]
+    t = Table(title=f"Federated training: {len(silos)} silos, {len(metrics['rounds'])} rounds (FedAvg)")
+    t.add_column("round", justify="right")
+    for s in silos:
+        t.add_column(f"{s} train loss", justify="right")
+        t.add_column(f"{s} test acc", justify="right")
+    t.add_column("aggregate acc (all test data)", justify="right")
+    for r in metrics["rounds"]:
+        row = [str(r["round"])]
+        for s in silos:
+            m = r["silos"].get(s, {})
+            row += [_f(m.get("train_loss")), _f(m.get("accuracy"), True)]
+        row.append(_f((r.get("aggregate") or {}).get("accuracy"), True))
+        t.add_row(*row)
+    console.print(t)
+    final = metrics["final"]
+    f = Table(title="Final global model on each silo's test data")
+    for col in ("silo", "test loss", "accuracy", "test rows"):
+        f.add_column(col, justify="right" if col != "silo" else "left")
+    for s in silos:
+        m = final["silos"][s]
+        f.add_row(s, _f(m["test_loss"]), _f(m["accuracy"], True), str(m["n_test"]))
+    f.add_row("all", _f(final["test_loss"]), _f(final["accuracy"], True), str(sum(metrics["n_test"].values())))
+    console.print(f)
+    if metrics.get("dp"):
+        d = Table(title="Differential privacy spent (record-level DP-SGD, per silo)")
+        for col in ("silo", "epsilon", "delta", "noise multiplier", "accountant", "steps"):
+            d.add_column(col)
+        for s, v in metrics["dp"].items():
+            d.add_row(s, f"{v['epsilon']:.3f}", f"{v['delta']:g}", f"{v['noise_multiplier']:.3f}",
+                      v["accountant"], str(v["steps"]))
+        console.print(d)
+    b = metrics.get("baseline")
+    if b:
+        p = Table(title=f"Parity check (accuracy on the {b['evaluated_on']})")
+        p.add_column("model")
+        p.add_column("accuracy", justify="right")
+        p.add_row("federated (FedAvg)", _f(b["federated"]["accuracy"], True))
+        p.add_row("centralized (union of silos)", _f(b["centralized"]["accuracy"], True))
+        for s, v in b["silo_alone"].items():
+            p.add_row(f"{s} alone", _f(v["accuracy"], True))
+        console.print(p)
+        console.print(f"FL is {b['gap_points']:+.2f} points from centralized "
+                      f"({'within' if abs(b['gap_points']) <= 2 else 'outside'} 2 points).")
+
+
+def plot(run_dir: Path, metrics: dict[str, Any]) -> Path | None:
+    """Accuracy and loss curves per silo and for the aggregate; skipped when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rounds = [r["round"] for r in metrics["rounds"]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for s in metrics["silos"]:
+        ax1.plot(rounds, [r["silos"][s]["accuracy"] for r in metrics["rounds"]], label=f"{s} (local)", alpha=0.7)
+        ax2.plot(rounds, [r["silos"][s]["train_loss"] for r in metrics["rounds"]], label=f"{s} train", alpha=0.7)
+    ax1.plot(rounds, [(r.get("aggregate") or {}).get("accuracy") for r in metrics["rounds"]], "k-", lw=2,
+             label="aggregate (all test data)")
+    ax2.plot(rounds, [(r.get("aggregate") or {}).get("test_loss") for r in metrics["rounds"]], "k-", lw=2,
+             label="aggregate test")
+    if metrics.get("baseline"):
+        ax1.axhline(metrics["baseline"]["centralized"]["accuracy"], color="grey", ls="--", label="centralized")
+    ax1.set(xlabel="round", ylabel="accuracy", title="Accuracy")
+    ax2.set(xlabel="round", ylabel="loss", title="Loss")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    path = run_dir / PLOT
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
