@@ -1,0 +1,419 @@
+"""The network index: every network resource of the inventory, joined the way Azure joins them.
+
+ARM returns the same object in two shapes: a VNet's subnets and peerings inline under ``properties`` and as
+separate child resources (Resource Graph, templates, some collectors); an NSG's ``securityRules`` inline and as
+``networkSecurityGroups/securityRules``; a route table's ``routes`` likewise. Rules and evaluators read this
+index so that both shapes (and a mix of them) give the same answer, and so no rule parses network payloads
+on its own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from flaudit.arm import get_path, name_of, norm, parent_id
+
+VNET = "microsoft.network/virtualnetworks"
+SUBNET = "microsoft.network/virtualnetworks/subnets"
+PEERING = "microsoft.network/virtualnetworks/virtualnetworkpeerings"
+NSG = "microsoft.network/networksecuritygroups"
+NSG_RULE = "microsoft.network/networksecuritygroups/securityrules"
+NIC = "microsoft.network/networkinterfaces"
+ROUTE_TABLE = "microsoft.network/routetables"
+ROUTE = "microsoft.network/routetables/routes"
+PE = "microsoft.network/privateendpoints"
+DNS_ZONE = "microsoft.network/privatednszones"
+DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
+DNS_A = "microsoft.network/privatednszones/a"
+STORAGE_PEC = "microsoft.storage/storageaccounts/privateendpointconnections"
+
+
+def vnet_of(subnet_or_vnet_id: str | None) -> str:
+    """The VNet id of a subnet id (or the id itself when it already names a VNet), normalised."""
+    low = norm(subnet_or_vnet_id)
+    i = low.find("/subnets/")
+    return low[:i] if i > 0 else low
+
+
+def parse_prefixes(values: Iterable[Any]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """CIDR prefixes out of strings; anything that is not an address (service tags) is skipped."""
+    out = []
+    for v in values:
+        try:
+            out.append(ipaddress.ip_network(str(v).strip(), strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+def overlaps(a: Iterable[str], b: Iterable[str]) -> list[tuple[str, str]]:
+    """Pairs of prefixes (one from each side, same IP version) whose address ranges intersect."""
+    out = []
+    for x in parse_prefixes(a):
+        for y in parse_prefixes(b):
+            if x.version == y.version and x.overlaps(y):
+                out.append((str(x), str(y)))
+    return out
+
+
+@dataclass
+class Peering:
+    """One side of a VNet peering as read from ``vnet_id``."""
+
+    id: str
+    vnet_id: str  # normalised: the VNet this side belongs to
+    remote_id: str  # normalised remote VNet id ("" when the payload does not say)
+    state: str  # peeringState: Connected | Initiated | Disconnected | "" when missing
+    raw: dict[str, Any]
+
+    def prop(self, name: str, default: Any = None) -> Any:
+        return get_path(self.raw, f"properties.{name}", default)
+
+    @property
+    def connected(self) -> bool:
+        return self.state.lower() == "connected"
+
+    @property
+    def remote_prefixes(self) -> list[str]:
+        return [str(p) for p in (self.prop("remoteAddressSpace.addressPrefixes") or [])]
+
+
+@dataclass
+class PrivateEndpointLink:
+    """A private endpoint connected to a target resource, with the connection state seen from both sides.
+
+    ``pe_status`` comes from the endpoint's ``privateLinkServiceConnections`` (or manual ones),
+    ``target_status`` from the target's ``privateEndpointConnections``. They normally agree; when they do
+    not, :attr:`status` takes the one that is not ``Approved`` (fail closed) and both stay in the evidence.
+    """
+
+    pe_id: str  # ARM id as written (may be absent from the inventory)
+    target_id: str  # normalised
+    group_ids: list[str]
+    subnet_id: str | None
+    pe_status: str | None
+    target_status: str | None
+    pe: dict[str, Any] | None = None  # the private endpoint resource when the inventory has it
+    connection_id: str | None = None  # the target-side connection id
+    manual: bool = False
+
+    @property
+    def status(self) -> str:
+        states = [s for s in (self.target_status, self.pe_status) if s]
+        if not states:
+            return "Unknown"
+        for s in states:
+            if s.lower() != "approved":
+                return s
+        return states[0]
+
+    @property
+    def approved(self) -> bool:
+        return self.status.lower() == "approved"
+
+    @property
+    def vnet_id(self) -> str:
+        return vnet_of(self.subnet_id) if self.subnet_id else ""
+
+    def has_group(self, group: str) -> bool:
+        return group.lower() in {g.lower() for g in self.group_ids}
+
+    def evidence(self) -> dict[str, Any]:
+        return {"kind": "network-path", "path_kind": "private-endpoint", "source": self.subnet_id or "",
+                "detail": (f"private endpoint {self.pe_id} groups {','.join(self.group_ids) or '?'}; "
+                           f"connection state on the endpoint: {self.pe_status or 'not in the input'}, "
+                           f"on the target: {self.target_status or 'not in the input'}")}
+
+
+@dataclass
+class Reach:
+    """Whether traffic from one VNet can reach another: ``yes``, ``no`` or ``unknown``, and through what."""
+
+    result: str
+    how: str  # same-vnet | peering | none | text explaining the unknown
+    peerings: list[Peering] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.result == "yes"
+
+
+@dataclass
+class Reference:
+    """A resource another resource points at (``subnet.networkSecurityGroup.id``): present or missing."""
+
+    id: str
+    resource: dict[str, Any] | None
+
+
+class NetworkIndex:
+    """Joined view of VNets, subnets, peerings, NSGs, NICs, route tables, private endpoints and DNS zones."""
+
+    def __init__(self, inventory: Any):
+        self.inventory = inventory
+        self.vnets: dict[str, dict[str, Any]] = {norm(v["id"]): v for v in inventory.of_type(VNET)}
+        self.subnets: dict[str, dict[str, Any]] = {}
+        self.peerings: dict[str, list[Peering]] = {}
+        self._index_vnets()
+        self.nsgs: dict[str, dict[str, Any]] = {norm(n["id"]): n for n in inventory.of_type(NSG)}
+        self._separate_rules: dict[str, list[dict[str, Any]]] = {}
+        for r in inventory.of_type(NSG_RULE):
+            self._separate_rules.setdefault(norm(parent_id(r["id"])), []).append(r)
+        self.nics: dict[str, dict[str, Any]] = {norm(n["id"]): n for n in inventory.of_type(NIC)}
+        self.route_tables: dict[str, dict[str, Any]] = {norm(t["id"]): t for t in inventory.of_type(ROUTE_TABLE)}
+        self._separate_routes: dict[str, list[dict[str, Any]]] = {}
+        for r in inventory.of_type(ROUTE):
+            self._separate_routes.setdefault(norm(parent_id(r["id"])), []).append(r)
+        self.private_endpoints: dict[str, dict[str, Any]] = {norm(p["id"]): p for p in inventory.of_type(PE)}
+        self._pe_links: dict[str, list[PrivateEndpointLink]] = {}
+        self._index_private_endpoints()
+        self.dns_zones: dict[str, list[dict[str, Any]]] = {}  # zone name (lower) -> zone resources
+        for z in inventory.of_type(DNS_ZONE):
+            self.dns_zones.setdefault(str(z.get("name") or name_of(z["id"])).lower(), []).append(z)
+        self._dns_links: dict[str, list[dict[str, Any]]] = {}
+        for link in inventory.of_type(DNS_LINK):
+            self._dns_links.setdefault(norm(parent_id(link["id"])), []).append(link)
+        self._a_records: dict[str, list[dict[str, Any]]] = {}
+        for rec in inventory.of_type(DNS_A):
+            self._a_records.setdefault(norm(parent_id(rec["id"])), []).append(rec)
+
+    # -- VNets, subnets, peerings ---------------------------------------------------------------------
+    def _index_vnets(self) -> None:
+        for vid, v in self.vnets.items():
+            for s in get_path(v, "properties.subnets") or []:
+                if isinstance(s, dict) and s.get("id"):
+                    self.subnets[norm(s["id"])] = s
+            for p in get_path(v, "properties.virtualNetworkPeerings") or []:
+                if isinstance(p, dict):
+                    self._add_peering(vid, p)
+        for s in self.inventory.of_type(SUBNET):
+            sid = norm(s["id"])
+            merged = dict(self.subnets.get(sid) or {})
+            merged.update(s)  # a separate subnet resource is the fuller read; it wins
+            self.subnets[sid] = merged
+        for p in self.inventory.of_type(PEERING):
+            vid = vnet_of(parent_id(p["id"]))
+            known = {norm(x.id) for x in self.peerings.get(vid, [])}
+            if norm(p["id"]) in known:
+                self.peerings[vid] = [x for x in self.peerings[vid] if norm(x.id) != norm(p["id"])]
+            self._add_peering(vid, p)
+
+    def _add_peering(self, vnet_id: str, p: dict[str, Any]) -> None:
+        remote = norm(get_path(p, "properties.remoteVirtualNetwork.id"))
+        state = str(get_path(p, "properties.peeringState") or "")
+        pid = p.get("id") or f"{vnet_id}/virtualNetworkPeerings/{p.get('name', '')}"
+        self.peerings.setdefault(vnet_id, []).append(Peering(pid, vnet_id, remote, state, p))
+
+    def vnet(self, vnet_id: str | None) -> dict[str, Any] | None:
+        return self.vnets.get(vnet_of(vnet_id)) if vnet_id else None
+
+    def subnet(self, subnet_id: str | None) -> dict[str, Any] | None:
+        return self.subnets.get(norm(subnet_id)) if subnet_id else None
+
+    def vnet_prefixes(self, vnet_id: str) -> list[str] | None:
+        """A VNet's address space; from a peering's ``remoteAddressSpace`` when the VNet itself is not read."""
+        v = self.vnet(vnet_id)
+        if v is not None:
+            return [str(p) for p in (get_path(v, "properties.addressSpace.addressPrefixes") or [])]
+        for peers in self.peerings.values():
+            for p in peers:
+                if p.remote_id == vnet_of(vnet_id) and p.remote_prefixes:
+                    return p.remote_prefixes
+        return None
+
+    def subnet_prefixes(self, subnet_id: str) -> list[str] | None:
+        s = self.subnet(subnet_id)
+        if s is None:
+            return None
+        one = get_path(s, "properties.addressPrefix")
+        many = get_path(s, "properties.addressPrefixes") or []
+        return [str(p) for p in ([one] if one else []) + list(many)]
+
+    def peerings_of(self, vnet_id: str) -> list[Peering]:
+        return list(self.peerings.get(vnet_of(vnet_id), []))
+
+    def peerings_between(self, a: str, b: str) -> list[Peering]:
+        """Both sides' peering objects between VNets ``a`` and ``b`` that the inventory holds."""
+        va, vb = vnet_of(a), vnet_of(b)
+        return ([p for p in self.peerings_of(va) if p.remote_id == vb]
+                + [p for p in self.peerings_of(vb) if p.remote_id == va])
+
+    def reach(self, a: str, b: str) -> Reach:
+        """Can traffic from ``a`` (subnet or VNet) reach VNet (or subnet) ``b``?
+
+        Same VNet: yes. Otherwise only a direct peering carries traffic (peering is not transitive; routing
+        through a hub appliance is not followed). Azure shows ``peeringState: Connected`` only once both
+        sides exist, so one Connected side read from the input is enough; but a side that is present and not
+        Connected (Initiated, Disconnected) means no traffic flows. When neither VNet's peerings were read, the
+        answer is unknown rather than no.
+        """
+        va, vb = vnet_of(a), vnet_of(b)
+        if not va or not vb:
+            return Reach("unknown", "a VNet id is missing")
+        if va == vb:
+            return Reach("yes", "same-vnet")
+        sides = self.peerings_between(va, vb)
+        if sides:
+            if all(p.connected for p in sides):
+                return Reach("yes", "peering", sides)
+            return Reach("no", "peering not Connected on every side read", sides)
+        if va not in self.vnets and vb not in self.vnets:
+            return Reach("unknown", f"neither {va} nor {vb} is in the input, so their peerings are unknown")
+        if va not in self.vnets or vb not in self.vnets:
+            # one side read and it has no peering to the other: a Connected peering always has both sides
+            return Reach("no", "none")
+        return Reach("no", "none")
+
+    def reachable(self, a: str, b: str) -> bool:
+        """True when :meth:`reach` says yes (same VNet or a Connected peering)."""
+        return bool(self.reach(a, b))
+
+    def address_overlap(self, a: str, b: str) -> list[tuple[str, str]] | None:
+        """Overlapping prefixes of two VNets' address spaces; ``None`` when either space is unknown."""
+        pa, pb = self.vnet_prefixes(a), self.vnet_prefixes(b)
+        if pa is None or pb is None:
+            return None
+        return overlaps(pa, pb)
+
+    # -- NSGs -----------------------------------------------------------------------------------------
+    def nsg_ref(self, resource: dict[str, Any] | None) -> Reference | None:
+        """The NSG a subnet or NIC names (``properties.networkSecurityGroup.id``), or None if it names none."""
+        nid = get_path(resource or {}, "properties.networkSecurityGroup.id")
+        if not nid:
+            return None
+        return Reference(str(nid), self.nsgs.get(norm(nid)))
+
+    def subnet_nsg(self, subnet_id: str) -> Reference | None:
+        return self.nsg_ref(self.subnet(subnet_id))
+
+    def nsg_rules(self, nsg_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+        """(security rules, default rules, defaults_assumed) of an NSG, merging inline and separate rules.
+
+        When the payload has no ``defaultSecurityRules`` Azure's six defaults are supplied (Azure creates them
+        on every NSG and does not let them be removed) and ``defaults_assumed`` is True.
+        """
+        nsg = self.nsgs.get(norm(nsg_id)) or {}
+        rules: dict[str, dict[str, Any]] = {}
+        for r in get_path(nsg, "properties.securityRules") or []:
+            if isinstance(r, dict):
+                rules[str(r.get("name") or r.get("id") or len(rules)).lower()] = r
+        for r in self._separate_rules.get(norm(nsg_id), []):
+            rules[str(r.get("name") or name_of(r["id"])).lower()] = r
+        defaults = get_path(nsg, "properties.defaultSecurityRules")
+        if defaults:
+            return list(rules.values()), [r for r in defaults if isinstance(r, dict)], False
+        return list(rules.values()), azure_default_rules(nsg_id), True
+
+    def nics_in_subnet(self, subnet_id: str) -> list[dict[str, Any]]:
+        sid = norm(subnet_id)
+        out = []
+        for nic in self.nics.values():
+            for ipc in get_path(nic, "properties.ipConfigurations") or []:
+                if norm(get_path(ipc, "properties.subnet.id")) == sid:
+                    out.append(nic)
+                    break
+        return out
+
+    # -- routes ---------------------------------------------------------------------------------------
+    def subnet_route_table(self, subnet_id: str) -> Reference | None:
+        rid = get_path(self.subnet(subnet_id) or {}, "properties.routeTable.id")
+        if not rid:
+            return None
+        return Reference(str(rid), self.route_tables.get(norm(rid)))
+
+    def routes(self, route_table_id: str) -> list[dict[str, Any]]:
+        table = self.route_tables.get(norm(route_table_id)) or {}
+        out: dict[str, dict[str, Any]] = {}
+        for r in get_path(table, "properties.routes") or []:
+            if isinstance(r, dict):
+                out[str(r.get("name") or r.get("id") or len(out)).lower()] = r
+        for r in self._separate_routes.get(norm(route_table_id), []):
+            out[str(r.get("name") or name_of(r["id"])).lower()] = r
+        return list(out.values())
+
+    # -- private endpoints ----------------------------------------------------------------------------
+    def _index_private_endpoints(self) -> None:
+        by_pe: dict[tuple[str, str], PrivateEndpointLink] = {}
+        for pid, pe in self.private_endpoints.items():
+            subnet = get_path(pe, "properties.subnet.id")
+            for field_name, manual in (("privateLinkServiceConnections", False),
+                                       ("manualPrivateLinkServiceConnections", True)):
+                for conn in get_path(pe, f"properties.{field_name}") or []:
+                    target = norm(get_path(conn, "properties.privateLinkServiceId"))
+                    if not target:
+                        continue
+                    link = PrivateEndpointLink(
+                        pe_id=pe["id"], target_id=target,
+                        group_ids=[str(g) for g in get_path(conn, "properties.groupIds") or []],
+                        subnet_id=subnet, pe_status=get_path(conn, "properties.privateLinkServiceConnectionState.status"),
+                        target_status=None, pe=pe, manual=manual)
+                    by_pe[(pid, target)] = link
+        # the target's view: inline privateEndpointConnections on any resource, and separate connection resources
+        targets: list[tuple[str, dict[str, Any]]] = []
+        for rid, res in self.inventory.resources.items():
+            for conn in get_path(res, "properties.privateEndpointConnections") or []:
+                if isinstance(conn, dict):
+                    targets.append((rid, conn))
+        for conn in self.inventory.of_type(STORAGE_PEC):
+            targets.append((norm(parent_id(conn["id"])), conn))
+        for target, conn in targets:
+            pe_id = get_path(conn, "properties.privateEndpoint.id")
+            if not pe_id:
+                continue
+            status = get_path(conn, "properties.privateLinkServiceConnectionState.status")
+            key = (norm(pe_id), target)
+            link = by_pe.get(key)
+            if link is None:
+                pe = self.private_endpoints.get(norm(pe_id))
+                link = PrivateEndpointLink(pe_id=pe_id, target_id=target, group_ids=[],
+                                           subnet_id=get_path(pe or {}, "properties.subnet.id"),
+                                           pe_status=None, target_status=None, pe=pe)
+                by_pe[key] = link
+            link.target_status = status
+            link.connection_id = conn.get("id")
+        for link in by_pe.values():
+            self._pe_links.setdefault(link.target_id, []).append(link)
+
+    def private_endpoints_for(self, target_id: str | None) -> list[PrivateEndpointLink]:
+        """Every private endpoint connected to ``target_id`` (from either side), in a stable order."""
+        if not target_id:
+            return []
+        return sorted(self._pe_links.get(norm(target_id), []), key=lambda link: norm(link.pe_id))
+
+    # -- private DNS ----------------------------------------------------------------------------------
+    def zones_named(self, zone_name: str) -> list[dict[str, Any]]:
+        return list(self.dns_zones.get(zone_name.lower(), []))
+
+    def zone_links(self, zone_id: str) -> list[dict[str, Any]]:
+        """Virtual network links of a zone: inline (rare) and as child resources."""
+        return list(self._dns_links.get(norm(zone_id), []))
+
+    def zone_linked_vnets(self, zone_id: str) -> dict[str, dict[str, Any]]:
+        return {vnet_of(get_path(link, "properties.virtualNetwork.id")): link for link in self.zone_links(zone_id)
+                if get_path(link, "properties.virtualNetwork.id")}
+
+    def a_records(self, zone_id: str) -> dict[str, list[str]]:
+        """Relative record name (lower case) -> IPv4 addresses, for a zone's A record sets in the input."""
+        out: dict[str, list[str]] = {}
+        for rec in self._a_records.get(norm(zone_id), []):
+            name = str(rec.get("name") or name_of(rec["id"])).split("/")[-1].lower()
+            ips = [str(get_path(a, "ipv4Address")) for a in get_path(rec, "properties.aRecords") or []
+                   if get_path(a, "ipv4Address")]
+            out.setdefault(name, []).extend(ips)
+        return out
+
+
+def azure_default_rules(nsg_id: str) -> list[dict[str, Any]]:
+    """Azure's default security rules, in the REST shape, for NSG payloads that omit them."""
+    rows = [("AllowVnetInBound", 65000, "Inbound", "Allow", "VirtualNetwork", "VirtualNetwork"),
+            ("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow", "AzureLoadBalancer", "*"),
+            ("DenyAllInBound", 65500, "Inbound", "Deny", "*", "*"),
+            ("AllowVnetOutBound", 65000, "Outbound", "Allow", "VirtualNetwork", "VirtualNetwork"),
+            ("AllowInternetOutBound", 65001, "Outbound", "Allow", "*", "Internet"),
+            ("DenyAllOutBound", 65500, "Outbound", "Deny", "*", "*")]
+    return [{"id": f"{nsg_id}/defaultSecurityRules/{n}", "name": n,
+             "properties": {"protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
+                            "sourceAddressPrefix": src, "destinationAddressPrefix": dst, "access": acc,
+                            "priority": prio, "direction": d}}
+            for n, prio, d, acc, src, dst in rows]
