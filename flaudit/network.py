@@ -10,8 +10,9 @@ on its own.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from flaudit.arm import get_path, name_of, norm, parent_id
 

@@ -1,0 +1,493 @@
+"""The NSG evaluator: which ports the Internet can reach in a subnet (or NIC), and whether it can reach out.
+
+This is the ONE implementation of network security group semantics in flaudit; every rule asks it. Azure's
+rules, as applied here:
+
+* Rules of one direction are processed by priority, lowest number first; the first rule that matches a flow
+  decides it (Allow or Deny). Azure's default rules (AllowVnetInBound 65000, AllowAzureLoadBalancerInBound
+  65001, DenyAllInBound 65500; AllowVnetOutBound 65000, AllowInternetOutBound 65001, DenyAllOutBound 65500) are
+  supplied when a payload omits ``defaultSecurityRules``.
+* Singular and plural fields are both read and combined: ``sourceAddressPrefix(es)``,
+  ``destinationAddressPrefix(es)``, ``sourcePortRange(s)``, ``destinationPortRange(s)``, plus
+  ``source/destinationApplicationSecurityGroups``. Ports are ``*``, ``N`` or ``N-M``; protocol ``*`` (or
+  ``Any``) covers Tcp, Udp and Icmp.
+* Addresses are classified with real CIDR arithmetic. ``*``, ``Any`` and ``Internet`` (any case) are the
+  whole Internet; a prefix containing any public IPv4/IPv6 address (``0.0.0.0/0``, ``::/0``, ``0.0.0.0/1``,
+  ``8.0.0.0/7``) is Internet exposure; RFC 1918 and other non-routable ranges are not. Service tags of
+  Microsoft services (``AzureMachineLearning``, ``BatchNodeManagement``, ``AzureLoadBalancer``,
+  ``Storage.WestEurope``...) are not the Internet: Azure ML's required inbound from them is not exposure.
+  Tags whose addresses any Azure customer can originate traffic from (``AzureCloud``, ``AppService``,
+  ``AzureFrontDoor.*``, ``ApiManagement``, ``AzureConnectors``) count as Internet. An unrecognised tag counts
+  as possibly Internet on Allow rules (fail closed).
+* An application security group as the *source* is never the Internet: an ASG only groups NICs of the same
+  VNet, and traffic from them arrives from their private addresses (a member NIC's public IP is used for
+  outbound NAT, not as the source an NSG sees inside the VNet). As a destination, an ASG may include the
+  subnet's NICs, so an Allow to an ASG counts and a Deny to an ASG does not shadow anything.
+* Fail-closed asymmetry: an Allow counts when it *could* match Internet traffic to the subnet; a Deny only
+  shadows later rules when it matches *all* of it (every Internet address, every source port, the whole
+  subnet). A Deny of ``8.0.0.0/7`` therefore does not hide a later Allow from ``*``.
+* Inbound traffic passes the subnet NSG and then the NIC NSG; outbound the NIC NSG and then the subnet NSG:
+  a flow is allowed only when every NSG present allows it. No NSG at a layer allows everything there.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flaudit.arm import get_path, name_of, norm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flaudit.network import NetworkIndex
+
+PROTOCOLS = ("Tcp", "Udp", "Icmp")
+FULL = (0, 65535)
+Interval = tuple[int, int]
+
+#: Tags for the whole Internet (compared lower case).
+INTERNET_TAGS = frozenset({"*", "any", "internet"})
+#: Tags whose addresses any Azure customer can send from: as exposed as the Internet.
+PUBLIC_CLOUD_TAGS = frozenset({"azurecloud", "appservice", "azurefrontdoor.backend", "azurefrontdoor.frontend",
+                               "azurefrontdoor.firstparty", "apimanagement", "azureconnectors"})
+#: Microsoft service tags: their addresses are operated by Microsoft services, not the Internet at large.
+SERVICE_TAGS = frozenset({
+    "azureloadbalancer", "azuremachinelearning", "batchnodemanagement", "storage", "sql", "azureactivedirectory",
+    "azuremonitor", "azureresourcemanager", "azurekeyvault", "azurecontainerregistry", "microsoftcontainerregistry",
+    "gatewaymanager", "azuretrafficmanager", "azurebackup", "azuresiterecovery", "eventhub", "servicebus",
+    "azurecosmosdb", "azuredatalake", "guestandhybridmanagement", "azureplatformdns", "azureplatformimds",
+    "azureplatformlkm", "azureupdatedelivery", "azurearcinfrastructure", "azuredatabricks", "hdinsight",
+    "azurecognitivesearch", "cognitiveservicesmanagement", "datafactory", "datafactorymanagement",
+    "azuresignalr", "powerbi", "azuredevops", "azurebotservice", "azurestack", "microsoftcloudappsecurity",
+    "storagesyncservice", "azureattestation", "azuremachinelearninginference", "azureopendatasets",
+    "azureinformationprotection", "azureiothub", "azuredigitaltwins", "azurespringcloud", "windowsvirtualdesktop",
+    "azurestorage", "electronicmail", "mysql", "postgresql", "sqlmanagement", "azureautomation",
+    "azureeventgrid", "logicapps", "logicappsmanagement", "microsoftpurviewpolicydistribution",
+})
+LOCAL_TAGS = frozenset({"virtualnetwork"})
+
+_NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+    "224.0.0.0/4", "240.0.0.0/4")]
+_NON_PUBLIC_V6 = [ipaddress.ip_network(n) for n in (
+    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32")]
+
+
+# -- interval arithmetic (ports and IPv4 address ranges) ------------------------------------------------
+def _merge(intervals: list[Interval]) -> list[Interval]:
+    out: list[Interval] = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
+    out = []
+    for lo1, hi1 in a:
+        for lo2, hi2 in b:
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            if lo <= hi:
+                out.append((lo, hi))
+    return _merge(out)
+
+
+def _subtract(a: list[Interval], b: list[Interval]) -> list[Interval]:
+    out = list(a)
+    for blo, bhi in b:
+        nxt = []
+        for lo, hi in out:
+            if bhi < lo or blo > hi:
+                nxt.append((lo, hi))
+                continue
+            if lo < blo:
+                nxt.append((lo, blo - 1))
+            if hi > bhi:
+                nxt.append((bhi + 1, hi))
+        out = nxt
+    return _merge(out)
+
+
+def _v4_interval(net: ipaddress.IPv4Network) -> Interval:
+    return int(net.network_address), int(net.broadcast_address)
+
+
+PUBLIC_V4: list[Interval] = _subtract([(0, 2**32 - 1)], _merge([_v4_interval(n) for n in _NON_PUBLIC_V4]))
+
+
+def format_ports(intervals: list[Interval]) -> str:
+    if intervals == [FULL]:
+        return "*"
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in intervals)
+
+
+def parse_ports(values: list[str]) -> tuple[list[Interval], list[str]]:
+    """Port intervals from ``*``, ``N`` and ``N-M`` strings; returns (intervals, problems)."""
+    out: list[Interval] = []
+    problems: list[str] = []
+    for raw in values:
+        v = str(raw).strip()
+        if v in ("*", "any", "Any"):
+            out.append(FULL)
+            continue
+        try:
+            if "-" in v:
+                lo_s, hi_s = v.split("-", 1)
+                lo, hi = int(lo_s), int(hi_s)
+            else:
+                lo = hi = int(v)
+        except ValueError:
+            problems.append(f"port range {v!r} is not a port, a range or '*'")
+            continue
+        if not (0 <= lo <= hi <= 65535):
+            problems.append(f"port range {v!r} is outside 0-65535")
+            continue
+        out.append((lo, hi))
+    return _merge(out), problems
+
+
+# -- address classification ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AddressSet:
+    """What a rule's source or destination field covers, as far as the Internet and the subnet go."""
+
+    internet_some: bool  # could include some Internet address
+    internet_all: bool  # covers every Internet address
+    local_may: bool  # could include the audited subnet's addresses
+    local_all: bool  # covers the whole audited subnet
+    text: str  # the values as written, for evidence
+
+
+def _tag_base(value: str) -> str:
+    """``Storage.WestEurope`` -> ``storage``; ``AzureFrontDoor.Backend`` stays whole."""
+    low = value.strip().lower()
+    if low in PUBLIC_CLOUD_TAGS:
+        return low
+    return low.split(".", 1)[0]
+
+
+def classify_addresses(values: list[str], asgs: list[str], local: list[str] | None) -> AddressSet:
+    """Classify a field's prefixes/tags/ASGs against the Internet and the local subnet prefixes."""
+    local_nets = [ipaddress.ip_network(p, strict=False) for p in (local or []) if _is_net(p)]
+    some = allv = local_may = local_all = False
+    v4_cover: list[Interval] = []
+    for raw in values:
+        v = str(raw).strip()
+        if not v:
+            continue
+        low = v.lower()
+        if low in ("*", "any"):
+            some = allv = local_may = local_all = True
+            continue
+        if low == "internet":
+            some = allv = True
+            continue
+        if _is_net(v):
+            net = ipaddress.ip_network(v, strict=False)
+            if net.version == 4:
+                iv = _v4_interval(net)
+                if _intersect([iv], PUBLIC_V4):
+                    some = True
+                v4_cover.append(iv)
+            elif not any(net.subnet_of(n) for n in _NON_PUBLIC_V6 if n.version == 6):
+                some = True
+            if local is None or any(net.version == n.version and net.overlaps(n) for n in local_nets):
+                local_may = True
+            continue
+        base = _tag_base(v)
+        if base in LOCAL_TAGS:
+            local_may = local_all = True
+        elif base in PUBLIC_CLOUD_TAGS:
+            some = True
+        elif base in SERVICE_TAGS:
+            pass
+        else:  # unrecognised: possibly Internet, possibly local (fail closed for Allow rules)
+            some = local_may = True
+    if v4_cover and not _subtract(PUBLIC_V4, _merge(v4_cover)):
+        allv = True
+    if local_nets and v4_cover and all(
+            n.version == 4 and not _subtract([_v4_interval(n)], _merge(v4_cover)) for n in local_nets):
+        local_all = True
+    if asgs:
+        local_may = True
+    text = ",".join([str(v) for v in values if str(v).strip()] + [f"asg:{name_of(a)}" for a in asgs])
+    return AddressSet(some, allv, local_may, local_all, text or "(none)")
+
+
+def _is_net(value: str) -> bool:
+    try:
+        ipaddress.ip_network(str(value).strip(), strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+# -- rules ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NsgRule:
+    """One security rule, singular and plural fields combined."""
+
+    nsg_id: str
+    name: str
+    priority: int
+    direction: str  # Inbound | Outbound
+    access: str  # Allow | Deny
+    protocols: tuple[str, ...]  # subset of PROTOCOLS (Esp/Ah rules carry none of them)
+    protocol_text: str
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+    source_asgs: tuple[str, ...]
+    destination_asgs: tuple[str, ...]
+    source_ports: tuple[Interval, ...]
+    destination_ports: tuple[Interval, ...]
+    default: bool = False
+
+    @property
+    def allow(self) -> bool:
+        return self.access.lower() == "allow"
+
+    def evidence(self, ports: list[Interval] | None = None, protocol: str | None = None) -> dict[str, Any]:
+        return {"kind": "nsg-rule", "nsg_id": self.nsg_id, "rule": self.name, "priority": self.priority,
+                "direction": self.direction, "access": self.access,
+                "source": ",".join(self.sources + tuple(f"asg:{name_of(a)}" for a in self.source_asgs)) or "*",
+                "destination": ",".join(self.destinations + tuple(f"asg:{name_of(a)}" for a in self.destination_asgs)),
+                "protocol": protocol or self.protocol_text,
+                "ports": format_ports(list(ports) if ports is not None else list(self.destination_ports))}
+
+
+def _field(props: dict[str, Any], singular: str, plural: str) -> list[str]:
+    out: list[str] = []
+    one = props.get(singular)
+    if isinstance(one, str) and one.strip():
+        out.append(one.strip())
+    for v in props.get(plural) or []:
+        if isinstance(v, str) and v.strip():
+            out.append(v.strip())
+    return out
+
+
+def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tuple[NsgRule | None, list[str]]:
+    """An :class:`NsgRule` from the REST shape (``properties`` nested or flattened); problems when unusable."""
+    props = raw.get("properties") if isinstance(raw.get("properties"), dict) else raw
+    name = str(raw.get("name") or name_of(str(raw.get("id") or "")) or "(unnamed)")
+    where = f"NSG {nsg_id} rule {name}"
+    problems: list[str] = []
+    try:
+        priority = int(props.get("priority"))
+    except (TypeError, ValueError):
+        return None, [f"{where}: priority {props.get('priority')!r} is not a number"]
+    direction = str(props.get("direction") or "")
+    access = str(props.get("access") or "")
+    if direction.lower() not in ("inbound", "outbound") or access.lower() not in ("allow", "deny"):
+        return None, [f"{where}: direction {direction!r} / access {access!r} not understood"]
+    proto = str(props.get("protocol") or "*")
+    pl = proto.lower()
+    if pl in ("*", "any"):
+        protocols: tuple[str, ...] = PROTOCOLS
+    elif pl in ("tcp", "udp", "icmp"):
+        protocols = (pl.title(),)
+    elif pl in ("esp", "ah"):
+        protocols = ()
+    else:
+        return None, [f"{where}: protocol {proto!r} not understood"]
+    sports, p1 = parse_ports(_field(props, "sourcePortRange", "sourcePortRanges") or ["*"])
+    dports, p2 = parse_ports(_field(props, "destinationPortRange", "destinationPortRanges") or ["*"])
+    problems += [f"{where}: {p}" for p in p1 + p2]
+
+    def asg(key: str) -> tuple[str, ...]:
+        return tuple(str(get_path(a, "id")) for a in props.get(key) or [] if get_path(a, "id"))
+
+    rule = NsgRule(
+        nsg_id=nsg_id, name=name, priority=priority, direction=direction.title(), access=access.title(),
+        protocols=protocols, protocol_text=proto,
+        sources=tuple(_field(props, "sourceAddressPrefix", "sourceAddressPrefixes")),
+        destinations=tuple(_field(props, "destinationAddressPrefix", "destinationAddressPrefixes")),
+        source_asgs=asg("sourceApplicationSecurityGroups"),
+        destination_asgs=asg("destinationApplicationSecurityGroups"),
+        source_ports=tuple(sports), destination_ports=tuple(dports), default=default)
+    return rule, problems
+
+
+# -- evaluation ----------------------------------------------------------------------------------------
+@dataclass
+class Opening:
+    """Internet traffic a direction lets through: protocol, destination ports, and the rules that allowed it."""
+
+    protocol: str
+    ports: list[Interval]
+    rules: list[NsgRule]
+
+    def evidence(self) -> list[dict[str, Any]]:
+        return [r.evidence(self.ports, self.protocol) for r in self.rules]
+
+    def describe(self) -> str:
+        names = " + ".join(f"{name_of(r.nsg_id)}/{r.name} ({r.priority})" for r in self.rules) or "no NSG"
+        return f"{self.protocol} {format_ports(self.ports)} via {names}"
+
+
+@dataclass
+class DirectionResult:
+    """Evaluation of one direction for Internet traffic."""
+
+    direction: str
+    openings: list[Opening] = field(default_factory=list)  # what the Internet can reach / be reached on
+    deciding_denies: list[NsgRule] = field(default_factory=list)  # denies that closed part of the space
+    problems: list[str] = field(default_factory=list)  # why the answer may be wrong (-> unknown)
+    defaults_assumed: bool = False
+    nsg_ids: list[str] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return bool(self.openings)
+
+    def evidence(self) -> list[dict[str, Any]]:
+        if self.openings:
+            return [e for o in self.openings for e in o.evidence()]
+        return [r.evidence() for r in self.deciding_denies]
+
+    def ports_open(self) -> dict[str, str]:
+        merged: dict[str, list[Interval]] = {}
+        for o in self.openings:
+            merged[o.protocol] = _merge(merged.get(o.protocol, []) + o.ports)
+        return {p: format_ports(v) for p, v in merged.items()}
+
+
+def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | None = None,
+             nsg_id: str = "") -> DirectionResult:
+    """Internet traffic through one NSG in one direction (Inbound: from the Internet to the subnet;
+    Outbound: from the subnet to the Internet)."""
+    inbound = direction.lower() == "inbound"
+    result = DirectionResult("Inbound" if inbound else "Outbound", nsg_ids=[nsg_id] if nsg_id else [])
+    undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
+    ordered = sorted((r for r in rules if r.direction.lower() == direction.lower()),
+                     key=lambda r: (r.priority, r.default, r.name.lower()))
+    for r in ordered:
+        src = classify_addresses(list(r.sources), list(r.source_asgs), None if inbound else local_prefixes)
+        dst = classify_addresses(list(r.destinations), list(r.destination_asgs), local_prefixes if inbound else None)
+        if inbound:
+            remote_ok = src.internet_some if r.allow else src.internet_all
+            local_ok = dst.local_may if r.allow else dst.local_all
+        else:
+            remote_ok = dst.internet_some if r.allow else dst.internet_all
+            local_ok = src.local_may if r.allow else src.local_all
+        if not (remote_ok and local_ok):
+            continue
+        if not r.allow and list(r.source_ports) != [FULL]:
+            continue  # a Deny limited to some source ports leaves other client ports undecided
+        for proto in r.protocols:
+            ports = [FULL] if proto == "Icmp" else list(r.destination_ports)
+            matched = _intersect(undecided[proto], ports)
+            if not matched:
+                continue
+            undecided[proto] = _subtract(undecided[proto], matched)
+            if r.allow:
+                result.openings.append(Opening(proto, matched, [r]))
+            elif r not in result.deciding_denies:
+                result.deciding_denies.append(r)
+    left = {p: v for p, v in undecided.items() if v}
+    if left:
+        result.problems.append(
+            f"no rule decides {result.direction.lower()} Internet traffic for "
+            + ", ".join(f"{p} {format_ports(v)}" for p, v in left.items())
+            + " (default rules incomplete); treated as allowed")
+        for p, v in left.items():
+            result.openings.append(Opening(p, v, []))
+    return result
+
+
+def combine(first: DirectionResult, second: DirectionResult) -> DirectionResult:
+    """Traffic that passes two NSGs in sequence: the intersection of what each lets through."""
+    out = DirectionResult(first.direction, problems=first.problems + second.problems,
+                          defaults_assumed=first.defaults_assumed or second.defaults_assumed,
+                          nsg_ids=first.nsg_ids + second.nsg_ids)
+    for a in first.openings:
+        for b in second.openings:
+            if a.protocol == b.protocol:
+                ports = _intersect(a.ports, b.ports)
+                if ports:
+                    out.openings.append(Opening(a.protocol, ports, a.rules + b.rules))
+    out.deciding_denies = first.deciding_denies + [r for r in second.deciding_denies if r not in first.deciding_denies]
+    return out
+
+
+def no_nsg(direction: str) -> DirectionResult:
+    """A layer without an NSG: everything passes."""
+    return DirectionResult(direction.title(), [Opening(p, [FULL], []) for p in PROTOCOLS])
+
+
+def load_rules(network: NetworkIndex, nsg_id: str) -> tuple[list[NsgRule], bool, list[str]]:
+    """Parsed rules (custom + default) of an NSG in the index: (rules, defaults_assumed, problems)."""
+    custom, defaults, assumed = network.nsg_rules(nsg_id)
+    out: list[NsgRule] = []
+    problems: list[str] = []
+    for raw, is_default in [(r, False) for r in custom] + [(r, True) for r in defaults]:
+        rule, probs = parse_rule(raw, nsg_id, default=is_default)
+        problems += probs
+        if rule is not None:
+            out.append(rule)
+    return out, assumed, problems
+
+
+@dataclass
+class Effective:
+    """Effective Internet exposure of a subnet (and optionally one NIC in it)."""
+
+    subnet_id: str
+    inbound: DirectionResult
+    outbound: DirectionResult
+    nsg_ids: list[str]  # the NSGs that applied, subnet first
+    missing: list[str]  # NSG ids referenced but absent from the inventory
+    subnet_known: bool
+
+    @property
+    def has_nsg(self) -> bool:
+        return bool(self.nsg_ids)
+
+    @property
+    def problems(self) -> list[str]:
+        return sorted(set(self.inbound.problems + self.outbound.problems))
+
+
+def _layer(network: NetworkIndex, ref_id: str | None, direction: str, local: list[str] | None
+           ) -> tuple[DirectionResult, str | None, bool]:
+    """One NSG layer: (result, nsg id applied or None, missing?)."""
+    if not ref_id:
+        return no_nsg(direction), None, False
+    if norm(ref_id) not in network.nsgs:
+        return no_nsg(direction), None, True
+    rules, assumed, problems = load_rules(network, ref_id)
+    res = evaluate(rules, direction, local, ref_id)
+    res.defaults_assumed = assumed
+    res.problems = problems + res.problems
+    return res, ref_id, False
+
+
+def effective(network: NetworkIndex, subnet_id: str, nic_id: str | None = None) -> Effective:
+    """Effective inbound and outbound Internet exposure of ``subnet_id`` (and ``nic_id`` when given)."""
+    subnet = network.subnet(subnet_id)
+    local = network.subnet_prefixes(subnet_id) or None
+    sref = network.subnet_nsg(subnet_id)
+    nic = network.nics.get(norm(nic_id)) if nic_id else None
+    nref = network.nsg_ref(nic) if nic is not None else None
+    results = {}
+    applied: list[str] = []
+    missing: list[str] = []
+    for direction in ("Inbound", "Outbound"):
+        s_res, s_id, s_missing = _layer(network, sref.id if sref else None, direction, local)
+        n_res, n_id, n_missing = _layer(network, nref.id if nref else None, direction, local)
+        if direction == "Inbound":
+            results[direction] = combine(s_res, n_res)
+        else:
+            results[direction] = combine(n_res, s_res)
+        for i, m, ref in ((s_id, s_missing, sref), (n_id, n_missing, nref)):
+            if i and i not in applied:
+                applied.append(i)
+            if m and ref and ref.id not in missing:
+                missing.append(ref.id)
+    for m in missing:
+        for res in results.values():
+            res.problems.append(f"NSG {m} is referenced but not in the input")
+    return Effective(subnet_id, results["Inbound"], results["Outbound"], applied, missing, subnet is not None)
