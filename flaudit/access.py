@@ -6,6 +6,7 @@ classification of principals made here, so they cannot disagree about who a prin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from flaudit.arm import get_path, norm
 
 if TYPE_CHECKING:  # pragma: no cover
     from flaudit.model import Deployment, Silo
-    from flaudit.rbac import Access
+    from flaudit.rbac import Access, Grant
 
 UAI = "microsoft.managedidentity/userassignedidentities"
 
@@ -108,3 +109,59 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
                 "chain": acc.chain(),
             })
     return edges
+
+
+def split_inert(acc: Access, storage_raw: dict[str, Any]) -> tuple[list[Grant], list[Grant]]:
+    """(grants that work, key/SAS grants that do nothing while ``allowSharedKeyAccess`` is false)."""
+    if shared_keys_allowed(storage_raw):
+        return list(acc.grants), []
+    return [g for g in acc.grants if g.kind != "keys"], acc.of("keys")
+
+
+def chain_evidence(grants: list[Grant], principal_name: str | None = None) -> list[dict[str, Any]]:
+    """Access-chain evidence, one item per (assignment, kind) with every matched action listed."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for g in grants:
+        item = merged.get((g.assignment.id, g.kind))
+        if item is None:
+            merged[(g.assignment.id, g.kind)] = g.evidence(principal_name)
+        elif g.action not in item["matched_actions"]:
+            item["matched_actions"].append(g.action)
+    return list(merged.values())
+
+
+def deny_notes(acc: Access) -> list[dict[str, Any]]:
+    """Notes on deny assignments that removed grants, or would have but exclude this principal."""
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for verb, pairs in (("denied by", acc.denied), ("NOT denied (principal is in excludePrincipals) by", acc.exempted)):
+        for g, d in pairs:
+            key = (verb, g.assignment.id, d.id)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append({"kind": "note", "text": f"{g.role.name if g.role else g.assignment.role_guid} via "
+                        f"{g.assignment.id} {verb} deny assignment {d.name or d.id} at {d.scope}"})
+    return out
+
+
+#: ABAC attributes that confine blob access to a container or a path inside it.
+_PATH_ATTRIBUTE = re.compile(r"containers/blobs:path|containers:name|containers/blobs:name", re.IGNORECASE)
+_ACTION_MATCHES = re.compile(r"ActionMatches\s*\{\s*'([^']+)'\s*\}", re.IGNORECASE)
+
+
+def unrestricted_by_condition(actions: list[str], condition: str | None) -> list[str]:
+    """The data actions an ABAC condition does not confine to a container or path.
+
+    flaudit does not evaluate condition expressions; it checks the shape Microsoft's examples use
+    (``!(ActionMatches{'<action>'}) ... OR @Resource[...blobs:path] StringStartsWith '<prefix>'``): the
+    condition must name a path or container attribute and name each action in an ``ActionMatches``. Anything
+    else (no condition, no path attribute, an action not named, non-blob data) counts as unrestricted.
+    """
+    from flaudit.rbac import action_matches
+
+    if not condition or not _PATH_ATTRIBUTE.search(condition):
+        return list(actions)
+    named = _ACTION_MATCHES.findall(condition)
+    return [a for a in actions
+            if "/blobservices/" not in a.lower() or not any(action_matches(n, a) for n in named)]

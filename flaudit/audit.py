@@ -6,11 +6,14 @@ Used by ``flaudit scan``, by ``flaudit train`` (the gate) and by programs that e
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from flaudit.config import FLConfig, load_config
 from flaudit.inventory import Inventory
+from flaudit.waivers import DEFAULT_FILE, DEFAULT_MAX_DAYS, WaiverSet, apply_waivers, load_waivers
 
 
 def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +26,15 @@ def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="readiness profile the exit code gates on (default: production)")
     parser.add_argument("--rules-dir", action="append", default=[], metavar="DIR",
                         help="also load the rules declared in DIR/*.py (repeatable)")
+    parser.add_argument("--waivers", metavar="FILE",
+                        help=f"waiver file (default: ./{DEFAULT_FILE} when it exists)")
+    parser.add_argument("--waiver-max-days", type=int, default=DEFAULT_MAX_DAYS, metavar="N",
+                        help=f"longest a waiver may run from today (default {DEFAULT_MAX_DAYS})")
 
 
 def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: str = "production",
-              rules_dirs: Iterable[Path] = (), generated_at: str | None = None) -> dict[str, Any]:
+              rules_dirs: Iterable[Path] = (), waivers: WaiverSet | None = None,
+              today: _dt.date | None = None, generated_at: str | None = None) -> dict[str, Any]:
     from flaudit.engine import load_rules, run_rules
     from flaudit.result import build_result
     from flaudit.topology import build_deployment
@@ -34,10 +42,11 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
     deployment = build_deployment(inventory, config)
     rules = load_rules(rules_dirs)
     findings = run_rules(deployment, rules)
+    waiver_report = apply_waivers(findings, waivers, today=today or _today())
     return build_result(
         findings=findings, profile=profile, inventory=inventory, topology=deployment.topology_dict(),
         access=deployment.access_edges(), network_paths=deployment.network_paths(), rules=rules,
-        generated_at=generated_at,
+        waivers=waiver_report, generated_at=generated_at,
     )
 
 
@@ -47,6 +56,21 @@ def audit_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     config = load_config(args.config) if getattr(args, "config", None) else None
     args.fl_config = config  # sources such as live collection read the workspace from it
+    waivers = waivers_from_args(args)
     inventory = sources.load_inventory(args)
     return run_audit(inventory, args.fl_config, profile=args.profile,
-                     rules_dirs=[Path(d) for d in getattr(args, "rules_dir", [])])
+                     rules_dirs=[Path(d) for d in getattr(args, "rules_dir", [])], waivers=waivers)
+
+
+def _today() -> _dt.date:
+    return _dt.datetime.now(_dt.UTC).date()
+
+
+def waivers_from_args(args: argparse.Namespace) -> WaiverSet | None:
+    """The waiver file named with --waivers, else ./flaudit.waivers.yaml when it exists, else none."""
+    path = getattr(args, "waivers", None)
+    if path is None and Path(DEFAULT_FILE).is_file():
+        path = DEFAULT_FILE
+    if path is None:
+        return None
+    return load_waivers(path, today=_today(), max_days=getattr(args, "waiver_max_days", DEFAULT_MAX_DAYS))

@@ -17,6 +17,7 @@ from flaudit.errors import FlauditError
 COMMAND_MODULES = [
     "flaudit.commands.scan",
     "flaudit.commands.rules",
+    "flaudit.commands.report",
     "flaudit.commands.diff",
     "flaudit.commands.train",
     "flaudit.commands.collect",
@@ -46,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors: return the code instead of exiting
+        return int(exc.code or 0)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE

@@ -24,9 +24,10 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from flaudit.errors import InputError
 from flaudit.findings import AREAS, PROFILES, SEVERITIES, Finding, Unknown, note

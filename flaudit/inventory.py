@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from flaudit.arm import norm, type_of
 from flaudit.redact import redact
@@ -107,7 +108,7 @@ class Inventory:
     def extend(self, resources: Iterable[dict[str, Any]]) -> int:
         return sum(1 for r in resources if self.add(r))
 
-    def merge(self, other: "Inventory") -> None:
+    def merge(self, other: Inventory) -> None:
         for rid, res in other.resources.items():
             self.resources[rid] = res
         self.unreadable.extend(other.unreadable)

@@ -23,10 +23,11 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 from flaudit.arm import get_path, is_within, name_of, norm
 from flaudit.inventory import Inventory
@@ -102,7 +103,7 @@ class RoleDef:
         return _classify(self)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _classify(role: RoleDef) -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {}
     for kind, probes in CONTROL_PROBES.items():
@@ -144,7 +145,7 @@ class Assignment:
     condition: str | None
 
     @classmethod
-    def from_arm(cls, res: dict[str, Any]) -> "Assignment":
+    def from_arm(cls, res: dict[str, Any]) -> Assignment:
         p = res.get("properties") or {}
         rid = res.get("id", "")
         scope = p.get("scope")
@@ -171,7 +172,7 @@ class Deny:
     child_scopes: bool
 
     @classmethod
-    def from_arm(cls, res: dict[str, Any]) -> "Deny":
+    def from_arm(cls, res: dict[str, Any]) -> Deny:
         p = res.get("properties") or {}
         perms = p.get("permissions") or [{}]
         def collect(key: str) -> tuple[str, ...]:
@@ -224,6 +225,8 @@ class Access:
     target_id: str
     grants: list[Grant] = field(default_factory=list)
     denied: list[tuple[Grant, Deny]] = field(default_factory=list)
+    #: Grants a deny assignment would have removed had it not listed the principal in ``excludePrincipals``.
+    exempted: list[tuple[Grant, Deny]] = field(default_factory=list)
 
     @property
     def kinds(self) -> list[str]:
@@ -339,10 +342,29 @@ class RbacIndex:
         for a in self.below_account.get(norm(target_id), ()):
             yield a, True
 
+    def _denies_covering(self, target_id: str) -> list[Deny]:
+        """Deny assignments at or above the account, and below it (on a container or queue)."""
+        acct = norm(target_id)
+        out = [d for s in self.scopes_above(target_id) for d in self.denies_by_scope.get(s, ())]
+        out.extend(d for d in self.denies if d.scope != acct and is_within(d.scope, acct))
+        return out
+
+    @staticmethod
+    def _deny_reaches(d: Deny, grant_scope: str, acct: str) -> bool:
+        """Whether deny ``d`` covers what a grant at ``grant_scope`` reaches on account ``acct``.
+
+        A grant at or above the account reaches the account itself; a grant on a container reaches only
+        that container. ``doNotApplyToChildScopes`` limits a deny to exactly its own scope.
+        """
+        effective = grant_scope if is_within(grant_scope, acct) else acct
+        if d.scope == effective:
+            return True
+        return d.child_scopes and is_within(effective, d.scope)
+
     def _apply_denies(self, access: Access, target_id: str) -> None:
-        denies = [d for s in self.scopes_above(target_id) for d in self.denies_by_scope.get(s, ())
-                  if d.child_scopes or d.scope == norm(target_id)]
-        denies = [d for d in denies if d.applies_to(access.principal_id)]
+        acct = norm(target_id)
+        pid = access.principal_id
+        denies = [d for d in self._denies_covering(target_id) if EVERYONE in d.principals or pid in d.principals]
         if not denies:
             return
         kept = []
@@ -350,9 +372,12 @@ class RbacIndex:
             if g.kind == "unknown":
                 kept.append(g)
                 continue
-            hit = next((d for d in denies if d.denies(g.action, data=g.kind == "data")), None)
+            hits = [d for d in denies if self._deny_reaches(d, g.assignment.scope, acct)
+                    and d.denies(g.action, data=g.kind == "data")]
+            hit = next((d for d in hits if d.applies_to(pid)), None)
             if hit is None:
                 kept.append(g)
+                access.exempted.extend((g, d) for d in hits)
             else:
                 access.denied.append((g, hit))
         access.grants = kept

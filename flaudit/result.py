@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter, defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flaudit import RULE_PACK_VERSION, __version__
 from flaudit.findings import AREAS, PROFILES, SEVERITY_RANK, STATUSES, Finding
@@ -61,7 +62,7 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
-        "generated_at": generated_at or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "generated_at": generated_at or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
         "profile": profile,
         "input": {
             "sha256": inventory.sha256(),

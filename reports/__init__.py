@@ -16,6 +16,8 @@ FORMATS: dict[str, str] = {
     "json": "flaudit.reports.json_report",
     "sarif": "flaudit.reports.sarif",
     "junit": "flaudit.reports.junit",
+    "html": "flaudit.reports.html",
+    "markdown": "flaudit.reports.markdown",
 }
 
 

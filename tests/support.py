@@ -11,7 +11,8 @@ Typical use::
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flaudit.arm import norm
 from flaudit.audit import run_audit

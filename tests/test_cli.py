@@ -54,8 +54,11 @@ def test_json_output_follows_the_contract(tmp_path):
 def test_several_formats_need_a_directory(tmp_path, capsys):
     assert run("scan", "--sample", "open", "--format", "json,terminal") == 2
     assert "--output DIR" in capsys.readouterr().err
-    assert run("scan", "--sample", "open", "--format", "json,terminal", "--output", str(tmp_path / "out")) == 1
-    assert (tmp_path / "out" / "flaudit-report.json").exists()
+    assert run("scan", "--sample", "open", "--format", "json,sarif,terminal", "--output", str(tmp_path / "out")) == 1
+    assert (tmp_path / "out" / "flaudit-report.json").exists() and (tmp_path / "out" / "flaudit-report.sarif").exists()
+    # one file format: --output names the file itself
+    assert run("scan", "--sample", "open", "--format", "json,terminal", "-q", "--output", str(tmp_path / "r.json")) == 1
+    assert json.loads((tmp_path / "r.json").read_text())["schema_version"] == "1.0"
 
 
 def test_input_errors_exit_2_with_one_line_and_nothing_written(tmp_path, capsys):
@@ -72,6 +75,7 @@ def test_input_errors_exit_2_with_one_line_and_nothing_written(tmp_path, capsys)
     assert run("scan", "--sample", "open", "--format", "pdf") == 2
     assert run("scan", "--sample", "open", "-c", str(tmp_path / "nope.yaml")) == 2
     assert run("scan", "--bogus-flag") == 2
+    assert run("--help") == 0
 
 
 def test_rules_list_and_show(capsys):
@@ -112,10 +116,10 @@ def test_sample_scan_works_from_another_directory(tmp_path):
     ("hardened", "ready", "ready"),
 ])
 def test_each_sample_gives_the_verdict_its_design_intends(posture, prototype, production):
+    from flaudit.audit import run_audit
     from flaudit.config import load_config
     from flaudit.sources import samples
     from flaudit.sources.files import parse_snapshot
-    from flaudit.audit import run_audit
 
     inv = parse_snapshot(json.loads(samples.sample_text(posture)), posture)
     result = run_audit(inv, load_config(samples.config_path()))

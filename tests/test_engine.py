@@ -57,8 +57,7 @@ def test_builtin_rules_have_complete_metadata_and_unique_ids():
 
 def test_rules_dir_loads_a_user_pack_with_the_same_api(tmp_path):
     (tmp_path / "mine.py").write_text(textwrap.dedent("""
-        from flaudit.audit import run_audit
-from flaudit.engine import Remediation, rule
+        from flaudit.engine import Remediation, rule
         from flaudit.findings import Fail
 
         @rule(id="ACME-001", title="Silo storage is tagged with an owner", area="storage-hardening",
@@ -86,8 +85,7 @@ def test_rules_dir_errors_are_input_errors(tmp_path):
 
 def test_duplicate_rule_ids_are_rejected(tmp_path):
     (tmp_path / "dup.py").write_text(textwrap.dedent("""
-        from flaudit.audit import run_audit
-from flaudit.engine import Remediation, rule
+        from flaudit.engine import Remediation, rule
         @rule(id="FL-TOP-001", title="t", area="topology", severity="low", blocks=(), rationale="r",
               remediation=Remediation(cli="c", bicep="b"))
         def dup(d):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from flaudit.errors import InputError
+from flaudit.inventory import Inventory
 from flaudit.samples import generate
 from flaudit.sources.files import parse_document, read_file, write_snapshot
-from flaudit.inventory import Inventory
 from tests import support
 
 

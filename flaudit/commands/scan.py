@@ -22,6 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
                    help="only blocking findings of this severity or worse fail the exit code "
                    f"({'|'.join(SEVERITIES)}; default: any blocking finding)")
+    p.add_argument("--baseline", metavar="RESULT.json",
+                   help="a signed-off JSON result to compare with (adds result.baseline)")
+    p.add_argument("--fail-on-new", action="store_true",
+                   help="with --baseline: exit 1 only for blocking findings not already in the baseline")
     p.set_defaults(func=run)
 
 
@@ -35,13 +39,25 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flaudit.audit import audit_from_args
-    from flaudit.gate import exit_code
+    from flaudit.diff import load_result, new_since_baseline
+    from flaudit.errors import InputError
+    from flaudit.gate import blocking_findings, exit_code
     from flaudit.reports import parse_formats
 
+    if args.fail_on_new and not args.baseline:
+        raise InputError("--fail-on-new needs --baseline RESULT.json")
     formats = parse_formats(args.format)
     targets = plan_outputs(formats, args.output)
+    baseline = load_result(args.baseline) if args.baseline else None
     result = audit_from_args(args)
+    if baseline is not None:
+        new = new_since_baseline(result, baseline, args.profile)
+        result["baseline"] = {"file": args.baseline, "input_sha256": baseline.get("input", {}).get("sha256"),
+                              "new_blocking": new}
     write_outputs(result, targets, quiet=args.quiet)
+    if args.fail_on_new:
+        new_ids = set(result["baseline"]["new_blocking"])
+        return 1 if any(f["id"] in new_ids for f in blocking_findings(result, args.profile, args.fail_on)) else 0
     return exit_code(result, args.profile, args.fail_on)
 
 

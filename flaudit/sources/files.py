@@ -25,14 +25,20 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
         help="ARM resources as JSON (array, {value:[...]}, az graph query output, or a flaudit snapshot); "
         "a directory reads every *.json below it. Repeatable.",
     )
+    group.add_argument("paths", nargs="*", metavar="PATH",
+                       help="the same as --input PATH (so `flaudit scan a.json b.json` and pre-commit work)")
+
+
+def _paths(args: argparse.Namespace) -> list[str]:
+    return [*(getattr(args, "input", None) or []), *(getattr(args, "paths", None) or [])]
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "input", None))
+    return bool(_paths(args))
 
 
 def load(args: argparse.Namespace, inventory: Inventory) -> None:
-    for raw in args.input:
+    for raw in _paths(args):
         for path in expand(Path(raw)):
             inventory.merge(read_file(path))
 
