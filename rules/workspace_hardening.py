@@ -1,0 +1,619 @@
+"""Workspace hardening: the Azure ML workspace, its computes and the resources it depends on.
+
+Every FL job is submitted through the workspace and runs on its computes; the workspace's key vault holds
+its secrets, its container registry the job images, its default storage the job snapshots, logs and
+outputs. A public or locally-authenticated piece of that chain is a way around the silo boundaries the
+other areas prove, so production requires each to be closed.
+
+Missing properties are read with the default Azure applies (listed in docs/azure-defaults.md) and the
+evidence says so. A resource the workspace references but the input does not contain is ``unknown``,
+naming the id, never a pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flaudit.arm import get_path, name_of, norm
+from flaudit.engine import Remediation, rule
+from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
+from flaudit.model import Compute, Deployment, Member, Workspace
+
+AML_PRIVATE_LINK_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link"
+AML_MANAGED_NET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
+AML_ENCRYPTION_DOCS = "https://learn.microsoft.com/azure/machine-learning/concept-data-encryption"
+AML_POLICY_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-integrate-azure-policy"
+AML_CLUSTER_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-create-attach-compute-cluster"
+AML_TRAINING_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
+AML_WS_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet"
+AML_COMPUTE_REST = "https://learn.microsoft.com/rest/api/azureml/compute/get"
+KV_NETWORK_DOCS = "https://learn.microsoft.com/azure/key-vault/general/network-security"
+ACR_NETWORK_DOCS = "https://learn.microsoft.com/azure/container-registry/container-registry-access-selected-networks"
+ACR_PRIVATE_DOCS = "https://learn.microsoft.com/azure/container-registry/container-registry-private-link"
+ACR_AUTH_DOCS = "https://learn.microsoft.com/azure/container-registry/container-registry-authentication"
+STORAGE_NETWORK_DOCS = "https://learn.microsoft.com/azure/storage/common/storage-network-security"
+
+KEY_VAULT = "Microsoft.KeyVault/vaults"
+REGISTRY = "Microsoft.ContainerRegistry/registries"
+STORAGE = "Microsoft.Storage/storageAccounts"
+
+#: An IP rule wider than this many addresses (a /16 in IPv4, a /48 in IPv6) counts as a broad allow.
+BROAD_IPV4_PREFIX = 16
+BROAD_IPV6_PREFIX = 48
+
+_MAKE = {"pass": Pass, "fail": Fail, "unknown": Unknown, "not_applicable": NotApplicable}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Verdict:
+    status: str  # pass | fail | unknown | not_applicable
+    message: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _no_workspace(d: Deployment) -> Finding:
+    if d.config is not None and d.config.workspace_name:
+        why = f"workspace {d.config.workspace_name!r} named in the FL config is not in the inventory"
+    else:
+        why = "no Azure ML workspace could be resolved from the inventory"
+    return Unknown("", f"{why}; its settings cannot be checked.", subject="workspace",
+                   evidence=[note(p) for p in d.problems] or [note(why)])
+
+
+def _setting(resource_id: str, raw: dict[str, Any], path: str, default: Any, default_note: str
+             ) -> tuple[Any, dict[str, Any]]:
+    """A property's effective value and its evidence item (``default_assumed`` when Azure's default applies)."""
+    value = get_path(raw, path)
+    if value is None:
+        return default, prop(resource_id, path, default, default_assumed=True, default_note=default_note)
+    return value, prop(resource_id, path, value)
+
+
+def _members(d: Deployment) -> Iterator[tuple[Member, str | None]]:
+    for s in d.silos:
+        yield s, s.name
+    yield d.orchestrator, None
+
+
+def each_compute(d: Deployment, judge: Callable[[Compute], Verdict]) -> Iterator[Finding]:
+    """Apply ``judge`` to every silo and orchestrator compute once; a member with none resolved is unknown."""
+    seen: set[str] = set()
+    for m, silo in _members(d):
+        if not m.computes:
+            why = "; ".join(m.missing) if m.missing else "no compute is named for it"
+            anchor = m.datastore.id if m.datastore else ""
+            yield Unknown(anchor, f"{m.name}: no compute resolved ({why}), so its compute settings cannot be "
+                          "checked.", silo=silo, subject=f"{m.name}|compute",
+                          evidence=[note(x) for x in m.missing] or [note(why)])
+            continue
+        for c in m.computes:
+            if norm(c.id) in seen:
+                continue
+            seen.add(norm(c.id))
+            v = judge(c)
+            yield _MAKE[v.status](c.id, f"{m.name}: compute {c.name}: {v.message}", silo=silo, evidence=v.evidence)
+
+
+def _dependency(d: Deployment, ws: Workspace, path: str, rtype: str, label: str
+                ) -> tuple[dict[str, Any] | None, Finding | None]:
+    """The resource the workspace references at ``path``, or the finding that says why it cannot be judged.
+
+    Returns ``(resource, None)`` when found, ``(None, finding)`` otherwise. A reference to a resource the
+    input does not hold is ``unknown`` naming the id (and the read error when the collector recorded one).
+    """
+    rid = ws.prop(path)
+    if not rid:
+        return None, None
+    res = d.inventory.get(rid)
+    if res is not None:
+        return res, None
+    unreadable = d.inventory.unreadable_for(rtype, rid)
+    if unreadable:
+        u = unreadable[0]
+        why = f"could not be read ({'HTTP ' + str(u.status) if u.status else 'error'}: {u.message})"
+    else:
+        why = "is not in the inventory (outside the collected scope, or not exported)"
+    return None, Unknown(rid, f"The workspace's {label} {name_of(rid)} {why}; it cannot be checked.",
+                         subject=label, evidence=[prop(ws.id, path, rid), note(f"{rtype} {rid} {why}")])
+
+
+def _broad(value: str) -> bool | None:
+    """True when an IP rule value covers more than a /16 (IPv4) or a /48 (IPv6); None when unparseable."""
+    try:
+        net = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return None
+    limit = BROAD_IPV4_PREFIX if net.version == 4 else BROAD_IPV6_PREFIX
+    return net.prefixlen < limit
+
+
+def network_exposure(resource_id: str, raw: dict[str, Any], acl_key: str) -> Verdict:
+    """Whether a key vault, registry or storage account is reachable from the public Internet at large.
+
+    ``publicNetworkAccess`` Disabled closes the public endpoint whatever the firewall says. Otherwise
+    (missing means Enabled) the firewall at ``properties.<acl_key>`` decides: ``defaultAction`` Allow (or
+    missing, which means Allow) is public; Deny with only narrow IP rules and virtual-network rules is
+    restricted; an IP rule wider than a /16 (e.g. 0.0.0.0/0) is a broad allow and counts as public.
+    Trusted-service bypass is reported in the evidence but is not Internet exposure.
+    """
+    pna, pna_ev = _setting(resource_id, raw, "properties.publicNetworkAccess", "Enabled",
+                           "missing means Enabled (Azure default)")
+    evidence = [pna_ev]
+    p = str(pna).strip().lower()
+    if p == "disabled":
+        return Verdict("pass", "public network access is disabled.", evidence)
+    if p != "enabled":
+        return Verdict("unknown", f"publicNetworkAccess {pna!r} (e.g. a network security perimeter) is not "
+                       "evaluated by flaudit.", evidence)
+    da_path = f"properties.{acl_key}.defaultAction"
+    action, da_ev = _setting(resource_id, raw, da_path, "Allow", "missing means Allow (Azure default)")
+    evidence.append(da_ev)
+    a = str(action).strip().lower()
+    if a == "allow":
+        return Verdict("fail", "reachable from any network: public network access is enabled and the firewall's "
+                       "default action is Allow.", evidence)
+    if a != "deny":
+        return Verdict("unknown", f"firewall defaultAction {action!r} is not understood.", evidence)
+    ip_rules = get_path(raw, f"properties.{acl_key}.ipRules") or []
+    vnet_rules = get_path(raw, f"properties.{acl_key}.virtualNetworkRules") or []
+    values: list[str] = []
+    broad: list[str] = []
+    bad: list[str] = []
+    for r in ip_rules if isinstance(ip_rules, list) else []:
+        if not isinstance(r, dict):
+            continue
+        if str(r.get("action") or "Allow").lower() != "allow":
+            continue
+        value = str(r.get("value") or r.get("ipAddressOrRange") or "")
+        values.append(value)
+        b = _broad(value)
+        if b is None:
+            bad.append(value)
+        elif b:
+            broad.append(value)
+    if values:
+        evidence.append(prop(resource_id, f"properties.{acl_key}.ipRules", values))
+    bypass = get_path(raw, f"properties.{acl_key}.bypass") or get_path(raw, "properties.networkRuleBypassOptions")
+    if bypass:
+        evidence.append(note(f"trusted Azure services bypass the firewall (bypass={bypass}); not Internet exposure"))
+    if broad:
+        return Verdict("fail", f"the firewall denies by default but IP rule(s) {', '.join(broad)} allow a range wider "
+                       f"than a /{BROAD_IPV4_PREFIX}.", evidence)
+    if bad:
+        return Verdict("unknown", f"IP rule value(s) {', '.join(bad)} could not be parsed.", evidence)
+    return Verdict("pass", f"the public endpoint denies by default ({len(values)} narrow IP rule(s), "
+                   f"{len(vnet_rules) if isinstance(vnet_rules, list) else 0} virtual-network rule(s)).", evidence)
+
+
+def _workspace_dependency_rule(d: Deployment, path: str, rtype: str, label: str, required: bool,
+                               judge: Callable[[str, dict[str, Any]], Verdict]) -> Iterator[Finding]:
+    ws = d.workspace
+    if ws is None:
+        yield _no_workspace(d)
+        return
+    res, problem = _dependency(d, ws, path, rtype, label)
+    if problem is not None:
+        yield problem
+        return
+    if res is None:
+        if required:
+            yield Unknown(ws.id, f"The workspace names no {label} ({path} is missing).", subject=label,
+                          evidence=[prop(ws.id, path, None)])
+        else:
+            yield NotApplicable(ws.id, f"The workspace has no {label} yet ({path} is empty); Azure ML creates one "
+                                "on the first image build, with public defaults: re-audit after it exists.",
+                                subject=label, evidence=[prop(ws.id, path, None)])
+        return
+    v = judge(res["id"], res)
+    yield _MAKE[v.status](res["id"], f"Workspace {label} {name_of(res['id'])}: {v.message}", subject=label,
+                          evidence=v.evidence)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Workspace settings
+# ---------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-WSH-001",
+    title="The workspace disables public network access",
+    area="workspace-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="A workspace reachable from the Internet lets anyone holding a workspace role (or a stolen token) "
+    "submit jobs to silo computes, read job outputs and change datastores from anywhere. For sensitive data the "
+    "workspace should be reachable only through its private endpoint. Azure default assumed for a missing "
+    "publicNetworkAccess: Enabled.",
+    remediation=Remediation(
+        cli="az ml workspace update --name <ws> --resource-group <rg> --public-network-access Disabled",
+        bicep="resource ws 'Microsoft.MachineLearningServices/workspaces@2024-10-01' = {\n  ...\n  properties: {\n"
+        "    publicNetworkAccess: 'Disabled'\n  }\n}",
+        text="Create an Approved private endpoint (group amlworkspace) first, then disable public network access.",
+    ),
+    references=(AML_PRIVATE_LINK_DOCS,),
+    policy=("438c38d2-3772-465a-a9cc-7a6666a275ce",),
+)
+def workspace_not_public(d: Deployment) -> Iterable[Finding]:
+    ws = d.workspace
+    if ws is None:
+        yield _no_workspace(d)
+        return
+    value, ev = _setting(ws.id, ws.raw, "properties.publicNetworkAccess", "Enabled",
+                         "missing means Enabled (Azure default)")
+    v = str(value).strip().lower()
+    if v == "disabled":
+        yield Pass(ws.id, f"Workspace {ws.name}: public network access is disabled.", evidence=[ev])
+    elif v == "enabled":
+        yield Fail(ws.id, f"Workspace {ws.name}: public network access is enabled; the workspace API is reachable "
+                   "from the Internet.", evidence=[ev])
+    else:
+        yield Unknown(ws.id, f"Workspace {ws.name}: publicNetworkAccess {value!r} is not understood.", evidence=[ev])
+
+
+@rule(
+    id="FL-WSH-002",
+    title="The workspace managed network allows only approved outbound traffic (or silo computes use customer VNets)",
+    area="workspace-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="Computes in a workspace managed network get their egress from its isolation mode. "
+    "AllowOnlyApprovedOutbound lets code on a silo compute reach only the destinations the workspace approves; "
+    "AllowInternetOutbound lets it ship data anywhere. With the managed network Disabled the computes must sit "
+    "in customer VNets whose egress the network-isolation rules check; a silo compute in neither has no "
+    "network isolation at all. Azure default assumed for a missing managedNetwork.isolationMode: Disabled.",
+    remediation=Remediation(
+        cli="az ml workspace update --name <ws> --resource-group <rg> --managed-network allow_only_approved_outbound",
+        bicep="resource ws 'Microsoft.MachineLearningServices/workspaces@2024-10-01' = {\n  ...\n  properties: {\n"
+        "    managedNetwork: {\n      isolationMode: 'AllowOnlyApprovedOutbound'\n    }\n  }\n}",
+        text="Use AllowOnlyApprovedOutbound and add only the outbound rules the FL jobs need, or keep the managed "
+        "network Disabled and place every silo compute in a customer VNet with egress denied. (Azure Policy "
+        "6ddb1705-... needs its isolationMode parameter set to AllowOnlyApprovedOutbound; its default is Disabled.)",
+    ),
+    references=(AML_MANAGED_NET_DOCS, AML_TRAINING_VNET_DOCS),
+    policy=("6ddb1705-c8cf-450e-aa4b-19ad6703c440",),
+)
+def managed_network_mode(d: Deployment) -> Iterable[Finding]:
+    ws = d.workspace
+    if ws is None:
+        yield _no_workspace(d)
+        return
+    path = "properties.managedNetwork.isolationMode"
+    mode, ev = _setting(ws.id, ws.raw, path, "Disabled", "missing means Disabled (Azure default)")
+    m = str(mode).strip().lower()
+    if m == "allowonlyapprovedoutbound":
+        rules = ws.prop("properties.managedNetwork.outboundRules") or {}
+        fqdn = sorted(str(get_path(r, "destination")) for r in rules.values()
+                      if isinstance(r, dict) and str(r.get("type", "")).lower() == "fqdn") \
+            if isinstance(rules, dict) else []
+        evidence = [ev]
+        if fqdn:
+            evidence.append(note(f"approved FQDN outbound rules: {', '.join(fqdn[:20])}"
+                                 + (" ..." if len(fqdn) > 20 else "")))
+        yield Pass(ws.id, f"Workspace {ws.name}: managed network allows only approved outbound traffic.",
+                   evidence=evidence)
+    elif m == "allowinternetoutbound":
+        yield Fail(ws.id, f"Workspace {ws.name}: managed network allows all Internet outbound traffic; code on a "
+                   "managed compute can send silo data anywhere.", evidence=[ev])
+    elif m == "disabled":
+        if not d.silos:
+            yield Unknown(ws.id, f"Workspace {ws.name}: managed network is disabled and no silo was found to "
+                          "check for customer VNets.", evidence=[ev])
+            return
+        bare = [c for s in d.silos for c in s.computes if not c.subnet_id]
+        unresolved = [s.name for s in d.silos if not s.computes]
+        evidence = [ev] + [prop(c.id, "properties.properties.subnet.id", None) for c in bare]
+        if bare:
+            yield Fail(ws.id, f"Workspace {ws.name}: managed network is disabled and silo compute(s) "
+                       f"{', '.join(c.name for c in bare)} run in no customer subnet: nothing isolates their "
+                       "network traffic.", evidence=evidence)
+        elif unresolved:
+            yield Unknown(ws.id, f"Workspace {ws.name}: managed network is disabled and the computes of "
+                          f"{', '.join(unresolved)} could not be resolved to check for customer VNets.",
+                          evidence=evidence)
+        else:
+            yield NotApplicable(ws.id, f"Workspace {ws.name}: managed network is disabled; every silo compute "
+                                "runs in a customer VNet subnet, whose isolation and egress the "
+                                "network-isolation rules check.",
+                                evidence=evidence + [prop(c.id, "properties.properties.subnet.id", c.subnet_id)
+                                                     for s in d.silos for c in s.computes])
+    else:
+        yield Unknown(ws.id, f"Workspace {ws.name}: managed network isolation mode {mode!r} is not understood.",
+                      evidence=[ev])
+
+
+@rule(
+    id="FL-WSH-003",
+    title="The workspace is flagged as holding high-business-impact data",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="hbiWorkspace tells Azure ML the workspace handles sensitive data: it reduces the diagnostic "
+    "data Microsoft collects, encrypts the local scratch disks of compute clusters and passes storage, registry "
+    "and SSH credentials to computes through the workspace key vault. It can only be set when the workspace "
+    "is created. Azure default assumed for a missing hbiWorkspace: false.",
+    remediation=Remediation(
+        cli="az ml workspace create --name <ws> --resource-group <rg> --hbi-workspace",
+        bicep="resource ws 'Microsoft.MachineLearningServices/workspaces@2024-10-01' = {\n  ...\n  properties: {\n"
+        "    hbiWorkspace: true\n  }\n}",
+        text="The flag cannot be changed on an existing workspace: create the production FL workspace with it.",
+    ),
+    references=(AML_ENCRYPTION_DOCS,),
+)
+def workspace_hbi(d: Deployment) -> Iterable[Finding]:
+    ws = d.workspace
+    if ws is None:
+        yield _no_workspace(d)
+        return
+    value, ev = _setting(ws.id, ws.raw, "properties.hbiWorkspace", False, "missing means false (Azure default)")
+    if value is True:
+        yield Pass(ws.id, f"Workspace {ws.name}: flagged as high business impact.", evidence=[ev])
+    elif value is False:
+        yield Fail(ws.id, f"Workspace {ws.name}: not flagged as high business impact (hbiWorkspace false).",
+                   evidence=[ev])
+    else:
+        yield Unknown(ws.id, f"Workspace {ws.name}: hbiWorkspace has the unexpected value {value!r}.", evidence=[ev])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Compute settings
+# ---------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-WSH-004",
+    title="Silo and orchestrator computes disable local authentication",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="With local authentication disabled a compute accepts only Entra ID identities, so every access "
+    "is tied to an identity that RBAC and sign-in logs cover. disableLocalAuth can only be set when the "
+    "compute is created. Azure default assumed for a missing disableLocalAuth: false (local authentication "
+    "enabled), as Azure Policy reads it.",
+    remediation=Remediation(
+        cli="az deployment group create --resource-group <rg> --template-file compute.bicep  "
+        "# recreate the compute with disableLocalAuth: true",
+        bicep="resource compute 'Microsoft.MachineLearningServices/workspaces/computes@2024-10-01' = {\n"
+        "  parent: ws\n  name: '<silo>-01'\n  location: location\n  properties: {\n    computeType: 'AmlCompute'\n"
+        "    disableLocalAuth: true\n    properties: { ... }\n  }\n}",
+        text="The setting cannot be changed in place: delete and recreate the compute with it.",
+    ),
+    references=(AML_POLICY_DOCS, AML_COMPUTE_REST),
+    policy=("e96a9a5f-07ca-471b-9bc5-6a0f33cbd68f",),
+)
+def compute_local_auth(d: Deployment) -> Iterable[Finding]:
+    def judge(c: Compute) -> Verdict:
+        value, ev = _setting(c.id, c.raw, "properties.disableLocalAuth", False,
+                             "missing means false: local authentication enabled (Azure default)")
+        if value is True:
+            return Verdict("pass", "local authentication is disabled.", [ev])
+        if value is False:
+            return Verdict("fail", "local authentication is enabled (disableLocalAuth is not true).", [ev])
+        return Verdict("unknown", f"disableLocalAuth has the unexpected value {value!r}.", [ev])
+
+    yield from each_compute(d, judge)
+
+
+def _aml_compute_ssh(c: Compute) -> Verdict:
+    inner = get_path(c.raw, "properties.properties")
+    if not isinstance(inner, dict):
+        return Verdict("unknown", "the compute's properties are not in the input, so its SSH port state is "
+                       "unknown.", [prop(c.id, "properties.properties", None)])
+    path = "properties.properties.remoteLoginPortPublicAccess"
+    state, ev = _setting(c.id, c.raw, path, "NotSpecified",
+                         "missing means NotSpecified (Azure default): SSH port closed when the cluster has a "
+                         "subnet, open on public nodes otherwise")
+    s = str(state).strip().lower()
+    if s == "disabled":
+        return Verdict("pass", "the public SSH port is closed.", [ev])
+    if s == "enabled":
+        return Verdict("fail", "the public SSH port is open on every node.", [ev])
+    if s != "notspecified":
+        return Verdict("unknown", f"remoteLoginPortPublicAccess {state!r} is not understood.", [ev])
+    subnet_path = "properties.properties.subnet.id"
+    if c.subnet_id:
+        return Verdict("pass", "SSH port state NotSpecified with a VNet subnet: Azure keeps the public SSH port "
+                       "closed.", [ev, prop(c.id, subnet_path, c.subnet_id)])
+    admin_path = "properties.properties.userAccountCredentials.adminUserName"
+    admin = get_path(c.raw, admin_path)
+    if admin:
+        return Verdict("fail", f"SSH port state NotSpecified without a VNet subnet opens the SSH port on public "
+                       f"nodes, and admin user {admin!r} can log in.",
+                       [ev, prop(c.id, subnet_path, None), prop(c.id, admin_path, admin)])
+    return Verdict("pass", "SSH port state NotSpecified without a subnet, but no admin user account is configured, "
+                   "so there is no SSH login.",
+                   [ev, prop(c.id, subnet_path, None), prop(c.id, admin_path, None),
+                    note("no userAccountCredentials.adminUserName: Azure ML creates no SSH account on the nodes")])
+
+
+def _compute_instance_ssh(c: Compute) -> Verdict:
+    inner = get_path(c.raw, "properties.properties")
+    if not isinstance(inner, dict):
+        return Verdict("unknown", "the compute's properties are not in the input, so its SSH state is unknown.",
+                       [prop(c.id, "properties.properties", None)])
+    state, ev = _setting(c.id, c.raw, "properties.properties.sshSettings.sshPublicAccess", "Disabled",
+                         "missing means Disabled (Azure default for compute instances)")
+    s = str(state).strip().lower()
+    if s == "disabled":
+        return Verdict("pass", "the public SSH port is closed.", [ev])
+    if s == "enabled":
+        return Verdict("fail", "the public SSH port is open.", [ev])
+    return Verdict("unknown", f"sshPublicAccess {state!r} is not understood.", [ev])
+
+
+@rule(
+    id="FL-WSH-005",
+    title="Silo and orchestrator computes keep the public SSH port closed",
+    area="workspace-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="An open SSH port gives an interactive shell on the nodes that hold a silo's data and identity "
+    "token, outside any job and its logging. Azure default assumed for a missing "
+    "remoteLoginPortPublicAccess (compute clusters): NotSpecified, which Azure documents as closed when the "
+    "cluster has a VNet subnet and open on all public nodes otherwise; flaudit fails it only when, without a "
+    "subnet, an admin user account (userAccountCredentials.adminUserName) exists to log in with. For compute "
+    "instances a missing sshSettings.sshPublicAccess means Disabled. Attached Kubernetes computes have no "
+    "Azure ML SSH setting.",
+    remediation=Remediation(
+        cli="az ml compute create --name <silo>-01 --type AmlCompute --ssh-public-access-enabled false "
+        "--workspace-name <ws> --resource-group <rg> ...",
+        bicep="resource compute 'Microsoft.MachineLearningServices/workspaces/computes@2024-10-01' = {\n"
+        "  ...\n  properties: {\n    computeType: 'AmlCompute'\n    properties: {\n"
+        "      remoteLoginPortPublicAccess: 'Disabled'\n    }\n  }\n}",
+        text="Recreate the cluster with the public SSH port disabled and no admin user; debug through job logs "
+        "or a compute instance in the silo VNet instead.",
+    ),
+    references=(AML_CLUSTER_DOCS, AML_COMPUTE_REST, AML_TRAINING_VNET_DOCS),
+)
+def compute_ssh_closed(d: Deployment) -> Iterable[Finding]:
+    def judge(c: Compute) -> Verdict:
+        ctype = c.compute_type.lower()
+        if ctype == "amlcompute":
+            return _aml_compute_ssh(c)
+        if ctype == "computeinstance":
+            return _compute_instance_ssh(c)
+        if ctype == "kubernetes":
+            return Verdict("not_applicable", "attached Kubernetes compute: Azure ML manages no SSH access on its "
+                           "nodes (the cluster's own controls apply).",
+                           [prop(c.id, "properties.computeType", c.compute_type)])
+        return Verdict("unknown", f"compute type {c.compute_type or '(missing)'!r} is not one flaudit knows how to "
+                       "check for SSH access.", [prop(c.id, "properties.computeType", c.compute_type or None)])
+
+    yield from each_compute(d, judge)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Workspace dependencies
+# ---------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-WSH-006",
+    title="The workspace key vault is not public",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="The workspace key vault holds the secrets of datastores and connections (and, for HBI "
+    "workspaces, compute credentials). A vault open to the Internet is one leaked token away from those "
+    "secrets. Public means publicNetworkAccess not Disabled and the firewall allowing by default or through an "
+    f"IP rule wider than a /{BROAD_IPV4_PREFIX}. Azure defaults assumed: a missing publicNetworkAccess means "
+    "Enabled, a missing networkAcls (or defaultAction) means Allow.",
+    remediation=Remediation(
+        cli="az keyvault update --name <kv> --resource-group <rg> --public-network-access Disabled",
+        bicep="resource kv 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  ...\n  properties: {\n"
+        "    publicNetworkAccess: 'Disabled'\n    networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices' }\n"
+        "  }\n}",
+        text="Reach the vault through a private endpoint (group vault) from the workspace VNet.",
+    ),
+    references=(KV_NETWORK_DOCS, AML_WS_VNET_DOCS),
+    policy=("405c5871-3e91-4644-8a63-58e19d68ff5b", "55615ac9-af46-4a59-874e-391cc3dfb490"),
+)
+def key_vault_not_public(d: Deployment) -> Iterable[Finding]:
+    yield from _workspace_dependency_rule(d, "properties.keyVault", KEY_VAULT, "key vault", True,
+                                          lambda rid, res: network_exposure(rid, res, "networkAcls"))
+
+
+def _registry_exposure(rid: str, res: dict[str, Any]) -> Verdict:
+    v = network_exposure(rid, res, "networkRuleSet")
+    sku = get_path(res, "sku.name") or get_path(res, "sku.tier")
+    anon, anon_ev = _setting(rid, res, "properties.anonymousPullEnabled", False,
+                             "missing means false (Azure default)")
+    evidence = [*v.evidence, anon_ev]
+    if anon is True:
+        return Verdict("fail", "anonymous pull is enabled: anyone who reaches the registry can pull the FL job "
+                       "images.", evidence)
+    if v.status == "pass" and sku and str(sku).lower() != "premium" \
+            and str(get_path(res, "properties.publicNetworkAccess") or "Enabled").lower() != "disabled":
+        # Network rules are a Premium feature: on Basic/Standard the firewall settings are not enforced.
+        return Verdict("fail", f"SKU {sku} does not enforce network rules (Premium only), so the registry is "
+                       "reachable from any network.", evidence + [prop(rid, "sku.name", sku)])
+    return Verdict(v.status, v.message, evidence)
+
+
+@rule(
+    id="FL-WSH-007",
+    title="The workspace container registry is not public",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="The registry holds the images every FL job runs. Reachable from the Internet, its images (and "
+    "anything baked into them) can be pulled, or tampered with by a leaked push credential, to run code in "
+    "every silo. Public means publicNetworkAccess not Disabled and the firewall allowing by default or through "
+    f"an IP rule wider than a /{BROAD_IPV4_PREFIX}, a non-Premium SKU (network rules are Premium only), or "
+    "anonymous pull enabled. Azure defaults assumed: a missing publicNetworkAccess means Enabled, a missing "
+    "networkRuleSet.defaultAction means Allow, a missing anonymousPullEnabled means false.",
+    remediation=Remediation(
+        cli="az acr update --name <acr> --resource-group <rg> --public-network-enabled false "
+        "--anonymous-pull-enabled false",
+        bicep="resource acr 'Microsoft.ContainerRegistry/registries@2023-07-01' = {\n  ...\n"
+        "  sku: { name: 'Premium' }\n  properties: {\n    publicNetworkAccess: 'Disabled'\n"
+        "    anonymousPullEnabled: false\n    networkRuleSet: { defaultAction: 'Deny' }\n  }\n}",
+        text="Use a Premium registry behind a private endpoint (group registry); Azure ML then builds images on "
+        "a compute in the VNet (workspace imageBuildCompute).",
+    ),
+    references=(ACR_PRIVATE_DOCS, ACR_NETWORK_DOCS, AML_WS_VNET_DOCS),
+    policy=("0fdf0491-d080-4575-b627-ad0e843cba0f", "d0793b48-0edc-4296-a390-4c75d1bdfd71",
+            "9f2dea28-e834-476c-99c5-3507b4728395"),
+)
+def registry_not_public(d: Deployment) -> Iterable[Finding]:
+    yield from _workspace_dependency_rule(d, "properties.containerRegistry", REGISTRY, "container registry", False,
+                                          _registry_exposure)
+
+
+def _registry_admin(rid: str, res: dict[str, Any]) -> Verdict:
+    value, ev = _setting(rid, res, "properties.adminUserEnabled", False, "missing means false (Azure default)")
+    if value is False:
+        return Verdict("pass", "the admin user is disabled.", [ev])
+    if value is True:
+        return Verdict("fail", "the admin user is enabled: its shared password gives push and pull rights "
+                       "outside Entra ID.", [ev])
+    return Verdict("unknown", f"adminUserEnabled has the unexpected value {value!r}.", [ev])
+
+
+@rule(
+    id="FL-WSH-008",
+    title="The workspace container registry has its admin user disabled",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="The registry admin account is a shared username and password with push rights: it bypasses "
+    "Entra ID and RBAC and lets whoever holds it replace the images FL jobs run in every silo. Azure default "
+    "assumed for a missing adminUserEnabled: false.",
+    remediation=Remediation(
+        cli="az acr update --name <acr> --resource-group <rg> --admin-enabled false",
+        bicep="resource acr 'Microsoft.ContainerRegistry/registries@2023-07-01' = {\n  ...\n  properties: {\n"
+        "    adminUserEnabled: false\n  }\n}",
+        text="Let the workspace identity pull with AcrPull instead of admin credentials.",
+    ),
+    references=(ACR_AUTH_DOCS,),
+    policy=("dc921057-6b28-4fbe-9b83-f7bec05db6c2",),
+)
+def registry_admin_disabled(d: Deployment) -> Iterable[Finding]:
+    yield from _workspace_dependency_rule(d, "properties.containerRegistry", REGISTRY, "container registry", False,
+                                          _registry_admin)
+
+
+@rule(
+    id="FL-WSH-009",
+    title="The workspace default storage account is not public",
+    area="workspace-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="The workspace default storage holds job code snapshots, logs, outputs and registered models, "
+    "which in FL include the silos' model updates and anything a job writes out. Open to the Internet, it is a "
+    "side door around the silo storage isolation. Public means publicNetworkAccess not Disabled and "
+    "networkAcls allowing by default or through an IP rule wider than a "
+    f"/{BROAD_IPV4_PREFIX}. Azure defaults assumed: a missing publicNetworkAccess means Enabled, a missing "
+    "networkAcls.defaultAction means Allow.",
+    remediation=Remediation(
+        cli="az storage account update --name <account> --resource-group <rg> --public-network-access Disabled",
+        bicep="resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  ...\n  properties: {\n"
+        "    publicNetworkAccess: 'Disabled'\n    networkAcls: { defaultAction: 'Deny', bypass: 'AzureServices' }\n"
+        "  }\n}",
+        text="Give the account blob and file private endpoints in the workspace VNet, then disable public access.",
+    ),
+    references=(STORAGE_NETWORK_DOCS, AML_WS_VNET_DOCS),
+    policy=("b2982f36-99f2-4db5-8eff-283140c09693", "34c877ad-507e-4c82-993e-3452a6e0ad3c"),
+)
+def default_storage_not_public(d: Deployment) -> Iterable[Finding]:
+    yield from _workspace_dependency_rule(d, "properties.storageAccount", STORAGE, "default storage account", True,
+                                          lambda rid, res: network_exposure(rid, res, "networkAcls"))
