@@ -366,10 +366,10 @@ class Builder:
             pid = uai["properties"]["principalId"]
             if self.hardened:
                 self.assign(st["id"], "blob-contributor", pid)
-                cond = ("((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}) "
-                        "AND !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'})) "
-                        "OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] "
-                        f"StringStartsWith '{s}/'))")
+                blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+                cond = ("((!(ActionMatches{'" + blob + "/read'}) AND !(ActionMatches{'" + blob + "/write'}) "
+                        "AND !(ActionMatches{'" + blob + "/add/action'}) AND !(ActionMatches{'" + blob + "/delete'})) "
+                        f"OR (@Resource[{blob}:path] StringStartsWith '{s}/'))")
                 self.assign(orch_st["id"], "blob-contributor", pid, condition=cond)
             else:
                 for scope in (st["id"], orch_st["id"]):

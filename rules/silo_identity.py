@@ -1,0 +1,622 @@
+"""Silo identity: each silo's compute runs as an identity of its own that reaches its own data and nothing else.
+
+Every access question here is answered by the one evaluator (``d.rbac``, flaudit/rbac.py) and the shared
+classification helpers in flaudit/access.py; this module only decides what each answer means for a silo.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flaudit.access import (
+    chain_evidence,
+    deny_notes,
+    principal_names,
+    shared_keys_allowed,
+    split_inert,
+    unrestricted_by_condition,
+)
+from flaudit.arm import get_path, is_within, norm
+from flaudit.engine import Remediation, rule
+from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
+from flaudit.model import Deployment, Identity, Silo, StorageAccount
+
+BOTH = ("prototype", "production")
+FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
+                  "permissions/msi_storage_rw.bicep")
+AML_IDENTITY_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication"
+RBAC_DOCS = "https://learn.microsoft.com/azure/role-based-access-control/overview"
+BLOB_RBAC_DOCS = "https://learn.microsoft.com/azure/storage/blobs/authorize-access-azure-active-directory"
+SHARED_KEY_DOCS = "https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent"
+ABAC_DOCS = "https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac-examples"
+UAI_DOCS = "https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/overview"
+READ_PROBE_SUFFIX = "/read"
+#: Kinds that reach another silo's data (role-admin has its own rule, FL-ID-007).
+CROSS_KINDS = ("data", "keys", "delegation", "mgmt-write", "unknown")
+
+
+@dataclass(frozen=True)
+class _Principal:
+    """A principal that acts for a silo: a compute identity, or an Entra group the FL config assigns to it."""
+
+    id: str  # normalised principal id
+    name: str
+    anchor: str  # resource id findings about this principal hang on
+    kind: str  # user-assigned | system-assigned | group
+
+
+def _principals(d: Deployment, silo: Silo) -> list[_Principal]:
+    """The silo's identities (user-assigned ones; system-assigned only when it has none) and its groups."""
+    idents = silo.user_assigned or silo.identities
+    out = [_Principal(norm(i.principal_id), i.name, i.id, i.kind) for i in idents if i.principal_id]
+    names = principal_names(d)
+    out += [_Principal(g, names.get(g, f"group {g}"), g, "group") for g in silo.groups]
+    return out
+
+
+def _missing_principals(silo: Silo) -> list[Identity]:
+    return [i for i in (silo.user_assigned or silo.identities) if not i.principal_id]
+
+
+def _unresolved(silo: Silo, what: str) -> Finding:
+    anchor = silo.datastore.id if silo.datastore else (silo.computes[0].id if silo.computes else "")
+    return Unknown(anchor, f"{silo.name}: {what}, so its identity's access cannot be checked.", silo=silo.name,
+                   evidence=[note(m) for m in silo.missing] or [note(what)], subject=f"{silo.name}|unresolved")
+
+
+def _no_principal(silo: Silo) -> Finding | None:
+    """An Unknown when the silo's identities lack principal ids (role assignments name principal ids)."""
+    missing = _missing_principals(silo)
+    if not missing:
+        return None
+    return Unknown(missing[0].id, f"{silo.name}: the principal id of {', '.join(i.name for i in missing)} is not "
+                   "in the input (neither the compute's identity block nor the identity resource), so its role "
+                   "assignments cannot be matched.", silo=silo.name, subject=f"{silo.name}|principal",
+                   evidence=[note(f"identity {i.id} has no principalId in the inventory") for i in missing])
+
+
+def _other_silo_storages(d: Deployment, silo: Silo) -> list[tuple[Silo, StorageAccount]]:
+    own = norm(silo.storage.id) if silo.storage else None
+    return [(s, s.storage) for s in d.silos if s is not silo and s.storage and norm(s.storage.id) != own]
+
+
+# ---------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-ID-001",
+    title="Each silo compute runs as a user-assigned managed identity",
+    area="silo-identity",
+    severity="high",
+    blocks=BOTH,
+    rationale="Silo data access is granted to the identity the compute runs as. A user-assigned identity is "
+    "created for the silo, survives compute re-creation and can be granted exactly the silo's storage. A compute "
+    "with no identity cannot use identity-based datastores; a system-assigned-only compute ties the grants to one "
+    "compute's lifetime and is easy to miss when the compute is replaced. A missing 'identity' block means the "
+    "compute has no managed identity (Azure default).",
+    remediation=Remediation(
+        cli="az identity create --name uai-<silo> --resource-group <rg>\n"
+        "az ml compute create --name <silo>-01 --type AmlCompute --identity-type UserAssigned "
+        "--user-assigned-identities <uai-resource-id> --workspace-name <ws> --resource-group <rg>",
+        bicep="resource siloCompute 'Microsoft.MachineLearningServices/workspaces/computes@2024-10-01' = {\n"
+        "  name: '${workspace.name}/${siloName}-01'\n  location: location\n"
+        "  identity: {\n    type: 'UserAssigned'\n    userAssignedIdentities: { '${siloIdentity.id}': {} }\n  }\n"
+        "  properties: { computeType: 'AmlCompute', properties: { vmSize: 'STANDARD_DS3_V2' } }\n}",
+        text="Create one user-assigned identity per silo and attach it to that silo's computes only.",
+    ),
+    references=(AML_IDENTITY_DOCS, UAI_DOCS),
+)
+def compute_has_user_assigned_identity(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        for c in silo.computes:
+            itype = get_path(c.raw, "identity.type")
+            ev = [prop(c.id, "identity.type", itype, default_assumed=itype is None,
+                       default_note="missing means no managed identity (Azure default)" if itype is None else None)]
+            if c.user_assigned:
+                ev.append(prop(c.id, "identity.userAssignedIdentities", [i.id for i in c.user_assigned]))
+                yield Pass(c.id, f"{silo.name}: compute {c.name} runs as user-assigned identity "
+                           f"{', '.join(i.name for i in c.user_assigned)}.", silo=silo.name, evidence=ev)
+            elif c.identities:
+                yield Fail(c.id, f"{silo.name}: compute {c.name} has only a system-assigned identity; give it a "
+                           "user-assigned identity of the silo's own.", silo=silo.name, evidence=ev)
+            else:
+                yield Fail(c.id, f"{silo.name}: compute {c.name} has no managed identity.", silo=silo.name,
+                           evidence=ev)
+
+
+@rule(
+    id="FL-ID-002",
+    title="A silo's identity is not shared with another silo or the orchestrator",
+    area="silo-identity",
+    severity="critical",
+    blocks=BOTH,
+    rationale="Whatever one silo's identity may read, every compute running as it may read. An identity shared by "
+    "two silos (or by a silo and the orchestrator or the workspace) makes their data one trust domain: code "
+    "running in either silo reaches both silos' storage.",
+    remediation=Remediation(
+        cli="az identity create --name uai-<silo> --resource-group <rg>\n"
+        "az ml compute update --name <silo>-01 --identity-type UserAssigned "
+        "--user-assigned-identities <new-uai-id> --workspace-name <ws> --resource-group <rg>",
+        bicep="resource siloIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = "
+        "[for silo in silos: {\n  name: 'uai-${silo.name}'\n  location: location\n}]",
+        text="Create a separate user-assigned identity per silo, move each silo's role assignments to it, and "
+        "detach the shared identity.",
+    ),
+    references=(AML_IDENTITY_DOCS, UAI_DOCS),
+)
+def identity_not_shared(d: Deployment) -> Iterable[Finding]:
+    owners: dict[str, list[str]] = defaultdict(list)
+    for s in d.silos:
+        for i in s.identities:
+            for key in {norm(i.id), norm(i.principal_id)} - {""}:
+                if s.name not in owners[key]:
+                    owners[key].append(s.name)
+    non_silo: dict[str, str] = {}
+    for i in d.orchestrator.identities:
+        for key in {norm(i.id), norm(i.principal_id)} - {""}:
+            non_silo[key] = "the orchestrator"
+    for i in (d.workspace.identities if d.workspace else []):
+        for key in {norm(i.id), norm(i.principal_id)} - {""}:
+            non_silo.setdefault(key, "the workspace")
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        if not silo.identities:
+            yield Fail(silo.computes[0].id, f"{silo.name}: its computes run as no managed identity (see FL-ID-001).",
+                       silo=silo.name, subject=silo.name)
+            continue
+        for i in silo.identities:
+            keys = {norm(i.id), norm(i.principal_id)} - {""}
+            sharers = sorted({o for k in keys for o in owners.get(k, []) if o != silo.name})
+            sharers += sorted({non_silo[k] for k in keys if k in non_silo})
+            users = [c.id for m in [*d.silos, d.orchestrator] for c in m.computes
+                     if any(norm(x.id) == norm(i.id) for x in c.identities)]
+            ev = [prop(c, "identity.userAssignedIdentities" if i.kind == "user-assigned" else "identity.principalId",
+                       i.id if i.kind == "user-assigned" else i.principal_id) for c in users]
+            ev.append(note(f"{i.name}: principal id {i.principal_id}"))
+            if sharers:
+                yield Fail(i.id, f"{silo.name}: identity {i.name} is also used by {', '.join(sharers)}.",
+                           silo=silo.name, evidence=ev, subject=silo.name)
+            else:
+                yield Pass(i.id, f"{silo.name}: identity {i.name} is used by this silo only.", silo=silo.name,
+                           evidence=ev, subject=silo.name)
+
+
+@rule(
+    id="FL-ID-003",
+    title="Silo identities have the data access training needs",
+    area="silo-identity",
+    severity="high",
+    blocks=BOTH,
+    rationale="With identity-based datastores (the FL sample's), the silo compute reads its training data as its "
+    "identity and writes its model update to the orchestrator's storage. Without a data role on its own storage "
+    "(or with one removed by a deny assignment) or without write access to the orchestrator's storage the training "
+    "job fails. Key-only grants do not count: the sample disables shared-key access.",
+    remediation=Remediation(
+        cli="az role assignment create --assignee-object-id <silo-principal-id> --assignee-principal-type "
+        "ServicePrincipal --role 'Storage Blob Data Contributor' --scope <silo-storage-id>",
+        bicep="resource siloData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {\n"
+        "  scope: siloStorage\n  name: guid(siloStorage.id, siloIdentity.id, blobDataContributor)\n"
+        "  properties: {\n    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+        "'ba92f5b4-2d11-453d-a403-e96b0029c9fe')\n    principalId: siloIdentity.properties.principalId\n"
+        "    principalType: 'ServicePrincipal'\n  }\n}",
+        text="Grant each silo identity Storage Blob Data Contributor (or Reader for read-only data) on its own "
+        "storage, and write access on its own path of the orchestrator's storage (see FL-ID-008).",
+    ),
+    references=(BLOB_RBAC_DOCS, AML_IDENTITY_DOCS, FL_PERMS_BICEP),
+)
+def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        if silo.storage is None:
+            yield _unresolved(silo, "its storage account could not be resolved")
+            continue
+        idents = silo.user_assigned or silo.identities
+        if not idents:
+            yield Fail(silo.storage.id, f"{silo.name}: its computes run as no managed identity, so nothing can read "
+                       f"{silo.storage.name} for training.", silo=silo.name, subject=f"{silo.name}|none")
+            continue
+        if (missing := _no_principal(silo)) is not None:
+            yield missing
+        orch = d.orchestrator.storage
+        for p in (x for x in _principals(d, silo) if x.kind != "group"):
+            yield _needs(d, silo, p, silo.storage, "read its training data", write=False)
+            if orch is None:
+                yield Unknown("", f"{silo.name}: the orchestrator's storage account could not be resolved, so "
+                              f"whether {p.name} can write its model updates is unknown.", silo=silo.name,
+                              subject=f"{p.id}|orchestrator",
+                              evidence=[note(m) for m in d.orchestrator.missing] or
+                              [note("the FL config names no orchestrator datastore")])
+            else:
+                yield _needs(d, silo, p, orch, "write its model updates", write=True)
+
+
+def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose: str, *, write: bool) -> Finding:
+    acc = d.rbac.access(p.id, st.id)
+    data = acc.of("data")
+    ok = [g for g in data if (g.action in _write_probes() if write else g.action.endswith(READ_PROBE_SUFFIX))]
+    subject = f"{p.id}|{'write' if write else 'read'}"
+    ev = chain_evidence(ok or data, p.name) + deny_notes(acc)
+    if ok:
+        cond = " (conditionally: the assignment carries an ABAC condition)" if all(g.conditional for g in ok) else ""
+        return Pass(st.id, f"{silo.name}: {p.name} can {purpose} in {st.name}{cond}.", silo=silo.name,
+                    evidence=ev, subject=subject)
+    problem = d.rbac.coverage_problem(st.id)
+    if problem:
+        return Unknown(st.id, f"{silo.name}: cannot tell whether {p.name} can {purpose} in {st.name}: {problem}.",
+                       silo=silo.name, evidence=ev + [note(problem)], subject=subject)
+    groups = [g for g in silo.groups if d.rbac.access(g, st.id).has("data")]
+    if groups:
+        return Unknown(st.id, f"{silo.name}: {p.name} has no data role on {st.name} itself; the silo's group(s) "
+                       f"{', '.join(groups)} do, but group membership cannot be read without Microsoft Graph.",
+                       silo=silo.name, evidence=ev, subject=subject)
+    why = "its data grants are removed by a deny assignment" if acc.denied else "no data role reaches it"
+    return Fail(st.id, f"{silo.name}: {p.name} cannot {purpose} in {st.name} ({why}); training will fail.",
+                silo=silo.name, evidence=ev or [note(f"no role assignment grants {p.name} a "
+                                                     f"{'write' if write else 'read'} data action on {st.name}")],
+                subject=subject)
+
+
+def _write_probes() -> frozenset[str]:
+    from flaudit.rbac import WRITE_DATA_PROBES
+
+    return WRITE_DATA_PROBES
+
+
+@rule(
+    id="FL-ID-004",
+    title="Silo identities have no access to other silos' storage",
+    area="silo-identity",
+    severity="critical",
+    blocks=BOTH,
+    rationale="The point of a silo is that its data is reachable only from its own compute. A silo identity "
+    "holding data, key/SAS, user-delegation or management-write (Contributor-like: it can re-enable shared keys "
+    "or public access) rights on another silo's account, directly or inherited from a resource group, "
+    "subscription or management group, lets code in one silo read another's data. Role-admin rights are "
+    "reported by FL-ID-007; key grants on accounts with allowSharedKeyAccess false by FL-ID-006 (missing means "
+    "true, Azure's default). A role definition flaudit cannot read is unknown, not a pass.",
+    remediation=Remediation(
+        cli="az role assignment list --assignee <silo-principal-id> --all --include-inherited -o table\n"
+        "az role assignment delete --ids <assignment-id>",
+        bicep="// assign silo roles at the silo's own storage account scope only:\n"
+        "resource siloData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {\n  scope: siloStorage  "
+        "// never resourceGroup() or subscription()\n  ...\n}",
+        text="Delete the assignment shown in the evidence (or move it down to the silo's own storage account).",
+    ),
+    references=(RBAC_DOCS, "https://learn.microsoft.com/azure/role-based-access-control/scope-overview"),
+)
+def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        if (missing := _no_principal(silo)) is not None:
+            yield missing
+        others = _other_silo_storages(d, silo)
+        for p in _principals(d, silo):
+            failed = unknown = False
+            problems = []
+            for other, st in others:
+                acc = d.rbac.access(p.id, st.id)
+                live, _inert = split_inert(acc, st.raw)
+                live = [g for g in live if g.kind in CROSS_KINDS]
+                kinds = sorted({g.kind for g in live})
+                ev = chain_evidence(live, p.name) + deny_notes(acc)
+                if any(k != "unknown" for k in kinds):
+                    failed = True
+                    cond = " (conditional: every granting assignment carries an ABAC condition)" \
+                        if all(g.conditional for g in live if g.kind != "unknown") else ""
+                    yield Fail(st.id, f"{silo.name}: {p.name} has {', '.join(k for k in kinds if k != 'unknown')} "
+                               f"access to {other.name}'s storage {st.name}{cond}.", silo=silo.name, evidence=ev,
+                               subject=p.id)
+                elif kinds:
+                    unknown = True
+                    yield Unknown(st.id, f"{silo.name}: {p.name} holds a role flaudit cannot read on {other.name}'s "
+                                  f"storage {st.name}; it may grant access.", silo=silo.name, evidence=ev,
+                                  subject=p.id)
+                elif (problem := d.rbac.coverage_problem(st.id)):
+                    problems.append(f"{other.name}: {problem}")
+            if failed or unknown:
+                continue
+            if problems:
+                yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} reaches other silos' storage: "
+                              + "; ".join(problems) + ".", silo=silo.name, evidence=[note(x) for x in problems],
+                              subject=p.id)
+            else:
+                yield Pass(p.anchor, f"{silo.name}: {p.name} has no access to the storage of the "
+                           f"{len(others)} other silo(s).", silo=silo.name, subject=p.id,
+                           evidence=[note(f"checked {st.name} ({o.name}): no data, key, delegation or "
+                                          "management-write grant") for o, st in others])
+
+
+@rule(
+    id="FL-ID-005",
+    title="Silo identities hold no working storage-key or SAS rights",
+    area="silo-identity",
+    severity="high",
+    blocks=("production",),
+    rationale="A storage account key is full, unaudited access to the whole account, usable from anywhere the "
+    "network allows, and outlives the compute that fetched it. Key-bearing roles (listKeys, regenerateKey, "
+    "ListAccountSas, listServiceSas: Storage Account Key Operator Service Role, Reader and Data Access, "
+    "Contributor) work while the account's allowSharedKeyAccess is not false; missing means true (Azure "
+    "default). Grants on other silos' accounts are reported by FL-ID-004.",
+    remediation=Remediation(
+        cli="az storage account update --name <account> --resource-group <rg> --allow-shared-key-access false\n"
+        "az role assignment delete --assignee <silo-principal-id> --role 'Storage Account Key Operator Service Role' "
+        "--scope <storage-id>\n"
+        "az role assignment delete --assignee <silo-principal-id> --role 'Reader and Data Access' --scope <storage-id>",
+        bicep="resource siloStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  ...\n"
+        "  properties: { allowSharedKeyAccess: false }\n}",
+        text="Disable shared-key access on the account and remove the key-bearing roles; identity-based "
+        "datastores need only a blob data role.",
+    ),
+    references=(SHARED_KEY_DOCS, FL_PERMS_BICEP),
+)
+def no_live_key_access(d: Deployment) -> Iterable[Finding]:
+    yield from _key_findings(d, live=True)
+
+
+@rule(
+    id="FL-ID-006",
+    title="Key-bearing roles on accounts with shared keys disabled (excessive but inert)",
+    area="silo-identity",
+    severity="low",
+    blocks=(),
+    rationale="With allowSharedKeyAccess false, listKeys still returns keys but the account rejects them, so a "
+    "key-bearing role is inert. It is still excess privilege: re-enabling shared keys (anyone with "
+    "Microsoft.Storage/storageAccounts/write) turns it live. The Azure ML FL sample grants Storage Account Key "
+    "Operator Service Role and Reader and Data Access to every silo identity by default "
+    "(mlops/bicep/modules/permissions/msi_storage_rw.bicep).",
+    remediation=Remediation(
+        cli="az role assignment delete --assignee <silo-principal-id> --role 'Storage Account Key Operator Service Role' "
+        "--scope <storage-id>\n"
+        "az role assignment delete --assignee <silo-principal-id> --role 'Reader and Data Access' --scope <storage-id>",
+        bicep="// FL sample: mlops/bicep/modules/permissions/msi_storage_rw.bicep\n"
+        "module siloPermissions './modules/permissions/msi_storage_rw.bicep' = {\n  name: 'silo-msi-storage'\n"
+        "  params: {\n    storageAccountServiceId: siloStorage.id\n"
+        "    identityPrincipalId: siloIdentity.properties.principalId\n"
+        "    // keep only Storage Blob Data Contributor; drop Key Operator (81a9662b-...) and Reader and Data "
+        "Access (c12c1c16-...)\n"
+        "    computeToStorageRoles: [\n      '/subscriptions/${subscription().subscriptionId}/providers/"
+        "Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe'\n    ]\n  }\n}",
+        text="The Azure ML FL sample grants Storage Account Key Operator Service Role and Reader and Data Access by "
+        "default (mlops/bicep/modules/permissions/msi_storage_rw.bicep, parameter computeToStorageRoles). Pass "
+        "computeToStorageRoles with only Storage Blob Data Contributor when deploying, and delete the existing "
+        "key-bearing assignments with the az commands above.",
+    ),
+    references=(SHARED_KEY_DOCS, FL_PERMS_BICEP),
+)
+def inert_key_roles(d: Deployment) -> Iterable[Finding]:
+    yield from _key_findings(d, live=False)
+
+
+def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
+    """Key grants of each silo principal on every storage account (live or inert ones, per ``live``)."""
+    accounts = [StorageAccount(r["id"], str(r.get("name") or ""), r)
+                for r in d.inventory.of_type("microsoft.storage/storageaccounts")]
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        if (missing := _no_principal(silo)) is not None:
+            yield missing
+        foreign = {norm(st.id): o.name for o, st in _other_silo_storages(d, silo)}
+        for p in _principals(d, silo):
+            found = False
+            for st in accounts:
+                if live and norm(st.id) in foreign:
+                    continue  # FL-ID-004
+                acc = d.rbac.access(p.id, st.id)
+                keys = acc.of("keys")
+                if not keys or shared_keys_allowed(st.raw) != live:
+                    continue
+                found = True
+                value = get_path(st.raw, "properties.allowSharedKeyAccess")
+                ev = [prop(st.id, "properties.allowSharedKeyAccess", value, default_assumed=value is None,
+                           default_note="missing means true (Azure default)" if value is None else None)]
+                ev += chain_evidence(keys, p.name)
+                roles = sorted({g.role.name if g.role else g.assignment.role_guid for g in keys})
+                owner = foreign.get(norm(st.id))
+                where = f"{owner}'s storage {st.name}" if owner else st.name
+                if live:
+                    yield Fail(st.id, f"{silo.name}: {p.name} can list or regenerate the keys of {where} "
+                               f"({', '.join(roles)}) and shared-key access is allowed.", silo=silo.name,
+                               evidence=ev, subject=p.id)
+                else:
+                    f = Fail(st.id, f"{silo.name}: {p.name} holds key-bearing role(s) {', '.join(roles)} on {where}; "
+                             "inert while allowSharedKeyAccess is false, but excess privilege.", silo=silo.name,
+                             evidence=ev, subject=p.id)
+                    if owner:
+                        f.severity = "medium"  # a latent path across the silo boundary
+                    yield f
+            if not found:
+                problem = next((x for st in accounts if (x := d.rbac.coverage_problem(st.id))), None)
+                if problem:
+                    yield Unknown(p.anchor, f"{silo.name}: cannot tell which key rights {p.name} holds: {problem}.",
+                                  silo=silo.name, evidence=[note(problem)], subject=p.id)
+                else:
+                    what = "working key or SAS rights" if live else "key-bearing roles"
+                    yield Pass(p.anchor, f"{silo.name}: {p.name} holds no {what} on any storage account "
+                               "in the input.", silo=silo.name, subject=p.id)
+
+
+@rule(
+    id="FL-ID-007",
+    title="Silo identities cannot assign roles over other silos' storage",
+    area="silo-identity",
+    severity="critical",
+    blocks=BOTH,
+    rationale="Microsoft.Authorization/roleAssignments/write (Owner, User Access Administrator, Role Based "
+    "Access Control Administrator, or '*' in a custom role) at a scope covering another silo's storage account "
+    "lets the identity grant itself any access there: it is access in waiting, whatever its data roles say.",
+    remediation=Remediation(
+        cli="az role assignment list --assignee <silo-principal-id> --all --include-inherited -o table\n"
+        "az role assignment delete --ids <assignment-id>",
+        bicep="// never assign Owner / User Access Administrator / RBAC Administrator to a silo identity",
+        text="Remove the role-admin assignment shown in the evidence; silo identities need only data roles on "
+        "their own storage.",
+    ),
+    references=("https://learn.microsoft.com/azure/role-based-access-control/role-assignments-steps", RBAC_DOCS),
+)
+def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        if (missing := _no_principal(silo)) is not None:
+            yield missing
+        others = _other_silo_storages(d, silo)
+        for p in _principals(d, silo):
+            by_assignment: dict[str, list] = defaultdict(list)
+            covered: dict[str, list[str]] = defaultdict(list)
+            for other, st in others:
+                for g in d.rbac.access(p.id, st.id).of("role-admin"):
+                    by_assignment[g.assignment.id].append(g)
+                    if other.name not in covered[g.assignment.id]:
+                        covered[g.assignment.id].append(other.name)
+            for aid, grants in by_assignment.items():
+                a = grants[0].assignment
+                role = grants[0].role.name if grants[0].role else a.role_guid
+                yield Fail(a.scope, f"{silo.name}: {p.name} holds {role} at {a.scope}, which covers the storage of "
+                           f"{', '.join(covered[aid])}: it can grant itself access there.", silo=silo.name,
+                           evidence=chain_evidence(grants, p.name), subject=f"{p.id}|{aid}")
+            if by_assignment:
+                continue
+            problem = next((x for _, st in others if (x := d.rbac.coverage_problem(st.id))), None)
+            if problem:
+                yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} can assign roles over other "
+                              f"silos' storage: {problem}.", silo=silo.name, evidence=[note(problem)], subject=p.id)
+            else:
+                yield Pass(p.anchor, f"{silo.name}: {p.name} cannot assign roles at any scope covering another "
+                           "silo's storage.", silo=silo.name, subject=p.id)
+
+
+@rule(
+    id="FL-ID-008",
+    title="Silos cannot read or overwrite each other's model updates",
+    area="silo-identity",
+    severity="high",
+    blocks=("production",),
+    rationale="Silo identities write their model updates to the orchestrator's storage. Data access to the whole "
+    "account, or to a container every silo shares, with no ABAC condition confining each silo to its own path, "
+    "lets a silo read the others' updates (and invert them towards their training data) or overwrite them "
+    "(poisoning the aggregate). Key (while shared keys are allowed), management-write and role-admin rights on "
+    "that account reach every path. A user-delegation key alone grants nothing beyond the holder's data roles. "
+    "flaudit does not evaluate condition expressions: it accepts conditions in the shape of Microsoft's examples "
+    "(each read/write/add/delete action named in ActionMatches, OR a blobs:path or container-name attribute), and "
+    "a condition shared verbatim by two silos does not separate them.",
+    remediation=Remediation(
+        cli="az role assignment create --assignee-object-id <silo-principal-id> --assignee-principal-type "
+        "ServicePrincipal --role 'Storage Blob Data Contributor' --scope <orchestrator-storage-id> "
+        "--condition-version 2.0 --condition \"((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/"
+        "containers/blobs/read'}) AND !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/"
+        "blobs/write'}) AND !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/"
+        "action'}) AND !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete'})) "
+        "OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith "
+        "'<silo>/'))\"",
+        bicep="resource siloUpdates 'Microsoft.Authorization/roleAssignments@2022-04-01' = {\n"
+        "  scope: orchestratorStorage\n  name: guid(orchestratorStorage.id, siloIdentity.id, 'updates')\n"
+        "  properties: {\n    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+        "'ba92f5b4-2d11-453d-a403-e96b0029c9fe')\n    principalId: siloIdentity.properties.principalId\n"
+        "    principalType: 'ServicePrincipal'\n    conditionVersion: '2.0'\n"
+        "    condition: '((!(ActionMatches{\\'.../blobs/read\\'}) AND !(ActionMatches{\\'.../blobs/write\\'}) AND "
+        "!(ActionMatches{\\'.../blobs/add/action\\'}) AND !(ActionMatches{\\'.../blobs/delete\\'})) OR "
+        "(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith "
+        "\\'${siloName}/\\'))'\n  }\n}",
+        text="Give each silo a container (assignment scoped to it) or a path (ABAC condition on blobs:path) of its "
+        "own in the orchestrator's storage, remove account-wide data and key roles, or use secure aggregation so "
+        "individual updates are never readable.",
+    ),
+    references=(ABAC_DOCS, "https://learn.microsoft.com/azure/role-based-access-control/conditions-overview"),
+)
+def updates_separated(d: Deployment) -> Iterable[Finding]:
+    orch = d.orchestrator.storage
+    # Conditions and container scopes every silo principal holds on the orchestrator's storage.
+    per_principal: dict[str, tuple[Silo, list]] = {}
+    if orch is not None:
+        for s in d.silos:
+            for p in _principals(d, s):
+                per_principal[p.id] = (s, d.rbac.access(p.id, orch.id).of("data"))
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        if orch is None:
+            yield Unknown("", f"{silo.name}: the orchestrator's storage account could not be resolved, so whether "
+                          "silos can read each other's model updates is unknown.", silo=silo.name,
+                          subject=f"{silo.name}|orchestrator",
+                          evidence=[note(m) for m in d.orchestrator.missing] or
+                          [note("the FL config names no orchestrator datastore")])
+            continue
+        if (missing := _no_principal(silo)) is not None:
+            yield missing
+        for p in _principals(d, silo):
+            yield _updates_finding(d, silo, p, orch, per_principal)
+
+
+def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAccount,
+                     per_principal: dict[str, tuple[Silo, list]]) -> Finding:
+    acc = d.rbac.access(p.id, orch.id)
+    live, _inert = split_inert(acc, orch.raw)
+    wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin")]
+    if wide:
+        kinds = sorted({g.kind for g in wide})
+        return Fail(orch.id, f"{silo.name}: {p.name} has {', '.join(kinds)} rights on the orchestrator's storage "
+                    f"{orch.name}, which reach every silo's model updates.", silo=silo.name,
+                    evidence=chain_evidence(wide, p.name), subject=p.id)
+    bad: list = []
+    reasons: list[str] = []
+    by_assignment: dict[str, list] = defaultdict(list)
+    for g in live:
+        if g.kind == "data":
+            by_assignment[g.assignment.id].append(g)
+    others = {pid: v for pid, v in per_principal.items() if v[0] is not silo}
+    for grants in by_assignment.values():
+        a = grants[0].assignment
+        open_actions = unrestricted_by_condition([g.action for g in grants], a.condition)
+        if a.scope != norm(orch.id) and is_within(a.scope, orch.id):
+            # A container-scoped grant separates silos unless another silo is granted into that container too.
+            sharers = sorted({s.name for s, gs in others.values()
+                              for g in gs if is_within(g.assignment.scope, a.scope)})
+            if sharers:
+                bad += grants
+                reasons.append(f"container {a.scope.rsplit('/', 1)[-1]} is shared with {', '.join(sharers)}")
+            continue
+        if open_actions:
+            bad += [g for g in grants if g.action in open_actions]
+            how = ("no ABAC condition" if not a.condition else
+                   "its ABAC condition does not confine " + ", ".join(x.rsplit("/", 2)[-2] + "/" + x.rsplit("/", 1)[-1]
+                                                                    for x in open_actions) + " to a path")
+            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} at {a.scope}: {how}")
+            continue
+        same = sorted({s.name for s, gs in others.values() for g in gs
+                       if g.assignment.condition and _canon(g.assignment.condition) == _canon(a.condition)})
+        if same:
+            bad += grants
+            reasons.append(f"the same ABAC condition is on {', '.join(same)}'s assignment, so it does not "
+                           "separate the silos")
+    if bad:
+        return Fail(orch.id, f"{silo.name}: {p.name} can read or overwrite other silos' model updates in "
+                    f"{orch.name}: " + "; ".join(reasons) + ".", silo=silo.name,
+                    evidence=chain_evidence(bad, p.name) + deny_notes(acc), subject=p.id)
+    if any(g.kind == "unknown" for g in live):
+        return Unknown(orch.id, f"{silo.name}: {p.name} holds a role flaudit cannot read on {orch.name}.",
+                       silo=silo.name, evidence=chain_evidence(acc.of("unknown"), p.name), subject=p.id)
+    if not by_assignment and (problem := d.rbac.coverage_problem(orch.id)):
+        return Unknown(orch.id, f"{silo.name}: cannot tell what {p.name} can do in {orch.name}: {problem}.",
+                       silo=silo.name, evidence=[note(problem)], subject=p.id)
+    grants = [g for gs in by_assignment.values() for g in gs]
+    msg = (f"{silo.name}: {p.name}'s access to {orch.name} is confined to its own container or path."
+           if grants else f"{silo.name}: {p.name} has no data access to {orch.name} (nothing to separate; "
+           "FL-ID-003 checks it can write).")
+    return Pass(orch.id, msg, silo=silo.name, evidence=chain_evidence(grants, p.name), subject=p.id)
+
+
+def _canon(condition: str | None) -> str:
+    return " ".join((condition or "").split()).lower()
