@@ -21,7 +21,7 @@ _SECRET_KEYS = {
 }
 # Values that look like secrets wherever they appear.
 _SECRET_VALUE = re.compile(
-    r"(AccountKey=[^;]+|SharedAccessSignature=[^;]+|[?&]sig=[A-Za-z0-9%+/=]{16,}|"
+    r"(AccountKey=[^;]+|SharedAccessSignature=[^;]+|SharedAccessKey=[^;]+|[?&]sig=[A-Za-z0-9%+/=]{16,}|"
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----)",
     re.IGNORECASE,
 )

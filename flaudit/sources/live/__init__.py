@@ -46,7 +46,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 
 def _other_input(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "input", None) or getattr(args, "sample", None) or getattr(args, "template", None)
+    return bool(getattr(args, "input", None) or getattr(args, "paths", None) or getattr(args, "sample", None)
+                or getattr(args, "template", None)
                 or getattr(args, "what_if", None))
 
 

@@ -1,0 +1,238 @@
+"""An offline Azure Resource Manager for the live-collection tests and benchmark.
+
+It serves a deployment (a list of ARM resources in REST shape) the way ARM lists it: each type at the
+subscription and resource-group list URLs, children under their parent, role and deny assignments by scope
+with ``atScope()``, ``nextLink`` pages carrying ``$skipToken``, and the Resource Graph query endpoint with
+``$skipToken`` pages and user-quota headers. Canned responses (errors, throttling, malformed bodies,
+timeouts) can be queued per URL and are served first. Everything goes through ``responses``; nothing here
+opens a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from azure.core.credentials import AccessToken
+
+from flaudit.arm import ancestor_scopes, is_within, norm, parent_id, resource_group_id, subscription_of
+
+HOST = "https://management.azure.com"
+GRAPH = "/providers/microsoft.resourcegraph/resources"
+MG = "mg-fl"
+
+
+class FakeCredential:
+    """A TokenCredential that hands out a fixed token and counts requests (never touches Entra)."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.calls = 0
+        self.fail = fail
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        return AccessToken("fake-token", int(time.time()) + 3600)
+
+
+def arm_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    return status, {"Content-Type": "application/json"}, json.dumps({"error": {"code": code, "message": message}})
+
+
+@dataclass
+class FakeArm:
+    resources: list[dict[str, Any]]
+    subscriptions: list[str]
+    page_size: int = 100
+    latency: float = 0.0
+    graph_quota: tuple[int, str] | None = None  # (remaining, resets-after) sent on every Graph response
+    lists: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    gets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    canned: dict[tuple[str, str], deque] = field(default_factory=lambda: defaultdict(deque))
+    served: list[tuple[str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._index()
+
+    # -- what ARM would list where ---------------------------------------------------------------
+    def _add(self, path: str, item: dict[str, Any], flt: str = "") -> None:
+        self.lists.setdefault((norm(path), flt), []).append(item)
+
+    def _index(self) -> None:
+        self.lists.clear()
+        self.gets.clear()
+        for sub in self.subscriptions:
+            sid = f"/subscriptions/{sub}"
+            self.gets[norm(sid)] = {"id": sid, "subscriptionId": sub, "displayName": f"FL {sub[:8]}",
+                                    "state": "Enabled", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                                    "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                                             "quotaId": "Internal_2014-09-01",
+                                                             "spendingLimit": "Off"},
+                                    "authorizationSource": "RoleBased"}
+            for key in ("roleassignments", "denyassignments", "roledefinitions"):
+                self.lists.setdefault((norm(f"{sid}/providers/Microsoft.Authorization/{key}"), ""), [])
+            self.lists.setdefault((norm(f"{sid}/providers/Microsoft.Authorization/roleAssignments"),
+                                   "atscope()"), [])
+            self.lists.setdefault((norm(f"{sid}/providers/Microsoft.Authorization/denyAssignments"),
+                                   "atscope()"), [])
+            self.lists.setdefault((norm(f"{sid}/providers/Microsoft.Authorization/roleDefinitions"),
+                                   "type eq 'customrole'"), [])
+            for t in ("Microsoft.MachineLearningServices/workspaces", "Microsoft.Storage/storageAccounts",
+                      "Microsoft.Network/virtualNetworks", "Microsoft.Network/networkSecurityGroups",
+                      "Microsoft.Network/networkInterfaces", "Microsoft.Network/privateEndpoints",
+                      "Microsoft.Network/routeTables", "Microsoft.Network/privateDnsZones",
+                      "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
+                      "Microsoft.ContainerRegistry/registries"):
+                self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])
+                for rg in {resource_group_id(r["id"]) for r in self.resources if resource_group_id(r["id"])
+                           and subscription_of(r["id"]) == sub.lower()}:
+                    self.lists.setdefault((norm(f"{rg}/providers/{t}"), ""), [])
+        for r in self.resources:
+            t = r["type"]
+            low = t.lower()
+            if low in ("microsoft.authorization/roleassignments", "microsoft.authorization/denyassignments"):
+                self._index_assignment(r, t.split("/")[1])
+                continue
+            if low == "microsoft.authorization/roledefinitions":
+                for sub in self.subscriptions:
+                    path = f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions"
+                    self._add(path, r)
+                    if (r.get("properties") or {}).get("type") == "CustomRole":
+                        self._add(path, r, "type eq 'customrole'")
+                self.gets[norm(r["id"])] = r
+                continue
+            parts = t.split("/")
+            if len(parts) == 2:
+                sub, rg = subscription_of(r["id"]), resource_group_id(r["id"])
+                self._add(f"/subscriptions/{sub}/providers/{t}", r)
+                self._add(f"{rg}/providers/{t}", r)
+            else:
+                self._add(f"{parent_id(r['id'])}/{parts[-1]}", r)
+            if low in ("microsoft.machinelearningservices/workspaces", "microsoft.network/privatednszones"):
+                kids = ("computes", "datastores") if "workspaces" in low else ("virtualNetworkLinks", "A")
+                for k in kids:
+                    self.lists.setdefault((norm(f"{r['id']}/{k}"), ""), [])
+
+    def _index_assignment(self, r: dict[str, Any], kind: str) -> None:
+        scope = norm((r.get("properties") or {}).get("scope") or parent_id(r["id"]) or "/")
+        for sub in self.subscriptions:
+            sid = norm(f"/subscriptions/{sub}")
+            above = scope in ancestor_scopes(sid)
+            if above or is_within(scope, sid):
+                self._add(f"{sid}/providers/Microsoft.Authorization/{kind}", r)
+            if above:
+                self._add(f"{sid}/providers/Microsoft.Authorization/{kind}", r, "atscope()")
+            for rg in {resource_group_id(x["id"]) for x in self.resources if resource_group_id(x["id"])}:
+                if subscription_of(rg) == sub.lower() and (scope in ancestor_scopes(rg) or is_within(scope, rg)):
+                    self._add(f"{rg}/providers/Microsoft.Authorization/{kind}", r)
+
+    # -- canned responses --------------------------------------------------------------------------
+    def queue(self, path: str, *replies: Any, flt: str = "") -> None:
+        """Serve ``replies`` (``(status, headers, body)`` tuples or exceptions) before the normal answer."""
+        self.canned[(norm(path), flt.lower())].extend(replies)
+
+    def paths(self) -> list[str]:
+        """Lower-cased paths of every request served, in order (no host, no query)."""
+        return [norm(urlsplit(url).path) for _, url in self.served]
+
+    def count(self, method: str | None = None) -> int:
+        return sum(1 for m, _ in self.served if method is None or m == method)
+
+    # -- serving --------------------------------------------------------------------------------
+    def register(self, rsps: Any) -> FakeArm:
+        pattern = re.compile(re.escape(HOST) + r"/.*")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            rsps.add_callback(method, pattern, callback=self._callback)
+        return self
+
+    def _callback(self, request: Any) -> tuple[int, dict[str, str], str]:
+        if self.latency:
+            time.sleep(self.latency)
+        url = urlsplit(request.url)
+        path = norm(url.path)
+        query = {k.lower(): v[0] for k, v in parse_qs(url.query).items()}
+        flt = query.get("$filter", "").lower()
+        with self._lock:
+            self.served.append((request.method, request.url))
+            pending = self.canned.get((path, flt))
+            reply = pending.popleft() if pending else None
+        if reply is not None:
+            if isinstance(reply, BaseException):
+                raise reply
+            return reply
+        if request.method == "POST" and path == GRAPH:
+            return self._graph(json.loads(request.body))
+        if request.method != "GET":
+            return arm_error(405, "MethodNotAllowed", f"{request.method} is not served by the fake ARM")
+        if "api-version" not in query:
+            return arm_error(400, "MissingApiVersionParameter", "The api-version query parameter is required")
+        if (path, flt) in self.lists:
+            items = self.lists[(path, flt)]
+            skip = int(query.get("$skiptoken", "0"))
+            page = items[skip : skip + self.page_size]
+            body: dict[str, Any] = {"value": page}
+            if skip + self.page_size < len(items):
+                nxt = f"{HOST}{url.path}?api-version={query['api-version']}&$skipToken={skip + self.page_size}"
+                if flt:
+                    nxt += f"&$filter={quote(query['$filter'])}"
+                body["nextLink"] = nxt
+            return 200, {"Content-Type": "application/json"}, json.dumps(body)
+        if path in self.gets:
+            return 200, {"Content-Type": "application/json"}, json.dumps(self.gets[path])
+        if path.startswith("/subscriptions/") and path.count("/") == 2:
+            return arm_error(404, "SubscriptionNotFound", f"The subscription '{path.split('/')[2]}' could not "
+                             "be found.")
+        return arm_error(404, "ResourceNotFound", f"{url.path} was not found.")
+
+    # -- Resource Graph ------------------------------------------------------------------------
+    def _graph(self, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+        text = body["query"].strip().lower()
+        subs = {s.lower() for s in body.get("subscriptions") or []}
+        if body.get("managementGroups"):
+            subs = {s.lower() for s in self.subscriptions}
+        if text.startswith("resourcecontainers"):
+            rows = [{"id": f"/subscriptions/{s}", "name": f"FL {s[:8]}", "type": "microsoft.resources/subscriptions",
+                     "subscriptionId": s, "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                     "properties": {"state": "Enabled", "managementGroupAncestorsChain": [
+                         {"displayName": "FL", "name": MG},
+                         {"displayName": "Tenant Root Group", "name": "72f988bf-86f1-41af-91ab-2d7cd011db47"}]}}
+                    for s in self.subscriptions if s.lower() in subs]
+        elif text.startswith("authorizationresources"):
+            rows = [self._graph_row(r) for r in self.resources
+                    if r["type"].lower() == "microsoft.authorization/roleassignments"
+                    and (subscription_of(r["id"]) in subs or subscription_of(r["id"]) is None)]
+            rows += [self._graph_row(r) for r in self.resources
+                     if r["type"].lower() == "microsoft.authorization/roledefinitions"
+                     and (r.get("properties") or {}).get("type") == "CustomRole"]
+        else:
+            wanted = set(re.findall(r"'([a-z0-9./]+)'", text))
+            rows = [self._graph_row(r) for r in self.resources
+                    if r["type"].lower() in wanted and subscription_of(r["id"]) in subs]
+        options = body.get("options") or {}
+        top = int(options.get("$top", 1000))
+        skip = int(options.get("$skipToken", "0"))
+        page = rows[skip : skip + top]
+        doc: dict[str, Any] = {"totalRecords": len(rows), "count": len(page), "resultTruncated": "false",
+                               "facets": [], "data": page}
+        if skip + top < len(rows):
+            doc["$skipToken"] = str(skip + top)
+        headers = {"Content-Type": "application/json"}
+        if self.graph_quota is not None:
+            headers["x-ms-user-quota-remaining"] = str(self.graph_quota[0])
+            headers["x-ms-user-quota-resets-after"] = self.graph_quota[1]
+        return 200, headers, json.dumps(doc)
+
+    @staticmethod
+    def _graph_row(r: dict[str, Any]) -> dict[str, Any]:
+        row = {k: r.get(k) for k in ("id", "name", "type", "location", "kind", "sku", "identity", "tags",
+                                     "properties")}
+        row["type"] = r["type"].lower()  # Resource Graph lower-cases types
+        return row
