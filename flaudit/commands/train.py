@@ -83,7 +83,7 @@ def _run_dir(args: argparse.Namespace) -> Path:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise InputError(f"{out}: run directory exists and is not empty (choose a new one)")
         return out
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
     return Path("flaudit-runs") / f"train-{stamp}"
 
 
@@ -117,6 +117,22 @@ def _plan_config(args: argparse.Namespace) -> tuple[dict[str, Any], bool, Path |
     return doc, demo, (Path(cfg).parent if not demo else None)
 
 
+def _check_azureml(doc: dict[str, Any], params) -> None:
+    """What the azureml backend needs, checked before the gate: the extra, n_classes, a provable plan."""
+    from flaudit.errors import InputError
+
+    try:
+        import azure.ai.ml  # noqa: F401
+    except ImportError:
+        raise InputError("--backend azureml needs azure-ai-ml: pip install 'flaudit[azureml]'") from None
+    if params.n_classes is None:
+        raise InputError("--backend azureml: set training_parameters.n_classes (the silos' data is not "
+                         "readable from here to infer it)")
+    from flaudit.train.azureml import plan
+
+    plan(doc, params, "check")
+
+
 def run(args: argparse.Namespace) -> int:
     import yaml
     from rich.console import Console
@@ -130,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, quiet=args.quiet)
     doc, demo, base_dir = _plan_config(args)
     params = parse_params(doc["training_parameters"], "training_parameters")
+    if args.backend == "azureml":
+        _check_azureml(doc, params)
     run_dir = _run_dir(args)
 
     decision = gate_from_args(args)

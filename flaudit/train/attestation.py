@@ -44,7 +44,7 @@ class AttestationError(FlauditError):
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def sha256_file(path: str | Path) -> str:

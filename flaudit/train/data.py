@@ -149,5 +149,5 @@ def write_csv(path: Path, features: list[str], x: Any, y: Any, target: str = "la
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow([*features, target])
-        for row, label in zip(x, y):
+        for row, label in zip(x, y, strict=True):
             w.writerow([f"{float(v):.6g}" for v in row] + [int(label)])

@@ -54,7 +54,7 @@ def write_demo(run_dir: Path, silo_names: list[str], *, alpha: float = 0.5, seed
 
     features = [f"pixel_{i}" for i in range(64)]
     paths: dict[str, dict[str, str]] = {}
-    for name, (xtr, ytr, xte, yte) in zip(silo_names, split_digits(len(silo_names), alpha=alpha, seed=seed)):
+    for name, (xtr, ytr, xte, yte) in zip(silo_names, split_digits(len(silo_names), alpha=alpha, seed=seed), strict=True):
         d = run_dir / "data" / name
         d.mkdir(parents=True, exist_ok=True)
         write_csv(d / "train.csv", features, xtr, ytr)

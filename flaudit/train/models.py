@@ -8,7 +8,8 @@ resolve in the orchestrator (to fail early with one line) and in each silo worke
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flaudit.errors import InputError
 

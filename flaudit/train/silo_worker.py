@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import sys
+import zlib
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -105,7 +106,9 @@ def step(args: argparse.Namespace) -> int:
     if digest != args.attestation_sha256:
         raise InputError(f"{args.attestation}: attestation digest {digest[:12]} is not the one the pipeline was "
                          f"submitted with ({args.attestation_sha256[:12]}); refusing to read silo data")
-    spec = json.loads(args.spec)
+    spec = json.loads(Path(args.spec_file).read_text(encoding="utf-8"))
+    # each step is a fresh process: vary the shuffling seed by silo and round, reproducibly
+    spec["seed"] = int(spec.get("params", {}).get("seed", 0)) + args.round * 1000 + zlib.crc32(args.silo.encode()) % 1000
     trainer = _trainer(_one_csv(args.train_data), _one_csv(args.test_data), spec)
     state = None
     if args.checkpoint:
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--train-data", required=True)
     st.add_argument("--test-data", required=True)
     st.add_argument("--checkpoint")
-    st.add_argument("--spec", required=True)
+    st.add_argument("--spec-file", required=True, help="JSON: params, n_classes, rounds")
     st.add_argument("--output", required=True)
     st.add_argument("--attestation", required=True)
     st.add_argument("--attestation-sha256", required=True)
