@@ -26,6 +26,7 @@ SOURCE_MODULES: list[str] = [
     "flaudit.sources.files",
     "flaudit.sources.samples",
     "flaudit.sources.live",
+    "flaudit.sources.template",
 ]
 
 

@@ -1,0 +1,177 @@
+"""ARM/Bicep template source: ``flaudit scan --template main.json`` audits what a template would create.
+
+The template is evaluated into ARM-REST-shaped resources (see :mod:`.evaluate`), which go into the same
+inventory a live snapshot fills, so the same rules judge both. Where each resource came from (file, line,
+JSON path) is kept in ``inventory.locations`` for SARIF and annotations; constructs that could not be
+evaluated are listed in ``inventory.unsupported``.
+
+Defaults when the deployment scope is not given (documented in docs/templates.md): subscription
+``00000000-0000-0000-0000-000000000000``, resource group ``rg-template``, location ``eastus`` (used for
+``resourceGroup().location``; a template's own ``location`` parameter default applies as usual).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from flaudit.errors import InputError
+from flaudit.inventory import Inventory, SourceInfo
+
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+DEFAULT_TENANT = "00000000-0000-0000-0000-000000000000"
+DEFAULT_RESOURCE_GROUP = "rg-template"
+DEFAULT_LOCATION = "eastus"
+STRING_TYPES = {"string", "securestring"}
+
+
+def add_arguments(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--template", metavar="FILE",
+                       help="ARM template (.json, as 'bicep build' emits it) or .bicep (compiled with the "
+                       "Bicep CLI on PATH) to audit before it is deployed")
+    group.add_argument("--parameters", metavar="FILE",
+                       help="ARM parameter file for --template ({\"parameters\": {\"x\": {\"value\": ...}}})")
+    group.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="template parameter (repeatable; VALUE is JSON for non-string parameters)")
+    group.add_argument("--subscription-id", metavar="ID",
+                       help=f"subscription the template deploys to (default {DEFAULT_SUBSCRIPTION})")
+    group.add_argument("--resource-group", metavar="NAME",
+                       help=f"resource group the template deploys to (default {DEFAULT_RESOURCE_GROUP})")
+    group.add_argument("--location", metavar="REGION",
+                       help=f"location of that resource group, i.e. resourceGroup().location "
+                       f"(default {DEFAULT_LOCATION})")
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "template", None))
+
+
+def load(args: argparse.Namespace, inventory: Inventory) -> None:
+    for flag in ("parameters", "param"):
+        if getattr(args, flag, None) and not getattr(args, "template", None):
+            raise InputError(f"--{flag} needs --template")
+    expand_into(
+        inventory, Path(args.template),
+        parameters_file=Path(args.parameters) if getattr(args, "parameters", None) else None,
+        params=list(getattr(args, "param", None) or []),
+        subscription_id=getattr(args, "subscription_id", None),
+        resource_group=getattr(args, "resource_group", None),
+        location=getattr(args, "location", None),
+    )
+
+
+def read_template(path: Path) -> tuple[dict[str, Any], str]:
+    """(template, JSON text) of ``path``; a .bicep file is compiled first."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.suffix.lower() == ".bicep":
+        from flaudit.sources.template.bicep import compile_bicep
+
+        text = compile_bicep(path)
+    else:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not a UTF-8 text file") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("resources"), (list, dict)):
+        what = "a parameter file" if isinstance(doc, dict) and "parameters" in doc and "resources" not in doc \
+            else "not an ARM template"
+        raise InputError(f"{path}: {what} (expected an object with a 'resources' array or object)")
+    return doc, text
+
+
+def parse_param_file(path: Path) -> dict[str, Any]:
+    """Parameter values from an ARM parameter file; Key Vault references become unknown secrets."""
+    from flaudit.sources.template.evaluate import keyvault_symbol
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict):
+        raise InputError(f"{path}: not an ARM parameter file (expected {{\"parameters\": {{...}}}})")
+    out: dict[str, Any] = {}
+    for name, entry in doc["parameters"].items():
+        if isinstance(entry, dict) and "value" in entry:
+            out[name] = entry["value"]
+        elif isinstance(entry, dict) and "reference" in entry:
+            out[name] = keyvault_symbol(entry["reference"])
+        else:
+            raise InputError(f"{path}: parameter '{name}' needs a 'value' or a Key Vault 'reference'")
+    return out
+
+
+def parse_param_args(items: list[str], declared: dict[str, Any]) -> dict[str, Any]:
+    """``--param name=value``: JSON for non-string parameters, the raw text for string ones."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--param {item!r}: expected NAME=VALUE")
+        name = name.strip()
+        decl = declared.get(name.lower()) or {}
+        ptype = str(decl.get("type") or "").lower()
+        if ptype in STRING_TYPES:
+            out[name] = raw
+            continue
+        try:
+            out[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[name] = raw
+    return out
+
+
+def expand_into(inventory: Inventory, path: Path, *, parameters_file: Path | None = None,
+                params: list[str] | dict[str, Any] | None = None, subscription_id: str | None = None,
+                resource_group: str | None = None, location: str | None = None) -> int:
+    """Evaluate the template at ``path`` into ``inventory``; returns how many resources it would create."""
+    from flaudit.sources.template.evaluate import Target, TemplateExpander, schema_kind
+    from flaudit.sources.template.locate import line_index
+
+    template, text = read_template(path)
+    declared = {k.lower(): v for k, v in (template.get("parameters") or {}).items() if isinstance(v, dict)}
+    values: dict[str, Any] = {}
+    if parameters_file is not None:
+        values.update(parse_param_file(parameters_file))
+    if isinstance(params, dict):
+        values.update(params)
+    elif params:
+        values.update(parse_param_args(params, declared))
+    for name in values:
+        if name.lower() not in declared:
+            origin = parameters_file if parameters_file is not None else "--param"
+            raise InputError(f"{origin}: template {path} has no parameter '{name}'")
+    missing = [name for name, decl in (template.get("parameters") or {}).items()
+               if isinstance(decl, dict) and "defaultValue" not in decl
+               and not any(v.lower() == name.lower() for v in values)]
+    if missing:
+        raise InputError(f"{path}: required parameter '{missing[0]}' has no value and no default "
+                         f"(give --param {missing[0]}=VALUE or --parameters FILE)")
+    kind = schema_kind(template)
+    target = Target(kind, subscription_id or DEFAULT_SUBSCRIPTION,
+                    (resource_group or DEFAULT_RESOURCE_GROUP) if kind == "resourceGroup" else None,
+                    location or DEFAULT_LOCATION, DEFAULT_TENANT)
+    expander = TemplateExpander(str(path), line_index(text))
+    expander.expand(template, values, target, path.stem or "template")
+    added = 0
+    for res in expander.resources:
+        added += bool(inventory.add(res))
+    inventory.locations.update(expander.locations)
+    inventory.unsupported.extend(expander.unsupported)
+    inventory.sources.append(SourceInfo("template", str(path), added, {
+        "parameters": sorted(values), "subscription_id": target.subscription_id,
+        "resource_group": target.resource_group, "location": target.location,
+        "unsupported": len(expander.unsupported)}))
+    return added
