@@ -1,0 +1,205 @@
+"""The HTML readiness report a security team signs off: one self-contained, autoescaped file.
+
+No external CSS, JS, fonts or images, so it opens from an email attachment on an air-gapped laptop. Order: verdict,
+silo x area matrix, access diagram, findings by severity (grouped by rule so rationale and remediation are printed
+once per rule, which also keeps 1,000-silo reports small), passed checks collapsed per area, then metadata.
+A Content-Security-Policy meta tag allows only the one inline script (opening collapsed sections before printing),
+by hash: even if an injected tag slipped past escaping, the browser would refuse to run it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from flaudit.reports import diagram
+from flaudit.reports._common import (
+    AREA_TITLES,
+    AREAS,
+    CELL_WORDS,
+    PROFILE_TITLES,
+    SEVERITIES,
+    STATUS_WORDS,
+    UNKNOWN_MEANING,
+    VERDICT_WORDS,
+    blocking_ids,
+    finding_cell_state,
+    finding_label,
+    matrix,
+    resource_name,
+    rules_by_id,
+    severity_rank,
+    short_value,
+    verdict_lines,
+    waiver_text,
+)
+
+EXTENSION = "html"
+TEMPLATES = Path(__file__).parent / "templates"
+PRINT_SCRIPT = ("window.addEventListener('beforeprint',function(){"
+                "document.querySelectorAll('details').forEach(function(d){d.open=true;});});")
+POLICY_URL = ("https://portal.azure.com/#view/Microsoft_Azure_Policy/PolicyDetailBlade/definitionId/"
+              "%2Fproviders%2FMicrosoft.Authorization%2FpolicyDefinitions%2F{}")
+_ANCHOR_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@functools.lru_cache(maxsize=1)
+def _env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["safe_url"] = safe_url
+    env.filters["value"] = lambda v: short_value(v, 400)
+    env.filters["rname"] = resource_name
+    return env
+
+
+def safe_url(url: Any) -> str | None:
+    """Only http(s) links: a reference like ``javascript:...`` from a user rule pack must not become a link."""
+    text = str(url or "")
+    return text if re.match(r"https?://", text, re.IGNORECASE) else None
+
+
+def anchor(finding_id: str) -> str:
+    return "f-" + _ANCHOR_BAD.sub("-", str(finding_id))
+
+
+def csp() -> str:
+    digest = base64.b64encode(hashlib.sha256(PRINT_SCRIPT.encode()).digest()).decode()
+    return (f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def render(result: dict[str, Any], **_: Any) -> str:
+    return _env().get_template("report.html.j2").render(**context(result))
+
+
+def context(result: dict[str, Any]) -> dict[str, Any]:
+    from markupsafe import Markup
+
+    rules = rules_by_id(result)
+    blocking = blocking_ids(result)
+    findings = [f for f in result.get("findings") or [] if isinstance(f, dict)]
+
+    verdicts = []
+    for profile, status, block in verdict_lines(result):
+        verdicts.append({"profile": profile, "title": PROFILE_TITLES[profile], "status": status,
+                         "word": VERDICT_WORDS.get(status, str(status).upper()),
+                         "blocking": [{"anchor": anchor(f.get("id", "")), "label": finding_label(f),
+                                       "status": STATUS_WORDS.get(f.get("status", ""), "UNKNOWN")} for f in block]})
+
+    rows = []
+    for row in matrix(result):
+        cells = []
+        for a in AREAS:
+            cell = row.cells[a]
+            href = None
+            if cell.findings:
+                worst = min(cell.findings, key=lambda f: (
+                    ["fail", "unknown", "waived", "pass", "not_applicable"].index(finding_cell_state(f))
+                    if finding_cell_state(f) in ("fail", "unknown", "waived", "pass", "not_applicable") else 9,
+                    -severity_rank(f)))
+                href = "#" + anchor(worst.get("id", ""))
+            counts = cell.counts()
+            title = ", ".join(f"{n} {CELL_WORDS.get(s, s)}" for s, n in counts.items()) or "no check"
+            cells.append({"state": cell.state, "word": cell.word, "href": href, "title": title})
+        rows.append({"label": row.label, "deployment": row.silo is None, "cells": cells})
+
+    problems = [f for f in findings if f.get("status") in ("fail", "unknown")]
+    by_severity = []
+    for sev in SEVERITIES + ("other",):
+        sev_findings = [f for f in problems if (f.get("severity") if f.get("severity") in SEVERITIES else "other") == sev]
+        if not sev_findings:
+            continue
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for f in sev_findings:
+            groups.setdefault(f.get("rule_id") or "?", []).append(f)
+        rule_blocks = []
+        for rid in sorted(groups, key=lambda r: (not any(f.get("id") in blocking for f in groups[r]), r)):
+            group = sorted(groups[rid], key=lambda f: (bool(f.get("waiver")), f.get("id") not in blocking,
+                                                       f.get("status") != "fail", f.get("silo") or "",
+                                                       (f.get("resource_id") or "").lower()))
+            rule_blocks.append({"rule": _rule_view(rules.get(rid), group[0]),
+                                "findings": [_finding_view(f, f.get("id") in blocking) for f in group]})
+        by_severity.append({"severity": sev, "count": len(sev_findings), "rules": rule_blocks})
+
+    passed = []
+    for a in AREAS:
+        ok = [f for f in findings if f.get("area") == a and f.get("status") in ("pass", "not_applicable")]
+        if ok:
+            passed.append({"area": a, "title": AREA_TITLES[a], "findings": [
+                {"anchor": anchor(f.get("id", "")), "status": STATUS_WORDS.get(f.get("status", ""), "?"),
+                 "rule_id": f.get("rule_id", ""), "title": f.get("title", ""), "silo": f.get("silo"),
+                 "resource": resource_name(f.get("resource_id")), "message": f.get("message", "")} for f in ok]})
+
+    svg = diagram.render_svg(result)
+    summary = None if svg is not None else diagram.summary_rows(result)
+    inp = result.get("input") or {}
+    tool = result.get("tool") or {}
+    return {
+        "csp": csp(),
+        "script": Markup(PRINT_SCRIPT),  # a constant, allowed by hash in the CSP
+        "tool": tool,
+        "profile": result.get("profile", "production"),
+        "generated_at": result.get("generated_at", ""),
+        "verdicts": verdicts,
+        "any_unknown": any(v["status"] == "unknown" for v in verdicts),
+        "unknown_meaning": UNKNOWN_MEANING,
+        "areas": [{"id": a, "title": AREA_TITLES[a]} for a in AREAS],
+        "rows": rows,
+        "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result)),
+        "diagram_limit": diagram.MAX_SILOS,
+        "summary_rows": summary,
+        "access": result.get("access") or [],
+        "by_severity": by_severity,
+        "problem_count": len(problems),
+        "passed": passed,
+        "summary": result.get("summary") or {},
+        "input": inp,
+        "sources": inp.get("sources") or [],
+        "unreadable": inp.get("unreadable") or [],
+        "unsupported": inp.get("unsupported") or [],
+        "ignored_types": inp.get("ignored_types") or {},
+        "collection": inp.get("collection") or {},
+        "waivers": result.get("waivers") or {},
+        "topology_problems": (result.get("topology") or {}).get("problems") or [],
+        "topology_source": (result.get("topology") or {}).get("source"),
+        "silo_count": len((result.get("topology") or {}).get("silos") or []),
+        "json": lambda v: json.dumps(v, ensure_ascii=False, default=str, sort_keys=True),
+    }
+
+
+def _rule_view(rule: dict[str, Any] | None, sample: dict[str, Any]) -> dict[str, Any]:
+    rule = rule or {"id": sample.get("rule_id", "?"), "title": sample.get("title", ""),
+                    "area": sample.get("area", ""), "severity": sample.get("severity", ""),
+                    "blocks": sample.get("blocks") or []}
+    rem = rule.get("remediation") or {}
+    return {
+        "id": rule.get("id", "?"), "title": rule.get("title", ""), "area": rule.get("area", ""),
+        "area_title": AREA_TITLES.get(rule.get("area", ""), rule.get("area", "")),
+        "severity": rule.get("severity", ""), "blocks": rule.get("blocks") or [],
+        "rationale": rule.get("rationale", ""), "cli": rem.get("cli", ""), "bicep": rem.get("bicep", ""),
+        "fix_text": rem.get("text", ""),
+        "references": [{"text": str(u), "href": safe_url(u)} for u in rule.get("references") or []],
+        "policy": [{"id": str(p), "href": POLICY_URL.format(p) if re.fullmatch(r"[0-9a-fA-F-]{36}", str(p)) else None}
+                   for p in rule.get("policy") or []],
+    }
+
+
+def _finding_view(f: dict[str, Any], is_blocking: bool) -> dict[str, Any]:
+    return {
+        "anchor": anchor(f.get("id", "")), "id": f.get("id", ""), "status": f.get("status", "unknown"),
+        "word": STATUS_WORDS.get(f.get("status", ""), "UNKNOWN"),
+        "severity": f.get("severity", ""), "silo": f.get("silo"), "resource_id": f.get("resource_id") or "",
+        "resource": resource_name(f.get("resource_id")), "subject": f.get("subject"),
+        "message": f.get("message", ""), "evidence": [e for e in f.get("evidence") or [] if isinstance(e, dict)],
+        "blocks": f.get("blocks") or [], "blocking": is_blocking,
+        "waiver": waiver_text(f.get("waiver")) if f.get("waiver") else None,
+        "location": f.get("location") or None,
+    }

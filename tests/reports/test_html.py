@@ -1,0 +1,193 @@
+"""The HTML report: self-contained, ordered as a reviewer reads it, escaped, and checked in headless Chromium."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+from browser import find_chromium, load, print_pdf, sample_result, screenshot
+from flaudit.reports import html as html_report
+from lxml import html as lhtml
+from synthetic import XSS_IMG, XSS_SCRIPT, make_result
+
+CHROMIUM = find_chromium()
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="!!! CHROMIUM NOT FOUND: the HTML report was NOT checked in a browser. "
+           "Install Debian's chromium (apt-get install -y chromium) or set FLAUDIT_CHROMIUM. !!!")
+if CHROMIUM is None:
+    warnings.warn("chromium not found: browser checks of the HTML report are skipped", stacklevel=1)
+
+PROBE = """
+(function(){
+  function shown(sel){var e=document.querySelector(sel); if(!e) return false;
+    var r=e.getBoundingClientRect(), s=getComputedStyle(e);
+    return r.width>50 && r.height>20 && s.display!=='none' && s.visibility!=='hidden';}
+  var out={verdict:shown('#verdict .verdicts'), matrix:shown('table.matrix'), diagram:shown('svg.access-diagram'),
+           links:document.querySelectorAll('table.matrix td.cell a').length};
+  var p=document.createElement('pre'); p.id='probe'; p.textContent=JSON.stringify(out); document.body.appendChild(p);
+})();
+"""
+
+
+def _write(tmp_path: Path, result: dict, name: str = "report.html") -> Path:
+    path = tmp_path / name
+    path.write_text(html_report.render(result), encoding="utf-8")
+    return path
+
+
+def _probe_copy(page: Path) -> Path:
+    """The same page plus a measuring script, allowed by adding its hash to the page's own CSP."""
+    import base64
+
+    text = page.read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(PROBE.encode()).digest()).decode()
+    text = text.replace("script-src &#39;sha256-", f"script-src &#39;sha256-{digest}&#39; &#39;sha256-", 1)
+    text = text.replace("</body>", f"<script>{PROBE}</script></body>")
+    out = page.with_name("probe-" + page.name)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+# --- static checks -----------------------------------------------------------------------------------------
+
+def test_report_is_self_contained(result):
+    text = html_report.render(result)
+    doc = lhtml.fromstring(text)
+    assert not doc.xpath("//link | //img | //iframe | //object | //embed | //script[@src]")
+    assert not re.search(r"url\((?!#)|@import|@font-face", text)  # url(#marker) is an in-page reference
+    assert all(a.get("href", "").startswith(("#", "https://", "http://")) for a in doc.iter("a"))
+    assert "default-src 'none'" in doc.xpath("//meta[@http-equiv='Content-Security-Policy']/@content")[0]
+
+
+def test_sections_come_in_review_order(result):
+    doc = lhtml.fromstring(html_report.render(result))
+    ids = [s.get("id") for s in doc.xpath("//main/section")]
+    assert ids == ["verdict", "matrix", "diagram", "findings", "passed", "metadata"]
+
+
+def test_verdict_names_blocking_findings_and_explains_unknown(result):
+    result["verdict"]["prototype"] = {"status": "unknown", "blocking": [
+        next(f["id"] for f in result["findings"] if f["status"] == "unknown")]}
+    doc = lhtml.fromstring(html_report.render(result))
+    proto = doc.xpath("//div[@data-profile='prototype']")[0]
+    assert proto.xpath("string(.//div[@class='word'])") == "UNKNOWN"
+    assert "FL-NET-001" in proto.text_content()
+    prod = doc.xpath("//div[@data-profile='production']")[0]
+    assert prod.xpath("string(.//div[@class='word'])") == "NOT READY"
+    assert len(prod.xpath(".//li")) == 4
+    assert "What UNKNOWN means" in doc.text_content()
+
+
+def test_matrix_cells_show_words_and_link_to_their_findings(result):
+    doc = lhtml.fromstring(html_report.render(result))
+    rows = {r.xpath("string(th)"): r for r in doc.xpath("//table[@class='matrix']/tbody/tr")}
+    cells = rows["silo-1"].xpath("td")
+    assert [c.text_content() for c in cells[:3]] == ["PASS", "FAIL", "FAIL"]
+    href = cells[2].xpath("a/@href")[0]
+    target = doc.get_element_by_id(href[1:])
+    assert "FL-ID-001" in target.getparent().xpath("string(h4)")
+    assert rows["silo-3"].xpath("td")[1].text_content() == "WAIVED"
+    assert "(deployment-wide)" in rows
+
+
+def test_findings_carry_evidence_rationale_remediation_references_and_policy(result):
+    doc = lhtml.fromstring(html_report.render(result))
+    rule = next(a for a in doc.xpath("//article[@class='rule']") if "FL-PE-001" in a.xpath("string(h4)"))
+    text = rule.text_content()
+    assert "Why it matters: Public network access" in text
+    assert "az storage account update -n acct --public-network-access Disabled" in rule.xpath("string(.//pre)")
+    assert "publicNetworkAccess: 'Disabled'" in rule.xpath("string((.//pre)[2])")
+    assert rule.xpath(".//a[starts-with(@href, 'https://learn.microsoft.com/')]")
+    assert "6edd7eda-6dd8-40f7-810d-67160c639cd9" in text
+    assert "properties.publicNetworkAccess" in text
+    assert "WAIVED" in text and "Migration until 2027-01" in text
+
+
+def test_passed_checks_are_collapsed_per_area(result):
+    doc = lhtml.fromstring(html_report.render(result))
+    details = doc.xpath("//section[@id='passed']/details")
+    assert details and all(d.get("open") is None for d in details)
+    assert "Storage hardening: 5 passed" in doc.xpath("string(//details[@id='passed-storage-hardening']/summary)")
+
+
+def test_metadata_lists_versions_digest_unreadable_and_waivers(result):
+    meta = lhtml.fromstring(html_report.render(result)).get_element_by_id("metadata").text_content()
+    for needle in ("rule pack 2026.11.0", "sha256:" + "ab" * 32, "inventory/fl-deployment.json",
+                   "AuthorizationFailed", "waivers.yaml", "applied 1", "secops@example.com"):
+        assert needle in meta
+
+
+def test_non_http_reference_is_not_a_link(result):
+    result["rules"][0]["references"] = ["javascript:alert(1)"]
+    doc = lhtml.fromstring(html_report.render(result))
+    assert not doc.xpath("//a[contains(@href, 'javascript')]")
+    assert "javascript:alert(1)" in doc.text_content()
+
+
+def test_large_deployment_shows_a_summary_instead_of_the_diagram():
+    doc = lhtml.fromstring(html_report.render(make_result(25)))
+    assert doc.xpath("//svg[contains(@class, 'aggregate')]")
+    assert len(doc.xpath("//table[@class='access-summary']/tbody/tr")) == 25
+
+
+# --- in a browser -------------------------------------------------------------------------------------------
+
+@needs_chromium
+def test_injected_markup_shows_as_text_and_runs_nothing(hostile_result, tmp_path):
+    page = _write(tmp_path, hostile_result)
+    loaded = load(CHROMIUM, page, tmp_path)
+    assert loaded.console == []
+    doc = lhtml.fromstring(loaded.dom)
+    assert doc.findtext(".//title") == "flaudit readiness report"
+    assert not doc.xpath("//img") and not doc.xpath("//*[@onerror]")
+    assert len(doc.xpath("//script")) == 1
+    text = doc.text_content()
+    assert "silo-1" + XSS_SCRIPT in text and XSS_IMG in text
+    shot = screenshot(CHROMIUM, page, tmp_path / "hostile.png", tmp_path)
+    assert shot.stat().st_size > 10_000
+
+
+@needs_chromium
+def test_verdict_matrix_and_diagram_are_visible_without_console_errors(result, tmp_path):
+    page = _write(tmp_path, result)
+    assert load(CHROMIUM, page, tmp_path).console == []
+    probed = load(CHROMIUM, _probe_copy(page), tmp_path)
+    assert probed.console == []
+    state = json.loads(lhtml.fromstring(probed.dom).get_element_by_id("probe").text)
+    links = len(lhtml.fromstring(page.read_text()).xpath("//table[@class='matrix']//td/a"))
+    assert state == {"verdict": True, "matrix": True, "diagram": True, "links": links}
+    assert links == 21  # every cell that has a finding links to it
+    screenshot(CHROMIUM, page, tmp_path / "report.png", tmp_path)
+
+
+@needs_chromium
+def test_probe_would_notice_a_hidden_section(result, tmp_path):
+    page = _write(tmp_path, result)
+    page.write_text(page.read_text().replace("</style>", "table.matrix{display:none}</style>"))
+    state = lhtml.fromstring(load(CHROMIUM, _probe_copy(page), tmp_path).dom).get_element_by_id("probe").text
+    assert '"matrix":false' in state
+
+
+@needs_chromium
+def test_bundled_samples_render_cleanly_and_print(tmp_path):
+    from flaudit.sources.samples import NAMES
+
+    for name in NAMES:
+        page = _write(tmp_path, sample_result(name), f"{name}.html")
+        loaded = load(CHROMIUM, page, tmp_path)
+        assert loaded.console == [], name
+        assert "Who can reach each silo" in lhtml.fromstring(loaded.dom).text_content()
+    screenshot(CHROMIUM, tmp_path / "eyes-off.html", tmp_path / "eyes-off.png", tmp_path)
+    pdf = print_pdf(CHROMIUM, tmp_path / "eyes-off.html", tmp_path / "eyes-off.pdf", tmp_path)
+    assert pdf.read_bytes()[:4] == b"%PDF"
+
+
+@needs_chromium
+def test_large_report_loads_without_console_errors(tmp_path):
+    page = _write(tmp_path, make_result(60), "big.html")
+    assert load(CHROMIUM, page, tmp_path).console == []
