@@ -1,0 +1,581 @@
+"""Network isolation: silo computes run in a private network that the Internet cannot reach into or out of,
+and silo networks are not connected to each other.
+
+Every NSG question goes to :mod:`flaudit.nsg`, every VNet/peering question to :class:`flaudit.network.NetworkIndex`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from flaudit.arm import get_path, name_of
+from flaudit.engine import Remediation, rule
+from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
+from flaudit.model import Compute, Deployment, Silo
+from flaudit.network import VNET, Placement, compute_placement, parse_prefixes, vnet_of
+from flaudit.nsg import classify_addresses, effective
+
+AML_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
+AML_MANAGED_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
+AML_NO_PIP_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet#compute-cluster"
+NSG_DOCS = "https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview"
+EXFIL_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-prevent-data-loss-exfiltration"
+UDR_DOCS = "https://learn.microsoft.com/azure/virtual-network/virtual-networks-udr-overview"
+PEERING_DOCS = "https://learn.microsoft.com/azure/virtual-network/virtual-network-peering-overview"
+FL_VNET_DOCS = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/docs/"
+                "provisioning/silo_vnet_peering.md")
+
+#: computeType values whose network placement Azure ML itself describes (subnet, enableNodePublicIp).
+AML_MANAGED_TYPES = ("amlcompute", "computeinstance")
+
+
+def silo_computes(d: Deployment) -> Iterator[tuple[Silo, Compute | None]]:
+    """Each silo's computes; a silo with none resolved yields ``(silo, None)`` once."""
+    for silo in d.silos:
+        if not silo.computes:
+            yield silo, None
+        for c in silo.computes:
+            yield silo, c
+
+
+def unresolved(silo: Silo) -> Finding:
+    return Unknown("", f"Silo {silo.name}: its compute could not be resolved, so its network cannot be checked.",
+                   silo=silo.name, subject=silo.name, evidence=[note(m) for m in silo.missing])
+
+
+def placement_of(d: Deployment, c: Compute) -> Placement:
+    return compute_placement(c, d.inventory)
+
+
+def _vnet_unreadable(d: Deployment, subnet_id: str) -> Finding | None:
+    """Unknown when the compute's subnet is not in the input (or VNets were unreadable)."""
+    if d.network.subnet(subnet_id) is not None:
+        return None
+    cov = d.inventory.coverage(VNET, vnet_of(subnet_id))
+    why = "virtual networks were unreadable" if cov == "unreadable" else "the subnet is not in the input"
+    return Unknown("", f"Subnet {subnet_id} cannot be evaluated: {why}.", evidence=[note(f"coverage: {cov}")])
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-NET-001",
+    title="Silo computes run in a virtual network or a workspace managed network",
+    area="network-isolation",
+    severity="high",
+    blocks=("production",),
+    rationale="A compute outside any private network runs on Azure ML's shared infrastructure with public "
+    "addresses; nothing a silo controls separates it from the Internet. A customer VNet subnet "
+    "(properties.properties.subnet) or the workspace managed network (managedNetwork.isolationMode "
+    "AllowOnlyApprovedOutbound, or AllowInternetOutbound which isolates inbound but does not control egress) "
+    "both count; managed-network computes have no subnet. A missing isolationMode means Disabled (Azure default).",
+    remediation=Remediation(
+        cli="az ml compute create --name silo0-01 --type AmlCompute --vnet-name vnet-silo0 --subnet snet-training "
+        "--enable-node-public-ip false --workspace-name <ws> --resource-group <rg>\n"
+        "# or: az ml workspace update --name <ws> --resource-group <rg> --managed-network allow_only_approved_outbound",
+        bicep="resource compute 'Microsoft.MachineLearningServices/workspaces/computes@2024-10-01' = {\n"
+        "  parent: workspace\n  name: 'silo0-01'\n  properties: {\n    computeType: 'AmlCompute'\n"
+        "    properties: {\n      subnet: { id: siloSubnet.id }\n      enableNodePublicIp: false\n    }\n  }\n}",
+        text="Create each silo compute in its silo's VNet subnet (or enable the workspace managed network with "
+        "approved-outbound-only isolation).",
+    ),
+    references=(AML_VNET_DOCS, AML_MANAGED_DOCS),
+    policy=("7804b5c7-01dc-4723-969b-ae300cc07ff1",),
+)
+def compute_in_private_network(d: Deployment) -> Iterable[Finding]:
+    for silo, c in silo_computes(d):
+        if c is None:
+            yield unresolved(silo)
+            continue
+        p = placement_of(d, c)
+        if p.kind == "vnet":
+            yield Pass(c.id, f"Compute {c.name} runs in subnet {name_of(p.subnet_id or '')} of VNet "
+                       f"{name_of(vnet_of(p.subnet_id))}.", silo=silo.name,
+                       evidence=[prop(c.id, "properties.properties.subnet.id", p.subnet_id)])
+        elif p.kind == "managed":
+            ev = [prop(c.id, "properties.properties.subnet.id", None), p.mode_evidence()]
+            if p.isolation_mode.lower() == "allowinternetoutbound":
+                ev.append(note("AllowInternetOutbound isolates the compute from inbound traffic but does not "
+                               "control egress (see FL-NET-005)"))
+            yield Pass(c.id, f"Compute {c.name} runs in the workspace managed network ({p.isolation_mode}).",
+                       silo=silo.name, evidence=ev)
+        elif p.kind == "unknown":
+            yield Unknown(c.id, f"Compute {c.name} has no subnet and its workspace {p.workspace_id} is not in the "
+                          "input, so whether it runs in a managed network is unknown.", silo=silo.name,
+                          evidence=[prop(c.id, "properties.properties.subnet.id", None)])
+        elif c.compute_type.lower() not in AML_MANAGED_TYPES:
+            yield Unknown(c.id, f"Compute {c.name} is an attached {c.compute_type or 'compute'}: its network "
+                          "placement is configured outside Azure ML and was not evaluated.", silo=silo.name,
+                          evidence=[prop(c.id, "properties.computeType", c.compute_type)])
+        else:
+            yield Fail(c.id, f"Compute {c.name} runs in no virtual network: no subnet, and the workspace "
+                       f"managed network is {p.isolation_mode}.", silo=silo.name,
+                       evidence=[prop(c.id, "properties.properties.subnet.id", None), p.mode_evidence()])
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-NET-002",
+    title="Silo compute nodes have no public IP address",
+    area="network-isolation",
+    severity="high",
+    blocks=("production",),
+    rationale="With enableNodePublicIp true each node gets a public address (and a load balancer) reachable from "
+    "the Internet, and outbound traffic leaves through it. A missing enableNodePublicIp means true: that is "
+    "Azure ML's default for AmlCompute and ComputeInstance (the SDKs' enable_node_public_ip defaults to True).",
+    remediation=Remediation(
+        cli="az ml compute create --name silo0-01 --type AmlCompute --enable-node-public-ip false "
+        "--vnet-name vnet-silo0 --subnet snet-training --workspace-name <ws> --resource-group <rg>",
+        bicep="properties: {\n  computeType: 'AmlCompute'\n  properties: {\n    enableNodePublicIp: false\n"
+        "    subnet: { id: siloSubnet.id }\n  }\n}",
+        text="Recreate the compute without node public IPs (the setting cannot be changed in place). The FL "
+        "sample's eyes-on/eyes-off sandboxes keep public IPs by default; its private family does not.",
+    ),
+    references=(AML_NO_PIP_DOCS, AML_VNET_DOCS),
+)
+def no_node_public_ip(d: Deployment) -> Iterable[Finding]:
+    path = "properties.properties.enableNodePublicIp"
+    for silo, c in silo_computes(d):
+        if c is None:
+            yield unresolved(silo)
+            continue
+        if c.compute_type.lower() not in AML_MANAGED_TYPES:
+            yield NotApplicable(c.id, f"Compute {c.name} is an attached {c.compute_type or 'compute'}; Azure ML "
+                                "does not provision its addresses.", silo=silo.name,
+                                evidence=[prop(c.id, "properties.computeType", c.compute_type)])
+            continue
+        raw = get_path(c.raw, path)
+        value = True if raw is None else raw
+        if isinstance(value, str):
+            value = value.strip().lower() != "false"
+        ev = [prop(c.id, path, value, default_assumed=raw is None,
+                   default_note="missing means true (Azure ML default for AmlCompute and ComputeInstance)")]
+        if value is False:
+            yield Pass(c.id, f"Compute {c.name} nodes have no public IP.", silo=silo.name, evidence=ev)
+        else:
+            yield Fail(c.id, f"Compute {c.name} nodes get public IP addresses (enableNodePublicIp "
+                       f"{'missing, default true' if raw is None else raw}).", silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-NET-003",
+    title="Silo compute subnets have a network security group",
+    area="network-isolation",
+    severity="medium",
+    blocks=("production",),
+    rationale="Without an NSG on the subnet nothing filters traffic to or from the silo's nodes; Azure ML "
+    "needs only inbound from the AzureMachineLearning and BatchNodeManagement service tags.",
+    remediation=Remediation(
+        cli="az network vnet subnet update --resource-group <rg> --vnet-name vnet-silo0 --name snet-training "
+        "--network-security-group nsg-silo0",
+        bicep="subnets: [\n  {\n    name: 'snet-training'\n    properties: {\n      addressPrefix: '10.100.1.0/25'\n"
+        "      networkSecurityGroup: { id: nsg.id }\n    }\n  }\n]",
+        text="Associate an NSG with every silo compute subnet.",
+    ),
+    references=(NSG_DOCS, AML_VNET_DOCS),
+    policy=("e71308d3-144b-4262-b144-efdc3cc90517",),
+)
+def subnet_has_nsg(d: Deployment) -> Iterable[Finding]:
+    for silo, c in silo_computes(d):
+        if c is None:
+            yield unresolved(silo)
+            continue
+        p = placement_of(d, c)
+        if p.kind != "vnet" or not p.subnet_id:
+            yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); "
+                                "see FL-NET-001.", silo=silo.name)
+            continue
+        missing = _vnet_unreadable(d, p.subnet_id)
+        if missing:
+            missing.resource_id, missing.silo = c.id, silo.name
+            yield missing
+            continue
+        ref = d.network.subnet_nsg(p.subnet_id)
+        if ref is None:
+            yield Fail(c.id, f"Subnet {name_of(p.subnet_id)} of compute {c.name} has no NSG.", silo=silo.name,
+                       evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)])
+        else:
+            yield Pass(c.id, f"Subnet {name_of(p.subnet_id)} of compute {c.name} has NSG {name_of(ref.id)}.",
+                       silo=silo.name, evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", ref.id)])
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-NET-004",
+    title="No port of a silo compute subnet is reachable from the Internet",
+    area="network-isolation",
+    severity="high",
+    blocks=("production",),
+    rationale="An NSG rule allowing Internet traffic in (source Internet, *, Any, or any prefix covering public "
+    "addresses, in the singular or plural fields) exposes the silo's nodes. Rules are evaluated in priority "
+    "order with Azure's default rules; Azure ML's required inbound from the AzureMachineLearning and "
+    "BatchNodeManagement service tags is not Internet exposure. A subnet without an NSG filters nothing.",
+    remediation=Remediation(
+        cli="az network nsg rule delete --resource-group <rg> --nsg-name nsg-silo0 --name <rule>\n"
+        "az network nsg rule create --resource-group <rg> --nsg-name nsg-silo0 --name AllowAzureMLInbound "
+        "--priority 100 --direction Inbound --access Allow --protocol Tcp --source-address-prefixes "
+        "AzureMachineLearning --destination-port-ranges 44224",
+        bicep="securityRules: [\n  {\n    name: 'AllowAzureMLInbound'\n    properties: {\n      priority: 100\n"
+        "      direction: 'Inbound'\n      access: 'Allow'\n      protocol: 'Tcp'\n"
+        "      sourceAddressPrefix: 'AzureMachineLearning'\n      sourcePortRange: '*'\n"
+        "      destinationAddressPrefix: '*'\n      destinationPortRange: '44224'\n    }\n  }\n]",
+        text="Remove inbound Allow rules whose source covers the Internet; allow only the Azure ML service tags.",
+    ),
+    references=(NSG_DOCS, AML_VNET_DOCS),
+)
+def no_internet_inbound(d: Deployment) -> Iterable[Finding]:
+    for silo, c in silo_computes(d):
+        if c is None:
+            yield unresolved(silo)
+            continue
+        p = placement_of(d, c)
+        if p.kind != "vnet" or not p.subnet_id:
+            yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); its inbound "
+                                "filtering is Azure ML's (see FL-NET-001).", silo=silo.name)
+            continue
+        missing = _vnet_unreadable(d, p.subnet_id)
+        if missing:
+            missing.resource_id, missing.silo = c.id, silo.name
+            yield missing
+            continue
+        eff = effective(d.network, p.subnet_id)
+        if eff.missing or eff.inbound.problems:
+            yield Unknown(c.id, f"Inbound exposure of subnet {name_of(p.subnet_id)} cannot be evaluated: "
+                          + "; ".join(eff.inbound.problems) + ".", silo=silo.name,
+                          evidence=[note(x) for x in eff.inbound.problems])
+            continue
+        if not eff.has_nsg:
+            yield Fail(c.id, f"Subnet {name_of(p.subnet_id)} of compute {c.name} has no NSG: no rule stops Internet "
+                       "traffic to its nodes.", silo=silo.name,
+                       evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)])
+            continue
+        ev = eff.inbound.evidence()
+        if eff.inbound.defaults_assumed:
+            ev.append(note("the NSG payload has no defaultSecurityRules; Azure's defaults were assumed"))
+        if eff.inbound.open:
+            ports = "; ".join(o.describe() for o in eff.inbound.openings)
+            yield Fail(c.id, f"Internet traffic can reach subnet {name_of(p.subnet_id)} of compute {c.name}: {ports}.",
+                       silo=silo.name, evidence=ev)
+        else:
+            yield Pass(c.id, f"No port of subnet {name_of(p.subnet_id)} is reachable from the Internet.",
+                       silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+def _route_control(d: Deployment, subnet_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """How the subnet's route table handles Internet-bound traffic.
+
+    Returns (verdict, evidence): ``controlled`` when 0.0.0.0/0 goes to a VirtualAppliance (assumed to filter)
+    or None (dropped) and no more specific public prefix goes straight to the Internet; ``leaks`` when such a
+    more specific Internet route exists; ``missing`` when the table is referenced but not in the input;
+    ``none`` otherwise.
+    """
+    ref = d.network.subnet_route_table(subnet_id)
+    if ref is None:
+        return "none", []
+    if ref.resource is None:
+        return "missing", [note(f"route table {ref.id} is referenced but not in the input")]
+    default_ok: dict[str, Any] | None = None
+    leaks = []
+    for r in d.network.routes(ref.id):
+        prefix = str(get_path(r, "properties.addressPrefix") or "")
+        hop = str(get_path(r, "properties.nextHopType") or "")
+        rid = str(r.get("id") or f"{ref.id}/routes/{r.get('name', '')}")
+        if prefix == "0.0.0.0/0":
+            if hop.lower() in ("virtualappliance", "none"):
+                default_ok = {"id": rid, "prefix": prefix, "hop": hop,
+                              "ip": get_path(r, "properties.nextHopIpAddress")}
+        elif hop.lower() == "internet" and parse_prefixes([prefix]) and \
+                classify_addresses([prefix], [], None).internet_some:
+            leaks.append(prop(rid, "properties.nextHopType", hop))
+    if default_ok is None:
+        return "none", [note(f"route table {ref.id} has no 0.0.0.0/0 route to a VirtualAppliance or None")]
+    ev = [prop(default_ok["id"], "properties.nextHopType", default_ok["hop"]),
+          prop(default_ok["id"], "properties.addressPrefix", default_ok["prefix"])]
+    if default_ok["hop"].lower() == "virtualappliance":
+        ev.append(note(f"Internet-bound traffic goes to the appliance at {default_ok['ip']}; flaudit assumes it "
+                       "filters egress (its rules are not evaluated)"))
+    if leaks:
+        return "leaks", ev + leaks
+    return "controlled", ev
+
+
+@rule(
+    id="FL-NET-005",
+    title="Silo compute egress to the Internet is blocked",
+    area="network-isolation",
+    severity="high",
+    blocks=("production",),
+    rationale="Code running in a silo must not be able to ship the silo's data out. Egress counts as blocked "
+    "when an outbound NSG Deny covering the Internet (all protocols) sits above AllowInternetOutBound (65001), "
+    "when the subnet's route table sends 0.0.0.0/0 to a VirtualAppliance (a firewall) or None, or when the "
+    "workspace managed network is AllowOnlyApprovedOutbound. Azure's default NSG rules allow all outbound "
+    "Internet traffic; AllowInternetOutbound managed networks do too.",
+    remediation=Remediation(
+        cli="az network nsg rule create --resource-group <rg> --nsg-name nsg-silo0 --name DenyInternetOutbound "
+        "--priority 4000 --direction Outbound --access Deny --protocol '*' --source-address-prefixes '*' "
+        "--destination-address-prefixes Internet --destination-port-ranges '*'",
+        bicep="{\n  name: 'DenyInternetOutbound'\n  properties: {\n    priority: 4000\n    direction: 'Outbound'\n"
+        "    access: 'Deny'\n    protocol: '*'\n    sourceAddressPrefix: '*'\n    sourcePortRange: '*'\n"
+        "    destinationAddressPrefix: 'Internet'\n    destinationPortRange: '*'\n  }\n}",
+        text="Deny outbound Internet in the silo NSG (keeping Allow rules for the AzureMachineLearning, "
+        "AzureActiveDirectory and other required service tags above it), or route 0.0.0.0/0 through a firewall, "
+        "or use a managed network with AllowOnlyApprovedOutbound.",
+    ),
+    references=(EXFIL_DOCS, UDR_DOCS, AML_MANAGED_DOCS),
+    policy=("fc5e4038-4584-4632-8c85-c0448d374b2c",),
+)
+def egress_blocked(d: Deployment) -> Iterable[Finding]:
+    for silo, c in silo_computes(d):
+        if c is None:
+            yield unresolved(silo)
+            continue
+        p = placement_of(d, c)
+        if p.kind == "managed":
+            if p.isolation_mode.lower() == "allowonlyapprovedoutbound":
+                yield Pass(c.id, f"Compute {c.name}: the managed network allows only approved outbound traffic.",
+                           silo=silo.name, evidence=[p.mode_evidence()])
+            else:
+                yield Fail(c.id, f"Compute {c.name}: the managed network allows all outbound Internet traffic "
+                           f"({p.isolation_mode}).", silo=silo.name, evidence=[p.mode_evidence()])
+            continue
+        if p.kind == "unknown":
+            yield Unknown(c.id, f"Compute {c.name}: its workspace is not in the input, so its egress is unknown.",
+                          silo=silo.name)
+            continue
+        if p.kind == "none" or not p.subnet_id:
+            yield Fail(c.id, f"Compute {c.name} runs in no private network: nothing restricts its outbound "
+                       "traffic.", silo=silo.name, evidence=[prop(c.id, "properties.properties.subnet.id", None),
+                                                            p.mode_evidence()])
+            continue
+        missing = _vnet_unreadable(d, p.subnet_id)
+        if missing:
+            missing.resource_id, missing.silo = c.id, silo.name
+            yield missing
+            continue
+        route, route_ev = _route_control(d, p.subnet_id)
+        if route == "controlled":
+            yield Pass(c.id, f"Compute {c.name}: Internet-bound traffic from subnet {name_of(p.subnet_id)} is "
+                       "routed away from the Internet.", silo=silo.name, evidence=route_ev)
+            continue
+        if route == "leaks":
+            yield Fail(c.id, f"Compute {c.name}: the route table sends some public prefixes straight to the "
+                       "Internet, bypassing the 0.0.0.0/0 appliance route.", silo=silo.name, evidence=route_ev)
+            continue
+        eff = effective(d.network, p.subnet_id)
+        if eff.missing or eff.outbound.problems:
+            yield Unknown(c.id, f"Outbound filtering of subnet {name_of(p.subnet_id)} cannot be evaluated: "
+                          + "; ".join(eff.outbound.problems) + ".", silo=silo.name,
+                          evidence=[note(x) for x in eff.outbound.problems] + route_ev)
+            continue
+        if not eff.has_nsg:
+            result: Finding = Fail(c.id, f"Compute {c.name}: subnet {name_of(p.subnet_id)} has no NSG and no "
+                                   "egress route control: outbound Internet traffic is allowed.", silo=silo.name,
+                                   evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)]
+                                   + route_ev)
+        elif eff.outbound.open:
+            ports = "; ".join(o.describe() for o in eff.outbound.openings)
+            ev = eff.outbound.evidence() + route_ev
+            if eff.outbound.defaults_assumed:
+                ev.append(note("the NSG payload has no defaultSecurityRules; Azure's defaults were assumed"))
+            result = Fail(c.id, f"Compute {c.name} can send traffic to the Internet: {ports}.", silo=silo.name,
+                          evidence=ev)
+        else:
+            yield Pass(c.id, f"Compute {c.name}: outbound Internet traffic is denied by NSG rule(s) "
+                       + ", ".join(f"{r.name} ({r.priority})" for r in eff.outbound.deciding_denies) + ".",
+                       silo=silo.name, evidence=eff.outbound.evidence())
+            continue
+        if route == "missing":  # the unread route table might block what the NSG allows
+            yield Unknown(c.id, result.message + " The subnet's route table is not in the input and may route "
+                          "egress to a firewall.", silo=silo.name, evidence=result.evidence)
+        else:
+            yield result
+
+
+# ----------------------------------------------------------------------------------------------------------
+def _silo_vnets(silo: Silo) -> list[str]:
+    return sorted({vnet_of(c.subnet_id) for c in silo.computes if c.subnet_id})
+
+
+def _peering_evidence(peerings: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for pr in peerings:
+        out.append(prop(pr.id, "properties.peeringState", pr.state or None))
+        for flag in ("allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways"):
+            if pr.prop(flag) is not None:
+                out.append(prop(pr.id, f"properties.{flag}", pr.prop(flag)))
+        out.append({"kind": "network-path", "path_kind": "peering", "source": pr.vnet_id,
+                    "detail": f"peering {name_of(pr.id)} to {pr.remote_id} (state {pr.state or 'missing'})"})
+    return out
+
+
+@rule(
+    id="FL-NET-006",
+    title="Silo networks are not connected to each other",
+    area="network-isolation",
+    severity="critical",
+    blocks=("production",),
+    rationale="Two silos in one VNet, or in VNets joined by a Connected peering, can reach each other's nodes "
+    "and private endpoints: network isolation between silos is gone and only identities keep one silo from "
+    "another's data. Peering is not transitive, so silos peered only with the orchestrator are not connected "
+    "to each other (unless the hub forwards traffic, see FL-NET-007).",
+    remediation=Remediation(
+        cli="az network vnet peering delete --resource-group <rg> --vnet-name vnet-silo0 --name <peering>",
+        bicep="// do not declare Microsoft.Network/virtualNetworks/virtualNetworkPeerings between silo VNets;\n"
+        "// give each silo its own VNet",
+        text="Give every silo its own VNet and remove peerings between silo VNets; peer each silo only with the "
+        "orchestrator VNet if needed.",
+    ),
+    references=(PEERING_DOCS, FL_VNET_DOCS),
+)
+def silos_not_connected(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        mine = _silo_vnets(silo)
+        if not silo.computes:
+            yield unresolved(silo)
+            continue
+        if not mine:
+            yield NotApplicable(silo.computes[0].id, f"Silo {silo.name}: its computes are not in customer VNets "
+                                "(a workspace managed network is shared by every compute of the workspace; silos "
+                                "there are separated by identity, not by network).", silo=silo.name)
+            continue
+        fails: list[dict[str, Any]] = []
+        unknowns: list[str] = []
+        joined: list[str] = []
+        for other in d.silos:
+            if other is silo:
+                continue
+            for va in mine:
+                for vb in _silo_vnets(other):
+                    reach = d.network.reach(va, vb)
+                    if reach.result == "yes":
+                        joined.append(f"{other.name} ({'same VNet' if reach.how == 'same-vnet' else 'peered'})")
+                        fails += ([prop(va, "id", va), note(f"silo {other.name} uses the same VNet {va}")]
+                                  if reach.how == "same-vnet" else _peering_evidence(reach.peerings))
+                    elif reach.result == "unknown":
+                        unknowns.append(f"{other.name}: {reach.how}")
+        anchor = mine[0]
+        if fails:
+            yield Fail(anchor, f"Silo {silo.name}'s network is connected to silo(s) {', '.join(sorted(set(joined)))}.",
+                       silo=silo.name, evidence=fails)
+        elif unknowns:
+            yield Unknown(anchor, f"Silo {silo.name}: connectivity to other silos cannot be established: "
+                          + "; ".join(unknowns) + ".", silo=silo.name, evidence=[note(u) for u in unknowns])
+        else:
+            peers = [pr for v in mine for pr in d.network.peerings_of(v)]
+            yield Pass(anchor, f"Silo {silo.name}'s VNet is neither shared with nor peered to another silo's VNet.",
+                       silo=silo.name, evidence=_peering_evidence(peers) or [note("the VNet has no peerings")])
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-NET-007",
+    title="Silo peerings with the orchestrator (or other networks) are reported",
+    area="network-isolation",
+    severity="info",
+    blocks=(),
+    rationale="A silo peered with the orchestrator VNet lets the orchestrator network reach the silo's private "
+    "endpoints; the FL sample does this on purpose, so the peering itself is reported, not failed. "
+    "allowForwardedTraffic or allowGatewayTransit on either side lets traffic transit through the hub "
+    "(an appliance or gateway there can join silos to each other or to other networks): that fails at "
+    "medium severity and blocks production.",
+    remediation=Remediation(
+        cli="az network vnet peering update --resource-group <rg> --vnet-name vnet-silo0 --name <peering> "
+        "--set allowForwardedTraffic=false allowGatewayTransit=false",
+        bicep="properties: {\n  allowVirtualNetworkAccess: true\n  allowForwardedTraffic: false\n"
+        "  allowGatewayTransit: false\n  useRemoteGateways: false\n  remoteVirtualNetwork: { id: orchestratorVnet.id }\n}",
+        text="Keep silo peerings to the orchestrator plain: no forwarded traffic, no gateway transit.",
+    ),
+    references=(PEERING_DOCS, FL_VNET_DOCS),
+)
+def silo_peerings_reported(d: Deployment) -> Iterable[Finding]:
+    orch_vnets = {vnet_of(v) for v in d.orchestrator.vnet_ids}
+    silo_vnets = {v for s in d.silos for v in _silo_vnets(s)}
+    for silo in d.silos:
+        mine = _silo_vnets(silo)
+        if not mine:
+            continue
+        reported = False
+        for va in mine:
+            remotes = {p.remote_id for p in d.network.peerings_of(va) if p.remote_id}
+            remotes |= {pr.vnet_id for peers in d.network.peerings.values() for pr in peers if pr.remote_id == va}
+            for vb in sorted(remotes - {va}):
+                if vb in silo_vnets and vb not in orch_vnets:
+                    continue  # silo-to-silo peerings are FL-NET-006's
+                sides = d.network.peerings_between(va, vb)
+                role = "orchestrator" if vb in orch_vnets else "another"
+                flagged = [(pr, f) for pr in sides for f in ("allowForwardedTraffic", "allowGatewayTransit")
+                           if pr.prop(f) is True or str(pr.prop(f)).lower() == "true"]
+                ev = _peering_evidence(sides)
+                reported = True
+                if flagged:
+                    f = Fail(va, f"Silo {silo.name}'s VNet is peered with {role} VNet {name_of(vb)} with "
+                             + ", ".join(sorted({fl for _, fl in flagged})) + " enabled: traffic can transit "
+                             "through the peering.", silo=silo.name, evidence=ev, subject=vb)
+                    f.severity, f.blocks = "medium", ("production",)
+                    yield f
+                else:
+                    yield Pass(va, f"Silo {silo.name}'s VNet is peered with {role} VNet {name_of(vb)} "
+                               "(no forwarded traffic or gateway transit).", silo=silo.name, evidence=ev, subject=vb)
+        if not reported:
+            yield NotApplicable(mine[0], f"Silo {silo.name}'s VNet has no peerings.", silo=silo.name)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-NET-008",
+    title="Peered VNets do not have overlapping address spaces",
+    area="network-isolation",
+    severity="medium",
+    blocks=("production",),
+    rationale="Peered VNets with overlapping address spaces route ambiguously: traffic meant for a silo's own "
+    "private endpoint can be sent across the peering, and Azure refuses to sync the peering. Overlap is "
+    "computed with real CIDR arithmetic over the VNets' addressSpace (or the peering's remoteAddressSpace "
+    "when the remote VNet is not in the input).",
+    remediation=Remediation(
+        cli="az network vnet update --resource-group <rg> --name vnet-silo0 --address-prefixes 10.101.0.0/24",
+        bicep="addressSpace: {\n  addressPrefixes: [ '10.101.0.0/24' ]  // unique across every peered VNet\n}",
+        text="Give every silo and the orchestrator a non-overlapping address space.",
+    ),
+    references=(PEERING_DOCS,),
+)
+def peered_no_overlap(d: Deployment) -> Iterable[Finding]:
+    members: list[tuple[str | None, str]] = []
+    for silo in d.silos:
+        members += [(silo.name, v) for v in _silo_vnets(silo)]
+    members += [(None, vnet_of(v)) for v in d.orchestrator.vnet_ids]
+    seen: set[str] = set()
+    for silo_name, va in members:
+        if va in seen:
+            continue
+        seen.add(va)
+        peers = d.network.peerings_of(va)
+        remotes = sorted({p.remote_id for p in peers if p.remote_id}
+                         | {pr.vnet_id for ps in d.network.peerings.values() for pr in ps if pr.remote_id == va})
+        if not remotes:
+            yield NotApplicable(va, f"VNet {name_of(va)} has no peerings.", silo=silo_name)
+            continue
+        overlaps, unknown = [], []
+        for vb in remotes:
+            o = d.network.address_overlap(va, vb)
+            if o is None:
+                unknown.append(vb)
+            elif o:
+                overlaps.append((vb, o))
+        ev = [prop(va, "properties.addressSpace.addressPrefixes", d.network.vnet_prefixes(va))]
+        for vb, o in overlaps:
+            ev.append(prop(vb, "properties.addressSpace.addressPrefixes", d.network.vnet_prefixes(vb)))
+            ev += [note(f"{a} overlaps {b} ({name_of(vb)})") for a, b in o]
+        if overlaps:
+            yield Fail(va, f"VNet {name_of(va)} overlaps the address space of peered VNet(s) "
+                       + ", ".join(name_of(v) for v, _ in overlaps) + ".", silo=silo_name, evidence=ev)
+        elif unknown:
+            yield Unknown(va, f"VNet {name_of(va)}: the address space of peered VNet(s) "
+                          + ", ".join(unknown) + " is not in the input.", silo=silo_name, evidence=ev)
+        else:
+            for vb in remotes:
+                ev.append(prop(vb, "properties.addressSpace.addressPrefixes", d.network.vnet_prefixes(vb)))
+            yield Pass(va, f"VNet {name_of(va)} shares no addresses with its {len(remotes)} peered VNet(s).",
+                       silo=silo_name, evidence=ev)
+
