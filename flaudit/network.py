@@ -418,3 +418,70 @@ def azure_default_rules(nsg_id: str) -> list[dict[str, Any]]:
                             "sourceAddressPrefix": src, "destinationAddressPrefix": dst, "access": acc,
                             "priority": prio, "direction": d}}
             for n, prio, d, acc, src, dst in rows]
+
+
+# -- Azure ML compute placement --------------------------------------------------------------------------
+MANAGED_MODES = ("allowonlyapprovedoutbound", "allowinternetoutbound")
+
+
+@dataclass
+class Placement:
+    """Where a compute's nodes run, as far as the network goes.
+
+    ``kind``: ``vnet`` (a customer subnet), ``managed`` (the workspace's managed network), ``none`` (neither:
+    Azure ML's shared infrastructure with public addresses) or ``unknown`` (the workspace was not read).
+    """
+
+    kind: str
+    subnet_id: str | None = None
+    workspace_id: str = ""
+    workspace: dict[str, Any] | None = None
+    isolation_mode: str = "Disabled"
+    mode_default_assumed: bool = False
+
+    def mode_evidence(self) -> dict[str, Any]:
+        from flaudit.findings import prop
+
+        return prop(self.workspace_id, "properties.managedNetwork.isolationMode", self.isolation_mode,
+                    default_assumed=self.mode_default_assumed,
+                    default_note="missing means Disabled (no managed network; Azure default)")
+
+
+def managed_isolation_mode(workspace: dict[str, Any] | None) -> tuple[str, bool]:
+    """(isolationMode, default_assumed) of a workspace's managed network; missing means ``Disabled``."""
+    mode = get_path(workspace or {}, "properties.managedNetwork.isolationMode")
+    return (str(mode), False) if mode else ("Disabled", True)
+
+
+def compute_placement(compute: Any, inventory: Any) -> Placement:
+    """Placement of a :class:`flaudit.model.Compute`: its subnet wins; otherwise its workspace's managed network."""
+    if compute.subnet_id:
+        return Placement("vnet", subnet_id=compute.subnet_id, workspace_id=compute.workspace_id)
+    ws = inventory.get(compute.workspace_id) if compute.workspace_id else None
+    if ws is None:
+        return Placement("unknown", workspace_id=compute.workspace_id)
+    mode, assumed = managed_isolation_mode(ws)
+    kind = "managed" if mode.lower() in MANAGED_MODES else "none"
+    return Placement(kind, workspace_id=ws.get("id", compute.workspace_id), workspace=ws, isolation_mode=mode,
+                     mode_default_assumed=assumed)
+
+
+def managed_private_endpoint_rules(workspace: dict[str, Any] | None, target_id: str, group: str
+                                   ) -> list[tuple[str, dict[str, Any]]]:
+    """The workspace managed network's ``PrivateEndpoint`` outbound rules to ``target_id``/``group``.
+
+    ``managedNetwork.outboundRules`` is a map of rule name -> rule (``type``, ``destination.serviceResourceId``,
+    ``destination.subresourceTarget``, ``status``); older payloads use a list of named rules, read too.
+    """
+    rules = get_path(workspace or {}, "properties.managedNetwork.outboundRules") or {}
+    items = (list(rules.items()) if isinstance(rules, dict)
+             else [(str(r.get("name", "")), r.get("properties", r)) for r in rules if isinstance(r, dict)])
+    out = []
+    for name, rule in items:
+        if not isinstance(rule, dict) or str(rule.get("type", "")).lower() != "privateendpoint":
+            continue
+        dest = rule.get("destination") or {}
+        if norm(dest.get("serviceResourceId")) == norm(target_id) and \
+                str(dest.get("subresourceTarget", "")).lower() == group.lower():
+            out.append((name, rule))
+    return out

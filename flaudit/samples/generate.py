@@ -145,7 +145,8 @@ class Builder:
                                dest="AzureMachineLearning"),
                 self._nsg_rule(rid, "AllowEntraOutbound", 110, "Outbound", "Allow", "VirtualNetwork", "443",
                                dest="AzureActiveDirectory"),
-                self._nsg_rule(rid, "DenyInternetOutbound", 4000, "Outbound", "Deny", "*", "*", dest="Internet"),
+                self._nsg_rule(rid, "DenyInternetOutbound", 4000, "Outbound", "Deny", "*", "*", dest="Internet",
+                               protocol="*"),
             ]
         return self.add({"id": rid, "name": name, "type": "Microsoft.Network/networkSecurityGroups", "location": LOC,
                          "etag": 'W/"00000000-0000-0000-0000-000000000000"',
@@ -154,10 +155,10 @@ class Builder:
 
     @staticmethod
     def _nsg_rule(nsg_id: str, name: str, priority: int, direction: str, access: str, source: str, ports: str,
-                  dest: str = "*") -> dict[str, Any]:
+                  dest: str = "*", protocol: str = "Tcp") -> dict[str, Any]:
         return {"id": f"{nsg_id}/securityRules/{name}", "name": name,
                 "type": "Microsoft.Network/networkSecurityGroups/securityRules",
-                "properties": {"provisioningState": "Succeeded", "protocol": "Tcp", "sourcePortRange": "*",
+                "properties": {"provisioningState": "Succeeded", "protocol": protocol, "sourcePortRange": "*",
                                "destinationPortRange": ports, "sourceAddressPrefix": source,
                                "destinationAddressPrefix": dest, "access": access, "priority": priority,
                                "direction": direction, "sourcePortRanges": [], "destinationPortRanges": [],
