@@ -27,6 +27,7 @@ SOURCE_MODULES: list[str] = [
     "flaudit.sources.samples",
     "flaudit.sources.live",
     "flaudit.sources.template",
+    "flaudit.sources.whatif",
 ]
 
 

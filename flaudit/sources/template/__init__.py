@@ -36,9 +36,10 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                        help="template parameter (repeatable; VALUE is JSON for non-string parameters)")
     group.add_argument("--subscription-id", metavar="ID",
-                       help=f"subscription the template deploys to (default {DEFAULT_SUBSCRIPTION})")
-    group.add_argument("--resource-group", metavar="NAME",
-                       help=f"resource group the template deploys to (default {DEFAULT_RESOURCE_GROUP})")
+                       help=f"subscription a --template deploys to (default {DEFAULT_SUBSCRIPTION})")
+    if "--resource-group" not in group._option_string_actions:  # live collection defines it too; share it
+        group.add_argument("--resource-group", action="append", default=[], metavar="NAME",
+                           help=f"resource group the template deploys to (default {DEFAULT_RESOURCE_GROUP})")
     group.add_argument("--location", metavar="REGION",
                        help=f"location of that resource group, i.e. resourceGroup().location "
                        f"(default {DEFAULT_LOCATION})")
@@ -57,9 +58,18 @@ def load(args: argparse.Namespace, inventory: Inventory) -> None:
         parameters_file=Path(args.parameters) if getattr(args, "parameters", None) else None,
         params=list(getattr(args, "param", None) or []),
         subscription_id=getattr(args, "subscription_id", None),
-        resource_group=getattr(args, "resource_group", None),
+        resource_group=_one_resource_group(getattr(args, "resource_group", None)),
         location=getattr(args, "location", None),
     )
+
+
+def _one_resource_group(value: Any) -> str | None:
+    """--resource-group is shared with live collection (repeatable there); a template deploys to one."""
+    if isinstance(value, list):
+        if len(value) > 1:
+            raise InputError("--template deploys to one resource group; give --resource-group once")
+        return value[0] if value else None
+    return value or None
 
 
 def read_template(path: Path) -> tuple[dict[str, Any], str]:
