@@ -191,6 +191,42 @@ def network_exposure(resource_id: str, raw: dict[str, Any], acl_key: str) -> Ver
                    f"{len(vnet_rules) if isinstance(vnet_rules, list) else 0} virtual-network rule(s)).", evidence)
 
 
+def storage_public_exposure(rid: str, res: dict[str, Any]) -> Verdict:
+    """The same question for a storage account, answered by the shared storage exposure evaluator.
+
+    flaudit.exposure is the one reader of a storage account's network settings; this only decides which of
+    its open paths count as Internet exposure (``public``, and ``ip-rule`` ranges wider than a /16).
+    Virtual-network, resource-instance and trusted-service paths are reported but are not the Internet.
+    """
+    from flaudit.exposure import storage_exposure
+
+    exp = storage_exposure(res)
+    evidence = exp.setting_evidence()
+    open_paths = exp.open_public_paths
+    evidence += [p.evidence() for p in open_paths]
+    if exp.perimeter:
+        return Verdict("unknown", "publicNetworkAccess SecuredByPerimeter: public access depends on network "
+                       "security perimeter rules flaudit does not collect.", evidence)
+    pna = exp.public_network_access.strip().lower()
+    if pna not in ("enabled", "disabled"):
+        return Verdict("unknown", f"publicNetworkAccess {exp.public_network_access!r} is not understood.", evidence)
+    if any(p.path_kind == "public" for p in open_paths):
+        return Verdict("fail", "reachable from any network: public network access is enabled and the firewall's "
+                       "default action is Allow.", evidence)
+    ip_paths = [p for p in open_paths if p.path_kind == "ip-rule"]
+    broad = [p.source for p in ip_paths if _broad(p.source) is True]
+    bad = [p.source for p in ip_paths if _broad(p.source) is None]
+    if broad:
+        return Verdict("fail", f"the firewall denies by default but IP rule(s) {', '.join(broad)} allow a range wider "
+                       f"than a /{BROAD_IPV4_PREFIX}.", evidence)
+    if bad:
+        return Verdict("unknown", f"IP rule value(s) {', '.join(bad)} could not be parsed.", evidence)
+    if pna == "disabled":
+        return Verdict("pass", "public network access is disabled.", evidence)
+    return Verdict("pass", f"the public endpoint denies by default ({len(ip_paths)} narrow IP rule(s); other "
+                   "paths are virtual-network, resource-instance or trusted-service paths).", evidence)
+
+
 def _workspace_dependency_rule(d: Deployment, path: str, rtype: str, label: str, required: bool,
                                judge: Callable[[str, dict[str, Any]], Verdict]) -> Iterator[Finding]:
     ws = d.workspace
@@ -616,4 +652,4 @@ def registry_admin_disabled(d: Deployment) -> Iterable[Finding]:
 )
 def default_storage_not_public(d: Deployment) -> Iterable[Finding]:
     yield from _workspace_dependency_rule(d, "properties.storageAccount", STORAGE, "default storage account", True,
-                                          lambda rid, res: network_exposure(rid, res, "networkAcls"))
+                                          storage_public_exposure)

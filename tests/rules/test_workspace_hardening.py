@@ -393,6 +393,26 @@ def test_default_storage_public_fails_and_private_passes():
     assert f["status"] == "fail" and f["resource_id"] == st["id"]
 
 
+def test_default_storage_with_public_access_disabled_passes_despite_default_action_allow():
+    res = support.sample_resources("hardened")
+    support.storage(res, "workspace")["properties"]["networkAcls"]["defaultAction"] = "Allow"
+    assert one(run(res), "FL-WSH-009")["status"] == "pass"
+
+
+@pytest.mark.parametrize("ip,status", [("203.0.113.0/24", "pass"), ("0.0.0.0/0", "fail"), ("bogus", "unknown")])
+def test_default_storage_firewall_ip_rules_and_vnet_rules(ip, status):
+    res = support.sample_resources("hardened")
+    st = support.storage(res, "workspace")
+    acls = st["properties"]["networkAcls"]
+    st["properties"]["publicNetworkAccess"] = "Enabled"
+    acls["ipRules"] = [{"value": ip, "action": "Allow"}]
+    acls["virtualNetworkRules"] = [{"id": inner(res, "orchestrator-01")["subnet"]["id"], "action": "Allow",
+                                    "state": "Succeeded"}]
+    f = one(run(res), "FL-WSH-009")
+    assert f["status"] == status
+    assert any(e["kind"] == "network-path" and e["source"] == ip for e in f["evidence"])
+
+
 def test_default_storage_secured_by_perimeter_is_not_evaluated_so_unknown():
     res = support.sample_resources("hardened")
     support.storage(res, "workspace")["properties"]["publicNetworkAccess"] = "SecuredByPerimeter"
