@@ -292,7 +292,7 @@ def workspace_not_public(d: Deployment) -> Iterable[Finding]:
 
 @rule(
     id="FL-WSH-002",
-    title="The workspace managed network allows only approved outbound traffic (or silo computes use customer VNets)",
+    title="The workspace managed network allows only approved outbound traffic",
     area="workspace-hardening",
     severity="high",
     blocks=("production",),

@@ -446,3 +446,13 @@ def test_no_workspace_hardening_finding_blocks_prototype(posture):
     result = run(support.sample_resources(posture))
     assert result["findings"]
     assert not [f for f in result["findings"] if "prototype" in f["blocks"]]
+
+
+@pytest.mark.parametrize("posture", (*SANDBOXES, "hardened"))
+def test_with_the_whole_rule_pack_only_sandboxes_are_blocked_in_production_by_this_area(posture):
+    result = support.audit(support.sample_resources(posture))
+    mine = {f["id"] for f in result["findings"] if f["area"] == "workspace-hardening"}
+    assert mine
+    assert not set(result["verdict"]["prototype"]["blocking"]) & mine
+    blocked_here = set(result["verdict"]["production"]["blocking"]) & mine
+    assert bool(blocked_here) == (posture != "hardened")
