@@ -20,7 +20,7 @@ from typing import Any
 
 MAX_SILOS = 20
 COLS = 4
-CARD_W, CARD_H, GAP = 300, 262, 18
+CARD_W, CARD_H, GAP = 320, 262, 18
 TOP_H = 150
 MAX_CHIPS = 4
 MAX_BADGES = 4
@@ -125,7 +125,7 @@ def _card(v: SiloView, x: float, y: float) -> str:
     crossing = len(v.outside)
     out.append(f'<title>silo {esc(v.name)}</title>')
     out.append(f'<rect class="card{" breached" if crossing else ""}" width="{CARD_W}" height="{CARD_H}" rx="8"/>')
-    out.append(_text(10, 19, clip(f"silo {v.name}", 30), "silo-name"))
+    out.append(_text(10, 19, clip(v.name, 32), "silo-name"))
     if crossing:
         out.append(_text(CARD_W - 10, 19, f"{crossing} outside", "warn-text", "end"))
     # left column: compute -> identity -> storage
@@ -149,7 +149,7 @@ def _card(v: SiloView, x: float, y: float) -> str:
     else:
         out.append(_text(lx + 70, 141, "no own access", "edge-label muted", "middle"))
     # side lane: principals from outside the silo
-    rx, rw = 166, 124
+    rx, rw = 166, 144
     if v.outside:
         out.append(_text(rx, 38, "from outside the silo", "lane-title"))
     shown = v.outside[:MAX_CHIPS] if len(v.outside) <= MAX_CHIPS else v.outside[: MAX_CHIPS - 1]
@@ -164,8 +164,8 @@ def _card(v: SiloView, x: float, y: float) -> str:
                    f'<path d="M{rx},{cy + 16} C{rx - 10},{cy + 16} {lx + lw + 12},{sy + sh / 2} {lx + lw + 2},'
                    f'{sy + sh / 2}" marker-end="url(#arrow-out)"/>'
                    f'<rect class="chip" x="{rx}" y="{cy}" width="{rw}" height="32" rx="4"/>'
-                   + _text(rx + 5, cy + 13, clip(who, 20), "chip-name")
-                   + _text(rx + 5, cy + 26, clip(f"{origin_text(e)}: {kinds_text(e)}", 22), "chip-kinds")
+                   + _text(rx + 5, cy + 13, clip(who, 22), "chip-name")
+                   + _text(rx + 5, cy + 26, clip(f"{origin_text(e)}: {kinds_text(e)}", 27), "chip-kinds")
                    + "</g>")
     if len(v.outside) > len(shown):
         cy = 44 + len(shown) * 38

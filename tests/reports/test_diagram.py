@@ -20,7 +20,7 @@ def test_one_card_per_silo_with_compute_identity_and_storage(result):
     cards = svg.findall(f".//{SVG}g[@class='silo']")
     assert len(cards) == 5
     labels = ["".join(t.itertext()) for t in cards[1].iter(f"{SVG}text")]
-    assert "silo silo-1" in labels and "silo-1-cpu" in labels and "uai-silo-1" in labels and "stsilo1" in labels
+    assert "silo-1" in labels and "silo-1-cpu" in labels and "uai-silo-1" in labels and "stsilo1" in labels
 
 
 def test_crossing_principals_are_red_edges_in_the_side_lane_of_the_silo_they_reach(result):
