@@ -53,6 +53,7 @@ class FakeArm:
     page_size: int = 100
     latency: float = 0.0
     graph_quota: tuple[int, str] | None = None  # (remaining, resets-after) sent on every Graph response
+    graph_hidden: set[str] = field(default_factory=set)  # ids Resource Graph has not caught up with yet
     lists: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     gets: dict[str, dict[str, Any]] = field(default_factory=dict)
     canned: dict[tuple[str, str], deque] = field(default_factory=lambda: defaultdict(deque))
@@ -122,10 +123,11 @@ class FakeArm:
                     self.lists.setdefault((norm(f"{r['id']}/{k}"), ""), [])
 
     def _index_assignment(self, r: dict[str, Any], kind: str) -> None:
-        scope = norm((r.get("properties") or {}).get("scope") or parent_id(r["id"]) or "/")
+        scope = norm((r.get("properties") or {}).get("scope") or parent_id(r["id"]) or "/") or "/"
         for sub in self.subscriptions:
             sid = norm(f"/subscriptions/{sub}")
-            above = scope in ancestor_scopes(sid)
+            # every fake subscription sits in management group MG under the root
+            above = scope in ancestor_scopes(sid) or scope.startswith("/providers/microsoft.management/")
             if above or is_within(scope, sid):
                 self._add(f"{sid}/providers/Microsoft.Authorization/{kind}", r)
             if above:
@@ -206,9 +208,12 @@ class FakeArm:
                          {"displayName": "Tenant Root Group", "name": "72f988bf-86f1-41af-91ab-2d7cd011db47"}]}}
                     for s in self.subscriptions if s.lower() in subs]
         elif text.startswith("authorizationresources"):
+            # Above-subscription assignments only come back with an authorization scope filter.
+            above = (body.get("options") or {}).get("authorizationScopeFilter") in (
+                "AtScopeAndAbove", "AtScopeAboveAndBelow")
             rows = [self._graph_row(r) for r in self.resources
                     if r["type"].lower() == "microsoft.authorization/roleassignments"
-                    and (subscription_of(r["id"]) in subs or subscription_of(r["id"]) is None)]
+                    and (subscription_of(r["id"]) in subs or (above and subscription_of(r["id"]) is None))]
             rows += [self._graph_row(r) for r in self.resources
                      if r["type"].lower() == "microsoft.authorization/roledefinitions"
                      and (r.get("properties") or {}).get("type") == "CustomRole"]
@@ -216,6 +221,7 @@ class FakeArm:
             wanted = set(re.findall(r"'([a-z0-9./]+)'", text))
             rows = [self._graph_row(r) for r in self.resources
                     if r["type"].lower() in wanted and subscription_of(r["id"]) in subs]
+        rows = [r for r in rows if norm(r["id"]) not in {norm(h) for h in self.graph_hidden}]
         options = body.get("options") or {}
         top = int(options.get("$top", 1000))
         skip = int(options.get("$skipToken", "0"))

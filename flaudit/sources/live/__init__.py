@@ -22,13 +22,14 @@ __all__ = [
 ]
 
 
-def add_scope_arguments(target: Any) -> None:
+def add_scope_arguments(target: Any, *, resource_group: bool = True) -> None:
     """Options naming what to collect and how to authenticate (shared by ``scan`` and ``collect``)."""
     target.add_argument("--subscription", action="append", default=[], metavar="ID",
                         help="collect this Azure subscription live (repeatable; needs Reader on it)")
-    target.add_argument("--resource-group", action="append", default=[], metavar="RG",
-                        help="only these resource groups of the one --subscription (repeatable); "
-                        "assignments inherited from the subscription and above are still read")
+    if resource_group:
+        target.add_argument("--resource-group", action="append", default=[], metavar="RG",
+                            help="only these resource groups of the one --subscription (repeatable); "
+                            "assignments inherited from the subscription and above are still read")
     target.add_argument("--tenant", metavar="ID", help="Entra tenant to authenticate in")
     target.add_argument("--cloud", choices=sorted(CLOUDS), default=None,
                         help="Azure cloud (default: AzureCloud)")
@@ -40,7 +41,11 @@ def add_scope_arguments(target: Any) -> None:
 
 
 def add_arguments(group: argparse._ArgumentGroup) -> None:
-    add_scope_arguments(group)
+    # The template source owns scan's single-valued --resource-group (the group a template deploys to); live
+    # collection reads the same option, so it is added here only when that source is not loaded.
+    from flaudit.sources import SOURCE_MODULES
+
+    add_scope_arguments(group, resource_group="flaudit.sources.template" not in SOURCE_MODULES)
     group.add_argument("--save-snapshot", metavar="PATH",
                        help="also write what live collection read as a snapshot (re-audit it with --input)")
 
@@ -65,7 +70,8 @@ def scope_from_args(args: argparse.Namespace, config: Any = None) -> Any:
     from flaudit.sources.live.collect import make_scope
 
     subs = list(getattr(args, "subscription", None) or [])
-    rgs = list(getattr(args, "resource_group", None) or [])
+    rg_arg = getattr(args, "resource_group", None) or []
+    rgs = [rg_arg] if isinstance(rg_arg, str) else list(rg_arg)
     mg = getattr(args, "management_group", None)
     if mg and not getattr(args, "resource_graph", False):
         raise InputError("--management-group needs --resource-graph (fleet mode)")
