@@ -145,6 +145,15 @@ def trim_rows(rows: list[Row], limit: int) -> tuple[list[Row], list[Row]]:
     return [r for r in rows if id(r) in keep_ids], [r for r in rows if id(r) not in keep_ids]
 
 
+def cut_note(cut: list[Row]) -> str:
+    """What the rows left out of a trimmed matrix hold, e.g. "12 more silos not shown (3 FAIL, 9 PASS)"."""
+    counts: dict[str, int] = {}
+    for r in cut:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    parts = ", ".join(f"{counts[s]} {CELL_WORDS[s]}" for s in CELL_ORDER if s in counts)
+    return f"{len(cut)} more silos not shown ({parts})"
+
+
 def blocking_ids(result: dict[str, Any]) -> set[str]:
     """Findings that block any profile's verdict (the result's own verdict lists them)."""
     out: set[str] = set()

@@ -19,6 +19,7 @@ from flaudit.reports._common import (
     UNKNOWN_MEANING,
     VERDICT_WORDS,
     access_chain_text,
+    cut_note,
     evidence_text,
     finding_label,
     matrix,
@@ -98,7 +99,7 @@ def _matrix(rows: list[Any], cut: list[Any]) -> str:
     for row in rows:
         lines.append(f"| {esc(row.label)} | " + " | ".join(CELL_MARK[row.cells[a].state] for a in AREAS) + " |")
     if cut:
-        lines += ["", f"{len(cut)} more silos not shown: none of them fails or is unknown."]
+        lines += ["", f"{cut_note(cut)}; silos that fail or are unknown are listed first."]
     return "\n".join(lines) + "\n\n"
 
 

@@ -17,6 +17,7 @@ from flaudit.reports._common import (
     UNKNOWN_MEANING,
     VERDICT_WORDS,
     access_chain_text,
+    cut_note,
     evidence_text,
     matrix,
     problem_findings,
@@ -72,7 +73,7 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
         table.add_row(Text(row.label), *(Text(row.cells[a].word, style=CELL_STYLE[row.cells[a].state]) for a in AREAS))
     console.print(table)
     if cut:
-        console.print(Text(f"... {len(cut)} more silos not shown (all PASS, N/A or WAIVED)", style="dim"))
+        console.print(Text(f"... {cut_note(cut)}", style="dim"))
     console.print()
 
     for profile, status, blocking in verdict_lines(result):

@@ -65,3 +65,10 @@ def test_large_deployments_are_cut_with_a_note(big_result):
     huge = terminal.render(make_result(60), color=False)
     assert "more silos not shown" in huge
     assert "silo-1 " in huge  # failing silos are kept
+
+
+def test_cut_note_counts_what_was_left_out():
+    from synthetic import make_result
+
+    text = terminal.render(make_result(40), color=False)
+    assert "... 11 more silos not shown (11 PASS)" in text
