@@ -256,19 +256,23 @@ def _workspace_dependency_rule(d: Deployment, path: str, rtype: str, label: str,
 # ---------------------------------------------------------------------------------------------------------
 @rule(
     id="FL-WSH-001",
-    title="The workspace disables public network access",
+    title="The workspace is not open to the Internet",
     area="workspace-hardening",
     severity="high",
     blocks=("production",),
-    rationale="A workspace reachable from the Internet lets anyone holding a workspace role (or a stolen token) "
-    "submit jobs to silo computes, read job outputs and change datastores from anywhere. For sensitive data the "
-    "workspace should be reachable only through its private endpoint. Azure default assumed for a missing "
-    "publicNetworkAccess: Enabled.",
+    rationale="A workspace reachable from any network lets anyone holding a workspace role (or a stolen token) "
+    "submit jobs to silo computes, read job outputs and change datastores from anywhere. Open means "
+    "publicNetworkAccess not Disabled with the workspace firewall (networkAcls, 'enabled from selected IP "
+    "addresses') allowing by default or through an IP rule wider than a /16. This rule measures how far the "
+    "workspace is exposed; FL-PE-006 separately requires publicNetworkAccess Disabled behind a private endpoint "
+    "for production, as the cited policy does. Azure defaults assumed: a missing publicNetworkAccess means "
+    "Enabled, a missing networkAcls.defaultAction means Allow.",
     remediation=Remediation(
         cli="az ml workspace update --name <ws> --resource-group <rg> --public-network-access Disabled",
         bicep="resource ws 'Microsoft.MachineLearningServices/workspaces@2024-10-01' = {\n  ...\n  properties: {\n"
         "    publicNetworkAccess: 'Disabled'\n  }\n}",
-        text="Create an Approved private endpoint (group amlworkspace) first, then disable public network access.",
+        text="Create an Approved private endpoint (group amlworkspace), then disable public network access; until "
+        "then restrict it to selected IP addresses (networkAcls defaultAction Deny with narrow ipRules).",
     ),
     references=(AML_PRIVATE_LINK_DOCS,),
     policy=("438c38d2-3772-465a-a9cc-7a6666a275ce",),
@@ -278,16 +282,8 @@ def workspace_not_public(d: Deployment) -> Iterable[Finding]:
     if ws is None:
         yield _no_workspace(d)
         return
-    value, ev = _setting(ws.id, ws.raw, "properties.publicNetworkAccess", "Enabled",
-                         "missing means Enabled (Azure default)")
-    v = str(value).strip().lower()
-    if v == "disabled":
-        yield Pass(ws.id, f"Workspace {ws.name}: public network access is disabled.", evidence=[ev])
-    elif v == "enabled":
-        yield Fail(ws.id, f"Workspace {ws.name}: public network access is enabled; the workspace API is reachable "
-                   "from the Internet.", evidence=[ev])
-    else:
-        yield Unknown(ws.id, f"Workspace {ws.name}: publicNetworkAccess {value!r} is not understood.", evidence=[ev])
+    v = network_exposure(ws.id, ws.raw, "networkAcls")
+    yield _MAKE[v.status](ws.id, f"Workspace {ws.name}: {v.message}", evidence=v.evidence)
 
 
 @rule(

@@ -95,13 +95,26 @@ def test_workspace_public_network_access_values(value, status):
     assert one(run(res), "FL-WSH-001")["status"] == status
 
 
-def test_missing_workspace_public_network_access_means_enabled():
+def test_missing_workspace_public_network_access_means_enabled_and_missing_firewall_means_allow():
     res = support.sample_resources("hardened")
     del workspace(res)["properties"]["publicNetworkAccess"]
     f = one(run(res), "FL-WSH-001")
     assert f["status"] == "fail"
     ev = evidence_for(f, "properties.publicNetworkAccess")
     assert ev["value"] == "Enabled" and ev["default_assumed"] is True
+    ev = evidence_for(f, "properties.networkAcls.defaultAction")
+    assert ev["value"] == "Allow" and ev["default_assumed"] is True
+
+
+@pytest.mark.parametrize("ips,status", [(["203.0.113.7/32"], "pass"), (["0.0.0.0/0"], "fail"), ([], "pass")])
+def test_workspace_enabled_from_selected_ip_addresses(ips, status):
+    res = support.sample_resources("hardened")
+    props = workspace(res)["properties"]
+    props["publicNetworkAccess"] = "Enabled"
+    props["networkAcls"] = {"defaultAction": "Deny", "ipRules": [{"value": ip} for ip in ips]}
+    f = one(run(res), "FL-WSH-001")
+    assert f["status"] == status
+    assert evidence_for(f, "properties.networkAcls.defaultAction")["value"] == "Deny"
 
 
 def test_workspace_missing_from_the_inventory_is_unknown_for_every_workspace_level_rule():
