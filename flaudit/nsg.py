@@ -300,11 +300,16 @@ def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tu
     def asg(key: str) -> tuple[str, ...]:
         return tuple(str(get_path(a, "id")) for a in props.get(key) or [] if get_path(a, "id"))
 
+    sources = tuple(_field(props, "sourceAddressPrefix", "sourceAddressPrefixes"))
+    destinations = tuple(_field(props, "destinationAddressPrefix", "destinationAddressPrefixes"))
+    for label, values, key in (("source", sources, "sourceApplicationSecurityGroups"),
+                               ("destination", destinations, "destinationApplicationSecurityGroups")):
+        if not values and not asg(key):
+            problems.append(f"{where}: no {label} address prefix or application security group")
     rule = NsgRule(
         nsg_id=nsg_id, name=name, priority=priority, direction=direction.title(), access=access.title(),
         protocols=protocols, protocol_text=proto,
-        sources=tuple(_field(props, "sourceAddressPrefix", "sourceAddressPrefixes")),
-        destinations=tuple(_field(props, "destinationAddressPrefix", "destinationAddressPrefixes")),
+        sources=sources, destinations=destinations,
         source_asgs=asg("sourceApplicationSecurityGroups"),
         destination_asgs=asg("destinationApplicationSecurityGroups"),
         source_ports=tuple(sports), destination_ports=tuple(dports), default=default)
