@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import requests
+import responses
 
 from flaudit.arm import norm
 from flaudit.errors import CollectionError, InputError
@@ -18,6 +19,7 @@ from flaudit.sources.live.collect import collect, make_scope, open_session, writ
 from flaudit.sources.live.graph import RESOURCE_TYPES
 from tests.live.conftest import SUB
 from tests.live.fakearm import FakeArm, FakeCredential, arm_error
+from tests.support import config
 
 SUB_SCOPE = f"/subscriptions/{SUB}"
 RA_PATH = f"{SUB_SCOPE}/providers/Microsoft.Authorization/roleAssignments"
@@ -50,11 +52,11 @@ def test_marks_every_listed_type_as_collected_so_absence_is_meaningful(live, sam
     assert inv.coverage("microsoft.network/routetables") == "collected"  # none exist, and that is known
 
 
-def test_request_count_does_not_grow_with_the_number_of_silos(live, rsps, retry):
+def test_request_count_does_not_grow_with_the_number_of_silos(retry):
     counts = []
     for n in (3, 30):
         fake = FakeArm(generate.Builder("hardened", n).build(), [SUB], page_size=1000)
-        with __import__("responses").RequestsMock(assert_all_requests_are_fired=False) as mock:
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             fake.register(mock)
             collect(make_scope([SUB]), credential=FakeCredential(), retry=retry)
         counts.append(fake.count())
@@ -125,8 +127,6 @@ def test_403_on_role_assignments_only_is_recorded_and_everything_else_is_read(li
     again = read_file(snap)
     assert again.coverage("microsoft.authorization/roleassignments") == "unreadable"
     from flaudit.audit import run_audit
-
-    from tests.support import config
 
     result = run_audit(again, config(3))
     assert result["input"]["unreadable"][0]["status"] == 403
@@ -235,7 +235,7 @@ def test_snapshot_round_trip_gives_the_same_inventory_and_findings(live, sample,
     assert again.collected == inv.collected
     assert again.metadata["scope"]["subscriptions"] == [SUB]
     assert set(again.metadata["provenance"].values()) == {"live"}
-    cfg = __import__("tests.support", fromlist=["config"]).config(3)
+    cfg = config(3)
     a = run_audit(inv, cfg, generated_at="2026-11-30T00:00:00Z")
     b = run_audit(again, cfg, generated_at="2026-11-30T00:00:00Z")
     assert a["findings"] == b["findings"]
