@@ -49,16 +49,16 @@ def render(metrics: dict[str, Any], console=None) -> None:
     console = console or Console()
     silos = metrics["silos"]
     t = Table(title=f"Federated training: {len(silos)} silos, {len(metrics['rounds'])} rounds (FedAvg)")
+    t.caption = "per silo: local train loss / accuracy on its own test data; aggregate: global model, all test data"
     t.add_column("round", justify="right")
     for s in silos:
-        t.add_column(f"{s} train loss", justify="right")
-        t.add_column(f"{s} test acc", justify="right")
-    t.add_column("aggregate acc (all test data)", justify="right")
+        t.add_column(s, justify="right")
+    t.add_column("aggregate", justify="right")
     for r in metrics["rounds"]:
         row = [str(r["round"])]
         for s in silos:
             m = r["silos"].get(s, {})
-            row += [_f(m.get("train_loss")), _f(m.get("accuracy"), True)]
+            row.append(f"{_f(m.get('train_loss'))} / {_f(m.get('accuracy'), True)}")
         row.append(_f((r.get("aggregate") or {}).get("accuracy"), True))
         t.add_row(*row)
     console.print(t)
