@@ -196,6 +196,31 @@ def resource_name(resource_id: str | None) -> str:
     return resource_id.rstrip("/").rsplit("/", 1)[-1] or resource_id
 
 
+def short_scope(scope: str | None) -> str:
+    """A role assignment scope a person can read: "storageAccounts/st1 in rg-a", "resource group rg-a"."""
+    if not scope:
+        return "?"
+    parts = [p for p in scope.strip("/").split("/") if p]
+    lower = [p.lower() for p in parts]
+    if "providers" in lower and len(parts) >= 2:
+        if lower[-2] == "managementgroups":
+            return f"management group {parts[-1]}"
+        rg = parts[lower.index("resourcegroups") + 1] if "resourcegroups" in lower else None
+        return f"{parts[-2]}/{parts[-1]}" + (f" in {rg}" if rg else "")
+    if "resourcegroups" in lower:
+        return f"resource group {parts[lower.index('resourcegroups') + 1]}"
+    if lower[:1] == ["subscriptions"] and len(parts) >= 2:
+        return f"subscription {parts[1]}"
+    return scope
+
+
+def short_actions(actions: list[str] | None, limit: int = 3) -> str:
+    """Matched actions without the repeated provider prefix, at most ``limit`` of them."""
+    names = [a.split("storageAccounts/", 1)[-1] if "storageAccounts/" in a else a for a in actions or []]
+    text = ", ".join(names[:limit])
+    return text + (f", +{len(names) - limit} more" if len(names) > limit else "")
+
+
 def short_value(value: Any, limit: int = 160) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
@@ -211,8 +236,9 @@ def evidence_text(item: dict[str, Any]) -> str:
         return text
     if kind == "access":
         who = item.get("principal_name") or item.get("principal_id") or "?"
-        actions = ", ".join(item.get("matched_actions") or [])
-        text = f"{who} -> {item.get('role_name') or item.get('role_definition_id') or '?'} at {item.get('scope', '?')}"
+        actions = short_actions(item.get("matched_actions"))
+        role = item.get("role_name") or resource_name(item.get("role_definition_id")) or "?"
+        text = f"{who} -> {role} at {short_scope(item.get('scope'))}"
         if actions:
             text += f" [{actions}]"
         if item.get("condition"):
@@ -235,7 +261,7 @@ def access_chain_text(edge: dict[str, Any]) -> str:
     who = edge.get("principal_name") or edge.get("principal_id") or "?"
     kinds = ",".join(edge.get("kinds") or [])
     via = "; ".join(
-        f"{c.get('role_name') or c.get('role_definition_id') or '?'} at {c.get('scope', '?')}"
+        f"{c.get('role_name') or resource_name(c.get('role_definition_id'))} at {short_scope(c.get('scope'))}"
         for c in edge.get("chain") or []
     )
     return f"{who} ({edge.get('relation', '?')}) -[{kinds}]-> {edge.get('storage_name') or resource_name(edge.get('storage_id'))}" + (

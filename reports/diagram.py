@@ -143,7 +143,7 @@ def _card(v: SiloView, x: float, y: float) -> str:
         out.append(f'<g class="edge own{" weak" if weak else ""}"><title>own silo: {esc(names)} '
                    f'({esc(", ".join(kinds))})</title>'
                    f'<line x1="{lx + 70}" y1="124" x2="{lx + 70}" y2="{sy}" marker-end="url(#arrow-own)"/></g>')
-        out.append(_text(lx + 76, 141, clip(", ".join(kinds) or "access", 16), "edge-label"))
+        out.append(_text(lx + 76, 141, clip(", ".join(kinds) or "access", 28 if not v.outside else 13), "edge-label"))
         if len(v.own) > 1:
             out.append(_text(lx + 76, 132, f"{len(v.own)} own principals", "edge-label"))
     else:

@@ -55,6 +55,7 @@ MAX_EVIDENCE = 6
 def render(result: dict[str, Any], *, color: bool = False, width: int | None = None, **_: Any) -> str:
     """The report as text; ANSI colour only when ``color`` (the caller decides from isatty and NO_COLOR)."""
     from rich.console import Console
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
@@ -98,10 +99,10 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
         head.append(f" [{f.get('severity', '?')}] {f.get('rule_id', '?')} {f.get('title', '')}")
         head.append(f"  {f.get('silo') or 'deployment'}: {resource_name(f.get('resource_id'))}", style="cyan")
         console.print(head)
-        console.print(Text(f"      {f.get('message', '')}"))
+        console.print(Padding(Text(str(f.get("message", ""))), (0, 0, 0, 6)))
         evidence = list(f.get("evidence") or [])
         for item in evidence[:MAX_EVIDENCE]:
-            console.print(Text(f"      - {evidence_text(item)}", style="dim"))
+            console.print(Padding(Text(f"- {evidence_text(item)}", style="dim"), (0, 0, 0, 6)))
         if len(evidence) > MAX_EVIDENCE:
             console.print(Text(f"      - ... {len(evidence) - MAX_EVIDENCE} more evidence items", style="dim"))
     if len(problems) > MAX_FINDINGS:
@@ -111,7 +112,7 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
     if crossing:
         console.print(Text("Access across silo boundaries", style="bold"))
         for edge in crossing[:MAX_FINDINGS]:
-            console.print(Text(f"  - {access_chain_text(edge)}", style="red"))
+            console.print(Padding(Text(f"- {access_chain_text(edge)}", style="red"), (0, 0, 0, 2)))
         if len(crossing) > MAX_FINDINGS:
             console.print(Text(f"  ... {len(crossing) - MAX_FINDINGS} more", style="dim"))
     waived = [f for f in result.get("findings") or [] if f.get("waiver") and f.get("status") in ("fail", "unknown")]

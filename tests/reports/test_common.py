@@ -1,0 +1,58 @@
+"""Shared renderer helpers: the matrix every format shows, finding order, and the wording of evidence."""
+
+from __future__ import annotations
+
+from flaudit.reports._common import evidence_text, matrix, problem_findings, short_actions, short_scope
+
+
+def test_matrix_cell_is_the_worst_status_and_waived_only_when_everything_failing_is_waived(result):
+    rows = {r.label: r for r in matrix(result)}
+    assert rows["silo-1"].cells["private-endpoints"].state == "fail"
+    assert rows["silo-2"].cells["network-isolation"].state == "unknown"  # unknown beats pass
+    assert rows["silo-3"].cells["private-endpoints"].state == "waived"
+    assert rows["silo-0"].cells["workspace-access"].state == "none"
+    assert rows["(deployment-wide)"].cells["workspace-access"].state == "fail"
+    silo3 = rows["silo-3"].cells["private-endpoints"].findings[0]
+    other = dict(silo3, waiver=None, id="FL-PE-001:other")
+    result["findings"].append(other)
+    assert {r.label: r for r in matrix(result)}["silo-3"].cells["private-endpoints"].state == "fail"
+
+
+def test_silos_only_findings_mention_still_get_a_row(result):
+    result["findings"][0] = dict(result["findings"][0], silo="ghost-silo")
+    assert "ghost-silo" in [r.label for r in matrix(result)]
+
+
+def test_problem_order_is_blocking_then_severity(result):
+    order = [(f["rule_id"], f["status"]) for f in problem_findings(result)]
+    assert order[0] == ("FL-ID-001", "fail")
+    assert order[-1] == ("FL-WH-001", "fail")  # low and blocks nothing
+    assert all(not f["waiver"] for f in problem_findings(result))
+    assert len(problem_findings(result, include_waived=True)) == len(order) + 1
+
+
+def test_scopes_and_actions_are_shortened_for_reading():
+    sub = "/subscriptions/0000"
+    assert short_scope(f"{sub}/resourcegroups/rg-a/providers/microsoft.storage/storageaccounts/st1") == \
+        "storageaccounts/st1 in rg-a"
+    assert short_scope(f"{sub}/resourceGroups/rg-a") == "resource group rg-a"
+    assert short_scope(sub) == "subscription 0000"
+    assert short_scope("/providers/Microsoft.Management/managementGroups/mg1") == "management group mg1"
+    assert short_actions(["Microsoft.Storage/storageAccounts/listKeys/action", "a", "b", "c"]) == \
+        "listKeys/action, a, b, +1 more"
+
+
+def test_evidence_text_for_every_kind():
+    assert evidence_text({"kind": "property", "resource_id": "/x/st1", "path": "properties.a", "value": None,
+                          "default_assumed": True, "default_note": "off"}) == \
+        "st1: properties.a = null (Azure default assumed: off)"
+    assert evidence_text({"kind": "access", "principal_name": "uai", "role_name": "Reader",
+                          "scope": "/subscriptions/s/resourceGroups/rg", "matched_actions": []}) == \
+        "uai -> Reader at resource group rg"
+    assert evidence_text({"kind": "nsg-rule", "nsg_id": "/x/nsg1", "rule": "AllowAll", "priority": 100,
+                          "direction": "Inbound", "access": "Allow", "source": "*", "ports": "*"}) == \
+        "NSG nsg1 rule AllowAll (priority 100, Inbound Allow) from * ports *"
+    assert evidence_text({"kind": "network-path", "path_kind": "public", "source": "0.0.0.0/0", "detail": "d"}) == \
+        "network path public from 0.0.0.0/0: d"
+    assert evidence_text({"kind": "note", "text": "hello"}) == "hello"
+    assert "mystery" in evidence_text({"kind": "mystery", "x": 1})
