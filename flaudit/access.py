@@ -6,6 +6,7 @@ classification of principals made here, so they cannot disagree about who a prin
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from flaudit.arm import get_path, norm
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Iterable
+
+    from flaudit.findings import Finding
     from flaudit.model import Deployment, Silo
     from flaudit.rbac import Access, Grant
 
@@ -165,3 +169,29 @@ def unrestricted_by_condition(actions: list[str], condition: str | None) -> list
     named = _ACTION_MATCHES.findall(condition)
     return [a for a in actions
             if "/blobservices/" not in a.lower() or not any(action_matches(n, a) for n in named)]
+
+
+_STATUS_RANK = {"fail": 3, "unknown": 2, "pass": 1, "not_applicable": 0}
+
+
+def one_per_subject(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (resource, subject): the worst, so a principal shared by two silos is reported once.
+
+    Finding ids hash rule + resource + subject, so two silos evaluating the same shared identity against the
+    same account would otherwise emit two findings with one id; keeping the worst never hides a failure.
+    """
+    best: dict[tuple[str, str], Finding] = {}
+    for f in findings:
+        key = (f.resource_id.lower(), f.subject.lower())
+        kept = best.get(key)
+        if kept is None or _STATUS_RANK.get(f.status, 0) > _STATUS_RANK.get(kept.status, 0):
+            best[key] = f
+    return list(best.values())
+
+
+def deduplicated(func: Callable[[Deployment], Iterable[Finding]]) -> Callable[[Deployment], list[Finding]]:
+    """Rule decorator (under ``@rule``): report each (resource, subject) once, the worst (``one_per_subject``)."""
+    @functools.wraps(func)
+    def wrapper(d: Deployment) -> list[Finding]:
+        return one_per_subject(func(d))
+    return wrapper

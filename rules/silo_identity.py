@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flaudit.access import (
     chain_evidence,
+    deduplicated,
     deny_notes,
     principal_names,
     shared_keys_allowed,
@@ -83,6 +84,7 @@ def _other_silo_storages(d: Deployment, silo: Silo) -> list[tuple[Silo, StorageA
 
 
 # ---------------------------------------------------------------------------------------------------------
+
 @rule(
     id="FL-ID-001",
     title="Each silo compute runs as a user-assigned managed identity",
@@ -106,6 +108,7 @@ def _other_silo_storages(d: Deployment, silo: Silo) -> list[tuple[Silo, StorageA
     ),
     references=(AML_IDENTITY_DOCS, UAI_DOCS),
 )
+@deduplicated
 def compute_has_user_assigned_identity(d: Deployment) -> Iterable[Finding]:
     for silo in d.silos:
         if not silo.computes:
@@ -147,6 +150,7 @@ def compute_has_user_assigned_identity(d: Deployment) -> Iterable[Finding]:
     ),
     references=(AML_IDENTITY_DOCS, UAI_DOCS),
 )
+@deduplicated
 def identity_not_shared(d: Deployment) -> Iterable[Finding]:
     owners: dict[str, list[str]] = defaultdict(list)
     for s in d.silos:
@@ -209,6 +213,7 @@ def identity_not_shared(d: Deployment) -> Iterable[Finding]:
     ),
     references=(BLOB_RBAC_DOCS, AML_IDENTITY_DOCS, FL_PERMS_BICEP),
 )
+@deduplicated
 def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
     for silo in d.silos:
         if not silo.computes:
@@ -291,6 +296,7 @@ def _write_probes() -> frozenset[str]:
     ),
     references=(RBAC_DOCS, "https://learn.microsoft.com/azure/role-based-access-control/scope-overview"),
 )
+@deduplicated
 def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
     for silo in d.silos:
         if not silo.computes:
@@ -358,6 +364,7 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
     ),
     references=(SHARED_KEY_DOCS, FL_PERMS_BICEP),
 )
+@deduplicated
 def no_live_key_access(d: Deployment) -> Iterable[Finding]:
     yield from _key_findings(d, live=True)
 
@@ -392,6 +399,7 @@ def no_live_key_access(d: Deployment) -> Iterable[Finding]:
     ),
     references=(SHARED_KEY_DOCS, FL_PERMS_BICEP),
 )
+@deduplicated
 def inert_key_roles(d: Deployment) -> Iterable[Finding]:
     yield from _key_findings(d, live=False)
 
@@ -464,6 +472,7 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
     ),
     references=("https://learn.microsoft.com/azure/role-based-access-control/role-assignments-steps", RBAC_DOCS),
 )
+@deduplicated
 def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
     for silo in d.silos:
         if not silo.computes:
@@ -535,6 +544,7 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
     ),
     references=(ABAC_DOCS, "https://learn.microsoft.com/azure/role-based-access-control/conditions-overview"),
 )
+@deduplicated
 def updates_separated(d: Deployment) -> Iterable[Finding]:
     orch = d.orchestrator.storage
     # Conditions and container scopes every silo principal holds on the orchestrator's storage.

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from flaudit.access import (
     Principal,
     chain_evidence,
+    deduplicated,
     deny_notes,
     silo_storage_access,
     split_inert,
@@ -58,6 +59,7 @@ def _unresolved(silo: Silo) -> Finding:
                    [note("no storage account resolved for this silo")], subject=f"{silo.name}|unresolved")
 
 
+
 @rule(
     id="FL-WS-001",
     title="Only the silo's own identities can reach its storage",
@@ -86,6 +88,7 @@ def _unresolved(silo: Silo) -> Finding:
     ),
     references=(RBAC_DOCS, ABAC_DOCS, GROUP_DOCS),
 )
+@deduplicated
 def only_own_principals(d: Deployment) -> Iterable[Finding]:
     for silo in d.silos:
         if silo.storage is None:
@@ -152,6 +155,7 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
     ),
     references=(FIREWALL_DOCS,),
 )
+@deduplicated
 def no_aml_resource_instance_rule(d: Deployment) -> Iterable[Finding]:
     ws_id = norm(d.workspace.id) if d.workspace else None
     for silo in d.silos:
@@ -213,6 +217,7 @@ def no_aml_resource_instance_rule(d: Deployment) -> Iterable[Finding]:
     ),
     references=(DATASTORE_DOCS, AML_IDENTITY_DOCS),
 )
+@deduplicated
 def datastores_without_credentials(d: Deployment) -> Iterable[Finding]:
     by_account: dict[str, list[Silo]] = {}
     for s in d.silos:
@@ -273,6 +278,7 @@ def datastores_without_credentials(d: Deployment) -> Iterable[Finding]:
     ),
     references=(SHARED_KEY_DOCS,),
 )
+@deduplicated
 def inert_outsider_keys(d: Deployment) -> Iterable[Finding]:
     for silo in d.silos:
         if silo.storage is None:

@@ -117,6 +117,17 @@ def test_two_silos_sharing_one_identity_is_critical_and_breaks_isolation():
     assert [f["resource_id"] for f in cross] == [st(res, "silo0")]
 
 
+def test_a_shared_identity_is_reported_once_per_account_so_finding_ids_stay_unique():
+    res = support.sample_resources("hardened")
+    use_identity(res, "silo1-01", "uai-silo0")
+    res.append(support.role_assignment(generate.rg_id(), ROLE["contributor"], pid(res, "silo0")))
+    result = run(res)
+    ids = [f["id"] for f in result["findings"]]
+    assert len(ids) == len(set(ids))
+    cross = fails(result, "FL-ID-004")
+    assert {f["resource_id"] for f in cross} == {st(res, s) for s in ("silo0", "silo1", "silo2")}
+
+
 def test_identity_shared_with_the_orchestrator_fails():
     res = support.sample_resources("hardened")
     use_identity(res, "silo2-01", "uai-orchestrator")
