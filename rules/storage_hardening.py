@@ -282,9 +282,9 @@ def no_shared_key(d: Deployment) -> Iterable[Finding]:
     blocks=("production",),
     rationale="Object replication to an account in another Entra tenant copies silo data out of the "
     "organisation's control by a management-plane change, with no data-plane role involved. Azure default "
-    "for a missing allowCrossTenantReplication: false only for accounts created since the late-2023 default "
-    "change; on older accounts the property is null and cross-tenant replication is permitted. flaudit "
-    "cannot tell an account's age, so a missing value fails closed.",
+    "for a missing allowCrossTenantReplication: false only for accounts created after 15 December 2023; on "
+    "older accounts the property was left unset and cross-tenant replication is permitted. flaudit cannot "
+    "tell an account's age, so a missing value fails closed.",
     remediation=Remediation(
         cli="az storage account update --name <account> --resource-group <rg> "
         "--allow-cross-tenant-replication false",
@@ -306,8 +306,8 @@ def no_cross_tenant_replication(d: Deployment) -> Iterable[Finding]:
                            "disabled.",
                            [prop(st.id, path, True, default_assumed=True,
                                  default_note="missing is treated as true: false is the default only for accounts "
-                                 "created since late 2023; older accounts permit cross-tenant replication while "
-                                 "the property is null (fail closed)")])
+                                 "created after 15 December 2023; older accounts permit cross-tenant replication "
+                                 "while the property is unset (fail closed)")])
         if value is False:
             return Verdict("pass", "cross-tenant object replication is disallowed.", [prop(st.id, path, value)])
         if value is True:

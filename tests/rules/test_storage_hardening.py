@@ -180,7 +180,7 @@ def test_missing_cross_tenant_replication_fails_closed():
     f = one(run(res), "FL-STG-005", "silo0")
     assert f["status"] == "fail"
     ev = evidence_for(f, "properties.allowCrossTenantReplication")
-    assert ev["default_assumed"] is True and "late 2023" in ev["default_note"]
+    assert ev["default_assumed"] is True and "15 December 2023" in ev["default_note"]
 
 
 # -- FL-STG-006 encryption (informational) ---------------------------------------------------------------------
