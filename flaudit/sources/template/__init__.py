@@ -46,13 +46,15 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "template", None))
+    if not getattr(args, "template", None):
+        for flag in ("parameters", "param", "subscription_id", "location"):
+            if getattr(args, flag, None):
+                raise InputError(f"--{flag.replace('_', '-')} needs --template")
+        return False
+    return True
 
 
 def load(args: argparse.Namespace, inventory: Inventory) -> None:
-    for flag in ("parameters", "param"):
-        if getattr(args, flag, None) and not getattr(args, "template", None):
-            raise InputError(f"--{flag} needs --template")
     expand_into(
         inventory, Path(args.template),
         parameters_file=Path(args.parameters) if getattr(args, "parameters", None) else None,
@@ -174,7 +176,7 @@ def expand_into(inventory: Inventory, path: Path, *, parameters_file: Path | Non
                     (resource_group or DEFAULT_RESOURCE_GROUP) if kind == "resourceGroup" else None,
                     location or DEFAULT_LOCATION, DEFAULT_TENANT)
     expander = TemplateExpander(str(path), line_index(text))
-    expander.expand(template, values, target, path.stem or "template")
+    expander.expand(template, dict(values), target, path.stem or "template")
     added = 0
     for res in expander.resources:
         added += bool(inventory.add(res))
