@@ -110,6 +110,9 @@ def _dependency(d: Deployment, ws: Workspace, path: str, rtype: str, label: str
     rid = ws.prop(path)
     if not rid:
         return None, None
+    if not isinstance(rid, str):
+        return None, Unknown(ws.id, f"The workspace's {label} reference {rid!r} is not a resource id.", subject=label,
+                             evidence=[prop(ws.id, path, rid)])
     res = d.inventory.get(rid)
     if res is not None:
         return res, None
@@ -318,9 +321,10 @@ def managed_network_mode(d: Deployment) -> Iterable[Finding]:
     m = str(mode).strip().lower()
     if m == "allowonlyapprovedoutbound":
         rules = ws.prop("properties.managedNetwork.outboundRules") or {}
-        fqdn = sorted(str(get_path(r, "destination")) for r in rules.values()
-                      if isinstance(r, dict) and str(r.get("type", "")).lower() == "fqdn") \
-            if isinstance(rules, dict) else []
+        # ARM returns a name -> rule map; some tools export a list of rules instead.
+        items = rules.values() if isinstance(rules, dict) else rules if isinstance(rules, list) else []
+        fqdn = sorted(str(get_path(r, "destination")) for r in items
+                      if isinstance(r, dict) and str(r.get("type", "")).lower() == "fqdn")
         evidence = [ev]
         if fqdn:
             evidence.append(note(f"approved FQDN outbound rules: {', '.join(fqdn[:20])}"

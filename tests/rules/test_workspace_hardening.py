@@ -139,6 +139,15 @@ def test_allow_only_approved_outbound_passes_and_lists_fqdn_rules():
     assert any("pypi.org" in e.get("text", "") for e in f["evidence"])
 
 
+def test_outbound_rules_exported_as_a_list_are_read_too():
+    res = support.sample_resources("hardened")
+    workspace(res)["properties"]["managedNetwork"] = {
+        "isolationMode": "AllowOnlyApprovedOutbound",
+        "outboundRules": [{"name": "pypi", "type": "FQDN", "destination": "pypi.org"}]}
+    f = one(run(res), "FL-WSH-002")
+    assert f["status"] == "pass" and any("pypi.org" in e.get("text", "") for e in f["evidence"])
+
+
 def test_allow_internet_outbound_fails():
     res = support.sample_resources("hardened")
     workspace(res)["properties"]["managedNetwork"]["isolationMode"] = "AllowInternetOutbound"
@@ -327,6 +336,13 @@ def test_key_vault_referenced_but_absent_is_unknown_naming_its_id():
     assert f["status"] == "unknown" and f["resource_id"] == kv_id
     assert "not in the inventory" in f["message"]
     assert any(kv_id in e.get("text", "") for e in f["evidence"])
+
+
+def test_key_vault_reference_that_is_not_an_id_is_unknown():
+    res = support.sample_resources("hardened")
+    workspace(res)["properties"]["keyVault"] = {"id": key_vault(res)["id"]}
+    f = one(run(res), "FL-WSH-006")
+    assert f["status"] == "unknown" and "not a resource id" in f["message"]
 
 
 def test_key_vault_that_could_not_be_read_is_unknown_with_the_read_error():
