@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from browser import find_chromium, load, print_pdf, sample_result, screenshot
+from browser import find_chromium, load, print_pdf, screenshot
 from flaudit.reports import html as html_report
 from lxml import html as lhtml
 from synthetic import XSS_IMG, XSS_SCRIPT, make_result
@@ -174,11 +174,24 @@ def test_probe_would_notice_a_hidden_section(result, tmp_path):
 
 
 @needs_chromium
-def test_bundled_samples_render_cleanly_and_print(tmp_path):
-    from flaudit.sources.samples import NAMES
+def test_hostile_names_in_a_real_deployment_show_as_text(hostile_sample, tmp_path):
+    assert hostile_sample["summary"]["by_status"]["fail"] > 0
+    page = _write(tmp_path, hostile_sample, "hostile-sample.html")
+    loaded = load(CHROMIUM, page, tmp_path)
+    assert loaded.console == []
+    doc = lhtml.fromstring(loaded.dom)
+    assert doc.findtext(".//title") == "flaudit readiness report"
+    assert not doc.xpath("//img") and not doc.xpath("//*[@onerror]") and len(doc.xpath("//script")) == 1
+    matrix_rows = [r.xpath("string(th)") for r in doc.xpath("//table[@class='matrix']/tbody/tr")]
+    assert "silo0" + XSS_SCRIPT in matrix_rows
+    assert "uai-silo1" + XSS_IMG in doc.text_content()
+    screenshot(CHROMIUM, page, tmp_path / "hostile-sample.png", tmp_path)
 
-    for name in NAMES:
-        page = _write(tmp_path, sample_result(name), f"{name}.html")
+
+@needs_chromium
+def test_bundled_samples_render_cleanly_and_print(sample_results, tmp_path):
+    for name, result in sample_results.items():
+        page = _write(tmp_path, result, f"{name}.html")
         loaded = load(CHROMIUM, page, tmp_path)
         assert loaded.console == [], name
         assert "Who can reach each silo" in lhtml.fromstring(loaded.dom).text_content()
