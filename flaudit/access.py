@@ -50,6 +50,11 @@ def principal_names(d: Deployment) -> dict[str, str]:
     return names
 
 
+def cached_principal_names(d: Deployment) -> dict[str, str]:
+    """Principal id -> name, computed once per deployment (rules call this per silo)."""
+    return _names(d)
+
+
 def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
     """How ``principal_id`` relates to ``silo``: its own identity, another silo's, the orchestrator's, ..."""
     pid = norm(principal_id)
@@ -69,6 +74,7 @@ def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
 
 
 def _names(d: Deployment) -> dict[str, str]:
+    """``principal_names`` computed once per deployment."""
     cache = d.__dict__.get("_principal_names")
     if cache is None:
         cache = d.__dict__["_principal_names"] = principal_names(d)

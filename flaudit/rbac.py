@@ -290,7 +290,10 @@ class RbacIndex:
         self.denies_by_scope: dict[str, list[Deny]] = defaultdict(list)
         for d in self.denies:
             self.denies_by_scope[d.scope].append(d)
+            if d.scope.startswith("/providers/microsoft.management/managementgroups/"):
+                self.mg_scopes.add(d.scope)
         self._mg_chain = _management_group_chains(inventory)
+        self._scopes_cache: dict[str, list[str]] = {}
 
     # -- scopes ---------------------------------------------------------------------------------------
     def scopes_above(self, target_id: str) -> list[str]:
@@ -302,12 +305,16 @@ class RbacIndex:
         """
         from flaudit.arm import ancestor_scopes, subscription_of
 
-        chain = ancestor_scopes(target_id)
-        sub = subscription_of(target_id)
-        mgs = self._mg_chain.get(sub or "")
-        mg_scopes = ([f"/providers/microsoft.management/managementgroups/{m}" for m in mgs] if mgs is not None
-                     else sorted(self.mg_scopes))
-        return chain[:-1] + mg_scopes + ["/"]
+        key = norm(target_id)
+        cached = self._scopes_cache.get(key)
+        if cached is None:
+            chain = ancestor_scopes(target_id)
+            sub = subscription_of(target_id)
+            mgs = self._mg_chain.get(sub or "")
+            mg_scopes = ([f"/providers/microsoft.management/managementgroups/{m}" for m in mgs] if mgs is not None
+                         else sorted(self.mg_scopes))
+            cached = self._scopes_cache[key] = chain[:-1] + mg_scopes + ["/"]
+        return list(cached)
 
     def coverage_problem(self, target_id: str) -> str | None:
         """Why role assignments for ``target_id`` cannot be trusted as complete, or None when they can."""
@@ -362,6 +369,8 @@ class RbacIndex:
         return d.child_scopes and is_within(effective, d.scope)
 
     def _apply_denies(self, access: Access, target_id: str) -> None:
+        if not self.denies:
+            return
         acct = norm(target_id)
         pid = access.principal_id
         denies = [d for d in self._denies_covering(target_id) if EVERYONE in d.principals or pid in d.principals]
@@ -385,13 +394,16 @@ class RbacIndex:
     def access(self, principal_id: str, target_id: str) -> Access:
         """What ``principal_id`` can do to storage account ``target_id``."""
         pid = norm(principal_id)
-        scopes = set(self.scopes_above(target_id))
-        acct = norm(target_id)
+        mine = self.by_principal.get(pid)
         result = Access(pid, "Unknown", target_id)
-        for a in self.by_principal.get(pid, ()):
+        if not mine:
+            return result
+        scopes = set(self.scopes_above(target_id))
+        below = norm(target_id) + "/"  # assignment scopes are normalised already
+        for a in mine:
             if a.scope in scopes:
                 result.grants.extend(self._grants(a, below=False))
-            elif is_within(a.scope, acct):
+            elif a.scope.startswith(below):
                 result.grants.extend(self._grants(a, below=True))
             else:
                 continue

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flaudit.access import (
+    cached_principal_names,
     chain_evidence,
     deduplicated,
     deny_notes,
-    principal_names,
     shared_keys_allowed,
     split_inert,
     unrestricted_by_condition,
@@ -23,6 +23,7 @@ from flaudit.arm import get_path, is_within, norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
+from flaudit.rbac import WRITE_DATA_PROBES
 
 BOTH = ("prototype", "production")
 FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
@@ -52,7 +53,7 @@ def _principals(d: Deployment, silo: Silo) -> list[_Principal]:
     """The silo's identities (user-assigned ones; system-assigned only when it has none) and its groups."""
     idents = silo.user_assigned or silo.identities
     out = [_Principal(norm(i.principal_id), i.name, i.id, i.kind) for i in idents if i.principal_id]
-    names = principal_names(d)
+    names = cached_principal_names(d)
     out += [_Principal(g, names.get(g, f"group {g}"), g, "group") for g in silo.groups]
     return out
 
@@ -245,7 +246,7 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
 def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose: str, *, write: bool) -> Finding:
     acc = d.rbac.access(p.id, st.id)
     data = acc.of("data")
-    ok = [g for g in data if (g.action in _write_probes() if write else g.action.endswith(READ_PROBE_SUFFIX))]
+    ok = [g for g in data if (g.action in WRITE_DATA_PROBES if write else g.action.endswith(READ_PROBE_SUFFIX))]
     subject = f"{p.id}|{'write' if write else 'read'}"
     ev = chain_evidence(ok or data, p.name) + deny_notes(acc)
     if ok:
@@ -266,12 +267,6 @@ def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose
                 silo=silo.name, evidence=ev or [note(f"no role assignment grants {p.name} a "
                                                      f"{'write' if write else 'read'} data action on {st.name}")],
                 subject=subject)
-
-
-def _write_probes() -> frozenset[str]:
-    from flaudit.rbac import WRITE_DATA_PROBES
-
-    return WRITE_DATA_PROBES
 
 
 @rule(
@@ -363,6 +358,7 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
         "datastores need only a blob data role.",
     ),
     references=(SHARED_KEY_DOCS, FL_PERMS_BICEP),
+    policy=("8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54",),  # Storage accounts should prevent shared key access
 )
 @deduplicated
 def no_live_key_access(d: Deployment) -> Iterable[Finding]:
