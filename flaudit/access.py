@@ -140,6 +140,22 @@ def chain_evidence(grants: list[Grant], principal_name: str | None = None) -> li
     return list(merged.values())
 
 
+KIND_MEANING = {
+    "data": "blob/file/queue/table data actions: reads or writes the data directly",
+    "keys": "listKeys/regenerateKey/ListAccountSas/listServiceSas: account keys or SAS, full data access while "
+            "allowSharedKeyAccess is not false",
+    "delegation": "generateUserDelegationKey: can mint user-delegation SAS tokens",
+    "role-admin": "Microsoft.Authorization/roleAssignments/write: can grant itself any role on the account",
+    "mgmt-write": "Microsoft.Storage/storageAccounts/write: can re-enable shared keys or public access, then read",
+    "unknown": "the role definition is not in the input nor bundled with flaudit: it may grant anything",
+}
+
+
+def kind_notes(kinds: Iterable[str]) -> list[dict[str, Any]]:
+    """One note per access kind saying why it is a path to the data (for reviewers reading evidence)."""
+    return [{"kind": "note", "text": f"{k}: {KIND_MEANING[k]}"} for k in dict.fromkeys(kinds) if k in KIND_MEANING]
+
+
 def deny_notes(acc: Access) -> list[dict[str, Any]]:
     """Notes on deny assignments that removed grants, or would have but exclude this principal."""
     out: list[dict[str, Any]] = []

@@ -15,6 +15,7 @@ from flaudit.access import (
     chain_evidence,
     deduplicated,
     deny_notes,
+    kind_notes,
     shared_keys_allowed,
     split_inert,
     unrestricted_by_condition,
@@ -308,7 +309,7 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
                 live, _inert = split_inert(acc, st.raw)
                 live = [g for g in live if g.kind in CROSS_KINDS]
                 kinds = sorted({g.kind for g in live})
-                ev = chain_evidence(live, p.name) + deny_notes(acc)
+                ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds)
                 if any(k != "unknown" for k in kinds):
                     failed = True
                     cond = " (conditional: every granting assignment carries an ABAC condition)" \

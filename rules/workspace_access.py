@@ -14,6 +14,7 @@ from flaudit.access import (
     chain_evidence,
     deduplicated,
     deny_notes,
+    kind_notes,
     silo_storage_access,
     split_inert,
 )
@@ -49,7 +50,9 @@ def _who(who: Principal, acc: Access) -> str:
         return f"{who.silo}'s identity {label}"
     if acc.principal_type.lower() == "group":
         return f"group {label} (not named as this silo's in the FL config)"
-    return f"{_RELATION_TEXT.get(who.relation, who.relation)} {label} ({acc.principal_type})"
+    if who.relation == "unlisted":
+        return f"{_RELATION_TEXT['unlisted']}, {acc.principal_type} {label},"
+    return f"{_RELATION_TEXT.get(who.relation, who.relation)} {label}"
 
 
 def _unresolved(silo: Silo) -> Finding:
@@ -104,7 +107,7 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
                 continue  # inert key grants only: FL-WS-004
             outsiders += 1
             kinds = sorted({g.kind for g in live})
-            ev = chain_evidence(live, who.name) + deny_notes(acc)
+            ev = chain_evidence(live, who.name) + deny_notes(acc) + kind_notes(kinds)
             label = _who(who, acc)
             if kinds == ["unknown"]:
                 yield Unknown(st.id, f"{silo.name}: {label} holds a role flaudit cannot read on {st.name}; it may "

@@ -72,6 +72,8 @@ def test_workspace_identity_with_contributor_on_the_resource_group_fails_every_s
     assert chain[0]["role_name"] == "Contributor" and chain[0]["scope"] == generate.rg_id().lower()
     assert chain[0]["assignment_id"].startswith(generate.rg_id())
     assert "Microsoft.Storage/storageAccounts/write" in {a for e in chain for a in e["matched_actions"]}
+    assert any(e["kind"] == "note" and e["text"].startswith("mgmt-write: ") and "re-enable shared keys" in e["text"]
+               for e in one["evidence"])
     # shared keys are off: Contributor's listKeys is inert and reported apart, blocking nothing
     inert = fails(result, "FL-WS-004", silo="silo1")
     assert len(inert) == 1 and inert[0]["blocks"] == [] and inert[0]["severity"] == "low"
