@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -171,7 +170,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "topology_problems": (result.get("topology") or {}).get("problems") or [],
         "topology_source": (result.get("topology") or {}).get("source"),
         "silo_count": len((result.get("topology") or {}).get("silos") or []),
-        "json": lambda v: json.dumps(v, ensure_ascii=False, default=str, sort_keys=True),
+        "anchor": anchor,
     }
 
 

@@ -196,8 +196,8 @@ def make_result(n_silos: int = 4, *, hostile_names: bool = False, profile: str =
                 [{"kind": "nsg-rule", "nsg_id": rid(rg, "Microsoft.Network/networkSecurityGroups", "nsg-3"),
                   "rule": "AllowAll", "priority": 100, "direction": "Inbound", "access": "Allow",
                   "source": "*", "ports": "*"}],
-                waiver={"reason": "Migration until 2027-01", "owner": "secops@example.com",
-                        "expires": "2027-01-31", "match": {"rule": "FL-PE-001", "silo": name}}))
+                waiver={"rule": "FL-PE-001", "resource": None, "silo": name, "reason": "Migration until 2027-01",
+                        "owner": "secops@example.com", "expires": "2027-01-31", "waiver": 0}))
             paths.append({"silo": name, "storage_id": st, "path_kind": "vnet-rule",
                           "source": f"{SUB}/resourceGroups/rg-orch/providers/Microsoft.Network/virtualNetworks/v/"
                                     "subnets/s", "detail": "virtualNetworkRules[0]", "status": "open"})
@@ -264,8 +264,10 @@ def _assemble(findings: list[dict[str, Any]], topology: dict[str, Any], access: 
                     "failing_by_severity": failing, "waived": len(waived)},
         "verdict": {"prototype": verdict("prototype"), "production": verdict("production")},
         "waivers": {"file": "waivers.yaml",
-                    "applied": [{"finding": f["id"], **f["waiver"]} for f in waived],
-                    "expired": [], "stale": []},
+                    "applied": [{**f["waiver"], "findings": [f["id"]]} for f in waived],
+                    "expired": [{"rule": "FL-ST-001", "resource": None, "silo": None, "reason": "old exception",
+                                 "owner": "ops@example.com", "expires": "2026-01-01", "waiver": 1}],
+                    "stale": []},
     }
 
 

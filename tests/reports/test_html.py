@@ -116,9 +116,14 @@ def test_passed_checks_are_collapsed_per_area(result):
 
 
 def test_metadata_lists_versions_digest_unreadable_and_waivers(result):
-    meta = lhtml.fromstring(html_report.render(result)).get_element_by_id("metadata").text_content()
+    doc = lhtml.fromstring(html_report.render(result))
+    meta = doc.get_element_by_id("metadata").text_content()
+    waived = next(f for f in result["findings"] if f["waiver"])
+    link = doc.get_element_by_id("metadata").xpath(".//a/@href")
+    assert link == ["#" + html_report.anchor(waived["id"])] and doc.get_element_by_id(link[0][1:]) is not None
     for needle in ("rule pack 2026.11.0", "sha256:" + "ab" * 32, "inventory/fl-deployment.json",
-                   "AuthorizationFailed", "waivers.yaml", "applied 1", "secops@example.com"):
+                   "AuthorizationFailed", "waivers.yaml", "applied 1", "secops@example.com", "expired 1",
+                   "old exception"):
         assert needle in meta
 
 
