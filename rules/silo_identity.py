@@ -600,7 +600,7 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
             how = ("no ABAC condition" if not a.condition else
                    "its ABAC condition does not confine " + ", ".join(x.rsplit("/", 2)[-2] + "/" + x.rsplit("/", 1)[-1]
                                                                     for x in open_actions) + " to a path")
-            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} at {a.scope}: {how}")
+            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: {how}")
             continue
         same = sorted({s.name for s, gs in others.values() for g in gs
                        if g.assignment.condition and _canon(g.assignment.condition) == _canon(a.condition)})
@@ -623,6 +623,19 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
            if grants else f"{silo.name}: {p.name} has no data access to {orch.name} (nothing to separate; "
            "FL-ID-003 checks it can write).")
     return Pass(orch.id, msg, silo=silo.name, evidence=chain_evidence(grants, p.name), subject=p.id)
+
+
+def _where(scope: str, account_id: str) -> str:
+    """A short phrase for an assignment scope relative to the account (the evidence carries the full id)."""
+    if scope == norm(account_id):
+        return "on the whole account"
+    if is_within(scope, account_id):
+        return f"on container {scope.rsplit('/', 1)[-1]}"
+    if scope == "/":
+        return "inherited from the root scope"
+    kind = {"resourcegroups": "resource group", "subscriptions": "subscription",
+            "managementgroups": "management group"}.get(scope.rsplit("/", 2)[-2], "scope")
+    return f"inherited from {kind} {scope.rsplit('/', 1)[-1]}"
 
 
 def _canon(condition: str | None) -> str:

@@ -318,7 +318,15 @@ def test_unconditional_data_role_on_the_orchestrator_account_fails_production():
     result = run(support.sample_resources("eyes-off"))
     f = fails(result, "FL-ID-008", silo="silo0")
     assert len(f) == 1 and f[0]["blocks"] == ["production"] and f[0]["severity"] == "high"
-    assert "no ABAC condition" in f[0]["message"]
+    assert "on the whole account: no ABAC condition" in f[0]["message"]
+
+
+def test_data_role_inherited_from_the_resource_group_reaches_every_update():
+    res = support.sample_resources("hardened")
+    res.append(support.role_assignment(generate.rg_id(), ROLE["blob-reader"], pid(res, "silo1")))
+    f = fails(run(res), "FL-ID-008", silo="silo1")
+    assert len(f) == 1 and f"inherited from resource group {generate.RG.lower()}" in f[0]["message"]
+    assert {e["scope"] for e in f[0]["evidence"] if e["kind"] == "access"} == {generate.rg_id().lower()}
 
 
 def test_condition_without_a_path_attribute_does_not_separate_silos():
