@@ -56,6 +56,7 @@ def _env() -> Any:
     env.filters["safe_url"] = safe_url
     env.filters["value"] = lambda v: short_value(v, 400)
     env.filters["rname"] = resource_name
+    env.filters["describe"] = describe
     return env
 
 
@@ -63,6 +64,17 @@ def safe_url(url: Any) -> str | None:
     """Only http(s) links: a reference like ``javascript:...`` from a user rule pack must not become a link."""
     text = str(url or "")
     return text if re.match(r"https?://", text, re.IGNORECASE) else None
+
+
+def describe(value: Any) -> str:
+    """Plain text for metadata whose shape varies by source (a string, or a mapping such as a snapshot scope)."""
+    if isinstance(value, dict):
+        if set(value) <= {"name", "version"}:
+            return " ".join(str(v) for v in value.values() if v)
+        return "; ".join(f"{str(k).replace('_', ' ')}: {describe(v)}" for k, v in value.items() if v not in (None, "", []))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(describe(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def anchor(finding_id: str) -> str:

@@ -209,3 +209,10 @@ def test_bundled_samples_render_cleanly_and_print(sample_results, tmp_path):
 def test_large_report_loads_without_console_errors(tmp_path):
     page = _write(tmp_path, make_result(60), "big.html")
     assert load(CHROMIUM, page, tmp_path).console == []
+
+
+def test_snapshot_metadata_of_any_shape_reads_as_text():
+    assert html_report.describe({"name": "flaudit", "version": "0.1.0"}) == "flaudit 0.1.0"
+    assert html_report.describe({"subscriptions": ["s1", "s2"], "resource_groups": [], "note": None}) == \
+        "subscriptions: s1, s2"
+    assert html_report.describe("sub/x") == "sub/x"
