@@ -103,6 +103,19 @@ def test_unresolved_compute_is_unknown_not_pass():
         assert support.statuses(result, rid, silo="silo1") == {"unknown"}, rid
 
 
+def test_identity_without_a_principal_id_in_the_input_is_unknown():
+    res = support.sample_resources("hardened")
+    uai = support.identity(res, "uai-silo2")
+    res.remove(uai)
+    support.compute(res, "silo2-01")["identity"]["userAssignedIdentities"][uai["id"]] = {}
+    result = run(res)
+    assert support.statuses(result, "FL-ID-001", silo="silo2") == {"pass"}  # it is user-assigned
+    for rid in ("FL-ID-003", "FL-ID-004", "FL-ID-007", "FL-ID-008"):
+        found = support.findings(result, rid, silo="silo2")
+        assert [f["status"] for f in found] == ["unknown"], rid
+        assert "principal id of uai-silo2" in found[0]["message"]
+
+
 # -- FL-ID-002 shared identity ------------------------------------------------------------------------------------
 def test_two_silos_sharing_one_identity_is_critical_and_breaks_isolation():
     res = support.sample_resources("hardened")
