@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from flaudit.train.params import parse_params
 
     out = Console(quiet=args.quiet)
-    err = Console(stderr=True, quiet=args.quiet)
+    err = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
     doc, demo, base_dir = _plan_config(args)
     params = parse_params(doc["training_parameters"], "training_parameters")
     if args.backend == "azureml":

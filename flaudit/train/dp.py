@@ -21,9 +21,9 @@ def make_private(module, optimizer, x, y, params: TrainParams, *, total_epochs: 
     from torch.utils.data import DataLoader, TensorDataset
 
     loader = DataLoader(TensorDataset(x, y), batch_size=params.batch_size, shuffle=True, generator=generator)
-    engine = PrivacyEngine(accountant=params.dp_accountant)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Opacus warns about secure RNG and about its own defaults
+        engine = PrivacyEngine(accountant=params.dp_accountant)
         if params.dp_target_epsilon is not None:
             model, optimizer, loader = engine.make_private_with_epsilon(
                 module=module, optimizer=optimizer, data_loader=loader,

@@ -123,6 +123,9 @@ def _aggregate_eval(evals: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, baseline: bool = False,
               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train ``params.num_of_iterations`` FedAvg rounds; returns the metrics dict (see metrics.py)."""
+    t0 = time.perf_counter()
+    schema = preflight(silos, params.target)  # before torch is even imported: bad data fails fast
+
     import torch
 
     from flaudit.train.fedavg import fedavg
@@ -130,8 +133,6 @@ def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, base
     from flaudit.train.training import load_state, save_state, state_of
 
     say = progress or (lambda _msg: None)
-    t0 = time.perf_counter()
-    schema = preflight(silos, params.target)
     n_classes = params.n_classes or schema.n_classes
     if schema.n_classes > n_classes:
         raise InputError(f"training_parameters.n_classes is {n_classes} but the data has label {schema.n_classes - 1}")
