@@ -164,11 +164,12 @@ def storage_exposure(storage: dict[str, Any], network: NetworkIndex | None = Non
                 f" (endpoint side: {link.pe_status or 'not in the input'}, "
                 f"account side: {link.target_status or 'not in the input'})", status))
             if status == "open" and link.vnet_id:
-                for peering in network.peerings_of(link.vnet_id):
-                    if peering.connected and peering.remote_id:
-                        paths.append(NetworkPath(
-                            "peering", peering.remote_id,
-                            f"reaches private endpoint {link.pe_id} through peering {peering.id}", "open"))
+                for remote in sorted(network.neighbours(link.vnet_id)):
+                    reach = network.reach(remote, link.vnet_id)
+                    if reach.result == "yes":
+                        names = ", ".join(p.id for p in reach.peerings)
+                        paths.append(NetworkPath("peering", remote, f"reaches private endpoint {link.pe_id} "
+                                                 f"through peering {names}", "open"))
     return Exposure(sid, pna, pna_raw is None, default_action, da_raw is None, tuple(paths))
 
 

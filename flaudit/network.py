@@ -206,6 +206,25 @@ class NetworkIndex:
         pid = p.get("id") or f"{vnet_id}/virtualNetworkPeerings/{p.get('name', '')}"
         self.peerings.setdefault(vnet_id, []).append(Peering(pid, vnet_id, remote, state, p))
 
+    @property
+    def _incoming(self) -> dict[str, list[Peering]]:
+        """Remote VNet id -> the peerings (read on other VNets) that point at it."""
+        cache = self.__dict__.get("_incoming_cache")
+        if cache is None:
+            cache = {}
+            for peers in self.peerings.values():
+                for p in peers:
+                    if p.remote_id:
+                        cache.setdefault(p.remote_id, []).append(p)
+            self.__dict__["_incoming_cache"] = cache
+        return cache
+
+    def neighbours(self, vnet_id: str) -> set[str]:
+        """VNets joined to ``vnet_id`` by a peering read on either side (any state)."""
+        v = vnet_of(vnet_id)
+        return ({p.remote_id for p in self.peerings.get(v, []) if p.remote_id}
+                | {p.vnet_id for p in self._incoming.get(v, [])}) - {v}
+
     def vnet(self, vnet_id: str | None) -> dict[str, Any] | None:
         return self.vnets.get(vnet_of(vnet_id)) if vnet_id else None
 
@@ -217,10 +236,9 @@ class NetworkIndex:
         v = self.vnet(vnet_id)
         if v is not None:
             return [str(p) for p in (get_path(v, "properties.addressSpace.addressPrefixes") or [])]
-        for peers in self.peerings.values():
-            for p in peers:
-                if p.remote_id == vnet_of(vnet_id) and p.remote_prefixes:
-                    return p.remote_prefixes
+        for p in self._incoming.get(vnet_of(vnet_id), []):
+            if p.remote_prefixes:
+                return p.remote_prefixes
         return None
 
     def subnet_prefixes(self, subnet_id: str) -> list[str] | None:
@@ -237,8 +255,8 @@ class NetworkIndex:
     def peerings_between(self, a: str, b: str) -> list[Peering]:
         """Both sides' peering objects between VNets ``a`` and ``b`` that the inventory holds."""
         va, vb = vnet_of(a), vnet_of(b)
-        return ([p for p in self.peerings_of(va) if p.remote_id == vb]
-                + [p for p in self.peerings_of(vb) if p.remote_id == va])
+        return ([p for p in self.peerings.get(va, []) if p.remote_id == vb]
+                + [p for p in self.peerings.get(vb, []) if p.remote_id == va])
 
     def reach(self, a: str, b: str) -> Reach:
         """Can traffic from ``a`` (subnet or VNet) reach VNet (or subnet) ``b``?
@@ -391,18 +409,27 @@ class NetworkIndex:
         return list(self._dns_links.get(norm(zone_id), []))
 
     def zone_linked_vnets(self, zone_id: str) -> dict[str, dict[str, Any]]:
-        return {vnet_of(get_path(link, "properties.virtualNetwork.id")): link for link in self.zone_links(zone_id)
-                if get_path(link, "properties.virtualNetwork.id")}
+        """Linked VNet id (normalised) -> its virtual network link, for one zone (computed once per zone)."""
+        cache = self.__dict__.setdefault("_linked_cache", {})
+        key = norm(zone_id)
+        if key not in cache:
+            cache[key] = {vnet_of(get_path(link, "properties.virtualNetwork.id")): link
+                          for link in self.zone_links(zone_id) if get_path(link, "properties.virtualNetwork.id")}
+        return cache[key]
 
     def a_records(self, zone_id: str) -> dict[str, list[str]]:
         """Relative record name (lower case) -> IPv4 addresses, for a zone's A record sets in the input."""
-        out: dict[str, list[str]] = {}
-        for rec in self._a_records.get(norm(zone_id), []):
-            name = str(rec.get("name") or name_of(rec["id"])).split("/")[-1].lower()
-            ips = [str(get_path(a, "ipv4Address")) for a in get_path(rec, "properties.aRecords") or []
-                   if get_path(a, "ipv4Address")]
-            out.setdefault(name, []).extend(ips)
-        return out
+        cache = self.__dict__.setdefault("_a_cache", {})
+        key = norm(zone_id)
+        if key not in cache:
+            out: dict[str, list[str]] = {}
+            for rec in self._a_records.get(key, []):
+                name = str(rec.get("name") or name_of(rec["id"])).split("/")[-1].lower()
+                ips = [str(get_path(a, "ipv4Address")) for a in get_path(rec, "properties.aRecords") or []
+                       if get_path(a, "ipv4Address")]
+                out.setdefault(name, []).extend(ips)
+            cache[key] = out
+        return cache[key]
 
 
 def azure_default_rules(nsg_id: str) -> list[dict[str, Any]]:

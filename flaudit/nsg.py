@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, name_of, norm
@@ -171,7 +172,7 @@ def _tag_base(value: str) -> str:
 
 def classify_addresses(values: list[str], asgs: list[str], local: list[str] | None) -> AddressSet:
     """Classify a field's prefixes/tags/ASGs against the Internet and the local subnet prefixes."""
-    local_nets = [ipaddress.ip_network(p, strict=False) for p in (local or []) if _is_net(p)]
+    local_nets = [n for n in (_net(str(p)) for p in (local or [])) if n is not None]
     some = allv = local_may = local_all = False
     v4_cover: list[Interval] = []
     for raw in values:
@@ -185,8 +186,8 @@ def classify_addresses(values: list[str], asgs: list[str], local: list[str] | No
         if low == "internet":
             some = allv = True
             continue
-        if _is_net(v):
-            net = ipaddress.ip_network(v, strict=False)
+        net = _net(v)
+        if net is not None:
             if net.version == 4:
                 iv = _v4_interval(net)
                 if _intersect([iv], PUBLIC_V4):
@@ -217,12 +218,17 @@ def classify_addresses(values: list[str], asgs: list[str], local: list[str] | No
     return AddressSet(some, allv, local_may, local_all, text or "(none)")
 
 
-def _is_net(value: str) -> bool:
+@lru_cache(maxsize=4096)
+def _net(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network a prefix string names, or None for service tags and garbage (cached: tags repeat)."""
     try:
-        ipaddress.ip_network(str(value).strip(), strict=False)
-        return True
+        return ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
-        return False
+        return None
+
+
+def _is_net(value: str) -> bool:
+    return _net(str(value)) is not None
 
 
 # -- rules ---------------------------------------------------------------------------------------------
@@ -424,7 +430,16 @@ def no_nsg(direction: str) -> DirectionResult:
 
 
 def load_rules(network: NetworkIndex, nsg_id: str) -> tuple[list[NsgRule], bool, list[str]]:
-    """Parsed rules (custom + default) of an NSG in the index: (rules, defaults_assumed, problems)."""
+    """Parsed rules (custom + default) of an NSG in the index: (rules, defaults_assumed, problems); parsed once
+    per NSG and cached on the index."""
+    cache = network.__dict__.setdefault("_parsed_nsg_cache", {})
+    if norm(nsg_id) not in cache:
+        cache[norm(nsg_id)] = _load_rules(network, nsg_id)
+    rules, assumed, problems = cache[norm(nsg_id)]
+    return list(rules), assumed, list(problems)
+
+
+def _load_rules(network: NetworkIndex, nsg_id: str) -> tuple[list[NsgRule], bool, list[str]]:
     custom, defaults, assumed = network.nsg_rules(nsg_id)
     out: list[NsgRule] = []
     problems: list[str] = []
@@ -471,7 +486,18 @@ def _layer(network: NetworkIndex, ref_id: str | None, direction: str, local: lis
 
 
 def effective(network: NetworkIndex, subnet_id: str, nic_id: str | None = None) -> Effective:
-    """Effective inbound and outbound Internet exposure of ``subnet_id`` (and ``nic_id`` when given)."""
+    """Effective inbound and outbound Internet exposure of ``subnet_id`` (and ``nic_id`` when given).
+
+    Results are cached on the index (several rules ask about the same subnet); treat them as read-only.
+    """
+    cache = network.__dict__.setdefault("_effective_cache", {})
+    key = (norm(subnet_id), norm(nic_id))
+    if key not in cache:
+        cache[key] = _effective(network, subnet_id, nic_id)
+    return cache[key]
+
+
+def _effective(network: NetworkIndex, subnet_id: str, nic_id: str | None) -> Effective:
     subnet = network.subnet(subnet_id)
     local = network.subnet_prefixes(subnet_id) or None
     sref = network.subnet_nsg(subnet_id)

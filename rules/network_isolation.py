@@ -430,6 +430,11 @@ def _peering_evidence(peerings: list[Any]) -> list[dict[str, Any]]:
     references=(PEERING_DOCS, FL_VNET_DOCS),
 )
 def silos_not_connected(d: Deployment) -> Iterable[Finding]:
+    silos_by_vnet: dict[str, list[Silo]] = {}
+    for s in d.silos:
+        for v in _silo_vnets(s):
+            silos_by_vnet.setdefault(v, []).append(s)
+    unread = {v for v in silos_by_vnet if v not in d.network.vnets}
     for silo in d.silos:
         mine = _silo_vnets(silo)
         if not silo.computes:
@@ -443,12 +448,15 @@ def silos_not_connected(d: Deployment) -> Iterable[Finding]:
         fails: list[dict[str, Any]] = []
         unknowns: list[str] = []
         joined: list[str] = []
-        for other in d.silos:
-            if other is silo:
-                continue
-            for va in mine:
-                for vb in _silo_vnets(other):
-                    reach = d.network.reach(va, vb)
+        for va in mine:
+            # only VNets that share or peer with va can connect; unread VNets' peerings are unknown
+            candidates = {va} | d.network.neighbours(va) | (unread if va in unread else set())
+            for vb in sorted(candidates):
+                others = [o for o in silos_by_vnet.get(vb, []) if o is not silo]
+                if not others:
+                    continue
+                reach = d.network.reach(va, vb)
+                for other in others:
                     if reach.result == "yes":
                         joined.append(f"{other.name} ({'same VNet' if reach.how == 'same-vnet' else 'peered'})")
                         fails += ([prop(va, "id", va), note(f"silo {other.name} uses the same VNet {va}")]
@@ -461,7 +469,8 @@ def silos_not_connected(d: Deployment) -> Iterable[Finding]:
                        silo=silo.name, evidence=fails)
         elif unknowns:
             yield Unknown(anchor, f"Silo {silo.name}: connectivity to other silos cannot be established: "
-                          + "; ".join(unknowns) + ".", silo=silo.name, evidence=[note(u) for u in unknowns])
+                          + "; ".join(sorted(set(unknowns))) + ".", silo=silo.name,
+                          evidence=[note(u) for u in sorted(set(unknowns))])
         else:
             peers = [pr for v in mine for pr in d.network.peerings_of(v)]
             yield Pass(anchor, f"Silo {silo.name}'s VNet is neither shared with nor peered to another silo's VNet.",
@@ -498,9 +507,7 @@ def silo_peerings_reported(d: Deployment) -> Iterable[Finding]:
             continue
         reported = False
         for va in mine:
-            remotes = {p.remote_id for p in d.network.peerings_of(va) if p.remote_id}
-            remotes |= {pr.vnet_id for peers in d.network.peerings.values() for pr in peers if pr.remote_id == va}
-            for vb in sorted(remotes - {va}):
+            for vb in sorted(d.network.neighbours(va)):
                 if vb in silo_vnets and vb not in orch_vnets:
                     continue  # silo-to-silo peerings are FL-NET-006's
                 sides = d.network.peerings_between(va, vb)
@@ -550,9 +557,7 @@ def peered_no_overlap(d: Deployment) -> Iterable[Finding]:
         if va in seen:
             continue
         seen.add(va)
-        peers = d.network.peerings_of(va)
-        remotes = sorted({p.remote_id for p in peers if p.remote_id}
-                         | {pr.vnet_id for ps in d.network.peerings.values() for pr in ps if pr.remote_id == va})
+        remotes = sorted(d.network.neighbours(va))
         if not remotes:
             yield NotApplicable(va, f"VNet {name_of(va)} has no peerings.", silo=silo_name)
             continue
