@@ -333,7 +333,8 @@ def aggregate_svg(result: dict[str, Any]) -> str:
     for p in result.get("network_paths") or []:
         kinds[str(p.get("path_kind"))] = kinds.get(str(p.get("path_kind")), 0) + 1
     reached = sum(1 for v in views if v.outside)
-    bars = [(RELATION_LABEL.get(k, k) + " principals", n, "risky" if k != "own-silo" else "private")
+    names = {**RELATION_LABEL, "other-silo": "other-silo", "unlisted": "unlisted"}
+    bars = [(names.get(k, k) + " principals", n, "risky" if k != "own-silo" else "private")
             for k, n in sorted(relations.items(), key=lambda kv: kv[0] != "own-silo")]
     bars += [(PATH_LABEL.get(k, k) + " paths", n, "risky" if k in RISKY_PATHS else
               ("private" if k == "private-endpoint" else "other")) for k, n in sorted(kinds.items())]
