@@ -70,7 +70,6 @@ def build(result: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = N
             "name": "flaudit",
             "version": str(tool.get("version", "")),
             "semanticVersion": str(tool.get("version", "")),
-            "informationUri": "https://learn.microsoft.com/azure/machine-learning/concept-federated-learning",
             "properties": {"rulePackVersion": tool.get("rule_pack_version")},
             "rules": [_rule(rule_meta[r]) for r in rule_ids],
         }},
