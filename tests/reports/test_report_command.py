@@ -66,3 +66,11 @@ def test_missing_file_and_unknown_format(tmp_path, saved, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["report", str(saved), "-f", "pdf"]) == 2
     assert "unknown format 'pdf'" in capsys.readouterr().err
+
+
+def test_reads_the_result_from_stdin(saved, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(saved.read_text(encoding="utf-8")))
+    assert main(["report", "-", "-f", "markdown"]) == 0
+    assert capsys.readouterr().out.startswith("# flaudit readiness report")
