@@ -671,7 +671,13 @@ class TemplateExpander:
                 given = {}
             for pname, entry in given.items():
                 epath = json_path(json_path(ppath, "parameters"), pname)
-                if isinstance(entry, dict) and "value" not in entry and isinstance(entry.get("copy"), list):
+                if is_expression(entry):  # Bicep emits createObject('value', ...) for conditional values
+                    entry = materialize(self.value(entry, ctx, epath))
+                    if isinstance(entry, dict) and "value" in entry:
+                        params[pname] = entry["value"]
+                    else:
+                        self.record(inst.id, epath, "parameter expression does not give an object with 'value'")
+                elif isinstance(entry, dict) and "value" not in entry and isinstance(entry.get("copy"), list):
                     built = self.value(entry, ctx, epath)  # a property copy that builds the 'value' array
                     params[pname] = materialize(built.get("value"))
                 elif isinstance(entry, dict) and "value" in entry:
@@ -732,10 +738,37 @@ def keyvault_symbol(reference: Any) -> str:
     return symbol(f"{vault}/secrets/{str(reference.get('secretName') or '').lower()}", "secret")
 
 
+#: Sub-resources declared inline in a parent's properties; ARM's GET gives each an id (and a type).
+INLINE_CHILDREN: dict[str, tuple[tuple[str, str], ...]] = {
+    "microsoft.network/virtualnetworks": (("subnets", "subnets"), ("virtualNetworkPeerings", "virtualNetworkPeerings")),
+    "microsoft.network/networksecuritygroups": (("securityRules", "securityRules"),),
+    "microsoft.network/routetables": (("routes", "routes"),),
+    "microsoft.network/privateendpoints": (("privateLinkServiceConnections", "privateLinkServiceConnections"),
+                                           ("manualPrivateLinkServiceConnections", "privateLinkServiceConnections")),
+}
+
+
+def add_inline_ids(res: dict[str, Any]) -> None:
+    """Give inline sub-resources (a VNet's subnets, an NSG's rules) the ids ARM reports for them."""
+    props = res.get("properties")
+    children = INLINE_CHILDREN.get(res["type"].lower())
+    if not children or not isinstance(props, dict):
+        return
+    for key, segment in children:
+        items = props.get(key)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and not item.get("id"):
+                item["id"] = f"{res['id']}/{segment}/{item['name']}"
+                item.setdefault("type", f"{res['type']}/{segment}")
+
+
 def add_runtime_values(res: dict[str, Any], scope_id: str) -> None:
     """Fill properties ARM only knows after deployment with symbols that name their resource."""
     rid = norm(res["id"])
     rtype = res["type"].lower()
+    add_inline_ids(res)
     props = res.get("properties")
     if rtype == "microsoft.managedidentity/userassignedidentities":
         if not isinstance(props, dict):
