@@ -250,3 +250,24 @@ def test_expand_into_counts_only_resources_flaudit_reads():
     template = FIXTURES / "symbolic_v2.json"
     n = expand_into(inv, template)
     assert n == len(inv.resources) == 7
+
+
+def test_inline_subnets_and_rules_get_the_ids_arm_reports():
+    inv = expand_file("private_endpoint.json")
+    vnet = inv.get(f"{RG_ID}/providers/Microsoft.Network/virtualNetworks/vnet-silo0")
+    subnet = vnet["properties"]["subnets"][0]
+    assert subnet["id"] == f"{vnet['id']}/subnets/snet-training"
+    assert subnet["type"] == "Microsoft.Network/virtualNetworks/subnets"
+    nsg = inv.get(f"{RG_ID}/providers/Microsoft.Network/networkSecurityGroups/nsg-silo0")
+    assert nsg["properties"]["securityRules"][0]["id"] == f"{nsg['id']}/securityRules/DenyInternetOutbound"
+
+
+def test_private_dns_zone_group_registers_an_a_record_for_the_target():
+    zone = f"{RG_ID}/providers/Microsoft.Network/privateDnsZones/privatelink.blob.core.windows.net"
+    inv = expand_file("private_endpoint.json")
+    record = inv.get(f"{zone}/A/stsilo0")
+    pe_id = f"{RG_ID}/providers/Microsoft.Network/privateEndpoints/ple-stsilo0-blob"
+    assert record["properties"]["aRecords"] == [{"ipv4Address": sym(pe_id, "customDnsConfigs[0].ipAddresses[0]")}]
+    assert inv.locations[norm(record["id"])]["json_path"] == "$.resources[3]"
+    static = expand_file("private_endpoint.json", params=["staticIp=10.0.1.50"])
+    assert static.get(f"{zone}/A/stsilo0")["properties"]["aRecords"] == [{"ipv4Address": "10.0.1.50"}]

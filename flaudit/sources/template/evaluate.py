@@ -35,6 +35,7 @@ from flaudit.sources.template.locate import json_path
 from flaudit.sources.template.values import Lambda, Unknown, Unsupported, is_symbolic, materialize, symbol
 
 DEPLOYMENTS = "microsoft.resources/deployments"
+ZONE_GROUP = "microsoft.network/privateendpoints/privatednszonegroups"
 #: Top-level resource keys copied (evaluated) into the ARM REST shape.
 RESOURCE_KEYS = ("location", "tags", "sku", "kind", "identity", "properties", "zones", "plan",
                  "extendedLocation", "managedBy")
@@ -211,6 +212,45 @@ class TemplateExpander:
                deployment_name: str) -> None:
         scope = Scope(template, "$", target, deployment_name, params)
         self.outputs = self.run_scope(scope, {})
+        self.derive_zone_group_records()
+
+    def derive_zone_group_records(self) -> None:
+        """Add the DNS A records a private endpoint's privateDnsZoneGroups make ARM register at deployment.
+
+        A zone group is the template's way of saying "register this endpoint in these zones": ARM then writes
+        an A record named after the target resource (``<account>`` in ``privatelink.blob...``) holding the
+        endpoint's private IP. Without them, a template would look as if its private DNS never resolves.
+        The IP is the static one the template sets, else a symbol naming the endpoint.
+        """
+        by_id = {norm(r["id"]): r for r in self.resources}
+        for group in [r for r in self.resources if r["type"].lower() == ZONE_GROUP]:
+            pe = by_id.get(norm(group["id"].rsplit("/privateDnsZoneGroups/", 1)[0]))
+            if pe is None:
+                continue
+            props = pe.get("properties") or {}
+            targets = [str((c.get("properties") or {}).get("privateLinkServiceId") or "").rstrip("/").split("/")[-1]
+                       for key in ("privateLinkServiceConnections", "manualPrivateLinkServiceConnections")
+                       for c in props.get(key) or [] if isinstance(c, dict)]
+            ips = [str((c.get("properties") or {}).get("privateIPAddress")) for c in props.get("ipConfigurations") or []
+                   if isinstance(c, dict) and (c.get("properties") or {}).get("privateIPAddress")]
+            ip = ips[0] if ips else symbol(norm(pe["id"]), "customDnsConfigs[0].ipAddresses[0]")
+            for config in (group.get("properties") or {}).get("privateDnsZoneConfigs") or []:
+                zone_id = str((config.get("properties") or {}).get("privateDnsZoneId") or "") \
+                    if isinstance(config, dict) else ""
+                for target in targets:
+                    if not zone_id or not target:
+                        continue
+                    rid = f"{zone_id.rstrip('/')}/A/{target}"
+                    record = by_id.get(norm(rid))
+                    if record is None:
+                        record = {"id": rid, "name": target, "type": "Microsoft.Network/privateDnsZones/A",
+                                  "properties": {"ttl": 10, "aRecords": []}}
+                        by_id[norm(rid)] = record
+                        self.resources.append(record)
+                        self.locations[norm(rid)] = dict(self.locations.get(norm(group["id"])) or {})
+                    entries = record.setdefault("properties", {}).setdefault("aRecords", [])
+                    if not any(isinstance(e, dict) and e.get("ipv4Address") == ip for e in entries):
+                        entries.append({"ipv4Address": ip})
 
     def run_scope(self, scope: Scope, base_copy: dict[Any, int]) -> dict[str, Any]:
         self.scopes.append(scope)
