@@ -70,6 +70,7 @@ class FakeArm:
     def _index(self) -> None:
         self.lists.clear()
         self.gets.clear()
+        self._rgs = sorted({rg for r in self.resources if (rg := resource_group_id(r["id"]))})
         for sub in self.subscriptions:
             sid = f"/subscriptions/{sub}"
             self.gets[norm(sid)] = {"id": sid, "subscriptionId": sub, "displayName": f"FL {sub[:8]}",
@@ -93,9 +94,9 @@ class FakeArm:
                       "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
                       "Microsoft.ContainerRegistry/registries"):
                 self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])
-                for rg in {resource_group_id(r["id"]) for r in self.resources if resource_group_id(r["id"])
-                           and subscription_of(r["id"]) == sub.lower()}:
-                    self.lists.setdefault((norm(f"{rg}/providers/{t}"), ""), [])
+                for rg in self._rgs:
+                    if subscription_of(rg) == sub.lower():
+                        self.lists.setdefault((norm(f"{rg}/providers/{t}"), ""), [])
         for r in self.resources:
             t = r["type"]
             low = t.lower()
@@ -132,7 +133,7 @@ class FakeArm:
                 self._add(f"{sid}/providers/Microsoft.Authorization/{kind}", r)
             if above:
                 self._add(f"{sid}/providers/Microsoft.Authorization/{kind}", r, "atscope()")
-            for rg in {resource_group_id(x["id"]) for x in self.resources if resource_group_id(x["id"])}:
+            for rg in self._rgs:
                 if subscription_of(rg) == sub.lower() and (scope in ancestor_scopes(rg) or is_within(scope, rg)):
                     self._add(f"{rg}/providers/Microsoft.Authorization/{kind}", r)
 

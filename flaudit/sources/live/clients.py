@@ -1,7 +1,8 @@
 """SDK clients and the plain ARM pipeline client, all sharing one pipeline: read-only, retrying, counted.
 
-Every client (network, storage, authorization, msi and the ``ARMPipelineClient`` used for Azure ML, private
-DNS, Key Vault, Container Registry and Resource Graph) is built with the same explicit policy list, so:
+Every client (the msi SDK client and the ``ARMPipelineClient`` used for the plain GETs: Azure ML, network,
+storage, authorization, private DNS, Key Vault, Container Registry, Resource Graph) is built with the same
+explicit policy list, so:
 
 * nothing but GET leaves the process (plus the read-only Resource Graph query POST in fleet mode): the
   :class:`RequestLog` policy sits next to the transport, sees every attempt and refuses anything else. The
@@ -24,6 +25,9 @@ from flaudit.sources.live.credential import Cloud
 #: Pinned stable api-versions for the resource types read with plain GETs.
 API_VERSIONS = {
     "Microsoft.MachineLearningServices": "2025-06-01",  # includes managedNetwork
+    "Microsoft.Network": "2024-05-01",
+    "Microsoft.Storage": "2025-01-01",
+    "Microsoft.Authorization": "2022-04-01",
     "Microsoft.Network/privateDnsZones": "2024-06-01",
     "Microsoft.KeyVault": "2023-07-01",
     "Microsoft.ContainerRegistry": "2023-07-01",
@@ -192,14 +196,6 @@ class ArmSession:
 
         return self._client("storage", subscription, make)
 
-    def authorization(self, subscription: str) -> Any:
-        def make() -> Any:
-            from azure.mgmt.authorization import AuthorizationManagementClient
-
-            return AuthorizationManagementClient(self.credential, subscription, **self._sdk_kwargs())
-
-        return self._client("authorization", subscription, make)
-
     def msi(self, subscription: str) -> Any:
         def make() -> Any:
             from azure.mgmt.msi import ManagedServiceIdentityClient
@@ -229,10 +225,11 @@ class ArmSession:
         response = self.send("GET", path, params={"api-version": api_version})
         return _json_object(response, path)
 
-    def list_pages(self, path: str, api_version: str) -> Iterator[list[dict[str, Any]]]:
+    def list_pages(self, path: str, api_version: str, params: dict[str, str] | None = None
+                   ) -> Iterator[list[dict[str, Any]]]:
         """Pages of an ARM list (``{"value": [...], "nextLink": ...}``), following ``nextLink`` verbatim."""
         url: str | None = path
-        params: dict[str, str] | None = {"api-version": api_version}
+        params = {"api-version": api_version, **(params or {})}
         seen: set[str] = set()
         while url:
             response = self.send("GET", url, params=params)
@@ -250,8 +247,8 @@ class ArmSession:
                 seen.add(nxt)
             url, params = (nxt or None), None  # a nextLink carries its own api-version and $skipToken
 
-    def list_all(self, path: str, api_version: str) -> list[dict[str, Any]]:
-        return [item for page in self.list_pages(path, api_version) for item in page]
+    def list_all(self, path: str, api_version: str, params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        return [item for page in self.list_pages(path, api_version, params) for item in page]
 
     def close(self) -> None:
         """Drop the clients and close the shared HTTP session (the clients do not own the transport)."""

@@ -28,14 +28,16 @@ from flaudit.errors import CollectionError, InputError
 from flaudit.inventory import Inventory, Unreadable
 from flaudit.sources.live.clients import API_VERSIONS, ArmSession, RetrySettings, describe_failure
 from flaudit.sources.live.collect import (
+    AUTH_DA,
+    AUTH_RA,
     DEFAULT_WORKERS,
     SUBSCRIPTION_TYPE,
     ListTask,
     Outcome,
     Scope,
     _get_subscription,
-    _sdk_list,
     add_outcomes,
+    auth_list,
     dns_zone_children,
     finish,
     open_session,
@@ -289,16 +291,12 @@ def _cross_check_tasks(sid: str) -> list[ListTask]:
     sub_scope = f"/subscriptions/{sid}"
     return [
         ListTask(sub_scope, SUBSCRIPTION_TYPE, _get_subscription(sid), label="subscription"),
-        ListTask(sub_scope, "Microsoft.Authorization/roleAssignments", _sdk_list(
-            lambda s: s.authorization(sid).role_assignments.list_for_subscription()), label="role assignments"),
-        ListTask(sub_scope, "Microsoft.Authorization/roleAssignments", _sdk_list(
-            lambda s: s.authorization(sid).role_assignments.list_for_scope(
-                scope=f"subscriptions/{sid}", filter="atScope()")), label="role assignments (inherited)"),
-        ListTask(sub_scope, "Microsoft.Authorization/denyAssignments", _sdk_list(
-            lambda s: s.authorization(sid).deny_assignments.list()), label="deny assignments"),
-        ListTask(sub_scope, "Microsoft.Authorization/denyAssignments", _sdk_list(
-            lambda s: s.authorization(sid).deny_assignments.list_for_scope(
-                scope=f"subscriptions/{sid}", filter="atScope()")), label="deny assignments (inherited)"),
+        ListTask(sub_scope, AUTH_RA, auth_list(sub_scope, "roleAssignments"), label="role assignments"),
+        ListTask(sub_scope, AUTH_RA, auth_list(sub_scope, "roleAssignments", "atScope()"),
+                 label="role assignments (inherited)"),
+        ListTask(sub_scope, AUTH_DA, auth_list(sub_scope, "denyAssignments"), label="deny assignments"),
+        ListTask(sub_scope, AUTH_DA, auth_list(sub_scope, "denyAssignments", "atScope()"),
+                 label="deny assignments (inherited)"),
     ]
 
 
