@@ -3,8 +3,8 @@
 No external CSS, JS, fonts or images, so it opens from an email attachment on an air-gapped laptop. Order: verdict,
 silo x area matrix, access diagram, findings by severity (grouped by rule so rationale and remediation are printed
 once per rule, which also keeps 1,000-silo reports small), passed checks collapsed per area, then metadata.
-A Content-Security-Policy meta tag allows only the one inline script (opening collapsed sections before printing),
-by hash: even if an injected tag slipped past escaping, the browser would refuse to run it.
+A Content-Security-Policy meta tag allows only the one inline script (it opens collapsed sections before printing
+and the one a link points into), by hash: even if an injected tag slipped past escaping, the browser would refuse to run it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,14 @@ from flaudit.reports._common import (
 
 EXTENSION = "html"
 TEMPLATES = Path(__file__).parent / "templates"
+#: The page's only script: open every collapsed section before printing, and open the collapsed section holding
+#: a linked finding (a matrix cell pointing at a passed check) in browsers that do not do it themselves.
 PRINT_SCRIPT = ("window.addEventListener('beforeprint',function(){"
-                "document.querySelectorAll('details').forEach(function(d){d.open=true;});});")
+                "document.querySelectorAll('details').forEach(function(d){d.open=true;});});"
+                "function flauditOpenTarget(){var t=location.hash&&document.getElementById(location.hash.slice(1));"
+                "for(var e=t;e;e=e.parentElement){if(e.tagName==='DETAILS'){e.open=true;}}"
+                "if(t){t.scrollIntoView();}}"
+                "window.addEventListener('hashchange',flauditOpenTarget);flauditOpenTarget();")
 POLICY_URL = ("https://portal.azure.com/#view/Microsoft_Azure_Policy/PolicyDetailBlade/definitionId/"
               "%2Fproviders%2FMicrosoft.Authorization%2FpolicyDefinitions%2F{}")
 _ANCHOR_BAD = re.compile(r"[^A-Za-z0-9_-]")

@@ -45,9 +45,10 @@ def _run(chromium: str, args: list[str], workdir: Path) -> subprocess.CompletedP
                           timeout=120, env=env, check=False)
 
 
-def load(chromium: str, html: Path, workdir: Path) -> Page:
-    """The DOM after load, and every console message the page produced."""
-    proc = _run(chromium, ["--enable-logging=stderr", "--v=0", "--dump-dom", html.resolve().as_uri()], workdir)
+def load(chromium: str, html: Path, workdir: Path, fragment: str = "") -> Page:
+    """The DOM after load (optionally opened at ``#fragment``), and every console message the page produced."""
+    url = html.resolve().as_uri() + (f"#{fragment}" if fragment else "")
+    proc = _run(chromium, ["--enable-logging=stderr", "--v=0", "--dump-dom", url], workdir)
     if proc.returncode != 0 or "<html" not in proc.stdout:
         raise RuntimeError(f"chromium failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return Page(proc.stdout, [m.group(1) for m in CONSOLE.finditer(proc.stderr)])

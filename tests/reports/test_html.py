@@ -216,3 +216,16 @@ def test_snapshot_metadata_of_any_shape_reads_as_text():
     assert html_report.describe({"subscriptions": ["s1", "s2"], "resource_groups": [], "note": None}) == \
         "subscriptions: s1, s2"
     assert html_report.describe("sub/x") == "sub/x"
+
+
+@needs_chromium
+def test_a_matrix_link_to_a_passed_check_opens_its_collapsed_section(result, tmp_path):
+    page = _write(tmp_path, result)
+    static = lhtml.fromstring(page.read_text(encoding="utf-8"))
+    row = next(r for r in static.xpath("//table[@class='matrix']/tbody/tr") if r.xpath("string(th)") == "silo-0")
+    href = row.xpath("td[contains(@class, 's-pass')]/a/@href")[0]
+    assert static.get_element_by_id(href[1:]).xpath("ancestor::details[not(@open)]")
+    loaded = load(CHROMIUM, page, tmp_path, fragment=href[1:])
+    assert loaded.console == []
+    details = lhtml.fromstring(loaded.dom).get_element_by_id(href[1:]).xpath("ancestor::details")[0]
+    assert details.get("open") is not None
