@@ -90,9 +90,6 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
     problems = problem_findings(result)
     if problems:
         console.print(Text("Failing and unknown findings", style="bold"))
-    access_by_storage: dict[str, list[dict[str, Any]]] = {}
-    for edge in result.get("access") or []:
-        access_by_storage.setdefault((edge.get("storage_id") or "").lower(), []).append(edge)
     for f in problems[:MAX_FINDINGS]:
         head = Text("  ")
         head.append(STATUS_WORDS.get(f.get("status", ""), "UNKNOWN"), style=CELL_STYLE.get(f.get("status", ""), ""))
