@@ -271,3 +271,23 @@ def test_private_dns_zone_group_registers_an_a_record_for_the_target():
     assert inv.locations[norm(record["id"])]["json_path"] == "$.resources[3]"
     static = expand_file("private_endpoint.json", params=["staticIp=10.0.1.50"])
     assert static.get(f"{zone}/A/stsilo0")["properties"]["aRecords"] == [{"ipv4Address": "10.0.1.50"}]
+
+
+def test_odd_declarations_are_reported_and_never_crash_the_expansion():
+    template = {"$schema": "x/deploymentTemplate.json#", "variables": {"loop": "[variables('loop')]"}, "resources": [
+        "not an object",
+        {"type": "Microsoft.Storage/storageAccounts", "name": "st1", "apiVersion": "1",
+         "properties": {"a": "[json('{')]", "b": "[variables('loop')]", "c": "[copyIndex('nope')]"}},
+        {"copy": {"name": "x", "count": "[variables('loop')]"}, "type": "Microsoft.Storage/storageAccounts",
+         "name": "[format('st{0}', copyIndex())]", "apiVersion": "1"},
+        {"type": "Microsoft.Resources/deployments", "name": "m", "apiVersion": "1", "properties": {"template": 3}},
+        {"type": "Microsoft.Storage/storageAccounts", "name": "[reference('nothing').x]", "apiVersion": "1"},
+    ]}
+    ex = expander_for(template)
+    assert [r["name"] for r in ex.resources] == ["st1"]
+    props = ex.resources[0]["properties"]
+    assert all(str(v).startswith("[unsupported:") for v in props.values())
+    messages = " | ".join(u["message"] for u in ex.unsupported)
+    for expected in ("json(): not JSON", "refers to itself", "copyIndex(nope) used outside",
+                     "resource copy loop not expanded", "no inline template", "names no resource"):
+        assert expected in messages
