@@ -13,6 +13,7 @@ repository: download them to a directory first.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
@@ -32,11 +33,31 @@ def audit(inv: Inventory) -> dict | None:
     return run_audit(inv, None)
 
 
+PLACEHOLDERS = {"string": "placeholder", "securestring": "placeholder", "int": 1, "bool": False, "array": [],
+                "object": {}, "secureobject": {}}
+
+
+def required_placeholders(path: Path, given: list[str]) -> list[str]:
+    """--param values for required parameters nobody gave (e.g. a jumpbox admin password), so it expands."""
+    try:
+        template = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return []
+    names = {g.partition("=")[0].lower() for g in given}
+    out = []
+    for name, decl in (template.get("parameters") or {}).items() if isinstance(template, dict) else []:
+        if isinstance(decl, dict) and "defaultValue" not in decl and name.lower() not in names:
+            value = PLACEHOLDERS.get(str(decl.get("type", "string")).lower(), "placeholder")
+            out.append(f"{name}={value if isinstance(value, str) else json.dumps(value)}")
+    return out
+
+
 def summarise(path: Path, params: list[str], with_audit: bool) -> bool:
     inv = Inventory()
     start = time.perf_counter()
+    filled = required_placeholders(path, params)
     try:
-        n = expand_into(inv, path, params=params)
+        n = expand_into(inv, path, params=params + filled)
     except FlauditError as exc:
         print(f"== {path.name}: ERROR {exc}")
         return False
@@ -44,6 +65,8 @@ def summarise(path: Path, params: list[str], with_audit: bool) -> bool:
     print(f"== {path.name}: {n} resources flaudit reads, {sum(inv.ignored_types.values())} of other types, "
           f"{len(inv.unsupported)} unsupported ({took:.2f} s)")
     counts = Counter(r["type"] for r in inv.resources.values())
+    if filled:
+        print(f"  required parameters filled with placeholders: {', '.join(filled)}")
     for rtype, count in sorted(counts.items(), key=lambda kv: kv[0].lower()):
         print(f"  {count:4d}  {rtype}")
     for rtype, count in sorted(inv.ignored_types.items()):
