@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from flaudit.train.gate import blocking_lines, canonical_json, gate_from_args, refusal_record
     from flaudit.train.params import parse_params
 
-    out = Console(quiet=args.quiet)
+    out = Console(quiet=args.quiet, soft_wrap=True)
     err = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
     doc, demo, base_dir = _plan_config(args)
     params = parse_params(doc["training_parameters"], "training_parameters")

@@ -252,13 +252,16 @@ def build_pipeline(doc: dict[str, Any], params: TrainParams, run_dir: Path, att:
 
 
 def print_plan(steps: list[StepPlan], console) -> None:
-    console.print(f"plan: Azure ML pipeline, {len(steps)} steps")
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    say(f"plan: Azure ML pipeline, {len(steps)} steps")
     for st in steps:
         ins = ", ".join(f"{k}={output_uri(steps, v)}" for k, v in st.inputs.items())
         outs = ", ".join(f"{k}={v}" for k, v in st.outputs.items())
-        console.print(f"  {st.name}  [{st.kind}] compute={st.compute}")
-        console.print(f"    reads  {ins}")
-        console.print(f"    writes {outs}")
+        say(f"  {st.name}  [{st.kind}] compute={st.compute}")
+        say(f"    reads  {ins}")
+        say(f"    writes {outs}")
 
 
 def ml_client(doc: dict[str, Any], credential: Any):

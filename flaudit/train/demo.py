@@ -24,12 +24,38 @@ DEMO_PARAMS: dict[str, Any] = {
 }
 
 
+def load_digits():
+    """``sklearn.datasets.load_digits(return_X_y=True)``, read from the file scikit-learn ships.
+
+    Importing scikit-learn costs seconds (scipy and friends); the data is one small gzipped CSV in its
+    package, so read it directly when it is there and fall back to the public API otherwise.
+    """
+    import gzip
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.find_spec("sklearn")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(root) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            with gzip.open(path, "rt") as fh:
+                data = np.loadtxt(fh, delimiter=",")
+            return data[:, :-1], data[:, -1].astype(int)
+    try:
+        from sklearn.datasets import load_digits as sk_load_digits
+    except ImportError:
+        from flaudit.errors import InputError
+
+        raise InputError("the demo needs scikit-learn's bundled digits data: pip install 'flaudit[train]'") from None
+    return sk_load_digits(return_X_y=True)
+
+
 def split_digits(n_silos: int, *, alpha: float = 0.5, seed: int = 0, test_fraction: float = 0.2):
     """Return ``[(x_train, y_train, x_test, y_test), ...]`` per silo, features scaled to [0, 1]."""
     import numpy as np
-    from sklearn.datasets import load_digits
 
-    x, y = load_digits(return_X_y=True)
+    x, y = load_digits()
     x = x / 16.0
     rng = np.random.default_rng(seed)
     parts: list[list[int]] = [[] for _ in range(n_silos)]

@@ -67,8 +67,9 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def start_workers(silos: list[SiloData], specs: dict[str, dict[str, Any]], log_dir: Path) -> list[Worker]:
-    """Start one worker per silo, each given only its own two paths, then wait until every one has loaded.
+def start_workers(silos: list[SiloData], specs: dict[str, dict[str, Any]], log_dir: Path, *,
+                  wait: bool = True) -> list[Worker]:
+    """Start one worker per silo, each given only its own two paths; with ``wait``, until every one has loaded.
 
     All are started before any is waited on, so their start-ups (Python, torch import) overlap.
     """
@@ -84,7 +85,7 @@ def start_workers(silos: list[SiloData], specs: dict[str, dict[str, Any]], log_d
                      "--train", s.train, "--test", s.test, "--spec", json.dumps(specs[s.silo])],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
             workers.append(Worker(s.silo, proc, log))
-        for w in workers:
+        for w in workers if wait else []:
             w.receive("ready")
     except BaseException:
         stop_workers(workers)
@@ -125,27 +126,17 @@ def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, base
     """Train ``params.num_of_iterations`` FedAvg rounds; returns the metrics dict (see metrics.py)."""
     t0 = time.perf_counter()
     schema = preflight(silos, params.target)  # before torch is even imported: bad data fails fast
-
-    import torch
-
-    from flaudit.train.fedavg import fedavg
-    from flaudit.train.models import build_model, check_specs
-    from flaudit.train.training import load_state, save_state, state_of
-
     say = progress or (lambda _msg: None)
     n_classes = params.n_classes or schema.n_classes
     if schema.n_classes > n_classes:
         raise InputError(f"training_parameters.n_classes is {n_classes} but the data has label {schema.n_classes - 1}")
-    check_specs(params.to_dict(), len(schema.features), n_classes)
+    from flaudit.train.models import BUILTIN_MODELS, check_specs
+
+    if params.model not in BUILTIN_MODELS or params.train_step:
+        check_specs(params.to_dict(), len(schema.features), n_classes)  # a bad plug-in fails before any silo
 
     exchange = run_dir / "exchange"
     exchange.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(params.seed)
-    model = build_model(params.model, len(schema.features), n_classes, params.to_dict())
-    global_path = exchange / "global_000.safetensors"
-    save_state(state_of(model), global_path)
-    like = state_of(model)
-
     rounds = params.num_of_iterations
     base_spec = {"params": params.to_dict(), "n_classes": n_classes, "rounds": rounds, "threads": 1}
     specs = {s.silo: dict(base_spec, seed=params.seed + 1 + i) for i, s in enumerate(silos)}
@@ -153,7 +144,21 @@ def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, base
     t_start = time.perf_counter()
     workers: list[Worker] = []
     try:
-        workers = start_workers(silos, specs, run_dir / "logs")
+        workers = start_workers(silos, specs, run_dir / "logs", wait=False)
+        # the orchestrator's own torch import overlaps with the workers' start-up
+        import torch
+
+        from flaudit.train.fedavg import fedavg
+        from flaudit.train.models import build_model
+        from flaudit.train.training import load_state, save_state, state_of
+
+        torch.manual_seed(params.seed)
+        model = build_model(params.model, len(schema.features), n_classes, params.to_dict())
+        global_path = exchange / "global_000.safetensors"
+        save_state(state_of(model), global_path)
+        like = state_of(model)
+        for w in workers:
+            w.receive("ready")
         startup = time.perf_counter() - t_start
         history: list[dict[str, Any]] = []
         initial: dict[str, Any] | None = None
