@@ -170,8 +170,13 @@ def _tag_base(value: str) -> str:
     return low.split(".", 1)[0]
 
 
-def classify_addresses(values: list[str], asgs: list[str], local: list[str] | None) -> AddressSet:
-    """Classify a field's prefixes/tags/ASGs against the Internet and the local subnet prefixes."""
+def classify_addresses(values: list[str], asgs: list[str], local: list[str] | None,
+                       also_public: frozenset[str] = frozenset()) -> AddressSet:
+    """Classify a field's prefixes/tags/ASGs against the Internet and the local subnet prefixes.
+
+    ``also_public``: service tag bases (lower case) to count as public for this question, e.g. ``storage`` when
+    asking whether data can leave for any storage account in Azure.
+    """
     local_nets = [n for n in (_net(str(p)) for p in (local or [])) if n is not None]
     some = allv = local_may = local_all = False
     v4_cover: list[Interval] = []
@@ -199,7 +204,9 @@ def classify_addresses(values: list[str], asgs: list[str], local: list[str] | No
                 local_may = True
             continue
         base = _tag_base(v)
-        if base in LOCAL_TAGS:
+        if base in also_public:
+            some = True
+        elif base in LOCAL_TAGS:
             local_may = local_all = True
         elif base in PUBLIC_CLOUD_TAGS:
             some = True
@@ -367,17 +374,20 @@ class DirectionResult:
 
 
 def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | None = None,
-             nsg_id: str = "") -> DirectionResult:
+             nsg_id: str = "", also_public: frozenset[str] = frozenset()) -> DirectionResult:
     """Internet traffic through one NSG in one direction (Inbound: from the Internet to the subnet;
-    Outbound: from the subnet to the Internet)."""
+    Outbound: from the subnet to the Internet). ``also_public`` widens "Internet" by service tags (see
+    :func:`classify_addresses`)."""
     inbound = direction.lower() == "inbound"
     result = DirectionResult("Inbound" if inbound else "Outbound", nsg_ids=[nsg_id] if nsg_id else [])
     undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
     ordered = sorted((r for r in rules if r.direction.lower() == direction.lower()),
                      key=lambda r: (r.priority, r.default, r.name.lower()))
     for r in ordered:
-        src = classify_addresses(list(r.sources), list(r.source_asgs), None if inbound else local_prefixes)
-        dst = classify_addresses(list(r.destinations), list(r.destination_asgs), local_prefixes if inbound else None)
+        src = classify_addresses(list(r.sources), list(r.source_asgs), None if inbound else local_prefixes,
+                                 also_public if inbound else frozenset())
+        dst = classify_addresses(list(r.destinations), list(r.destination_asgs), local_prefixes if inbound else None,
+                                 frozenset() if inbound else also_public)
         if inbound:
             remote_ok = src.internet_some if r.allow else src.internet_all
             local_ok = dst.local_may if r.allow else dst.local_all
@@ -522,3 +532,25 @@ def _effective(network: NetworkIndex, subnet_id: str, nic_id: str | None) -> Eff
         for res in results.values():
             res.problems.append(f"NSG {m} is referenced but not in the input")
     return Effective(subnet_id, results["Inbound"], results["Outbound"], applied, missing, subnet is not None)
+
+
+#: Service tags whose Allow lets data reach storage or databases that anyone in Azure can own.
+DATA_SERVICE_TAGS = frozenset({"storage", "sql", "azurecosmosdb", "azuredatalake", "eventhub", "servicebus"})
+
+
+def service_tag_egress(network: NetworkIndex, subnet_id: str) -> list[Opening]:
+    """Outbound traffic the subnet's NSG lets through to multi-tenant data services (``Storage``, ``Sql``...).
+
+    These tags cover every customer's accounts in Azure, not only the silo's, so an Allow to them is a way
+    to ship data out even when the Internet is denied; Azure's remedy is a service endpoint policy on the
+    subnet. The result lists the openings beyond plain Internet egress.
+    """
+    ref = network.subnet_nsg(subnet_id)
+    if ref is None or ref.resource is None:
+        return []
+    rules, _, _ = load_rules(network, ref.id)
+    local = network.subnet_prefixes(subnet_id) or None
+    wide = evaluate(rules, "Outbound", local, ref.id, also_public=DATA_SERVICE_TAGS)
+    plain = effective(network, subnet_id).outbound
+    plain_rules = {(r.nsg_id, r.name) for o in plain.openings for r in o.rules}
+    return [o for o in wide.openings if o.rules and any((r.nsg_id, r.name) not in plain_rules for r in o.rules)]

@@ -14,7 +14,7 @@ from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
 from flaudit.model import Compute, Deployment, Silo
 from flaudit.network import VNET, Placement, compute_placement, parse_prefixes, vnet_of
-from flaudit.nsg import classify_addresses, effective
+from flaudit.nsg import classify_addresses, effective, service_tag_egress
 
 AML_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
 AML_MANAGED_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
@@ -382,9 +382,16 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
             result = Fail(c.id, f"Compute {c.name} can send traffic to the Internet: {ports}.", silo=silo.name,
                           evidence=ev)
         else:
+            ev = eff.outbound.evidence()
+            policies = get_path(d.network.subnet(p.subnet_id) or {}, "properties.serviceEndpointPolicies") or []
+            for o in service_tag_egress(d.network, p.subnet_id):
+                if not policies:
+                    ev += o.evidence()
+                    ev.append(note(f"{o.describe()} reaches a multi-tenant data service tag (any customer's "
+                                   "accounts, not only the silo's); restrict it with a service endpoint policy"))
             yield Pass(c.id, f"Compute {c.name}: outbound Internet traffic is denied by NSG rule(s) "
                        + ", ".join(f"{r.name} ({r.priority})" for r in eff.outbound.deciding_denies) + ".",
-                       silo=silo.name, evidence=eff.outbound.evidence())
+                       silo=silo.name, evidence=ev)
             continue
         if route == "missing":  # the unread route table might block what the NSG allows
             yield Unknown(c.id, result.message + " The subnet's route table is not in the input and may route "

@@ -8,7 +8,7 @@ import pytest
 
 from flaudit.inventory import Inventory
 from flaudit.network import NetworkIndex, azure_default_rules
-from flaudit.nsg import classify_addresses, effective, evaluate, parse_ports, parse_rule
+from flaudit.nsg import classify_addresses, effective, evaluate, parse_ports, parse_rule, service_tag_egress
 
 RG = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net"
 NSG_ID = f"{RG}/providers/Microsoft.Network/networkSecurityGroups/nsg-silo"
@@ -338,3 +338,13 @@ def test_classify_addresses_reports_full_and_partial_internet_coverage():
     part = classify_addresses(["8.0.0.0/7"], [], None)
     assert part.internet_some and not part.internet_all
     assert not classify_addresses(["10.0.0.0/8"], [], None).internet_some
+
+
+def test_outbound_allow_to_the_storage_tag_is_reported_as_data_service_egress():
+    rules = [sr("AllowStorage", 120, "Allow", "Outbound", dst="Storage.WestEurope", ports="443"),
+             sr("AllowAml", 100, "Allow", "Outbound", dst="AzureMachineLearning", ports="443"),
+             sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
+    idx = index(vnet(), nsg(rules))
+    assert not effective(idx, SUBNET_ID).outbound.open
+    [opening] = service_tag_egress(idx, SUBNET_ID)
+    assert [r.name for r in opening.rules] == ["AllowStorage"] and opening.ports == [(443, 443)]

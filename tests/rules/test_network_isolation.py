@@ -366,3 +366,16 @@ def test_samples_fail_exactly_their_intended_network_rules(posture, failing):
                 if f["status"] in ("fail", "unknown") and "production" in (f["blocks"] or
                                                                            next(r.blocks for r in RULES if r.id == f["rule_id"]))}
     assert blocking == failing
+
+
+def test_net005_storage_tag_egress_is_noted_without_a_service_endpoint_policy():
+    res = support.sample_resources("hardened")
+    nsg_rules(res).append(nsg_rule("AllowStorageOutbound", 120, "Allow", "Outbound", src="VirtualNetwork",
+                                   dst="Storage.WestEurope", ports="443"))
+    f = one(run(res), "FL-NET-005")
+    assert f["status"] == "pass"
+    assert any("service endpoint policy" in e.get("text", "") for e in f["evidence"])
+    subnet_props(res)["serviceEndpointPolicies"] = [{"id": "/subscriptions/x/resourceGroups/y/providers/"
+                                                           "Microsoft.Network/serviceEndpointPolicies/sep"}]
+    f = one(run(res), "FL-NET-005")
+    assert not any("service endpoint policy" in e.get("text", "") for e in f["evidence"])
