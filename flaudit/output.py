@@ -16,6 +16,10 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise InputError(f"{path}: directory {parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
     try:
+        # mkstemp creates 0600; a report or snapshot gets the mode any new file would (0666 less the umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)

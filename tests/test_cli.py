@@ -133,3 +133,13 @@ def test_bundled_samples_are_what_the_generator_writes():
     here = Path(generate.__file__).parent
     for posture in generate.POSTURES:
         assert json.loads((here / f"{posture}.json").read_text()) == generate.snapshot(posture), posture
+
+
+def test_written_reports_get_ordinary_file_permissions(tmp_path):
+    import stat
+
+    out = tmp_path / "r.json"
+    run("scan", "--sample", "hardened", "-f", "json", "-o", str(out))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
