@@ -1,6 +1,6 @@
 """Live-collection benchmark: requests and wall time against a mocked ARM that answers each request in 50 ms.
 
-For deployments of 3, 30 and 300 silos it runs flaudit's collector (one list per type and scope, 16 lists at a
+For deployments of 3, 30 and 300 silos it runs flaudit's collector (one list per type and scope, 24 lists at a
 time) and a naive collector that walks the silos one by one with a GET per resource, and prints both. The
 collector's requests stay flat in the silo count except for pagination (100 items a page here), and its wall
 time should stay within 3x the slowest single paginated list, which is measured on its own in the same run.

@@ -160,6 +160,9 @@ class ArmSession:
         ]
 
     def _client(self, kind: str, key: str, factory: Callable[[], Any]) -> Any:
+        client = self._clients.get((kind, key))  # no lock once built: lookups must not queue behind a build
+        if client is not None:
+            return client
         with self._lock:
             client = self._clients.get((kind, key))
             if client is None:
