@@ -373,8 +373,34 @@ def _dns_finding(d: Deployment, silo: Silo, cid: str, cname: str, st: StorageAcc
         return Fail(cid, f"Zone {zone} is linked to VNet {name_of(vnet)} but has no A record for {st.name}.",
                     silo=silo.name, evidence=ev + [note(f"A records in the zone: {sorted(records)}")], subject=subject)
     ev.append(prop(f"{z['id']}/A/{st.name}", "properties.aRecords", ips))
+    expected = _endpoint_addresses(d, st, group)
+    if expected and not set(ips) & expected:
+        return Fail(cid, f"Zone {zone} resolves {st.name} to {', '.join(ips)}, but its {group} private endpoint "
+                    f"has address(es) {', '.join(sorted(expected))}: the record is stale.", silo=silo.name,
+                    evidence=ev, subject=subject)
     return Pass(cid, f"Zone {zone} is linked to VNet {name_of(vnet)} and resolves {st.name} to {', '.join(ips)}.",
                 silo=silo.name, evidence=ev, subject=subject)
+
+
+def _endpoint_addresses(d: Deployment, st: StorageAccount, group: str) -> set[str]:
+    """Private addresses of the account's Approved endpoints for ``group``: from the endpoint's
+    customDnsConfigs (fqdn <account>.<group>.*) or, failing that, its network interfaces in the input."""
+    out: set[str] = set()
+    prefix = f"{st.name.lower()}.{group}."
+    for lk in d.network.private_endpoints_for(st.id):
+        if not (lk.approved and lk.has_group(group)) or lk.pe is None:
+            continue
+        for cfg in get_path(lk.pe, "properties.customDnsConfigs") or []:
+            if str(cfg.get("fqdn", "")).lower().startswith(prefix):
+                out.update(str(ip) for ip in cfg.get("ipAddresses") or [])
+        if not out:
+            for ref in get_path(lk.pe, "properties.networkInterfaces") or []:
+                nic = d.network.nics.get(str(ref.get("id", "")).lower().rstrip("/"))
+                for ipc in get_path(nic or {}, "properties.ipConfigurations") or []:
+                    ip = get_path(ipc, "properties.privateIPAddress")
+                    if ip:
+                        out.add(str(ip))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------

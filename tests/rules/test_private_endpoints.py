@@ -324,3 +324,14 @@ def test_pe006_workspace_public_network_access():
 def test_samples_fail_exactly_their_intended_private_endpoint_rules(posture, failing):
     result = run(support.sample_resources(posture))
     assert {f["rule_id"] for f in result["findings"] if f["status"] in ("fail", "unknown")} == failing
+
+
+def test_pe004_a_record_not_pointing_at_the_endpoint_address_fails():
+    res = support.sample_resources("hardened")
+    st = storage(res, "silo0")
+    silo_pe(res)["properties"]["customDnsConfigs"] = [{"fqdn": f"{st['name']}.blob.core.windows.net",
+                                                       "ipAddresses": ["10.100.1.10"]}]
+    assert one(run(res), "FL-PE-004")["status"] == "pass"
+    silo_pe(res)["properties"]["customDnsConfigs"][0]["ipAddresses"] = ["10.100.1.20"]
+    f = one(run(res), "FL-PE-004")
+    assert f["status"] == "fail" and "stale" in f["message"]
