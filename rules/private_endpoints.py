@@ -384,7 +384,8 @@ def _dns_finding(d: Deployment, silo: Silo, cid: str, cname: str, st: StorageAcc
 
 def _endpoint_addresses(d: Deployment, st: StorageAccount, group: str) -> set[str]:
     """Private addresses of the account's Approved endpoints for ``group``: from the endpoint's
-    customDnsConfigs (fqdn <account>.<group>.*) or, failing that, its network interfaces in the input."""
+    customDnsConfigs (fqdn <account>.<group>.*) and static ipConfigurations, or, failing those, its network
+    interfaces in the input."""
     out: set[str] = set()
     prefix = f"{st.name.lower()}.{group}."
     for lk in d.network.private_endpoints_for(st.id):
@@ -393,6 +394,10 @@ def _endpoint_addresses(d: Deployment, st: StorageAccount, group: str) -> set[st
         for cfg in get_path(lk.pe, "properties.customDnsConfigs") or []:
             if str(cfg.get("fqdn", "")).lower().startswith(prefix):
                 out.update(str(ip) for ip in cfg.get("ipAddresses") or [])
+        for ipc in get_path(lk.pe, "properties.ipConfigurations") or []:  # static IP configurations
+            if str(get_path(ipc, "properties.groupId") or "").lower() == group and \
+                    get_path(ipc, "properties.privateIPAddress"):
+                out.add(str(get_path(ipc, "properties.privateIPAddress")))
         if not out:
             for ref in get_path(lk.pe, "properties.networkInterfaces") or []:
                 nic = d.network.nics.get(str(ref.get("id", "")).lower().rstrip("/"))

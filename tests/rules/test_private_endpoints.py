@@ -335,3 +335,10 @@ def test_pe004_a_record_not_pointing_at_the_endpoint_address_fails():
     silo_pe(res)["properties"]["customDnsConfigs"][0]["ipAddresses"] = ["10.100.1.20"]
     f = one(run(res), "FL-PE-004")
     assert f["status"] == "fail" and "stale" in f["message"]
+
+
+def test_pe004_static_ip_configuration_of_the_endpoint_is_compared_too():
+    res = support.sample_resources("hardened")
+    silo_pe(res)["properties"]["ipConfigurations"] = [
+        {"name": "static", "properties": {"groupId": "blob", "memberName": "blob", "privateIPAddress": "10.100.1.99"}}]
+    assert one(run(res), "FL-PE-004")["status"] == "fail"
