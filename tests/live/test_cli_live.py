@@ -143,3 +143,18 @@ def test_collect_accepts_several_resource_groups(azure, tmp_path):
     doc = json.loads(out.read_text())
     assert doc["scope"]["resource_groups"] == [generate.RG, "rg-other"]
     assert len(doc["resources"]) == 59
+
+
+def test_fleet_mode_from_the_fl_config_reads_the_whole_subscription(azure, tmp_path, fl_config):
+    out = tmp_path / "s.json"
+    assert main(["collect", "--config", str(fl_config), "--resource-graph", "-o", str(out), "-q"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["scope"]["subscriptions"] == [SUB] and "resource_groups" not in doc["scope"]
+    assert azure.count("POST") > 0
+
+
+def test_resource_graph_flag_without_a_scope_exits_2(azure, tmp_path, sample):
+    data = tmp_path / "res.json"
+    data.write_text(json.dumps(sample))
+    assert main(["scan", "--input", str(data), "--resource-graph", "--quiet"]) == 2
+    assert azure.count() == 0

@@ -359,3 +359,13 @@ def test_inventory_merge_keeps_collected_and_unreadable(live, sample):
     target = Inventory()
     target.merge(inv)
     assert target.collected == inv.collected and target.sha256() == inv.sha256()
+
+
+def test_error_messages_stored_as_unreadable_are_redacted(live, sample):
+    fake = FakeArm(sample, [SUB])
+    fake.queue(f"{SUB_SCOPE}/providers/Microsoft.KeyVault/vaults",
+               arm_error(403, "AuthorizationFailed", "denied for https://x.blob.core.windows.net/c?sv=2022-11-02"
+                         "&sig=QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"))
+    inv, _ = live(sample, fake=fake)
+    [u] = inv.unreadable
+    assert "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" not in u.message and u.status == 403

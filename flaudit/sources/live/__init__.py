@@ -59,8 +59,8 @@ def _other_input(args: argparse.Namespace) -> bool:
 def wanted(args: argparse.Namespace) -> bool:
     if getattr(args, "subscription", None) or getattr(args, "management_group", None):
         return True
-    if getattr(args, "save_snapshot", None):
-        return True  # load() explains that it needs a live scope
+    if getattr(args, "save_snapshot", None) or getattr(args, "resource_graph", False):
+        return True  # load() explains what scope it needs if none is given
     config = getattr(args, "fl_config", None)
     return not _other_input(args) and config is not None and bool(getattr(config, "subscription_id", None))
 
@@ -77,7 +77,8 @@ def scope_from_args(args: argparse.Namespace, config: Any = None) -> Any:
         raise InputError("--management-group needs --resource-graph (fleet mode)")
     if not subs and not mg and config is not None and getattr(config, "subscription_id", None):
         subs = [config.subscription_id]
-        if not rgs and getattr(config, "resource_group", None):
+        # fleet mode reads whole subscriptions, so the config's resource group only narrows live mode
+        if not rgs and getattr(config, "resource_group", None) and not getattr(args, "resource_graph", False):
             rgs = [config.resource_group]
     if getattr(args, "resource_graph", False) and rgs:
         raise InputError("--resource-group cannot be combined with --resource-graph (fleet mode reads whole "
@@ -103,11 +104,11 @@ def load(args: argparse.Namespace, inventory: Inventory) -> None:
     from flaudit.sources.live.collect import write_collected_snapshot
 
     config = getattr(args, "fl_config", None)
-    if getattr(args, "save_snapshot", None) and not (
+    if (getattr(args, "save_snapshot", None) or getattr(args, "resource_graph", False)) and not (
             getattr(args, "subscription", None) or getattr(args, "management_group", None)
             or (not _other_input(args) and config is not None and getattr(config, "subscription_id", None))):
-        raise InputError("--save-snapshot keeps what live collection read: give --subscription (or an FL config "
-                         "with aml.subscription_id and no other input)")
+        raise InputError("--save-snapshot and --resource-graph need a live scope: give --subscription or "
+                         "--management-group (or an FL config with aml.subscription_id and no other input)")
     collected = collect_from_args(args, config)
     if getattr(args, "save_snapshot", None):
         write_collected_snapshot(collected, args.save_snapshot)

@@ -303,5 +303,8 @@ def describe_failure(exc: BaseException) -> tuple[int | None, str] | None:
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
+    """One redacted line: an error body is stored in the snapshot, so it must not carry a secret either."""
+    from flaudit.redact import redact
+
+    line = " ".join(str(redact(str(text))).split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
