@@ -182,6 +182,29 @@ def network_paths(deployment: Deployment) -> list[dict[str, Any]]:
             continue
         seen.add(norm(silo.storage.id))
         exposure = storage_exposure(silo.storage.raw, deployment.network)
-        for p in exposure.paths:
+        paths = list(exposure.paths) + managed_network_paths(deployment, silo.storage.id)
+        for p in paths:
             out.append({"silo": silo.name, "storage_id": silo.storage.id, **p.to_dict()})
+    return out
+
+
+def managed_network_paths(deployment: Deployment, storage_id: str) -> list[NetworkPath]:
+    """Private endpoint paths the workspace managed network opens to a storage account: a ``PrivateEndpoint``
+    outbound rule makes the account reachable from every compute in that managed network."""
+    from flaudit.network import MANAGED_MODES, managed_isolation_mode, managed_private_endpoint_rules
+
+    ws = deployment.workspace
+    if ws is None:
+        return []
+    mode, _ = managed_isolation_mode(ws.raw)
+    if mode.lower() not in MANAGED_MODES:
+        return []
+    out = []
+    for group in ("blob", "dfs", "file", "queue", "table", "web"):
+        for name, rule in managed_private_endpoint_rules(ws.raw, storage_id, group):
+            state = str(rule.get("status") or "Active")
+            out.append(NetworkPath("private-endpoint", f"{ws.id} managed network",
+                                   f"managed network outbound rule {name} ({group}), status {state}: every compute "
+                                   "in the workspace managed network reaches the account",
+                                   "open" if state.lower() == "active" else "pending"))
     return out

@@ -279,9 +279,10 @@ class NetworkIndex:
             return Reach("no", "peering not Connected on every side read", sides)
         if va not in self.vnets and vb not in self.vnets:
             return Reach("unknown", f"neither {va} nor {vb} is in the input, so their peerings are unknown")
-        if va not in self.vnets or vb not in self.vnets:
-            # one side read and it has no peering to the other: a Connected peering always has both sides
-            return Reach("no", "none")
+        for v in (va, vb):
+            if self.inventory.unreadable_for(PEERING, v):
+                return Reach("unknown", f"the peerings of {v} were unreadable")
+        # at least one side was read and has no peering to the other: a Connected peering has both sides
         return Reach("no", "none")
 
     def reachable(self, a: str, b: str) -> bool:

@@ -481,3 +481,84 @@ def workspace_public_access_disabled(d: Deployment) -> Iterable[Finding]:
         yield Pass(ws.id, f"Workspace {ws.name} disables public network access.", evidence=ev)
     else:
         yield Fail(ws.id, f"Workspace {ws.name} accepts public network access ({value}).", evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-PE-007",
+    title="Other silos' computes cannot reach a silo's storage private endpoints",
+    area="private-endpoints",
+    severity="high",
+    blocks=("production",),
+    rationale="Network isolation between silos means a silo's data endpoints are reachable only from that "
+    "silo's network. A private endpoint placed in (or peered with) another silo's VNet, or a workspace "
+    "managed network PrivateEndpoint outbound rule (which every compute of the workspace shares), gives other "
+    "silos a private network path to the data; only identities then keep them out. The orchestrator's "
+    "peering to silo VNets is reported in network_paths and FL-NET-007, not here.",
+    remediation=Remediation(
+        cli="az network private-endpoint delete --name <endpoint in another silo's VNet> --resource-group <rg>\n"
+        "az network vnet peering delete --resource-group <rg> --vnet-name <silo vnet> --name <peering>",
+        bicep="// create each silo storage's private endpoints only in that silo's own VNet subnet\n"
+        "properties: { subnet: { id: siloSubnet.id } }",
+        text="Keep every silo storage private endpoint in its own silo's VNet, with no peering to other silos' "
+        "VNets; with a workspace managed network, silos share one network and are separated only by identity.",
+    ),
+    references=(STORAGE_PE_DOCS, AML_MANAGED_DOCS),
+)
+def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        st = silo.storage
+        if st is None:
+            yield _unresolved_storage(silo)
+            continue
+        links = [lk for lk in d.network.private_endpoints_for(st.id) if lk.approved]
+        paths: list[dict[str, Any]] = []
+        unknowns: list[str] = []
+        for other, c in silo_computes(d):
+            if other is silo:
+                continue
+            if c is None:
+                unknowns.append(f"silo {other.name}: compute not resolved")
+                continue
+            p = placement_of(d, c)
+            if p.kind == "managed":
+                rules = [n for g in ("blob", "dfs", "file", "queue", "table", "web")
+                         for n, r in managed_private_endpoint_rules(p.workspace, st.id, g)
+                         if str(r.get("status") or "Active").lower() == "active"]
+                if rules:
+                    paths.append({"kind": "network-path", "path_kind": "private-endpoint",
+                                  "source": f"{c.id} (managed network)",
+                                  "detail": f"silo {other.name} compute {c.name} shares the workspace managed "
+                                            f"network whose outbound rule(s) {', '.join(rules)} reach {st.name}"})
+                continue
+            if p.kind == "unknown":
+                unknowns.append(f"silo {other.name}: compute {c.name}'s workspace is not in the input")
+                continue
+            if p.kind != "vnet" or not p.subnet_id:
+                continue
+            for lk in links:
+                if not lk.subnet_id:
+                    unknowns.append(f"endpoint {name_of(lk.pe_id)}: its subnet is not in the input")
+                    continue
+                reach = d.network.reach(p.subnet_id, lk.subnet_id)
+                if reach.result == "yes":
+                    how = "same VNet" if reach.how == "same-vnet" else "peering " + ", ".join(
+                        name_of(pr.id) for pr in reach.peerings)
+                    paths.append({"kind": "network-path",
+                                  "path_kind": "private-endpoint" if reach.how == "same-vnet" else "peering",
+                                  "source": p.subnet_id,
+                                  "detail": f"silo {other.name} compute {c.name} reaches endpoint "
+                                            f"{name_of(lk.pe_id)} of {st.name} ({how})"})
+                elif reach.result == "unknown":
+                    unknowns.append(f"silo {other.name} -> {name_of(lk.pe_id)}: {reach.how}")
+        if paths:
+            yield Fail(st.id, f"Computes of other silos can reach {st.name}'s private endpoints: "
+                       + "; ".join(e["detail"] for e in paths) + ".", silo=silo.name, evidence=paths)
+        elif unknowns:
+            yield Unknown(st.id, f"Whether other silos can reach {st.name}'s private endpoints is unknown: "
+                          + "; ".join(sorted(set(unknowns))) + ".", silo=silo.name,
+                          evidence=[note(u) for u in sorted(set(unknowns))])
+        else:
+            yield Pass(st.id, f"No other silo's compute can reach {st.name}'s "
+                       f"{len(links)} approved private endpoint(s).", silo=silo.name,
+                       evidence=_link_evidence(links, st.id) or [note("the account has no approved private endpoint")])

@@ -116,3 +116,15 @@ def test_path_evidence_has_the_contract_shape():
     ev = path.evidence()
     assert ev["kind"] == "network-path" and set(ev) == {"kind", "path_kind", "source", "detail"}
     assert "status: open" in ev["detail"]
+
+
+def test_managed_network_outbound_rules_are_private_endpoint_paths():
+    res = sample_resources("hardened")
+    st = storage(res, "silo0")
+    ws = next(r for r in res if r["type"] == "Microsoft.MachineLearningServices/workspaces")
+    ws["properties"]["managedNetwork"] = {"isolationMode": "AllowOnlyApprovedOutbound", "outboundRules": {
+        "silo0-blob": {"type": "PrivateEndpoint", "status": "Inactive",
+                       "destination": {"serviceResourceId": st["id"], "subresourceTarget": "blob"}}}}
+    paths = [p for p in network_paths(build_deployment(inventory(res), config())) if p["silo"] == "silo0"
+             and p["source"].endswith("managed network")]
+    assert [(p["path_kind"], p["status"]) for p in paths] == [("private-endpoint", "pending")]

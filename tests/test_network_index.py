@@ -256,3 +256,12 @@ def test_managed_private_endpoint_outbound_rules_match_target_and_subresource():
     assert [n for n, _ in managed_private_endpoint_rules(_ws("AllowOnlyApprovedOutbound", rules), ST, "blob")] == \
         ["silo0-blob"]
     assert managed_private_endpoint_rules(_ws("AllowOnlyApprovedOutbound", rules), ST, "dfs") == []
+
+
+def test_unreadable_peerings_make_reach_unknown_instead_of_no():
+    from flaudit.inventory import Unreadable
+
+    inv = Inventory()
+    inv.extend([vnet("vnet-a", "10.0.0.0/16"), vnet("vnet-b", "10.1.0.0/16")])
+    inv.unreadable.append(Unreadable(RG, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings", 403, "denied"))
+    assert NetworkIndex(inv).reach(vid("vnet-a"), vid("vnet-b")).result == "unknown"

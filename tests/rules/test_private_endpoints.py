@@ -315,7 +315,7 @@ def test_pe006_workspace_public_network_access():
 
 # -- the bundled samples ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("posture", "failing"), [
-    ("open", {"FL-PE-001", "FL-PE-002", "FL-PE-003", "FL-PE-005", "FL-PE-006"}),
+    ("open", {"FL-PE-001", "FL-PE-002", "FL-PE-003", "FL-PE-005", "FL-PE-006"}),  # FL-PE-007 passes: no endpoints
     ("eyes-on", {"FL-PE-001", "FL-PE-002", "FL-PE-003", "FL-PE-004", "FL-PE-005", "FL-PE-006"}),
     ("eyes-off", {"FL-PE-005", "FL-PE-006"}),
     ("private", set()),
@@ -342,3 +342,44 @@ def test_pe004_static_ip_configuration_of_the_endpoint_is_compared_too():
     silo_pe(res)["properties"]["ipConfigurations"] = [
         {"name": "static", "properties": {"groupId": "blob", "memberName": "blob", "privateIPAddress": "10.100.1.99"}}]
     assert one(run(res), "FL-PE-004")["status"] == "fail"
+
+
+# -- FL-PE-007 ------------------------------------------------------------------------------------------------
+def test_pe007_endpoints_reachable_only_from_the_own_silo_pass():
+    assert support.statuses(run(support.sample_resources("hardened")), "FL-PE-007") == {"pass"}
+
+
+def test_pe007_endpoint_placed_in_another_silos_vnet_fails():
+    res = support.sample_resources("hardened")
+    silo_pe(res)["properties"]["subnet"]["id"] = by_name(res, VNET, "vnet-silo1")["properties"]["subnets"][0]["id"]
+    f = one(run(res), "FL-PE-007")
+    assert f["status"] == "fail" and "silo silo1 compute silo1-01" in f["message"]
+    assert f["evidence"][0]["path_kind"] == "private-endpoint"
+
+
+def test_pe007_peered_silo_vnets_reach_each_others_endpoints():
+    res = support.sample_resources("hardened")
+    for a, b in (("vnet-silo0", "vnet-silo1"), ("vnet-silo1", "vnet-silo0")):
+        va, vb = by_name(res, VNET, a), by_name(res, VNET, b)
+        va["properties"]["virtualNetworkPeerings"].append({
+            "id": f"{va['id']}/virtualNetworkPeerings/{a}-{b}", "name": f"{a}-{b}",
+            "properties": {"peeringState": "Connected", "remoteVirtualNetwork": {"id": vb["id"]}}})
+    result = run(res)
+    assert one(result, "FL-PE-007")["evidence"][0]["path_kind"] == "peering"
+    assert one(result, "FL-PE-007", "silo1")["status"] == "fail"
+    assert one(result, "FL-PE-007", "silo2")["status"] == "pass"
+
+
+def test_pe007_managed_network_outbound_rule_is_shared_by_every_silo():
+    res = support.sample_resources("hardened")
+    st = storage(res, "silo0")
+    _managed(res, {"silo0-blob": {"type": "PrivateEndpoint", "status": "Active",
+                                  "destination": {"serviceResourceId": st["id"], "subresourceTarget": "blob"}}})
+    f = one(run(res), "FL-PE-007")
+    assert f["status"] == "fail" and "managed network" in f["message"]
+
+
+def test_pe007_unknown_when_an_endpoint_subnet_is_not_known():
+    res = support.sample_resources("hardened")
+    res.remove(silo_pe(res))
+    assert one(run(res), "FL-PE-007")["status"] == "unknown"
