@@ -45,6 +45,11 @@ def _num(tp: dict[str, Any], key: str, kind: type, default: Any, origin: str, *,
     v = tp.get(key, default)
     if v is None:
         return None
+    if isinstance(v, str):  # YAML 1.1 reads 1e-5 (no dot) as a string
+        try:
+            v = float(v)
+        except ValueError:
+            pass
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not float(v).is_integer()):
         raise InputError(f"{origin}: training_parameters.{key} must be {'an integer' if kind is int else 'a number'}")
     v = kind(v)
