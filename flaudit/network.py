@@ -457,7 +457,8 @@ class Placement:
     """Where a compute's nodes run, as far as the network goes.
 
     ``kind``: ``vnet`` (a customer subnet), ``managed`` (the workspace's managed network), ``none`` (neither:
-    Azure ML's shared infrastructure with public addresses) or ``unknown`` (the workspace was not read).
+    Azure ML's shared infrastructure with public addresses), ``attached`` (an attached compute such as
+    Kubernetes, whose network Azure ML does not describe) or ``unknown`` (the workspace was not read).
     """
 
     kind: str
@@ -485,6 +486,8 @@ def compute_placement(compute: Any, inventory: Any) -> Placement:
     """Placement of a :class:`flaudit.model.Compute`: its subnet wins; otherwise its workspace's managed network."""
     if compute.subnet_id:
         return Placement("vnet", subnet_id=compute.subnet_id, workspace_id=compute.workspace_id)
+    if compute.compute_type.lower() not in ("amlcompute", "computeinstance"):
+        return Placement("attached", workspace_id=compute.workspace_id)
     ws = inventory.get(compute.workspace_id) if compute.workspace_id else None
     if ws is None:
         return Placement("unknown", workspace_id=compute.workspace_id)

@@ -103,7 +103,7 @@ def compute_in_private_network(d: Deployment) -> Iterable[Finding]:
             yield Unknown(c.id, f"Compute {c.name} has no subnet and its workspace {p.workspace_id} is not in the "
                           "input, so whether it runs in a managed network is unknown.", silo=silo.name,
                           evidence=[prop(c.id, "properties.properties.subnet.id", None)])
-        elif c.compute_type.lower() not in AML_MANAGED_TYPES:
+        elif p.kind == "attached":
             yield Unknown(c.id, f"Compute {c.name} is an attached {c.compute_type or 'compute'}: its network "
                           "placement is configured outside Azure ML and was not evaluated.", silo=silo.name,
                           evidence=[prop(c.id, "properties.computeType", c.compute_type)])
@@ -340,9 +340,10 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
                 yield Fail(c.id, f"Compute {c.name}: the managed network allows all outbound Internet traffic "
                            f"({p.isolation_mode}).", silo=silo.name, evidence=[p.mode_evidence()])
             continue
-        if p.kind == "unknown":
-            yield Unknown(c.id, f"Compute {c.name}: its workspace is not in the input, so its egress is unknown.",
-                          silo=silo.name)
+        if p.kind in ("unknown", "attached"):
+            why = ("its workspace is not in the input" if p.kind == "unknown" else
+                   f"it is an attached {c.compute_type or 'compute'} whose network Azure ML does not describe")
+            yield Unknown(c.id, f"Compute {c.name}: {why}, so its egress is unknown.", silo=silo.name)
             continue
         if p.kind == "none" or not p.subnet_id:
             yield Fail(c.id, f"Compute {c.name} runs in no private network: nothing restricts its outbound "

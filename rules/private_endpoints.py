@@ -226,6 +226,10 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
                                f"outbound rule targets {st.name} ({group}).", silo=silo.name, evidence=ev,
                                subject=subject)
                 continue
+            if p.kind in ("unknown", "attached"):
+                yield Unknown(c.id, f"Compute {c.name}: its network placement is unknown ({p.kind}).",
+                              silo=silo.name, subject=subject)
+                continue
             if p.kind != "vnet" or not p.subnet_id:
                 yield Fail(c.id, f"Compute {c.name} is in no private network ({p.kind}), so it cannot use a "
                            f"private endpoint of {st.name}.", silo=silo.name,
@@ -531,8 +535,8 @@ def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
                                   "detail": f"silo {other.name} compute {c.name} shares the workspace managed "
                                             f"network whose outbound rule(s) {', '.join(rules)} reach {st.name}"})
                 continue
-            if p.kind == "unknown":
-                unknowns.append(f"silo {other.name}: compute {c.name}'s workspace is not in the input")
+            if p.kind in ("unknown", "attached"):
+                unknowns.append(f"silo {other.name}: compute {c.name}'s network placement is unknown ({p.kind})")
                 continue
             if p.kind != "vnet" or not p.subnet_id:
                 continue

@@ -379,3 +379,11 @@ def test_net005_storage_tag_egress_is_noted_without_a_service_endpoint_policy():
                                                            "Microsoft.Network/serviceEndpointPolicies/sep"}]
     f = one(run(res), "FL-NET-005")
     assert not any("service endpoint policy" in e.get("text", "") for e in f["evidence"])
+
+
+def test_attached_compute_without_subnet_has_unknown_egress():
+    res = support.sample_resources("open")
+    compute(res, "silo0-01")["properties"]["computeType"] = "Kubernetes"
+    result = run(res)
+    assert one(result, "FL-NET-005")["status"] == "unknown"
+    assert one(result, "FL-NET-002")["status"] == "not_applicable"

@@ -383,3 +383,9 @@ def test_pe007_unknown_when_an_endpoint_subnet_is_not_known():
     res = support.sample_resources("hardened")
     res.remove(silo_pe(res))
     assert one(run(res), "FL-PE-007")["status"] == "unknown"
+
+
+def test_pe003_compute_whose_workspace_is_missing_is_unknown():
+    res = support.sample_resources("open")
+    res.remove(by_type(res, WS)[0])
+    assert one(run(res), "FL-PE-003")["status"] == "unknown"
