@@ -361,9 +361,24 @@ class DirectionResult:
     def open(self) -> bool:
         return bool(self.openings)
 
+    def grouped(self) -> list[Opening]:
+        """Openings with the same rules and ports merged across protocols (``Tcp,Udp,Icmp *``), for
+        messages and evidence that say each deciding rule once."""
+        out: dict[tuple[Any, ...], Opening] = {}
+        for o in self.openings:
+            key = (tuple((r.nsg_id, r.name) for r in o.rules), tuple(o.ports))
+            if key in out:
+                out[key].protocol += f",{o.protocol}"
+            else:
+                out[key] = Opening(o.protocol, list(o.ports), list(o.rules))
+        return list(out.values())
+
+    def describe(self) -> str:
+        return "; ".join(o.describe() for o in self.grouped())
+
     def evidence(self) -> list[dict[str, Any]]:
         if self.openings:
-            return [e for o in self.openings for e in o.evidence()]
+            return [e for o in self.grouped() for e in o.evidence()]
         return [r.evidence() for r in self.deciding_denies]
 
     def ports_open(self) -> dict[str, str]:

@@ -254,7 +254,7 @@ def no_internet_inbound(d: Deployment) -> Iterable[Finding]:
         if eff.inbound.defaults_assumed:
             ev.append(note("the NSG payload has no defaultSecurityRules; Azure's defaults were assumed"))
         if eff.inbound.open:
-            ports = "; ".join(o.describe() for o in eff.inbound.openings)
+            ports = eff.inbound.describe()
             yield Fail(c.id, f"Internet traffic can reach subnet {name_of(p.subnet_id)} of compute {c.name}: {ports}.",
                        silo=silo.name, evidence=ev)
         else:
@@ -376,7 +376,7 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
                                    evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)]
                                    + route_ev)
         elif eff.outbound.open:
-            ports = "; ".join(o.describe() for o in eff.outbound.openings)
+            ports = eff.outbound.describe()
             ev = eff.outbound.evidence() + route_ev
             if eff.outbound.defaults_assumed:
                 ev.append(note("the NSG payload has no defaultSecurityRules; Azure's defaults were assumed"))

@@ -348,3 +348,11 @@ def test_outbound_allow_to_the_storage_tag_is_reported_as_data_service_egress():
     assert not effective(idx, SUBNET_ID).outbound.open
     [opening] = service_tag_egress(idx, SUBNET_ID)
     assert [r.name for r in opening.rules] == ["AllowStorage"] and opening.ports == [(443, 443)]
+
+
+def test_evidence_names_each_deciding_rule_once_across_protocols():
+    res = outbound()
+    [item] = res.evidence()
+    assert (item["rule"], item["protocol"], item["ports"]) == ("AllowInternetOutBound", "Tcp,Udp,Icmp", "*")
+    assert res.describe() == "Tcp,Udp,Icmp * via nsg-silo/AllowInternetOutBound (65001)"
+    assert len(res.openings) == 3  # the per-protocol answer is kept
