@@ -168,7 +168,9 @@ def storage_exposure(storage: dict[str, Any], network: NetworkIndex | None = Non
                     reach = network.reach(remote, link.vnet_id)
                     if reach.result == "yes":
                         names = ", ".join(p.id for p in reach.peerings)
-                        paths.append(NetworkPath("peering", remote, f"reaches private endpoint {link.pe_id} "
+                        shown = next((p.remote_display for p in reach.peerings if p.remote_id == remote),
+                                     next((p.vnet_display for p in reach.peerings if p.vnet_id == remote), remote))
+                        paths.append(NetworkPath("peering", shown, f"reaches private endpoint {link.pe_id} "
                                                  f"through peering {names}", "open"))
     return Exposure(sid, pna, pna_raw is None, default_action, da_raw is None, tuple(paths))
 

@@ -73,6 +73,18 @@ class Peering:
         return get_path(self.raw, f"properties.{name}", default)
 
     @property
+    def remote_display(self) -> str:
+        """The remote VNet id as the payload wrote it (for evidence), or the normalised one."""
+        return str(get_path(self.raw, "properties.remoteVirtualNetwork.id") or self.remote_id)
+
+    @property
+    def vnet_display(self) -> str:
+        """This side's VNet id as written in the peering id (for evidence)."""
+        low = self.id.lower()
+        i = low.find("/virtualnetworkpeerings/")
+        return self.id[:i] if i > 0 else self.vnet_id
+
+    @property
     def connected(self) -> bool:
         return self.state.lower() == "connected"
 

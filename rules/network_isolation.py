@@ -413,8 +413,8 @@ def _peering_evidence(peerings: list[Any]) -> list[dict[str, Any]]:
         for flag in ("allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways"):
             if pr.prop(flag) is not None:
                 out.append(prop(pr.id, f"properties.{flag}", pr.prop(flag)))
-        out.append({"kind": "network-path", "path_kind": "peering", "source": pr.vnet_id,
-                    "detail": f"peering {name_of(pr.id)} to {pr.remote_id} (state {pr.state or 'missing'})"})
+        out.append({"kind": "network-path", "path_kind": "peering", "source": pr.vnet_display,
+                    "detail": f"peering {name_of(pr.id)} to {pr.remote_display} (state {pr.state or 'missing'})"})
     return out
 
 

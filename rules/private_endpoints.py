@@ -63,8 +63,9 @@ def _link_evidence(links: list[PrivateEndpointLink], target_id: str) -> list[dic
     for lk in links:
         ev.append(lk.evidence())
         if lk.pe_status is not None:
-            ev.append(prop(lk.pe_id, "properties.privateLinkServiceConnections[].properties."
-                           "privateLinkServiceConnectionState.status", lk.pe_status))
+            where = "manualPrivateLinkServiceConnections" if lk.manual else "privateLinkServiceConnections"
+            ev.append(prop(lk.pe_id, f"properties.{where}[].properties.privateLinkServiceConnectionState.status",
+                           lk.pe_status))
         if lk.target_status is not None:
             ev.append(prop(lk.connection_id or target_id, "properties.privateLinkServiceConnectionState.status",
                            lk.target_status))
@@ -256,8 +257,9 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
             ok = [v for v in verdicts if v[1] == "yes"]
             if ok:
                 lk, _, how, peerings = ok[0]
-                pev = [{"kind": "network-path", "path_kind": "peering", "source": pr.vnet_id,
-                        "detail": f"peering {name_of(pr.id)} to {pr.remote_id}, state {pr.state}"} for pr in peerings]
+                pev = [{"kind": "network-path", "path_kind": "peering", "source": pr.vnet_display,
+                        "detail": f"peering {name_of(pr.id)} to {pr.remote_display}, state {pr.state}"}
+                       for pr in peerings]
                 yield Pass(c.id, f"Compute {c.name} reaches {group} endpoint {name_of(lk.pe_id)} of {st.name} "
                            f"({'same VNet' if how == 'same-vnet' else 'through a Connected peering'}).",
                            silo=silo.name, evidence=ev + pev, subject=subject)
