@@ -83,9 +83,10 @@ def _link_evidence(links: list[PrivateEndpointLink], target_id: str) -> list[dic
     "Disabled closes every public path whatever networkAcls says (defaultAction Allow included). Otherwise "
     "(missing means Enabled) networkAcls.defaultAction Allow (missing means Allow) is open to any address, and "
     "each ipRules entry, virtualNetworkRules subnet, resourceAccessRules instance and bypass service class "
-    "(missing bypass means AzureServices) is a path that does not go through a private endpoint. "
-    "SecuredByPerimeter delegates public access to a network security perimeter whose access rules flaudit "
-    "does not collect: unknown.",
+    "(missing bypass means AzureServices) is a path that does not go through a private endpoint. An Enabled "
+    "account whose firewall admits nothing still fails (medium): the firewall is then the only control and "
+    "Azure Policy b2982f36 requires Disabled. SecuredByPerimeter delegates public access to a network security "
+    "perimeter whose access rules flaudit does not collect: unknown.",
     remediation=Remediation(
         cli="az storage account update --name <account> --resource-group <rg> --public-network-access Disabled",
         bicep="properties: {\n  publicNetworkAccess: 'Disabled'\n  networkAcls: {\n    defaultAction: 'Deny'\n"
@@ -110,6 +111,14 @@ def storage_no_public_path(d: Deployment) -> Iterable[Finding]:
             kinds = ", ".join(sorted({p.path_kind for p in open_paths}))
             yield Fail(st.id, f"Storage {st.name} of silo {silo.name} is reachable without a private endpoint "
                        f"({kinds}).", silo=silo.name, evidence=ev)
+        elif exp.public_network_access.lower() == "enabled":
+            f = Fail(st.id, f"Storage {st.name} of silo {silo.name} has publicNetworkAccess "
+                     f"{'missing (Enabled)' if exp.pna_default_assumed else 'Enabled'}: its firewall admits no "
+                     "address today, but it is the only control left; one IP or VNet rule opens a public path.",
+                     silo=silo.name, evidence=ev + [note("no networkAcls path is open (defaultAction Deny, no rules, "
+                                                        "no bypass)")])
+            f.severity = "medium"
+            yield f
         elif exp.perimeter:
             ev += [p.evidence() for p in exp.paths if p.is_public]
             yield Unknown(st.id, f"Storage {st.name}: publicNetworkAccess is SecuredByPerimeter; public access "

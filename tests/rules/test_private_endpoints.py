@@ -389,3 +389,11 @@ def test_pe003_compute_whose_workspace_is_missing_is_unknown():
     res = support.sample_resources("open")
     res.remove(by_type(res, WS)[0])
     assert one(run(res), "FL-PE-003")["status"] == "unknown"
+
+
+def test_pe001_enabled_account_whose_firewall_admits_nothing_fails_medium():
+    res = support.sample_resources("hardened")
+    storage(res, "silo0")["properties"]["publicNetworkAccess"] = "Enabled"  # defaultAction Deny, bypass None
+    f = one(run(res), "FL-PE-001")
+    assert f["status"] == "fail" and f["severity"] == "medium" and "only control" in f["message"]
+    assert network_path_kinds(f) == set()
