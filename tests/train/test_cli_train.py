@@ -184,3 +184,18 @@ def test_existing_non_empty_run_dir_is_an_input_error(tmp_path, capsys):
     (tmp_path / "run" / "x").write_text("")
     code, _, err = run_cli(["train", "--sample", "--output", str(tmp_path / "run")], capsys)
     assert code == 2 and "not empty" in err
+
+
+def test_gate_on_a_saved_scan_result_of_the_same_inventory_passes(tmp_path, capsys):
+    saved = tmp_path / "scan.json"
+    code, out, _ = run_cli(["scan", "--sample", "hardened", "--format", "json"], capsys)
+    assert code == 0
+    saved.write_text(out)
+    run_dir = tmp_path / "run"
+    code, out, _ = run_cli(["train", "--sample", "--result", str(saved), "--dry-run", "--output", str(run_dir)],
+                           capsys)
+    assert code == 0 and "dry run: nothing trained" in out
+    att = json.loads((run_dir / "attestation.json").read_text())
+    assert att["gate_source"] == "saved-result"
+    assert att["input"]["sha256"] == json.loads(saved.read_text())["input"]["sha256"]
+    assert not (run_dir / "exchange").exists()  # dry run: no silo started
