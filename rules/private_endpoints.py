@@ -521,6 +521,26 @@ def workspace_public_access_disabled(d: Deployment) -> Iterable[Finding]:
     references=(STORAGE_PE_DOCS, AML_MANAGED_DOCS),
 )
 def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
+    from flaudit.network import PEERING
+
+    # one pass over every silo compute: where it sits (indexes keep the rule linear in the number of silos)
+    by_vnet: dict[str, list[tuple[Silo, Any]]] = {}
+    managed: dict[str, list[tuple[Silo, Any, Any]]] = {}  # workspace id -> computes in its managed network
+    undecided: list[tuple[Silo, str]] = []
+    for other, c in silo_computes(d):
+        if c is None:
+            undecided.append((other, f"silo {other.name}: compute not resolved"))
+            continue
+        p = placement_of(d, c)
+        if p.kind == "vnet" and p.subnet_id:
+            by_vnet.setdefault(vnet_of(p.subnet_id), []).append((other, c))
+        elif p.kind == "managed":
+            managed.setdefault(p.workspace_id.lower(), []).append((other, c, p))
+        elif p.kind in ("unknown", "attached"):
+            undecided.append((other, f"silo {other.name}: compute {c.name}'s network placement is unknown "
+                                     f"({p.kind})"))
+    unread = {v for v in by_vnet if v not in d.network.vnets}
+
     for silo in d.silos:
         st = silo.storage
         if st is None:
@@ -528,44 +548,41 @@ def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
             continue
         links = [lk for lk in d.network.private_endpoints_for(st.id) if lk.approved]
         paths: list[dict[str, Any]] = []
-        unknowns: list[str] = []
-        for other, c in silo_computes(d):
-            if other is silo:
-                continue
-            if c is None:
-                unknowns.append(f"silo {other.name}: compute not resolved")
-                continue
-            p = placement_of(d, c)
-            if p.kind == "managed":
-                rules = [n for g in ("blob", "dfs", "file", "queue", "table", "web")
-                         for n, r in managed_private_endpoint_rules(p.workspace, st.id, g)
-                         if str(r.get("status") or "Active").lower() == "active"]
-                if rules:
+        unknowns = [why for other, why in undecided if other is not silo]
+        for members in managed.values():
+            ws = members[0][2].workspace
+            rules = [n for g in ("blob", "dfs", "file", "queue", "table", "web")
+                     for n, r in managed_private_endpoint_rules(ws, st.id, g)
+                     if str(r.get("status") or "Active").lower() == "active"]
+            for other, c, _ in members:
+                if rules and other is not silo:
                     paths.append({"kind": "network-path", "path_kind": "private-endpoint",
                                   "source": f"{c.id} (managed network)",
                                   "detail": f"silo {other.name} compute {c.name} shares the workspace managed "
                                             f"network whose outbound rule(s) {', '.join(rules)} reach {st.name}"})
+        for lk in links:
+            if not lk.subnet_id:
+                unknowns.append(f"endpoint {name_of(lk.pe_id)}: its subnet is not in the input")
                 continue
-            if p.kind in ("unknown", "attached"):
-                unknowns.append(f"silo {other.name}: compute {c.name}'s network placement is unknown ({p.kind})")
-                continue
-            if p.kind != "vnet" or not p.subnet_id:
-                continue
-            for lk in links:
-                if not lk.subnet_id:
-                    unknowns.append(f"endpoint {name_of(lk.pe_id)}: its subnet is not in the input")
-                    continue
-                reach = d.network.reach(p.subnet_id, lk.subnet_id)
-                if reach.result == "yes":
-                    how = "same VNet" if reach.how == "same-vnet" else "peering " + ", ".join(
-                        name_of(pr.id) for pr in reach.peerings)
-                    paths.append({"kind": "network-path",
-                                  "path_kind": "private-endpoint" if reach.how == "same-vnet" else "peering",
-                                  "source": p.subnet_id,
-                                  "detail": f"silo {other.name} compute {c.name} reaches endpoint "
-                                            f"{name_of(lk.pe_id)} of {st.name} ({how})"})
-                elif reach.result == "unknown":
-                    unknowns.append(f"silo {other.name} -> {name_of(lk.pe_id)}: {reach.how}")
+            vb = lk.vnet_id
+            candidates = {vb} | d.network.neighbours(vb)
+            if vb in unread or vb not in d.network.vnets or d.inventory.unreadable_for(PEERING, vb):
+                candidates |= unread if vb not in d.network.vnets else set(by_vnet)
+            for va in sorted(candidates):
+                for other, c in by_vnet.get(va, []):
+                    if other is silo:
+                        continue
+                    reach = d.network.reach(c.subnet_id, lk.subnet_id)
+                    if reach.result == "yes":
+                        how = "same VNet" if reach.how == "same-vnet" else "peering " + ", ".join(
+                            name_of(pr.id) for pr in reach.peerings)
+                        paths.append({"kind": "network-path",
+                                      "path_kind": "private-endpoint" if reach.how == "same-vnet" else "peering",
+                                      "source": c.subnet_id,
+                                      "detail": f"silo {other.name} compute {c.name} reaches endpoint "
+                                                f"{name_of(lk.pe_id)} of {st.name} ({how})"})
+                    elif reach.result == "unknown":
+                        unknowns.append(f"silo {other.name} -> {name_of(lk.pe_id)}: {reach.how}")
         if paths:
             yield Fail(st.id, f"Computes of other silos can reach {st.name}'s private endpoints: "
                        + "; ".join(e["detail"] for e in paths) + ".", silo=silo.name, evidence=paths)
