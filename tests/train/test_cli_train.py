@@ -7,6 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("torch")  # the trainer extra: pip install 'flaudit[train]'
+pytest.importorskip("safetensors")
 import yaml
 
 from flaudit import RULE_PACK_VERSION

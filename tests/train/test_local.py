@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("torch")  # the trainer extra: pip install 'flaudit[train]'
+pytest.importorskip("safetensors")
+
 from flaudit.errors import InputError
 from flaudit.train.data import SiloData, preflight, read_csv
 from flaudit.train.params import parse_params

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from flaudit.train.metrics import plot, render, write_metrics
 
 
@@ -44,5 +46,6 @@ def test_tables_show_rounds_dp_and_parity():
 
 
 def test_plot_is_written_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")
     png = plot(tmp_path, _metrics())
     assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
