@@ -87,9 +87,9 @@ def _run_dir(args: argparse.Namespace) -> Path:
     return Path("flaudit-runs") / f"train-{stamp}"
 
 
-def _plan_config(args: argparse.Namespace) -> tuple[dict[str, Any], bool, Path | None]:
-    """The FL config document to train with, whether it is the bundled demo, and the directory that relative
-    data paths are relative to. Checked before the gate so a bad parameter never needs an audit."""
+def _plan_config(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """The FL config document to train with and whether it is the bundled demo; checked before the gate so
+    a bad parameter never needs an audit."""
     import yaml
 
     from flaudit.errors import InputError
@@ -113,8 +113,24 @@ def _plan_config(args: argparse.Namespace) -> tuple[dict[str, Any], bool, Path |
         from flaudit.train.demo import DEMO_PARAMS
 
         doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **DEMO_PARAMS}
+    elif args.backend == "local":
+        _absolute_data_paths(doc, Path(cfg).parent)
     doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **_overrides(args)}
-    return doc, demo, (Path(cfg).parent if not demo else None)
+    return doc, demo
+
+
+def _absolute_data_paths(doc: dict[str, Any], base: Path) -> None:
+    """Local data paths are relative to the FL config; the training config copy records them absolute."""
+    from flaudit.train.data import data_path
+
+    for i, s in enumerate(doc["federated_learning"]["silos"]):
+        for key in ("training_data", "testing_data"):
+            p = Path(data_path(s.get(key), f"federated_learning.silos[{i}].{key}"))
+            p = str(p if p.is_absolute() else (base / p).resolve())
+            if isinstance(s[key], dict):
+                s[key] = {**s[key], "path": p}
+            else:
+                s[key] = p
 
 
 def _check_azureml(doc: dict[str, Any], params) -> None:
@@ -144,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Console(quiet=args.quiet, soft_wrap=True)
     err = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
-    doc, demo, base_dir = _plan_config(args)
+    doc, demo = _plan_config(args)
     params = parse_params(doc["training_parameters"], "training_parameters")
     if args.backend == "azureml":
         _check_azureml(doc, params)
@@ -177,23 +193,18 @@ def run(args: argparse.Namespace) -> int:
         from flaudit.train import azureml
 
         return azureml.run(run_dir, doc, params, args, console=out)
-    return _run_local(run_dir, doc, params, base_dir, args, out, err)
+    return _run_local(run_dir, doc, params, args, out, err)
 
 
-def _run_local(run_dir: Path, doc: dict[str, Any], params, base_dir: Path | None, args: argparse.Namespace,
-               out, err) -> int:
+def _run_local(run_dir: Path, doc: dict[str, Any], params, args: argparse.Namespace, out, err) -> int:
     from flaudit.train import attestation
     from flaudit.train.data import SiloData, data_path
     from flaudit.train.local import run_local
     from flaudit.train.metrics import plot, render, write_metrics
 
-    silos = []
-    for i, s in enumerate(doc["federated_learning"]["silos"]):
-        paths = []
-        for key in ("training_data", "testing_data"):
-            p = Path(data_path(s.get(key), f"federated_learning.silos[{i}].{key}"))
-            paths.append(str(p if p.is_absolute() or base_dir is None else base_dir / p))
-        silos.append(SiloData(s["name"], paths[0], paths[1]))
+    silos = [SiloData(s["name"], data_path(s.get("training_data"), f"federated_learning.silos[{i}].training_data"),
+                      data_path(s.get("testing_data"), f"federated_learning.silos[{i}].testing_data"))
+             for i, s in enumerate(doc["federated_learning"]["silos"])]
     if args.dry_run:
         out.print(f"plan: local backend, {len(silos)} silos x {params.num_of_iterations} rounds "
                   f"({params.model}, {params.epochs} epoch(s)/round, DP {'on' if params.dp else 'off'})")
