@@ -117,3 +117,24 @@ def test_a_silo_worker_that_finds_bad_data_stops_the_run_with_its_reason(tmp_pat
     (tmp_path / "fl/silo1/test.csv").write_text("f0,f1,f2,f3,label\n1,2,3,x,0\n")
     with pytest.raises(local.WorkerError, match="silo silo1: .*'x' is not a number"):
         local.start_workers(silos, {s.silo: spec for s in silos}, tmp_path / "logs")
+
+
+def test_plugin_model_from_the_callers_path_is_used_by_every_worker(tmp_path, monkeypatch):
+    from flaudit.train import local
+
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "fl_plugin_mlp.py").write_text(
+        "import torch.nn as nn\n"
+        "def build(n_features, n_classes, params):\n"
+        "    return nn.Sequential(nn.Linear(n_features, 5), nn.ReLU(), nn.Linear(5, n_classes))\n")
+    monkeypatch.syspath_prepend(str(plugin_dir))
+    silos = _silos(tmp_path / "fl", 2)
+    params = parse_params({"num_of_iterations": 1, "model": "fl_plugin_mlp:build"})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    local.run_local(run_dir, silos, params)
+    from flaudit.train.training import load_state
+
+    update = load_state(run_dir / "exchange/round_001/silo1.safetensors")
+    assert tuple(update["0.weight"].shape) == (5, 4)
