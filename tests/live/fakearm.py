@@ -59,6 +59,7 @@ class FakeArm:
     canned: dict[tuple[str, str], deque] = field(default_factory=lambda: defaultdict(deque))
     served: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pages: dict[tuple[str, str, int], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._index()
@@ -138,6 +139,26 @@ class FakeArm:
                     self._add(f"{rg}/providers/Microsoft.Authorization/{kind}", r)
 
     # -- canned responses --------------------------------------------------------------------------
+    def prime(self) -> None:
+        """Serialise every page now, so a timed run does not pay for the mock's own JSON work."""
+        for (path, flt), items in self.lists.items():
+            for skip in range(0, max(len(items), 1), self.page_size):
+                self._page(path, flt, skip)
+
+    def _page(self, path: str, flt: str, skip: int) -> str:
+        key = (path, flt, skip)
+        text = self._pages.get(key)
+        if text is None:
+            items = self.lists[(path, flt)]
+            body: dict[str, Any] = {"value": items[skip : skip + self.page_size]}
+            if skip + self.page_size < len(items):
+                nxt = f"{HOST}{path}?api-version=__API__&$skipToken={skip + self.page_size}"
+                if flt:
+                    nxt += f"&$filter={quote(flt)}"
+                body["nextLink"] = nxt
+            text = self._pages[key] = json.dumps(body)
+        return text
+
     def queue(self, path: str, *replies: Any, flt: str = "") -> None:
         """Serve ``replies`` (``(status, headers, body)`` tuples or exceptions) before the normal answer."""
         self.canned[(norm(path), flt.lower())].extend(replies)
@@ -178,16 +199,8 @@ class FakeArm:
         if "api-version" not in query:
             return arm_error(400, "MissingApiVersionParameter", "The api-version query parameter is required")
         if (path, flt) in self.lists:
-            items = self.lists[(path, flt)]
-            skip = int(query.get("$skiptoken", "0"))
-            page = items[skip : skip + self.page_size]
-            body: dict[str, Any] = {"value": page}
-            if skip + self.page_size < len(items):
-                nxt = f"{HOST}{url.path}?api-version={query['api-version']}&$skipToken={skip + self.page_size}"
-                if flt:
-                    nxt += f"&$filter={quote(query['$filter'])}"
-                body["nextLink"] = nxt
-            return 200, {"Content-Type": "application/json"}, json.dumps(body)
+            text = self._page(path, flt, int(query.get("$skiptoken", "0")))
+            return 200, {"Content-Type": "application/json"}, text.replace("__API__", query["api-version"])
         if path in self.gets:
             return 200, {"Content-Type": "application/json"}, json.dumps(self.gets[path])
         if path.startswith("/subscriptions/") and path.count("/") == 2:

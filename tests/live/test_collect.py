@@ -69,7 +69,7 @@ def test_follows_nextlink_pages_with_skip_tokens(live, sample):
     paged = [url for _, url in fake.served if "skiptoken" in url.lower()]
     assert paged, "no page after the first was requested"
     # the SDK-driven lists and the plain-GET lists both paged
-    assert any("/privateEndpoints" in u for u in paged) and any("/computes" in u for u in paged)
+    assert any("/privateendpoints" in u.lower() for u in paged) and any("/computes" in u for u in paged)
 
 
 def test_429_with_retry_after_is_retried_after_the_advertised_wait(live, sample, sleeps):
