@@ -32,7 +32,8 @@ TRAINING_CONFIG = "training-config.yaml"
 REFUSAL = "refusal.json"
 KEY_ENV = "FLAUDIT_ATTESTATION_KEY"
 KIND = "flaudit.attestation"
-PATH_DESTS = {"input", "config", "rules_dir", "template", "what_if", "waivers", "snapshot"}
+#: Options whose values are file system paths, recognised by their metavar (made absolute when recorded).
+PATH_METAVARS = {"PATH", "FILE", "DIR"}
 #: Options that write files or only tune output: never replayed when re-checking the inputs.
 NOT_REPLAYED = {"save_snapshot"}
 
@@ -51,22 +52,23 @@ def sha256_file(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _audit_dests() -> list[str]:
+def _audit_dests() -> dict[str, bool]:
+    """Every option the audit takes (shared with scan, whatever sources exist), and whether it is a path."""
     from flaudit.audit import add_audit_arguments
 
     p = argparse.ArgumentParser(add_help=False)
     add_audit_arguments(p)
-    return [a.dest for a in p._actions if a.dest != "help"]
+    return {a.dest: a.metavar in PATH_METAVARS for a in p._actions if a.dest != "help"}
 
 
 def record_inputs(args: argparse.Namespace) -> dict[str, Any]:
     """The audit options as given (paths made absolute), so :func:`verify` can reload the same inventory."""
     out: dict[str, Any] = {}
-    for dest in _audit_dests():
+    for dest, is_path in _audit_dests().items():
         if dest in NOT_REPLAYED:
             continue
         value = getattr(args, dest, None)
-        if dest in PATH_DESTS and value:
+        if is_path and value:
             value = [str(Path(v).resolve()) for v in value] if isinstance(value, list) else str(Path(value).resolve())
         try:
             json.dumps(value)
