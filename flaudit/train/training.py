@@ -94,6 +94,8 @@ class SiloTrainer:
     loader: Any = None
     privacy: Any = None
     dp_info: dict[str, Any] = field(default_factory=dict)
+    step: Any = None
+    generator: Any = None
 
     def __post_init__(self) -> None:
         import torch
