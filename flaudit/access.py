@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable
 
     from flaudit.findings import Finding
-    from flaudit.model import Deployment, Silo
+    from flaudit.model import Deployment, Silo, StorageAccount
     from flaudit.rbac import Access, Grant
 
 UAI = "microsoft.managedidentity/userassignedidentities"
@@ -55,6 +56,34 @@ def cached_principal_names(d: Deployment) -> dict[str, str]:
     return _names(d)
 
 
+def storage_reach(d: Deployment) -> dict[str, list[tuple[StorageAccount, Access]]]:
+    """Principal id -> every storage account in the inventory it has any access to, with that access.
+
+    Built once per deployment from the evaluator's per-account index, so rules that ask "what can this
+    principal reach?" for every silo read a dict instead of evaluating every (principal, account) pair.
+    """
+    cache = d.__dict__.get("_storage_reach")
+    if cache is None:
+        from flaudit.model import StorageAccount
+
+        cache = defaultdict(list)
+        for res in d.inventory.of_type("microsoft.storage/storageaccounts"):
+            st = StorageAccount(res["id"], str(res.get("name") or ""), res)
+            for pid, acc in d.rbac.principals_with_access(st.id).items():
+                cache[pid].append((st, acc))
+        d.__dict__["_storage_reach"] = cache
+    return cache
+
+
+def any_coverage_problem(d: Deployment) -> str | None:
+    """The first reason role assignments cannot be trusted for any storage account (None when they can)."""
+    if "_coverage_problem" not in d.__dict__:
+        d.__dict__["_coverage_problem"] = next(
+            (x for r in d.inventory.of_type("microsoft.storage/storageaccounts")
+             if (x := d.rbac.coverage_problem(r["id"]))), None)
+    return d.__dict__["_coverage_problem"]
+
+
 def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
     """How ``principal_id`` relates to ``silo``: its own identity, another silo's, the orchestrator's, ..."""
     pid = norm(principal_id)
@@ -63,7 +92,7 @@ def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
         return Principal(pid, names.get(pid), "own-silo", silo.name)
     owner = d.silo_by_principal.get(pid)
     if owner is None:
-        owner = next((s for s in d.silos if pid in s.groups), None)
+        owner = d.silo_by_group.get(pid)
     if owner is not None:
         return Principal(pid, names.get(pid), "other-silo", owner.name)
     if pid in d.orchestrator.principal_ids:

@@ -46,11 +46,11 @@ class Compute:
     def compute_type(self) -> str:
         return str(get_path(self.raw, "properties.computeType") or "")
 
-    @property
+    @cached_property
     def subnet_id(self) -> str | None:
         return get_path(self.raw, "properties.properties.subnet.id") or None
 
-    @property
+    @cached_property
     def vnet_id(self) -> str | None:
         s = self.subnet_id
         if not s:
@@ -139,8 +139,9 @@ class Member:
     storage: StorageAccount | None = None
     missing: list[str] = field(default_factory=list)  # names from the config not found in the inventory
 
-    @property
+    @cached_property
     def identities(self) -> list[Identity]:
+        """Every identity the member's computes run as (read after topology resolution, so cached)."""
         seen: dict[str, Identity] = {}
         for c in self.computes:
             for i in c.identities:
@@ -151,7 +152,7 @@ class Member:
     def user_assigned(self) -> list[Identity]:
         return [i for i in self.identities if i.kind == "user-assigned"]
 
-    @property
+    @cached_property
     def principal_ids(self) -> set[str]:
         return {norm(i.principal_id) for i in self.identities if i.principal_id}
 
@@ -204,6 +205,32 @@ class Deployment:
         for s in self.silos:
             for p in s.principal_ids:
                 out.setdefault(p, s)
+        return out
+
+    @cached_property
+    def silo_by_group(self) -> dict[str, Silo]:
+        out: dict[str, Silo] = {}
+        for s in self.silos:
+            for g in s.groups:
+                out.setdefault(norm(g), s)
+        return out
+
+    @cached_property
+    def silos_by_datastore(self) -> dict[str, list[Silo]]:
+        out: dict[str, list[Silo]] = {}
+        for s in self.silos:
+            if s.datastore is not None:
+                out.setdefault(norm(s.datastore.id), []).append(s)
+        return out
+
+    @cached_property
+    def computes_by_identity(self) -> dict[str, list[Compute]]:
+        """Identity id (lower case) -> the silo and orchestrator computes that run as it."""
+        out: dict[str, list[Compute]] = {}
+        for m in [*self.silos, self.orchestrator]:
+            for c in m.computes:
+                for i in c.identities:
+                    out.setdefault(norm(i.id), []).append(c)
         return out
 
     @cached_property

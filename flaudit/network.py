@@ -59,6 +59,15 @@ def overlaps(a: Iterable[str], b: Iterable[str]) -> list[tuple[str, str]]:
     return out
 
 
+#: Resource types whose payload carries inline ``privateEndpointConnections`` that flaudit reads.
+PRIVATE_LINK_TARGET_TYPES = (
+    "microsoft.storage/storageaccounts",
+    "microsoft.machinelearningservices/workspaces",
+    "microsoft.keyvault/vaults",
+    "microsoft.containerregistry/registries",
+)
+
+
 @dataclass
 class Peering:
     """One side of a VNet peering as read from ``vnet_id``."""
@@ -267,8 +276,13 @@ class NetworkIndex:
     def peerings_between(self, a: str, b: str) -> list[Peering]:
         """Both sides' peering objects between VNets ``a`` and ``b`` that the inventory holds."""
         va, vb = vnet_of(a), vnet_of(b)
-        return ([p for p in self.peerings.get(va, []) if p.remote_id == vb]
-                + [p for p in self.peerings.get(vb, []) if p.remote_id == va])
+        pairs = self.__dict__.get("_peering_pairs")
+        if pairs is None:  # indexed once: a hub VNet can hold a peering per silo
+            pairs = self.__dict__["_peering_pairs"] = {}
+            for local, peers in self.peerings.items():
+                for p in peers:
+                    pairs.setdefault((local, p.remote_id), []).append(p)
+        return list(pairs.get((va, vb), [])) + list(pairs.get((vb, va), []))
 
     def reach(self, a: str, b: str) -> Reach:
         """Can traffic from ``a`` (subnet or VNet) reach VNet (or subnet) ``b``?
@@ -383,10 +397,11 @@ class NetworkIndex:
                     by_pe[(pid, target)] = link
         # the target's view: inline privateEndpointConnections on any resource, and separate connection resources
         targets: list[tuple[str, dict[str, Any]]] = []
-        for rid, res in self.inventory.resources.items():
-            for conn in get_path(res, "properties.privateEndpointConnections") or []:
-                if isinstance(conn, dict):
-                    targets.append((rid, conn))
+        for rtype in PRIVATE_LINK_TARGET_TYPES:
+            for res in self.inventory.of_type(rtype):
+                for conn in get_path(res, "properties.privateEndpointConnections") or []:
+                    if isinstance(conn, dict):
+                        targets.append((norm(res["id"]), conn))
         for conn in self.inventory.of_type(STORAGE_PEC):
             targets.append((norm(parent_id(conn["id"])), conn))
         for target, conn in targets:

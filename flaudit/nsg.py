@@ -177,6 +177,13 @@ def classify_addresses(values: list[str], asgs: list[str], local: list[str] | No
     ``also_public``: service tag bases (lower case) to count as public for this question, e.g. ``storage`` when
     asking whether data can leave for any storage account in Azure.
     """
+    return _classify(tuple(values), tuple(asgs), None if local is None else tuple(local), also_public)
+
+
+@lru_cache(maxsize=65536)
+def _classify(values: tuple[str, ...], asgs: tuple[str, ...], local: tuple[str, ...] | None,
+              also_public: frozenset[str]) -> AddressSet:
+    """The work of :func:`classify_addresses`, cached: every silo NSG repeats the same fields and tags."""
     local_nets = [n for n in (_net(str(p)) for p in (local or [])) if n is not None]
     some = allv = local_may = local_all = False
     v4_cover: list[Interval] = []

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from flaudit.arm import get_path, is_within, name_of, norm
 from flaudit.inventory import Inventory
@@ -134,8 +134,9 @@ def role_guid(role_definition_id: str) -> str:
     return name_of(role_definition_id).lower()
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(NamedTuple):
+    """A role assignment (a tuple: 100,000 of them are built per large audit)."""
+
     id: str
     scope: str  # normalised
     role_guid: str
@@ -153,8 +154,9 @@ class Assignment:
             low = rid.lower()
             i = low.rfind("/providers/microsoft.authorization/roleassignments/")
             scope = rid[:i] if i > 0 else "/"
-        return cls(rid, norm(scope) or "/", role_guid(p.get("roleDefinitionId", "")), p.get("roleDefinitionId", ""),
-                   norm(p.get("principalId")), str(p.get("principalType") or "Unknown"),
+        role_id = p.get("roleDefinitionId") or ""
+        return cls(rid, scope.strip().rstrip("/").lower() or "/", role_id.rstrip("/").rsplit("/", 1)[-1].lower(),
+                   role_id, (p.get("principalId") or "").strip().lower(), str(p.get("principalType") or "Unknown"),
                    p.get("condition") or None)
 
 
@@ -273,7 +275,13 @@ class RbacIndex:
             props = res.get("properties") or {}
             guid = str(res.get("name") or name_of(res.get("id", ""))).lower()
             self.roles[guid] = _role_from_properties(guid, props, props.get("type") == "BuiltInRole")
-        self.assignments = [Assignment.from_arm(r) for r in inventory.of_type(RA)]
+        raw_assignments = inventory.of_type(RA)
+        self.assignment_count = len(raw_assignments)
+        # Only assignments whose scope can contain a storage account, or lie inside one, can grant anything
+        # flaudit evaluates; one on a web app or a VM never reaches a storage account (scopes only inherit
+        # downwards), so those are not indexed.
+        self.assignments = [a for r in raw_assignments
+                            if _may_reach_storage(_raw_scope(r)) and (a := Assignment.from_arm(r))]
         self.by_principal: dict[str, list[Assignment]] = defaultdict(list)
         self.by_scope: dict[str, list[Assignment]] = defaultdict(list)
         self.below_account: dict[str, list[Assignment]] = defaultdict(list)  # account id -> assignments inside
@@ -294,6 +302,9 @@ class RbacIndex:
                 self.mg_scopes.add(d.scope)
         self._mg_chain = _management_group_chains(inventory)
         self._scopes_cache: dict[str, list[str]] = {}
+        self._granting_cache: dict[tuple[str, bool], list[tuple[Assignment, list[Grant]]]] = {}
+        self._with_access_cache: dict[str, dict[str, Access]] = {}
+        self._role_grants: dict[str, dict[str, list[tuple[str, str]]]] = {}
 
     # -- scopes ---------------------------------------------------------------------------------------
     def scopes_above(self, target_id: str) -> list[str]:
@@ -323,7 +334,7 @@ class RbacIndex:
             u = unreadable[0]
             return (f"role assignments at {u.scope or 'the scope'} could not be read "
                     f"(HTTP {u.status}: {u.message})" if u.status else f"role assignments could not be read: {u.message}")
-        if not self.assignments and self.inventory.coverage(RA) != "collected":
+        if not self.assignment_count and self.inventory.coverage(RA) != "collected":
             return "the input holds no role assignments, so access cannot be evaluated"
         return None
 
@@ -332,22 +343,38 @@ class RbacIndex:
 
     # -- evaluation -----------------------------------------------------------------------------------
     def _grants(self, a: Assignment, below: bool) -> list[Grant]:
-        role = self.role(a.role_guid)
+        role = self.roles.get(a.role_guid)
         if role is None:
             return [Grant("unknown", a, None, "(role definition not available)", "")]
+        kinds = self._role_grants.get(a.role_guid)
+        if kinds is None:  # classify each role once per index (hashing a RoleDef per call is not free)
+            kinds = self._role_grants[a.role_guid] = role.grants
         out = []
-        for kind, hits in role.grants.items():
+        for kind, hits in kinds.items():
             if below and kind not in BELOW_ACCOUNT_KINDS:
                 continue
             out.extend(Grant(kind, a, role, probe, pat) for probe, pat in hits)
         return out
 
-    def _assignments_on(self, target_id: str) -> Iterable[tuple[Assignment, bool]]:
+    def _granting(self, scope: str, assignments: Iterable[Assignment], below: bool
+                  ) -> list[tuple[Assignment, list[Grant]]]:
+        """Assignments at ``scope`` that grant anything on a storage account, with their grants (cached).
+
+        A resource group or subscription can hold thousands of assignments (Reader for everyone); they are
+        classified once here instead of once per storage account below them.
+        """
+        key = (scope, below)
+        cached = self._granting_cache.get(key)
+        if cached is None:
+            cached = [(a, g) for a in assignments if (g := self._grants(a, below))]
+            self._granting_cache[key] = cached
+        return cached
+
+    def _assignments_on(self, target_id: str) -> Iterable[tuple[Assignment, list[Grant]]]:
         for scope in self.scopes_above(target_id):
-            for a in self.by_scope.get(scope, ()):
-                yield a, False
-        for a in self.below_account.get(norm(target_id), ()):
-            yield a, True
+            yield from self._granting(scope, self.by_scope.get(scope, ()), below=False)
+        acct = norm(target_id)
+        yield from self._granting(acct + "/*", self.below_account.get(acct, ()), below=True)
 
     def _denies_covering(self, target_id: str) -> list[Deny]:
         """Deny assignments at or above the account, and below it (on a container or queue)."""
@@ -412,24 +439,37 @@ class RbacIndex:
         return result
 
     def principals_with_access(self, target_id: str) -> dict[str, Access]:
-        """Every principal with any kind of access to storage account ``target_id``."""
+        """Every principal with any kind of access to storage account ``target_id`` (computed once per
+        account; callers must not modify the returned objects)."""
+        key = norm(target_id)
+        cached = self._with_access_cache.get(key)
+        if cached is not None:
+            return cached
         out: dict[str, Access] = {}
-        for a, below in self._assignments_on(target_id):
-            grants = self._grants(a, below)
-            if not grants:
-                continue
+        for a, grants in self._assignments_on(target_id):
             acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, target_id))
             acc.grants.extend(grants)
         for acc in out.values():
             self._apply_denies(acc, target_id)
-        return {p: acc for p, acc in out.items() if acc.grants}
+        cached = self._with_access_cache[key] = {p: acc for p, acc in out.items() if acc.grants}
+        return cached
 
-    def role_admin_assignments(self, principal_id: str) -> list[Grant]:
-        """Assignments (any scope) that let the principal write role assignments."""
-        out = []
-        for a in self.by_principal.get(norm(principal_id), ()):
-            out.extend(g for g in self._grants(a, below=False) if g.kind in ("role-admin", "unknown"))
-        return out
+
+def _raw_scope(res: dict[str, Any]) -> str:
+    """An assignment's scope, lower case, from ``properties.scope`` or else its id."""
+    scope = (res.get("properties") or {}).get("scope")
+    if not scope:
+        rid = str(res.get("id", "")).lower()
+        i = rid.rfind("/providers/microsoft.authorization/roleassignments/")
+        return rid[:i] if i > 0 else "/"
+    return str(scope).lower()
+
+
+def _may_reach_storage(scope: str) -> bool:
+    """Whether a scope is at or above some storage account (root, management group, subscription, resource
+    group) or inside one; any other resource scope holds no storage account below it."""
+    i = scope.find("/providers/")
+    return i <= 0 or "/providers/microsoft.storage/storageaccounts/" in scope
 
 
 def _account_of(scope: str) -> str | None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from flaudit.access import (
+    any_coverage_problem,
     cached_principal_names,
     chain_evidence,
     deduplicated,
@@ -18,6 +20,7 @@ from flaudit.access import (
     kind_notes,
     shared_keys_allowed,
     split_inert,
+    storage_reach,
     unrestricted_by_condition,
 )
 from flaudit.arm import get_path, is_within, norm
@@ -80,9 +83,31 @@ def _no_principal(silo: Silo) -> Finding | None:
                    evidence=[note(f"identity {i.id} has no principalId in the inventory") for i in missing])
 
 
-def _other_silo_storages(d: Deployment, silo: Silo) -> list[tuple[Silo, StorageAccount]]:
+def _foreign_owner(d: Deployment, silo: Silo, st: StorageAccount) -> Silo | None:
+    """The other silo whose storage ``st`` is (None for the silo's own account or a non-silo account)."""
+    other = d.silo_by_storage.get(norm(st.id))
+    if other is None or other is silo or (silo.storage is not None and norm(silo.storage.id) == norm(st.id)):
+        return None
+    return other
+
+
+def _other_silo_storages(d: Deployment, silo: Silo, limit: int | None = None) -> list[tuple[Silo, StorageAccount]]:
+    """Other silos and their storage (accounts shared with this silo excluded); the first ``limit`` only."""
     own = norm(silo.storage.id) if silo.storage else None
-    return [(s, s.storage) for s in d.silos if s is not silo and s.storage and norm(s.storage.id) != own]
+    out = []
+    for s in d.silos:
+        if s is not silo and s.storage and norm(s.storage.id) != own:
+            out.append((s, s.storage))
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def _count_other_silo_storages(d: Deployment, silo: Silo) -> int:
+    """How many other silos' storage accounts there are (by lookup, for per-silo messages)."""
+    own = norm(silo.storage.id) if silo.storage else None
+    total = len(d.silo_by_storage)
+    return total - (1 if own in d.silo_by_storage else 0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -179,8 +204,7 @@ def identity_not_shared(d: Deployment) -> Iterable[Finding]:
             keys = {norm(i.id), norm(i.principal_id)} - {""}
             sharers = sorted({o for k in keys for o in owners.get(k, []) if o != silo.name})
             sharers += sorted({non_silo[k] for k in keys if k in non_silo})
-            users = [c.id for m in [*d.silos, d.orchestrator] for c in m.computes
-                     if any(norm(x.id) == norm(i.id) for x in c.identities)]
+            users = [c.id for c in d.computes_by_identity.get(norm(i.id), [])]
             ev = [prop(c, "identity.userAssignedIdentities" if i.kind == "user-assigned" else "identity.principalId",
                        i.id if i.kind == "user-assigned" else i.principal_id) for c in users]
             ev.append(note(f"{i.name}: principal id {i.principal_id}"))
@@ -294,21 +318,29 @@ def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose
 )
 @deduplicated
 def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
+    # Who reaches each silo's storage is computed once per account (the evaluator indexes assignments by
+    # scope), then read per principal: no silo x silo x assignment scan.
+    reach = storage_reach(d)
+    problems_by_silo = {o.name: problem for o in d.silos
+                        if o.storage is not None and (problem := d.rbac.coverage_problem(o.storage.id))}
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
             continue
         if (missing := _no_principal(silo)) is not None:
             yield missing
-        others = _other_silo_storages(d, silo)
         for p in _principals(d, silo):
             failed = unknown = False
-            problems = []
-            for other, st in others:
-                acc = d.rbac.access(p.id, st.id)
+            reached = set()
+            for st, acc in reach.get(norm(p.id), ()):
+                if (other := _foreign_owner(d, silo, st)) is None:
+                    continue
                 live, _inert = split_inert(acc, st.raw)
                 live = [g for g in live if g.kind in CROSS_KINDS]
                 kinds = sorted({g.kind for g in live})
+                if not kinds:
+                    continue
+                reached.add(other.name)
                 ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds)
                 if any(k != "unknown" for k in kinds):
                     failed = True
@@ -317,24 +349,29 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
                     yield Fail(st.id, f"{silo.name}: {p.name} has {', '.join(k for k in kinds if k != 'unknown')} "
                                f"access to {other.name}'s storage {st.name}{cond}.", silo=silo.name, evidence=ev,
                                subject=p.id)
-                elif kinds:
+                else:
                     unknown = True
                     yield Unknown(st.id, f"{silo.name}: {p.name} holds a role flaudit cannot read on {other.name}'s "
                                   f"storage {st.name}; it may grant access.", silo=silo.name, evidence=ev,
                                   subject=p.id)
-                elif (problem := d.rbac.coverage_problem(st.id)):
-                    problems.append(f"{other.name}: {problem}")
             if failed or unknown:
                 continue
+            problems = [f"{name}: {problem}" for name, problem in problems_by_silo.items()
+                        if name != silo.name and name not in reached]
             if problems:
                 yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} reaches other silos' storage: "
-                              + "; ".join(problems) + ".", silo=silo.name, evidence=[note(x) for x in problems],
-                              subject=p.id)
+                              + "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5
+                                                           else "") + ".",
+                              silo=silo.name, evidence=[note(x) for x in problems[:20]], subject=p.id)
             else:
+                others = _other_silo_storages(d, silo, limit=11)
+                count = _count_other_silo_storages(d, silo)
+                names = ", ".join(st.name for _, st in others[:10]) + (f" and {count - 10} more"
+                                                                       if count > 10 else "")
                 yield Pass(p.anchor, f"{silo.name}: {p.name} has no access to the storage of the "
-                           f"{len(others)} other silo(s).", silo=silo.name, subject=p.id,
-                           evidence=[note(f"checked {st.name} ({o.name}): no data, key, delegation or "
-                                          "management-write grant") for o, st in others])
+                           f"{count} other silo(s).", silo=silo.name, subject=p.id,
+                           evidence=[note(f"checked {names}: no data, key, delegation or management-write "
+                                          "grant")] if others else [])
 
 
 @rule(
@@ -403,21 +440,19 @@ def inert_key_roles(d: Deployment) -> Iterable[Finding]:
 
 def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
     """Key grants of each silo principal on every storage account (live or inert ones, per ``live``)."""
-    accounts = [StorageAccount(r["id"], str(r.get("name") or ""), r)
-                for r in d.inventory.of_type("microsoft.storage/storageaccounts")]
+    reach = storage_reach(d)
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
             continue
         if (missing := _no_principal(silo)) is not None:
             yield missing
-        foreign = {norm(st.id): o.name for o, st in _other_silo_storages(d, silo)}
         for p in _principals(d, silo):
             found = False
-            for st in accounts:
-                if live and norm(st.id) in foreign:
+            for st, acc in reach.get(norm(p.id), ()):
+                owner_silo = _foreign_owner(d, silo, st)
+                if live and owner_silo is not None:
                     continue  # FL-ID-004
-                acc = d.rbac.access(p.id, st.id)
                 keys = acc.of("keys")
                 if not keys or shared_keys_allowed(st.raw) != live:
                     continue
@@ -427,7 +462,7 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
                            default_note="missing means true (Azure default)" if value is None else None)]
                 ev += chain_evidence(keys, p.name)
                 roles = sorted({g.role.name if g.role else g.assignment.role_guid for g in keys})
-                owner = foreign.get(norm(st.id))
+                owner = owner_silo.name if owner_silo is not None else None
                 where = f"{owner}'s storage {st.name}" if owner else st.name
                 if live:
                     yield Fail(st.id, f"{silo.name}: {p.name} can list or regenerate the keys of {where} "
@@ -441,7 +476,7 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
                         f.severity = "medium"  # a latent path across the silo boundary
                     yield f
             if not found:
-                problem = next((x for st in accounts if (x := d.rbac.coverage_problem(st.id))), None)
+                problem = any_coverage_problem(d)
                 if problem:
                     yield Unknown(p.anchor, f"{silo.name}: cannot tell which key rights {p.name} holds: {problem}.",
                                   silo=silo.name, evidence=[note(problem)], subject=p.id)
@@ -477,12 +512,14 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
             continue
         if (missing := _no_principal(silo)) is not None:
             yield missing
-        others = _other_silo_storages(d, silo)
+        reach = storage_reach(d)
         for p in _principals(d, silo):
             by_assignment: dict[str, list] = defaultdict(list)
             covered: dict[str, list[str]] = defaultdict(list)
-            for other, st in others:
-                for g in d.rbac.access(p.id, st.id).of("role-admin"):
+            for st, acc in reach.get(norm(p.id), ()):
+                if (other := _foreign_owner(d, silo, st)) is None:
+                    continue
+                for g in acc.of("role-admin"):
                     by_assignment[g.assignment.id].append(g)
                     if other.name not in covered[g.assignment.id]:
                         covered[g.assignment.id].append(other.name)
@@ -494,7 +531,7 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
                            evidence=chain_evidence(grants, p.name), subject=f"{p.id}|{aid}")
             if by_assignment:
                 continue
-            problem = next((x for _, st in others if (x := d.rbac.coverage_problem(st.id))), None)
+            problem = any_coverage_problem(d) if len(d.silos) > 1 else None
             if problem:
                 yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} can assign roles over other "
                               f"silos' storage: {problem}.", silo=silo.name, evidence=[note(problem)], subject=p.id)
@@ -544,12 +581,14 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
 @deduplicated
 def updates_separated(d: Deployment) -> Iterable[Finding]:
     orch = d.orchestrator.storage
-    # Conditions and container scopes every silo principal holds on the orchestrator's storage.
-    per_principal: dict[str, tuple[Silo, list]] = {}
+    # Which silos hold data grants on each container of the orchestrator's storage, and under which ABAC
+    # condition: indexed once, so each silo is compared with the others by lookup, not by a scan.
+    holders = _UpdateHolders()
     if orch is not None:
         for s in d.silos:
             for p in _principals(d, s):
-                per_principal[p.id] = (s, d.rbac.access(p.id, orch.id).of("data"))
+                for g in d.rbac.access(p.id, orch.id).of("data"):
+                    holders.add(s.name, g)
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
@@ -564,11 +603,35 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
         if (missing := _no_principal(silo)) is not None:
             yield missing
         for p in _principals(d, silo):
-            yield _updates_finding(d, silo, p, orch, per_principal)
+            yield _updates_finding(d, silo, p, orch, holders)
+
+
+class _UpdateHolders:
+    """Silo names by the exact scope and by the (canonical) ABAC condition of their data grants."""
+
+    def __init__(self) -> None:
+        self.by_scope: dict[str, set[str]] = defaultdict(set)
+        self.by_condition: dict[str, set[str]] = defaultdict(set)
+
+    def add(self, silo: str, grant: Any) -> None:
+        self.by_scope[grant.assignment.scope].add(silo)
+        if grant.assignment.condition:
+            self.by_condition[_canon(grant.assignment.condition)].add(silo)
+
+    def sharing_scope(self, scope: str, silo: str) -> list[str]:
+        """Other silos granted into ``scope`` (a container) or below it."""
+        names = set()
+        for sc, silos in self.by_scope.items():
+            if sc == scope or sc.startswith(scope + "/"):
+                names |= silos
+        return sorted(names - {silo})
+
+    def sharing_condition(self, condition: str | None, silo: str) -> list[str]:
+        return sorted(self.by_condition.get(_canon(condition), set()) - {silo}) if condition else []
 
 
 def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAccount,
-                     per_principal: dict[str, tuple[Silo, list]]) -> Finding:
+                     holders: _UpdateHolders) -> Finding:
     acc = d.rbac.access(p.id, orch.id)
     live, _inert = split_inert(acc, orch.raw)
     wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin")]
@@ -583,14 +646,12 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
     for g in live:
         if g.kind == "data":
             by_assignment[g.assignment.id].append(g)
-    others = {pid: v for pid, v in per_principal.items() if v[0] is not silo}
     for grants in by_assignment.values():
         a = grants[0].assignment
         open_actions = unrestricted_by_condition([g.action for g in grants], a.condition)
         if a.scope != norm(orch.id) and is_within(a.scope, orch.id):
             # A container-scoped grant separates silos unless another silo is granted into that container too.
-            sharers = sorted({s.name for s, gs in others.values()
-                              for g in gs if is_within(g.assignment.scope, a.scope)})
+            sharers = holders.sharing_scope(a.scope, silo.name)
             if sharers:
                 bad += grants
                 reasons.append(f"container {a.scope.rsplit('/', 1)[-1]} is shared with {', '.join(sharers)}")
@@ -602,8 +663,7 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
                                                                     for x in open_actions) + " to a path")
             reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: {how}")
             continue
-        same = sorted({s.name for s, gs in others.values() for g in gs
-                       if g.assignment.condition and _canon(g.assignment.condition) == _canon(a.condition)})
+        same = holders.sharing_condition(a.condition, silo.name)
         if same:
             bad += grants
             reasons.append(f"the same ABAC condition is on {', '.join(same)}'s assignment, so it does not "

@@ -134,7 +134,7 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
                           evidence=[note(problem)])
         else:
             yield Pass(st.id, f"{silo.name}: only the silo's own identities hold access to {st.name}.",
-                       silo=silo.name, evidence=[note(f"{len(d.rbac.assignments)} role assignment(s) and "
+                       silo=silo.name, evidence=[note(f"{d.rbac.assignment_count} role assignment(s) and "
                                                       f"{len(d.rbac.denies)} deny assignment(s) evaluated")])
 
 
@@ -230,7 +230,7 @@ def datastores_without_credentials(d: Deployment) -> Iterable[Finding]:
     for ds in d.inventory.of_type(DATASTORE):
         account = str(get_path(ds, "properties.accountName") or "").lower()
         silos = list(by_account.get(account, []))
-        silos += [s for s in d.silos if s.datastore and norm(s.datastore.id) == norm(ds["id"]) and s not in silos]
+        silos += [s for s in d.silos_by_datastore.get(norm(ds["id"]), []) if s not in silos]
         if not silos:
             continue
         seen.add(norm(ds["id"]))

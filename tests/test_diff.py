@@ -30,8 +30,8 @@ def test_diff_lists_new_fixed_and_changed_findings_and_resources():
 
 
 def test_diff_sees_resources_added_and_removed():
-    old = _result(support.sample_resources("hardened", 3))
-    new = _result(support.sample_resources("hardened", 4))
+    old = support.audit(support.sample_resources("hardened", 3), support.config(3))
+    new = support.audit(support.sample_resources("hardened", 4), support.config(4))
     d = diff_results(old, new)
     assert any("silo3" in r for r in d["resources_added"])
     assert d["new_findings"] == [] or {e["silo"] for e in d["new_findings"]} <= {"silo3", None}

@@ -201,7 +201,7 @@ def test_reader_and_data_access_is_a_key_role():
 def test_user_access_administrator_is_role_admin_at_its_scope():
     idx = index(role_assignment(f"/subscriptions/{SUB}", UAA, PID))
     assert kinds(idx) == ["role-admin"]
-    assert [g.assignment.scope for g in idx.role_admin_assignments(PID)] == [f"/subscriptions/{SUB}"]
+    assert [g.assignment.scope for g in idx.access(PID, ACCT).of("role-admin")] == [f"/subscriptions/{SUB}".lower()]
 
 
 def test_unknown_role_definition_is_the_unknown_kind():
@@ -209,7 +209,14 @@ def test_unknown_role_definition_is_the_unknown_kind():
     acc = idx.access(PID, ACCT)
     assert acc.kinds == ["unknown"] and acc.grants[0].role is None
     assert "unknown role" in acc.grants[0].evidence()["role_name"]
-    assert idx.role_admin_assignments(PID)  # unknown may be role-admin: fail closed
+    assert idx.principals_with_access(ACCT)[PID.lower()].has("unknown")  # unknown may be anything: fail closed
+
+
+def test_assignments_on_unrelated_resources_never_reach_a_storage_account():
+    web_app = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Web/sites/app"
+    idx = index(role_assignment(web_app, "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", PID))  # Owner on a web app
+    assert idx.access(PID, ACCT).kinds == []
+    assert idx.assignment_count == 1 and idx.coverage_problem(ACCT) is None
 
 
 def test_custom_role_definition_from_the_inventory_is_used():
