@@ -302,7 +302,10 @@ class NetworkIndex:
         if sides:
             if all(p.connected for p in sides):
                 return Reach("yes", "peering", sides)
-            return Reach("no", "peering not Connected on every side read", sides)
+            if any(p.state for p in sides if not p.connected):
+                return Reach("no", "peering not Connected on every side read", sides)
+            # A peering whose state the input does not carry may well be Connected: not a "no".
+            return Reach("unknown", "the peering's peeringState is not in the input", sides)
         if va not in self.vnets and vb not in self.vnets:
             return Reach("unknown", f"neither {va} nor {vb} is in the input, so their peerings are unknown")
         for v in (va, vb):

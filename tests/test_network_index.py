@@ -265,3 +265,22 @@ def test_unreadable_peerings_make_reach_unknown_instead_of_no():
     inv.extend([vnet("vnet-a", "10.0.0.0/16"), vnet("vnet-b", "10.1.0.0/16")])
     inv.unreadable.append(Unreadable(RG, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings", 403, "denied"))
     assert NetworkIndex(inv).reach(vid("vnet-a"), vid("vnet-b")).result == "unknown"
+
+
+def test_a_peering_without_peering_state_is_unknown_not_unreachable():
+    from flaudit.inventory import Inventory
+    from flaudit.network import NetworkIndex
+
+    def vnet(name, prefix, remote):
+        vid = f"/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/virtualNetworks/{name}"
+        return {"id": vid, "name": name, "type": "Microsoft.Network/virtualNetworks",
+                "properties": {"addressSpace": {"addressPrefixes": [prefix]}, "subnets": [],
+                               "virtualNetworkPeerings": [{
+                                   "id": f"{vid}/virtualNetworkPeerings/p", "name": "p",
+                                   "properties": {"remoteVirtualNetwork": {"id": remote}}}]}}
+
+    base = "/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/virtualNetworks/"
+    inv = Inventory()
+    inv.extend([vnet("a", "10.1.0.0/16", base + "b"), vnet("b", "10.2.0.0/16", base + "a")])
+    reach = NetworkIndex(inv).reach(base + "a", base + "b")
+    assert reach.result == "unknown" and "peeringState" in reach.how
