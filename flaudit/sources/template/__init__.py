@@ -39,7 +39,9 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
                        help=f"subscription a --template deploys to (default {DEFAULT_SUBSCRIPTION})")
     if "--resource-group" not in group._option_string_actions:  # live collection defines it too; share it
         group.add_argument("--resource-group", action="append", default=[], metavar="NAME",
-                           help=f"resource group the template deploys to (default {DEFAULT_RESOURCE_GROUP})")
+                           help="--template: the resource group it deploys to (one; default "
+                           f"{DEFAULT_RESOURCE_GROUP}); live collection: only these resource groups of the "
+                           "--subscription (repeatable; assignments inherited from above are still read)")
     group.add_argument("--location", metavar="REGION",
                        help=f"location of that resource group, i.e. resourceGroup().location "
                        f"(default {DEFAULT_LOCATION})")
