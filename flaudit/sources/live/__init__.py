@@ -28,9 +28,8 @@ def add_scope_arguments(target: Any, *, resource_group: bool = True) -> None:
                         help="collect this Azure subscription live (repeatable; needs Reader on it)")
     if resource_group:
         target.add_argument("--resource-group", action="append", default=[], metavar="RG",
-                            help="live: only these resource groups of the one --subscription (repeatable; "
-                            "assignments inherited from above are still read); --template: the resource group "
-                            "the template deploys to (one)")
+                            help="only these resource groups of the one --subscription (repeatable); "
+                            "assignments inherited from the subscription and above are still read")
     target.add_argument("--tenant", metavar="ID", help="Entra tenant to authenticate in")
     target.add_argument("--cloud", choices=sorted(CLOUDS), default=None,
                         help="Azure cloud (default: AzureCloud)")
