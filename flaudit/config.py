@@ -61,20 +61,10 @@ def _opt_str(value: Any, where: str, path: str) -> str | None:
 
 
 def load_config(path: str | Path) -> FLConfig:
-    import yaml
+    from flaudit.readers import parse_yaml, read_bytes
 
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read FL config ({exc.strerror or exc})") from None
-    try:
-        doc = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"{p}: not valid YAML{where}") from None
-    return parse_config(doc, str(p), hashlib.sha256(data).hexdigest())
+    data = read_bytes(path, "FL config")
+    return parse_config(parse_yaml(data, str(path)), str(path), hashlib.sha256(data).hexdigest())
 
 
 def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:

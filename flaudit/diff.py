@@ -7,28 +7,11 @@ problem on the same resource is recognised across runs, inputs and file layouts.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from flaudit.errors import InputError
+from flaudit.result import load_result  # noqa: F401  (re-exported for diff's callers)
 
 FAILING = ("fail", "unknown")
-
-
-def load_result(path: str | Path) -> dict[str, Any]:
-    """Read a saved JSON result, refusing anything that is not a flaudit result of a known major version."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: not JSON ({getattr(exc, 'msg', exc)})") from None
-    if not isinstance(doc, dict) or "schema_version" not in doc or not isinstance(doc.get("findings"), list):
-        raise InputError(f"{p}: not a flaudit JSON result (no schema_version/findings)")
-    if str(doc["schema_version"]).split(".")[0] != "1":
-        raise InputError(f"{p}: result schema_version {doc['schema_version']} is not supported (this flaudit reads 1.x)")
-    return doc
 
 
 def _resources(result: dict[str, Any]) -> set[str]:

@@ -472,9 +472,10 @@ def azure_default_rules(nsg_id: str) -> list[dict[str, Any]]:
             ("AllowInternetOutBound", 65001, "Outbound", "Allow", "*", "Internet"),
             ("DenyAllOutBound", 65500, "Outbound", "Deny", "*", "*")]
     return [{"id": f"{nsg_id}/defaultSecurityRules/{n}", "name": n,
-             "properties": {"protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
-                            "sourceAddressPrefix": src, "destinationAddressPrefix": dst, "access": acc,
-                            "priority": prio, "direction": d}}
+             "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+             "properties": {"provisioningState": "Succeeded", "description": "Default rule", "protocol": "*",
+                            "sourcePortRange": "*", "destinationPortRange": "*", "sourceAddressPrefix": src,
+                            "destinationAddressPrefix": dst, "access": acc, "priority": prio, "direction": d}}
             for n, prio, d, acc, src, dst in rows]
 
 

@@ -15,6 +15,7 @@ from flaudit import RULE_PACK_VERSION, __version__
 from flaudit.findings import AREAS, PROFILES, SEVERITY_RANK, STATUSES, Finding
 
 SCHEMA_VERSION = "1.0"
+SUPPORTED_MAJOR = SCHEMA_VERSION.split(".", 1)[0]
 
 
 def verdict_for(findings: Iterable[Finding], profile: str) -> dict[str, Any]:
@@ -82,3 +83,28 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
         "verdict": {p: verdict_for(findings, p) for p in PROFILES},
         "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
     }
+
+
+def load_result(path: str) -> dict[str, Any]:
+    """Read and check a saved result (``-`` is stdin): JSON, an object, a ``schema_version`` of a major we read.
+
+    ``flaudit report``, ``diff``, ``scan --baseline`` and ``train --result`` all read results through here.
+    """
+    from flaudit.errors import InputError
+    from flaudit.readers import load_json
+
+    name = "<stdin>" if path == "-" else str(path)
+    data = load_json(path, "flaudit JSON result")
+    if not isinstance(data, dict):
+        raise InputError(f"{name}: not a flaudit result (expected a JSON object, got {type(data).__name__})")
+    version = data.get("schema_version")
+    if not isinstance(version, str) or not version:
+        raise InputError(f"{name}: not a flaudit result (no schema_version; write one with "
+                         "`flaudit scan --format json`)")
+    if version.split(".", 1)[0] != SUPPORTED_MAJOR:
+        raise InputError(f"{name}: result schema_version {version} is not supported by this flaudit "
+                         f"(reads {SUPPORTED_MAJOR}.x)")
+    for key, kind in (("findings", list), ("verdict", dict)):
+        if not isinstance(data.get(key), kind):
+            raise InputError(f"{name}: not a flaudit result ({key!r} missing or not a {kind.__name__})")
+    return data

@@ -115,19 +115,9 @@ def parse_waivers(doc: Any, origin: str, *, today: _dt.date, max_days: int = DEF
 
 
 def load_waivers(path: str | Path, *, today: _dt.date, max_days: int = DEFAULT_MAX_DAYS) -> WaiverSet:
-    import yaml
+    from flaudit.readers import load_yaml
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read waiver file ({exc.strerror or exc})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"{p}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
-    return parse_waivers(doc, str(p), today=today, max_days=max_days)
+    return parse_waivers(load_yaml(path, "waiver file"), str(path), today=today, max_days=max_days)
 
 
 def apply_waivers(findings: Iterable[Finding], waivers: WaiverSet | None, *, today: _dt.date) -> dict[str, Any]:

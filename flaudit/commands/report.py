@@ -8,12 +8,6 @@ json`` last month renders today exactly as it would have then. Output planning a
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
-from typing import Any
-
-SUPPORTED_MAJOR = "1"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,40 +26,8 @@ def run(args: argparse.Namespace) -> int:
 
     formats = parse_formats(args.format)
     targets = plan_outputs(formats, args.output)
+    from flaudit.result import load_result
+
     result = load_result(args.result)
     write_outputs(result, targets, quiet=args.quiet)
     return 0
-
-
-def load_result(path: str) -> dict[str, Any]:
-    """Read and check a saved result: JSON, an object, a flaudit ``schema_version`` of a major we read."""
-    from flaudit.errors import InputError
-
-    name = "<stdin>" if path == "-" else path
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a result file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: not a UTF-8 text file (expected a flaudit JSON result)") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{name}: not a flaudit result (expected a JSON object, got {type(data).__name__})")
-    version = data.get("schema_version")
-    if not isinstance(version, str) or not version:
-        raise InputError(f"{name}: not a flaudit result (no schema_version; write one with "
-                         "`flaudit scan --format json`)")
-    if version.split(".", 1)[0] != SUPPORTED_MAJOR:
-        raise InputError(f"{name}: result schema_version {version} is not supported by this flaudit "
-                         f"(reads {SUPPORTED_MAJOR}.x)")
-    for key, kind in (("findings", list), ("verdict", dict)):
-        if not isinstance(data.get(key), kind):
-            raise InputError(f"{name}: not a flaudit result ({key!r} missing or not a {kind.__name__})")
-    return data

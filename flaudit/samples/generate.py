@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from flaudit.network import azure_default_rules
+
 POSTURES = ("open", "eyes-on", "eyes-off", "private", "hardened")
 SUB = "6b6f2d51-8c3e-4f1a-9d7b-2f4e5a6c7d80"
 RG = "rg-fl-sample"
@@ -54,22 +56,6 @@ def rg_id(sub: str = SUB, rg: str = RG) -> str:
 
 def _rid(provider_type: str, name: str, sub: str = SUB, rg: str = RG) -> str:
     return f"{rg_id(sub, rg)}/providers/{provider_type}/{name}"
-
-
-def _default_rules(nsg_id: str) -> list[dict[str, Any]]:
-    """Azure's six default rules, as the REST API returns them under ``defaultSecurityRules``."""
-    rows = [("AllowVnetInBound", 65000, "Inbound", "Allow", "VirtualNetwork", "VirtualNetwork"),
-            ("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow", "AzureLoadBalancer", "*"),
-            ("DenyAllInBound", 65500, "Inbound", "Deny", "*", "*"),
-            ("AllowVnetOutBound", 65000, "Outbound", "Allow", "VirtualNetwork", "VirtualNetwork"),
-            ("AllowInternetOutBound", 65001, "Outbound", "Allow", "*", "Internet"),
-            ("DenyAllOutBound", 65500, "Outbound", "Deny", "*", "*")]
-    return [{"id": f"{nsg_id}/defaultSecurityRules/{n}", "name": n,
-             "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
-             "properties": {"provisioningState": "Succeeded", "description": "Default rule", "protocol": "*",
-                            "sourcePortRange": "*", "destinationPortRange": "*", "sourceAddressPrefix": src,
-                            "destinationAddressPrefix": dst, "access": acc, "priority": prio, "direction": d}}
-            for n, prio, d, acc, src, dst in rows]
 
 
 class Builder:
@@ -151,7 +137,7 @@ class Builder:
         return self.add({"id": rid, "name": name, "type": "Microsoft.Network/networkSecurityGroups", "location": LOC,
                          "etag": 'W/"00000000-0000-0000-0000-000000000000"',
                          "properties": {"provisioningState": "Succeeded", "securityRules": rules,
-                                        "defaultSecurityRules": _default_rules(rid)}})
+                                        "defaultSecurityRules": azure_default_rules(rid)}})
 
     @staticmethod
     def _nsg_rule(nsg_id: str, name: str, priority: int, direction: str, access: str, source: str, ports: str,

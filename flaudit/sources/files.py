@@ -14,6 +14,7 @@ from typing import Any
 
 from flaudit.errors import InputError
 from flaudit.inventory import Inventory, SourceInfo, Unreadable
+from flaudit.readers import load_json
 
 SNAPSHOT_KIND = "flaudit.snapshot"
 SNAPSHOT_VERSION = 1
@@ -55,16 +56,7 @@ def expand(path: Path) -> list[Path]:
 
 
 def read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    return load_json(path, "JSON file of ARM resources")
 
 
 def read_file(path: Path) -> Inventory:

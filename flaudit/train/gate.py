@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flaudit.errors import InputError
@@ -105,15 +104,9 @@ def decide(result: dict[str, Any], profile: str, *, source: str = "audit",
 
 
 def load_saved_result(path: str) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read saved result ({exc.strerror or exc})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: not valid JSON (line {exc.lineno})") from None
+    from flaudit.result import load_result
+
+    return load_result(path)
 
 
 def gate_from_args(args: argparse.Namespace) -> GateDecision:

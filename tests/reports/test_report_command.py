@@ -45,7 +45,7 @@ def test_single_format_without_output_goes_to_stdout(saved, capsys):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("{not json", "not valid JSON (line 1"),
+    ("{not json", "not JSON (Expecting property name enclosed in double quotes at line 1"),
     ("[1, 2]", "expected a JSON object"),
     ('{"findings": []}', "no schema_version"),
     (json.dumps({**make_result(1), "schema_version": "2.0"}), "schema_version 2.0 is not supported"),

@@ -19,6 +19,7 @@ from typing import Any
 
 from flaudit.errors import InputError
 from flaudit.inventory import Inventory, SourceInfo
+from flaudit.readers import load_json, parse_json, read_text
 
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_TENANT = "00000000-0000-0000-0000-000000000000"
@@ -85,16 +86,8 @@ def read_template(path: Path) -> tuple[dict[str, Any], str]:
 
         text = compile_bicep(path)
     else:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not a UTF-8 text file") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        text = read_text(path, "ARM template")
+    doc = parse_json(text, str(path))
     if not isinstance(doc, dict) or not isinstance(doc.get("resources"), (list, dict)):
         what = "a parameter file" if isinstance(doc, dict) and "parameters" in doc and "resources" not in doc \
             else "not an ARM template"
@@ -106,14 +99,7 @@ def parse_param_file(path: Path) -> dict[str, Any]:
     """Parameter values from an ARM parameter file; Key Vault references become unknown secrets."""
     from flaudit.sources.template.evaluate import keyvault_symbol
 
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    doc = load_json(path, "ARM parameter file")
     if not isinstance(doc, dict) or not isinstance(doc.get("parameters"), dict):
         raise InputError(f"{path}: not an ARM parameter file (expected {{\"parameters\": {{...}}}})")
     out: dict[str, Any] = {}
