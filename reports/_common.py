@@ -225,7 +225,7 @@ def evidence_text(item: dict[str, Any]) -> str:
     if kind == "property":
         text = f"{resource_name(item.get('resource_id'))}: {item.get('path', '?')} = {short_value(item.get('value'))}"
         if item.get("default_assumed"):
-            text += " (Azure default assumed" + (f": {item['default_note']}" if item.get("default_note") else "") + ")"
+            text += " (not set; " + (item.get("default_note") or "Azure default assumed") + ")"
         return text
     if kind == "access":
         who = item.get("principal_name") or item.get("principal_id") or "?"

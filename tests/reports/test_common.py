@@ -45,7 +45,7 @@ def test_scopes_and_actions_are_shortened_for_reading():
 def test_evidence_text_for_every_kind():
     assert evidence_text({"kind": "property", "resource_id": "/x/st1", "path": "properties.a", "value": None,
                           "default_assumed": True, "default_note": "off"}) == \
-        "st1: properties.a = null (Azure default assumed: off)"
+        "st1: properties.a = null (not set; off)"
     assert evidence_text({"kind": "access", "principal_name": "uai", "role_name": "Reader",
                           "scope": "/subscriptions/s/resourceGroups/rg", "matched_actions": []}) == \
         "uai -> Reader at resource group rg"
