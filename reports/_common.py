@@ -238,9 +238,12 @@ def evidence_text(item: dict[str, Any]) -> str:
             text += f" (condition: {short_value(item['condition'], 100)})"
         return text
     if kind == "nsg-rule":
-        return (f"NSG {resource_name(item.get('nsg_id'))} rule {item.get('rule', '?')} "
+        text = (f"NSG {resource_name(item.get('nsg_id'))} rule {item.get('rule', '?')} "
                 f"(priority {item.get('priority', '?')}, {item.get('direction', '?')} {item.get('access', '?')}) "
-                f"from {short_value(item.get('source', '?'), 80)} ports {short_value(item.get('ports', '?'), 60)}")
+                f"from {short_value(item.get('source', '?'), 80)}")
+        if item.get("destination") not in (None, ""):
+            text += f" to {short_value(item['destination'], 80)}"
+        return text + f" ports {short_value(item.get('ports', '?'), 60)}"
     if kind == "network-path":
         text = f"network path {item.get('path_kind', '?')} from {short_value(item.get('source', '?'), 80)}"
         return text + (f": {item['detail']}" if item.get("detail") else "")
