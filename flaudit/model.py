@@ -174,7 +174,7 @@ class Silo(Member):
 
 @dataclass
 class Orchestrator(Member):
-    pass
+    """The orchestrator's computes, datastore and storage: where silos write model updates."""
 
 
 @dataclass
