@@ -14,12 +14,12 @@ defaults are listed in docs/azure-defaults.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+
+from flaudit.rules._shared import Verdict, members
 
 from flaudit.arm import get_path, norm
 from flaudit.engine import Remediation, rule
-from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
+from flaudit.findings import Finding, Unknown, note, prop
 from flaudit.model import Deployment, Member, StorageAccount
 
 REST_DOCS = "https://learn.microsoft.com/rest/api/storagerp/storage-accounts/get-properties"
@@ -33,24 +33,6 @@ CMK_DOCS = "https://learn.microsoft.com/azure/storage/common/customer-managed-ke
 
 #: Known values of ``minimumTlsVersion``, oldest first.
 TLS_ORDER = ("TLS1_0", "TLS1_1", "TLS1_2", "TLS1_3")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What one rule concluded about one account: status, one sentence, evidence."""
-
-    status: str  # pass | fail | unknown
-    message: str
-    evidence: list[dict[str, Any]]
-
-
-_MAKE = {"pass": Pass, "fail": Fail, "unknown": Unknown}
-
-
-def _members(d: Deployment) -> Iterator[tuple[Member, str | None]]:
-    for s in d.silos:
-        yield s, s.name
-    yield d.orchestrator, None
 
 
 def _unresolved(m: Member, silo: str | None) -> Finding:
@@ -69,7 +51,7 @@ def each_account(d: Deployment, judge: Callable[[StorageAccount], Verdict]) -> I
     first member that uses it, so finding ids stay unique.
     """
     seen: set[str] = set()
-    for m, silo in _members(d):
+    for m, silo in members(d):
         if m.storage is None:
             yield _unresolved(m, silo)
             continue
@@ -79,8 +61,7 @@ def each_account(d: Deployment, judge: Callable[[StorageAccount], Verdict]) -> I
         seen.add(key)
         v = judge(m.storage)
         who = m.name if silo else "orchestrator"
-        yield _MAKE[v.status](m.storage.id, f"{who}: {m.storage.name}: {v.message}", silo=silo,
-                              evidence=v.evidence)
+        yield v.finding(m.storage.id, f"{who}: {m.storage.name}: {v.message}", silo=silo)
 
 
 def _api_version(st: StorageAccount) -> str | None:

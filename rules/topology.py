@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from flaudit.rules._shared import members
+
 from flaudit.arm import norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
@@ -59,9 +61,7 @@ def silos_found(d: Deployment) -> Iterable[Finding]:
     references=(FL_DOCS,),
 )
 def config_names_resolve(d: Deployment) -> Iterable[Finding]:
-    members = [*d.silos, d.orchestrator]
-    for m in members:
-        silo = m.name if m is not d.orchestrator else None
+    for m, silo in members(d):
         anchor = (m.computes[0].id if m.computes else "") or (d.workspace.id if d.workspace else "")
         if m.missing:
             yield Fail(anchor, f"{m.name}: " + "; ".join(m.missing) + ".", silo=silo,

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
+
+from flaudit.rules._shared import Verdict, members
 
 from flaudit.arm import get_path, name_of, norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
-from flaudit.model import Compute, Deployment, Member, Workspace
+from flaudit.model import Compute, Deployment, Workspace
 
 AML_PRIVATE_LINK_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link"
 AML_MANAGED_NET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
@@ -44,19 +45,10 @@ STORAGE = "Microsoft.Storage/storageAccounts"
 BROAD_IPV4_PREFIX = 16
 BROAD_IPV6_PREFIX = 48
 
-_MAKE = {"pass": Pass, "fail": Fail, "unknown": Unknown, "not_applicable": NotApplicable}
-
 
 # ---------------------------------------------------------------------------------------------------------
-# Shared helpers
+# Helpers of this area
 # ---------------------------------------------------------------------------------------------------------
-@dataclass
-class Verdict:
-    status: str  # pass | fail | unknown | not_applicable
-    message: str
-    evidence: list[dict[str, Any]] = field(default_factory=list)
-
-
 def _no_workspace(d: Deployment) -> Finding:
     if d.config is not None and d.config.workspace_name:
         why = f"workspace {d.config.workspace_name!r} named in the FL config is not in the inventory"
@@ -75,16 +67,10 @@ def _setting(resource_id: str, raw: dict[str, Any], path: str, default: Any, def
     return value, prop(resource_id, path, value)
 
 
-def _members(d: Deployment) -> Iterator[tuple[Member, str | None]]:
-    for s in d.silos:
-        yield s, s.name
-    yield d.orchestrator, None
-
-
 def each_compute(d: Deployment, judge: Callable[[Compute], Verdict]) -> Iterator[Finding]:
     """Apply ``judge`` to every silo and orchestrator compute once; a member with none resolved is unknown."""
     seen: set[str] = set()
-    for m, silo in _members(d):
+    for m, silo in members(d):
         if not m.computes:
             why = "; ".join(m.missing) if m.missing else "no compute is named for it"
             anchor = m.datastore.id if m.datastore else ""
@@ -97,7 +83,7 @@ def each_compute(d: Deployment, judge: Callable[[Compute], Verdict]) -> Iterator
                 continue
             seen.add(norm(c.id))
             v = judge(c)
-            yield _MAKE[v.status](c.id, f"{m.name}: compute {c.name}: {v.message}", silo=silo, evidence=v.evidence)
+            yield v.finding(c.id, f"{m.name}: compute {c.name}: {v.message}", silo=silo)
 
 
 def _dependency(d: Deployment, ws: Workspace, path: str, rtype: str, label: str
@@ -250,8 +236,7 @@ def _workspace_dependency_rule(d: Deployment, path: str, rtype: str, label: str,
                                 subject=label, evidence=[prop(ws.id, path, None)])
         return
     v = judge(res["id"], res)
-    yield _MAKE[v.status](res["id"], f"Workspace {label} {name_of(res['id'])}: {v.message}", subject=label,
-                          evidence=v.evidence)
+    yield v.finding(res["id"], f"Workspace {label} {name_of(res['id'])}: {v.message}", subject=label)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -286,7 +271,7 @@ def workspace_not_public(d: Deployment) -> Iterable[Finding]:
         yield _no_workspace(d)
         return
     v = network_exposure(ws.id, ws.raw, "networkAcls")
-    yield _MAKE[v.status](ws.id, f"Workspace {ws.name}: {v.message}", evidence=v.evidence)
+    yield v.finding(ws.id, f"Workspace {ws.name}: {v.message}")
 
 
 @rule(

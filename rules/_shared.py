@@ -1,0 +1,42 @@
+"""Vocabulary several rule areas share: who the FL members are and how a per-resource judgement becomes
+a finding.
+
+The leading underscore keeps the engine from loading this module as a rule module
+(:func:`flaudit.engine.builtin_rules` skips ``_*``); it declares no rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown
+from flaudit.model import Deployment, Member
+
+_MAKE = {"pass": Pass, "fail": Fail, "unknown": Unknown, "not_applicable": NotApplicable}
+
+
+@dataclass
+class Verdict:
+    """What a rule concluded about one resource: status, one sentence, evidence.
+
+    A judge function returns this so it stays a plain decision about a setting; the caller, which knows the
+    resource and the member it belongs to, turns it into the finding with :meth:`finding`.
+    """
+
+    status: str  # pass | fail | unknown | not_applicable
+    message: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def finding(self, resource_id: str, message: str, **kwargs: Any) -> Finding:
+        """The finding for ``resource_id`` with this verdict's status and evidence and the given message."""
+        return _MAKE[self.status](resource_id, message, evidence=self.evidence, **kwargs)
+
+
+def members(d: Deployment) -> Iterator[tuple[Member, str | None]]:
+    """Every FL member with the silo name its findings carry: each silo, then the orchestrator (``None``)."""
+    for s in d.silos:
+        yield s, s.name
+    yield d.orchestrator, None
+
