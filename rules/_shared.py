@@ -1,5 +1,5 @@
-"""Vocabulary several rule areas share: who the FL members are and how a per-resource judgement becomes
-a finding.
+"""Vocabulary several rule areas share: who the FL members are, where each silo compute sits, and how a
+per-resource judgement becomes a finding.
 
 The leading underscore keeps the engine from loading this module as a rule module
 (:func:`flaudit.engine.builtin_rules` skips ``_*``); it declares no rules.
@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown
-from flaudit.model import Deployment, Member
+from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note
+from flaudit.model import Compute, Deployment, Member, Silo
+from flaudit.network import Placement, compute_placement
 
 _MAKE = {"pass": Pass, "fail": Fail, "unknown": Unknown, "not_applicable": NotApplicable}
 
@@ -40,3 +41,22 @@ def members(d: Deployment) -> Iterator[tuple[Member, str | None]]:
         yield s, s.name
     yield d.orchestrator, None
 
+
+def silo_computes(d: Deployment) -> Iterator[tuple[Silo, Compute | None]]:
+    """Each silo's computes; a silo with none resolved yields ``(silo, None)`` once."""
+    for silo in d.silos:
+        if not silo.computes:
+            yield silo, None
+        for c in silo.computes:
+            yield silo, c
+
+
+def unresolved(silo: Silo) -> Finding:
+    """The silo's compute is not known, so nothing about its network can be vouched for."""
+    return Unknown("", f"Silo {silo.name}: its compute could not be resolved, so its network cannot be checked.",
+                   silo=silo.name, subject=silo.name, evidence=[note(m) for m in silo.missing])
+
+
+def placement_of(d: Deployment, c: Compute) -> Placement:
+    """Where the compute runs: a customer subnet, the workspace managed network, attached, none or unknown."""
+    return compute_placement(c, d.inventory)

@@ -6,14 +6,16 @@ Every NSG question goes to :mod:`flaudit.nsg`, every VNet/peering question to :c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
+
+from flaudit.rules._shared import placement_of, silo_computes, unresolved
 
 from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
-from flaudit.model import Compute, Deployment, Silo
-from flaudit.network import VNET, Placement, compute_placement, parse_prefixes, vnet_of
+from flaudit.model import Deployment, Silo
+from flaudit.network import VNET, parse_prefixes, vnet_of
 from flaudit.nsg import classify_addresses, effective, service_tag_egress
 
 AML_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
@@ -28,24 +30,6 @@ FL_VNET_DOCS = ("https://github.com/Azure-Samples/azure-ml-federated-learning/bl
 
 #: computeType values whose network placement Azure ML itself describes (subnet, enableNodePublicIp).
 AML_MANAGED_TYPES = ("amlcompute", "computeinstance")
-
-
-def silo_computes(d: Deployment) -> Iterator[tuple[Silo, Compute | None]]:
-    """Each silo's computes; a silo with none resolved yields ``(silo, None)`` once."""
-    for silo in d.silos:
-        if not silo.computes:
-            yield silo, None
-        for c in silo.computes:
-            yield silo, c
-
-
-def unresolved(silo: Silo) -> Finding:
-    return Unknown("", f"Silo {silo.name}: its compute could not be resolved, so its network cannot be checked.",
-                   silo=silo.name, subject=silo.name, evidence=[note(m) for m in silo.missing])
-
-
-def placement_of(d: Deployment, c: Compute) -> Placement:
-    return compute_placement(c, d.inventory)
 
 
 def _vnet_unreadable(d: Deployment, subnet_id: str) -> Finding | None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlparse
 
-from flaudit.rules.network_isolation import placement_of, silo_computes, unresolved
+from flaudit.rules._shared import placement_of, silo_computes, unresolved
 
 from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
