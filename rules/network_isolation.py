@@ -6,7 +6,7 @@ Every NSG question goes to :mod:`flaudit.nsg`, every VNet/peering question to :c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flaudit.rules._shared import placement_of, silo_computes, unresolved
@@ -14,7 +14,7 @@ from flaudit.rules._shared import placement_of, silo_computes, unresolved
 from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
-from flaudit.model import Deployment, Silo
+from flaudit.model import Compute, Deployment, Silo
 from flaudit.network import VNET, parse_prefixes, vnet_of
 from flaudit.nsg import classify_addresses, effective, service_tag_egress
 
@@ -32,13 +32,35 @@ FL_VNET_DOCS = ("https://github.com/Azure-Samples/azure-ml-federated-learning/bl
 AML_MANAGED_TYPES = ("amlcompute", "computeinstance")
 
 
-def _vnet_unreadable(d: Deployment, subnet_id: str) -> Finding | None:
-    """Unknown when the compute's subnet is not in the input (or VNets were unreadable)."""
+def _subnet_unreadable(d: Deployment, silo: Silo, c: Compute, subnet_id: str) -> Finding | None:
+    """Unknown (on the compute) when its subnet is not in the input (or VNets were unreadable)."""
     if d.network.subnet(subnet_id) is not None:
         return None
     cov = d.inventory.coverage(VNET, vnet_of(subnet_id))
     why = "virtual networks were unreadable" if cov == "unreadable" else "the subnet is not in the input"
-    return Unknown("", f"Subnet {subnet_id} cannot be evaluated: {why}.", evidence=[note(f"coverage: {cov}")])
+    return Unknown(c.id, f"Subnet {subnet_id} cannot be evaluated: {why}.", silo=silo.name,
+                   evidence=[note(f"coverage: {cov}")])
+
+
+def each_customer_subnet(d: Deployment, outside: str, judge: Callable[[Silo, Compute, str], Finding]
+                         ) -> Iterator[Finding]:
+    """For each silo compute in a customer VNet subnet the input holds: ``judge(silo, compute, subnet_id)``.
+
+    Subnet-level controls (NSGs) exist only there. The rest fails closed or steps aside: an unresolved compute
+    or an unreadable subnet is unknown; a compute outside any customer subnet (managed network, attached, none)
+    is not applicable, ``outside`` saying what governs it instead.
+    """
+    for silo, c in silo_computes(d):
+        if c is None:
+            yield unresolved(silo)
+            continue
+        p = placement_of(d, c)
+        if p.kind != "vnet" or not p.subnet_id:
+            yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); {outside}",
+                                silo=silo.name)
+            continue
+        missing = _subnet_unreadable(d, silo, c, p.subnet_id)
+        yield missing if missing else judge(silo, c, p.subnet_id)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -161,27 +183,15 @@ def no_node_public_ip(d: Deployment) -> Iterable[Finding]:
     policy=("e71308d3-144b-4262-b144-efdc3cc90517",),
 )
 def subnet_has_nsg(d: Deployment) -> Iterable[Finding]:
-    for silo, c in silo_computes(d):
-        if c is None:
-            yield unresolved(silo)
-            continue
-        p = placement_of(d, c)
-        if p.kind != "vnet" or not p.subnet_id:
-            yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); "
-                                "see FL-NET-001.", silo=silo.name)
-            continue
-        missing = _vnet_unreadable(d, p.subnet_id)
-        if missing:
-            missing.resource_id, missing.silo = c.id, silo.name
-            yield missing
-            continue
-        ref = d.network.subnet_nsg(p.subnet_id)
+    def judge(silo: Silo, c: Compute, subnet_id: str) -> Finding:
+        ref = d.network.subnet_nsg(subnet_id)
         if ref is None:
-            yield Fail(c.id, f"Subnet {name_of(p.subnet_id)} of compute {c.name} has no NSG.", silo=silo.name,
-                       evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)])
-        else:
-            yield Pass(c.id, f"Subnet {name_of(p.subnet_id)} of compute {c.name} has NSG {name_of(ref.id)}.",
-                       silo=silo.name, evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", ref.id)])
+            return Fail(c.id, f"Subnet {name_of(subnet_id)} of compute {c.name} has no NSG.", silo=silo.name,
+                        evidence=[prop(subnet_id, "properties.networkSecurityGroup.id", None)])
+        return Pass(c.id, f"Subnet {name_of(subnet_id)} of compute {c.name} has NSG {name_of(ref.id)}.",
+                    silo=silo.name, evidence=[prop(subnet_id, "properties.networkSecurityGroup.id", ref.id)])
+
+    yield from each_customer_subnet(d, "see FL-NET-001.", judge)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -209,41 +219,27 @@ def subnet_has_nsg(d: Deployment) -> Iterable[Finding]:
     references=(NSG_DOCS, AML_VNET_DOCS),
 )
 def no_internet_inbound(d: Deployment) -> Iterable[Finding]:
-    for silo, c in silo_computes(d):
-        if c is None:
-            yield unresolved(silo)
-            continue
-        p = placement_of(d, c)
-        if p.kind != "vnet" or not p.subnet_id:
-            yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); its inbound "
-                                "filtering is Azure ML's (see FL-NET-001).", silo=silo.name)
-            continue
-        missing = _vnet_unreadable(d, p.subnet_id)
-        if missing:
-            missing.resource_id, missing.silo = c.id, silo.name
-            yield missing
-            continue
-        eff = effective(d.network, p.subnet_id)
+    def judge(silo: Silo, c: Compute, subnet_id: str) -> Finding:
+        eff = effective(d.network, subnet_id)
         if eff.missing or eff.inbound.problems:
-            yield Unknown(c.id, f"Inbound exposure of subnet {name_of(p.subnet_id)} cannot be evaluated: "
-                          + "; ".join(eff.inbound.problems) + ".", silo=silo.name,
-                          evidence=[note(x) for x in eff.inbound.problems])
-            continue
+            return Unknown(c.id, f"Inbound exposure of subnet {name_of(subnet_id)} cannot be evaluated: "
+                           + "; ".join(eff.inbound.problems) + ".", silo=silo.name,
+                           evidence=[note(x) for x in eff.inbound.problems])
         if not eff.has_nsg:
-            yield Fail(c.id, f"Subnet {name_of(p.subnet_id)} of compute {c.name} has no NSG: no rule stops Internet "
-                       "traffic to its nodes.", silo=silo.name,
-                       evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)])
-            continue
+            return Fail(c.id, f"Subnet {name_of(subnet_id)} of compute {c.name} has no NSG: no rule stops Internet "
+                        "traffic to its nodes.", silo=silo.name,
+                        evidence=[prop(subnet_id, "properties.networkSecurityGroup.id", None)])
         ev = eff.inbound.evidence()
         if eff.inbound.defaults_assumed:
             ev.append(note("the NSG payload has no defaultSecurityRules; Azure's defaults were assumed"))
         if eff.inbound.open:
             ports = eff.inbound.describe()
-            yield Fail(c.id, f"Internet traffic can reach subnet {name_of(p.subnet_id)} of compute {c.name}: {ports}.",
-                       silo=silo.name, evidence=ev)
-        else:
-            yield Pass(c.id, f"No port of subnet {name_of(p.subnet_id)} is reachable from the Internet.",
-                       silo=silo.name, evidence=ev)
+            return Fail(c.id, f"Internet traffic can reach subnet {name_of(subnet_id)} of compute {c.name}: {ports}.",
+                        silo=silo.name, evidence=ev)
+        return Pass(c.id, f"No port of subnet {name_of(subnet_id)} is reachable from the Internet.",
+                    silo=silo.name, evidence=ev)
+
+    yield from each_customer_subnet(d, "its inbound filtering is Azure ML's (see FL-NET-001).", judge)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -334,9 +330,8 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
                        "traffic.", silo=silo.name, evidence=[prop(c.id, "properties.properties.subnet.id", None),
                                                             p.mode_evidence()])
             continue
-        missing = _vnet_unreadable(d, p.subnet_id)
+        missing = _subnet_unreadable(d, silo, c, p.subnet_id)
         if missing:
-            missing.resource_id, missing.silo = c.id, silo.name
             yield missing
             continue
         route, route_ev = _route_control(d, p.subnet_id)
