@@ -70,6 +70,24 @@ def _api_version(st: StorageAccount) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
+def _explicitly_false(st: StorageAccount, name: str, *, unset: str, unset_note: str, off: str, on: str) -> Verdict:
+    """A permission that must be stated false, whose Azure default changed in 2023.
+
+    Newer accounts default to false, older ones left the property unset and allowed it. The account's age is
+    not in its properties, so absence is not proof of false: it fails closed (evidence records true,
+    ``unset_note`` saying why). ``off``/``on`` are the messages for an explicit false/true.
+    """
+    path = f"properties.{name}"
+    value = st.prop(path)
+    if value is None:
+        return Verdict("fail", unset, [prop(st.id, path, True, default_assumed=True, default_note=unset_note)])
+    if value is False:
+        return Verdict("pass", off, [prop(st.id, path, value)])
+    if value is True:
+        return Verdict("fail", on, [prop(st.id, path, value)])
+    return Verdict("unknown", f"{name} has the unexpected value {value!r}.", [prop(st.id, path, value)])
+
+
 # ---------------------------------------------------------------------------------------------------------
 @rule(
     id="FL-STG-001",
@@ -183,22 +201,14 @@ def https_only(d: Deployment) -> Iterable[Finding]:
 )
 def no_anonymous_blob_access(d: Deployment) -> Iterable[Finding]:
     def judge(st: StorageAccount) -> Verdict:
-        path = "properties.allowBlobPublicAccess"
-        value = st.prop(path)
-        if value is None:
-            return Verdict("fail", "allowBlobPublicAccess is not set; on accounts older than the 2023 default "
-                           "change that permits anonymous access, so it is not proven disabled.",
-                           [prop(st.id, path, True, default_assumed=True,
-                                 default_note="missing is treated as true: false is the default only for accounts "
-                                 "created since late 2023 (API 2023-01-01+); older accounts allow anonymous "
-                                 "access while the property is null (fail closed)")])
-        if value is False:
-            return Verdict("pass", "anonymous blob access is disallowed.", [prop(st.id, path, value)])
-        if value is True:
-            return Verdict("fail", "anonymous blob access is allowed: any container can be made public.",
-                           [prop(st.id, path, value)])
-        return Verdict("unknown", f"allowBlobPublicAccess has the unexpected value {value!r}.",
-                       [prop(st.id, path, value)])
+        return _explicitly_false(
+            st, "allowBlobPublicAccess",
+            unset="allowBlobPublicAccess is not set; on accounts older than the 2023 default change that permits "
+            "anonymous access, so it is not proven disabled.",
+            unset_note="missing is treated as true: false is the default only for accounts created since late 2023 "
+            "(API 2023-01-01+); older accounts allow anonymous access while the property is null (fail closed)",
+            off="anonymous blob access is disallowed.",
+            on="anonymous blob access is allowed: any container can be made public.")
 
     yield from each_account(d, judge)
 
@@ -279,23 +289,14 @@ def no_shared_key(d: Deployment) -> Iterable[Finding]:
 )
 def no_cross_tenant_replication(d: Deployment) -> Iterable[Finding]:
     def judge(st: StorageAccount) -> Verdict:
-        path = "properties.allowCrossTenantReplication"
-        value = st.prop(path)
-        if value is None:
-            return Verdict("fail", "allowCrossTenantReplication is not set; on accounts older than the 2023 "
-                           "default change that permits replication to other tenants, so it is not proven "
-                           "disabled.",
-                           [prop(st.id, path, True, default_assumed=True,
-                                 default_note="missing is treated as true: false is the default only for accounts "
-                                 "created after 15 December 2023; older accounts permit cross-tenant replication "
-                                 "while the property is unset (fail closed)")])
-        if value is False:
-            return Verdict("pass", "cross-tenant object replication is disallowed.", [prop(st.id, path, value)])
-        if value is True:
-            return Verdict("fail", "object replication to accounts in other tenants is allowed.",
-                           [prop(st.id, path, value)])
-        return Verdict("unknown", f"allowCrossTenantReplication has the unexpected value {value!r}.",
-                       [prop(st.id, path, value)])
+        return _explicitly_false(
+            st, "allowCrossTenantReplication",
+            unset="allowCrossTenantReplication is not set; on accounts older than the 2023 default change that "
+            "permits replication to other tenants, so it is not proven disabled.",
+            unset_note="missing is treated as true: false is the default only for accounts created after 15 December "
+            "2023; older accounts permit cross-tenant replication while the property is unset (fail closed)",
+            off="cross-tenant object replication is disallowed.",
+            on="object replication to accounts in other tenants is allowed.")
 
     yield from each_account(d, judge)
 
