@@ -7,7 +7,7 @@ classification helpers in flaudit/access.py; this module only decides what each 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +81,23 @@ def _no_principal(silo: Silo) -> Finding | None:
                    "in the input (neither the compute's identity block nor the identity resource), so its role "
                    "assignments cannot be matched.", silo=silo.name, subject=f"{silo.name}|principal",
                    evidence=[note(f"identity {i.id} has no principalId in the inventory") for i in missing])
+
+
+def each_silo_principal(d: Deployment, check: Callable[[Silo, _Principal], Iterable[Finding]]) -> Iterator[Finding]:
+    """``check(silo, principal)`` for every principal acting for every silo whose compute was resolved.
+
+    Fails closed before that: a silo without a resolved compute is unknown (there is no identity to ask
+    about), and identities without a principal id are reported unknown (role assignments name principal ids)
+    while the silo's other principals are still checked.
+    """
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        if (missing := _no_principal(silo)) is not None:
+            yield missing
+        for p in _principals(d, silo):
+            yield from check(silo, p)
 
 
 def _foreign_owner(d: Deployment, silo: Silo, st: StorageAccount) -> Silo | None:
@@ -323,55 +340,52 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
     reach = storage_reach(d)
     problems_by_silo = {o.name: problem for o in d.silos
                         if o.storage is not None and (problem := d.rbac.coverage_problem(o.storage.id))}
-    for silo in d.silos:
-        if not silo.computes:
-            yield _unresolved(silo, "no compute was resolved for this silo")
-            continue
-        if (missing := _no_principal(silo)) is not None:
-            yield missing
-        for p in _principals(d, silo):
-            failed = unknown = False
-            reached = set()
-            for st, acc in reach.get(norm(p.id), ()):
-                if (other := _foreign_owner(d, silo, st)) is None:
-                    continue
-                live, _inert = split_inert(acc, st.raw)
-                live = [g for g in live if g.kind in CROSS_KINDS]
-                kinds = sorted({g.kind for g in live})
-                if not kinds:
-                    continue
-                reached.add(other.name)
-                ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds)
-                if any(k != "unknown" for k in kinds):
-                    failed = True
-                    cond = " (conditional: every granting assignment carries an ABAC condition)" \
-                        if all(g.conditional for g in live if g.kind != "unknown") else ""
-                    yield Fail(st.id, f"{silo.name}: {p.name} has {', '.join(k for k in kinds if k != 'unknown')} "
-                               f"access to {other.name}'s storage {st.name}{cond}.", silo=silo.name, evidence=ev,
-                               subject=p.id)
-                else:
-                    unknown = True
-                    yield Unknown(st.id, f"{silo.name}: {p.name} holds a role flaudit cannot read on {other.name}'s "
-                                  f"storage {st.name}; it may grant access.", silo=silo.name, evidence=ev,
-                                  subject=p.id)
-            if failed or unknown:
+
+    def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
+        failed = unknown = False
+        reached = set()
+        for st, acc in reach.get(norm(p.id), ()):
+            if (other := _foreign_owner(d, silo, st)) is None:
                 continue
-            problems = [f"{name}: {problem}" for name, problem in problems_by_silo.items()
-                        if name != silo.name and name not in reached]
-            if problems:
-                yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} reaches other silos' storage: "
-                              + "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5
-                                                           else "") + ".",
-                              silo=silo.name, evidence=[note(x) for x in problems[:20]], subject=p.id)
+            live, _inert = split_inert(acc, st.raw)
+            live = [g for g in live if g.kind in CROSS_KINDS]
+            kinds = sorted({g.kind for g in live})
+            if not kinds:
+                continue
+            reached.add(other.name)
+            ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds)
+            if any(k != "unknown" for k in kinds):
+                failed = True
+                cond = " (conditional: every granting assignment carries an ABAC condition)" \
+                    if all(g.conditional for g in live if g.kind != "unknown") else ""
+                yield Fail(st.id, f"{silo.name}: {p.name} has {', '.join(k for k in kinds if k != 'unknown')} "
+                           f"access to {other.name}'s storage {st.name}{cond}.", silo=silo.name, evidence=ev,
+                           subject=p.id)
             else:
-                others = _other_silo_storages(d, silo, limit=11)
-                count = _count_other_silo_storages(d, silo)
-                names = ", ".join(st.name for _, st in others[:10]) + (f" and {count - 10} more"
-                                                                       if count > 10 else "")
-                yield Pass(p.anchor, f"{silo.name}: {p.name} has no access to the storage of the "
-                           f"{count} other silo(s).", silo=silo.name, subject=p.id,
-                           evidence=[note(f"checked {names}: no data, key, delegation or management-write "
-                                          "grant")] if others else [])
+                unknown = True
+                yield Unknown(st.id, f"{silo.name}: {p.name} holds a role flaudit cannot read on {other.name}'s "
+                              f"storage {st.name}; it may grant access.", silo=silo.name, evidence=ev,
+                              subject=p.id)
+        if failed or unknown:
+            return
+        problems = [f"{name}: {problem}" for name, problem in problems_by_silo.items()
+                    if name != silo.name and name not in reached]
+        if problems:
+            yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} reaches other silos' storage: "
+                          + "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5
+                                                       else "") + ".",
+                          silo=silo.name, evidence=[note(x) for x in problems[:20]], subject=p.id)
+        else:
+            others = _other_silo_storages(d, silo, limit=11)
+            count = _count_other_silo_storages(d, silo)
+            names = ", ".join(st.name for _, st in others[:10]) + (f" and {count - 10} more"
+                                                                   if count > 10 else "")
+            yield Pass(p.anchor, f"{silo.name}: {p.name} has no access to the storage of the "
+                       f"{count} other silo(s).", silo=silo.name, subject=p.id,
+                       evidence=[note(f"checked {names}: no data, key, delegation or management-write "
+                                      "grant")] if others else [])
+
+    yield from each_silo_principal(d, check)
 
 
 @rule(
@@ -441,49 +455,46 @@ def inert_key_roles(d: Deployment) -> Iterable[Finding]:
 def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
     """Key grants of each silo principal on every storage account (live or inert ones, per ``live``)."""
     reach = storage_reach(d)
-    for silo in d.silos:
-        if not silo.computes:
-            yield _unresolved(silo, "no compute was resolved for this silo")
-            continue
-        if (missing := _no_principal(silo)) is not None:
-            yield missing
-        for p in _principals(d, silo):
-            found = False
-            for st, acc in reach.get(norm(p.id), ()):
-                owner_silo = _foreign_owner(d, silo, st)
-                if live and owner_silo is not None:
-                    continue  # FL-ID-004
-                keys = acc.of("keys")
-                if not keys or shared_keys_allowed(st.raw) != live:
-                    continue
-                found = True
-                value = get_path(st.raw, "properties.allowSharedKeyAccess")
-                ev = [prop(st.id, "properties.allowSharedKeyAccess", value, default_assumed=value is None,
-                           default_note="missing means true (Azure default)" if value is None else None)]
-                ev += chain_evidence(keys, p.name)
-                roles = sorted({g.role.name if g.role else g.assignment.role_guid for g in keys})
-                owner = owner_silo.name if owner_silo is not None else None
-                where = f"{owner}'s storage {st.name}" if owner else st.name
-                if live:
-                    yield Fail(st.id, f"{silo.name}: {p.name} can list or regenerate the keys of {where} "
-                               f"({', '.join(roles)}) and shared-key access is allowed.", silo=silo.name,
-                               evidence=ev, subject=p.id)
-                else:
-                    f = Fail(st.id, f"{silo.name}: {p.name} holds key-bearing role(s) {', '.join(roles)} on {where}; "
-                             "inert while allowSharedKeyAccess is false, but excess privilege.", silo=silo.name,
-                             evidence=ev, subject=p.id)
-                    if owner:
-                        f.severity = "medium"  # a latent path across the silo boundary
-                    yield f
-            if not found:
-                problem = any_coverage_problem(d)
-                if problem:
-                    yield Unknown(p.anchor, f"{silo.name}: cannot tell which key rights {p.name} holds: {problem}.",
-                                  silo=silo.name, evidence=[note(problem)], subject=p.id)
-                else:
-                    what = "working key or SAS rights" if live else "key-bearing roles"
-                    yield Pass(p.anchor, f"{silo.name}: {p.name} holds no {what} on any storage account "
-                               "in the input.", silo=silo.name, subject=p.id)
+
+    def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
+        found = False
+        for st, acc in reach.get(norm(p.id), ()):
+            owner_silo = _foreign_owner(d, silo, st)
+            if live and owner_silo is not None:
+                continue  # FL-ID-004
+            keys = acc.of("keys")
+            if not keys or shared_keys_allowed(st.raw) != live:
+                continue
+            found = True
+            value = get_path(st.raw, "properties.allowSharedKeyAccess")
+            ev = [prop(st.id, "properties.allowSharedKeyAccess", value, default_assumed=value is None,
+                       default_note="missing means true (Azure default)" if value is None else None)]
+            ev += chain_evidence(keys, p.name)
+            roles = sorted({g.role.name if g.role else g.assignment.role_guid for g in keys})
+            owner = owner_silo.name if owner_silo is not None else None
+            where = f"{owner}'s storage {st.name}" if owner else st.name
+            if live:
+                yield Fail(st.id, f"{silo.name}: {p.name} can list or regenerate the keys of {where} "
+                           f"({', '.join(roles)}) and shared-key access is allowed.", silo=silo.name,
+                           evidence=ev, subject=p.id)
+            else:
+                f = Fail(st.id, f"{silo.name}: {p.name} holds key-bearing role(s) {', '.join(roles)} on {where}; "
+                         "inert while allowSharedKeyAccess is false, but excess privilege.", silo=silo.name,
+                         evidence=ev, subject=p.id)
+                if owner:
+                    f.severity = "medium"  # a latent path across the silo boundary
+                yield f
+        if not found:
+            problem = any_coverage_problem(d)
+            if problem:
+                yield Unknown(p.anchor, f"{silo.name}: cannot tell which key rights {p.name} holds: {problem}.",
+                              silo=silo.name, evidence=[note(problem)], subject=p.id)
+            else:
+                what = "working key or SAS rights" if live else "key-bearing roles"
+                yield Pass(p.anchor, f"{silo.name}: {p.name} holds no {what} on any storage account "
+                           "in the input.", silo=silo.name, subject=p.id)
+
+    yield from each_silo_principal(d, check)
 
 
 @rule(
@@ -506,38 +517,34 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
 )
 @deduplicated
 def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
-    for silo in d.silos:
-        if not silo.computes:
-            yield _unresolved(silo, "no compute was resolved for this silo")
-            continue
-        if (missing := _no_principal(silo)) is not None:
-            yield missing
-        reach = storage_reach(d)
-        for p in _principals(d, silo):
-            by_assignment: dict[str, list] = defaultdict(list)
-            covered: dict[str, list[str]] = defaultdict(list)
-            for st, acc in reach.get(norm(p.id), ()):
-                if (other := _foreign_owner(d, silo, st)) is None:
-                    continue
-                for g in acc.of("role-admin"):
-                    by_assignment[g.assignment.id].append(g)
-                    if other.name not in covered[g.assignment.id]:
-                        covered[g.assignment.id].append(other.name)
-            for aid, grants in by_assignment.items():
-                a = grants[0].assignment
-                role = grants[0].role.name if grants[0].role else a.role_guid
-                yield Fail(a.scope, f"{silo.name}: {p.name} holds {role} at {a.scope}, which covers the storage of "
-                           f"{', '.join(covered[aid])}: it can grant itself access there.", silo=silo.name,
-                           evidence=chain_evidence(grants, p.name), subject=f"{p.id}|{aid}")
-            if by_assignment:
+    def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
+        reach = storage_reach(d)  # built once per deployment
+        by_assignment: dict[str, list] = defaultdict(list)
+        covered: dict[str, list[str]] = defaultdict(list)
+        for st, acc in reach.get(norm(p.id), ()):
+            if (other := _foreign_owner(d, silo, st)) is None:
                 continue
-            problem = any_coverage_problem(d) if len(d.silos) > 1 else None
-            if problem:
-                yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} can assign roles over other "
-                              f"silos' storage: {problem}.", silo=silo.name, evidence=[note(problem)], subject=p.id)
-            else:
-                yield Pass(p.anchor, f"{silo.name}: {p.name} cannot assign roles at any scope covering another "
-                           "silo's storage.", silo=silo.name, subject=p.id)
+            for g in acc.of("role-admin"):
+                by_assignment[g.assignment.id].append(g)
+                if other.name not in covered[g.assignment.id]:
+                    covered[g.assignment.id].append(other.name)
+        for aid, grants in by_assignment.items():
+            a = grants[0].assignment
+            role = grants[0].role.name if grants[0].role else a.role_guid
+            yield Fail(a.scope, f"{silo.name}: {p.name} holds {role} at {a.scope}, which covers the storage of "
+                       f"{', '.join(covered[aid])}: it can grant itself access there.", silo=silo.name,
+                       evidence=chain_evidence(grants, p.name), subject=f"{p.id}|{aid}")
+        if by_assignment:
+            return
+        problem = any_coverage_problem(d) if len(d.silos) > 1 else None
+        if problem:
+            yield Unknown(p.anchor, f"{silo.name}: cannot tell whether {p.name} can assign roles over other "
+                          f"silos' storage: {problem}.", silo=silo.name, evidence=[note(problem)], subject=p.id)
+        else:
+            yield Pass(p.anchor, f"{silo.name}: {p.name} cannot assign roles at any scope covering another "
+                       "silo's storage.", silo=silo.name, subject=p.id)
+
+    yield from each_silo_principal(d, check)
 
 
 @rule(
