@@ -32,6 +32,11 @@ def _unresolved_storage(silo: Silo) -> Finding:
                    subject=silo.name, evidence=[note(m) for m in silo.missing])
 
 
+def _no_workspace(what: str) -> Finding:
+    """The workspace is not in the input: its ``what`` cannot be vouched for."""
+    return Unknown("", f"The workspace is not in the input; its {what} cannot be checked.", subject="workspace")
+
+
 def required_groups(storage: StorageAccount) -> list[str]:
     """``blob`` always; ``dfs`` too when hierarchical namespace is on (missing isHnsEnabled means false)."""
     return ["blob", "dfs"] if storage.prop("properties.isHnsEnabled") is True else ["blob"]
@@ -446,8 +451,7 @@ def _endpoint_addresses(d: Deployment, st: StorageAccount, group: str) -> set[st
 def workspace_private_endpoint(d: Deployment) -> Iterable[Finding]:
     ws = d.workspace
     if ws is None:
-        yield Unknown("", "The workspace is not in the input; its private endpoints cannot be checked.",
-                      subject="workspace")
+        yield _no_workspace("private endpoints")
         return
     links, why = endpoint_links(d, ws.raw, "amlworkspace")
     ev = _link_evidence(links, ws.id)
@@ -485,8 +489,7 @@ def workspace_private_endpoint(d: Deployment) -> Iterable[Finding]:
 def workspace_public_access_disabled(d: Deployment) -> Iterable[Finding]:
     ws = d.workspace
     if ws is None:
-        yield Unknown("", "The workspace is not in the input; its public network access cannot be checked.",
-                      subject="workspace")
+        yield _no_workspace("public network access")
         return
     raw = ws.prop("properties.publicNetworkAccess")
     value = str(raw) if raw else "Enabled"
