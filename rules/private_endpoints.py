@@ -6,7 +6,7 @@ Exposure comes from :mod:`flaudit.exposure`; endpoints, peerings and DNS from :c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -16,8 +16,17 @@ from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
 from flaudit.exposure import storage_exposure
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
-from flaudit.model import Deployment, Silo, StorageAccount
-from flaudit.network import DNS_A, DNS_LINK, DNS_ZONE, PE, PrivateEndpointLink, managed_private_endpoint_rules, vnet_of
+from flaudit.model import Compute, Deployment, Silo, StorageAccount
+from flaudit.network import (
+    DNS_A,
+    DNS_LINK,
+    DNS_ZONE,
+    PE,
+    Placement,
+    PrivateEndpointLink,
+    managed_private_endpoint_rules,
+    vnet_of,
+)
 
 STORAGE_PE_DOCS = "https://learn.microsoft.com/azure/storage/common/storage-private-endpoints"
 STORAGE_PNA_DOCS = "https://learn.microsoft.com/azure/storage/common/storage-network-security"
@@ -192,6 +201,25 @@ def storage_private_endpoint_approved(d: Deployment) -> Iterable[Finding]:
                            subject=group)
 
 
+def each_compute_to_own_storage(d: Deployment,
+                                judge: Callable[[Silo, Compute, StorageAccount, Placement], Iterable[Finding]]
+                                ) -> Iterator[Finding]:
+    """``judge(silo, compute, storage, placement)`` for every silo compute and its own silo's storage account.
+
+    These rules ask whether the path from a silo's compute to its own data stays private; when either end is
+    not resolved the answer is unknown.
+    """
+    for silo, c in silo_computes(d):
+        if c is None:
+            yield unresolved(silo)
+            continue
+        st = silo.storage
+        if st is None:
+            yield _unresolved_storage(silo)
+            continue
+        yield from judge(silo, c, st, placement_of(d, c))
+
+
 # ----------------------------------------------------------------------------------------------------------
 @rule(
     id="FL-PE-003",
@@ -217,15 +245,7 @@ def storage_private_endpoint_approved(d: Deployment) -> Iterable[Finding]:
     references=(STORAGE_PE_DOCS, AML_MANAGED_DOCS),
 )
 def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
-    for silo, c in silo_computes(d):
-        if c is None:
-            yield unresolved(silo)
-            continue
-        st = silo.storage
-        if st is None:
-            yield _unresolved_storage(silo)
-            continue
-        p = placement_of(d, c)
+    def judge(silo: Silo, c: Compute, st: StorageAccount, p: Placement) -> Iterator[Finding]:
         for group in required_groups(st):
             subject = f"{st.id}|{group}"
             if p.kind == "managed":
@@ -288,6 +308,8 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
                            silo=silo.name, evidence=ev + [note(f"{name_of(v[0].pe_id)}: {v[2]}") for v in verdicts],
                            subject=subject)
 
+    yield from each_compute_to_own_storage(d, judge)
+
 
 # ----------------------------------------------------------------------------------------------------------
 def endpoint_suffix(storage: StorageAccount, group: str) -> tuple[str, bool]:
@@ -328,22 +350,16 @@ def endpoint_suffix(storage: StorageAccount, group: str) -> tuple[str, bool]:
     policy=("75973700-529f-4de2-b794-fb9b6781b6b0",),
 )
 def private_dns_linked(d: Deployment) -> Iterable[Finding]:
-    for silo, c in silo_computes(d):
-        if c is None:
-            yield unresolved(silo)
-            continue
-        st = silo.storage
-        if st is None:
-            yield _unresolved_storage(silo)
-            continue
-        p = placement_of(d, c)
+    def judge(silo: Silo, c: Compute, st: StorageAccount, p: Placement) -> Iterator[Finding]:
         if p.kind != "vnet" or not p.subnet_id:
             yield NotApplicable(c.id, f"Compute {c.name} is not in a customer VNet ({p.kind}); private DNS for it "
                                 "is not customer-managed.", silo=silo.name, subject=st.id)
-            continue
+            return
         vnet = vnet_of(p.subnet_id)
         for group in required_groups(st):
             yield _dns_finding(d, silo, c.id, c.name, st, group, vnet)
+
+    yield from each_compute_to_own_storage(d, judge)
 
 
 def _dns_finding(d: Deployment, silo: Silo, cid: str, cname: str, st: StorageAccount, group: str,
