@@ -17,8 +17,10 @@ from typing import Any
 from flaudit.arm import norm
 from flaudit.audit import run_audit
 from flaudit.config import parse_config
-from flaudit.inventory import Inventory
+from flaudit.engine import Rule, run_rules
+from flaudit.inventory import Inventory, Unreadable
 from flaudit.samples import generate
+from flaudit.topology import build_deployment
 
 _CACHE: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
@@ -111,3 +113,39 @@ def role_assignment(scope: str, role_guid: str, principal_id: str, *, principal_
             "createdOn": "2026-11-01T10:00:00Z", "updatedOn": "2026-11-01T10:00:00Z",
         },
     }
+
+
+# -- evaluating one rule area alone (tests/rules) ----------------------------------------------------------------
+def rules_of(module: Any) -> list[Rule]:
+    """The rules a rule module declares, by id: what a test of one area evaluates."""
+    return sorted((v for v in vars(module).values() if isinstance(v, Rule)), key=lambda r: r.id)
+
+
+def run_area(resources: Iterable[dict[str, Any]], rules: Iterable[Rule], cfg: Any = "default", *,
+             unreadable: Iterable[Unreadable] = (), collected: bool = True) -> dict[str, Any]:
+    """Evaluate only ``rules`` (fast, and independent of the other areas' modules) as a result-shaped dict.
+
+    ``unreadable`` adds read errors (flaudit.inventory.Unreadable) to the inventory, as a collector would.
+    """
+    inv = inventory(resources, collected=collected)
+    inv.unreadable.extend(unreadable)
+    d = build_deployment(inv, config() if cfg == "default" else cfg)
+    return {"findings": [f.to_dict() for f in run_rules(d, rules)]}
+
+
+def single(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one finding in ``found``; fails the test (showing them) when there are none or several."""
+    assert len(found) == 1, found
+    return found[0]
+
+
+def property_evidence(finding: dict[str, Any], path: str) -> dict[str, Any]:
+    """The finding's first ``property`` evidence item for ``path``; fails the test when there is none."""
+    items = [e for e in finding["evidence"] if e.get("kind") == "property" and e.get("path") == path]
+    assert items, finding["evidence"]
+    return items[0]
+
+
+def storage_id(resources: list[dict[str, Any]], silo: str) -> str:
+    """The resource id of ``silo``'s (or the ``orchestrator``'s) storage account."""
+    return storage(resources, silo)["id"]

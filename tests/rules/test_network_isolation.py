@@ -8,27 +8,21 @@ from typing import Any
 import flaudit.rules.network_isolation as pack
 import pytest
 
-from flaudit.engine import Rule, run_rules
-from flaudit.topology import build_deployment
 from tests import support
 from tests.support import by_name, compute
 
-RULES = sorted((v for v in vars(pack).values() if isinstance(v, Rule)), key=lambda r: r.id)
+RULES = support.rules_of(pack)
 VNET = "Microsoft.Network/virtualNetworks"
 NSG = "Microsoft.Network/networkSecurityGroups"
 WS = "Microsoft.MachineLearningServices/workspaces"
 
 
 def run(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    """Evaluate only this area's rules."""
-    d = build_deployment(support.inventory(resources), support.config())
-    return {"findings": [f.to_dict() for f in run_rules(d, RULES)]}
+    return support.run_area(resources, RULES)
 
 
 def one(result: dict[str, Any], rule_id: str, silo: str | None = "silo0") -> dict[str, Any]:
-    found = support.findings(result, rule_id, silo=silo)
-    assert len(found) == 1, found
-    return found[0]
+    return support.single(support.findings(result, rule_id, silo=silo))
 
 
 def vnet(res: list[dict[str, Any]], name: str) -> dict[str, Any]:

@@ -8,13 +8,11 @@ from typing import Any
 import flaudit.rules.private_endpoints as pack
 import pytest
 
-from flaudit.engine import Rule, run_rules
 from flaudit.inventory import Unreadable
-from flaudit.topology import build_deployment
 from tests import support
 from tests.support import by_name, by_type, storage
 
-RULES = sorted((v for v in vars(pack).values() if isinstance(v, Rule)), key=lambda r: r.id)
+RULES = support.rules_of(pack)
 PE = "Microsoft.Network/privateEndpoints"
 VNET = "Microsoft.Network/virtualNetworks"
 WS = "Microsoft.MachineLearningServices/workspaces"
@@ -25,17 +23,12 @@ A = "Microsoft.Network/privateDnsZones/A"
 
 def run(resources: list[dict[str, Any]], *, collected: bool = True, unreadable: list[Unreadable] | None = None
         ) -> dict[str, Any]:
-    """Evaluate only this area's rules."""
-    inv = support.inventory(resources, collected=collected)
-    inv.unreadable.extend(unreadable or [])
-    d = build_deployment(inv, support.config())
-    return {"findings": [f.to_dict() for f in run_rules(d, RULES)]}
+    return support.run_area(resources, RULES, unreadable=unreadable or (), collected=collected)
 
 
 def one(result: dict[str, Any], rule_id: str, silo: str | None = "silo0", subject_has: str = "") -> dict[str, Any]:
-    found = [f for f in support.findings(result, rule_id, silo=silo) if subject_has in (f["subject"] or "")]
-    assert len(found) == 1, found
-    return found[0]
+    return support.single([f for f in support.findings(result, rule_id, silo=silo)
+                           if subject_has in (f["subject"] or "")])
 
 
 def silo_pe(res: list[dict[str, Any]], silo: str = "silo0") -> dict[str, Any]:

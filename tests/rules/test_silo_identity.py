@@ -10,13 +10,11 @@ import flaudit.rules.silo_identity as pack
 import pytest
 
 from flaudit.config import parse_config
-from flaudit.engine import Rule, run_rules
 from flaudit.inventory import Unreadable
 from flaudit.samples import generate
-from flaudit.topology import build_deployment
 from tests import support
 
-RULES = sorted((v for v in vars(pack).values() if isinstance(v, Rule)), key=lambda r: r.id)
+RULES = support.rules_of(pack)
 SANDBOXES = ("open", "eyes-on", "eyes-off", "private")
 ROLE = generate.ROLE
 UAA = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
@@ -27,15 +25,10 @@ RA_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
 def run(resources: list[dict[str, Any]], cfg: Any = "default", unreadable: list[Unreadable] = ()) -> dict[str, Any]:
-    """Evaluate only this area's rules (fast, and independent of the other areas' modules)."""
-    inv = support.inventory(resources)
-    inv.unreadable.extend(unreadable)
-    d = build_deployment(inv, support.config() if cfg == "default" else cfg)
-    return {"findings": [f.to_dict() for f in run_rules(d, RULES)]}
+    return support.run_area(resources, RULES, cfg, unreadable=unreadable)
 
 
-def st(res: list[dict[str, Any]], who: str) -> str:
-    return support.storage(res, who)["id"]
+st = support.storage_id
 
 
 def pid(res: list[dict[str, Any]], silo: str) -> str:

@@ -8,19 +8,15 @@ from typing import Any
 import flaudit.rules.storage_hardening as pack
 import pytest
 
-from flaudit.engine import Rule, run_rules
 from flaudit.samples import generate
-from flaudit.topology import build_deployment
 from tests import support
 
-RULES = sorted((v for v in vars(pack).values() if isinstance(v, Rule)), key=lambda r: r.id)
+RULES = support.rules_of(pack)
 SANDBOXES = ("open", "eyes-on", "eyes-off", "private")
 
 
 def run(resources: list[dict[str, Any]], cfg: Any = "default") -> dict[str, Any]:
-    """Evaluate only this area's rules (fast, and independent of the other areas' modules)."""
-    d = build_deployment(support.inventory(resources), support.config() if cfg == "default" else cfg)
-    return {"findings": [f.to_dict() for f in run_rules(d, RULES)]}
+    return support.run_area(resources, RULES, cfg)
 
 
 def props(resources: list[dict[str, Any]], who: str) -> dict[str, Any]:
@@ -28,15 +24,7 @@ def props(resources: list[dict[str, Any]], who: str) -> dict[str, Any]:
 
 
 def one(result: dict[str, Any], rule_id: str, silo: str | None) -> dict[str, Any]:
-    found = support.findings(result, rule_id, silo=silo)
-    assert len(found) == 1, found
-    return found[0]
-
-
-def evidence_for(finding: dict[str, Any], path: str) -> dict[str, Any]:
-    items = [e for e in finding["evidence"] if e.get("kind") == "property" and e.get("path") == path]
-    assert items, finding["evidence"]
-    return items[0]
+    return support.single(support.findings(result, rule_id, silo=silo))
 
 
 # -- the hardened posture and the rule metadata ---------------------------------------------------------------
@@ -84,7 +72,7 @@ def test_missing_minimum_tls_is_read_as_tls1_0_and_fails():
     del props(res, "silo2")["minimumTlsVersion"]
     f = one(run(res), "FL-STG-001", "silo2")
     assert f["status"] == "fail"
-    ev = evidence_for(f, "properties.minimumTlsVersion")
+    ev = support.property_evidence(f, "properties.minimumTlsVersion")
     assert ev["value"] == "TLS1_0" and ev["default_assumed"] is True and "TLS1_0" in ev["default_note"]
 
 
@@ -111,7 +99,7 @@ def test_missing_secure_transfer_means_https_only_since_api_2019_04_01():
     del props(res, "silo0")["supportsHttpsTrafficOnly"]
     f = one(run(res), "FL-STG-002", "silo0")
     assert f["status"] == "pass"
-    ev = evidence_for(f, "properties.supportsHttpsTrafficOnly")
+    ev = support.property_evidence(f, "properties.supportsHttpsTrafficOnly")
     assert ev["value"] is True and ev["default_assumed"] is True and "2019-04-01" in ev["default_note"]
 
 
@@ -122,7 +110,7 @@ def test_missing_secure_transfer_on_an_older_declared_api_version_means_http_all
     account["apiVersion"] = "2018-11-01"
     f = one(run(res), "FL-STG-002", "silo0")
     assert f["status"] == "fail" and "2018-11-01" in f["message"]
-    assert evidence_for(f, "properties.supportsHttpsTrafficOnly")["value"] is False
+    assert support.property_evidence(f, "properties.supportsHttpsTrafficOnly")["value"] is False
 
 
 # -- FL-STG-003 anonymous blob access --------------------------------------------------------------------------
@@ -138,7 +126,7 @@ def test_missing_blob_public_access_is_not_proof_of_false():
     del props(res, "silo1")["allowBlobPublicAccess"]
     f = one(run(res), "FL-STG-003", "silo1")
     assert f["status"] == "fail"
-    ev = evidence_for(f, "properties.allowBlobPublicAccess")
+    ev = support.property_evidence(f, "properties.allowBlobPublicAccess")
     assert ev["value"] is True and ev["default_assumed"] is True and "fail closed" in ev["default_note"]
 
 
@@ -155,7 +143,7 @@ def test_missing_shared_key_setting_means_keys_work():
     del props(res, "silo2")["allowSharedKeyAccess"]
     f = one(run(res), "FL-STG-004", "silo2")
     assert f["status"] == "fail"
-    ev = evidence_for(f, "properties.allowSharedKeyAccess")
+    ev = support.property_evidence(f, "properties.allowSharedKeyAccess")
     assert ev["value"] is True and ev["default_assumed"] is True
 
 
@@ -179,7 +167,7 @@ def test_missing_cross_tenant_replication_fails_closed():
     del props(res, "silo0")["allowCrossTenantReplication"]
     f = one(run(res), "FL-STG-005", "silo0")
     assert f["status"] == "fail"
-    ev = evidence_for(f, "properties.allowCrossTenantReplication")
+    ev = support.property_evidence(f, "properties.allowCrossTenantReplication")
     assert ev["default_assumed"] is True and "15 December 2023" in ev["default_note"]
 
 
@@ -200,7 +188,7 @@ def test_customer_managed_key_alone_passes_encryption():
     enc["keyvaultproperties"] = {"keyname": "silo1-key", "keyvaulturi": "https://kv-silo1.vault.azure.net/"}
     f = one(run(res), "FL-STG-006", "silo1")
     assert f["status"] == "pass" and "customer-managed" in f["message"]
-    assert evidence_for(f, "properties.encryption.requireInfrastructureEncryption")["default_assumed"] is True
+    assert support.property_evidence(f, "properties.encryption.requireInfrastructureEncryption")["default_assumed"] is True
 
 
 def test_missing_encryption_block_assumes_microsoft_managed_keys_without_double_encryption():
@@ -208,8 +196,8 @@ def test_missing_encryption_block_assumes_microsoft_managed_keys_without_double_
     del props(res, "silo1")["encryption"]
     f = one(run(res), "FL-STG-006", "silo1")
     assert f["status"] == "fail"
-    assert evidence_for(f, "properties.encryption.keySource")["value"] == "Microsoft.Storage"
-    assert evidence_for(f, "properties.encryption.requireInfrastructureEncryption")["value"] is False
+    assert support.property_evidence(f, "properties.encryption.keySource")["value"] == "Microsoft.Storage"
+    assert support.property_evidence(f, "properties.encryption.requireInfrastructureEncryption")["value"] is False
 
 
 # -- unresolved and shared accounts ----------------------------------------------------------------------------

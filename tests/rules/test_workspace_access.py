@@ -10,13 +10,11 @@ import flaudit.rules.workspace_access as pack
 import pytest
 
 from flaudit.config import parse_config
-from flaudit.engine import Rule, run_rules
 from flaudit.inventory import Unreadable
 from flaudit.samples import generate
-from flaudit.topology import build_deployment
 from tests import support
 
-RULES = sorted((v for v in vars(pack).values() if isinstance(v, Rule)), key=lambda r: r.id)
+RULES = support.rules_of(pack)
 ROLE = generate.ROLE
 RA_TYPE = "Microsoft.Authorization/roleAssignments"
 DS_TYPE = "Microsoft.MachineLearningServices/workspaces/datastores"
@@ -25,15 +23,10 @@ STRANGER = "eeeeeeee-0000-0000-0000-000000000001"
 
 
 def run(resources: list[dict[str, Any]], cfg: Any = "default", unreadable: list[Unreadable] = ()) -> dict[str, Any]:
-    """Evaluate only this area's rules (fast, and independent of the other areas' modules)."""
-    inv = support.inventory(resources)
-    inv.unreadable.extend(unreadable)
-    d = build_deployment(inv, support.config() if cfg == "default" else cfg)
-    return {"findings": [f.to_dict() for f in run_rules(d, RULES)]}
+    return support.run_area(resources, RULES, cfg, unreadable=unreadable)
 
 
-def st(res: list[dict[str, Any]], who: str) -> str:
-    return support.storage(res, who)["id"]
+st = support.storage_id
 
 
 def ws_principal(res: list[dict[str, Any]]) -> str:
@@ -160,10 +153,8 @@ def test_role_assignments_unreadable_is_unknown():
 
 def test_role_assignments_absent_from_a_file_input_is_unknown():
     res = [r for r in support.sample_resources("hardened") if r["type"] != RA_TYPE]
-    inv = support.inventory(res, collected=False)
-    d = build_deployment(inv, support.config())
-    statuses = {f.status for f in run_rules(d, [pack.only_own_principals])}
-    assert statuses == {"unknown"}
+    result = support.run_area(res, [pack.only_own_principals], collected=False)
+    assert support.statuses(result, "FL-WS-001") == {"unknown"}
 
 
 def test_unresolved_silo_storage_is_unknown():

@@ -9,23 +9,17 @@ from typing import Any
 import flaudit.rules.workspace_hardening as pack
 import pytest
 
-from flaudit.engine import Rule, run_rules
 from flaudit.inventory import Unreadable
 from flaudit.samples import generate
-from flaudit.topology import build_deployment
 from tests import support
 
-RULES = sorted((v for v in vars(pack).values() if isinstance(v, Rule)), key=lambda r: r.id)
+RULES = support.rules_of(pack)
 SANDBOXES = ("open", "eyes-on", "eyes-off", "private")
 WS = "Microsoft.MachineLearningServices/workspaces"
 
 
 def run(resources: list[dict[str, Any]], cfg: Any = "default", unreadable: list[Unreadable] = ()) -> dict[str, Any]:
-    """Evaluate only this area's rules (fast, and independent of the other areas' modules)."""
-    inv = support.inventory(resources)
-    inv.unreadable.extend(unreadable)
-    d = build_deployment(inv, support.config() if cfg == "default" else cfg)
-    return {"findings": [f.to_dict() for f in run_rules(d, RULES)]}
+    return support.run_area(resources, RULES, cfg, unreadable=unreadable)
 
 
 def workspace(res: list[dict[str, Any]]) -> dict[str, Any]:
@@ -45,15 +39,8 @@ def inner(res: list[dict[str, Any]], compute_name: str) -> dict[str, Any]:
 
 
 def one(result: dict[str, Any], rule_id: str, silo: str | None = None, resource_suffix: str = "") -> dict[str, Any]:
-    found = [f for f in support.findings(result, rule_id, silo=silo) if f["resource_id"].endswith(resource_suffix)]
-    assert len(found) == 1, found
-    return found[0]
-
-
-def evidence_for(finding: dict[str, Any], path: str) -> dict[str, Any]:
-    items = [e for e in finding["evidence"] if e.get("kind") == "property" and e.get("path") == path]
-    assert items, finding["evidence"]
-    return items[0]
+    return support.single([f for f in support.findings(result, rule_id, silo=silo)
+                           if f["resource_id"].endswith(resource_suffix)])
 
 
 # -- hardened posture and metadata --------------------------------------------------------------------------------
@@ -100,9 +87,9 @@ def test_missing_workspace_public_network_access_means_enabled_and_missing_firew
     del workspace(res)["properties"]["publicNetworkAccess"]
     f = one(run(res), "FL-WSH-001")
     assert f["status"] == "fail"
-    ev = evidence_for(f, "properties.publicNetworkAccess")
+    ev = support.property_evidence(f, "properties.publicNetworkAccess")
     assert ev["value"] == "Enabled" and ev["default_assumed"] is True
-    ev = evidence_for(f, "properties.networkAcls.defaultAction")
+    ev = support.property_evidence(f, "properties.networkAcls.defaultAction")
     assert ev["value"] == "Allow" and ev["default_assumed"] is True
 
 
@@ -114,7 +101,7 @@ def test_workspace_enabled_from_selected_ip_addresses(ips, status):
     props["networkAcls"] = {"defaultAction": "Deny", "ipRules": [{"value": ip} for ip in ips]}
     f = one(run(res), "FL-WSH-001")
     assert f["status"] == status
-    assert evidence_for(f, "properties.networkAcls.defaultAction")["value"] == "Deny"
+    assert support.property_evidence(f, "properties.networkAcls.defaultAction")["value"] == "Deny"
 
 
 def test_workspace_missing_from_the_inventory_is_unknown_for_every_workspace_level_rule():
@@ -167,7 +154,7 @@ def test_missing_managed_network_means_disabled():
     del workspace(res)["properties"]["managedNetwork"]
     f = one(run(res), "FL-WSH-002")
     assert f["status"] == "fail"  # no VNets in the open posture
-    ev = evidence_for(f, "properties.managedNetwork.isolationMode")
+    ev = support.property_evidence(f, "properties.managedNetwork.isolationMode")
     assert ev["value"] == "Disabled" and ev["default_assumed"] is True
 
 
@@ -197,7 +184,7 @@ def test_missing_hbi_flag_means_false():
     res = support.sample_resources("hardened")
     del workspace(res)["properties"]["hbiWorkspace"]
     f = one(run(res), "FL-WSH-003")
-    assert f["status"] == "fail" and evidence_for(f, "properties.hbiWorkspace")["default_assumed"] is True
+    assert f["status"] == "fail" and support.property_evidence(f, "properties.hbiWorkspace")["default_assumed"] is True
 
 
 # -- FL-WSH-004 compute local auth --------------------------------------------------------------------------------
@@ -215,7 +202,7 @@ def test_missing_disable_local_auth_means_local_auth_enabled():
     del support.compute(res, "orchestrator-01")["properties"]["disableLocalAuth"]
     f = one(run(res), "FL-WSH-004", None)
     assert f["status"] == "fail" and "orchestrator-01" in f["message"]
-    ev = evidence_for(f, "properties.disableLocalAuth")
+    ev = support.property_evidence(f, "properties.disableLocalAuth")
     assert ev["value"] is False and ev["default_assumed"] is True
 
 
@@ -252,7 +239,7 @@ def test_missing_ssh_state_is_not_specified_and_opens_ssh_without_a_vnet_when_an
     props["userAccountCredentials"] = {"adminUserName": "azureuser"}
     f = one(run(res), "FL-WSH-005", "silo0")
     assert f["status"] == "fail" and "azureuser" in f["message"]
-    ev = evidence_for(f, "properties.properties.remoteLoginPortPublicAccess")
+    ev = support.property_evidence(f, "properties.properties.remoteLoginPortPublicAccess")
     assert ev["value"] == "NotSpecified" and ev["default_assumed"] is True
 
 
@@ -276,7 +263,7 @@ def test_compute_instance_ssh_uses_ssh_settings_with_default_disabled():
     c["properties"]["properties"] = {"vmSize": "STANDARD_DS3_V2", "subnet": {"id": inner(res, "silo0-01")["subnet"]["id"]}}
     f = one(run(res), "FL-WSH-005", "silo1")
     assert f["status"] == "pass"
-    assert evidence_for(f, "properties.properties.sshSettings.sshPublicAccess")["default_assumed"] is True
+    assert support.property_evidence(f, "properties.properties.sshSettings.sshPublicAccess")["default_assumed"] is True
     c["properties"]["properties"]["sshSettings"] = {"sshPublicAccess": "Enabled", "adminUserName": "azureuser"}
     assert one(run(res), "FL-WSH-005", "silo1")["status"] == "fail"
 
@@ -315,7 +302,7 @@ def test_key_vault_firewall_deny_with_ip_rules(ip, status):
     kv["networkAcls"]["ipRules"] = [{"value": ip}]
     f = one(run(res), "FL-WSH-006")
     assert f["status"] == status
-    assert evidence_for(f, "properties.networkAcls.ipRules")["value"] == [ip]
+    assert support.property_evidence(f, "properties.networkAcls.ipRules")["value"] == [ip]
 
 
 def test_key_vault_without_network_settings_is_public_by_default():
@@ -324,8 +311,8 @@ def test_key_vault_without_network_settings_is_public_by_default():
     del kv["publicNetworkAccess"], kv["networkAcls"]
     f = one(run(res), "FL-WSH-006")
     assert f["status"] == "fail"
-    assert evidence_for(f, "properties.publicNetworkAccess")["default_assumed"] is True
-    assert evidence_for(f, "properties.networkAcls.defaultAction")["value"] == "Allow"
+    assert support.property_evidence(f, "properties.publicNetworkAccess")["default_assumed"] is True
+    assert support.property_evidence(f, "properties.networkAcls.defaultAction")["value"] == "Allow"
 
 
 def test_key_vault_referenced_but_absent_is_unknown_naming_its_id():
@@ -408,7 +395,7 @@ def test_missing_registry_admin_setting_means_disabled():
     res = support.sample_resources("hardened")
     del registry(res)["properties"]["adminUserEnabled"]
     f = one(run(res), "FL-WSH-008")
-    assert f["status"] == "pass" and evidence_for(f, "properties.adminUserEnabled")["default_assumed"] is True
+    assert f["status"] == "pass" and support.property_evidence(f, "properties.adminUserEnabled")["default_assumed"] is True
 
 
 # -- FL-WSH-009 default storage ---------------------------------------------------------------------------------------
