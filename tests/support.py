@@ -149,3 +149,11 @@ def property_evidence(finding: dict[str, Any], path: str) -> dict[str, Any]:
 def storage_id(resources: list[dict[str, Any]], silo: str) -> str:
     """The resource id of ``silo``'s (or the ``orchestrator``'s) storage account."""
     return storage(resources, silo)["id"]
+
+
+def area_blocking(posture: str, area: str) -> dict[str, set[str]]:
+    """The whole rule pack on a bundled posture: the ids of ``area``'s findings (``findings``) and which of them
+    block each profile (``prototype``, ``production``)."""
+    result = audit(sample_resources(posture))
+    mine = {f["id"] for f in result["findings"] if f["area"] == area}
+    return {"findings": mine, **{p: set(result["verdict"][p]["blocking"]) & mine for p in ("prototype", "production")}}

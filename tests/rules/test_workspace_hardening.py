@@ -466,9 +466,6 @@ def test_no_workspace_hardening_finding_blocks_prototype(posture):
 
 @pytest.mark.parametrize("posture", (*SANDBOXES, "hardened"))
 def test_with_the_whole_rule_pack_only_sandboxes_are_blocked_in_production_by_this_area(posture):
-    result = support.audit(support.sample_resources(posture))
-    mine = {f["id"] for f in result["findings"] if f["area"] == "workspace-hardening"}
-    assert mine
-    assert not set(result["verdict"]["prototype"]["blocking"]) & mine
-    blocked_here = set(result["verdict"]["production"]["blocking"]) & mine
-    assert bool(blocked_here) == (posture != "hardened")
+    blocking = support.area_blocking(posture, "workspace-hardening")
+    assert blocking["findings"] and not blocking["prototype"]
+    assert bool(blocking["production"]) == (posture != "hardened")
