@@ -186,17 +186,19 @@ def kind_notes(kinds: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def deny_notes(acc: Access) -> list[dict[str, Any]]:
-    """Notes on deny assignments that removed grants, or would have but exclude this principal."""
+    """Notes on deny assignments that removed grants, or would have but do not certainly apply to this principal
+    (it is excluded, the deny has a condition, or it excludes a group the principal may belong to)."""
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
-    for verb, pairs in (("denied by", acc.denied), ("NOT denied (principal is in excludePrincipals) by", acc.exempted)):
+    for verb, pairs in (("denied by", acc.denied), ("NOT denied by", acc.exempted)):
         for g, d in pairs:
             key = (verb, g.assignment.id, d.id)
             if key in seen:
                 continue
             seen.add(key)
+            said = f"NOT denied ({d.exemption(acc.principal_id)}) by" if pairs is acc.exempted else verb
             out.append({"kind": "note", "text": f"{g.role.name if g.role else g.assignment.role_guid} via "
-                        f"{g.assignment.id} {verb} deny assignment {d.name or d.id} at {d.scope}"})
+                        f"{g.assignment.id} {said} deny assignment {d.name or d.id} at {d.scope}"})
     return out
 
 

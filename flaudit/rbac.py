@@ -61,6 +61,30 @@ DATA_PROBES: tuple[str, ...] = (
     f"{SA}/tableServices/tables/entities/write",
 )
 WRITE_DATA_PROBES = frozenset(p for p in DATA_PROBES if not p.endswith("/read"))
+#: Further data actions that reach a silo's data without reading or writing it the usual way: deleting,
+#: moving or dequeuing it, changing its ACLs or ownership, or bypassing ACLs with backup semantics. A role
+#: holding only these is still data access to another silo (fail closed), but not the read or write access
+#: training needs, so they are neither read nor write probes; they are consulted only for a role that grants
+#: none of :data:`DATA_PROBES`.
+OTHER_DATA_PROBES: tuple[str, ...] = (
+    f"{SA}/blobServices/containers/blobs/move/action",
+    f"{SA}/blobServices/containers/blobs/permanentDelete/action",
+    f"{SA}/blobServices/containers/blobs/deleteBlobVersion/action",
+    f"{SA}/blobServices/containers/blobs/modifyPermissions/action",
+    f"{SA}/blobServices/containers/blobs/manageOwnership/action",
+    f"{SA}/fileServices/fileshares/files/delete",
+    f"{SA}/fileServices/fileshares/files/modifypermissions/action",
+    f"{SA}/fileServices/readFileBackupSemantics/action",
+    f"{SA}/fileServices/writeFileBackupSemantics/action",
+    f"{SA}/fileServices/takeOwnership/action",
+    f"{SA}/fileServices/runAsBuiltInFileAdministrator/action",
+    f"{SA}/queueServices/queues/messages/delete",
+    f"{SA}/queueServices/queues/messages/add/action",
+    f"{SA}/queueServices/queues/messages/process/action",
+    f"{SA}/tableServices/tables/entities/delete",
+    f"{SA}/tableServices/tables/entities/add/action",
+    f"{SA}/tableServices/tables/entities/update/action",
+)
 KINDS = ("data", "keys", "delegation", "role-admin", "mgmt-write", "unknown")
 #: Kinds that still mean something when the assignment sits *below* the account (a container): data, and
 #: the right to assign roles there.
@@ -110,18 +134,32 @@ def _classify(role: RoleDef) -> dict[str, list[tuple[str, str]]]:
         hits = [(p, m) for p in probes if (m := role.allows(p, data=False))]
         if hits:
             out[kind] = hits
-    hits = [(p, m) for p in DATA_PROBES if (m := role.allows(p, data=True))]
+    # the other data probes only speak when no read/write probe does, so a role's usual chain stays the same
+    hits = ([(p, m) for p in DATA_PROBES if (m := role.allows(p, data=True))]
+            or [(p, m) for p in OTHER_DATA_PROBES if (m := role.allows(p, data=True))])
     if hits:
         out["data"] = hits
     return out
 
 
 def _role_from_properties(guid: str, props: dict[str, Any], builtin: bool) -> RoleDef:
-    perms = props.get("permissions") or [{}]
+    perms = get_path(props, "permissions") or [{}]
     def collect(key: str) -> tuple[str, ...]:
-        return tuple(a for p in perms if isinstance(p, dict) for a in (p.get(key) or []))
-    return RoleDef(guid.lower(), str(props.get("roleName") or guid), collect("actions"), collect("notActions"),
+        return tuple(str(a) for p in perms if isinstance(p, dict) for a in (get_path(p, key) or []))
+    return RoleDef(guid.lower(), str(get_path(props, "roleName") or guid), collect("actions"), collect("notActions"),
                    collect("dataActions"), collect("notDataActions"), builtin)
+
+
+def _properties(res: dict[str, Any]) -> dict[str, Any]:
+    """A resource's ``properties``, or the resource itself when a tool printed it flattened.
+
+    ``az role assignment list`` and ``az role definition list`` print ``principalId``, ``roleDefinitionId``,
+    ``scope``, ``permissions`` ... at the top level, without a ``properties`` block; reading only
+    ``properties`` would turn such an assignment into one for nobody and such a role into one granting
+    nothing (a silent pass).
+    """
+    props = get_path(res, "properties")
+    return props if isinstance(props, dict) else res
 
 
 @lru_cache(maxsize=1)
@@ -147,17 +185,17 @@ class Assignment(NamedTuple):
 
     @classmethod
     def from_arm(cls, res: dict[str, Any]) -> Assignment:
-        p = res.get("properties") or {}
+        p = _properties(res)
         rid = res.get("id", "")
-        scope = p.get("scope")
+        scope = get_path(p, "scope")
         if not scope:  # derive from the id: <scope>/providers/Microsoft.Authorization/roleAssignments/<name>
             low = rid.lower()
             i = low.rfind("/providers/microsoft.authorization/roleassignments/")
             scope = rid[:i] if i > 0 else "/"
-        role_id = p.get("roleDefinitionId") or ""
-        return cls(rid, scope.strip().rstrip("/").lower() or "/", role_id.rstrip("/").rsplit("/", 1)[-1].lower(),
-                   role_id, (p.get("principalId") or "").strip().lower(), str(p.get("principalType") or "Unknown"),
-                   p.get("condition") or None)
+        role_id = str(get_path(p, "roleDefinitionId") or "")
+        return cls(rid, scope.strip().rstrip("/").lower() or "/", role_id.strip().rstrip("/").rsplit("/", 1)[-1].lower(),
+                   role_id, str(get_path(p, "principalId") or "").strip().lower(),
+                   str(get_path(p, "principalType") or "Unknown"), get_path(p, "condition") or None)
 
 
 @dataclass(frozen=True)
@@ -172,24 +210,43 @@ class Deny:
     principals: frozenset[str]
     excluded: frozenset[str]
     child_scopes: bool
+    #: ABAC condition of the deny: flaudit does not evaluate it, so such a deny removes nothing (fail closed).
+    condition: str | None = None
+    #: ``excludePrincipals`` entries that are groups (or of unstated type): any principal may be a member.
+    excluded_groups: frozenset[str] = frozenset()
 
     @classmethod
     def from_arm(cls, res: dict[str, Any]) -> Deny:
-        p = res.get("properties") or {}
-        perms = p.get("permissions") or [{}]
+        p = _properties(res)
+        perms = get_path(p, "permissions") or [{}]
         def collect(key: str) -> tuple[str, ...]:
-            return tuple(a for x in perms if isinstance(x, dict) for a in (x.get(key) or []))
-        scope = p.get("scope") or res.get("id", "").lower().split("/providers/microsoft.authorization/")[0] or "/"
-        return cls(res.get("id", ""), str(p.get("denyAssignmentName") or res.get("name") or ""), norm(scope) or "/",
+            return tuple(str(a) for x in perms if isinstance(x, dict) for a in (get_path(x, key) or []))
+        scope = get_path(p, "scope") or res.get("id", "").lower().split("/providers/microsoft.authorization/")[0] or "/"
+        excluded = [x for x in get_path(p, "excludePrincipals") or [] if isinstance(x, dict)]
+        return cls(res.get("id", ""), str(get_path(p, "denyAssignmentName") or res.get("name") or ""),
+                   norm(scope) or "/",
                    collect("actions"), collect("notActions"), collect("dataActions"), collect("notDataActions"),
-                   frozenset(norm(x.get("id")) for x in p.get("principals") or [] if isinstance(x, dict)),
-                   frozenset(norm(x.get("id")) for x in p.get("excludePrincipals") or [] if isinstance(x, dict)),
-                   not p.get("doNotApplyToChildScopes", False))
+                   frozenset(norm(get_path(x, "id")) for x in get_path(p, "principals") or [] if isinstance(x, dict)),
+                   frozenset(norm(get_path(x, "id")) for x in excluded),
+                   get_path(p, "doNotApplyToChildScopes") in (None, False),
+                   str(get_path(p, "condition") or "").strip() or None,
+                   frozenset(norm(get_path(x, "id")) for x in excluded
+                             if str(get_path(x, "type") or "Group").lower() not in ("user", "serviceprincipal")))
 
     def applies_to(self, principal_id: str) -> bool:
-        if principal_id in self.excluded:
+        """Whether the deny certainly applies to the principal (fail closed: when unsure it does not, so the
+        grant it would remove stays counted)."""
+        if self.condition or principal_id in self.excluded or (self.excluded_groups - {principal_id}):
             return False
         return EVERYONE in self.principals or principal_id in self.principals
+
+    def exemption(self, principal_id: str) -> str:
+        """Why :meth:`applies_to` is False for a principal the deny names (for evidence)."""
+        if principal_id in self.excluded:
+            return "principal is in excludePrincipals"
+        if self.condition:
+            return "the deny assignment has a condition flaudit does not evaluate"
+        return "excludePrincipals lists a group the principal may belong to"
 
     def denies(self, action: str, *, data: bool) -> bool:
         acts, nots = (self.data_actions, self.not_data_actions) if data else (self.actions, self.not_actions)
@@ -272,9 +329,12 @@ class RbacIndex:
         self.inventory = inventory
         self.roles: dict[str, RoleDef] = dict(builtin_roles())
         for res in inventory.of_type(RD):
-            props = res.get("properties") or {}
+            props = _properties(res)
+            if not isinstance(get_path(props, "permissions"), list):
+                continue  # not understood: the bundled built-in (if any) stands, else the role stays unknown
             guid = str(res.get("name") or name_of(res.get("id", ""))).lower()
-            self.roles[guid] = _role_from_properties(guid, props, props.get("type") == "BuiltInRole")
+            kind = get_path(props, "roleType") or (get_path(props, "type") if props is not res else None)
+            self.roles[guid] = _role_from_properties(guid, props, str(kind) == "BuiltInRole")
         raw_assignments = inventory.of_type(RA)
         self.assignment_count = len(raw_assignments)
         # Only assignments whose scope can contain a storage account, or lie inside one, can grant anything
@@ -457,7 +517,7 @@ class RbacIndex:
 
 def _raw_scope(res: dict[str, Any]) -> str:
     """An assignment's scope, lower case, from ``properties.scope`` or else its id."""
-    scope = (res.get("properties") or {}).get("scope")
+    scope = get_path(_properties(res), "scope")
     if not scope:
         rid = str(res.get("id", "")).lower()
         i = rid.rfind("/providers/microsoft.authorization/roleassignments/")

@@ -1,0 +1,268 @@
+"""RBAC perturbations that must never turn into a pass: assignments and role definitions in the shapes real
+tools print (flattened ``az`` output, other casing, scope only in the id), wildcards, partial ``notDataActions``,
+data actions beyond read/write, deny assignments that do not certainly apply, inherited and container scopes,
+group and workspace principals.
+
+Each test gives silo0's identity (or another principal) a path to silo1's storage in the hardened sample,
+which otherwise passes everything, and asserts the rule that must see it does not pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flaudit.samples import generate
+from tests.adversarial.common import (
+    CUSTOM,
+    ROLE,
+    SA,
+    deny_assignment,
+    flatten,
+    not_passing,
+    role_definition,
+    workspace,
+)
+from tests.support import audit, principal, role_assignment, sample_resources, statuses, storage
+
+BLOB = f"{SA}/blobServices/containers/blobs"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+STORAGE_ACCOUNT_CONTRIBUTOR = "17d1049b-9a84-46fb-8f53-869881c3d3ab"
+
+
+def _silo0_on_silo1(res: list, role: str = ROLE["blob-reader"], **kw) -> dict:
+    """A role assignment of ``role`` for silo0's identity on silo1's storage account."""
+    return role_assignment(storage(res, "silo1")["id"], role, principal(res, "uai-silo0"), **kw)
+
+
+def _cross_silo_seen(result: dict) -> None:
+    not_passing(result, "FL-ID-004", "silo0")
+    not_passing(result, "FL-WS-001", "silo1")
+
+
+def test_hardened_sample_is_the_passing_control():
+    result = audit(sample_resources())
+    assert statuses(result, "FL-ID-004") == {"pass"} and statuses(result, "FL-WS-001") == {"pass"}
+    assert result["verdict"]["production"]["status"] == "ready"
+
+
+def test_role_assignment_flattened_as_az_role_assignment_list_prints_it():
+    res = sample_resources()
+    res.append(flatten(_silo0_on_silo1(res)))
+    _cross_silo_seen(audit(res))
+
+
+def test_role_assignment_property_names_in_other_casing():
+    res = sample_resources()
+    ra = _silo0_on_silo1(res)
+    ra["properties"] = {k[0].upper() + k[1:]: v for k, v in ra["properties"].items()}
+    res.append(ra)
+    _cross_silo_seen(audit(res))
+
+
+def test_scope_only_in_the_id_with_upper_case_ids_and_a_trailing_slash_on_the_role_id():
+    res = sample_resources()
+    ra = role_assignment(storage(res, "silo1")["id"].upper(), ROLE["blob-reader"].upper(),
+                         principal(res, "uai-silo0").upper())
+    del ra["properties"]["scope"]
+    ra["properties"]["roleDefinitionId"] = ra["properties"]["roleDefinitionId"].upper() + "/"
+    res.append(ra)
+    _cross_silo_seen(audit(res))
+
+
+def test_empty_condition_string_is_an_unconditional_grant():
+    res = sample_resources()
+    ra = _silo0_on_silo1(res)
+    ra["properties"]["condition"] = ""
+    res.append(ra)
+    _cross_silo_seen(audit(res))
+
+
+def test_custom_role_flattened_as_az_role_definition_list_prints_it():
+    res = sample_resources()
+    res.append(role_definition(CUSTOM, data_actions=["Microsoft.Storage/*"], flat=True))
+    res.append(_silo0_on_silo1(res, CUSTOM))
+    _cross_silo_seen(audit(res))
+
+
+def test_builtin_role_definition_in_the_input_flattened_still_grants_its_data_actions():
+    res = sample_resources()
+    res.append(role_definition(ROLE["blob-reader"], actions=[f"{SA}/blobServices/containers/read"],
+                               data_actions=[f"{BLOB}/read"], name="Storage Blob Data Reader", flat=True,
+                               role_type="BuiltInRole"))
+    res.append(_silo0_on_silo1(res))
+    _cross_silo_seen(audit(res))
+
+
+def test_role_definition_permission_names_in_other_casing():
+    res = sample_resources()
+    rd = role_definition(CUSTOM)
+    rd["properties"]["Permissions"] = [{"Actions": [], "DataActions": ["*"]}]
+    del rd["properties"]["permissions"]
+    res += [rd, _silo0_on_silo1(res, CUSTOM)]
+    _cross_silo_seen(audit(res))
+
+
+def test_role_definition_without_permissions_is_not_an_empty_role():
+    res = sample_resources()
+    rd = role_definition(CUSTOM)
+    del rd["properties"]["permissions"]
+    res += [rd, _silo0_on_silo1(res, CUSTOM)]
+    _cross_silo_seen(audit(res))
+
+
+def test_role_not_in_the_input_nor_bundled_is_unknown():
+    res = sample_resources()
+    res.append(_silo0_on_silo1(res, CUSTOM))
+    result = audit(res)
+    assert statuses(result, "FL-ID-004", silo="silo0") == {"unknown"}
+    _cross_silo_seen(result)
+
+
+def test_custom_role_star_read_actions_and_star_data_actions():
+    res = sample_resources()
+    res += [role_definition(CUSTOM, actions=["*/read"], data_actions=["*"]), _silo0_on_silo1(res, CUSTOM)]
+    _cross_silo_seen(audit(res))
+
+
+def test_custom_role_with_storage_wildcard_actions_only():
+    """``Microsoft.Storage/*`` in actions: keys (inert here) and storageAccounts/write, a path to the data."""
+    res = sample_resources()
+    res += [role_definition(CUSTOM, actions=["Microsoft.Storage/*"]), _silo0_on_silo1(res, CUSTOM)]
+    _cross_silo_seen(audit(res))
+
+
+def test_not_data_actions_subtracting_only_read_leaves_write():
+    res = sample_resources()
+    res += [role_definition(CUSTOM, data_actions=[f"{BLOB}/*"], not_data_actions=[f"{BLOB}/read"]),
+            _silo0_on_silo1(res, CUSTOM)]
+    _cross_silo_seen(audit(res))
+
+
+@pytest.mark.parametrize("action", [
+    f"{SA}/queueServices/queues/messages/process/action",
+    f"{SA}/queueServices/queues/messages/delete",
+    f"{SA}/tableServices/tables/entities/delete",
+    f"{SA}/tableServices/tables/entities/update/action",
+    f"{SA}/fileServices/fileshares/files/delete",
+    f"{SA}/fileServices/fileshares/files/modifypermissions/action",
+    f"{SA}/fileServices/readFileBackupSemantics/action",
+    f"{BLOB}/move/action",
+    f"{BLOB}/permanentDelete/action",
+    f"{BLOB}/modifyPermissions/action",
+])
+def test_data_actions_beyond_read_and_write_are_access_to_another_silo(action):
+    res = sample_resources()
+    res += [role_definition(CUSTOM, data_actions=[action]), _silo0_on_silo1(res, CUSTOM)]
+    _cross_silo_seen(audit(res))
+
+
+def test_data_actions_beyond_read_and_write_do_not_satisfy_training_needs():
+    """A silo whose only data right on its own storage is dequeuing messages cannot read its training data."""
+    res = sample_resources()
+    res = [r for r in res if not (r["type"] == "Microsoft.Authorization/roleAssignments"
+                                  and r["properties"]["principalId"] == principal(res, "uai-silo1")
+                                  and r["properties"]["scope"] == storage(res, "silo1")["id"])]
+    res += [role_definition(CUSTOM, data_actions=[f"{SA}/queueServices/queues/messages/process/action"]),
+            role_assignment(storage(res, "silo1")["id"], CUSTOM, principal(res, "uai-silo1"))]
+    result = audit(res)
+    assert "fail" in statuses(result, "FL-ID-003", silo="silo1")
+
+
+def test_deny_of_blob_read_only_leaves_write_and_delegation():
+    res = sample_resources()
+    s1 = storage(res, "silo1")["id"]
+    res += [_silo0_on_silo1(res, ROLE["blob-contributor"]),
+            deny_assignment(s1, "deny-read", actions=[], data_actions=[f"{BLOB}/read"])]
+    _cross_silo_seen(audit(res))
+
+
+def test_deny_assignment_with_a_condition_removes_nothing():
+    res = sample_resources()
+    s1 = storage(res, "silo1")["id"]
+    res += [_silo0_on_silo1(res),
+            deny_assignment(s1, "deny-cond", condition="@Request[Microsoft.Storage/storageAccounts/blobServices/"
+                            "containers/blobs:path] StringStartsWith 'x/'", conditionVersion="2.0")]
+    result = audit(res)
+    _cross_silo_seen(result)
+    notes = [e["text"] for f in result["findings"] if f["rule_id"] == "FL-ID-004" and f["silo"] == "silo0"
+             for e in f["evidence"] if e.get("kind") == "note"]
+    assert any("condition" in n and "NOT denied" in n for n in notes), notes
+
+
+def test_deny_assignment_excluding_a_group_may_exclude_the_principal():
+    res = sample_resources()
+    s1 = storage(res, "silo1")["id"]
+    res += [_silo0_on_silo1(res),
+            deny_assignment(s1, "deny-but-group", exclude=[{"id": "5e0c1a52-0000-4000-8000-00000000e001",
+                                                            "type": "Group"}])]
+    _cross_silo_seen(audit(res))
+
+
+def test_deny_assignment_naming_a_group_does_not_remove_a_service_principals_grant():
+    res = sample_resources()
+    s1 = storage(res, "silo1")["id"]
+    res += [_silo0_on_silo1(res),
+            deny_assignment(s1, "deny-group", principals=[{"id": "5e0c1a52-0000-4000-8000-00000000e002",
+                                                           "type": "Group"}])]
+    _cross_silo_seen(audit(res))
+
+
+def test_deny_at_the_resource_group_with_do_not_apply_to_child_scopes_as_a_string():
+    res = sample_resources()
+    res += [_silo0_on_silo1(res), deny_assignment(generate.rg_id(), "deny-rg", doNotApplyToChildScopes="true")]
+    _cross_silo_seen(audit(res))
+
+
+def test_owner_at_the_root_scope():
+    res = sample_resources()
+    res.append(role_assignment("/", OWNER, principal(res, "uai-silo0")))
+    result = audit(res)
+    _cross_silo_seen(result)
+    not_passing(result, "FL-ID-007", "silo0")
+
+
+def test_assignment_at_a_management_group_with_the_hierarchy_unknown():
+    res = sample_resources()
+    res.append(role_assignment("/providers/Microsoft.Management/managementGroups/mg-fl", ROLE["blob-reader"],
+                               principal(res, "uai-silo0")))
+    _cross_silo_seen(audit(res))
+
+
+def test_assignment_at_a_management_group_named_in_other_casing_by_the_subscription_chain():
+    res = sample_resources()
+    res.append(role_assignment("/providers/Microsoft.Management/managementGroups/mg-fl", ROLE["blob-reader"],
+                               principal(res, "uai-silo0")))
+    res.append({"id": f"/subscriptions/{generate.SUB}", "type": "Microsoft.Resources/subscriptions",
+                "name": generate.SUB, "subscriptionId": generate.SUB,
+                "properties": {"managementGroupAncestorsChain": [{"name": "MG-FL", "displayName": "FL"},
+                                                                 {"name": "tenant-root", "displayName": "Root"}]}})
+    _cross_silo_seen(audit(res))
+
+
+def test_assignment_on_one_container_of_another_silos_account():
+    res = sample_resources()
+    res.append(role_assignment(storage(res, "silo1")["id"] + "/blobServices/default/containers/data",
+                               ROLE["blob-reader"], principal(res, "uai-silo0")))
+    _cross_silo_seen(audit(res))
+
+
+def test_group_principal_not_named_in_the_fl_config():
+    res = sample_resources()
+    res.append(role_assignment(storage(res, "silo1")["id"], ROLE["blob-reader"],
+                               "5e0c1a52-0000-4000-8000-00000000e003", principal_type="Group"))
+    not_passing(audit(res), "FL-WS-001", "silo1")
+
+
+def test_workspace_system_identity_with_storage_account_contributor():
+    res = sample_resources()
+    res.append(role_assignment(storage(res, "silo1")["id"], STORAGE_ACCOUNT_CONTRIBUTOR,
+                               workspace(res)["identity"]["principalId"]))
+    not_passing(audit(res), "FL-WS-001", "silo1")
+
+
+def test_workspace_system_identity_with_contributor_at_the_resource_group():
+    res = sample_resources()
+    res.append(role_assignment(generate.rg_id(), ROLE["contributor"], workspace(res)["identity"]["principalId"]))
+    result = audit(res)
+    for silo in ("silo0", "silo1", "silo2"):
+        not_passing(result, "FL-WS-001", silo)
