@@ -15,6 +15,8 @@ endpoint connections. Its rules, in the order Azure applies them:
   ``virtualNetworkRules`` subnet, each ``resourceAccessRules`` resource instance and each ``bypass`` service
   class (``AzureServices`` = trusted Microsoft services, ``Logging``, ``Metrics``; missing means
   ``AzureServices``) is a path of its own.
+* A ``publicNetworkAccess`` value that is none of these is not understood: one ``public`` path says so and
+  counts as open (fail closed), besides the firewall paths evaluated as for ``Enabled``.
 * Private endpoints are paths regardless of public access: ``Approved`` ones are ``open``; ``Pending``,
   ``Rejected`` and ``Disconnected`` ones are listed with that status (lower case). A VNet peered (Connected)
   with the VNet of an approved endpoint is a ``peering`` path: traffic from it reaches the endpoint.
@@ -114,6 +116,10 @@ def storage_exposure(storage: dict[str, Any], network: NetworkIndex | None = Non
     firewall_status = BLOCKED if low_pna in ("disabled", "securedbyperimeter") else "open"
 
     paths: list[NetworkPath] = []
+    if low_pna not in ("enabled", "disabled", "securedbyperimeter"):
+        paths.append(NetworkPath("public", f"publicNetworkAccess {pna}",
+                                 f"publicNetworkAccess {pna!r} is none of Enabled, Disabled, SecuredByPerimeter: "
+                                 "not understood, so treated as public (fail closed)", "open"))
     if low_pna == "securedbyperimeter":
         paths.append(NetworkPath("public", "network security perimeter access rules",
                                  "publicNetworkAccess SecuredByPerimeter: public inbound access is decided by the "
