@@ -27,6 +27,20 @@ def one(result: dict[str, Any], rule_id: str, silo: str | None) -> dict[str, Any
     return support.single(support.findings(result, rule_id, silo=silo))
 
 
+_REMOVED = object()
+
+
+def judged(rule_id: str, silo: str, setting: str, value: Any = _REMOVED) -> dict[str, Any]:
+    """The rule's one finding on ``silo``'s account in the hardened sample with one property changed: set to
+    ``value``, or removed when no value is given (to see the default the rule assumes)."""
+    res = support.sample_resources("hardened")
+    if value is _REMOVED:
+        del props(res, silo)[setting]
+    else:
+        props(res, silo)[setting] = value
+    return one(run(res), rule_id, silo)
+
+
 # -- the hardened posture and the rule metadata ---------------------------------------------------------------
 def test_hardened_silo_and_orchestrator_accounts_pass_every_storage_rule():
     result = run(support.sample_resources("hardened"))
@@ -68,9 +82,7 @@ def test_minimum_tls_version_values(value, status):
 
 
 def test_missing_minimum_tls_is_read_as_tls1_0_and_fails():
-    res = support.sample_resources("hardened")
-    del props(res, "silo2")["minimumTlsVersion"]
-    f = one(run(res), "FL-STG-001", "silo2")
+    f = judged("FL-STG-001", "silo2", "minimumTlsVersion")
     assert f["status"] == "fail"
     ev = support.property_evidence(f, "properties.minimumTlsVersion")
     assert ev["value"] == "TLS1_0" and ev["default_assumed"] is True and "TLS1_0" in ev["default_note"]
@@ -89,15 +101,11 @@ def test_orchestrator_account_is_checked_too():
 # -- FL-STG-002 HTTPS only -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value,status", [(True, "pass"), (False, "fail"), ("yes", "unknown")])
 def test_secure_transfer_values(value, status):
-    res = support.sample_resources("hardened")
-    props(res, "silo0")["supportsHttpsTrafficOnly"] = value
-    assert one(run(res), "FL-STG-002", "silo0")["status"] == status
+    assert judged("FL-STG-002", "silo0", "supportsHttpsTrafficOnly", value)["status"] == status
 
 
 def test_missing_secure_transfer_means_https_only_since_api_2019_04_01():
-    res = support.sample_resources("hardened")
-    del props(res, "silo0")["supportsHttpsTrafficOnly"]
-    f = one(run(res), "FL-STG-002", "silo0")
+    f = judged("FL-STG-002", "silo0", "supportsHttpsTrafficOnly")
     assert f["status"] == "pass"
     ev = support.property_evidence(f, "properties.supportsHttpsTrafficOnly")
     assert ev["value"] is True and ev["default_assumed"] is True and "2019-04-01" in ev["default_note"]
@@ -116,15 +124,11 @@ def test_missing_secure_transfer_on_an_older_declared_api_version_means_http_all
 # -- FL-STG-003 anonymous blob access --------------------------------------------------------------------------
 @pytest.mark.parametrize("value,status", [(False, "pass"), (True, "fail"), ("no", "unknown")])
 def test_blob_public_access_values(value, status):
-    res = support.sample_resources("hardened")
-    props(res, "silo1")["allowBlobPublicAccess"] = value
-    assert one(run(res), "FL-STG-003", "silo1")["status"] == status
+    assert judged("FL-STG-003", "silo1", "allowBlobPublicAccess", value)["status"] == status
 
 
 def test_missing_blob_public_access_is_not_proof_of_false():
-    res = support.sample_resources("hardened")
-    del props(res, "silo1")["allowBlobPublicAccess"]
-    f = one(run(res), "FL-STG-003", "silo1")
+    f = judged("FL-STG-003", "silo1", "allowBlobPublicAccess")
     assert f["status"] == "fail"
     ev = support.property_evidence(f, "properties.allowBlobPublicAccess")
     assert ev["value"] is True and ev["default_assumed"] is True and "fail closed" in ev["default_note"]
@@ -133,39 +137,30 @@ def test_missing_blob_public_access_is_not_proof_of_false():
 # -- FL-STG-004 shared key --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value,status", [(False, "pass"), (True, "fail"), ("off", "unknown")])
 def test_shared_key_values(value, status):
-    res = support.sample_resources("hardened")
-    props(res, "silo2")["allowSharedKeyAccess"] = value
-    assert one(run(res), "FL-STG-004", "silo2")["status"] == status
+    assert judged("FL-STG-004", "silo2", "allowSharedKeyAccess", value)["status"] == status
 
 
 def test_missing_shared_key_setting_means_keys_work():
-    res = support.sample_resources("hardened")
-    del props(res, "silo2")["allowSharedKeyAccess"]
-    f = one(run(res), "FL-STG-004", "silo2")
+    f = judged("FL-STG-004", "silo2", "allowSharedKeyAccess")
     assert f["status"] == "fail"
     ev = support.property_evidence(f, "properties.allowSharedKeyAccess")
     assert ev["value"] is True and ev["default_assumed"] is True
 
 
 def test_per_service_shared_key_override_is_unknown_not_pass():
-    res = support.sample_resources("hardened")
-    props(res, "silo2")["allowSharedKeyAccessForServices"] = {"blob": {"enabled": True}, "file": {"enabled": False}}
-    f = one(run(res), "FL-STG-004", "silo2")
+    f = judged("FL-STG-004", "silo2", "allowSharedKeyAccessForServices",
+               {"blob": {"enabled": True}, "file": {"enabled": False}})
     assert f["status"] == "unknown" and "blob" in f["message"] and "file" not in f["message"]
 
 
 # -- FL-STG-005 cross-tenant replication ------------------------------------------------------------------------
 @pytest.mark.parametrize("value,status", [(False, "pass"), (True, "fail"), (0, "unknown")])
 def test_cross_tenant_replication_values(value, status):
-    res = support.sample_resources("hardened")
-    props(res, "silo0")["allowCrossTenantReplication"] = value
-    assert one(run(res), "FL-STG-005", "silo0")["status"] == status
+    assert judged("FL-STG-005", "silo0", "allowCrossTenantReplication", value)["status"] == status
 
 
 def test_missing_cross_tenant_replication_fails_closed():
-    res = support.sample_resources("hardened")
-    del props(res, "silo0")["allowCrossTenantReplication"]
-    f = one(run(res), "FL-STG-005", "silo0")
+    f = judged("FL-STG-005", "silo0", "allowCrossTenantReplication")
     assert f["status"] == "fail"
     ev = support.property_evidence(f, "properties.allowCrossTenantReplication")
     assert ev["default_assumed"] is True and "15 December 2023" in ev["default_note"]
@@ -188,13 +183,12 @@ def test_customer_managed_key_alone_passes_encryption():
     enc["keyvaultproperties"] = {"keyname": "silo1-key", "keyvaulturi": "https://kv-silo1.vault.azure.net/"}
     f = one(run(res), "FL-STG-006", "silo1")
     assert f["status"] == "pass" and "customer-managed" in f["message"]
-    assert support.property_evidence(f, "properties.encryption.requireInfrastructureEncryption")["default_assumed"] is True
+    infra = support.property_evidence(f, "properties.encryption.requireInfrastructureEncryption")
+    assert infra["default_assumed"] is True
 
 
 def test_missing_encryption_block_assumes_microsoft_managed_keys_without_double_encryption():
-    res = support.sample_resources("hardened")
-    del props(res, "silo1")["encryption"]
-    f = one(run(res), "FL-STG-006", "silo1")
+    f = judged("FL-STG-006", "silo1", "encryption")
     assert f["status"] == "fail"
     assert support.property_evidence(f, "properties.encryption.keySource")["value"] == "Microsoft.Storage"
     assert support.property_evidence(f, "properties.encryption.requireInfrastructureEncryption")["value"] is False

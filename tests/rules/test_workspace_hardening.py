@@ -395,7 +395,8 @@ def test_missing_registry_admin_setting_means_disabled():
     res = support.sample_resources("hardened")
     del registry(res)["properties"]["adminUserEnabled"]
     f = one(run(res), "FL-WSH-008")
-    assert f["status"] == "pass" and support.property_evidence(f, "properties.adminUserEnabled")["default_assumed"] is True
+    assert f["status"] == "pass"
+    assert support.property_evidence(f, "properties.adminUserEnabled")["default_assumed"] is True
 
 
 # -- FL-WSH-009 default storage ---------------------------------------------------------------------------------------
