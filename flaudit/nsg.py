@@ -25,7 +25,10 @@ rules, as applied here:
   subnet's NICs, so an Allow to an ASG counts and a Deny to an ASG does not shadow anything.
 * Fail-closed asymmetry: an Allow counts when it *could* match Internet traffic to the subnet; a Deny only
   shadows later rules when it matches *all* of it (every Internet address, every source port, the whole
-  subnet). A Deny of ``8.0.0.0/7`` therefore does not hide a later Allow from ``*``.
+  subnet). A Deny of ``8.0.0.0/7`` therefore does not hide a later Allow from ``*``, and a Deny of
+  ``0.0.0.0/0`` (IPv4 only) does not hide it on a subnet with an IPv6 prefix (or unknown prefixes).
+* Numeric ports and priorities (``destinationPortRange: 22``, ``priority: "200"``) are read as their value;
+  a field that is neither text nor a number makes the rule not understood.
 * Inbound traffic passes the subnet NSG and then the NIC NSG; outbound the NIC NSG and then the subnet NSG:
   a flow is allowed only when every NSG present allows it. No NSG at a layer allows everything there.
 """
@@ -73,6 +76,8 @@ _NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
     "224.0.0.0/4", "240.0.0.0/4")]
 _NON_PUBLIC_V6 = [ipaddress.ip_network(n) for n in (
     "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32")]
+#: IPv6 global unicast: a prefix covering it covers the IPv6 Internet.
+_GLOBAL_V6 = ipaddress.ip_network("2000::/3")
 
 
 # -- interval arithmetic (ports and IPv4 address ranges) ------------------------------------------------
@@ -160,6 +165,9 @@ class AddressSet:
     local_may: bool  # could include the audited subnet's addresses
     local_all: bool  # covers the whole audited subnet
     text: str  # the values as written, for evidence
+    #: covers every IPv6 Internet address too (``*``, ``Internet``, ``::/0``); ``internet_all`` alone may mean
+    #: IPv4 only (``0.0.0.0/0``), which leaves a dual-stack subnet's IPv6 traffic undecided
+    internet_all_v6: bool = False
 
 
 def _tag_base(value: str) -> str:
@@ -185,7 +193,7 @@ def _classify(values: tuple[str, ...], asgs: tuple[str, ...], local: tuple[str, 
               also_public: frozenset[str]) -> AddressSet:
     """The work of :func:`classify_addresses`, cached: every silo NSG repeats the same fields and tags."""
     local_nets = [n for n in (_net(str(p)) for p in (local or [])) if n is not None]
-    some = allv = local_may = local_all = False
+    some = allv = local_may = local_all = all_v6 = False
     v4_cover: list[Interval] = []
     for raw in values:
         v = str(raw).strip()
@@ -193,10 +201,10 @@ def _classify(values: tuple[str, ...], asgs: tuple[str, ...], local: tuple[str, 
             continue
         low = v.lower()
         if low in ("*", "any"):
-            some = allv = local_may = local_all = True
+            some = allv = local_may = local_all = all_v6 = True
             continue
         if low == "internet":
-            some = allv = True
+            some = allv = all_v6 = True
             continue
         net = _net(v)
         if net is not None:
@@ -207,6 +215,7 @@ def _classify(values: tuple[str, ...], asgs: tuple[str, ...], local: tuple[str, 
                 v4_cover.append(iv)
             elif not any(net.subnet_of(n) for n in _NON_PUBLIC_V6 if n.version == 6):
                 some = True
+                all_v6 = all_v6 or _GLOBAL_V6.subnet_of(net)
             if local is None or any(net.version == n.version and net.overlaps(n) for n in local_nets):
                 local_may = True
             continue
@@ -229,7 +238,7 @@ def _classify(values: tuple[str, ...], asgs: tuple[str, ...], local: tuple[str, 
     if asgs:
         local_may = True
     text = ",".join([str(v) for v in values if str(v).strip()] + [f"asg:{name_of(a)}" for a in asgs])
-    return AddressSet(some, allv, local_may, local_all, text or "(none)")
+    return AddressSet(some, allv, local_may, local_all, text or "(none)", all_v6)
 
 
 @lru_cache(maxsize=4096)
@@ -279,13 +288,22 @@ class NsgRule:
 
 
 def _field(props: dict[str, Any], singular: str, plural: str) -> list[str]:
+    """Values of a singular and a plural field combined, as strings.
+
+    Numbers (``destinationPortRange: 22``, as templates and hand-written exports carry them) are read as
+    their text: dropping them would turn a Deny of port 22 into a Deny of every port and hide the Allows
+    below it. Other non-string values are kept as text too, so the parser reports them (-> unknown).
+    """
     out: list[str] = []
     one = props.get(singular)
-    if isinstance(one, str) and one.strip():
-        out.append(one.strip())
-    for v in props.get(plural) or []:
-        if isinstance(v, str) and v.strip():
-            out.append(v.strip())
+    many = props.get(plural)
+    values = ([one] if one is not None else []) + (list(many) if isinstance(many, list)
+                                                   else [many] if many not in (None, "") else [])
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (str, int)):
+            out.append(repr(v))
+        elif str(v).strip():
+            out.append(str(v).strip())
     return out
 
 
@@ -402,6 +420,9 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
     :func:`classify_addresses`)."""
     inbound = direction.lower() == "inbound"
     result = DirectionResult("Inbound" if inbound else "Outbound", nsg_ids=[nsg_id] if nsg_id else [])
+    # A subnet with an IPv6 prefix (or one whose prefixes are unknown) can carry IPv6 Internet traffic, which
+    # a Deny of 0.0.0.0/0 does not cover.
+    dual_stack = local_prefixes is None or any(":" in str(p) for p in local_prefixes)
     undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
     ordered = sorted((r for r in rules if r.direction.lower() == direction.lower()),
                      key=lambda r: (r.priority, r.default, r.name.lower()))
@@ -410,12 +431,12 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
                                  also_public if inbound else frozenset())
         dst = classify_addresses(list(r.destinations), list(r.destination_asgs), local_prefixes if inbound else None,
                                  frozenset() if inbound else also_public)
-        if inbound:
-            remote_ok = src.internet_some if r.allow else src.internet_all
-            local_ok = dst.local_may if r.allow else dst.local_all
+        remote = src if inbound else dst
+        if r.allow:
+            remote_ok = remote.internet_some
         else:
-            remote_ok = dst.internet_some if r.allow else dst.internet_all
-            local_ok = src.local_may if r.allow else src.local_all
+            remote_ok = remote.internet_all and (remote.internet_all_v6 or not dual_stack)
+        local_ok = (dst if inbound else src).local_may if r.allow else (dst if inbound else src).local_all
         if not (remote_ok and local_ok):
             continue
         if not r.allow and list(r.source_ports) != [FULL]:
