@@ -4,6 +4,7 @@ defaults assumed for missing properties, referenced resources missing from the i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import flaudit.rules.workspace_hardening as pack
@@ -43,6 +44,21 @@ def one(result: dict[str, Any], rule_id: str, silo: str | None = None, resource_
                            if f["resource_id"].endswith(resource_suffix)])
 
 
+_REMOVED = object()
+
+
+def judged(rule_id: str, resource: Callable[[list[dict[str, Any]]], dict[str, Any]], setting: str,
+           value: Any = _REMOVED) -> dict[str, Any]:
+    """The rule's one finding in the hardened sample with one property of ``resource`` (workspace, registry)
+    changed: set to ``value``, or removed when no value is given (to see the default the rule assumes)."""
+    res = support.sample_resources("hardened")
+    if value is _REMOVED:
+        del resource(res)["properties"][setting]
+    else:
+        resource(res)["properties"][setting] = value
+    return one(run(res), rule_id)
+
+
 # -- hardened posture and metadata --------------------------------------------------------------------------------
 def test_hardened_passes_every_workspace_hardening_rule():
     result = run(support.sample_resources("hardened"))
@@ -77,15 +93,11 @@ def test_rules_carry_verified_policies_and_documented_defaults():
 # -- FL-WSH-001 workspace public network access -------------------------------------------------------------------
 @pytest.mark.parametrize("value,status", [("Disabled", "pass"), ("Enabled", "fail"), ("Sometimes", "unknown")])
 def test_workspace_public_network_access_values(value, status):
-    res = support.sample_resources("hardened")
-    workspace(res)["properties"]["publicNetworkAccess"] = value
-    assert one(run(res), "FL-WSH-001")["status"] == status
+    assert judged("FL-WSH-001", workspace, "publicNetworkAccess", value)["status"] == status
 
 
 def test_missing_workspace_public_network_access_means_enabled_and_missing_firewall_means_allow():
-    res = support.sample_resources("hardened")
-    del workspace(res)["properties"]["publicNetworkAccess"]
-    f = one(run(res), "FL-WSH-001")
+    f = judged("FL-WSH-001", workspace, "publicNetworkAccess")
     assert f["status"] == "fail"
     ev = support.property_evidence(f, "properties.publicNetworkAccess")
     assert ev["value"] == "Enabled" and ev["default_assumed"] is True
@@ -175,15 +187,11 @@ def test_unknown_isolation_mode_is_unknown():
 # -- FL-WSH-003 HBI ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value,status", [(True, "pass"), (False, "fail"), ("true", "unknown")])
 def test_hbi_values(value, status):
-    res = support.sample_resources("hardened")
-    workspace(res)["properties"]["hbiWorkspace"] = value
-    assert one(run(res), "FL-WSH-003")["status"] == status
+    assert judged("FL-WSH-003", workspace, "hbiWorkspace", value)["status"] == status
 
 
 def test_missing_hbi_flag_means_false():
-    res = support.sample_resources("hardened")
-    del workspace(res)["properties"]["hbiWorkspace"]
-    f = one(run(res), "FL-WSH-003")
+    f = judged("FL-WSH-003", workspace, "hbiWorkspace")
     assert f["status"] == "fail" and support.property_evidence(f, "properties.hbiWorkspace")["default_assumed"] is True
 
 
@@ -386,15 +394,11 @@ def test_workspace_without_a_registry_yet_is_not_applicable_and_a_missing_one_is
 
 @pytest.mark.parametrize("value,status", [(False, "pass"), (True, "fail"), ("on", "unknown")])
 def test_registry_admin_user_values(value, status):
-    res = support.sample_resources("hardened")
-    registry(res)["properties"]["adminUserEnabled"] = value
-    assert one(run(res), "FL-WSH-008")["status"] == status
+    assert judged("FL-WSH-008", registry, "adminUserEnabled", value)["status"] == status
 
 
 def test_missing_registry_admin_setting_means_disabled():
-    res = support.sample_resources("hardened")
-    del registry(res)["properties"]["adminUserEnabled"]
-    f = one(run(res), "FL-WSH-008")
+    f = judged("FL-WSH-008", registry, "adminUserEnabled")
     assert f["status"] == "pass"
     assert support.property_evidence(f, "properties.adminUserEnabled")["default_assumed"] is True
 
