@@ -50,6 +50,16 @@ KNOWN_TYPES = frozenset(
 )
 
 
+def _may_contain(outer: str, inner: str) -> bool:
+    """Whether scope ``outer`` may contain ``inner``. The root scope and management groups may contain any
+    subscription (an ARM id does not name its management groups), so something unreadable there covers
+    everything (fail closed); other scopes contain what their id prefixes."""
+    o = norm(outer)
+    if o in ("", "/") or o.startswith("/providers/microsoft.management/managementgroups/"):
+        return True
+    return norm(inner).startswith(o)
+
+
 @dataclass(frozen=True)
 class Unreadable:
     """Something the collector tried to read and could not: rules needing it report ``unknown``."""
@@ -147,7 +157,7 @@ class Inventory:
             ut = norm(u.resource_type)
             if ut not in ("*", t) and not t.startswith(ut + "/"):
                 continue
-            if scope is not None and u.scope and not norm(scope).startswith(norm(u.scope)):
+            if scope is not None and u.scope and not _may_contain(u.scope, scope):
                 continue
             out.append(u)
         return out

@@ -41,7 +41,20 @@ def wanted(args: argparse.Namespace) -> bool:
 def load(args: argparse.Namespace, inventory: Inventory) -> None:
     for raw in _paths(args):
         for path in expand(Path(raw)):
-            inventory.merge(read_file(path))
+            part = read_file(path)
+            for rid, res in part.resources.items():
+                known = inventory.resources.get(rid)
+                if known is not None and _state(known) != _state(res):
+                    raise InputError(f"{path}: resource {res.get('id')} is also in an earlier input with different "
+                                     "properties; give one state of each resource (which one holds is unknown)")
+            inventory.merge(part)
+
+
+def _state(resource: dict[str, Any]) -> tuple[Any, Any]:
+    """What a rule reads of a resource: two copies of one id that differ here contradict each other (an old
+    and a new export, say), and keeping whichever came last could keep the one that passes. Top-level
+    metadata that tools add or drop (etag, Resource Graph's tenantId, resourceGroup...) is ignored."""
+    return resource.get("properties"), resource.get("identity")
 
 
 def expand(path: Path) -> list[Path]:
@@ -96,7 +109,10 @@ def _add_items(inv: Inventory, items: list[Any], origin: str) -> None:
             raise InputError(f"{origin}: item {i} is not an ARM resource (needs string 'id' and 'type')")
         if not item["id"].startswith("/"):
             raise InputError(f"{origin}: item {i} has id {item['id']!r}, not an ARM resource id")
-        inv.add(item)
+        known = inv.get(item["id"])
+        if inv.add(item) and known is not None and _state(known) != _state(inv.get(item["id"]) or {}):
+            raise InputError(f"{origin}: item {i} ({item['id']}) repeats an earlier item's id with different "
+                             "properties; give one state of each resource")
 
 
 def parse_snapshot(doc: dict[str, Any], origin: str) -> Inventory:
