@@ -124,3 +124,71 @@ def test_egress_deny_with_numeric_port_does_not_become_deny_all():
         if r["name"] == "DenyInternetOutbound":
             r["properties"]["destinationPortRange"] = 25
     not_passing(audit(res), "FL-NET-005", "silo1")
+
+
+def _peer(res: list[dict[str, Any]], a: str, b: str, state: Any = "Connected", separate: bool = False) -> None:
+    """A peering from silo ``a``'s VNet to silo ``b``'s (remote id lower-cased, as some exports write it)."""
+    va = by_name(res, "Microsoft.Network/virtualNetworks", f"vnet-{a}")
+    vb = by_name(res, "Microsoft.Network/virtualNetworks", f"vnet-{b}")
+    peering = {"id": f"{va['id']}/virtualNetworkPeerings/peer-{a}-{b}", "name": f"peer-{a}-{b}",
+               "type": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+               "properties": {"peeringState": state, "remoteVirtualNetwork": {"id": vb["id"].lower()},
+                              "allowVirtualNetworkAccess": True,
+                              "remoteAddressSpace": copy.deepcopy(vb["properties"]["addressSpace"])}}
+    if separate:
+        res.append(peering)
+    else:
+        va["properties"]["virtualNetworkPeerings"].append(peering)
+
+
+@pytest.mark.parametrize(("state", "separate"), [("connected", False), ("Connected", True), (None, False)],
+                         ids=["lower-case-state", "separate-resource", "state-missing"])
+def test_silo_vnets_peered(state, separate):
+    res = sample_resources()
+    _peer(res, "silo0", "silo1", state, separate)
+    not_passing(audit(res), "FL-NET-006", "silo1")
+
+
+def _route_table(res: list[dict[str, Any]], routes: list[tuple[str, str]]) -> None:
+    """Drop silo1's NSG Internet deny and send its subnet's traffic through a route table instead."""
+    group = nsg(res, "nsg-silo1")["properties"]
+    group["securityRules"] = [r for r in group["securityRules"] if r["name"] != "DenyInternetOutbound"]
+    rt_id = f"{by_name(res, 'Microsoft.Network/virtualNetworks', 'vnet-silo1')['id'].split('/providers/')[0]}" \
+            "/providers/Microsoft.Network/routeTables/rt-silo1"
+    res.append({"id": rt_id, "name": "rt-silo1", "type": "Microsoft.Network/routeTables",
+                "properties": {"disableBgpRoutePropagation": True, "routes": [
+                    {"name": f"r{i}", "properties": {"addressPrefix": prefix, "nextHopType": hop,
+                                                     **({"nextHopIpAddress": "10.100.2.200"}
+                                                        if hop.lower() == "virtualappliance" else {})}}
+                    for i, (prefix, hop) in enumerate(routes)]}})
+    vnet = by_name(res, "Microsoft.Network/virtualNetworks", "vnet-silo1")
+    vnet["properties"]["subnets"][0]["properties"]["routeTable"] = {"id": rt_id}
+
+
+def test_default_route_to_an_appliance_blocks_egress():
+    """Control for the test below: 0.0.0.0/0 to a virtual appliance is the documented egress block."""
+    res = sample_resources()
+    _route_table(res, [("0.0.0.0/0", "VirtualAppliance")])
+    assert statuses(audit(res), "FL-NET-005", silo="silo1") == {"pass"}
+
+
+def test_more_specific_route_to_the_internet_beside_the_appliance_route():
+    res = sample_resources()
+    _route_table(res, [("0.0.0.0/0", "VirtualAppliance"), ("1.2.3.0/24", "Internet")])
+    not_passing(audit(res), "FL-NET-005", "silo1")
+
+
+def _managed(res: list[dict[str, Any]], mode: Any) -> None:
+    """Move the silo computes into the workspace managed network with isolation ``mode``."""
+    for name in ("silo0-01", "silo1-01", "silo2-01", "orchestrator-01"):
+        by_name(res, "Microsoft.MachineLearningServices/workspaces/computes", name)[
+            "properties"]["properties"].pop("subnet", None)
+    ws = by_name(res, "Microsoft.MachineLearningServices/workspaces", "aml-fl-sample")
+    ws["properties"]["managedNetwork"] = {"isolationMode": mode, "outboundRules": {}, "status": {"status": "Active"}}
+
+
+@pytest.mark.parametrize("mode", ["AllowInternetOutbound", "Disabled", None, "Weird"])
+def test_managed_network_mode_that_is_not_approved_outbound_only(mode):
+    res = sample_resources()
+    _managed(res, mode)
+    not_passing(audit(res), "FL-NET-005", "silo1")

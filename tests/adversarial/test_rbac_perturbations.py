@@ -266,3 +266,62 @@ def test_workspace_system_identity_with_contributor_at_the_resource_group():
     result = audit(res)
     for silo in ("silo0", "silo1", "silo2"):
         not_passing(result, "FL-WS-001", silo)
+
+
+@pytest.mark.parametrize("role", ["18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",  # User Access Administrator
+                                  "f58310d9-a9f6-439a-9e8d-f62e7b41a168"],  # RBAC Administrator (conditional)
+                         ids=["user-access-admin", "rbac-admin-conditional"])
+def test_role_admin_at_the_resource_group(role):
+    res = sample_resources()
+    condition = None
+    if role.startswith("f58310d9"):
+        condition = ("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request["
+                     "Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals "
+                     f"{{{ROLE['blob-reader']}}}))")
+    res.append(role_assignment(generate.rg_id(), role, principal(res, "uai-silo0"), condition=condition))
+    not_passing(audit(res), "FL-ID-007", "silo0")
+
+
+def test_custom_role_with_authorization_wildcard_is_role_admin():
+    res = sample_resources()
+    res += [role_definition(CUSTOM, actions=["Microsoft.Authorization/*"]),
+            role_assignment(generate.rg_id(), CUSTOM, principal(res, "uai-silo0"))]
+    not_passing(audit(res), "FL-ID-007", "silo0")
+
+
+@pytest.mark.parametrize("shared_keys", ["missing", None, "false", "False", 1])
+def test_key_operator_on_own_storage_where_shared_keys_are_not_stated_false(shared_keys):
+    res = sample_resources()
+    props = storage(res, "silo1")["properties"]
+    if shared_keys == "missing":
+        del props["allowSharedKeyAccess"]
+    else:
+        props["allowSharedKeyAccess"] = shared_keys
+    res.append(role_assignment(storage(res, "silo1")["id"], ROLE["key-operator"], principal(res, "uai-silo1")))
+    not_passing(audit(res), "FL-ID-005", "silo1")
+
+
+def test_key_operator_on_another_silos_storage_with_shared_keys_by_default():
+    res = sample_resources()
+    del storage(res, "silo1")["properties"]["allowSharedKeyAccess"]
+    res.append(_silo0_on_silo1(res, ROLE["key-operator"]))
+    _cross_silo_seen(audit(res))
+
+
+def test_workspace_user_assigned_identity_with_data_access():
+    res = sample_resources()
+    uai = f"{generate.rg_id()}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-workspace"
+    pid = "5e0c1a52-0000-4000-8000-00000000e004"
+    res.append({"id": uai, "name": "uai-workspace", "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                "properties": {"principalId": pid, "clientId": "5e0c1a52-0000-4000-8000-00000000e005"}})
+    ws = workspace(res)
+    ws["identity"] = {"type": "SystemAssigned,UserAssigned", "principalId": ws["identity"]["principalId"],
+                      "userAssignedIdentities": {uai: {}}}
+    res.append(role_assignment(storage(res, "silo1")["id"], ROLE["blob-reader"], pid))
+    not_passing(audit(res), "FL-WS-001", "silo1")
+
+
+def test_orchestrator_identity_with_data_access_to_a_silo():
+    res = sample_resources()
+    res.append(role_assignment(storage(res, "silo1")["id"], ROLE["blob-reader"], principal(res, "uai-orchestrator")))
+    not_passing(audit(res), "FL-WS-001", "silo1")
