@@ -549,6 +549,10 @@ def _management_group_chains(inventory: Inventory) -> dict[str, list[str]]:
         chain = get_path(sub, "properties.managementGroupAncestorsChain")
         sid = str(get_path(sub, "subscriptionId") or get_path(sub, "properties.subscriptionId")
                   or name_of(sub.get("id", ""))).lower()
-        if isinstance(chain, list):
-            out[sid] = [str(m.get("name", "")).lower() for m in chain if isinstance(m, dict)]
+        names = [str(get_path(m, "name") or "").strip().lower() for m in chain if isinstance(m, dict)] \
+            if isinstance(chain, list) else []
+        # Every subscription sits at least under the tenant root group, so an empty chain, or one whose entries
+        # have no name, is not understood: leave the subscription out and every management group applies.
+        if names and all(names) and len(names) == len(chain):
+            out[sid] = names
     return out

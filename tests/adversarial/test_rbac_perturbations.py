@@ -325,3 +325,25 @@ def test_orchestrator_identity_with_data_access_to_a_silo():
     res = sample_resources()
     res.append(role_assignment(storage(res, "silo1")["id"], ROLE["blob-reader"], principal(res, "uai-orchestrator")))
     not_passing(audit(res), "FL-WS-001", "silo1")
+
+
+@pytest.mark.parametrize("chain", [[], [{"displayName": "FL"}], [{"name": ""}, {"name": "tenant-root"}]],
+                         ids=["empty", "no-names", "blank-name"])
+def test_management_group_chain_not_understood_keeps_every_management_group(chain):
+    """Every subscription is under the tenant root group: an empty or nameless chain says nothing."""
+    res = sample_resources()
+    res.append(role_assignment("/providers/Microsoft.Management/managementGroups/mg-fl", ROLE["blob-reader"],
+                               principal(res, "uai-silo0")))
+    res.append({"id": f"/subscriptions/{generate.SUB}", "type": "Microsoft.Resources/subscriptions",
+                "name": generate.SUB, "properties": {"managementGroupAncestorsChain": chain}})
+    _cross_silo_seen(audit(res))
+
+
+def test_management_group_outside_a_known_chain_does_not_apply():
+    """Control for the test above: a chain that names other groups rules the assignment out."""
+    res = sample_resources()
+    res.append(role_assignment("/providers/Microsoft.Management/managementGroups/mg-fl", ROLE["blob-reader"],
+                               principal(res, "uai-silo0")))
+    res.append({"id": f"/subscriptions/{generate.SUB}", "type": "Microsoft.Resources/subscriptions",
+                "name": generate.SUB, "properties": {"managementGroupAncestorsChain": [{"name": "mg-other"}]}})
+    assert statuses(audit(res), "FL-ID-004", silo="silo0") == {"pass"}
