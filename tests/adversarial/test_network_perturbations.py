@@ -192,3 +192,17 @@ def test_managed_network_mode_that_is_not_approved_outbound_only(mode):
     res = sample_resources()
     _managed(res, mode)
     not_passing(audit(res), "FL-NET-005", "silo1")
+
+
+@pytest.mark.parametrize("change", ["subnet-not-in-vnet", "vnet-not-in-input"])
+def test_compute_subnet_that_cannot_be_read(change):
+    res = sample_resources()
+    if change == "subnet-not-in-vnet":
+        sub = by_name(res, "Microsoft.MachineLearningServices/workspaces/computes", "silo1-01")[
+            "properties"]["properties"]["subnet"]
+        sub["id"] = sub["id"].replace("snet-training", "snet-other")
+    else:
+        res.remove(by_name(res, "Microsoft.Network/virtualNetworks", "vnet-silo1"))
+    result = audit(res)
+    for rule in ("FL-NET-003", "FL-NET-004", "FL-NET-005"):
+        assert not_passing(result, rule, "silo1") == {"unknown"}
