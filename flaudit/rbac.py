@@ -8,7 +8,10 @@ Semantics (https://learn.microsoft.com/azure/role-based-access-control/overview)
   plane; ``*`` in ``actions`` never grants a data action; wildcards and action names compare
   case-insensitively; ``notActions`` is a subtraction, not a deny (another role can grant the action back);
 - deny assignments win over any grant, except for principals listed in ``excludePrincipals``; a deny whose
-  principal is ``00000000-0000-0000-0000-000000000000`` (SystemDefined) applies to everyone;
+  principal is ``00000000-0000-0000-0000-000000000000`` (SystemDefined) applies to everyone; a deny with a
+  ``condition``, or one excluding a group (membership needs Microsoft Graph), removes nothing (fail closed);
+- assignments and role definitions are read with ``properties`` or flattened (as ``az role assignment list``
+  and ``az role definition list`` print them), property names case-insensitively;
 - an assignment with an ABAC ``condition`` grants conditionally: reported as such, never silently dropped.
 
 What a principal gets on a storage account is classified into kinds that all lead to the data:
