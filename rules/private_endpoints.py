@@ -47,8 +47,10 @@ def _no_workspace(what: str) -> Finding:
 
 
 def required_groups(storage: StorageAccount) -> list[str]:
-    """``blob`` always; ``dfs`` too when hierarchical namespace is on (missing isHnsEnabled means false)."""
-    return ["blob", "dfs"] if storage.prop("properties.isHnsEnabled") is True else ["blob"]
+    """``blob`` always; ``dfs`` too when hierarchical namespace is on (missing isHnsEnabled means false; any
+    value other than false or missing, e.g. the string "true", is taken as on: fail closed)."""
+    hns = storage.prop("properties.isHnsEnabled")
+    return ["blob"] if hns is None or hns is False or str(hns).lower() == "false" else ["blob", "dfs"]
 
 
 def endpoint_links(d: Deployment, target: dict[str, Any], group: str
@@ -138,12 +140,16 @@ def storage_no_public_path(d: Deployment) -> Iterable[Finding]:
             yield Unknown(st.id, f"Storage {st.name}: publicNetworkAccess is SecuredByPerimeter; public access "
                           "depends on network security perimeter access rules that were not collected.",
                           silo=silo.name, evidence=ev)
-        else:
+        elif exp.public_network_access.lower() == "disabled":
             blocked = [p.evidence() for p in exp.paths if p.is_public]
             if blocked:
                 ev.append(note("networkAcls paths below are inert while publicNetworkAccess is Disabled"))
             yield Pass(st.id, f"Storage {st.name} of silo {silo.name} has no public network path.", silo=silo.name,
                        evidence=ev + blocked)
+        else:  # only an explicit Disabled proves there is no public path
+            yield Unknown(st.id, f"Storage {st.name}: publicNetworkAccess {exp.public_network_access!r} is not a "
+                          "value flaudit understands, so the absence of a public path is not proven.",
+                          silo=silo.name, evidence=ev)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -340,6 +340,9 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
     reach = storage_reach(d)
     problems_by_silo = {o.name: problem for o in d.silos
                         if o.storage is not None and (problem := d.rbac.coverage_problem(o.storage.id))}
+    # A silo whose storage could not be resolved cannot be shown to be out of reach (fail closed).
+    problems_by_silo.update({o.name: "its storage account could not be resolved (" + "; ".join(o.missing) + ")"
+                             for o in d.silos if o.storage is None})
 
     def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
         failed = unknown = False
@@ -490,9 +493,11 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
                 yield Unknown(p.anchor, f"{silo.name}: cannot tell which key rights {p.name} holds: {problem}.",
                               silo=silo.name, evidence=[note(problem)], subject=p.id)
             else:
-                what = "working key or SAS rights" if live else "key-bearing roles"
-                yield Pass(p.anchor, f"{silo.name}: {p.name} holds no {what} on any storage account "
-                           "in the input.", silo=silo.name, subject=p.id)
+                if live:  # keys on other silos' storage are FL-ID-004's (critical) finding, not this one's
+                    msg = "holds no working key or SAS rights on its own silo's storage or any non-silo account"
+                else:
+                    msg = "holds no key-bearing roles on any storage account in the input"
+                yield Pass(p.anchor, f"{silo.name}: {p.name} {msg}.", silo=silo.name, subject=p.id)
 
     yield from each_silo_principal(d, check)
 

@@ -59,8 +59,14 @@ def each_account(d: Deployment, judge: Callable[[StorageAccount], Verdict]) -> I
         if key in seen:
             continue
         seen.add(key)
-        v = judge(m.storage)
         who = m.name if silo else "orchestrator"
+        if not isinstance(m.storage.raw.get("properties"), dict) or not m.storage.raw["properties"]:
+            # No defaults are assumed for an account whose export carries no properties at all.
+            yield Unknown(m.storage.id, f"{who}: {m.storage.name}: the input holds no properties for this account "
+                          "(a truncated export?), so its settings cannot be checked.", silo=silo,
+                          evidence=[prop(m.storage.id, "properties", m.storage.raw.get("properties"))])
+            continue
+        v = judge(m.storage)
         yield v.finding(m.storage.id, f"{who}: {m.storage.name}: {v.message}", silo=silo)
 
 
@@ -348,5 +354,79 @@ def encryption_at_rest(d: Deployment) -> Iterable[Finding]:
             return Verdict("pass", "data is encrypted with customer-managed keys.", evidence)
         return Verdict("fail", "encrypted with Microsoft-managed keys only (no infrastructure encryption, no "
                        "customer-managed key).", evidence)
+
+    yield from each_account(d, judge)
+
+
+# ---------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-STG-007",
+    title="Storage accounts have SFTP and local users disabled",
+    area="storage-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="SFTP and local users (isSftpEnabled, isLocalUserEnabled) authenticate with their own passwords or "
+    "SSH keys, outside Entra ID and RBAC, so none of the role-assignment isolation flaudit checks applies to them: "
+    "a local user with a home directory in a silo's container reads that silo's data. Azure defaults assumed for "
+    "missing values: isSftpEnabled false and isLocalUserEnabled true (local users only work with SFTP on, so a "
+    "missing isSftpEnabled closes the path).",
+    remediation=Remediation(
+        cli="az storage account update --name <account> --resource-group <rg> --enable-sftp false "
+        "--enable-local-user false",
+        bicep="resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  ...\n  properties: {\n"
+        "    isSftpEnabled: false\n    isLocalUserEnabled: false\n  }\n}",
+        text="Turn SFTP off on silo and orchestrator accounts; move data with identity-based access instead.",
+    ),
+    references=("https://learn.microsoft.com/azure/storage/blobs/secure-file-transfer-protocol-support",),
+)
+def no_sftp_local_users(d: Deployment) -> Iterable[Finding]:
+    def judge(st: StorageAccount) -> Verdict:
+        sftp, local = st.prop("properties.isSftpEnabled"), st.prop("properties.isLocalUserEnabled")
+        ev = [prop(st.id, "properties.isSftpEnabled", sftp, default_assumed=sftp is None,
+                   default_note="missing means false (Azure default)" if sftp is None else None),
+              prop(st.id, "properties.isLocalUserEnabled", local, default_assumed=local is None,
+                   default_note="missing means true (Azure default)" if local is None else None)]
+        if sftp is None or sftp is False:
+            return Verdict("pass", "SFTP is off, so local users cannot sign in.", ev)
+        if sftp is True:
+            if local is False:
+                return Verdict("pass", "SFTP is on but local users are disabled (no SFTP sign-in is possible).", ev)
+            return Verdict("fail", "SFTP is on with local users enabled: password or SSH-key access outside RBAC.",
+                           ev)
+        return Verdict("unknown", f"isSftpEnabled has the unexpected value {sftp!r}.", ev)
+
+    yield from each_account(d, judge)
+
+
+@rule(
+    id="FL-STG-008",
+    title="Storage accounts have NFS 3.0 disabled",
+    area="storage-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="NFS 3.0 on Blob storage (isNfsV3Enabled) authorizes by network location only: any client in an "
+    "allowed virtual network mounts the containers with no identity and no RBAC check, so the silo-identity "
+    "isolation flaudit verifies does not apply. Azure default assumed for a missing isNfsV3Enabled: false (it can "
+    "only be set when the account is created).",
+    remediation=Remediation(
+        cli="az storage account create --name <new-account> --resource-group <rg> --enable-nfs-v3 false  "
+        "# NFS 3.0 cannot be turned off on an existing account",
+        bicep="resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  ...\n  properties: {\n"
+        "    isNfsV3Enabled: false\n  }\n}",
+        text="Keep silo data on accounts without NFS 3.0; migrate data off an NFS-enabled account.",
+    ),
+    references=("https://learn.microsoft.com/azure/storage/blobs/network-file-system-protocol-support",),
+)
+def no_nfs_v3(d: Deployment) -> Iterable[Finding]:
+    def judge(st: StorageAccount) -> Verdict:
+        value = st.prop("properties.isNfsV3Enabled")
+        ev = [prop(st.id, "properties.isNfsV3Enabled", value, default_assumed=value is None,
+                   default_note="missing means false (Azure default)" if value is None else None)]
+        if value is None or value is False:
+            return Verdict("pass", "NFS 3.0 is off.", ev)
+        if value is True:
+            return Verdict("fail", "NFS 3.0 is on: clients in an allowed network mount its data without identity.",
+                           ev)
+        return Verdict("unknown", f"isNfsV3Enabled has the unexpected value {value!r}.", ev)
 
     yield from each_account(d, judge)

@@ -60,6 +60,8 @@ def test_rules_carry_verified_policies_docs_and_the_defaults_they_assume():
         "FL-STG-004": ("8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54",),
         "FL-STG-005": ("92a89a79-6c52-4a7e-a03f-61306fc49312",),
         "FL-STG-006": ("4733ea7b-a883-42fe-8cac-97454c2a9e4a", "6fac406b-40ca-413b-bf8e-0bf964659c25"),
+        "FL-STG-007": (),  # no built-in policy (Azure Landing Zones ship a custom one)
+        "FL-STG-008": (),
     }
     for r in RULES:
         assert r.area == "storage-hardening"
@@ -251,3 +253,32 @@ def test_with_the_whole_rule_pack_only_sandboxes_are_blocked_in_production_by_th
     blocking = support.area_blocking(posture, "storage-hardening")
     assert blocking["findings"] and not blocking["prototype"]
     assert bool(blocking["production"]) == (posture != "hardened")
+
+
+# -- FL-STG-007 SFTP and local users, FL-STG-008 NFS 3.0 ---------------------------------------------------------
+@pytest.mark.parametrize("sftp,local,status", [(None, None, "pass"), (False, True, "pass"), (True, False, "pass"),
+                                               (True, True, "fail"), (True, None, "fail"), ("yes", None, "unknown")])
+def test_sftp_with_local_users_is_access_outside_rbac(sftp, local, status):
+    res = support.sample_resources("hardened")
+    for key, value in (("isSftpEnabled", sftp), ("isLocalUserEnabled", local)):
+        if value is not None:
+            props(res, "silo1")[key] = value
+    assert support.statuses(run(res), "FL-STG-007", silo="silo1") == {status}
+
+
+@pytest.mark.parametrize("value,status", [(None, "pass"), (False, "pass"), (True, "fail"), ("on", "unknown")])
+def test_nfs_v3_authorizes_by_network_only(value, status):
+    res = support.sample_resources("hardened")
+    if value is not None:
+        props(res, "silo2")["isNfsV3Enabled"] = value
+    assert support.statuses(run(res), "FL-STG-008", silo="silo2") == {status}
+    if status == "fail":
+        assert support.audit(res)["verdict"]["production"]["status"] == "not_ready"
+
+
+def test_an_account_exported_without_properties_is_unknown_for_every_setting():
+    res = support.sample_resources("hardened")
+    support.storage(res, "silo0").pop("properties")
+    result = run(res)
+    for rule_id in ("FL-STG-001", "FL-STG-002", "FL-STG-004", "FL-STG-007"):
+        assert support.statuses(result, rule_id, silo="silo0") == {"unknown"}, rule_id
