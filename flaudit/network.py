@@ -123,6 +123,9 @@ class PrivateEndpointLink:
 
     @property
     def status(self) -> str:
+        """The connection state; an endpoint whose own provisioning failed carries nothing whatever it says."""
+        if str(get_path(self.pe or {}, "properties.provisioningState") or "").lower() == "failed":
+            return "Failed"
         states = [s for s in (self.target_status, self.pe_status) if s]
         if not states:
             return "Unknown"
@@ -528,6 +531,48 @@ def compute_placement(compute: Any, inventory: Any) -> Placement:
                      mode_default_assumed=assumed)
 
 
+#: Service tags that stand for the whole Internet (or every Azure customer's addresses) as a destination.
+OPEN_EGRESS_TAGS = frozenset({"internet", "azurecloud", "*", "any"})
+
+
+def managed_outbound_rules(workspace: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    """``managedNetwork.outboundRules`` as (name, rule): ARM returns a name -> rule map; some exports a list."""
+    rules = get_path(workspace or {}, "properties.managedNetwork.outboundRules") or {}
+    if isinstance(rules, dict):
+        return [(str(k), v) for k, v in rules.items() if isinstance(v, dict)]
+    if isinstance(rules, list):
+        return [(str(r.get("name", "")), r.get("properties", r)) for r in rules if isinstance(r, dict)]
+    return []
+
+
+def managed_open_egress(workspace: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """User-defined outbound rules that re-open the Internet in an AllowOnlyApprovedOutbound managed network.
+
+    An FQDN rule for ``*``, or a ServiceTag rule to ``Internet``/``AzureCloud`` or to address prefixes covering
+    public space, undoes the approved-only mode: (rule name, why) for each.
+    """
+    from flaudit.nsg import classify_addresses
+
+    out = []
+    for name, rule in managed_outbound_rules(workspace):
+        kind = str(rule.get("type", "")).lower()
+        dest = rule.get("destination")
+        if kind == "fqdn":
+            fqdn = str(dest if not isinstance(dest, dict) else dest.get("fqdn", "")).strip()
+            if fqdn in ("*", "*.*") or not fqdn:
+                out.append((name, f"FQDN rule to {fqdn or '(empty)'}"))
+        elif kind == "servicetag" and isinstance(dest, dict):
+            if str(dest.get("action", "Allow")).lower() == "deny":
+                continue
+            tag = str(dest.get("serviceTag", "")).strip().lower()
+            prefixes = [str(p) for p in dest.get("addressPrefixes") or []]
+            if tag in OPEN_EGRESS_TAGS:
+                out.append((name, f"service tag rule to {dest.get('serviceTag')}"))
+            elif prefixes and classify_addresses(prefixes, [], None).internet_some:
+                out.append((name, f"service tag rule to public prefixes {', '.join(prefixes[:5])}"))
+    return out
+
+
 def managed_private_endpoint_rules(workspace: dict[str, Any] | None, target_id: str, group: str
                                    ) -> list[tuple[str, dict[str, Any]]]:
     """The workspace managed network's ``PrivateEndpoint`` outbound rules to ``target_id``/``group``.
@@ -535,12 +580,9 @@ def managed_private_endpoint_rules(workspace: dict[str, Any] | None, target_id: 
     ``managedNetwork.outboundRules`` is a map of rule name -> rule (``type``, ``destination.serviceResourceId``,
     ``destination.subresourceTarget``, ``status``); older payloads use a list of named rules, read too.
     """
-    rules = get_path(workspace or {}, "properties.managedNetwork.outboundRules") or {}
-    items = (list(rules.items()) if isinstance(rules, dict)
-             else [(str(r.get("name", "")), r.get("properties", r)) for r in rules if isinstance(r, dict)])
     out = []
-    for name, rule in items:
-        if not isinstance(rule, dict) or str(rule.get("type", "")).lower() != "privateendpoint":
+    for name, rule in managed_outbound_rules(workspace):
+        if str(rule.get("type", "")).lower() != "privateendpoint":
             continue
         dest = rule.get("destination") or {}
         if norm(dest.get("serviceResourceId")) == norm(target_id) and \

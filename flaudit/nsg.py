@@ -53,7 +53,11 @@ Interval = tuple[int, int]
 INTERNET_TAGS = frozenset({"*", "any", "internet"})
 #: Tags whose addresses any Azure customer can send from: as exposed as the Internet.
 PUBLIC_CLOUD_TAGS = frozenset({"azurecloud", "appservice", "azurefrontdoor.backend", "azurefrontdoor.frontend",
-                               "azurefrontdoor.firstparty", "apimanagement", "azureconnectors"})
+                               "azurefrontdoor.firstparty", "apimanagement", "azureconnectors",
+                               # services that run any customer's pipelines, indexers, agents or workflows:
+                               # traffic from their addresses is not necessarily this tenant's (fail closed)
+                               "datafactory", "logicapps", "azurecognitivesearch", "azuredevops", "azureeventgrid",
+                               "azurebotservice", "powerbi"})
 #: Microsoft service tags: their addresses are operated by Microsoft services, not the Internet at large.
 SERVICE_TAGS = frozenset({
     "azureloadbalancer", "azuremachinelearning", "batchnodemanagement", "storage", "sql", "azureactivedirectory",
@@ -61,12 +65,12 @@ SERVICE_TAGS = frozenset({
     "gatewaymanager", "azuretrafficmanager", "azurebackup", "azuresiterecovery", "eventhub", "servicebus",
     "azurecosmosdb", "azuredatalake", "guestandhybridmanagement", "azureplatformdns", "azureplatformimds",
     "azureplatformlkm", "azureupdatedelivery", "azurearcinfrastructure", "azuredatabricks", "hdinsight",
-    "azurecognitivesearch", "cognitiveservicesmanagement", "datafactory", "datafactorymanagement",
-    "azuresignalr", "powerbi", "azuredevops", "azurebotservice", "azurestack", "microsoftcloudappsecurity",
+    "cognitiveservicesmanagement", "datafactorymanagement",
+    "azuresignalr", "azurestack", "microsoftcloudappsecurity",
     "storagesyncservice", "azureattestation", "azuremachinelearninginference", "azureopendatasets",
     "azureinformationprotection", "azureiothub", "azuredigitaltwins", "azurespringcloud", "windowsvirtualdesktop",
     "azurestorage", "electronicmail", "mysql", "postgresql", "sqlmanagement", "azureautomation",
-    "azureeventgrid", "logicapps", "logicappsmanagement", "microsoftpurviewpolicydistribution",
+    "logicappsmanagement", "microsoftpurviewpolicydistribution",
 })
 LOCAL_TAGS = frozenset({"virtualnetwork"})
 

@@ -15,8 +15,8 @@ from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
 from flaudit.model import Compute, Deployment, Silo
-from flaudit.network import VNET, parse_prefixes, vnet_of
-from flaudit.nsg import classify_addresses, effective, service_tag_egress
+from flaudit.network import VNET, managed_open_egress, vnet_of
+from flaudit.nsg import DATA_SERVICE_TAGS, classify_addresses, effective, service_tag_egress
 
 AML_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
 AML_MANAGED_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
@@ -258,6 +258,7 @@ def _route_control(d: Deployment, subnet_id: str) -> tuple[str, list[dict[str, A
         return "missing", [note(f"route table {ref.id} is referenced but not in the input")]
     default_ok: dict[str, Any] | None = None
     leaks = []
+    notes = []
     for r in d.network.routes(ref.id):
         prefix = str(get_path(r, "properties.addressPrefix") or "")
         hop = str(get_path(r, "properties.nextHopType") or "")
@@ -266,9 +267,14 @@ def _route_control(d: Deployment, subnet_id: str) -> tuple[str, list[dict[str, A
             if hop.lower() in ("virtualappliance", "none"):
                 default_ok = {"id": rid, "prefix": prefix, "hop": hop,
                               "ip": get_path(r, "properties.nextHopIpAddress")}
-        elif hop.lower() == "internet" and parse_prefixes([prefix]) and \
-                classify_addresses([prefix], [], None).internet_some:
+        elif hop.lower() == "internet" and classify_addresses([prefix], [], None).internet_some:
+            # a public CIDR, or a service tag whose addresses any Azure customer holds (AzureCloud...), or
+            # one flaudit does not know: Internet-bound traffic that bypasses the appliance
             leaks.append(prop(rid, "properties.nextHopType", hop))
+        elif hop.lower() == "internet" and prefix.split(".", 1)[0].lower() in DATA_SERVICE_TAGS:
+            notes.append(note(f"route {rid.rsplit('/', 1)[-1]} sends {prefix} straight to the Internet, bypassing "
+                              "the appliance: every customer's accounts of that service are reachable (add a "
+                              "service endpoint policy, or route it through the appliance)"))
     if default_ok is None:
         return "none", [note(f"route table {ref.id} has no 0.0.0.0/0 route to a VirtualAppliance or None")]
     ev = [prop(default_ok["id"], "properties.nextHopType", default_ok["hop"]),
@@ -277,8 +283,8 @@ def _route_control(d: Deployment, subnet_id: str) -> tuple[str, list[dict[str, A
         ev.append(note(f"Internet-bound traffic goes to the appliance at {default_ok['ip']}; flaudit assumes it "
                        "filters egress (its rules are not evaluated)"))
     if leaks:
-        return "leaks", ev + leaks
-    return "controlled", ev
+        return "leaks", ev + leaks + notes
+    return "controlled", ev + notes
 
 
 @rule(
@@ -313,7 +319,14 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
             continue
         p = placement_of(d, c)
         if p.kind == "managed":
-            if p.isolation_mode.lower() == "allowonlyapprovedoutbound":
+            reopened = managed_open_egress(d.inventory.get(p.workspace_id))
+            if p.isolation_mode.lower() == "allowonlyapprovedoutbound" and reopened:
+                yield Fail(c.id, f"Compute {c.name}: the managed network is AllowOnlyApprovedOutbound but outbound "
+                           "rules re-open the Internet: " + "; ".join(f"{n} ({why})" for n, why in reopened) + ".",
+                           silo=silo.name, evidence=[p.mode_evidence()] + [
+                               prop(p.workspace_id or "", f"properties.managedNetwork.outboundRules.{n}", why)
+                               for n, why in reopened])
+            elif p.isolation_mode.lower() == "allowonlyapprovedoutbound":
                 yield Pass(c.id, f"Compute {c.name}: the managed network allows only approved outbound traffic.",
                            silo=silo.name, evidence=[p.mode_evidence()])
             else:

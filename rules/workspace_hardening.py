@@ -22,6 +22,7 @@ from flaudit.arm import get_path, name_of, norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
 from flaudit.model import Compute, Deployment, Workspace
+from flaudit.network import managed_open_egress, managed_outbound_rules
 
 AML_PRIVATE_LINK_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link"
 AML_MANAGED_NET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
@@ -305,11 +306,15 @@ def managed_network_mode(d: Deployment) -> Iterable[Finding]:
     mode, ev = _setting(ws.id, ws.raw, path, "Disabled", "missing means Disabled (Azure default)")
     m = str(mode).strip().lower()
     if m == "allowonlyapprovedoutbound":
-        rules = ws.prop("properties.managedNetwork.outboundRules") or {}
-        # ARM returns a name -> rule map; some tools export a list of rules instead.
-        items = rules.values() if isinstance(rules, dict) else rules if isinstance(rules, list) else []
-        fqdn = sorted(str(get_path(r, "destination")) for r in items
-                      if isinstance(r, dict) and str(r.get("type", "")).lower() == "fqdn")
+        reopened = managed_open_egress(ws.raw)
+        if reopened:
+            yield Fail(ws.id, f"Workspace {ws.name}: the managed network is AllowOnlyApprovedOutbound but outbound "
+                       "rules re-open the Internet: " + "; ".join(f"{n} ({why})" for n, why in reopened) + ".",
+                       evidence=[ev] + [prop(ws.id, f"properties.managedNetwork.outboundRules.{n}", why)
+                                        for n, why in reopened])
+            return
+        fqdn = sorted(str(get_path(r, "destination")) for _, r in managed_outbound_rules(ws.raw)
+                      if str(r.get("type", "")).lower() == "fqdn")
         evidence = [ev]
         if fqdn:
             evidence.append(note(f"approved FQDN outbound rules: {', '.join(fqdn[:20])}"

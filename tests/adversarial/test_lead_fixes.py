@@ -34,3 +34,38 @@ def test_key_rights_message_names_what_was_checked():
     result = support.audit(support.sample_resources("hardened"))
     msgs = [f["message"] for f in support.findings(result, "FL-ID-005", status="pass")]
     assert msgs and all("own silo's storage" in m for m in msgs)
+
+
+def _managed(res, outbound_rules):
+    """The hardened sample with every compute in an AllowOnlyApprovedOutbound managed network."""
+    ws = support.by_type(res, "Microsoft.MachineLearningServices/workspaces")[0]
+    ws["properties"]["managedNetwork"] = {"isolationMode": "AllowOnlyApprovedOutbound",
+                                          "outboundRules": outbound_rules}
+    for c in support.by_type(res, "Microsoft.MachineLearningServices/workspaces/computes"):
+        c["properties"]["properties"].pop("subnet", None)
+    return res
+
+
+def test_managed_network_rules_that_reopen_the_internet_fail_egress():
+    ok = {"pypi": {"type": "FQDN", "category": "UserDefined", "destination": "pypi.org"}}
+    bad = {"everything": {"type": "ServiceTag", "category": "UserDefined",
+                          "destination": {"serviceTag": "Internet", "protocol": "*", "portRanges": "*",
+                                          "action": "Allow"}},
+           "prefixes": {"type": "ServiceTag", "category": "UserDefined",
+                        "destination": {"serviceTag": "AzureCloud.WestEurope", "protocol": "TCP", "portRanges": "443",
+                                        "addressPrefixes": ["0.0.0.0/0"]}},
+           "wild": {"type": "FQDN", "category": "UserDefined", "destination": "*"}}
+    good = support.audit(_managed(support.sample_resources("hardened"), ok))
+    assert support.statuses(good, "FL-NET-005", silo="silo0") == {"pass"}
+    assert support.statuses(good, "FL-WSH-002", silo=None) == {"pass"}
+    for name, rule in bad.items():
+        result = support.audit(_managed(support.sample_resources("hardened"), {name: rule}))
+        assert support.statuses(result, "FL-NET-005", silo="silo0") == {"fail"}, name
+        assert support.statuses(result, "FL-WSH-002", silo=None) == {"fail"}, name
+
+
+def test_a_private_endpoint_that_failed_to_provision_is_not_approved():
+    res = support.sample_resources("hardened")
+    pe = support.by_name(res, "Microsoft.Network/privateEndpoints", f"pe-{support.storage(res, 'silo1')['name']}-blob")
+    pe["properties"]["provisioningState"] = "Failed"
+    assert support.statuses(support.audit(res), "FL-PE-002", silo="silo1") == {"fail"}

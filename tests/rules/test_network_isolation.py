@@ -158,7 +158,8 @@ def test_net004_no_internet_inbound_passes_with_the_deciding_deny_as_evidence():
     assert ("DenyAllInBound", 65500, "*") in rule_evidence(f)
 
 
-@pytest.mark.parametrize("source", ["Internet", "internet", "0.0.0.0/0", ["10.0.0.0/8", "20.50.0.0/16"]])
+@pytest.mark.parametrize("source", ["Internet", "internet", "0.0.0.0/0", ["10.0.0.0/8", "20.50.0.0/16"],
+                                    "DataFactory", "AzureDevOps"])  # any tenant's pipelines and agents send from these
 def test_net004_internet_allow_fails_with_rule_name_priority_and_ports(source):
     res = support.sample_resources("hardened")
     nsg_rules(res).append(nsg_rule("AllowSshRdp", 300, "Allow", "Inbound", src=source, ports=["22", "3389"]))
@@ -231,6 +232,24 @@ def test_net005_more_specific_internet_route_bypassing_the_appliance_fails():
                                                           "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}},
                        {"name": "direct", "properties": {"addressPrefix": "40.0.0.0/8", "nextHopType": "Internet"}}])
     assert one(run(res), "FL-NET-005")["status"] == "fail"
+
+
+@pytest.mark.parametrize("prefix", ["AzureCloud", "AzureCloud.WestEurope", "SomeNewTag"])
+def test_net005_service_tag_route_to_the_internet_bypassing_the_appliance_fails(prefix):
+    res = support.sample_resources("private")
+    _route_table(res, [{"name": "default", "properties": {"addressPrefix": "0.0.0.0/0",
+                                                          "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}},
+                       {"name": "tag", "properties": {"addressPrefix": prefix, "nextHopType": "Internet"}}])
+    assert one(run(res), "FL-NET-005")["status"] == "fail"
+
+
+def test_net005_storage_tag_route_around_the_appliance_is_noted():
+    res = support.sample_resources("private")
+    _route_table(res, [{"name": "default", "properties": {"addressPrefix": "0.0.0.0/0",
+                                                          "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}},
+                       {"name": "st", "properties": {"addressPrefix": "Storage", "nextHopType": "Internet"}}])
+    f = one(run(res), "FL-NET-005")
+    assert any("every customer's accounts" in e.get("text", "") for e in f["evidence"])
 
 
 def test_net005_missing_route_table_makes_an_open_nsg_unknown():
