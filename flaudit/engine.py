@@ -159,7 +159,7 @@ def run_rules(deployment: Any, rules: Iterable[Rule]) -> list[Finding]:
             f.severity = f.severity or r.severity
             if not f.blocks:
                 f.blocks = r.blocks
-            if f.location is None and f.resource_id:
+            if locations and f.location is None and f.resource_id:  # only IaC inputs carry locations
                 f.location = locations.get(f.resource_id.lower().rstrip("/"))
             findings.append(f)
     return findings

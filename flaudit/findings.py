@@ -22,7 +22,7 @@ AREAS = (
 SEVERITY_RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     """One verdict of one rule on one resource (optionally about one subject, e.g. a principal).
 

@@ -256,7 +256,7 @@ class Deny:
         return any(action_matches(a, action) for a in acts) and not any(action_matches(n, action) for n in nots)
 
 
-@dataclass
+@dataclass(slots=True)
 class Grant:
     """One link of an access chain: assignment -> role -> scope -> matched action."""
 
