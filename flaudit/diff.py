@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flaudit.result import load_result  # noqa: F401  (re-exported for diff's callers)
-
 FAILING = ("fail", "unknown")
 
 

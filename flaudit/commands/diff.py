@@ -24,8 +24,9 @@ def run(args: argparse.Namespace) -> int:
 
     from flaudit import diff
     from flaudit.output import write_text_atomic
+    from flaudit.result import load_result
 
-    d = diff.diff_results(diff.load_result(args.old), diff.load_result(args.new))
+    d = diff.diff_results(load_result(args.old), load_result(args.new))
     text = {"terminal": diff.render_terminal, "markdown": diff.render_markdown, "json": diff.render_json}[args.format](d)
     if args.output:
         write_text_atomic(Path(args.output), text)

@@ -39,10 +39,11 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from flaudit.audit import audit_from_args
-    from flaudit.diff import load_result, new_since_baseline
+    from flaudit.diff import new_since_baseline
     from flaudit.errors import InputError
     from flaudit.gate import blocking_findings, exit_code
     from flaudit.reports import parse_formats
+    from flaudit.result import load_result
 
     if args.fail_on_new and not args.baseline:
         raise InputError("--fail-on-new needs --baseline RESULT.json")
