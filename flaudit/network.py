@@ -573,6 +573,16 @@ def managed_open_egress(workspace: dict[str, Any] | None) -> list[tuple[str, str
     return out
 
 
+def reopened_egress_finding_parts(workspace_id: str, reopened: list[tuple[str, str]]
+                                  ) -> tuple[str, list[dict[str, Any]]]:
+    """Message tail and evidence for :func:`managed_open_egress` results (shared by the egress rules)."""
+    from flaudit.findings import prop
+
+    text = ("the managed network is AllowOnlyApprovedOutbound but outbound rules re-open the Internet: "
+            + "; ".join(f"{n} ({why})" for n, why in reopened) + ".")
+    return text, [prop(workspace_id, f"properties.managedNetwork.outboundRules.{n}", why) for n, why in reopened]
+
+
 def managed_private_endpoint_rules(workspace: dict[str, Any] | None, target_id: str, group: str
                                    ) -> list[tuple[str, dict[str, Any]]]:
     """The workspace managed network's ``PrivateEndpoint`` outbound rules to ``target_id``/``group``.

@@ -15,7 +15,7 @@ from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
 from flaudit.model import Compute, Deployment, Silo
-from flaudit.network import VNET, managed_open_egress, vnet_of
+from flaudit.network import VNET, managed_open_egress, reopened_egress_finding_parts, vnet_of
 from flaudit.nsg import DATA_SERVICE_TAGS, classify_addresses, effective, service_tag_egress
 
 AML_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
@@ -319,14 +319,12 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
             continue
         p = placement_of(d, c)
         if p.kind == "managed":
-            reopened = managed_open_egress(d.inventory.get(p.workspace_id))
-            if p.isolation_mode.lower() == "allowonlyapprovedoutbound" and reopened:
-                yield Fail(c.id, f"Compute {c.name}: the managed network is AllowOnlyApprovedOutbound but outbound "
-                           "rules re-open the Internet: " + "; ".join(f"{n} ({why})" for n, why in reopened) + ".",
-                           silo=silo.name, evidence=[p.mode_evidence()] + [
-                               prop(p.workspace_id or "", f"properties.managedNetwork.outboundRules.{n}", why)
-                               for n, why in reopened])
-            elif p.isolation_mode.lower() == "allowonlyapprovedoutbound":
+            approved_only = p.isolation_mode.lower() == "allowonlyapprovedoutbound"
+            reopened = managed_open_egress(d.inventory.get(p.workspace_id)) if approved_only else []
+            if reopened:
+                text, ev = reopened_egress_finding_parts(p.workspace_id or "", reopened)
+                yield Fail(c.id, f"Compute {c.name}: {text}", silo=silo.name, evidence=[p.mode_evidence()] + ev)
+            elif approved_only:
                 yield Pass(c.id, f"Compute {c.name}: the managed network allows only approved outbound traffic.",
                            silo=silo.name, evidence=[p.mode_evidence()])
             else:

@@ -22,7 +22,7 @@ from flaudit.arm import get_path, name_of, norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
 from flaudit.model import Compute, Deployment, Workspace
-from flaudit.network import managed_open_egress, managed_outbound_rules
+from flaudit.network import managed_open_egress, managed_outbound_rules, reopened_egress_finding_parts
 
 AML_PRIVATE_LINK_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link"
 AML_MANAGED_NET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
@@ -308,10 +308,8 @@ def managed_network_mode(d: Deployment) -> Iterable[Finding]:
     if m == "allowonlyapprovedoutbound":
         reopened = managed_open_egress(ws.raw)
         if reopened:
-            yield Fail(ws.id, f"Workspace {ws.name}: the managed network is AllowOnlyApprovedOutbound but outbound "
-                       "rules re-open the Internet: " + "; ".join(f"{n} ({why})" for n, why in reopened) + ".",
-                       evidence=[ev] + [prop(ws.id, f"properties.managedNetwork.outboundRules.{n}", why)
-                                        for n, why in reopened])
+            text, rule_ev = reopened_egress_finding_parts(ws.id, reopened)
+            yield Fail(ws.id, f"Workspace {ws.name}: {text}", evidence=[ev] + rule_ev)
             return
         fqdn = sorted(str(get_path(r, "destination")) for _, r in managed_outbound_rules(ws.raw)
                       if str(r.get("type", "")).lower() == "fqdn")
