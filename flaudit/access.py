@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, norm
+from flaudit.paths import kind_notes  # noqa: F401  (re-exported: rules cite path kinds through access)
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable
@@ -167,22 +168,6 @@ def chain_evidence(grants: list[Grant], principal_name: str | None = None) -> li
         elif g.action not in item["matched_actions"]:
             item["matched_actions"].append(g.action)
     return list(merged.values())
-
-
-KIND_MEANING = {
-    "data": "blob/file/queue/table data actions: reads or writes the data directly",
-    "keys": "listKeys/regenerateKey/ListAccountSas/listServiceSas: account keys or SAS, full data access while "
-            "allowSharedKeyAccess is not false",
-    "delegation": "generateUserDelegationKey: can mint user-delegation SAS tokens",
-    "role-admin": "Microsoft.Authorization/roleAssignments/write: can grant itself any role on the account",
-    "mgmt-write": "Microsoft.Storage/storageAccounts/write: can re-enable shared keys or public access, then read",
-    "unknown": "the role definition is not in the input nor bundled with flaudit: it may grant anything",
-}
-
-
-def kind_notes(kinds: Iterable[str]) -> list[dict[str, Any]]:
-    """One note per access kind saying why it is a path to the data (for reviewers reading evidence)."""
-    return [{"kind": "note", "text": f"{k}: {KIND_MEANING[k]}"} for k in dict.fromkeys(kinds) if k in KIND_MEANING]
 
 
 def deny_notes(acc: Access) -> list[dict[str, Any]]:

@@ -48,7 +48,10 @@ class Evaluation:
 def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs: Iterable[Path] = ()
              ) -> Evaluation:
     """Model building and rule evaluation: the part whose speed the engine benchmark pins."""
+    from flaudit.access import access_edges
     from flaudit.engine import load_rules, run_rules
+    from flaudit.exposure import network_paths
+    from flaudit.reach import edges
     from flaudit.topology import build_deployment
 
     # The inventory lives as long as the audit: move it out of the cyclic garbage collector's way while rules
@@ -58,7 +61,8 @@ def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs
         deployment = build_deployment(inventory, config)
         rules = load_rules(rules_dirs)
         findings = run_rules(deployment, rules)
-        return Evaluation(deployment, rules, findings, deployment.access_edges(), deployment.network_paths())
+        return Evaluation(deployment, rules, findings, access_edges(deployment) + edges(deployment),
+                          network_paths(deployment))
     finally:
         gc.unfreeze()
 

@@ -16,6 +16,7 @@ AREAS = (
     "workspace-access",
     "storage-hardening",
     "workspace-hardening",
+    "data-movement",
     "topology",
 )
 #: Rank used by ``--fail-on``: a finding at or above the threshold counts.
@@ -29,7 +30,8 @@ class Finding:
     ``evidence`` is a list of dicts, each with a ``kind``:
     ``property`` (resource_id, path, value, default_assumed), ``access`` (principal -> assignment -> role ->
     scope -> matched action), ``nsg-rule`` (nsg, rule, priority, direction, access), ``network-path``
-    (kind, source, detail) or ``note`` (text).
+    (kind, source, detail), ``path`` (one chain from silo data to an outsider, flaudit/paths.py) or ``note``
+    (text).
     """
 
     status: str

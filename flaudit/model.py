@@ -246,13 +246,3 @@ class Deployment:
             "silos": [s.to_dict() for s in self.silos],
             "problems": list(self.problems),
         }
-
-    def access_edges(self) -> list[dict[str, Any]]:
-        from flaudit.access import access_edges
-
-        return access_edges(self)
-
-    def network_paths(self) -> list[dict[str, Any]]:
-        from flaudit.exposure import network_paths
-
-        return network_paths(self)

@@ -21,6 +21,7 @@ AREA_TITLES = {
     "workspace-access": "Workspace access",
     "storage-hardening": "Storage hardening",
     "workspace-hardening": "Workspace hardening",
+    "data-movement": "Data movement",
     "topology": "Topology",
 }
 SEVERITIES = ("critical", "high", "medium", "low", "info")

@@ -45,6 +45,7 @@ SHORT_AREA = {
     "workspace-access": "ws-access",
     "storage-hardening": "storage",
     "workspace-hardening": "ws-hardening",
+    "data-movement": "data-move",
     "topology": "topology",
 }
 MAX_ROWS = 30

@@ -7,6 +7,8 @@ import copy
 from flaudit.reports import markdown
 from synthetic import XSS_IMG, XSS_SCRIPT, make_result
 
+from flaudit.findings import AREAS
+
 
 def test_verdict_matrix_and_failing_findings_with_evidence(result):
     text = markdown.render(result)
@@ -36,7 +38,7 @@ def test_deployment_values_cannot_inject_html_or_break_the_table(hostile_result)
             f["silo"] = "a|b"
     row = next(line for line in markdown.render(piped).splitlines() if line.startswith("| a"))
     assert row.startswith("| a\\|b |")
-    assert row.count(" | ") == 7  # eight cells: the pipe in the name did not add a column
+    assert row.count(" | ") == len(AREAS)  # silo name + one cell per area: the pipe in the name added no column
     assert XSS_IMG not in text
 
 

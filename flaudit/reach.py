@@ -1,0 +1,55 @@
+"""Every path of a deployment, from every evaluator that produces paths, computed once.
+
+:mod:`flaudit.paths` is the vocabulary; this module asks each producer for its paths. A producer is a function
+``(Deployment) -> Iterable[Path]`` that lives with the evaluator that understands its kind (data movement with
+the data-movement evaluator, identity takeover with the RBAC evaluator, network reach with the network
+evaluator). Rules read :func:`paths_of`; the result's ``access[]`` lists them all (:func:`edges`).
+
+Data flow: model -> evaluators (producers) -> this module -> rules. Nothing here imports a rule.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flaudit.model import Deployment
+    from flaudit.paths import Path
+
+#: "module:function" of every producer, imported on first use (the CLI's start-up never pays for them).
+PRODUCERS: tuple[str, ...] = ()
+
+
+def _producers() -> list[Callable[[Deployment], Iterable[Path]]]:
+    out = []
+    for spec in PRODUCERS:
+        module, _, func = spec.partition(":")
+        out.append(getattr(importlib.import_module(module), func))
+    return out
+
+
+def all_paths(d: Deployment) -> list[Path]:
+    """Every path every producer finds, in a stable order (computed once per deployment)."""
+    cached = d.__dict__.get("_paths")
+    if cached is None:
+        found = [p for produce in _producers() for p in produce(d)]
+        found.sort(key=lambda p: (p.silo, p.kind, p.rule_id, p.source_id.lower(), p.outsider_id.lower()))
+        cached = d.__dict__["_paths"] = found
+    return cached
+
+
+def paths_of(d: Deployment, *, silo: str | None = None, kinds: Iterable[str] | None = None,
+             rule_id: str | None = None) -> list[Path]:
+    """The paths of one silo, of some kinds, or judged by one rule (any combination)."""
+    wanted = set(kinds) if kinds is not None else None
+    return [p for p in all_paths(d)
+            if (silo is None or p.silo == silo) and (wanted is None or p.kind in wanted)
+            and (rule_id is None or p.rule_id == rule_id)]
+
+
+def edges(d: Deployment) -> list[dict[str, Any]]:
+    """The result's ``access[]`` entries for every path (role-based access to silo storage comes from
+    :func:`flaudit.access.access_edges`; these are the other paths)."""
+    return [p.edge() for p in all_paths(d)]
