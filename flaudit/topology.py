@@ -15,6 +15,7 @@ from flaudit.arm import get_path, name_of, norm
 from flaudit.config import FLConfig
 from flaudit.inventory import Inventory
 from flaudit.model import Compute, Datastore, Deployment, Identity, Orchestrator, Silo, StorageAccount, Workspace
+from flaudit.readers import identity_type, user_assigned_identities
 
 WS = "microsoft.machinelearningservices/workspaces"
 COMPUTE = "microsoft.machinelearningservices/workspaces/computes"
@@ -27,18 +28,18 @@ _ORCH_TOKEN = re.compile(r"orchestrator|orch\b", re.IGNORECASE)
 
 
 def identities_of(resource: dict[str, Any], inventory: Inventory) -> list[Identity]:
-    """The managed identities an ARM resource runs as, from its ``identity`` block."""
+    """The managed identities an ARM resource runs as, from its ``identity`` block (read through
+    :func:`flaudit.readers.user_assigned_identities`, so the map, list and snake-case shapes all work)."""
     ident = resource.get("identity") or {}
     if not isinstance(ident, dict):
         return []
     out: list[Identity] = []
-    itype = str(ident.get("type") or "").lower()
-    if "systemassigned" in itype:
+    if "systemassigned" in identity_type(ident):
         out.append(Identity(id=f"{resource.get('id', '')}#system", name=f"{resource.get('name', '')} (system-assigned)",
-                            principal_id=ident.get("principalId"), client_id=None, kind="system-assigned"))
-    for uid, val in (ident.get("userAssignedIdentities") or {}).items():
+                            principal_id=ident.get("principalId") or ident.get("principal_id"), client_id=None,
+                            kind="system-assigned"))
+    for uid, val in user_assigned_identities(ident).items():
         res = inventory.get(uid)
-        val = val if isinstance(val, dict) else {}
         principal = val.get("principalId") or get_path(res, "properties.principalId")
         client = val.get("clientId") or get_path(res, "properties.clientId")
         out.append(Identity(id=uid, name=name_of(uid), principal_id=principal, client_id=client,
