@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flaudit.arm import is_resource_id, type_from_id
-from flaudit.errors import InputError
+from flaudit.errors import InputError, stage
 from flaudit.inventory import Inventory, SourceInfo, Unreadable
 from flaudit.readers import load_json, normalise_resource
 
@@ -42,7 +42,8 @@ def wanted(args: argparse.Namespace) -> bool:
 def load(args: argparse.Namespace, inventory: Inventory) -> None:
     for raw in _paths(args):
         for path in expand(Path(raw)):
-            part = read_file(path)
+            with stage(f"source flaudit.sources.files reading {path}"):
+                part = read_file(path)
             for rid, res in part.resources.items():
                 known = inventory.resources.get(rid)
                 if known is not None and _state(known) != _state(res):
