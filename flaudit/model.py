@@ -111,6 +111,8 @@ class Datastore:
     name: str
     raw: dict[str, Any]
     storage: StorageAccount | None = None
+    #: Ids of the accounts ``accountName`` matches when it matches more than one (then ``storage`` is None).
+    ambiguous_storage: list[str] = field(default_factory=list)
 
     @property
     def account_name(self) -> str | None:
@@ -132,7 +134,7 @@ class Datastore:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "account_name": self.account_name,
-                "credentials_type": self.credentials_type}
+                "container_name": self.container_name, "credentials_type": self.credentials_type}
 
 
 @dataclass

@@ -59,9 +59,11 @@ class _Lookup:
         self.datastores: dict[str, list[dict]] = defaultdict(list)
         for d in inv.of_type(DATASTORE):
             self.datastores[str(d.get("name", name_of(d["id"]))).split("/")[-1].lower()].append(d)
-        self.storage: dict[str, dict] = {}
+        # Storage account names are globally unique in Azure, so a datastore names its account by name alone;
+        # two accounts of one name in the input (two spellings of the subscription, say) are ambiguous.
+        self.storage: dict[str, list[dict]] = defaultdict(list)
         for s in inv.of_type(STORAGE):
-            self.storage[str(s.get("name") or name_of(s["id"])).lower()] = s
+            self.storage[str(s.get("name") or name_of(s["id"])).lower()].append(s)
 
     def in_workspace(self, items: list[dict], ws: Workspace | None) -> list[dict]:
         if ws is None:
@@ -82,10 +84,12 @@ class _Lookup:
             return None
         d = found[0]
         ds = Datastore(id=d["id"], name=name_of(d["id"]), raw=d)
-        if ds.account_name:
-            s = self.storage.get(ds.account_name.lower())
-            if s is not None:
-                ds.storage = StorageAccount(id=s["id"], name=name_of(s["id"]), raw=s)
+        found_storage = self.storage.get(ds.account_name.lower(), []) if ds.account_name else []
+        if len(found_storage) == 1:
+            s = found_storage[0]
+            ds.storage = StorageAccount(id=s["id"], name=name_of(s["id"]), raw=s)
+        elif found_storage:
+            ds.ambiguous_storage = [s["id"] for s in found_storage]
         return ds
 
 
@@ -109,6 +113,10 @@ def _resolve_member(member: Silo | Orchestrator, computes: list[str], datastore:
             member.datastore = ds
             if ds.storage is not None:
                 member.storage = ds.storage
+            elif ds.ambiguous_storage:
+                member.missing.append(f"storage account {ds.account_name!r} (behind datastore {datastore!r}) matches "
+                                      f"{len(ds.ambiguous_storage)} accounts in the inventory "
+                                      f"({', '.join(ds.ambiguous_storage)}); which one holds the data is ambiguous")
             elif ds.account_name:
                 member.missing.append(f"storage account {ds.account_name!r} (behind datastore {datastore!r}) "
                                       "not found in the inventory")

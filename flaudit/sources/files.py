@@ -132,11 +132,11 @@ def _item_problem(item: Any, i: int, single: bool) -> str | None:
         return f"{what} has an 'id' that is a {type(rid).__name__}, not a string"
     if rtype is not None and not isinstance(rtype, str):
         return f"{what} ({rid}) has a 'type' that is a {type(rtype).__name__}, not a string"
+    if not rtype and not type_from_id(rid):
+        return f"{what} has 'id' but no 'type', and its id {rid!r} names no resource type"
     if not is_resource_id(rid):
         return (f"{what} has id {rid!r}, which is not an ARM resource id (expected /subscriptions/.../providers/"
                 "<namespace>/<type>/<name>)")
-    if not rtype and not type_from_id(rid):
-        return f"{what} has 'id' but no 'type', and its id names no resource type"
     return None
 
 
