@@ -269,8 +269,10 @@ class NetworkIndex:
     def vnet_prefixes(self, vnet_id: str) -> list[str] | None:
         """A VNet's address space; from a peering's ``remoteAddressSpace`` when the VNet itself is not read."""
         v = self.vnet(vnet_id)
-        if v is not None:
-            return [str(p) for p in (get_path(v, "properties.addressSpace.addressPrefixes") or [])]
+        own = [str(p) for p in (get_path(v, "properties.addressSpace.addressPrefixes") or [])] if v else []
+        if own:
+            return own
+        # a VNet always has an address space: none in its payload means unknown, never "no addresses"
         for p in self._incoming.get(vnet_of(vnet_id), []):
             if p.remote_prefixes:
                 return p.remote_prefixes
