@@ -126,7 +126,8 @@ class Inventory:
             stored["type"] = type_from_id(raw_id) or rtype
             self.notes[f"{{n}} resource(s) of type {stored['type']} had 'id' but no 'type': type derived from "
                        "the id"] += 1
-        if isinstance(raw_id, str) and raw_id and (fixed := canonical_id(raw_id)) != raw_id:
+        if isinstance(raw_id, str) and (not raw_id.startswith("/") or raw_id.endswith("/") or "//" in raw_id) \
+                and (fixed := canonical_id(raw_id)) and fixed != raw_id:
             stored["id"] = fixed
             self.notes["{n} id(s) re-spelt as ARM spells ids (leading slash restored, doubled or trailing "
                        "slashes dropped)"] += 1

@@ -68,6 +68,18 @@ def test_list_items_without_type_are_read_from_a_list_response():
     assert len(inv.of_type("Microsoft.Network/routeTables/routes")) == 3
 
 
+@pytest.mark.parametrize("child", [
+    "serviceEndpointPolicies/sep/serviceEndpointPolicyDefinitions/d1",
+    "firewallPolicies/fp/ruleCollectionGroups/g1",
+    "networkSecurityGroups/nsg/defaultSecurityRules/DenyAllInBound",
+])
+def test_an_untyped_child_of_a_type_flaudit_does_not_read_is_counted_not_refused(child):
+    item = {"id": f"/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/{child}", "name": "x",
+            "properties": {}}
+    inv = parse_document({"value": [item]}, "list.json")
+    assert not inv.resources and sum(inv.ignored_types.values()) == 1
+
+
 def test_an_untyped_item_whose_id_names_no_type_is_refused_with_its_index():
     items = [{"id": "/subscriptions/s/resourceGroups/r", "name": "r"}] * 3 + [{"id": "subnet-7", "name": "x"}]
     with pytest.raises(InputError, match=r"list\.json: item 3 has 'id' but no 'type', and its id 'subnet-7' names "
