@@ -17,6 +17,11 @@ MISSING = object()
 _SLASHES = re.compile(r"/{2,}")
 #: How every ARM id starts once its leading slash is restored.
 _ID_STARTS = ("subscriptions/", "providers/")
+#: A well-formed id spelt canonically: a subscription, resource group or management group scope (or none), then
+#: any number of ``/providers/<Namespace.Name>/<type>/<name>[/<type>/<name>...]`` (extension resources chain).
+_CANONICAL_ID = re.compile(
+    r"^(?:/subscriptions/[^/\s]+(?:/resourceGroups/[^/\s]+)?)?"
+    r"(?:/providers/[^/\s]+\.[^/\s]+(?:/[^/\s]+/[^/\s]+)+)*$", re.IGNORECASE)
 
 
 def norm(value: str | None) -> str:
@@ -49,6 +54,8 @@ def is_resource_id(value: Any, rtype: str | None = None) -> bool:
     """
     if not isinstance(value, str):
         return False
+    if rtype is None and value and _CANONICAL_ID.match(value):  # the common case, without splitting
+        return True
     segs = id_segments(value)
     low = [s.lower() for s in segs]
     if not low or low[0] not in ("subscriptions", "providers"):

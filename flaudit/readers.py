@@ -95,6 +95,19 @@ def as_flag(value: Any) -> Any:
     return value
 
 
+def _has_string_flag(obj: Any, depth: int) -> bool:
+    if depth > _FLAG_DEPTH or not isinstance(obj, dict):
+        return False
+    for k, v in obj.items():
+        if isinstance(v, str):
+            if (v == "true" or v == "false" or v.strip().lower() in (_TRUE, _FALSE)) and isinstance(k, str) \
+                    and _FLAG_NAME.search(k):
+                return True
+        elif isinstance(v, dict) and _has_string_flag(v, depth + 1):
+            return True
+    return False
+
+
 def _flags(obj: Any, depth: int, changed: list[int]) -> Any:
     if depth > _FLAG_DEPTH or not isinstance(obj, dict):
         return obj
@@ -166,7 +179,7 @@ def normalise_resource(resource: dict[str, Any]) -> tuple[dict[str, Any], list[s
     notes: list[str] = []
     out = resource
     props = resource.get("properties")
-    if isinstance(props, dict):
+    if isinstance(props, dict) and _has_string_flag(props, 1):  # copy only what changes
         changed = [0]
         fixed = _flags(props, 1, changed)
         if changed[0]:
