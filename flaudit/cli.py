@@ -100,7 +100,8 @@ def describe_inputs(args: argparse.Namespace) -> str:
     parts = []
     for attr, label in (("input", "input"), ("paths", "input"), ("sample", "sample"), ("template", "template"),
                         ("what_if", "what-if"), ("subscription", "subscription"),
-                        ("management_group", "management group"), ("result", "result"), ("config", "config")):
+                        ("management_group", "management group"), ("result", "result"), ("old", "old result"),
+                        ("new", "new result"), ("run_dir", "run directory"), ("config", "config")):
         value = getattr(args, attr, None)
         if value in (None, [], "", False):
             continue

@@ -385,3 +385,16 @@ def test_inventory_notes_merge_across_files():
     a.merge(b)
     assert a.note_lines() == ["3 x"]
 
+
+
+def test_an_internal_error_in_report_names_the_result_file(tmp_path, capsys, monkeypatch):
+    from flaudit.reports import renderer
+
+    src = tmp_path / "deployment.json"
+    src.write_text(json.dumps(sample_resources("hardened")))
+    saved = tmp_path / "result.json"
+    assert main(["scan", str(src), "--format", "json", "--output", str(saved)]) in (0, 1)
+    monkeypatch.setattr(renderer("markdown"), "render", lambda result, color=False: {}["boom"])
+    rc = main(["report", str(saved), "--format", "markdown"])
+    err = capsys.readouterr().err
+    assert rc == 4 and f"result {saved}" in err and "the markdown renderer" in err
