@@ -3,6 +3,11 @@
 Nothing here invents a schema: each shape is what an Azure tool already prints
 (``az resource show``/REST, ``{"value": [...]}`` list responses, ``az graph query`` output ``{"data": [...]}``)
 plus flaudit's own snapshot, which is ARM resources verbatim with collection metadata around them.
+
+Items are checked here, at the boundary, with messages that name the item and its defect: what Azure leaves
+unambiguous is read (an untyped child resource, an id spelt without its leading slash) and noted in
+``input.notes``; what is not (an id that is not an ARM id, conflicting copies) is an input error. Every item then
+goes through :func:`flaudit.readers.normalise_resource`, so rules see one shape whatever tool printed it.
 """
 
 from __future__ import annotations
