@@ -568,7 +568,7 @@ def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
             managed.setdefault(p.workspace_id.lower(), []).append((other, c, p))
         elif p.kind in ("unknown", "attached"):
             undecided.append((other, f"silo {other.name}: compute {c.name}'s network placement is unknown "
-                                     f"({p.kind})"))
+                                     f"({p.why_unknown if p.kind == 'unknown' else p.kind})"))
     unread = {v for v in by_vnet if v not in d.network.vnets}
 
     for silo in d.silos:
