@@ -1,21 +1,93 @@
 """Helpers for ARM ids, types and property paths.
 
 ARM compares ids and types case-insensitively, and Resource Graph lower-cases types, so every lookup in
-flaudit goes through :func:`norm`.
+flaudit goes through :func:`norm`. Tools also differ in how they spell an id's slashes (a Microsoft example
+drops the leading one; string-built ids double or trail them): :func:`canonical_id` and :func:`norm` are the
+one place that forgives those spellings, and :func:`is_resource_id` the one place that decides whether a
+string is an ARM id at all (a reference that is not one must never be matched or grouped by its text).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MISSING = object()
 
+_SLASHES = re.compile(r"/{2,}")
+#: How every ARM id starts once its leading slash is restored.
+_ID_STARTS = ("subscriptions/", "providers/")
+#: A well-formed id spelt canonically: a subscription, resource group or management group scope (or none), then
+#: any number of ``/providers/<Namespace.Name>/<type>/<name>[/<type>/<name>...]`` (extension resources chain).
+_CANONICAL_ID = re.compile(
+    r"^(?:/subscriptions/[^/\s]+(?:/resourceGroups/[^/\s]+)?)?"
+    r"(?:/providers/[^/\s]+\.[^/\s]+(?:/[^/\s]+/[^/\s]+)+)*$", re.IGNORECASE)
+
 
 def norm(value: str | None) -> str:
-    """Canonical form of an ARM id or type for comparison: lower case, no trailing slash."""
-    if not value:
+    """Canonical form of an ARM id or type for comparison: lower case, one leading slash on ids (restored
+    when a tool dropped it), no doubled or trailing slashes."""
+    if not value or not isinstance(value, str):
         return ""
-    return value.strip().rstrip("/").lower()
+    v = value.strip().lower()
+    if "//" in v:
+        v = _SLASHES.sub("/", v)
+    v = v.rstrip("/")
+    if v.startswith(_ID_STARTS):
+        v = "/" + v
+    return v
+
+
+def canonical_id(value: str) -> str:
+    """``value`` spelt the way ARM spells ids (case kept): one leading slash, no empty segments, no trailing
+    slash. ``subscriptions/x//resourceGroups/y/`` -> ``/subscriptions/x/resourceGroups/y``."""
+    segs = id_segments(value)
+    return "/" + "/".join(segs) if segs else ""
+
+
+def is_resource_id(value: Any, rtype: str | None = None) -> bool:
+    """Whether ``value`` is a well-formed ARM id (of type ``rtype`` when given, compared case-insensitively).
+
+    Well-formed: a subscription, a resource group, or a scope followed by ``providers/<namespace>`` and
+    type/name pairs (``.../providers/Microsoft.Network/virtualNetworks/v/subnets/s``), every segment
+    non-empty. A free-text reference (``"test-subnet-resource-id"``, a bare name) is not one.
+    """
+    if not isinstance(value, str):
+        return False
+    if rtype is None and value and _CANONICAL_ID.match(value):  # the common case, without splitting
+        return True
+    segs = id_segments(value)
+    low = [s.lower() for s in segs]
+    if not low or low[0] not in ("subscriptions", "providers"):
+        return False
+    if low[0] == "subscriptions":
+        if len(segs) == 2:
+            return rtype is None or norm(rtype) == "microsoft.resources/subscriptions"
+        if len(segs) == 4 and low[2] == "resourcegroups":
+            return rtype is None or norm(rtype) == "microsoft.resources/resourcegroups"
+        if len(segs) < 4 or low[2] not in ("resourcegroups", "providers"):
+            return False
+    if "providers" not in low:
+        return False
+    idx = len(low) - 1 - low[::-1].index("providers")
+    rest = segs[idx + 1:]
+    if len(rest) < 3 or len(rest) % 2 == 0 or "." not in rest[0]:
+        return False  # providers/<namespace>/<type>/<name>[/<type>/<name>...]
+    return rtype is None or type_of(value) == norm(rtype)
+
+
+def type_from_id(resource_id: str) -> str:
+    """The resource type an id names, in the id's own spelling (``Microsoft.Network/virtualNetworks/subnets``);
+    ``""`` when the string names none. :func:`type_of` is the same, lower-cased for comparison."""
+    if not is_resource_id(resource_id):
+        return ""
+    segs = id_segments(resource_id)
+    low = [s.lower() for s in segs]
+    if "providers" not in low:
+        return "Microsoft.Resources/subscriptions" if len(segs) == 2 else "Microsoft.Resources/resourceGroups"
+    idx = len(low) - 1 - low[::-1].index("providers")
+    rest = segs[idx + 1:]
+    return "/".join([rest[0]] + rest[1::2])
 
 
 def get_path(obj: Any, path: str, default: Any = None) -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flaudit.config import FLConfig, load_config
+from flaudit.errors import stage
 from flaudit.inventory import Inventory
 from flaudit.waivers import DEFAULT_FILE, DEFAULT_MAX_DAYS, WaiverSet, apply_waivers, load_waivers
 
@@ -58,11 +59,15 @@ def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs
     # allocate findings, or every collection rescans its hundreds of thousands of containers (~10% at scale).
     gc.freeze()
     try:
-        deployment = build_deployment(inventory, config)
+        with stage("the deployment model (flaudit.topology.build_deployment)"):
+            deployment = build_deployment(inventory, config)
         rules = load_rules(rules_dirs)
         findings = run_rules(deployment, rules)
-        return Evaluation(deployment, rules, findings, access_edges(deployment) + edges(deployment),
-                          network_paths(deployment))
+        with stage("the access evaluation (flaudit.access, flaudit.reach)"):
+            access = access_edges(deployment) + edges(deployment)
+        with stage("the network paths (flaudit.exposure)"):
+            paths = network_paths(deployment)
+        return Evaluation(deployment, rules, findings, access, paths)
     finally:
         gc.unfreeze()
 

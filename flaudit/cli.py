@@ -1,7 +1,9 @@
 """Command line entry point: wires argument parsing to the command modules and maps errors to exit codes.
 
 Exit codes: 0 the gate passes; 1 blocking findings (or blocking unknowns) for the profile; 2 usage or input
-error; 3 the deployment could not be read. Each command lives in ``flaudit/commands/<name>.py`` with
+error; 3 the deployment could not be read; 4 internal error (an unexpected exception: a bug in flaudit, never a
+verdict; one line naming the input and the stage that failed, the traceback with ``--verbose``, no report).
+Each command lives in ``flaudit/commands/<name>.py`` with
 ``register(subparsers)``; their heavy imports happen inside ``run`` so ``flaudit --help`` stays fast.
 """
 
@@ -12,7 +14,7 @@ import importlib
 import sys
 
 from flaudit import __version__
-from flaudit.errors import FlauditError
+from flaudit.errors import EXIT_INTERNAL, FlauditError, stage_of
 
 COMMAND_MODULES = [
     "flaudit.commands.scan",
@@ -36,12 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="flaudit",
         description="Audit a federated-learning deployment on Azure ML: VNet isolation, private endpoints, "
         "silo identities, and who can reach each silo's data.",
-        epilog="Exit codes: 0 gate passes; 1 blocking findings; 2 usage or input error; 3 deployment unreadable.",
+        epilog="Exit codes: 0 gate passes; 1 blocking findings; 2 usage or input error; 3 deployment unreadable; "
+        "4 internal error.",
     )
     parser.add_argument("--version", action="version", version=f"flaudit {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="print the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command in sub.choices.values():  # `flaudit scan --verbose` as well as `flaudit --verbose scan`
+        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="print the traceback of an internal error (a bug in flaudit)")
     return parser
 
 
@@ -64,3 +71,40 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a bug: never a verdict, never a report, one line unless --verbose
+        return internal_error(exc, args)
+
+
+def internal_error(exc: Exception, args: argparse.Namespace) -> int:
+    """Report an unexpected exception in one line naming the input and the stage that failed (the traceback
+    too with ``--verbose``) and return :data:`EXIT_INTERNAL`."""
+    where = stage_of(exc) or f"running flaudit {getattr(args, 'command', '')}".rstrip()
+    inputs = describe_inputs(args)
+    print(f"flaudit: internal error in {where}{f' on {inputs}' if inputs else ''}: {type(exc).__name__}: "
+          f"{_one_line(str(exc))} (a bug in flaudit, not a verdict; no report was written"
+          f"{'' if getattr(args, 'verbose', False) else '; --verbose shows the traceback'})", file=sys.stderr)
+    if getattr(args, "verbose", False):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_inputs(args: argparse.Namespace) -> str:
+    """The inputs a command was given, for the internal-error line (``input a.json, b.json; config fl.yaml``)."""
+    parts = []
+    for attr, label in (("input", "input"), ("paths", "input"), ("sample", "sample"), ("template", "template"),
+                        ("what_if", "what-if"), ("subscription", "subscription"),
+                        ("management_group", "management group"), ("result", "result"), ("old", "old result"),
+                        ("new", "new result"), ("run_dir", "run directory"), ("config", "config")):
+        value = getattr(args, attr, None)
+        if value in (None, [], "", False):
+            continue
+        values = value if isinstance(value, list) else [value]
+        parts.append(f"{label} {', '.join(map(str, values))}")
+    return "; ".join(parts)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flaudit.errors import InputError
+from flaudit.errors import InputError, stage
 from flaudit.findings import AREAS, PROFILES, SEVERITIES, Finding, Unknown, note
 
 
@@ -96,6 +96,10 @@ def _rules_in(module: Any) -> list[Rule]:
     return [v for v in vars(module).values() if isinstance(v, Rule)]
 
 
+#: The package of the built-in rule pack (installed from rules/).
+BUILTIN_PACKAGE = "flaudit.rules"
+
+
 def builtin_rules() -> list[Rule]:
     import flaudit.rules as pack
 
@@ -144,13 +148,21 @@ def load_rules(rules_dirs: Iterable[Path] = ()) -> list[Rule]:
 
 
 def run_rules(deployment: Any, rules: Iterable[Rule]) -> list[Finding]:
-    """Evaluate every rule; a rule that raises yields one ``unknown`` finding and the run goes on."""
+    """Evaluate every rule.
+
+    A built-in rule that raises is a bug in flaudit: the exception propagates, labelled with the rule, and the
+    CLI ends the run as an internal error (exit 4, no report), never as a verdict. A rule loaded with
+    ``--rules-dir`` is the user's code: it yields one ``unknown`` finding and the run goes on (fail closed).
+    """
     findings: list[Finding] = []
     locations = getattr(getattr(deployment, "inventory", None), "locations", {}) or {}
     for r in rules:
         try:
-            produced = list(r.func(deployment))
+            with stage(f"rule {r.id}"):
+                produced = list(r.func(deployment))
         except Exception as exc:  # fail closed: a broken rule must not look like a pass
+            if r.module.startswith(BUILTIN_PACKAGE + "."):
+                raise
             produced = [Unknown("", f"rule {r.id} could not be evaluated: {type(exc).__name__}: {exc}",
                                 evidence=[note("the rule raised an error; its result is unknown")],
                                 subject="rule-error")]

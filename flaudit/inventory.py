@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flaudit.arm import norm, type_of
+from flaudit.arm import canonical_id, norm, type_from_id, type_of
 from flaudit.redact import redact
 
 #: Resource types the deployment model reads (lower case). Anything else is ignored and counted.
@@ -101,19 +101,43 @@ class Inventory:
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Constructs a template source could not evaluate: {"resource_id"|None, "message"}.
     unsupported: list[dict[str, Any]] = field(default_factory=list)
+    #: What flaudit forgave while reading (a type derived from the id, an id re-spelt): note -> count.
+    #: Each note holds ``{n}`` where the count goes; :meth:`note_lines` renders them for ``input.notes``.
+    notes: Counter = field(default_factory=Counter)
     _by_type: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     # -- building -------------------------------------------------------------------------------------
     def add(self, resource: dict[str, Any]) -> bool:
-        """Add one ARM resource (redacted); returns False when its type is not one flaudit reads."""
-        rtype = norm(resource.get("type")) or type_of(resource.get("id", ""))
+        """Add one ARM resource (redacted); returns False when its type is not one flaudit reads.
+
+        What Azure leaves unambiguous is forgiven here, once for every source, and noted: a child resource
+        without ``type`` (ARM omits it on subnets, peerings, security rules, routes...) gets the type its id
+        names, and an id spelt without its leading slash or with doubled/trailing slashes is stored as ARM
+        spells it, so it matches every reference to it.
+        """
+        raw_id = resource.get("id")
+        given = resource.get("type")
+        rtype = norm(given) or type_of(raw_id or "")
         if rtype not in KNOWN_TYPES:
             self.ignored_types[rtype or "(no type)"] += 1
             return False
-        rid = norm(resource.get("id"))
-        self.resources[rid] = redact(resource)
+        stored = redact(resource)
+        if not given:
+            stored["type"] = type_from_id(raw_id) or rtype
+            self.notes[f"{{n}} resource(s) of type {stored['type']} had 'id' but no 'type': type derived from "
+                       "the id"] += 1
+        if isinstance(raw_id, str) and (not raw_id.startswith("/") or raw_id.endswith("/") or "//" in raw_id) \
+                and (fixed := canonical_id(raw_id)) and fixed != raw_id:
+            stored["id"] = fixed
+            self.notes["{n} id(s) re-spelt as ARM spells ids (leading slash restored, doubled or trailing "
+                       "slashes dropped)"] += 1
+        self.resources[norm(raw_id)] = stored
         self._by_type = None
         return True
+
+    def note_lines(self) -> list[str]:
+        """The notes as sentences (``input.notes``), in a stable order."""
+        return sorted(k.replace("{n}", str(v)) for k, v in self.notes.items())
 
     def extend(self, resources: Iterable[dict[str, Any]]) -> int:
         return sum(1 for r in resources if self.add(r))
@@ -125,6 +149,7 @@ class Inventory:
         if other.collected is not None:
             self.collected = (self.collected or set()) | other.collected
         self.ignored_types.update(other.ignored_types)
+        self.notes.update(other.notes)
         self.sources.extend(other.sources)
         for k, v in other.metadata.items():
             self.metadata.setdefault(k, v)

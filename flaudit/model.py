@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from flaudit.arm import get_path, norm
+from flaudit.arm import get_path, is_resource_id, norm, parent_id
+
+SUBNET_TYPE = "microsoft.network/virtualnetworks/subnets"
 
 if TYPE_CHECKING:  # pragma: no cover
     from flaudit.config import FLConfig
@@ -47,17 +49,32 @@ class Compute:
         return str(get_path(self.raw, "properties.computeType") or "")
 
     @cached_property
-    def subnet_id(self) -> str | None:
+    def subnet_ref(self) -> Any:
+        """``properties.properties.subnet.id`` exactly as the payload gives it (None when absent)."""
         return get_path(self.raw, "properties.properties.subnet.id") or None
+
+    @cached_property
+    def subnet_id(self) -> str | None:
+        """The compute's subnet, only when its reference is a well-formed ARM subnet id. A reference that is
+        not one (Microsoft's own examples use ``"test-subnet-resource-id"``) places the compute nowhere: see
+        :attr:`subnet_problem`, which makes its network findings unknown instead of passing or grouping
+        computes by an arbitrary string."""
+        ref = self.subnet_ref
+        return ref if is_resource_id(ref, SUBNET_TYPE) else None
+
+    @property
+    def subnet_problem(self) -> str | None:
+        """Why the subnet reference cannot be placed, when there is one and it is not a subnet id."""
+        ref = self.subnet_ref
+        if ref is None or self.subnet_id:
+            return None
+        return (f"its subnet reference {ref!r} (properties.properties.subnet.id) is not an ARM subnet id "
+                "(/subscriptions/.../providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>)")
 
     @cached_property
     def vnet_id(self) -> str | None:
         s = self.subnet_id
-        if not s:
-            return None
-        low = s.lower()
-        i = low.find("/subnets/")
-        return norm(s[:i]) if i > 0 else None
+        return norm(parent_id(s)) if s else None
 
     @property
     def workspace_id(self) -> str:
@@ -94,6 +111,8 @@ class Datastore:
     name: str
     raw: dict[str, Any]
     storage: StorageAccount | None = None
+    #: Ids of the accounts ``accountName`` matches when it matches more than one (then ``storage`` is None).
+    ambiguous_storage: list[str] = field(default_factory=list)
 
     @property
     def account_name(self) -> str | None:
@@ -101,7 +120,13 @@ class Datastore:
 
     @property
     def container_name(self) -> str | None:
-        return get_path(self.raw, "properties.containerName") or get_path(self.raw, "properties.fileShareName")
+        """The container the datastore points at: ``containerName`` (blob), ``filesystem`` (ADLS Gen2: its file
+        system is a blob container of the account) or ``fileShareName`` (Azure Files)."""
+        for key in ("properties.containerName", "properties.filesystem", "properties.fileShareName"):
+            value = get_path(self.raw, key)
+            if value:
+                return value
+        return None
 
     @property
     def credentials_type(self) -> str | None:
@@ -109,7 +134,7 @@ class Datastore:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "account_name": self.account_name,
-                "credentials_type": self.credentials_type}
+                "container_name": self.container_name, "credentials_type": self.credentials_type}
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flaudit.arm import get_path, name_of, norm, parent_id
+from flaudit.arm import get_path, is_resource_id, name_of, norm, parent_id
 
 VNET = "microsoft.network/virtualnetworks"
 SUBNET = "microsoft.network/virtualnetworks/subnets"
@@ -29,6 +29,13 @@ DNS_ZONE = "microsoft.network/privatednszones"
 DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
 DNS_A = "microsoft.network/privatednszones/a"
 STORAGE_PEC = "microsoft.storage/storageaccounts/privateendpointconnections"
+
+
+def _subnet_ref(resource: dict[str, Any]) -> str | None:
+    """``properties.subnet.id`` when it is an ARM subnet id; otherwise None (where the resource sits is then
+    unknown, and it is never placed in a VNet named by an arbitrary string)."""
+    ref = get_path(resource, "properties.subnet.id")
+    return ref if is_resource_id(ref, SUBNET) else None
 
 
 def vnet_of(subnet_or_vnet_id: str | None) -> str:
@@ -170,6 +177,9 @@ class Reference:
 
     id: str
     resource: dict[str, Any] | None
+    #: False when ``id`` is not an ARM id of the expected type: it can match nothing, so whatever depends on
+    #: the reference is unknown (never a pass on the strength of a string being present).
+    well_formed: bool = True
 
 
 class NetworkIndex:
@@ -225,7 +235,8 @@ class NetworkIndex:
             self._add_peering(vid, p)
 
     def _add_peering(self, vnet_id: str, p: dict[str, Any]) -> None:
-        remote = norm(get_path(p, "properties.remoteVirtualNetwork.id"))
+        ref = get_path(p, "properties.remoteVirtualNetwork.id")
+        remote = norm(ref) if is_resource_id(ref, VNET) else ""  # a remote that is not a VNet id joins nothing
         state = str(get_path(p, "properties.peeringState") or "")
         pid = p.get("id") or f"{vnet_id}/virtualNetworkPeerings/{p.get('name', '')}"
         self.peerings.setdefault(vnet_id, []).append(Peering(pid, vnet_id, remote, state, p))
@@ -258,8 +269,10 @@ class NetworkIndex:
     def vnet_prefixes(self, vnet_id: str) -> list[str] | None:
         """A VNet's address space; from a peering's ``remoteAddressSpace`` when the VNet itself is not read."""
         v = self.vnet(vnet_id)
-        if v is not None:
-            return [str(p) for p in (get_path(v, "properties.addressSpace.addressPrefixes") or [])]
+        own = [str(p) for p in (get_path(v, "properties.addressSpace.addressPrefixes") or [])] if v else []
+        if own:
+            return own
+        # a VNet always has an address space: none in its payload means unknown, never "no addresses"
         for p in self._incoming.get(vnet_of(vnet_id), []):
             if p.remote_prefixes:
                 return p.remote_prefixes
@@ -334,7 +347,7 @@ class NetworkIndex:
         nid = get_path(resource or {}, "properties.networkSecurityGroup.id")
         if not nid:
             return None
-        return Reference(str(nid), self.nsgs.get(norm(nid)))
+        return Reference(str(nid), self.nsgs.get(norm(nid)), is_resource_id(nid, NSG))
 
     def subnet_nsg(self, subnet_id: str) -> Reference | None:
         return self.nsg_ref(self.subnet(subnet_id))
@@ -372,7 +385,7 @@ class NetworkIndex:
         rid = get_path(self.subnet(subnet_id) or {}, "properties.routeTable.id")
         if not rid:
             return None
-        return Reference(str(rid), self.route_tables.get(norm(rid)))
+        return Reference(str(rid), self.route_tables.get(norm(rid)), is_resource_id(rid, ROUTE_TABLE))
 
     def routes(self, route_table_id: str) -> list[dict[str, Any]]:
         table = self.route_tables.get(norm(route_table_id)) or {}
@@ -388,7 +401,7 @@ class NetworkIndex:
     def _index_private_endpoints(self) -> None:
         by_pe: dict[tuple[str, str], PrivateEndpointLink] = {}
         for pid, pe in self.private_endpoints.items():
-            subnet = get_path(pe, "properties.subnet.id")
+            subnet = _subnet_ref(pe)
             for field_name, manual in (("privateLinkServiceConnections", False),
                                        ("manualPrivateLinkServiceConnections", True)):
                 for conn in get_path(pe, f"properties.{field_name}") or []:
@@ -420,7 +433,7 @@ class NetworkIndex:
             if link is None:
                 pe = self.private_endpoints.get(norm(pe_id))
                 link = PrivateEndpointLink(pe_id=pe_id, target_id=target, group_ids=[],
-                                           subnet_id=get_path(pe or {}, "properties.subnet.id"),
+                                           subnet_id=_subnet_ref(pe or {}),
                                            pe_status=None, target_status=None, pe=pe)
                 by_pe[key] = link
             link.target_status = status
@@ -501,6 +514,11 @@ class Placement:
     workspace: dict[str, Any] | None = None
     isolation_mode: str = "Disabled"
     mode_default_assumed: bool = False
+    reason: str = ""  # for ``unknown``: why the placement could not be established
+
+    @property
+    def why_unknown(self) -> str:
+        return self.reason or f"its workspace {self.workspace_id} is not in the input"
 
     def mode_evidence(self) -> dict[str, Any]:
         from flaudit.findings import prop
@@ -520,6 +538,8 @@ def compute_placement(compute: Any, inventory: Any) -> Placement:
     """Placement of a :class:`flaudit.model.Compute`: its subnet wins; otherwise its workspace's managed network."""
     if compute.subnet_id:
         return Placement("vnet", subnet_id=compute.subnet_id, workspace_id=compute.workspace_id)
+    if getattr(compute, "subnet_problem", None):  # a subnet is named, but not as an ARM subnet id: fail closed
+        return Placement("unknown", workspace_id=compute.workspace_id, reason=compute.subnet_problem)
     if compute.compute_type.lower() not in ("amlcompute", "computeinstance"):
         return Placement("attached", workspace_id=compute.workspace_id)
     ws = inventory.get(compute.workspace_id) if compute.workspace_id else None

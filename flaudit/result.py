@@ -70,6 +70,7 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
             "resources": len(inventory.resources),
             "sources": [s.to_dict() for s in inventory.sources],
             "ignored_types": dict(sorted(inventory.ignored_types.items())),
+            "notes": inventory.note_lines() if hasattr(inventory, "note_lines") else [],
             "unreadable": [u.to_dict() for u in inventory.unreadable],
             "unsupported": list(inventory.unsupported),
             "collection": dict(inventory.metadata),

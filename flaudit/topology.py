@@ -15,6 +15,7 @@ from flaudit.arm import get_path, name_of, norm
 from flaudit.config import FLConfig
 from flaudit.inventory import Inventory
 from flaudit.model import Compute, Datastore, Deployment, Identity, Orchestrator, Silo, StorageAccount, Workspace
+from flaudit.readers import identity_type, user_assigned_identities
 
 WS = "microsoft.machinelearningservices/workspaces"
 COMPUTE = "microsoft.machinelearningservices/workspaces/computes"
@@ -27,18 +28,18 @@ _ORCH_TOKEN = re.compile(r"orchestrator|orch\b", re.IGNORECASE)
 
 
 def identities_of(resource: dict[str, Any], inventory: Inventory) -> list[Identity]:
-    """The managed identities an ARM resource runs as, from its ``identity`` block."""
+    """The managed identities an ARM resource runs as, from its ``identity`` block (read through
+    :func:`flaudit.readers.user_assigned_identities`, so the map, list and snake-case shapes all work)."""
     ident = resource.get("identity") or {}
     if not isinstance(ident, dict):
         return []
     out: list[Identity] = []
-    itype = str(ident.get("type") or "").lower()
-    if "systemassigned" in itype:
+    if "systemassigned" in identity_type(ident):
         out.append(Identity(id=f"{resource.get('id', '')}#system", name=f"{resource.get('name', '')} (system-assigned)",
-                            principal_id=ident.get("principalId"), client_id=None, kind="system-assigned"))
-    for uid, val in (ident.get("userAssignedIdentities") or {}).items():
+                            principal_id=ident.get("principalId") or ident.get("principal_id"), client_id=None,
+                            kind="system-assigned"))
+    for uid, val in user_assigned_identities(ident).items():
         res = inventory.get(uid)
-        val = val if isinstance(val, dict) else {}
         principal = val.get("principalId") or get_path(res, "properties.principalId")
         client = val.get("clientId") or get_path(res, "properties.clientId")
         out.append(Identity(id=uid, name=name_of(uid), principal_id=principal, client_id=client,
@@ -58,9 +59,11 @@ class _Lookup:
         self.datastores: dict[str, list[dict]] = defaultdict(list)
         for d in inv.of_type(DATASTORE):
             self.datastores[str(d.get("name", name_of(d["id"]))).split("/")[-1].lower()].append(d)
-        self.storage: dict[str, dict] = {}
+        # Storage account names are globally unique in Azure, so a datastore names its account by name alone;
+        # two accounts of one name in the input (two spellings of the subscription, say) are ambiguous.
+        self.storage: dict[str, list[dict]] = defaultdict(list)
         for s in inv.of_type(STORAGE):
-            self.storage[str(s.get("name") or name_of(s["id"])).lower()] = s
+            self.storage[str(s.get("name") or name_of(s["id"])).lower()].append(s)
 
     def in_workspace(self, items: list[dict], ws: Workspace | None) -> list[dict]:
         if ws is None:
@@ -81,10 +84,12 @@ class _Lookup:
             return None
         d = found[0]
         ds = Datastore(id=d["id"], name=name_of(d["id"]), raw=d)
-        if ds.account_name:
-            s = self.storage.get(ds.account_name.lower())
-            if s is not None:
-                ds.storage = StorageAccount(id=s["id"], name=name_of(s["id"]), raw=s)
+        found_storage = self.storage.get(ds.account_name.lower(), []) if ds.account_name else []
+        if len(found_storage) == 1:
+            s = found_storage[0]
+            ds.storage = StorageAccount(id=s["id"], name=name_of(s["id"]), raw=s)
+        elif found_storage:
+            ds.ambiguous_storage = [s["id"] for s in found_storage]
         return ds
 
 
@@ -108,6 +113,10 @@ def _resolve_member(member: Silo | Orchestrator, computes: list[str], datastore:
             member.datastore = ds
             if ds.storage is not None:
                 member.storage = ds.storage
+            elif ds.ambiguous_storage:
+                member.missing.append(f"storage account {ds.account_name!r} (behind datastore {datastore!r}) matches "
+                                      f"{len(ds.ambiguous_storage)} accounts in the inventory "
+                                      f"({', '.join(ds.ambiguous_storage)}); which one holds the data is ambiguous")
             elif ds.account_name:
                 member.missing.append(f"storage account {ds.account_name!r} (behind datastore {datastore!r}) "
                                       "not found in the inventory")

@@ -55,6 +55,10 @@ def each_customer_subnet(d: Deployment, outside: str, judge: Callable[[Silo, Com
             yield unresolved(silo)
             continue
         p = placement_of(d, c)
+        if p.kind == "unknown" and p.reason:  # a subnet is named but cannot be placed: its controls are unknown
+            yield Unknown(c.id, f"Compute {c.name}: {p.reason}, so its subnet cannot be evaluated.",
+                          silo=silo.name, evidence=[prop(c.id, "properties.properties.subnet.id", c.subnet_ref)])
+            continue
         if p.kind != "vnet" or not p.subnet_id:
             yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); {outside}",
                                 silo=silo.name)
@@ -105,6 +109,9 @@ def compute_in_private_network(d: Deployment) -> Iterable[Finding]:
                                "control egress (see FL-NET-005)"))
             yield Pass(c.id, f"Compute {c.name} runs in the workspace managed network ({p.isolation_mode}).",
                        silo=silo.name, evidence=ev)
+        elif p.kind == "unknown" and p.reason:
+            yield Unknown(c.id, f"Compute {c.name}: {p.reason}, so where it runs is unknown.", silo=silo.name,
+                          evidence=[prop(c.id, "properties.properties.subnet.id", c.subnet_ref)])
         elif p.kind == "unknown":
             yield Unknown(c.id, f"Compute {c.name} has no subnet and its workspace {p.workspace_id} is not in the "
                           "input, so whether it runs in a managed network is unknown.", silo=silo.name,
@@ -188,6 +195,10 @@ def subnet_has_nsg(d: Deployment) -> Iterable[Finding]:
         if ref is None:
             return Fail(c.id, f"Subnet {name_of(subnet_id)} of compute {c.name} has no NSG.", silo=silo.name,
                         evidence=[prop(subnet_id, "properties.networkSecurityGroup.id", None)])
+        if not ref.well_formed:
+            return Unknown(c.id, f"Subnet {name_of(subnet_id)} of compute {c.name} names NSG {ref.id!r}, which is "
+                           "not an ARM network security group id.", silo=silo.name,
+                           evidence=[prop(subnet_id, "properties.networkSecurityGroup.id", ref.id)])
         return Pass(c.id, f"Subnet {name_of(subnet_id)} of compute {c.name} has NSG {name_of(ref.id)}.",
                     silo=silo.name, evidence=[prop(subnet_id, "properties.networkSecurityGroup.id", ref.id)])
 
@@ -332,7 +343,7 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
                            f"({p.isolation_mode}).", silo=silo.name, evidence=[p.mode_evidence()])
             continue
         if p.kind in ("unknown", "attached"):
-            why = ("its workspace is not in the input" if p.kind == "unknown" else
+            why = (p.why_unknown if p.kind == "unknown" else
                    f"it is an attached {c.compute_type or 'compute'} whose network Azure ML does not describe")
             yield Unknown(c.id, f"Compute {c.name}: {why}, so its egress is unknown.", silo=silo.name)
             continue
@@ -438,15 +449,22 @@ def silos_not_connected(d: Deployment) -> Iterable[Finding]:
         if not silo.computes:
             yield unresolved(silo)
             continue
+        unplaced = [f"compute {c.name}: {c.subnet_problem}" for c in silo.computes if c.subnet_problem]
+        if not mine and unplaced:
+            yield Unknown(silo.computes[0].id, f"Silo {silo.name}: which network its computes are in is unknown: "
+                          + "; ".join(unplaced) + ".", silo=silo.name, evidence=[note(u) for u in unplaced])
+            continue
         if not mine:
             yield NotApplicable(silo.computes[0].id, f"Silo {silo.name}: its computes are not in customer VNets "
                                 "(a workspace managed network is shared by every compute of the workspace; silos "
                                 "there are separated by identity, not by network).", silo=silo.name)
             continue
         fails: list[dict[str, Any]] = []
-        unknowns: list[str] = []
+        unknowns: list[str] = list(unplaced)
         joined: list[str] = []
         for va in mine:
+            unknowns += [f"peering {pr.id} names no ARM VNet id as its remote network ({pr.remote_display!r})"
+                         for pr in d.network.peerings_of(va) if not pr.remote_id]
             # only VNets that share or peer with va can connect; unread VNets' peerings are unknown
             candidates = {va} | d.network.neighbours(va) | (unread if va in unread else set())
             for vb in sorted(candidates):
@@ -560,10 +578,12 @@ def peered_no_overlap(d: Deployment) -> Iterable[Finding]:
             yield NotApplicable(va, f"VNet {name_of(va)} has no peerings.", silo=silo_name)
             continue
         overlaps, unknown = [], []
+        own_unknown = d.network.vnet_prefixes(va) is None
         for vb in remotes:
             o = d.network.address_overlap(va, vb)
             if o is None:
-                unknown.append(vb)
+                if d.network.vnet_prefixes(vb) is None:  # name the VNet whose space is missing, not its peer
+                    unknown.append(vb)
             elif o:
                 overlaps.append((vb, o))
         ev = [prop(va, "properties.addressSpace.addressPrefixes", d.network.vnet_prefixes(va))]
@@ -573,6 +593,9 @@ def peered_no_overlap(d: Deployment) -> Iterable[Finding]:
         if overlaps:
             yield Fail(va, f"VNet {name_of(va)} overlaps the address space of peered VNet(s) "
                        + ", ".join(name_of(v) for v, _ in overlaps) + ".", silo=silo_name, evidence=ev)
+        elif own_unknown:
+            yield Unknown(va, f"VNet {va}: its own address space is not in the input, so overlap with its "
+                          f"{len(remotes)} peered VNet(s) cannot be computed.", silo=silo_name, evidence=ev)
         elif unknown:
             yield Unknown(va, f"VNet {name_of(va)}: the address space of peered VNet(s) "
                           + ", ".join(unknown) + " is not in the input.", silo=silo_name, evidence=ev)

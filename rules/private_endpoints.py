@@ -268,7 +268,8 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
                                subject=subject)
                 continue
             if p.kind in ("unknown", "attached"):
-                yield Unknown(c.id, f"Compute {c.name}: its network placement is unknown ({p.kind}).",
+                yield Unknown(c.id, f"Compute {c.name}: its network placement is unknown "
+                              f"({p.why_unknown if p.kind == 'unknown' else p.kind}).",
                               silo=silo.name, subject=subject)
                 continue
             if p.kind != "vnet" or not p.subnet_id:
@@ -357,6 +358,10 @@ def endpoint_suffix(storage: StorageAccount, group: str) -> tuple[str, bool]:
 )
 def private_dns_linked(d: Deployment) -> Iterable[Finding]:
     def judge(silo: Silo, c: Compute, st: StorageAccount, p: Placement) -> Iterator[Finding]:
+        if p.kind == "unknown" and p.reason:  # a subnet is named but cannot be placed
+            yield Unknown(c.id, f"Compute {c.name}: {p.reason}, so private DNS for it cannot be evaluated.",
+                          silo=silo.name, subject=st.id)
+            return
         if p.kind != "vnet" or not p.subnet_id:
             yield NotApplicable(c.id, f"Compute {c.name} is not in a customer VNet ({p.kind}); private DNS for it "
                                 "is not customer-managed.", silo=silo.name, subject=st.id)
@@ -563,7 +568,7 @@ def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
             managed.setdefault(p.workspace_id.lower(), []).append((other, c, p))
         elif p.kind in ("unknown", "attached"):
             undecided.append((other, f"silo {other.name}: compute {c.name}'s network placement is unknown "
-                                     f"({p.kind})"))
+                                     f"({p.why_unknown if p.kind == 'unknown' else p.kind})"))
     unread = {v for v in by_vnet if v not in d.network.vnets}
 
     for silo in d.silos:

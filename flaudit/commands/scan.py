@@ -87,15 +87,20 @@ def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, Path
 
 
 def write_outputs(result: dict[str, Any], targets: list[tuple[str, Path | None]], *, quiet: bool) -> None:
+    """Render every format first, then write them: a renderer that fails (a bug) leaves no partial report."""
+    from flaudit.errors import stage
     from flaudit.output import write_text_atomic
     from flaudit.reports import renderer
 
+    rendered: list[tuple[str, Path | None]] = []
     for fmt, path in targets:
-        mod = renderer(fmt)
+        if path is None and quiet:
+            continue
+        color = path is None and fmt == "terminal" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        with stage(f"the {fmt} renderer"):
+            rendered.append((renderer(fmt).render(result, color=color), path))
+    for text, path in rendered:
         if path is None:
-            if quiet:
-                continue
-            color = fmt == "terminal" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-            sys.stdout.write(mod.render(result, color=color))
+            sys.stdout.write(text)
         else:
-            write_text_atomic(path, mod.render(result, color=False))
+            write_text_atomic(path, text)

@@ -19,7 +19,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-from flaudit.errors import InputError
+from flaudit.errors import InputError, stage
 from flaudit.inventory import Inventory
 
 SOURCE_MODULES: list[str] = [
@@ -47,5 +47,6 @@ def load_inventory(args: argparse.Namespace) -> Inventory:
     if not used:
         raise InputError("no input: give --input PATH, --sample NAME, or another source (see flaudit scan --help)")
     for mod in used:
-        mod.load(args, inventory)
+        with stage(f"source {mod.__name__}"):
+            mod.load(args, inventory)
     return inventory

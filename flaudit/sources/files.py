@@ -3,6 +3,11 @@
 Nothing here invents a schema: each shape is what an Azure tool already prints
 (``az resource show``/REST, ``{"value": [...]}`` list responses, ``az graph query`` output ``{"data": [...]}``)
 plus flaudit's own snapshot, which is ARM resources verbatim with collection metadata around them.
+
+Items are checked here, at the boundary, with messages that name the item and its defect: what Azure leaves
+unambiguous is read (an untyped child resource, an id spelt without its leading slash) and noted in
+``input.notes``; what is not (an id that is not an ARM id, conflicting copies) is an input error. Every item then
+goes through :func:`flaudit.readers.normalise_resource`, so rules see one shape whatever tool printed it.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flaudit.errors import InputError
+from flaudit.arm import is_resource_id, type_from_id
+from flaudit.errors import InputError, stage
 from flaudit.inventory import Inventory, SourceInfo, Unreadable
-from flaudit.readers import load_json
+from flaudit.readers import load_json, normalise_resource
 
 SNAPSHOT_KIND = "flaudit.snapshot"
 SNAPSHOT_VERSION = 1
@@ -41,7 +47,8 @@ def wanted(args: argparse.Namespace) -> bool:
 def load(args: argparse.Namespace, inventory: Inventory) -> None:
     for raw in _paths(args):
         for path in expand(Path(raw)):
-            part = read_file(path)
+            with stage(f"source flaudit.sources.files reading {path}"):
+                part = read_file(path)
             for rid, res in part.resources.items():
                 known = inventory.resources.get(rid)
                 if known is not None and _state(known) != _state(res):
@@ -90,25 +97,62 @@ def parse_document(doc: Any, origin: str) -> Inventory:
     elif isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get("rows"), list):
         raise InputError(f"{origin}: Resource Graph table format is not supported; query with --output json "
                          "(objectArray result format)")
-    elif isinstance(doc, dict) and "id" in doc and "type" in doc:
-        kind, items = "file", [doc]
     elif isinstance(doc, dict) and "$schema" in doc and "resources" in doc:
         raise InputError(f"{origin}: this is an ARM template, not deployed resources; use --template")
+    elif isinstance(doc, dict) and "id" in doc:
+        kind, items = "file", [doc]  # one resource as `az resource show` or a REST GET prints it
     else:
-        top = type(doc).__name__ if not isinstance(doc, dict) else "object without value/data/id"
+        top = type(doc).__name__ if not isinstance(doc, dict) else _describe_object(doc)
         raise InputError(f"{origin}: not ARM resources (expected an array, {{\"value\": [...]}}, "
-                         f"{{\"data\": [...]}} or a flaudit snapshot; got {top})")
-    _add_items(inv, items, origin)
+                         f"{{\"data\": [...]}}, one resource with an 'id', or a flaudit snapshot; got {top})")
+    _add_items(inv, items, origin, single=len(items) == 1 and items[0] is doc)
     inv.sources.append(SourceInfo(kind, origin, len(inv.resources)))
     return inv
 
 
-def _add_items(inv: Inventory, items: list[Any], origin: str) -> None:
+def _describe_object(doc: dict[str, Any]) -> str:
+    """What an unusable top-level object holds, so the message says what is wrong rather than what is not."""
+    for key in ("value", "data"):
+        if key in doc:
+            return f"an object whose {key!r} is {type(doc[key]).__name__}, not an array"
+    keys = ", ".join(sorted(map(str, doc))[:6])
+    return f"an object without 'value', 'data' or 'id' (keys: {keys})" if keys else "an empty object"
+
+
+def _item_problem(item: Any, i: int, single: bool) -> str | None:
+    """Why ``item`` is not an ARM resource flaudit can place, in words that name the defect; None when it is.
+
+    Tolerated (Azure is unambiguous there): no ``type`` when the id names one (ARM omits it on child
+    resources), an id without its leading slash or with doubled/trailing slashes. Refused: no id, an id that
+    is not an ARM id (nothing could match it), a ``type`` that is not a string.
+    """
+    what = "the resource" if single else f"item {i}"
+    if not isinstance(item, dict):
+        return f"{what} is a {type(item).__name__}, not an ARM resource object"
+    rid, rtype = item.get("id"), item.get("type")
+    if rid is None:
+        return f"{what} is not an ARM resource: it has no 'id'" + (f" (type {rtype})" if isinstance(rtype, str)
+                                                                     else "")
+    if not isinstance(rid, str):
+        return f"{what} has an 'id' that is a {type(rid).__name__}, not a string"
+    if rtype is not None and not isinstance(rtype, str):
+        return f"{what} ({rid}) has a 'type' that is a {type(rtype).__name__}, not a string"
+    if not rtype and not type_from_id(rid):
+        return f"{what} has 'id' but no 'type', and its id {rid!r} names no resource type"
+    if not is_resource_id(rid):
+        return (f"{what} has id {rid!r}, which is not an ARM resource id (expected /subscriptions/.../providers/"
+                "<namespace>/<type>/<name>)")
+    return None
+
+
+def _add_items(inv: Inventory, items: list[Any], origin: str, single: bool = False) -> None:
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("type"), str):
-            raise InputError(f"{origin}: item {i} is not an ARM resource (needs string 'id' and 'type')")
-        if not item["id"].startswith("/"):
-            raise InputError(f"{origin}: item {i} has id {item['id']!r}, not an ARM resource id")
+        problem = _item_problem(item, i, single)
+        if problem:
+            raise InputError(f"{origin}: {problem}")
+        item, changes = normalise_resource(item)
+        for change in changes:
+            inv.notes[change] += 1
         known = inv.get(item["id"])
         if inv.add(item) and known is not None and _state(known) != _state(inv.get(item["id"]) or {}):
             raise InputError(f"{origin}: item {i} ({item['id']}) repeats an earlier item's id with different "
