@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flaudit.gate import scope_text
 from flaudit.reports._common import (
     AREA_TITLES,
     AREAS,
@@ -42,6 +41,8 @@ from flaudit.reports._common import (
     waiver_entry_text,
     waiver_text,
 )
+
+from flaudit.gate import scope_text
 
 EXTENSION = "md"
 GITHUB_COMMENT_LIMIT = 65_536

@@ -30,6 +30,7 @@ from flaudit.reports._common import (
     waiver_entry_text,
     waiver_text,
 )
+
 from flaudit.gate import scope_text
 
 EXTENSION = "txt"
