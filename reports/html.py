@@ -186,6 +186,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "rows": rows,
         "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result)),
         "diagram_limit": diagram.MAX_SILOS,
+        "legend": Markup(diagram.legend_html(result)) if svg is not None else None,
         "summary_rows": summary,
         "access": result.get("access") or [],
         "by_severity": by_severity,
