@@ -173,7 +173,7 @@ def print_gate(console: Any, result: dict[str, Any]) -> None:
     g = gate_view(result)
     line = Text("Gate: ", style="bold")
     line.append(g["reason"], style="bold red" if g.get("exit_code") else "bold green")
-    console.print(line)
+    console.print(line, soft_wrap=True)  # one line, so it can be grepped from a CI log
     deciding = g["deciding_findings"]
     for f, is_new in deciding[:MAX_DECIDING]:
         item = Text("  ")
