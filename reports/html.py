@@ -40,7 +40,7 @@ from flaudit.reports._common import (
     waiver_text,
 )
 
-from flaudit.gate import fix_first_for, scope_text
+from flaudit.gate import fix_first_for, natural_key, scope_text
 
 EXTENSION = "html"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -153,7 +153,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         rule_blocks = []
         for rid in sorted(groups, key=lambda r: (not any(f.get("id") in blocking for f in groups[r]), r)):
             group = sorted(groups[rid], key=lambda f: (bool(f.get("waiver")), f.get("id") not in blocking,
-                                                       f.get("status") != "fail", f.get("silo") or "",
+                                                       f.get("status") != "fail", natural_key(f.get("silo")),
                                                        (f.get("resource_id") or "").lower()))
             rule_blocks.append({"rule": _rule_view(rules.get(rid), group[0]),
                                 "findings": [_finding_view(f, f.get("id") in blocking) for f in group]})
