@@ -545,10 +545,12 @@ DEFS = ('<defs>'
 
 def render_svg(result: dict[str, Any]) -> str | None:
     """The diagram for at most ``MAX_SILOS`` silos; ``None`` beyond (use :func:`aggregate_svg`)."""
+    names = {str(s.get("name")) for s in (result.get("topology") or {}).get("silos") or []}
+    names.update(str(x.get("silo")) for x in [*(result.get("access") or []), *(result.get("network_paths") or [])])
+    if len(names) > MAX_SILOS:  # the same silos silo_views would draw, counted without building them
+        return None
     b = Blocking.of(result)
     views = silo_views(result, b)
-    if len(views) > MAX_SILOS:
-        return None
     drawn_ids = {str(n.id).lower() for v in views for n in (v.compute, v.identity, v.storage) if n.id}
     topo = result.get("topology") or {}
     orch = topo.get("orchestrator") or {}
@@ -642,7 +644,7 @@ def summary_rows(result: dict[str, Any]) -> list[SummaryRow]:
     return rows
 
 
-def aggregate_svg(result: dict[str, Any]) -> str:
+def aggregate_svg(result: dict[str, Any], rows: list[Any] | None = None) -> str:
     """Beyond ``MAX_SILOS``: a silo x area heat map (one square per silo per area) and the fix-first list.
 
     Fits one screen at 1,000 silos: each area is a panel of squares, 50 to a row, coloured by the cell's worst
@@ -650,7 +652,7 @@ def aggregate_svg(result: dict[str, Any]) -> str:
     """
     from flaudit.reports._common import AREA_TITLES, AREAS, CELL_WORDS, fix_first_view, matrix
 
-    rows = matrix(result)
+    rows = rows if rows is not None else matrix(result)
     n = len(rows)
     per_row = max(1, min(50, n))
     size = max(6, min(22, 420 // per_row - 2))
@@ -668,6 +670,7 @@ def aggregate_svg(result: dict[str, Any]) -> str:
            f'width="{width}" height="{height}" role="img" aria-labelledby="agg-title">'
            f'<title id="agg-title">{n} rows (silos and deployment-wide), by area: worst status of each cell</title>',
            _text(20, 24, f"{n} rows x {len(AREAS)} areas: one square per silo and area", "silo-name")]
+    labels = [esc(r.label) for r in rows]
     for a_i, area in enumerate(AREAS):
         px, py = 20 + (a_i % cols) * (panel_w + 16), 40 + (a_i // cols) * (panel_h + 12)
         states = [r.cells[area].state for r in rows]
@@ -675,13 +678,11 @@ def aggregate_svg(result: dict[str, Any]) -> str:
         out.append(f'<g class="heat-panel"><rect class="panel" x="{px}" y="{py}" width="{panel_w}" '
                    f'height="{panel_h}" rx="6"/>'
                    + _text(px + 10, py + 18, f"{AREA_TITLES[area]}: {bad} of {n} fail or unknown", "name"))
-        for i, r in enumerate(rows):
-            state = r.cells[area].state
-            sx, sy = px + 10 + (i % per_row) * step, py + 26 + (i // per_row) * step
-            red = " blocking" if state == "fail" else ""
-            out.append(f'<rect class="heat {CELL_FILL.get(state, "cell-none")}{red}" x="{sx}" y="{sy}" '
-                       f'width="{size}" height="{size}"><title>{esc(r.label)}: {CELL_WORDS.get(state, state)}'
-                       f'</title></rect>')
+        x0, y0 = px + 10, py + 26
+        out.extend(f'<rect class="heat {CELL_FILL.get(state, "cell-none")}{" blocking" if state == "fail" else ""}" '
+                   f'x="{x0 + (i % per_row) * step}" y="{y0 + (i // per_row) * step}" width="{size}" '
+                   f'height="{size}"><title>{labels[i]}: {CELL_WORDS.get(state, state)}</title></rect>'
+                   for i, state in enumerate(states))
         out.append("</g>")
     n_ch = ff.get("changes", 0)
     out.append(_fit(list_x, 24, f"Fix first: {n_ch} change{'s' if n_ch != 1 else ''} make{'s' if n_ch == 1 else ''} "

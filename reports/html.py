@@ -125,7 +125,8 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
                              for w in g["waiver_entries"][k]]}
 
     rows = []
-    for row in matrix(result):
+    matrix_rows = matrix(result)
+    for row in matrix_rows:
         cells = []
         for a in AREAS:
             cell = row.cells[a]
@@ -184,7 +185,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "unknown_meaning": UNKNOWN_MEANING,
         "areas": [{"id": a, "title": AREA_TITLES[a]} for a in AREAS],
         "rows": rows,
-        "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result)),
+        "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result, matrix_rows)),
         "diagram_limit": diagram.MAX_SILOS,
         "legend": Markup(diagram.legend_html(result)) if svg is not None else None,
         "summary_rows": summary,
