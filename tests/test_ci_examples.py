@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "examples/ci/github-actions.yml", ROOT / "examples/ci/azure-devops/azure-pipelines.yml",
          ROOT / "examples/ci/azure-devops/flaudit-steps.yml", ROOT / "action.yml"]
 #: Inputs of the Action that configure the Action itself, not `flaudit scan`.
-ACTION_ONLY = {"upload-sarif", "artifact-name", "python-version"}
+ACTION_ONLY = {"upload-sarif", "sarif-category", "artifact-name", "python-version"}
 TEMPLATE_ONLY = {"flauditRepository", "flauditRef", "azureSubscription", "pythonVersion"}
 
 
