@@ -24,7 +24,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--input", "-i", action="append", default=[], metavar="PATH",
         help="ARM resources as JSON (array, {value:[...]}, az graph query output, or a flaudit snapshot); "
-        "a directory reads every *.json below it. Repeatable.",
+        "a directory reads every *.json below it; - reads standard input. Repeatable.",
     )
     group.add_argument("paths", nargs="*", metavar="PATH",
                        help="the same as --input PATH (so `flaudit scan a.json b.json` and pre-commit work)")
