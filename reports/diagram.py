@@ -229,7 +229,10 @@ def _risky(p: dict[str, Any]) -> bool:
 
 
 def _red_edge(edge: dict[str, Any], b: Blocking, *, peek: bool = False) -> list[dict[str, Any]] | bool:
-    """Blocking findings citing the edge, or True for a boundary crossing that is not a declared administrator."""
+    """Blocking findings citing the edge, or True for a boundary crossing; a declared administrator (relation
+    ``administrator``) is never red: a blocking finding citing one is drawn as a red line in the card instead."""
+    if edge.get("relation") == "administrator":
+        return False
     key = (str(edge.get("principal_id") or "").lower(), str(edge.get("storage_id") or "").lower())
     cited = b.cited.get(key, []) if peek else b.citing(*key)
     if cited:
@@ -564,7 +567,8 @@ def render_svg(result: dict[str, Any]) -> str | None:
     height = TOP_H + rows * (CARD_H + GAP) + GAP
     for v in views:  # edges cited by blocking findings count as drawn before the leftovers are placed
         for e in v.outside + v.own:
-            b.citing(e.get("principal_id"), e.get("storage_id"))
+            if e.get("relation") != "administrator":
+                b.citing(e.get("principal_id"), e.get("storage_id"))
     rest = _attach_loose(views, result, b, drawn_ids)
     cards = [_card(v, GAP + (i % cols) * (CARD_W + GAP), TOP_H + (i // cols) * (CARD_H + GAP), b)
              for i, v in enumerate(views)]

@@ -76,6 +76,18 @@ def test_an_administrator_is_drawn_but_not_red_and_unknown_kinds_get_a_legend_en
     card = _svg(result).findall(f".//{SVG}g[@class='silo']")[0]
     admin = [g for g in card.iter(f"{SVG}g") if "admin" in (g.get("class") or "")]
     assert len(admin) == 1 and "blocking" not in admin[0].get("class")
+    storage0 = result["topology"]["silos"][0]["storage"]["id"]
+    f = {"id": "FL-WS-009:bbbbbbbbbbbb", "rule_id": "FL-WS-009", "title": "Administrators are few", "area":
+         "workspace-access", "severity": "high", "status": "fail", "blocks": ["production"], "resource_id": storage0,
+         "silo": "silo-0", "subject": "p-admin", "message": "m", "waiver": None, "location": None,
+         "evidence": [{"kind": "access", "principal_id": "p-admin", "principal_name": "breakglass"}]}
+    result["findings"].append(f)
+    result["verdict"]["production"]["blocking"].append(f["id"])
+    card = _svg(result).findall(f".//{SVG}g[@class='silo']")[0]
+    admin = [g for g in card.iter(f"{SVG}g") if "admin" in (g.get("class") or "")]
+    assert "blocking" not in admin[0].get("class")  # cited or not, an administrator edge is not red
+    storage = next(g for g in card.iter(f"{SVG}g") if (g.get("class") or "").startswith("node storage"))
+    assert storage.get("data-rules") == "FL-WS-009"  # the finding itself still shows red, on the storage
     legend = diagram.legend_html(result)
     assert "kind: teleport</strong> teleport" in legend and "kind: data</strong> read/write the data" in legend
     for label in ("path: peering", "path: private endpoint", "path: public", "red box", "dashed arrow"):
