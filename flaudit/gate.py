@@ -33,10 +33,11 @@ def natural_key(text: Any) -> tuple:
 
 def blocking_findings(result: dict[str, Any], profile: str, fail_on: str | None = None) -> list[dict[str, Any]]:
     """Findings that block ``profile``; with ``fail_on``, only those at or above that severity."""
-    ids = result["verdict"][profile]["blocking"]
+    ids = (((result.get("verdict") or {}).get(profile) or {}).get("blocking")) or []
     order = {fid: i for i, fid in enumerate(ids)}
     threshold = SEVERITY_RANK[fail_on] if fail_on else 0
-    out = [f for f in result["findings"] if f["id"] in order and SEVERITY_RANK.get(f["severity"], 99) >= threshold]
+    out = [f for f in result.get("findings") or [] if isinstance(f, dict) and f.get("id") in order
+           and SEVERITY_RANK.get(f.get("severity"), 99) >= threshold]
     return sorted(out, key=lambda f: order[f["id"]])
 
 
@@ -120,7 +121,7 @@ def fix_first(result: dict[str, Any], profile: str) -> dict[str, Any]:
     for rid, fs in groups.items():
         rule = rules.get(rid) or {}
         rem = rule.get("remediation") or {}
-        silos = sorted({f["silo"] for f in fs if f.get("silo")}, key=natural_key)
+        silos = sorted({str(f["silo"]) for f in fs if f.get("silo")}, key=natural_key)
         fails = sum(1 for f in fs if f.get("status") == "fail")
         items.append({
             "rule_id": rid,
@@ -171,11 +172,14 @@ def fix_first_all(result: dict[str, Any]) -> dict[str, Any]:
 
 def fix_first_for(result: dict[str, Any], profile: str) -> dict[str, Any]:
     """The saved ``summary.fix_first`` entry, or computed for results written before the field existed."""
-    saved = ((result.get("summary") or {}).get("fix_first") or {}).get(profile)
+    summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+    saved = summary.get("fix_first")
+    saved = saved.get(profile) if isinstance(saved, dict) else None
     return saved if isinstance(saved, dict) and "items" in saved else fix_first(result, profile)
 
 
 def gate_for(result: dict[str, Any]) -> dict[str, Any]:
     """The saved ``result.gate``, or the default decision (no threshold, no baseline) for older results."""
     saved = result.get("gate")
-    return saved if isinstance(saved, dict) and "reason" in saved else decide(result)
+    keys = {"profile", "verdict", "exit_code", "deciding", "new", "skipped_rules", "waivers", "reason"}
+    return saved if isinstance(saved, dict) and keys <= set(saved) else decide(result)

@@ -203,7 +203,7 @@ def _rule_header(rid: str, fs: list[dict[str, Any]], rule: dict[str, Any] | None
     status = STATUS_WORDS.get(f0.get("status", ""), "UNKNOWN")
     refs = [u for u in rule.get("references") or [] if isinstance(u, str)]
     n_block = sum(1 for f in fs if f.get("id") in blocking)
-    silos = sorted({f["silo"] for f in fs if f.get("silo")}, key=natural_key)
+    silos = sorted({str(f["silo"]) for f in fs if f.get("silo")}, key=natural_key)
     lines = [f"### {STATUS_MARK.get(f0.get('status', ''), '')} {status} · {esc(f0.get('severity', '?'))} · "
              f"{link(esc(rid), refs[0] if refs else None)} {esc(f0.get('title', ''))}", "",
              f"{len(fs)} finding{'s' if len(fs) != 1 else ''}"
