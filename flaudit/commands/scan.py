@@ -53,7 +53,6 @@ def apply_settings(args: argparse.Namespace) -> None:
     from flaudit.settings import Settings, load_settings
 
     settings = Settings() if args.no_settings else load_settings(args.settings)
-    args.settings_file = settings.path
     for attr, key, default in (("profile", "profile", "production"), ("format", "format", "terminal"),
                                ("output", "output", None), ("fail_on", "fail-on", None),
                                ("waivers", "waivers", None)):
