@@ -29,7 +29,9 @@ def _clean(text: Any) -> str:
 
 def render(result: dict[str, Any], **_: Any) -> str:
     findings = list(result.get("findings") or [])
-    areas = [a for a in AREAS if any(f.get("area") == a for f in findings)]
+    skipped_rules = [r for r in (result.get("selection") or {}).get("skipped") or [] if r.get("blocks")]
+    areas = [a for a in AREAS if any(f.get("area") == a for f in findings)
+             or any(r.get("area") == a for r in skipped_rules)]
     areas += sorted({f.get("area") or "topology" for f in findings} - set(areas))
     stamp = _timestamp(result.get("generated_at") or "")
     crossing: dict[str, list[dict[str, Any]]] = {}
@@ -53,6 +55,16 @@ def render(result: dict[str, Any], **_: Any) -> str:
             kind = _case(suite, f, area, crossing, blocking, profile)
             if kind:
                 counts[kind] += 1
+        for r in (r for r in skipped_rules if r.get("area") == area):
+            # a blocking rule the selection left out is visible in the test tab, not silently absent
+            case = ET.SubElement(suite, "testcase", name=_clean(f"{r.get('id')} (not run)"),
+                                 classname=_clean(f"flaudit.{area}"), time="0")
+            ET.SubElement(case, "skipped", message=_clean(
+                f"skipped by the rule selection: {r.get('title', '')} blocks {', '.join(r['blocks'])}; "
+                "the verdict does not cover it"))
+            counts["skipped"] += 1
+            cases.append(r)
+        suite.set("tests", str(len(cases)))
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v

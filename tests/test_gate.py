@@ -179,6 +179,22 @@ def test_skipped_blocking_rules_are_named_in_the_verdict_and_every_output(tmp_pa
     assert "Not covered:" in (out / "flaudit-report.html").read_text()
 
 
+def test_skipped_blocking_rules_show_in_sarif_and_junit(tmp_path):
+    from flaudit.reports import junit, sarif
+    from lxml import etree
+
+    result = _json(tmp_path, "--sample", "eyes-off", "--skip-rule", "FL-NET-005")
+    run_ = sarif.build(result)["runs"][0]
+    assert run_["properties"]["skippedRules"] == {"prototype": [], "production": ["FL-NET-005"]}
+    notes = [n["message"]["text"] for n in run_["invocations"][0]["toolExecutionNotifications"]]
+    assert any(t.startswith("Rule FL-NET-005 (") and "the verdict does not cover it" in t for t in notes)
+    doc = etree.fromstring(junit.render(result).encode())
+    case = next(c for c in doc.iter("testcase") if c.get("name") == "FL-NET-005 (not run)")
+    assert "skipped by the rule selection" in case.find("skipped").get("message")
+    suite = next(s for s in doc.findall("testsuite") if s.get("name") == "network-isolation")
+    assert int(suite.get("tests")) == len(suite.findall("testcase"))
+
+
 def test_rule_selects_by_id_area_or_glob_and_a_pattern_matching_nothing_is_an_error(tmp_path, capsys):
     result = _json(tmp_path, "--sample", "eyes-off", "--rule", "topology", "--rule", "FL-NET-00[12]")
     assert {f["rule_id"] for f in result["findings"]} == {"FL-NET-001", "FL-NET-002"} | {
