@@ -667,7 +667,7 @@ def aggregate_svg(result: dict[str, Any], rows: list[Any] | None = None) -> str:
     ff = fix_first_view(result)
     items = (ff.get("items") or [])[:8]
     list_x = cols * (panel_w + 16) + 20
-    width = list_x + 460
+    width = list_x + 560
     grid_h = ((len(AREAS) + cols - 1) // cols) * (panel_h + 12)
     height = max(grid_h, 80 + 40 * len(items)) + 60
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="access-diagram aggregate" viewBox="0 0 {width} {height}" '
@@ -690,13 +690,13 @@ def aggregate_svg(result: dict[str, Any], rows: list[Any] | None = None) -> str:
         out.append("</g>")
     n_ch = ff.get("changes", 0)
     out.append(_fit(list_x, 24, f"Fix first: {n_ch} change{'s' if n_ch != 1 else ''} make{'s' if n_ch == 1 else ''} "
-                    f"{ff.get('profile')} ready", 440, "silo-name", size=13))
+                    f"{ff.get('profile')} ready", 540, "silo-name", size=13))
     for i, item in enumerate(items):
         y = 50 + i * 40
         out.append(f'<g class="fix-item blocking"{_rules_attr([{"rule_id": item["rule_id"]}])}>'
                    f'<title>{esc(item.get("remediation", ""))}</title>'
-                   + _fit(list_x, y, f"{i + 1}. {item['rule_id']} {item['title']}", 440, "name")
-                   + _fit(list_x + 14, y + 15, f"{item['severity']} · {scope_text(item)}", 426, "edge-label",
+                   + _fit(list_x, y, f"{i + 1}. {item['rule_id']} {item['title']}", 540, "name")
+                   + _fit(list_x + 14, y + 15, f"{item['severity']} · {scope_text(item)}", 526, "edge-label",
                           size=10.5) + "</g>")
     if not items:
         out.append(_text(list_x, 50, "nothing blocks the gated profile", "edge-label"))
