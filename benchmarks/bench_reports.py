@@ -1,6 +1,7 @@
 """Renderer benchmark: a synthetic 1,000-silo result rendered as HTML, SARIF, JUnit, Markdown and terminal text.
 
-Targets (issue 4): HTML under 2 s and under 10 MB; SARIF and JUnit under 1 s each. Run:
+Targets: HTML under 1 s and under 5 MB (issue 13, with the fix-first table, the gate and the heat map; issue 4 asked
+for 2 s and 10 MB); SARIF and JUnit under 1 s each. Run:
 
     python benchmarks/bench_reports.py [--silos 1000] [--repeat 3]
 
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reports"
 
 from synthetic import make_result  # noqa: E402
 
-TARGETS = {"html": (2.0, 10 * 1024 * 1024), "sarif": (1.0, None), "junit": (1.0, None)}
+TARGETS = {"html": (1.0, 5 * 1024 * 1024), "sarif": (1.0, None), "junit": (1.0, None)}
 
 
 def heavy_result(n: int) -> dict:

@@ -16,7 +16,8 @@ from typing import Any
 from flaudit.config import FLConfig, load_config
 from flaudit.errors import stage
 from flaudit.inventory import Inventory
-from flaudit.waivers import DEFAULT_FILE, DEFAULT_MAX_DAYS, WaiverSet, apply_waivers, load_waivers
+from flaudit.selection import RuleSelection
+from flaudit.waivers import DEFAULT_FILE, DEFAULT_MAX_DAYS, WaiverSet, apply_waivers, load_waivers, validate_waivers
 
 
 def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +45,12 @@ class Evaluation:
     findings: list[Any]
     access: list[dict[str, Any]]
     network_paths: list[dict[str, Any]]
+    skipped: list[Any] | None = None  # rules the selection (--rule / --skip-rule) left out
+    pack: list[Any] | None = None  # every rule loaded, selected or not (waivers are checked against it)
 
 
-def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs: Iterable[Path] = ()
-             ) -> Evaluation:
+def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs: Iterable[Path] = (),
+             selection: RuleSelection | None = None) -> Evaluation:
     """Model building and rule evaluation: the part whose speed the engine benchmark pins."""
     from flaudit.access import access_edges
     from flaudit.engine import load_rules, run_rules
@@ -61,29 +64,44 @@ def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs
     try:
         with stage("the deployment model (flaudit.topology.build_deployment)"):
             deployment = build_deployment(inventory, config)
-        rules = load_rules(rules_dirs)
+        from flaudit.selection import select
+
+        pack = load_rules(rules_dirs)
+        rules, skipped = select(pack, selection)
         findings = run_rules(deployment, rules)
         with stage("the access evaluation (flaudit.access, flaudit.reach)"):
             access = access_edges(deployment) + edges(deployment)
         with stage("the network paths (flaudit.exposure)"):
             paths = network_paths(deployment)
-        return Evaluation(deployment, rules, findings, access, paths)
+        return Evaluation(deployment, rules, findings, access, paths, skipped, pack)
     finally:
         gc.unfreeze()
 
 
 def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: str = "production",
               rules_dirs: Iterable[Path] = (), waivers: WaiverSet | None = None,
-              today: _dt.date | None = None, generated_at: str | None = None) -> dict[str, Any]:
+              today: _dt.date | None = None, generated_at: str | None = None,
+              selection: RuleSelection | None = None) -> dict[str, Any]:
+    from flaudit.gate import fix_first_all
     from flaudit.result import build_result
+    from flaudit.selection import selection_report
 
-    ev = evaluate(inventory, config, rules_dirs=rules_dirs)
+    ev = evaluate(inventory, config, rules_dirs=rules_dirs, selection=selection)
+    topology = ev.deployment.topology_dict()
+    validate_waivers(waivers, [r.id for r in ev.pack or ev.rules],
+                     [str(s.get("name")) for s in topology.get("silos") or [] if s.get("name")])
     waiver_report = apply_waivers(ev.findings, waivers, today=today or _today())
-    return build_result(
-        findings=ev.findings, profile=profile, inventory=inventory, topology=ev.deployment.topology_dict(),
+    result = build_result(
+        findings=ev.findings, profile=profile, inventory=inventory, topology=topology,
         access=ev.access, network_paths=ev.network_paths, rules=ev.rules, waivers=waiver_report,
         generated_at=generated_at,
     )
+    if selection is not None and selection.active:
+        result["selection"] = selection_report(selection, ev.skipped or [])
+        for p, v in result["verdict"].items():
+            v["skipped_rules"] = [r.id for r in ev.skipped or [] if p in r.blocks]
+        result["summary"]["fix_first"] = fix_first_all(result)
+    return result
 
 
 def audit_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,7 +113,8 @@ def audit_from_args(args: argparse.Namespace) -> dict[str, Any]:
     waivers = waivers_from_args(args)
     inventory = sources.load_inventory(args)
     return run_audit(inventory, args.fl_config, profile=args.profile,
-                     rules_dirs=[Path(d) for d in getattr(args, "rules_dir", [])], waivers=waivers)
+                     rules_dirs=[Path(d) for d in getattr(args, "rules_dir", [])], waivers=waivers,
+                     selection=getattr(args, "rule_selection", None))
 
 
 def _today() -> _dt.date:

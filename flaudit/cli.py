@@ -52,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_azure_logs(*, verbose: bool) -> None:
+    """The Azure SDK logs a multi-line credential-chain dump at WARNING before flaudit's own one-line error;
+    it belongs to ``--verbose``. flaudit's messages do not go through logging, so they are unaffected."""
+    import logging
+
+    logging.getLogger("azure").setLevel(logging.DEBUG if verbose else logging.CRITICAL)
+    if verbose and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -61,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    quiet_azure_logs(verbose=bool(getattr(args, "verbose", False)))
     try:
         return int(args.func(args) or 0)
     except FlauditError as exc:

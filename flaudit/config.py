@@ -1,13 +1,28 @@
-"""The FL config: the same ``config.yaml`` the Azure ML FL sample pipelines read.
+"""The FL config: the same ``config.yaml`` the Azure ML FL sample pipelines read, in every shape the sample ships.
 
-Keys read (all others are ignored, so one file serves the pipelines, the audit and the trainer):
+Shapes resolved to one topology (orchestrator + silos):
 
-``aml.{subscription_id, resource_group_name, workspace_name}``
-``federated_learning.orchestrator.{compute, datastore}``
-``federated_learning.silos[].{name, computes[] (or compute), datastore, training_data, testing_data}``
-``federated_learning.silos[].groups[]`` (flaudit extension): object ids of Entra groups that belong to the
-silo, so a group-held role assignment on that silo's storage is not reported as a foreign principal.
-``training_parameters`` (trainer only).
+* horizontal: ``federated_learning.{orchestrator, silos[]}``;
+* vertical: ``federated_learning.{host, silos[], communication}``; the host holds data of its own, so it is
+  audited as a silo (named ``host``) as well as the orchestrator, and ``communication.encrypted`` is audited
+  (FL-TOP-007: unencrypted traffic between host and silos fails production);
+* scatter-gather: top-level ``orchestrator`` and ``strategy.horizontal[]`` (silo name from ``inputs.name``);
+* data utilities: ``federated_learning.silos[]`` alone, or with ``host``.
+
+Silos without a ``name`` are named by their index (``silo0``, ``silo1``...); ``compute`` and ``computes`` are
+both accepted. Keys read: ``aml.{subscription_id, resource_group_name, workspace_name}``, the computes and
+datastore of the orchestrator/host and each silo, ``training_parameters`` (trainer only).
+
+Reading is strict where a typo changes the audit: an unknown key inside ``federated_learning``, the
+orchestrator, the host or a silo entry is an input error with a suggestion ("did you mean 'datastore'?"),
+because a misspelt ``datastor:`` would otherwise resolve nothing and turn into a pile of findings instead of
+one config error. Every key the sample's own configs use there is accepted (data inputs the pipelines read,
+such as ``training_data`` or ``silo_data``, are kept but not audited). Top-level sections flaudit does not read
+(``inputs``, ``iterations``, ``confidentiality``...) are left alone so one file serves the pipelines too.
+
+flaudit extensions: ``federated_learning.silos[].groups[]``, object ids of Entra groups that belong to the silo
+(a group-held role assignment on that silo's storage is then not a foreign principal), and
+``federated_learning.administrators`` (declared administrators, kept in ``raw`` for the access model).
 """
 
 from __future__ import annotations
@@ -42,6 +57,17 @@ class FLConfig:
     training_parameters: dict[str, Any]
     raw: dict[str, Any]
     sha256: str
+    layout: str = "horizontal"  # horizontal | vertical | scatter-gather
+    communication: dict[str, Any] | None = None  # federated_learning.communication (vertical FL), as declared
+
+
+FL_KEYS = ("orchestrator", "host", "silos", "communication", "administrators")
+ORCHESTRATOR_KEYS = ("compute", "computes", "datastore")
+HOST_KEYS = ("compute", "computes", "datastore", "training_data", "testing_data")
+SILO_KEYS = ("name", "compute", "computes", "datastore", "groups", "training_data", "testing_data", "silo_data",
+             "input_data", "output_data", "inputs")
+COMMUNICATION_KEYS = ("backend", "encrypted")
+HOST_SILO = "host"
 
 
 def _names(value: Any, where: str, path: str) -> list[str]:
@@ -60,6 +86,22 @@ def _opt_str(value: Any, where: str, path: str) -> str | None:
     raise InputError(f"{path}: {where} must be a string")
 
 
+def _strict(mapping: Any, allowed: tuple[str, ...], where: str, origin: str) -> dict[str, Any]:
+    """``mapping`` as a dict whose keys are all in ``allowed``; else one error naming the key and the closest."""
+    import difflib
+
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise InputError(f"{origin}: {where} must be a mapping")
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+            raise InputError(f"{origin}: unknown key '{key}' in {where} ({hint})")
+    return mapping
+
+
 def load_config(path: str | Path) -> FLConfig:
     from flaudit.readers import parse_yaml, read_bytes
 
@@ -71,37 +113,70 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
     if not isinstance(doc, dict):
         raise InputError(f"{origin}: FL config must be a YAML mapping")
     aml = doc.get("aml") or {}
-    fl = doc.get("federated_learning")
     if not isinstance(aml, dict):
         raise InputError(f"{origin}: 'aml' must be a mapping")
-    if not isinstance(fl, dict):
-        raise InputError(f"{origin}: missing 'federated_learning' mapping")
-    orch = fl.get("orchestrator") or {}
-    if not isinstance(orch, dict):
-        raise InputError(f"{origin}: federated_learning.orchestrator must be a mapping")
-    silos_raw = fl.get("silos")
+    fl_raw = doc.get("federated_learning")
+    strategy = doc.get("strategy")
+    if fl_raw is None and strategy is None:
+        raise InputError(f"{origin}: missing 'federated_learning' mapping (or the scatter-gather shape's "
+                         "top-level 'orchestrator' and 'strategy.horizontal')")
+    fl = _strict(fl_raw, FL_KEYS, "federated_learning", origin)
+    layout = "horizontal"
+    if strategy is not None:
+        if fl.get("silos") is not None or fl.get("orchestrator") is not None or fl.get("host") is not None:
+            raise InputError(f"{origin}: both federated_learning and strategy.horizontal describe the silos; "
+                             "keep one")
+        if not isinstance(strategy, dict) or not isinstance(strategy.get("horizontal"), list):
+            raise InputError(f"{origin}: strategy.horizontal must be a list of silos")
+        silos_raw, silos_where = strategy["horizontal"], "strategy.horizontal"
+        orch = _strict(doc.get("orchestrator"), ORCHESTRATOR_KEYS, "orchestrator", origin)
+        layout = "scatter-gather"
+    else:
+        silos_raw, silos_where = fl.get("silos"), "federated_learning.silos"
+        if fl.get("orchestrator") is not None and fl.get("host") is not None:
+            raise InputError(f"{origin}: federated_learning has both 'orchestrator' and 'host'; keep one")
+        if fl.get("host") is not None:
+            orch = _strict(fl.get("host"), HOST_KEYS, "federated_learning.host", origin)
+            layout = "vertical"
+        else:
+            orch = _strict(fl.get("orchestrator"), ORCHESTRATOR_KEYS, "federated_learning.orchestrator", origin)
     if not isinstance(silos_raw, list):
-        raise InputError(f"{origin}: federated_learning.silos must be a list")
+        raise InputError(f"{origin}: {silos_where} must be a list")
+    communication = _strict(fl.get("communication"), COMMUNICATION_KEYS, "federated_learning.communication", origin)
+    encrypted = communication.get("encrypted")
+    if encrypted is not None and not isinstance(encrypted, bool):
+        raise InputError(f"{origin}: federated_learning.communication.encrypted must be true or false")
     silos: list[SiloConfig] = []
     seen: set[str] = set()
     for i, s in enumerate(silos_raw):
-        if not isinstance(s, dict):
-            raise InputError(f"{origin}: federated_learning.silos[{i}] must be a mapping")
+        where = f"{silos_where}[{i}]"
+        s = _strict(s, SILO_KEYS, where, origin)
+        inputs = s.get("inputs")
         name = s.get("name")
+        if name is None and isinstance(inputs, dict) and isinstance(inputs.get("name"), str):
+            name = inputs["name"]  # the scatter-gather shape names a silo in its inputs
+        if name is None:
+            name = f"silo{i}"
         if not isinstance(name, str) or not name:
-            raise InputError(f"{origin}: federated_learning.silos[{i}] needs a 'name'")
-        if name.lower() in seen:
+            raise InputError(f"{origin}: {where}.name must be a non-empty string")
+        if name.lower() in seen or (layout == "vertical" and name.lower() == HOST_SILO):
             raise InputError(f"{origin}: silo name {name!r} appears twice")
         seen.add(name.lower())
-        computes = _names(s.get("computes", s.get("compute")), f"silos[{i}].computes", origin)
+        computes = _names(s.get("computes", s.get("compute")), f"{where}.computes", origin)
         silos.append(SiloConfig(
             name=name,
             computes=computes,
-            datastore=_opt_str(s.get("datastore"), f"silos[{i}].datastore", origin),
+            datastore=_opt_str(s.get("datastore"), f"{where}.datastore", origin),
             training_data=s.get("training_data"),
             testing_data=s.get("testing_data"),
-            groups=[g.lower() for g in _names(s.get("groups"), f"silos[{i}].groups", origin)],
+            groups=[g.lower() for g in _names(s.get("groups"), f"{where}.groups", origin)],
         ))
+    orch_computes = _names(orch.get("computes", orch.get("compute")), "orchestrator.compute", origin)
+    orch_datastore = _opt_str(orch.get("datastore"), "orchestrator.datastore", origin)
+    if layout == "vertical":
+        # The host trains on data of its own: audit it as a silo too (its storage must be its own alone).
+        silos.insert(0, SiloConfig(name=HOST_SILO, computes=list(orch_computes), datastore=orch_datastore,
+                                   training_data=orch.get("training_data"), testing_data=orch.get("testing_data")))
     tp = doc.get("training_parameters") or {}
     if not isinstance(tp, dict):
         raise InputError(f"{origin}: training_parameters must be a mapping")
@@ -110,10 +185,12 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
         subscription_id=_opt_str(aml.get("subscription_id"), "aml.subscription_id", origin),
         resource_group=_opt_str(aml.get("resource_group_name"), "aml.resource_group_name", origin),
         workspace_name=_opt_str(aml.get("workspace_name"), "aml.workspace_name", origin),
-        orchestrator_computes=_names(orch.get("computes", orch.get("compute")), "orchestrator.compute", origin),
-        orchestrator_datastore=_opt_str(orch.get("datastore"), "orchestrator.datastore", origin),
+        orchestrator_computes=orch_computes,
+        orchestrator_datastore=orch_datastore,
         silos=silos,
         training_parameters=tp,
         raw=doc,
         sha256=digest,
+        layout=layout,
+        communication=dict(communication) if fl.get("communication") is not None else None,
     )

@@ -59,8 +59,11 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
 def build_result(*, findings: list[Finding], profile: str, inventory: Any, topology: dict[str, Any],
                  access: list[dict[str, Any]], network_paths: list[dict[str, Any]], rules: list[Any],
                  waivers: dict[str, Any] | None = None, generated_at: str | None = None) -> dict[str, Any]:
-    findings = sorted(findings, key=lambda f: (f.area, f.rule_id, f.silo or "", f.resource_id.lower(), f.subject))
-    return {
+    from flaudit.gate import fix_first_all, natural_key
+
+    findings = sorted(findings, key=lambda f: (f.area, f.rule_id, natural_key(f.silo), f.resource_id.lower(),
+                                               f.subject))
+    result = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
         "generated_at": generated_at or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
@@ -84,6 +87,8 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
         "verdict": {p: verdict_for(findings, p) for p in PROFILES},
         "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
     }
+    result["summary"]["fix_first"] = fix_first_all(result)
+    return result
 
 
 def load_result(path: str) -> dict[str, Any]:

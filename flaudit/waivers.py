@@ -140,3 +140,29 @@ def apply_waivers(findings: Iterable[Finding], waivers: WaiverSet | None, *, tod
         "expired": [{**w.describe(), "waiver": w.index} for w in expired],
         "stale": [{**w.describe(), "waiver": w.index} for w in live if not w.matched],
     }
+
+
+def validate_waivers(waivers: WaiverSet | None, rule_ids: Iterable[str], silos: Iterable[str]) -> None:
+    """A waiver naming a rule the pack does not have, or a silo the topology does not have, is an input error.
+
+    Such a waiver would match nothing forever and read as an accepted risk that is not; usually it is a typo
+    (``FL-NET-0002``) that leaves the real finding blocking while the author believes it waived.
+    """
+    import difflib
+
+    if waivers is None:
+        return
+    rules = {r.lower(): r for r in rule_ids}
+    silo_names = {s.lower(): s for s in silos}
+    for w in waivers.waivers:
+        where = f"{waivers.path}: waiver {w.index} ({w.rule}"
+        where += f", silo {w.silo})" if w.silo else ")"
+        if w.rule.lower() not in rules:
+            close = difflib.get_close_matches(w.rule.upper(), [r.upper() for r in rules.values()], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else " (see `flaudit rules list`)"
+            raise InputError(f"{where}: rule {w.rule} does not exist in the rule pack{hint}")
+        if w.silo is not None and w.silo.lower() not in silo_names:
+            close = difflib.get_close_matches(w.silo, list(silo_names.values()), n=1)
+            known = f"did you mean {close[0]}?" if close else (
+                "silos: " + ", ".join(sorted(silo_names.values())[:10]) if silo_names else "the topology has no silo")
+            raise InputError(f"{where}: silo {w.silo} is not in the deployment's topology ({known})")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flaudit.findings import AREAS  # noqa: F401  (the one vocabulary, re-exported for the renderers)
+from flaudit.gate import natural_key
 
 AREA_TITLES = {
     "network-isolation": "Network isolation",
@@ -96,7 +97,7 @@ class Row:
 
 
 def silo_names(result: dict[str, Any]) -> list[str]:
-    """Silos in topology order, then any silo only findings mention (so nothing is silently dropped)."""
+    """Silos in natural order (silo2 before silo10), including any silo only findings mention (nothing dropped)."""
     names: list[str] = []
     seen: set[str] = set()
     for s in ((result.get("topology") or {}).get("silos") or []):
@@ -109,11 +110,11 @@ def silo_names(result: dict[str, Any]) -> list[str]:
         if isinstance(n, str) and n not in seen:
             names.append(n)
             seen.add(n)
-    return names
+    return sorted(names, key=natural_key)
 
 
 def matrix(result: dict[str, Any]) -> list[Row]:
-    """One row per silo (topology order) plus a deployment-wide row when findings have ``silo`` null."""
+    """One row per silo (natural order) plus a deployment-wide row when findings have ``silo`` null."""
     rows: dict[str | None, Row] = {n: Row(n, {a: Cell() for a in AREAS}) for n in silo_names(result)}
     for f in result.get("findings") or []:
         silo = f.get("silo") if isinstance(f.get("silo"), str) else None
@@ -170,7 +171,7 @@ def problem_findings(result: dict[str, Any], *, include_waived: bool = False) ->
     ]
     out.sort(key=lambda f: (
         f.get("id") not in blocking, -severity_rank(f), f.get("status") != "fail", f.get("rule_id", ""),
-        f.get("silo") or "", (f.get("resource_id") or "").lower(), f.get("subject") or "",
+        natural_key(f.get("silo")), (f.get("resource_id") or "").lower(), f.get("subject") or "",
     ))
     return out
 
@@ -292,3 +293,40 @@ def finding_label(f: dict[str, Any]) -> str:
     where = f.get("silo") or "deployment"
     res = resource_name(f.get("resource_id"))
     return f"{f.get('rule_id', '?')} {f.get('title', '')} ({where}: {res})"
+
+
+def fix_first_view(result: dict[str, Any]) -> dict[str, Any]:
+    """``summary.fix_first`` for the profile the result gated on (computed for results saved before it existed)."""
+    from flaudit.gate import fix_first_for
+
+    return fix_first_for(result, result.get("profile") or "production")
+
+
+def gate_view(result: dict[str, Any]) -> dict[str, Any]:
+    """The gate decision with its deciding findings resolved, new ones marked, and the waiver lists.
+
+    ``deciding`` holds (finding, is_new) pairs in verdict order; ``waivers`` maps applied/expired/stale to the
+    result's waiver entries, so every format explains an exit code with the same facts.
+    """
+    from flaudit.gate import gate_for
+
+    gate = gate_for(result)
+    by_id = findings_by_id(result)
+    new = set(gate.get("new") or [])
+    deciding = [(by_id[i], i in new) for i in gate.get("deciding") or [] if i in by_id]
+    waivers = result.get("waivers") or {}
+    skipped = {r.get("id"): r for r in (result.get("selection") or {}).get("skipped") or []}
+    return {**gate, "deciding_findings": deciding,
+            "waiver_entries": {k: list(waivers.get(k) or []) for k in ("applied", "expired", "stale")},
+            "waiver_file": waivers.get("file"),
+            "skipped_details": [skipped.get(i) or {"id": i} for i in gate.get("skipped_rules") or []]}
+
+
+def waiver_entry_text(w: dict[str, Any]) -> str:
+    """"waiver 2: FL-NET-002 silo1 (owner, expires 2026-12-01)" for one entry of result.waivers."""
+    target = w.get("silo") or resource_name(w.get("resource"))
+    text = f"waiver {w.get('waiver', '?')}: {w.get('rule', '?')} {target}"
+    extra = [str(w[k]) for k in ("owner",) if w.get(k)] + ([f"expires {w['expires']}"] if w.get("expires") else [])
+    if w.get("findings"):
+        extra.append(f"{len(w['findings'])} finding{'s' if len(w['findings']) != 1 else ''} waived")
+    return text + (f" ({', '.join(extra)})" if extra else "")

@@ -29,14 +29,18 @@ from flaudit.reports._common import (
     blocking_ids,
     finding_cell_state,
     finding_label,
+    gate_view,
     matrix,
     resource_name,
     rules_by_id,
     severity_rank,
     short_value,
     verdict_lines,
+    waiver_entry_text,
     waiver_text,
 )
+
+from flaudit.gate import fix_first_for, natural_key, scope_text
 
 EXTENSION = "html"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -106,13 +110,23 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
 
     verdicts = []
     for profile, status, block in verdict_lines(result):
+        ff = fix_first_for(result, profile)
         verdicts.append({"profile": profile, "title": PROFILE_TITLES[profile], "status": status,
                          "word": VERDICT_WORDS.get(status, str(status).upper()),
-                         "blocking": [{"anchor": anchor(f.get("id", "")), "label": finding_label(f),
-                                       "status": STATUS_WORDS.get(f.get("status", ""), "UNKNOWN")} for f in block]})
+                         "blocking": block, "headline": ff.get("headline", ""), "changes": ff.get("changes", 0),
+                         "skipped": ((result.get("verdict") or {}).get(profile) or {}).get("skipped_rules") or [],
+                         "fix": [{**i, "scope": scope_text(i), "anchor": anchor((i.get("finding_ids") or [""])[0])}
+                                 for i in ff.get("items") or []]})
+    g = gate_view(result)
+    gate = {**g, "deciding": [{"anchor": anchor(f.get("id", "")), "label": finding_label(f), "new": new,
+                               "status": STATUS_WORDS.get(f.get("status", ""), "UNKNOWN"),
+                               "severity": f.get("severity", "")} for f, new in g["deciding_findings"]],
+            "waiver_lines": [(k, waiver_entry_text(w)) for k in ("applied", "expired", "stale")
+                             for w in g["waiver_entries"][k]]}
 
     rows = []
-    for row in matrix(result):
+    matrix_rows = matrix(result)
+    for row in matrix_rows:
         cells = []
         for a in AREAS:
             cell = row.cells[a]
@@ -140,7 +154,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         rule_blocks = []
         for rid in sorted(groups, key=lambda r: (not any(f.get("id") in blocking for f in groups[r]), r)):
             group = sorted(groups[rid], key=lambda f: (bool(f.get("waiver")), f.get("id") not in blocking,
-                                                       f.get("status") != "fail", f.get("silo") or "",
+                                                       f.get("status") != "fail", natural_key(f.get("silo")),
                                                        (f.get("resource_id") or "").lower()))
             rule_blocks.append({"rule": _rule_view(rules.get(rid), group[0]),
                                 "findings": [_finding_view(f, f.get("id") in blocking) for f in group]})
@@ -166,12 +180,14 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "profile": result.get("profile", "production"),
         "generated_at": result.get("generated_at", ""),
         "verdicts": verdicts,
+        "gate": gate,
         "any_unknown": any(v["status"] == "unknown" for v in verdicts),
         "unknown_meaning": UNKNOWN_MEANING,
         "areas": [{"id": a, "title": AREA_TITLES[a]} for a in AREAS],
         "rows": rows,
-        "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result)),
+        "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result, matrix_rows)),
         "diagram_limit": diagram.MAX_SILOS,
+        "legend": Markup(diagram.legend_html(result)) if svg is not None else None,
         "summary_rows": summary,
         "access": result.get("access") or [],
         "by_severity": by_severity,

@@ -1,9 +1,12 @@
 """JUnit XML for CI test tabs (Azure DevOps PublishTestResults, GitLab ``artifacts:reports:junit``, Jenkins).
 
 One ``<testsuite>`` per area, one ``<testcase>`` per finding, i.e. per rule x resource (x subject when a rule
-reports several principals on one resource, so names stay unique): ``fail`` -> ``<failure>`` with the evidence,
-``unknown`` -> ``<error>`` (the check could not run), ``not_applicable`` and waived findings -> ``<skipped>``
-with the reason. The element and attribute set is the common Jenkins/Ant ``junit-10`` structure those CI systems
+reports several principals on one resource, so names stay unique). Failures are what blocks the profile the
+result gated on, so the test tab and the exit code agree: a blocking ``fail`` -> ``<failure>`` with the
+evidence, a blocking ``unknown`` -> ``<error>`` (the check could not run); a ``fail`` or ``unknown`` that does not
+block that profile (a low-severity or prototype-irrelevant finding) is reported, not failed: a passing case whose
+``<system-out>`` says what was found and that it does not block. ``not_applicable`` and waived findings ->
+``<skipped>`` with the reason. The element and attribute set is the common Jenkins/Ant ``junit-10`` structure those CI systems
 parse; tests validate it against tests/reports/junit-10.xsd.
 """
 
@@ -26,7 +29,9 @@ def _clean(text: Any) -> str:
 
 def render(result: dict[str, Any], **_: Any) -> str:
     findings = list(result.get("findings") or [])
-    areas = [a for a in AREAS if any(f.get("area") == a for f in findings)]
+    skipped_rules = [r for r in (result.get("selection") or {}).get("skipped") or [] if r.get("blocks")]
+    areas = [a for a in AREAS if any(f.get("area") == a for f in findings)
+             or any(r.get("area") == a for r in skipped_rules)]
     areas += sorted({f.get("area") or "topology" for f in findings} - set(areas))
     stamp = _timestamp(result.get("generated_at") or "")
     crossing: dict[str, list[dict[str, Any]]] = {}
@@ -34,6 +39,8 @@ def render(result: dict[str, Any], **_: Any) -> str:
         if edge.get("crosses_boundary"):
             crossing.setdefault((edge.get("storage_id") or "").lower(), []).append(edge)
 
+    profile = result.get("profile") or "production"
+    blocking = set(((result.get("verdict") or {}).get(profile) or {}).get("blocking") or [])
     root = ET.Element("testsuites", name="flaudit")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for area in areas:
@@ -45,9 +52,19 @@ def render(result: dict[str, Any], **_: Any) -> str:
         ET.SubElement(props, "property", name="input.sha256",
                       value=_clean((result.get("input") or {}).get("sha256", "")))
         for f in cases:
-            kind = _case(suite, f, area, crossing)
+            kind = _case(suite, f, area, crossing, blocking, profile)
             if kind:
                 counts[kind] += 1
+        for r in (r for r in skipped_rules if r.get("area") == area):
+            # a blocking rule the selection left out is visible in the test tab, not silently absent
+            case = ET.SubElement(suite, "testcase", name=_clean(f"{r.get('id')} (not run)"),
+                                 classname=_clean(f"flaudit.{area}"), time="0")
+            ET.SubElement(case, "skipped", message=_clean(
+                f"skipped by the rule selection: {r.get('title', '')} blocks {', '.join(r['blocks'])}; "
+                "the verdict does not cover it"))
+            counts["skipped"] += 1
+            cases.append(r)
+        suite.set("tests", str(len(cases)))
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v
@@ -62,7 +79,8 @@ def render(result: dict[str, Any], **_: Any) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _case(suite: ET.Element, f: dict[str, Any], area: str, crossing: dict[str, list[dict[str, Any]]]) -> str | None:
+def _case(suite: ET.Element, f: dict[str, Any], area: str, crossing: dict[str, list[dict[str, Any]]],
+          blocking: set[str], profile: str) -> str | None:
     name = f"{f.get('rule_id', '?')} {resource_name(f.get('resource_id'))}"
     if f.get("silo"):
         name += f" ({f['silo']})"
@@ -83,6 +101,10 @@ def _case(suite: ET.Element, f: dict[str, Any], area: str, crossing: dict[str, l
     if status == "not_applicable":
         ET.SubElement(case, "skipped", message=_clean(f"not applicable: {f.get('message', '')}"))
         return "skipped"
+    if status in ("fail", "unknown") and f.get("id") not in blocking:
+        out = ET.SubElement(case, "system-out")
+        out.text = _clean(f"{status.upper()}, does not block {profile}: {head}\n" + "\n".join(lines))
+        return None
     if status == "fail":
         el = ET.SubElement(case, "failure", message=_clean(head), type=_clean(f.get("severity", "fail")))
         el.text = _clean("\n".join(lines))

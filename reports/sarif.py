@@ -81,6 +81,8 @@ def build(result: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = N
             "verdict": {p: (result.get("verdict") or {}).get(p, {}).get("status", "unknown") for p in PROFILES},
             "inputSha256": (result.get("input") or {}).get("sha256"),
             "schemaVersion": result.get("schema_version"),
+            "skippedRules": {p: list(((result.get("verdict") or {}).get(p) or {}).get("skipped_rules") or [])
+                             for p in PROFILES},
         },
     }
     if result.get("generated_at"):
@@ -233,6 +235,11 @@ def _invocation(result: dict[str, Any]) -> dict[str, Any]:
     notes += [{"level": "warning", "message": {"text": f"Not evaluated: {u.get('resource_id') or 'template'}: "
                                                       f"{u.get('message', '')}"}}
               for u in inp.get("unsupported") or []]
+    for r in (result.get("selection") or {}).get("skipped") or []:
+        if r.get("blocks"):
+            notes.append({"level": "warning", "message": {
+                "text": f"Rule {r.get('id')} ({r.get('title', '')}) was skipped by the rule selection; it blocks "
+                        f"{', '.join(r['blocks'])}, and the verdict does not cover it."}})
     inv: dict[str, Any] = {"executionSuccessful": True}
     if notes:
         inv["toolExecutionNotifications"] = notes

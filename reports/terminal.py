@@ -19,13 +19,19 @@ from flaudit.reports._common import (
     access_chain_text,
     cut_note,
     evidence_text,
+    finding_label,
+    fix_first_view,
+    gate_view,
     matrix,
     problem_findings,
     resource_name,
     trim_rows,
     verdict_lines,
+    waiver_entry_text,
     waiver_text,
 )
+
+from flaudit.gate import scope_text
 
 EXTENSION = "txt"
 
@@ -51,6 +57,8 @@ SHORT_AREA = {
 MAX_ROWS = 30
 MAX_FINDINGS = 40
 MAX_EVIDENCE = 6
+MAX_FIX_FIRST = 10
+MAX_DECIDING = 10
 
 
 def render(result: dict[str, Any], *, color: bool = False, width: int | None = None, **_: Any) -> str:
@@ -66,6 +74,7 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
     console = Console(file=buf, force_terminal=color, no_color=not color, color_system="standard" if color else None,
                       width=width, highlight=False, emoji=False, markup=False, soft_wrap=False)
 
+    print_fix_first(console, result)
     rows, cut = trim_rows(matrix(result), MAX_ROWS)
     table = Table(title="Readiness by silo and area", title_justify="left", show_lines=False)
     table.add_column("silo", overflow="fold")
@@ -87,6 +96,7 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
     if any(s == "unknown" for _, s, _ in verdict_lines(result)):
         console.print(Text(UNKNOWN_MEANING, style="yellow"))
     console.print()
+    print_gate(console, result)
 
     problems = problem_findings(result)
     if problems:
@@ -128,6 +138,68 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
     console.print(Text(summary_line(result)))
     text = buf.getvalue()
     return text if color else "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def print_fix_first(console: Any, result: dict[str, Any]) -> None:
+    """"Fix first": the changes that make the gated profile ready, the one that closes most of the gap first."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    ff = fix_first_view(result)
+    items = ff.get("items") or []
+    if not items:
+        return
+    head = Text("Fix first: ", style="bold")
+    head.append(f"{ff['changes']} change{'s' if ff['changes'] != 1 else ''} make{'s' if ff['changes'] == 1 else ''} "
+                f"{ff['profile']} ready")
+    console.print(head)
+    for n, item in enumerate(items[:MAX_FIX_FIRST], 1):
+        line = Text(f"  {n}. ")
+        line.append(("resolve " if item["action"] == "resolve" else "") + f"{item['rule_id']}", style="bold")
+        line.append(f" [{item['severity']}] {item['title']}  ")
+        line.append(scope_text(item), style="cyan")
+        console.print(line)
+        if item.get("remediation"):
+            console.print(Padding(Text(_clip(item["remediation"], 220), style="dim"), (0, 0, 0, 6)))
+    if len(items) > MAX_FIX_FIRST:
+        console.print(Text(f"  ... {len(items) - MAX_FIX_FIRST} more changes (see --format html or markdown)",
+                           style="dim"))
+    console.print()
+
+
+def print_gate(console: Any, result: dict[str, Any]) -> None:
+    """Why the exit code is what it is: the reason, the deciding findings (new ones marked) and the waivers."""
+    from rich.text import Text
+
+    g = gate_view(result)
+    line = Text("Gate: ", style="bold")
+    line.append(g["reason"], style="bold red" if g.get("exit_code") else "bold green")
+    console.print(line, soft_wrap=True)  # one line, so it can be grepped from a CI log
+    deciding = g["deciding_findings"]
+    for f, is_new in deciding[:MAX_DECIDING]:
+        item = Text("  ")
+        if is_new:
+            item.append("NEW ", style="bold red")
+        item.append(f"{STATUS_WORDS.get(f.get('status', ''), 'UNKNOWN')} [{f.get('severity', '?')}] "
+                    f"{finding_label(f)}")
+        console.print(item)
+    if len(deciding) > MAX_DECIDING:
+        console.print(Text(f"  ... {len(deciding) - MAX_DECIDING} more deciding findings", style="dim"))
+    for d in g["skipped_details"]:
+        console.print(Text(f"  SKIPPED blocking rule {d.get('id')} {d.get('title', '')} (--skip-rule/--rule)",
+                           style="yellow"))
+    entries = g["waiver_entries"]
+    for kind, style in (("applied", "magenta"), ("expired", "yellow"), ("stale", "yellow")):
+        for w in entries[kind][:MAX_DECIDING]:
+            console.print(Text(f"  waiver {kind.upper()}: {waiver_entry_text(w)}", style=style))
+        if len(entries[kind]) > MAX_DECIDING:
+            console.print(Text(f"  ... {len(entries[kind]) - MAX_DECIDING} more {kind} waivers", style="dim"))
+    console.print()
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def summary_line(result: dict[str, Any]) -> str:

@@ -74,12 +74,26 @@ def test_expired_waivers_stop_applying_and_are_reported():
 
 
 def test_a_waiver_that_matches_nothing_is_stale():
-    ws = parse_waivers({"waivers": [_waiver(rule="FL-NOPE-1")]}, "w", today=TODAY)
+    ws = parse_waivers({"waivers": [_waiver(rule="FL-NET-002")]}, "w", today=TODAY)  # hardened passes it
     from flaudit.audit import run_audit
 
     after = run_audit(support.inventory(support.sample_resources("hardened")), support.config(), waivers=ws,
                       today=TODAY)
-    assert [w["rule"] for w in after["waivers"]["stale"]] == ["FL-NOPE-1"]
+    assert [w["rule"] for w in after["waivers"]["stale"]] == ["FL-NET-002"]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"rule": "FL-NET-0002"}, r"w.yaml: waiver 1 \(FL-NET-0002, silo silo0\): rule FL-NET-0002 does not exist "
+                              r"in the rule pack \(did you mean FL-NET-002\?\)"),
+    ({"silo": "silo9"}, r"waiver 1 \(FL-TOP-002, silo silo9\): silo silo9 is not in the deployment's topology"),
+])
+def test_a_waiver_for_a_rule_or_silo_that_does_not_exist_is_an_input_error(entry, message):
+    from flaudit.audit import run_audit
+
+    ws = parse_waivers({"waivers": [_waiver(**entry)]}, "w.yaml", today=TODAY)
+    with pytest.raises(InputError, match=message):
+        run_audit(support.inventory(support.sample_resources("hardened")), support.config(), waivers=ws,
+                  today=TODAY)
 
 
 @pytest.mark.parametrize("entry, message", [

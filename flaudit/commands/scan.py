@@ -26,7 +26,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a signed-off JSON result to compare with (adds result.baseline)")
     p.add_argument("--fail-on-new", action="store_true",
                    help="with --baseline: exit 1 only for blocking findings not already in the baseline")
+    add_gate_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_gate_arguments(p: argparse.ArgumentParser) -> None:
+    """Rule selection, project settings and verbosity (the gate's own options)."""
+    p.add_argument("--rule", action="append", default=[], metavar="PATTERN",
+                   help="run only these rules: id, area or glob (FL-NET-002, network-isolation, 'FL-WSH-*'); "
+                   "repeatable or comma-separated")
+    p.add_argument("--skip-rule", action="append", default=[], metavar="PATTERN",
+                   help="do not run these rules (id, area or glob); skipped blocking rules are named in every "
+                   "output and in the verdict")
+    p.add_argument("--settings", metavar="FILE",
+                   help="project settings file (default: ./.flaudit.yaml, else [tool.flaudit] in ./pyproject.toml)")
+    p.add_argument("--no-settings", action="store_true", help="ignore the project settings file")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also show the Azure SDK's own log lines (credential chain attempts, retries)")
+    # Unset means "not given": the project settings may fill these before the built-in defaults apply.
+    p.set_defaults(profile=None, format=None)
+
+
+def apply_settings(args: argparse.Namespace) -> None:
+    """Fill every option the command line left unset from the project settings, then the built-in defaults."""
+    from flaudit.selection import RuleSelection, split_patterns
+    from flaudit.settings import Settings, load_settings
+
+    settings = Settings() if args.no_settings else load_settings(args.settings)
+    for attr, key, default in (("profile", "profile", "production"), ("format", "format", "terminal"),
+                               ("output", "output", None), ("fail_on", "fail-on", None),
+                               ("waivers", "waivers", None)):
+        if getattr(args, attr, None) is None:
+            setattr(args, attr, settings.get(key) if settings.get(key) is not None else default)
+    include = split_patterns(args.rule) or tuple(settings.get("rules") or ())
+    exclude = split_patterns(args.skip_rule) or tuple(settings.get("skip-rules") or ())
+    args.rule_selection = RuleSelection(include, exclude)
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,10 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from flaudit.audit import audit_from_args
     from flaudit.diff import new_since_baseline
     from flaudit.errors import InputError
-    from flaudit.gate import blocking_findings, exit_code
+    from flaudit.gate import decide
     from flaudit.reports import parse_formats
     from flaudit.result import load_result
 
+    apply_settings(args)
     if args.fail_on_new and not args.baseline:
         raise InputError("--fail-on-new needs --baseline RESULT.json")
     formats = parse_formats(args.format)
@@ -55,11 +90,21 @@ def run(args: argparse.Namespace) -> int:
         new = new_since_baseline(result, baseline, args.profile)
         result["baseline"] = {"file": args.baseline, "input_sha256": baseline.get("input", {}).get("sha256"),
                               "new_blocking": new}
+    result["gate"] = decide(result, args.profile, fail_on=args.fail_on, fail_on_new=args.fail_on_new)
     write_outputs(result, targets, quiet=args.quiet)
-    if args.fail_on_new:
-        new_ids = set(result["baseline"]["new_blocking"])
-        return 1 if any(f["id"] in new_ids for f in blocking_findings(result, args.profile, args.fail_on)) else 0
-    return exit_code(result, args.profile, args.fail_on)
+    written = [str(path) for _, path in targets if path is not None]
+    if written and not args.quiet:
+        print(files_line(result, written), file=sys.stderr)
+    return int(result["gate"]["exit_code"])
+
+
+def files_line(result: dict[str, Any], written: list[str]) -> str:
+    """The one stderr line of a scan that wrote files: verdicts, the gate's reason, where the reports are."""
+    from flaudit.gate import VERDICT_WORDS
+
+    verdicts = ", ".join(f"{p} {VERDICT_WORDS.get(v.get('status'), v.get('status'))}"
+                         for p, v in (result.get("verdict") or {}).items())
+    return f"flaudit: {verdicts}; {result['gate']['reason']}; wrote {', '.join(written)}"
 
 
 def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, Path | None]]:

@@ -428,9 +428,18 @@ def fl_config(n_silos: int = 3, *, sub: str = SUB, rg: str = RG) -> dict[str, An
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Rewrite the bundled samples; ``--help`` explains and changes nothing, any other argument is refused."""
+    import argparse
+
     import yaml
 
+    parser = argparse.ArgumentParser(
+        prog="python -m flaudit.samples.generate",
+        description="Regenerate the bundled sample deployments (flaudit/samples/{"
+        + ",".join(POSTURES) + "}.json) and their FL config (config.yaml) in place, from the code in this module. "
+        "Run it after changing the generator; the files are committed.")
+    parser.parse_args(argv)
     here = Path(__file__).parent
     for posture in POSTURES:
         (here / f"{posture}.json").write_text(json.dumps(snapshot(posture), indent=1) + "\n")

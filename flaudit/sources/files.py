@@ -30,7 +30,7 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--input", "-i", action="append", default=[], metavar="PATH",
         help="ARM resources as JSON (array, {value:[...]}, az graph query output, or a flaudit snapshot); "
-        "a directory reads every *.json below it. Repeatable.",
+        "a directory reads every *.json below it; - reads standard input. Repeatable.",
     )
     group.add_argument("paths", nargs="*", metavar="PATH",
                        help="the same as --input PATH (so `flaudit scan a.json b.json` and pre-commit work)")
@@ -45,10 +45,22 @@ def wanted(args: argparse.Namespace) -> bool:
 
 
 def load(args: argparse.Namespace, inventory: Inventory) -> None:
-    for raw in _paths(args):
-        for path in expand(Path(raw)):
+    """Read every input; ``-`` is standard input (like ``flaudit report -``), at most once.
+
+    Each resource remembers the file it was read from (``inventory.locations``), so a SARIF result or an HTML
+    finding names the real input file even when several were given.
+    """
+    paths = _paths(args)
+    if paths.count("-") > 1:
+        raise InputError("--input -: standard input can be read only once")
+    for raw in paths:
+        for path in ([Path("-")] if raw == "-" else expand(Path(raw))):
             with stage(f"source flaudit.sources.files reading {path}"):
-                part = read_file(path)
+                part = parse_document(load_json("-", "JSON file of ARM resources"), "<stdin>") if raw == "-" \
+                    else read_file(path)
+                if raw != "-":
+                    for rid in part.resources:
+                        part.locations.setdefault(rid, {"file": str(path)})
             for rid, res in part.resources.items():
                 known = inventory.resources.get(rid)
                 if known is not None and _state(known) != _state(res):

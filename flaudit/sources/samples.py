@@ -42,6 +42,9 @@ def load(args: argparse.Namespace, inventory: Inventory) -> None:
 
     inv = parse_snapshot(json.loads(sample_text(args.sample)), f"sample:{args.sample}")
     inv.sources = [SourceInfo("sample", f"sample:{args.sample}", len(inv.resources))]
+    sample_file = str(resources.files("flaudit.samples").joinpath(f"{args.sample}.json"))
+    for rid in inv.resources:  # findings name the sample file they came from (SARIF artifact, HTML)
+        inv.locations.setdefault(rid, {"file": sample_file})
     inventory.merge(inv)
     if getattr(args, "fl_config", None) is None:
         args.fl_config = load_config(config_path())

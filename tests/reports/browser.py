@@ -3,8 +3,8 @@
 Console messages reach stderr as ``INFO:CONSOLE...] "text"`` lines with ``--enable-logging=stderr --v=0``;
 ``--dump-dom`` prints the DOM after scripts ran, so a changed ``<title>`` shows whether an injected script ran.
 
-``python tests/reports/browser.py`` re-renders the bundled eyes-off sample and refreshes
-docs/screenshot-eyes-off.png.
+``python tests/reports/browser.py`` re-renders the bundled samples and refreshes docs/screenshot-eyes-off.png
+(the top of the report) and docs/diagram-eyes-off.png / docs/diagram-hardened.png (the access diagram alone).
 """
 
 from __future__ import annotations
@@ -83,6 +83,13 @@ def sample_result(name: str) -> dict:
     return run_audit(inv, load_config(config_path()), generated_at="2026-11-30T06:00:00+00:00")
 
 
+def diagram_page(report_html: str) -> str:
+    """The report reduced to its header and the access diagram section (same styles, same CSP)."""
+    start = report_html.index('<section id="diagram"')
+    end = report_html.index("</section>", report_html.index('<div class="diagram-wrap">', start)) + len("</section>")
+    return report_html[: report_html.index("<main>") + len("<main>")] + report_html[start:end] + "</main></body></html>"
+
+
 def main() -> int:
     from flaudit.reports import html as html_report
 
@@ -96,7 +103,12 @@ def main() -> int:
         page.write_text(html_report.render(sample_result("eyes-off")), encoding="utf-8")
         screenshot(chromium, page, docs / "screenshot-eyes-off.png", Path(tmp),
                    width=int(os.environ.get("SHOT_W", "1280")), height=int(os.environ.get("SHOT_H", "1800")))
-    print(docs / "screenshot-eyes-off.png")
+        print(docs / "screenshot-eyes-off.png")
+        for name in ("eyes-off", "hardened"):
+            page = Path(tmp) / f"{name}-diagram.html"
+            page.write_text(diagram_page(html_report.render(sample_result(name))), encoding="utf-8")
+            screenshot(chromium, page, docs / f"diagram-{name}.png", Path(tmp), width=1400, height=1000)
+            print(docs / f"diagram-{name}.png")
     return 0
 
 

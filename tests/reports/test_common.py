@@ -56,3 +56,22 @@ def test_evidence_text_for_every_kind():
         "network path public from 0.0.0.0/0: d"
     assert evidence_text({"kind": "note", "text": "hello"}) == "hello"
     assert "mystery" in evidence_text({"kind": "mystery", "x": 1})
+
+
+def test_malformed_gate_or_fix_first_in_a_saved_result_is_recomputed_not_a_crash(result):
+    import copy
+
+    from flaudit.reports import html, junit, markdown, sarif, terminal
+
+    bad = []
+    for change in ({"gate": {"reason": "x"}}, {"summary": None}, {"summary": {"fix_first": "bogus"}}):
+        r = copy.deepcopy(result)
+        r.update(change)
+        bad.append(r)
+    r = copy.deepcopy(result)
+    r["findings"][3]["silo"] = 7
+    bad.append(r)
+    for r in bad:
+        for mod in (terminal, markdown, html, junit, sarif):
+            assert mod.render(r)
+    assert "Gate: exit 1: production is NOT READY" in terminal.render(bad[0])

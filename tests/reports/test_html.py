@@ -70,7 +70,7 @@ def test_sections_come_in_review_order(result):
     assert ids == ["verdict", "matrix", "diagram", "findings", "passed", "metadata"]
 
 
-def test_verdict_names_blocking_findings_and_explains_unknown(result):
+def test_verdict_names_what_to_fix_first_and_explains_unknown(result):
     result["verdict"]["prototype"] = {"status": "unknown", "blocking": [
         next(f["id"] for f in result["findings"] if f["status"] == "unknown")]}
     doc = lhtml.fromstring(html_report.render(result))
@@ -79,7 +79,14 @@ def test_verdict_names_blocking_findings_and_explains_unknown(result):
     assert "FL-NET-001" in proto.text_content()
     prod = doc.xpath("//div[@data-profile='production']")[0]
     assert prod.xpath("string(.//div[@class='word'])") == "NOT READY"
-    assert len(prod.xpath(".//li")) == 4
+    assert "4 changes make production ready · 4 blocking findings" in " ".join(prod.text_content().split())
+    rows = doc.xpath("//div[@id='fix-first']//tbody/tr")
+    assert [r.xpath("string(td[2]/a)") for r in rows] == ["FL-ID-001", "FL-NET-001", "FL-PE-001", "FL-WS-001"]
+    assert all(r.xpath("td[2]/a/@href")[0].startswith("#f-") for r in rows)  # each rule links to its finding
+    assert rows[1].xpath("string(td[3])").startswith("Resolve:")  # FL-NET-001 is unknown
+    gate = doc.xpath("//div[@id='gate']")[0]
+    assert "exit 1: production is NOT READY; 4 blocking findings decide it" in gate.text_content()
+    assert len(gate.xpath(".//details//li")) == 4
     assert "What UNKNOWN means" in doc.text_content()
 
 

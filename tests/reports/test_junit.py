@@ -74,3 +74,18 @@ def test_hostile_names_stay_text(hostile_result):
     assert "<img" not in text
     doc = etree.fromstring(text.encode())
     assert any(XSS_IMG in (c.get("name") or "") for c in doc.iter("testcase"))
+
+
+def test_only_findings_blocking_the_gated_profile_fail_and_the_rest_are_reported(sample_results):
+    result = sample_results["eyes-off"]
+    doc = _doc(result)
+    blocking = set(result["verdict"]["production"]["blocking"])
+    problems = [f for f in result["findings"] if f["status"] in ("fail", "unknown") and not f["waiver"]]
+    assert len(problems) > len(blocking)  # eyes-off has non-blocking (info, low) failures too
+    assert int(doc.get("failures")) + int(doc.get("errors")) == len(blocking)
+    reported = [c for c in doc.iter("testcase") if c.find("system-out") is not None]
+    assert len(reported) == len(problems) - len(blocking)
+    assert all(c.find("failure") is None and "does not block production" in c.findtext("system-out")
+               for c in reported)
+    as_prototype = dict(result, profile="prototype")  # eyes-off is ready for prototype: nothing fails
+    assert _doc(as_prototype).get("failures") == "0"
