@@ -42,13 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
         "4 internal error.",
     )
     parser.add_argument("--version", action="version", version=f"flaudit {__version__}")
-    parser.add_argument("--verbose", action="store_true", help="print the traceback of an internal error")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print the traceback of an internal error and the Azure SDK's own log lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     for command in sub.choices.values():  # `flaudit scan --verbose` as well as `flaudit --verbose scan`
-        command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
-                             help="print the traceback of an internal error (a bug in flaudit)")
+        if "--verbose" not in command._option_string_actions:  # scan declares its own (with -v)
+            command.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                                 help="print the traceback of an internal error (a bug in flaudit)")
     return parser
 
 

@@ -41,8 +41,9 @@ def add_gate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", metavar="FILE",
                    help="project settings file (default: ./.flaudit.yaml, else [tool.flaudit] in ./pyproject.toml)")
     p.add_argument("--no-settings", action="store_true", help="ignore the project settings file")
-    p.add_argument("--verbose", "-v", action="store_true",
-                   help="also show the Azure SDK's own log lines (credential chain attempts, retries)")
+    p.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS,
+                   help="print the traceback of an internal error, and the Azure SDK's own log lines (credential "
+                   "chain attempts, retries)")
     # Unset means "not given": the project settings may fill these before the built-in defaults apply.
     p.set_defaults(profile=None, format=None)
 

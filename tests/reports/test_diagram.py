@@ -6,6 +6,8 @@ from flaudit.reports import diagram
 from lxml import etree
 from synthetic import XSS_IMG, XSS_SCRIPT, make_result
 
+from flaudit.findings import AREAS
+
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -135,7 +137,7 @@ def test_twenty_silos_still_draw_and_more_degrade_to_a_heat_map_and_fix_first():
     assert rows[0].silo == "silo-1" and rows[0].outside and rows[0].risky_paths  # reached silos first
     agg = etree.fromstring(diagram.aggregate_svg(make_result(21)).encode())
     panels = agg.findall(f".//{SVG}g[@class='heat-panel']")
-    assert len(panels) == 7
+    assert len(panels) == len(AREAS)
     squares = panels[1].findall(f"{SVG}rect")[1:]
     assert len(squares) == 22  # 21 silos and the deployment-wide row
     assert [s.findtext(f"{SVG}title") for s in squares[:3]] == ["silo-0: PASS", "silo-1: FAIL", "silo-2: PASS"]
