@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, norm
+from flaudit.operations import inert_reason
 from flaudit.paths import kind_notes  # noqa: F401  (re-exported: rules cite path kinds through access)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,9 +131,14 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
     for silo in d.silos:
         if silo.storage is None:
             continue
-        keys_live = shared_keys_allowed(silo.storage.raw)
         for who, acc in silo_storage_access(d, silo):
             kinds = acc.kinds
+            live, inert = split_inert(acc, silo.storage.raw)
+            live_kinds = {g.kind for g in live}
+            inert_kinds = sorted({g.kind for g in inert} - live_kinds)
+            if acc.idle:
+                inert_kinds.append("delegation")
+                kinds = [*kinds, "delegation"] if "delegation" not in kinds else kinds
             edges.append({
                 "silo": silo.name,
                 "storage_id": silo.storage.id,
@@ -143,7 +149,7 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
                 "relation": who.relation,
                 "principal_silo": who.silo,
                 "kinds": kinds,
-                "inert_kinds": [] if keys_live or "keys" not in kinds else ["keys"],
+                "inert_kinds": inert_kinds,
                 "conditional": acc.conditional(),
                 "crosses_boundary": who.relation != "own-silo",
                 "chain": acc.chain(),
@@ -152,10 +158,20 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
 
 
 def split_inert(acc: Access, storage_raw: dict[str, Any]) -> tuple[list[Grant], list[Grant]]:
-    """(grants that work, key/SAS grants that do nothing while ``allowSharedKeyAccess`` is false)."""
-    if shared_keys_allowed(storage_raw):
-        return list(acc.grants), []
-    return [g for g in acc.grants if g.kind != "keys"], acc.of("keys")
+    """(grants that work, grants the account's settings make inert), per the operation catalogue's
+    ``inert_when``: key/SAS grants while ``allowSharedKeyAccess`` is false, a container's public-access write
+    while ``allowBlobPublicAccess`` is false, rename/ACL data actions on a flat namespace."""
+    live: list[Grant] = []
+    inert: list[Grant] = []
+    for g in acc.grants:
+        (inert if inert_reason(g.action, storage_raw) else live).append(g)
+    return live, inert
+
+
+def inert_notes(grants: list[Grant], storage_raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """One note per distinct reason the given grants are inert on this account."""
+    reasons = dict.fromkeys(r for g in grants if (r := inert_reason(g.action, storage_raw)))
+    return [{"kind": "note", "text": f"inert: {r}"} for r in reasons]
 
 
 def chain_evidence(grants: list[Grant], principal_name: str | None = None) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from flaudit.arm import get_path, is_within, norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
-from flaudit.rbac import WRITE_DATA_PROBES
+from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_PROBES
 
 BOTH = ("prototype", "production")
 FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
@@ -38,9 +38,8 @@ BLOB_RBAC_DOCS = "https://learn.microsoft.com/azure/storage/blobs/authorize-acce
 SHARED_KEY_DOCS = "https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent"
 ABAC_DOCS = "https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac-examples"
 UAI_DOCS = "https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/overview"
-READ_PROBE_SUFFIX = "/read"
 #: Kinds that reach another silo's data (role-admin has its own rule, FL-ID-007).
-CROSS_KINDS = ("data", "keys", "delegation", "mgmt-write", "unknown")
+CROSS_KINDS = ("data", "keys", "delegation", "mgmt-write", "copy", "unknown")
 
 
 @dataclass(frozen=True)
@@ -287,8 +286,9 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
 
 def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose: str, *, write: bool) -> Finding:
     acc = d.rbac.access(p.id, st.id)
-    data = acc.of("data")
-    ok = [g for g in data if (g.action in WRITE_DATA_PROBES if write else g.action.endswith(READ_PROBE_SUFFIX))]
+    # training runs as the identity's *active* assignments: a PIM-eligible one must be activated first
+    data = [g for g in acc.of("data") if not g.eligible]
+    ok = [g for g in data if g.action in (WRITE_DATA_PROBES if write else READ_DATA_ACTIONS)]
     subject = f"{p.id}|{'write' if write else 'read'}"
     ev = chain_evidence(ok or data, p.name) + deny_notes(acc)
     if ok:
@@ -646,7 +646,7 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
                      holders: _UpdateHolders) -> Finding:
     acc = d.rbac.access(p.id, orch.id)
     live, _inert = split_inert(acc, orch.raw)
-    wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin")]
+    wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin", "copy")]
     if wide:
         kinds = sorted({g.kind for g in wide})
         return Fail(orch.id, f"{silo.name}: {p.name} has {', '.join(kinds)} rights on the orchestrator's storage "

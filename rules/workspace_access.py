@@ -14,6 +14,7 @@ from flaudit.access import (
     chain_evidence,
     deduplicated,
     deny_notes,
+    inert_notes,
     kind_notes,
     silo_storage_access,
     split_inert,
@@ -296,9 +297,16 @@ def inert_outsider_keys(d: Deployment) -> Iterable[Finding]:
             if not inert:
                 continue
             found = True
-            ev = [prop(st.id, "properties.allowSharedKeyAccess", False)] + chain_evidence(inert, who.name)
-            yield Fail(st.id, f"{silo.name}: {_who(who, acc)} holds key-bearing role(s) on {st.name}; inert while "
-                       "allowSharedKeyAccess is false.", silo=silo.name, evidence=ev, subject=who.id)
+            kinds = sorted({g.kind for g in inert})
+            ev = chain_evidence(inert, who.name) + inert_notes(inert, st.raw)
+            if "keys" in kinds:
+                ev.insert(0, prop(st.id, "properties.allowSharedKeyAccess", False))
+                what = "key-bearing role(s)" if kinds == ["keys"] else f"{', '.join(kinds)} rights (keys included)"
+            else:
+                what = f"{', '.join(kinds)} rights"
+            yield Fail(st.id, f"{silo.name}: {_who(who, acc)} holds {what} on {st.name} that the account's "
+                       "settings make inert (evidence says which); re-enabling the setting makes them live.",
+                       silo=silo.name, evidence=ev, subject=who.id)
         if not found:
             problem = d.rbac.coverage_problem(st.id)
             if problem:

@@ -152,8 +152,20 @@ def test_not_data_actions_subtracting_only_read_leaves_write():
 ])
 def test_data_actions_beyond_read_and_write_are_access_to_another_silo(action):
     res = sample_resources()
+    storage(res, "silo1")["properties"]["isHnsEnabled"] = True  # rename and ACLs need a hierarchical namespace
     res += [role_definition(CUSTOM, data_actions=[action]), _silo0_on_silo1(res, CUSTOM)]
     _cross_silo_seen(audit(res))
+
+
+@pytest.mark.parametrize("action", [f"{BLOB}/move/action", f"{BLOB}/modifyPermissions/action"])
+def test_rename_and_acl_actions_are_inert_on_a_flat_namespace(action):
+    """Rename and POSIX ACLs exist only with isHnsEnabled (default false): on a flat account they are inert and
+    shown as such (FL-WS-004), not counted as access."""
+    res = sample_resources()
+    res += [role_definition(CUSTOM, data_actions=[action]), _silo0_on_silo1(res, CUSTOM)]
+    result = audit(res)
+    assert statuses(result, "FL-WS-001", silo="silo1") == {"pass"}
+    assert "fail" in statuses(result, "FL-WS-004", silo="silo1")
 
 
 def test_data_actions_beyond_read_and_write_do_not_satisfy_training_needs():
