@@ -7,7 +7,6 @@ classification of principals made here, so they cannot disagree about who a prin
 from __future__ import annotations
 
 import functools
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -136,9 +135,11 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
             live, inert = split_inert(acc, silo.storage.raw)
             live_kinds = {g.kind for g in live}
             inert_kinds = sorted({g.kind for g in inert} - live_kinds)
-            if acc.idle:
-                inert_kinds.append("delegation")
-                kinds = [*kinds, "delegation"] if "delegation" not in kinds else kinds
+            for k in dict.fromkeys(g.kind for g in acc.idle):  # grants that grant nothing (shown, not counted)
+                if k not in inert_kinds and k not in live_kinds:
+                    inert_kinds.append(k)
+                if k not in kinds:
+                    kinds = [*kinds, k]
             edges.append({
                 "silo": silo.name,
                 "storage_id": silo.storage.id,
@@ -201,28 +202,6 @@ def deny_notes(acc: Access) -> list[dict[str, Any]]:
             out.append({"kind": "note", "text": f"{g.role.name if g.role else g.assignment.role_guid} via "
                         f"{g.assignment.id} {said} deny assignment {d.name or d.id} at {d.scope}"})
     return out
-
-
-#: ABAC attributes that confine blob access to a container or a path inside it.
-_PATH_ATTRIBUTE = re.compile(r"containers/blobs:path|containers:name|containers/blobs:name", re.IGNORECASE)
-_ACTION_MATCHES = re.compile(r"ActionMatches\s*\{\s*'([^']+)'\s*\}", re.IGNORECASE)
-
-
-def unrestricted_by_condition(actions: list[str], condition: str | None) -> list[str]:
-    """The data actions an ABAC condition does not confine to a container or path.
-
-    flaudit does not evaluate condition expressions; it checks the shape Microsoft's examples use
-    (``!(ActionMatches{'<action>'}) ... OR @Resource[...blobs:path] StringStartsWith '<prefix>'``): the
-    condition must name a path or container attribute and name each action in an ``ActionMatches``. Anything
-    else (no condition, no path attribute, an action not named, non-blob data) counts as unrestricted.
-    """
-    from flaudit.rbac import action_matches
-
-    if not condition or not _PATH_ATTRIBUTE.search(condition):
-        return list(actions)
-    named = _ACTION_MATCHES.findall(condition)
-    return [a for a in actions
-            if "/blobservices/" not in a.lower() or not any(action_matches(n, a) for n in named)]
 
 
 _STATUS_RANK = {"fail": 3, "unknown": 2, "pass": 1, "not_applicable": 0}

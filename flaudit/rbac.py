@@ -24,6 +24,7 @@ delegation key, i.e. user-delegation SAS), ``role-admin`` (it can assign itself 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,12 +32,15 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
 
-from flaudit import operations
+from flaudit import conditions, operations
 from flaudit.arm import get_path, is_within, name_of, norm
 from flaudit.inventory import Inventory
 from flaudit.operations import action_matches, catalogue
 
 EVERYONE = "00000000-0000-0000-0000-000000000000"
+#: A role definition id no role has: a delegation condition that allows it allows roles flaudit cannot see.
+_UNKNOWN_ROLE = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SA = "Microsoft.Storage/storageAccounts"
 RA = "microsoft.authorization/roleassignments"
 RD = "microsoft.authorization/roledefinitions"
@@ -369,6 +373,7 @@ class RbacIndex:
         self._granting_cache: dict[tuple[str, bool], list[tuple[Assignment, list[Grant]]]] = {}
         self._with_access_cache: dict[str, dict[str, Access]] = {}
         self._role_grants: dict[str, RoleGrants] = {}
+        self._delegation_cache: dict[tuple[str, str, str], bool] = {}
 
     # -- scopes ---------------------------------------------------------------------------------------
     def scopes_above(self, target_id: str) -> list[str]:
@@ -466,7 +471,48 @@ class RbacIndex:
     def _apply_denies(self, access: Access, target_id: str) -> None:
         if self.denies:
             self._deny(access, target_id)
+        self._settle_role_admin(access, "storage")
         _settle_delegation(access)
+
+    def _settle_role_admin(self, access: Access, target: str) -> None:
+        """Role-admin grants whose assignment condition (a delegation condition: ``@Request[Microsoft.
+        Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {...}``) lets them assign
+        only roles that grant nothing on the target are idle, not a path."""
+        if not any(g.kind == "role-admin" and g.assignment.condition for g in access.grants):
+            return
+        kept = []
+        for g in access.grants:
+            if g.kind == "role-admin" and g.assignment.condition \
+                    and not self.delegation_reaches(g.assignment.condition, g.action, target):
+                access.idle.append(g)
+            else:
+                kept.append(g)
+        access.grants = kept
+
+    def delegation_reaches(self, condition: str, action: str, target: str) -> bool:
+        """Whether a role-admin action under ``condition`` can still grant some role that reaches ``target``
+        (``storage`` or ``identity``). Fail closed: an unparseable condition, an undecidable one, or one
+        allowing a role id flaudit does not know (a custom role defined elsewhere) reaches."""
+        key = (condition, action.lower(), target)
+        cached = self._delegation_cache.get(key)
+        if cached is not None:
+            return cached
+        tree = conditions.parse(condition)
+        result = True
+        if tree is not None:
+            assigning = action.lower() == "microsoft.authorization/roleassignments/write"
+            def allowed(guid: str) -> bool:
+                attrs = {conditions.ROLE_ATTRIBUTE: guid} if assigning else {}
+                return conditions.evaluate(tree, conditions.Request(action, None, attrs)) is not False
+            named = {str(v).lower() for cmp in conditions.comparisons(tree) if isinstance(cmp.right, conditions.Literal)
+                     for v in (cmp.right.value if cmp.right.kind == "set" else (cmp.right.value,))}
+            unknown = [_UNKNOWN_ROLE, *(g for g in named if _GUID.fullmatch(g) and g not in self.roles)]
+            result = any(allowed(g) for g in unknown) or any(
+                allowed(guid) and bool((kinds := self._classified(guid)) is None
+                                       or (kinds.identity if target == "identity" else kinds.storage))
+                for guid in self.roles)
+        self._delegation_cache[key] = result
+        return result
 
     def _deny(self, access: Access, target_id: str) -> None:
         acct = norm(target_id)
@@ -564,6 +610,7 @@ class RbacIndex:
         for acc in out.values():
             if self.denies:
                 self._deny(acc, identity_id)
+            self._settle_role_admin(acc, "identity")
         return {p: acc for p, acc in out.items() if acc.grants}
 
 

@@ -21,9 +21,10 @@ from flaudit.access import (
     shared_keys_allowed,
     split_inert,
     storage_reach,
-    unrestricted_by_condition,
 )
 from flaudit.arm import get_path, is_within, norm
+from flaudit.conditions import parse, syntax_error
+from flaudit.confinement import WitnessIndex, reached, witnesses_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
@@ -320,7 +321,9 @@ def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose
     rationale="The point of a silo is that its data is reachable only from its own compute. A silo identity "
     "holding data, key/SAS, user-delegation or management-write (Contributor-like: it can re-enable shared keys "
     "or public access) rights on another silo's account, directly or inherited from a resource group, "
-    "subscription or management group, lets code in one silo read another's data. Role-admin rights are "
+    "subscription or management group, lets code in one silo read another's data; so do copy rights "
+    "(object replication, blob inventory, point-in-time restore, data sharing: kind copy) and PIM-eligible "
+    "assignments of any of these (kind eligible: the principal can activate them at any time). Role-admin rights are "
     "reported by FL-ID-007; key grants on accounts with allowSharedKeyAccess false by FL-ID-006 (missing means "
     "true, Azure's default). A role definition flaudit cannot read is unknown, not a pass.",
     remediation=Remediation(
@@ -510,7 +513,11 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
     blocks=BOTH,
     rationale="Microsoft.Authorization/roleAssignments/write (Owner, User Access Administrator, Role Based "
     "Access Control Administrator, or '*' in a custom role) at a scope covering another silo's storage account "
-    "lets the identity grant itself any access there: it is access in waiting, whatever its data roles say.",
+    "lets the identity grant itself any access there: it is access in waiting, whatever its data roles say. "
+    "A delegation condition on the assignment (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+    "ForAnyOfAnyValues:GuidEquals {...}) is evaluated: an admin that can only assign roles granting nothing on "
+    "storage is not a path; one allowing a role flaudit cannot read is. roleDefinitions/write is never limited by "
+    "such a condition.",
     remediation=Remediation(
         cli="az role assignment list --assignee <silo-principal-id> --all --include-inherited -o table\n"
         "az role assignment delete --ids <assignment-id>",
@@ -562,10 +569,12 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
     "account, or to a container every silo shares, with no ABAC condition confining each silo to its own path, "
     "lets a silo read the others' updates (and invert them towards their training data) or overwrite them "
     "(poisoning the aggregate). Key (while shared keys are allowed), management-write and role-admin rights on "
-    "that account reach every path. A user-delegation key alone grants nothing beyond the holder's data roles. "
-    "flaudit does not evaluate condition expressions: it accepts conditions in the shape of Microsoft's examples "
-    "(each read/write/add/delete action named in ActionMatches, OR a blobs:path or container-name attribute), and "
-    "a condition shared verbatim by two silos does not separate them.",
+    "that account reach every path, and so do copy rights (object replication, inventory, restore). A "
+    "user-delegation key alone grants nothing beyond the holder's data roles. flaudit parses each condition with "
+    "Azure's condition grammar and evaluates it against every other silo's place (the paths and containers the "
+    "other silos' own conditions name, and '<silo>/x'): a condition confines a silo only if it allows none of "
+    "its data actions there (StringStartsWith 'silo1' reaches 'silo10/...', StringLike '*' reaches everything, an "
+    "action the condition does not name is allowed). A condition flaudit cannot parse or decide confines nothing.",
     remediation=Remediation(
         cli="az role assignment create --assignee-object-id <silo-principal-id> --assignee-principal-type "
         "ServicePrincipal --role 'Storage Blob Data Contributor' --scope <orchestrator-storage-id> "
@@ -619,16 +628,29 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
 
 
 class _UpdateHolders:
-    """Silo names by the exact scope and by the (canonical) ABAC condition of their data grants."""
+    """Which silos hold data grants on the orchestrator's storage: by exact scope (container-scoped grants) and
+    by place (the witnesses flaudit/confinement.py evaluates every silo's condition against)."""
 
     def __init__(self) -> None:
         self.by_scope: dict[str, set[str]] = defaultdict(set)
-        self.by_condition: dict[str, set[str]] = defaultdict(set)
+        self._conditions: dict[str, list[str | None]] = defaultdict(list)
+        self._containers: dict[str, list[str]] = defaultdict(list)
+        self._index: WitnessIndex | None = None
 
     def add(self, silo: str, grant: Any) -> None:
-        self.by_scope[grant.assignment.scope].add(silo)
-        if grant.assignment.condition:
-            self.by_condition[_canon(grant.assignment.condition)].add(silo)
+        a = grant.assignment
+        self.by_scope[a.scope].add(silo)
+        if a.condition and a.condition not in self._conditions[silo]:
+            self._conditions[silo].append(a.condition)
+        if "/containers/" in a.scope:
+            self._containers[silo].append(a.scope.rsplit("/", 1)[-1])
+        self._index = None
+
+    def index(self, silos: list[Silo]) -> WitnessIndex:
+        if self._index is None:
+            self._index = WitnessIndex([w for s in silos for w in witnesses_of(
+                s.name, self._conditions.get(s.name, []), self._containers.get(s.name, []))])
+        return self._index
 
     def sharing_scope(self, scope: str, silo: str) -> list[str]:
         """Other silos granted into ``scope`` (a container) or below it."""
@@ -637,9 +659,6 @@ class _UpdateHolders:
             if sc == scope or sc.startswith(scope + "/"):
                 names |= silos
         return sorted(names - {silo})
-
-    def sharing_condition(self, condition: str | None, silo: str) -> list[str]:
-        return sorted(self.by_condition.get(_canon(condition), set()) - {silo}) if condition else []
 
 
 def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAccount,
@@ -660,7 +679,6 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
             by_assignment[g.assignment.id].append(g)
     for grants in by_assignment.values():
         a = grants[0].assignment
-        open_actions = unrestricted_by_condition([g.action for g in grants], a.condition)
         if a.scope != norm(orch.id) and is_within(a.scope, orch.id):
             # A container-scoped grant separates silos unless another silo is granted into that container too.
             sharers = holders.sharing_scope(a.scope, silo.name)
@@ -668,18 +686,27 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
                 bad += grants
                 reasons.append(f"container {a.scope.rsplit('/', 1)[-1]} is shared with {', '.join(sharers)}")
             continue
-        if open_actions:
-            bad += [g for g in grants if g.action in open_actions]
-            how = ("no ABAC condition" if not a.condition else
-                   "its ABAC condition does not confine " + ", ".join(x.rsplit("/", 2)[-2] + "/" + x.rsplit("/", 1)[-1]
-                                                                    for x in open_actions) + " to a path")
-            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: {how}")
-            continue
-        same = holders.sharing_condition(a.condition, silo.name)
-        if same:
+        if not a.condition:
             bad += grants
-            reasons.append(f"the same ABAC condition is on {', '.join(same)}'s assignment, so it does not "
-                           "separate the silos")
+            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: "
+                           "no ABAC condition")
+            continue
+        index = holders.index(d.silos)
+        leaks: list[str] = []
+        for g in grants:
+            hits = reached(a.condition, g.action, index, silo.name)
+            if hits:
+                bad.append(g)
+                w, v = hits[0]
+                how = "cannot be decided for" if v is None else "reaches"
+                more = f" and {len({h.silo for h, _ in hits}) - 1} more silo(s)" if len({h.silo for h, _ in hits}) > 1 else ""
+                leaks.append(f"{g.action.rsplit('/', 2)[-2]}/{g.action.rsplit('/', 1)[-1]} {how} {w.silo}'s "
+                             f"{w.describe()}{more}")
+        if leaks:
+            error = syntax_error(a.condition) if parse(a.condition) is None else None
+            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: "
+                           + (f"its ABAC condition is not understood ({error}), so it confines nothing"
+                              if error else "its ABAC condition does not confine it: " + "; ".join(leaks)))
     if bad:
         return Fail(orch.id, f"{silo.name}: {p.name} can read or overwrite other silos' model updates in "
                     f"{orch.name}: " + "; ".join(reasons) + ".", silo=silo.name,
@@ -710,5 +737,4 @@ def _where(scope: str, account_id: str) -> str:
     return f"inherited from {kind} {scope.rsplit('/', 1)[-1]}"
 
 
-def _canon(condition: str | None) -> str:
-    return " ".join((condition or "").split()).lower()
+

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flaudit.access import split_inert, unrestricted_by_condition
+from flaudit.access import split_inert
 from flaudit.arm import norm
 from flaudit.inventory import Inventory, Unreadable
 from flaudit.rbac import EVERYONE, RbacIndex, action_matches
@@ -352,18 +352,3 @@ def test_key_grants_are_inert_only_when_shared_key_access_is_false():
     assert split_inert(acc, storage_account(allowSharedKeyAccess=False)) == ([], acc.of("keys"))
     assert split_inert(acc, storage_account())[1] == []  # missing means true
     assert split_inert(acc, storage_account(allowSharedKeyAccess=True))[1] == []
-
-
-def test_abac_condition_check_needs_a_path_attribute_and_every_action_named():
-    blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
-    acts = [f"{blob}/read", f"{blob}/write", f"{blob}/delete"]
-    rw = (f"((!(ActionMatches{{'{blob}/read'}}) AND !(ActionMatches{{'{blob}/write'}})) "
-          f"OR (@Resource[{blob}:path] StringStartsWith 'silo0/'))")
-    assert unrestricted_by_condition(acts, None) == acts
-    assert unrestricted_by_condition(acts, rw) == [f"{blob}/delete"]
-    no_path = f"(!(ActionMatches{{'{blob}/read'}}) OR @Resource[{blob}:tags] StringEquals 'x')"
-    assert unrestricted_by_condition(acts, no_path) == acts
-    all_named = rw.replace("write'}))", f"write'}}) AND !(ActionMatches{{'{blob}/delete'}}))")
-    assert unrestricted_by_condition(acts, all_named) == []
-    queue = "Microsoft.Storage/storageAccounts/queueServices/queues/messages/read"
-    assert unrestricted_by_condition([queue], all_named) == [queue]
