@@ -48,6 +48,11 @@ DA = "microsoft.authorization/denyassignments"
 SUBS = "microsoft.resources/subscriptions"
 
 RESI = "microsoft.authorization/roleeligibilityscheduleinstances"
+#: Eligibility requests, as a template declares them (PutRoleEligibilityScheduleRequest.json); only requests
+#: that make a principal eligible count (AdminRemove / SelfDeactivate take eligibility away).
+RESR = "microsoft.authorization/roleeligibilityschedulerequests"
+_GRANTING_REQUESTS = frozenset({"adminassign", "adminupdate", "adminextend", "adminrenew", "selfextend",
+                                "selfrenew"})
 #: Data actions that read or write the data itself (what training needs), from the operation catalogue.
 READ_DATA_ACTIONS = frozenset(o.name for o in catalogue().values() if o.cls == "data-read")
 WRITE_DATA_PROBES = frozenset(o.name for o in catalogue().values() if o.cls == "data-write")
@@ -178,7 +183,7 @@ class Assignment(NamedTuple):
         scope = get_path(p, "scope")
         if not scope:  # derive from the id: <scope>/providers/Microsoft.Authorization/roleAssignments/<name>
             low = rid.lower()
-            i = low.rfind("/providers/microsoft.authorization/roleassignments/")
+            i = low.rfind("/providers/microsoft.authorization/")
             scope = rid[:i] if i > 0 else "/"
         role_id = str(get_path(p, "roleDefinitionId") or "")
         return cls(rid, scope.strip().rstrip("/").lower() or "/", role_id.strip().rstrip("/").rsplit("/", 1)[-1].lower(),
@@ -336,7 +341,9 @@ class RbacIndex:
             kind = get_path(props, "roleType") or (get_path(props, "type") if props is not res else None)
             self.roles[guid] = _role_from_properties(guid, props, str(kind) == "BuiltInRole")
         raw_assignments = inventory.of_type(RA)
-        raw_eligible = inventory.of_type(RESI)
+        raw_eligible = inventory.of_type(RESI) + [
+            r for r in inventory.of_type(RESR)
+            if str(get_path(_properties(r), "requestType") or "AdminAssign").lower() in _GRANTING_REQUESTS]
         self.assignment_count = len(raw_assignments)
         self.eligible_count = len(raw_eligible)
         # Only assignments whose scope can contain a storage account or a user-assigned identity, or lie inside
@@ -370,7 +377,7 @@ class RbacIndex:
                 self.mg_scopes.add(d.scope)
         self._mg_chain = _management_group_chains(inventory)
         self._scopes_cache: dict[str, list[str]] = {}
-        self._granting_cache: dict[tuple[str, bool], list[tuple[Assignment, list[Grant]]]] = {}
+        self._granting_cache: dict[tuple[str, bool, str], list[tuple[Assignment, list[Grant]]]] = {}
         self._with_access_cache: dict[str, dict[str, Access]] = {}
         self._role_grants: dict[str, RoleGrants] = {}
         self._delegation_cache: dict[tuple[str, str, str], bool] = {}
@@ -405,6 +412,11 @@ class RbacIndex:
                     f"(HTTP {u.status}: {u.message})" if u.status else f"role assignments could not be read: {u.message}")
         if not self.assignment_count and self.inventory.coverage(RA) != "collected":
             return "the input holds no role assignments, so access cannot be evaluated"
+        eligible = self.inventory.unreadable_for(RESI, target_id)
+        if eligible:
+            u = eligible[0]
+            return (f"PIM-eligible role assignments (roleEligibilityScheduleInstances) at {u.scope or 'the scope'} "
+                    f"could not be read (HTTP {u.status}: {u.message})")
         return None
 
     def role(self, guid: str) -> RoleDef | None:
@@ -429,17 +441,17 @@ class RbacIndex:
                  else kinds.storage)
         return [Grant(kind, a, role, op, pat) for kind, hits in table.items() for op, pat in hits]
 
-    def _granting(self, scope: str, assignments: Iterable[Assignment], below: bool
+    def _granting(self, scope: str, assignments: Iterable[Assignment], below: bool, target: str = "storage"
                   ) -> list[tuple[Assignment, list[Grant]]]:
         """Assignments at ``scope`` that grant anything on a storage account, with their grants (cached).
 
         A resource group or subscription can hold thousands of assignments (Reader for everyone); they are
         classified once here instead of once per storage account below them.
         """
-        key = (scope, below)
+        key = (scope, below, target)
         cached = self._granting_cache.get(key)
         if cached is None:
-            cached = [(a, g) for a in assignments if (g := self._grants(a, below))]
+            cached = [(a, g) for a in assignments if (g := self._grants(a, below, target))]
             self._granting_cache[key] = cached
         return cached
 
@@ -593,20 +605,16 @@ class RbacIndex:
     def principals_with_identity_access(self, identity_id: str) -> dict[str, Access]:
         """Every principal whose roles let it act as user-assigned identity ``identity_id``: write a federated
         identity credential on it, assign it to a resource, write it, or assign roles over it (at the identity,
-        below it, or at any scope containing it; deny assignments applied). Kinds: ``identity-takeover``,
-        ``role-admin``, ``eligible``, ``unknown``."""
-        key = norm(identity_id)
+        below it, or at any scope containing it; deny assignments and delegation conditions applied). Kinds:
+        ``identity-takeover``, ``role-admin``, ``eligible``, ``unknown``."""
         out: dict[str, Access] = {}
-        below = key + "/"
-        pairs = [(a, False) for s in self.scopes_above(identity_id) for a in self.by_scope.get(s, ())]
-        pairs += [(a, True) for a in self.below_identity.get(key, ())]
-        for a, _below in pairs:
-            grants = self._grants(a, below=False, target="identity")
-            if not grants:
-                continue
+        key = norm(identity_id)
+        pairs = [p for s in self.scopes_above(identity_id)
+                 for p in self._granting(s, self.by_scope.get(s, ()), below=False, target="identity")]
+        pairs += self._granting(key + "/*", self.below_identity.get(key, ()), below=False, target="identity")
+        for a, grants in pairs:
             acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, identity_id))
             acc.grants.extend(grants)
-        del below
         for acc in out.values():
             if self.denies:
                 self._deny(acc, identity_id)
@@ -635,7 +643,7 @@ def _raw_scope(res: dict[str, Any]) -> str:
     scope = get_path(_properties(res), "scope")
     if not scope:
         rid = str(res.get("id", "")).lower()
-        i = rid.rfind("/providers/microsoft.authorization/roleassignments/")
+        i = rid.rfind("/providers/microsoft.authorization/")
         return rid[:i] if i > 0 else "/"
     return str(scope).lower()
 

@@ -738,3 +738,101 @@ def _where(scope: str, account_id: str) -> str:
 
 
 
+
+
+@rule(
+    id="FL-ID-009",
+    title="Nobody outside the silo can act as the silo's identity",
+    area="silo-identity",
+    severity="critical",
+    blocks=BOTH,
+    rationale="Whoever can obtain a token for a silo's user-assigned identity reaches everything the silo's compute "
+    "reaches. Through Azure RBAC that is anyone other than the silo holding, on the identity or at any scope "
+    "containing it (root, management group, subscription, resource group; deny assignments applied), "
+    "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write (trust an identity "
+    "provider it controls), .../assign/action (attach the identity to its own VM, app or compute: Managed "
+    "Identity Operator), .../write (Owner/Contributor-like rights; counted fail closed) or "
+    "Microsoft.Authorization/roleAssignments/write (grant itself any of these, unless a delegation condition "
+    "confines it to roles that carry none). PIM-eligible assignments count (kind eligible). A federated identity "
+    "credential that exists on the identity is a takeover path by the external issuer and subject it names. Which "
+    "operations count comes from flaudit's operation catalogue, so wildcards and custom roles are judged the same "
+    "way. Principals the FL config declares as administrators are shown, not blocking. A role definition flaudit "
+    "cannot read is unknown.",
+    remediation=Remediation(
+        cli="az role assignment list --scope <silo-identity-id> --include-inherited -o table\n"
+        "az role assignment delete --ids <assignment-id>\n"
+        "az identity federated-credential delete --identity-name <uai> --name <credential> --resource-group <rg>",
+        bicep="// no Managed Identity Operator / Contributor / Owner on silo identities or their resource group;\n"
+        "// no Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials on silo identities",
+        text="Remove the assignments in the evidence (or move them below the identity's resource group so they no "
+        "longer contain it), delete federated credentials on silo identities, and keep each silo's identity in a "
+        "resource group only the deployment pipeline administers.",
+    ),
+    references=("https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/"
+                "how-manage-user-assigned-managed-identities",
+                "https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust-user-"
+                "assigned-managed-identity",
+                "https://learn.microsoft.com/azure/role-based-access-control/permissions/identity", RBAC_DOCS),
+)
+@deduplicated
+def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
+    from flaudit.reach import paths_of
+    from flaudit.takeover import FIC, silo_identities
+
+    by_silo: dict[str, list] = defaultdict(list)
+    for p in paths_of(d, rule_id="FL-ID-009"):
+        by_silo[p.silo].append(p)
+    fic_unreadable = d.inventory.unreadable_for(FIC)
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        idents = silo_identities(silo)
+        if not idents:
+            yield Pass(silo.computes[0].id, f"{silo.name}: its computes run as no user-assigned identity, so there "
+                       "is none to take over (FL-ID-001 reports the missing identity).", silo=silo.name,
+                       subject=f"{silo.name}|none")
+            continue
+        blocking = False
+        for p in by_silo.get(silo.name, []):
+            ev = [p.evidence(), *kind_notes([p.kind])]
+            label = f"{p.outsider_name} ({p.relation})"
+            if p.relation == "administrator":
+                yield Pass(p.source_id, f"{silo.name}: declared administrator {label} can act as the silo's "
+                           "identity (administrative access, shown not blocking).", silo=silo.name, evidence=ev,
+                           subject=f"{p.source_id}|{p.outsider_id}")
+                continue
+            blocking = True
+            if p.kind == "unknown":
+                yield Unknown(p.source_id, f"{silo.name}: {label} holds a role flaudit cannot read over the silo's "
+                              "identity; it may be able to act as it.", silo=silo.name, evidence=ev,
+                              subject=f"{p.source_id}|{p.outsider_id}")
+                continue
+            how = {"eligible": "can activate a PIM-eligible role that lets it act as",
+                   "identity-takeover": "can act as"}[p.kind]
+            if p.relation == "external":
+                msg = (f"{silo.name}: a federated identity credential lets external subject {p.outsider_name} act "
+                       f"as the silo's identity {p.source_id.rsplit('/', 1)[-1]}.")
+            else:
+                cond = " (conditional: every granting assignment carries an ABAC condition)" if p.conditional else ""
+                msg = (f"{silo.name}: {label} {how} the silo's identity {p.source_id.rsplit('/', 1)[-1]}{cond}, "
+                       "and so reach everything the silo's compute reaches.")
+            yield Fail(p.source_id, msg, silo=silo.name, evidence=ev, subject=f"{p.source_id}|{p.outsider_id}")
+        if blocking:
+            continue
+        problem = next((x for i in idents if (x := d.rbac.coverage_problem(i.id))), None)
+        if problem is None and fic_unreadable:
+            u = fic_unreadable[0]
+            problem = (f"federated identity credentials at {u.scope or 'the scope'} could not be read "
+                       f"(HTTP {u.status}: {u.message})")
+        names = ", ".join(i.name for i in idents)
+        if problem:
+            yield Unknown(idents[0].id, f"{silo.name}: cannot tell who can act as {names}: {problem}.",
+                          silo=silo.name, evidence=[note(problem)], subject=f"{silo.name}|identity")
+        else:
+            yield Pass(idents[0].id, f"{silo.name}: nobody outside the silo can act as {names} (no federated "
+                       "credential, assign, write or role-admin right over it).", silo=silo.name,
+                       evidence=[note(f"{d.rbac.assignment_count} role assignment(s), {d.rbac.eligible_count} "
+                                      "PIM-eligible assignment(s) and "
+                                      f"{len(d.rbac.denies)} deny assignment(s) evaluated")],
+                       subject=f"{silo.name}|identity")

@@ -52,14 +52,18 @@ def test_marks_every_listed_type_as_collected_so_absence_is_meaningful(live, sam
     assert inv.coverage("microsoft.network/routetables") == "collected"  # none exist, and that is known
 
 
-def test_request_count_does_not_grow_with_the_number_of_silos(retry):
+def test_request_count_grows_only_by_one_federated_credential_list_per_identity(retry):
+    """Every type is listed once per scope, whatever the silo count; the one exception is federated identity
+    credentials, which ARM lists only per user-assigned identity (one GET each: no list across identities)."""
     counts = []
     for n in (3, 30):
         fake = FakeArm(generate.Builder("hardened", n).build(), [SUB], page_size=1000)
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             fake.register(mock)
             collect(make_scope([SUB]), credential=FakeCredential(), retry=retry)
-        counts.append(fake.count())
+        fic = sum(1 for _, url in fake.served if "/federatedidentitycredentials" in url.lower())
+        assert fic == n + 1  # one per silo identity and the orchestrator's
+        counts.append(fake.count() - fic)
     assert counts[0] == counts[1]
 
 
