@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flaudit import conditions as c
@@ -126,25 +127,32 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
     An unparseable condition reaches everything (one entry per other silo with None); a missing condition
     reaches everything (True).
     """
-    others = [w for w in index.all if w.silo != own]
+    def others() -> list[Witness]:
+        return [w for w in index.all if w.silo != own]
     if not condition:
-        return [(w, True) for w in _one_per_silo(others)]
-    tree = c.parse(condition)
-    if tree is None:
-        return [(w, None) for w in _one_per_silo(others)]
-    rest = _residual(tree, action)
+        return [(w, True) for w in _one_per_silo(others())]
+    rest = _residual_of(condition, action)
+    if rest is None:
+        return [(w, None) for w in _one_per_silo(others())]
     if rest is False:
         return []
     if rest is True:
-        return [(w, True) for w in _one_per_silo(others)]
+        return [(w, True) for w in _one_per_silo(others())]
     cand = _candidates(rest, index)
-    pool = others if cand is None else [index.all[i] for i in cand if index.all[i].silo != own]
+    pool = others() if cand is None else [index.all[i] for i in cand if index.all[i].silo != own]
     out = []
     for w in pool:
         v = c.evaluate(rest, w.request(action))
         if v is not False:
             out.append((w, v))
     return out
+
+
+@lru_cache(maxsize=16384)
+def _residual_of(condition: str, action: str) -> Any:
+    """The condition's residual for ``action`` (None when it does not parse), once per (condition, action)."""
+    tree = c.parse(condition)
+    return None if tree is None else _residual(tree, action)
 
 
 def _one_per_silo(ws: list[Witness]) -> list[Witness]:
