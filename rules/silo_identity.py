@@ -359,11 +359,14 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
             if not kinds:
                 continue
             reached.add(other.name)
-            ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds)
+            eligible = ["eligible"] if any(g.eligible for g in live) else []
+            ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds + eligible)
             if any(k != "unknown" for k in kinds):
                 failed = True
                 cond = " (conditional: every granting assignment carries an ABAC condition)" \
                     if all(g.conditional for g in live if g.kind != "unknown") else ""
+                if eligible:
+                    cond += " (PIM-eligible)" if all(g.eligible for g in live) else " (partly PIM-eligible)"
                 yield Fail(st.id, f"{silo.name}: {p.name} has {', '.join(k for k in kinds if k != 'unknown')} "
                            f"access to {other.name}'s storage {st.name}{cond}.", silo=silo.name, evidence=ev,
                            subject=p.id)

@@ -56,6 +56,17 @@ def _who(who: Principal, acc: Access) -> str:
     return f"{_RELATION_TEXT.get(who.relation, who.relation)} {label}"
 
 
+def _eligible(grants: list) -> list[str]:
+    """``["eligible"]`` when some grant comes from a PIM-eligible assignment (for the kind notes)."""
+    return ["eligible"] if any(g.eligible for g in grants) else []
+
+
+def _pim(grants: list) -> str:
+    if grants and all(g.eligible for g in grants):
+        return " (PIM-eligible: the principal can activate it at any time)"
+    return " (partly PIM-eligible)" if any(g.eligible for g in grants) else ""
+
+
 def _unresolved(silo: Silo) -> Finding:
     anchor = silo.datastore.id if silo.datastore else ""
     return Unknown(anchor, f"{silo.name}: its storage account could not be resolved, so who can reach it is "
@@ -108,7 +119,7 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
                 continue  # inert key grants only: FL-WS-004
             outsiders += 1
             kinds = sorted({g.kind for g in live})
-            ev = chain_evidence(live, who.name) + deny_notes(acc) + kind_notes(kinds)
+            ev = chain_evidence(live, who.name) + deny_notes(acc) + kind_notes(kinds + _eligible(live))
             label = _who(who, acc)
             if kinds == ["unknown"]:
                 yield Unknown(st.id, f"{silo.name}: {label} holds a role flaudit cannot read on {st.name}; it may "
@@ -118,6 +129,7 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
             known = [g for g in live if g.kind != "unknown"]
             cond = (" (conditional access: every granting assignment carries an ABAC condition; production treats "
                     "it as access)") if all(g.conditional for g in known) else ""
+            cond += _pim(known)
             if acc.principal_type.lower() == "group":
                 msg = (f"{silo.name}: {label} has {', '.join(kinds)} access to {st.name}{cond}; its members cannot "
                        "be expanded without Microsoft Graph, so this is possible access by anyone in it.")
