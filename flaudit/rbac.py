@@ -14,11 +14,17 @@ Semantics (https://learn.microsoft.com/azure/role-based-access-control/overview)
   and ``az role definition list`` print them), property names case-insensitively;
 - an assignment with an ABAC ``condition`` grants conditionally: reported as such, never silently dropped.
 
-What a principal gets on a storage account is classified into kinds that all lead to the data:
-``data`` (blob/file/queue/table data actions), ``keys`` (account keys or SAS), ``delegation`` (user
-delegation key, i.e. user-delegation SAS), ``role-admin`` (it can assign itself any role) and ``mgmt-write``
-(``Microsoft.Storage/storageAccounts/write``: it can re-enable shared keys or public access), plus
-``unknown`` when a role definition is neither in the input nor bundled with flaudit.
+What a principal gets on a storage account is classified through the operation catalogue
+(flaudit/operations.py, flaudit/data/operations.json) into path kinds: ``data`` (blob/file/queue/table data
+actions), ``keys`` (account keys or SAS), ``delegation`` (user delegation key; counted only beside data access,
+since a user-delegation SAS grants no more than the holder's data permissions), ``role-admin`` (it can assign
+itself any role; a delegation condition that confines it to roles granting nothing here makes it idle),
+``mgmt-write`` (any other storage write not documented inert: exposure, local users, configuration) and ``copy``
+(management-plane data movement), plus ``unknown`` when a role definition is neither in the input nor bundled.
+On a user-assigned identity the kinds are ``identity-takeover`` and ``role-admin``. PIM-eligible assignments
+(roleEligibilityScheduleInstances) are evaluated like active ones and flagged, so ``Access.kinds`` adds
+``eligible``. Each role is classified once per index; a kind's grants carry a few representative operations
+(ungated first), and a deny assignment that removes all of them is checked against the role's full list.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ _GRANTING_REQUESTS = frozenset({"adminassign", "adminupdate", "adminextend", "ad
                                 "selfrenew"})
 #: Data actions that read or write the data itself (what training needs), from the operation catalogue.
 READ_DATA_ACTIONS = frozenset(o.name for o in catalogue().values() if o.cls == "data-read")
-WRITE_DATA_PROBES = frozenset(o.name for o in catalogue().values() if o.cls == "data-write")
+WRITE_DATA_ACTIONS = frozenset(o.name for o in catalogue().values() if o.cls == "data-write")
 KINDS = ("data", "keys", "delegation", "role-admin", "mgmt-write", "copy", "eligible", "unknown")
 #: Kinds a principal can hold on a user-assigned identity.
 IDENTITY_KINDS = ("identity-takeover", "role-admin", "eligible", "unknown")
@@ -309,7 +315,7 @@ class Access:
         return bool(gs) and all(g.conditional for g in gs)
 
     def writes_data(self) -> bool:
-        return any(g.kind == "data" and g.action in WRITE_DATA_PROBES for g in self.grants)
+        return any(g.kind == "data" and g.action in WRITE_DATA_ACTIONS for g in self.grants)
 
     def chain(self) -> list[dict[str, Any]]:
         """One entry per assignment with the actions it lets through (for the result's access edges)."""

@@ -28,7 +28,7 @@ from flaudit.confinement import WitnessIndex, reached, witnesses_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
-from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_PROBES
+from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS
 
 BOTH = ("prototype", "production")
 FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
@@ -289,7 +289,7 @@ def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose
     acc = d.rbac.access(p.id, st.id)
     # training runs as the identity's *active* assignments: a PIM-eligible one must be activated first
     data = [g for g in acc.of("data") if not g.eligible]
-    ok = [g for g in data if g.action in (WRITE_DATA_PROBES if write else READ_DATA_ACTIONS)]
+    ok = [g for g in data if g.action in (WRITE_DATA_ACTIONS if write else READ_DATA_ACTIONS)]
     subject = f"{p.id}|{'write' if write else 'read'}"
     ev = chain_evidence(ok or data, p.name) + deny_notes(acc)
     if ok:
