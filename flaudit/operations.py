@@ -110,19 +110,25 @@ def _could_touch(pattern: str) -> bool:
                for t in ("microsoft.storage/", "microsoft.managedidentity/", "microsoft.authorization/"))
 
 
-def _uncatalogued(pattern: str, data: bool) -> str | None:
-    """A storage-account operation the pattern matches that the catalogue does not list (None if none found).
+_IDENTITY_FILLS = tuple(f.replace("?", UNCATALOGUED) for f in (
+    "?", "?/write", "userAssignedIdentities/?/write", "ManagedIdentity/userAssignedIdentities/?/write",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/?/write"))
 
-    The pattern's ``*`` are replaced by a nonsense segment (and by a few longer fills that lead into
-    Microsoft.Storage/storageAccounts/); a witness under the storage account that is not a control-plane read
-    and not catalogued means the pattern also grants operations flaudit has not classified.
+
+def _uncatalogued(pattern: str, data: bool, prefix: str = STORAGE_PREFIX,
+                  fills: tuple[str, ...] = _WITNESS_FILLS) -> str | None:
+    """An operation under ``prefix`` the pattern matches that the catalogue does not list (None if none found).
+
+    The pattern's ``*`` are replaced by a nonsense segment (and by a few longer fills that lead into the
+    prefix); a witness under the prefix that is not a control-plane read and not catalogued means the pattern
+    also grants operations flaudit has not classified.
     """
     p = pattern.strip()
     known = catalogue()
-    for fill in (_WITNESS_FILLS if "*" in p else ("",)):
+    for fill in (fills if "*" in p else ("",)):
         w = p.replace("*", fill)
         low = w.lower()
-        if not low.startswith(STORAGE_PREFIX) or low in known:
+        if not low.startswith(prefix) or low in known:
             continue
         if not data and low.endswith("/read"):
             continue
@@ -168,10 +174,15 @@ def classify(allows: Any, actions: tuple[str, ...], data_actions: tuple[str, ...
             w = _uncatalogued(p, is_data)
             if w and allows(w, data=is_data):
                 storage.setdefault("data" if is_data else "mgmt-write", []).append((w, p, False))
+    for p in actions:  # the same for identity operations the catalogue does not list
+        w = _uncatalogued(p, False, IDENTITY_PREFIX, _IDENTITY_FILLS)
+        if w and allows(w, data=False):
+            identity.setdefault("identity-takeover", []).append((w, p, False))
     for hits in (*storage.values(), *identity.values()):
         hits.sort(key=lambda h: h[2])  # ungated first (stable: catalogue order within)
     full = {k: [(a, p) for a, p, _ in hits] for k, hits in storage.items()}
-    return _trim(full), _trim({k: [(a, p) for a, p, _ in hits] for k, hits in identity.items()}), full
+    # identity kinds are few operations (at most five): kept whole, so a deny assignment is checked against each
+    return _trim(full), {k: [(a, p) for a, p, _ in hits] for k, hits in identity.items()}, full
 
 
 def _trim(kinds: RoleKinds) -> RoleKinds:

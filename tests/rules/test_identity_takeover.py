@@ -209,3 +209,13 @@ def test_a_template_declaring_a_federated_credential_and_an_eligibility_request_
     result = audit(inv)
     kinds = {(_path_evidence(f)["path_kind"], _path_evidence(f)["relation"]) for f in _fails(result)}
     assert kinds == {("identity-takeover", "external"), ("eligible", "unlisted")}
+
+
+def test_an_identity_operation_the_catalogue_does_not_list_fails_closed_even_when_every_known_one_is_denied():
+    res = sample_resources()
+    res += [role_definition(CUSTOM, actions=["Microsoft.ManagedIdentity/*"]),
+            role_assignment(generate.rg_id(), CUSTOM, OUTSIDER),
+            deny_assignment(generate.rg_id(), "known takeover operations", data_actions=[], actions=[
+                f"{UAI}/write", f"{UAI}/assign/action", f"{UAI}/federatedIdentityCredentials/write"])]
+    f = _fails(audit(res))
+    assert len(f) == 1 and "<uncatalogued>" in _path_evidence(f[0])["chain"][0]["text"]
