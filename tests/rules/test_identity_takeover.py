@@ -219,3 +219,16 @@ def test_an_identity_operation_the_catalogue_does_not_list_fails_closed_even_whe
                 f"{UAI}/write", f"{UAI}/assign/action", f"{UAI}/federatedIdentityCredentials/write"])]
     f = _fails(audit(res))
     assert len(f) == 1 and "<uncatalogued>" in _path_evidence(f[0])["chain"][0]["text"]
+
+
+def test_reports_render_path_evidence_in_text_and_html():
+    from reports import _common, html
+
+    res = sample_resources()
+    res.append(role_assignment(generate.rg_id(), MI_OPERATOR, OUTSIDER))
+    result = audit(res)
+    f = _fails(result)[0]
+    text = _common.evidence_text(next(e for e in f["evidence"] if e["kind"] == "path"))
+    assert text.startswith("path identity-takeover (unlisted)") and "assign/action" in text
+    page = html.render(result)
+    assert "path <strong>identity-takeover</strong>" in page and "Managed Identity Operator at" in page
