@@ -92,3 +92,20 @@ def test_a_condition_on_tags_alone_cannot_be_decided_so_it_does_not_confine():
     result = audit(res)
     not_passing(result, "FL-ID-008", "silo2")
     assert "cannot be decided" in _message(result, "silo2")
+
+
+def test_a_silo_identity_with_delegated_role_admin_confined_to_harmless_roles_is_not_a_role_admin_path():
+    """Role Based Access Control Administrator on the resource group with Microsoft's delegation condition: only
+    roles that grant nothing on storage (Reader) -> FL-ID-007 passes; a data role in the list -> it fails."""
+    from flaudit.samples import generate
+    from tests.support import principal, role_assignment
+
+    reader, blob_reader = "acdd72a7-3385-48ef-bd42-f606fba81ae7", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    cond = ("((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (@Request[Microsoft."
+            "Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {%s}))")
+    for allowed, expected in ((reader, {"pass"}), (blob_reader, {"fail"})):
+        res = sample_resources()
+        res.append(role_assignment(generate.rg_id(), "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+                                   principal(res, "uai-silo0"), condition=cond % allowed))
+        result = audit(res)
+        assert statuses(result, "FL-ID-007", silo="silo0") == expected, allowed
