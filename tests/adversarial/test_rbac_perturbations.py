@@ -408,3 +408,17 @@ def test_a_user_delegation_key_alone_is_shown_inert_and_does_not_block():
     edge = next(e for e in result["access"] if e["principal_id"] == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
     assert edge["inert_kinds"] == ["delegation"]
     assert result["verdict"]["production"]["status"] == "ready"
+
+
+def test_a_silo_whose_own_data_role_is_only_pim_eligible_cannot_train():
+    """Training runs as the identity's active assignments: an eligible role must be activated first, so FL-ID-003
+    does not count it (while every rule about outsiders does)."""
+    from tests.rules.test_identity_takeover import eligibility_instance
+
+    res = sample_resources()
+    pid = principal(res, "uai-silo1")
+    s1 = storage(res, "silo1")["id"]
+    res = [r for r in res if not (r["type"] == "Microsoft.Authorization/roleAssignments"
+                                  and r["properties"]["principalId"] == pid and r["properties"]["scope"] == s1)]
+    res.append(eligibility_instance(s1, ROLE["blob-contributor"], pid))
+    assert "fail" in statuses(audit(res), "FL-ID-003", silo="silo1")
