@@ -7,12 +7,12 @@ classification of principals made here, so they cannot disagree about who a prin
 from __future__ import annotations
 
 import functools
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, norm
+from flaudit.operations import inert_reason
 from flaudit.paths import kind_notes  # noqa: F401  (re-exported: rules cite path kinds through access)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,9 +130,16 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
     for silo in d.silos:
         if silo.storage is None:
             continue
-        keys_live = shared_keys_allowed(silo.storage.raw)
         for who, acc in silo_storage_access(d, silo):
             kinds = acc.kinds
+            live, inert = split_inert(acc, silo.storage.raw)
+            live_kinds = {g.kind for g in live}
+            inert_kinds = sorted({g.kind for g in inert} - live_kinds)
+            for k in dict.fromkeys(g.kind for g in acc.idle):  # grants that grant nothing (shown, not counted)
+                if k not in inert_kinds and k not in live_kinds:
+                    inert_kinds.append(k)
+                if k not in kinds:
+                    kinds = [*kinds, k]
             edges.append({
                 "silo": silo.name,
                 "storage_id": silo.storage.id,
@@ -143,7 +150,7 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
                 "relation": who.relation,
                 "principal_silo": who.silo,
                 "kinds": kinds,
-                "inert_kinds": [] if keys_live or "keys" not in kinds else ["keys"],
+                "inert_kinds": inert_kinds,
                 "conditional": acc.conditional(),
                 "crosses_boundary": who.relation != "own-silo",
                 "chain": acc.chain(),
@@ -152,10 +159,20 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
 
 
 def split_inert(acc: Access, storage_raw: dict[str, Any]) -> tuple[list[Grant], list[Grant]]:
-    """(grants that work, key/SAS grants that do nothing while ``allowSharedKeyAccess`` is false)."""
-    if shared_keys_allowed(storage_raw):
-        return list(acc.grants), []
-    return [g for g in acc.grants if g.kind != "keys"], acc.of("keys")
+    """(grants that work, grants the account's settings make inert), per the operation catalogue's
+    ``inert_when``: key/SAS grants while ``allowSharedKeyAccess`` is false, a container's public-access write
+    while ``allowBlobPublicAccess`` is false, rename/ACL data actions on a flat namespace."""
+    live: list[Grant] = []
+    inert: list[Grant] = []
+    for g in acc.grants:
+        (inert if inert_reason(g.action, storage_raw) else live).append(g)
+    return live, inert
+
+
+def inert_notes(grants: list[Grant], storage_raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """One note per distinct reason the given grants are inert on this account."""
+    reasons = dict.fromkeys(r for g in grants if (r := inert_reason(g.action, storage_raw)))
+    return [{"kind": "note", "text": f"inert: {r}"} for r in reasons]
 
 
 def chain_evidence(grants: list[Grant], principal_name: str | None = None) -> list[dict[str, Any]]:
@@ -185,28 +202,6 @@ def deny_notes(acc: Access) -> list[dict[str, Any]]:
             out.append({"kind": "note", "text": f"{g.role.name if g.role else g.assignment.role_guid} via "
                         f"{g.assignment.id} {said} deny assignment {d.name or d.id} at {d.scope}"})
     return out
-
-
-#: ABAC attributes that confine blob access to a container or a path inside it.
-_PATH_ATTRIBUTE = re.compile(r"containers/blobs:path|containers:name|containers/blobs:name", re.IGNORECASE)
-_ACTION_MATCHES = re.compile(r"ActionMatches\s*\{\s*'([^']+)'\s*\}", re.IGNORECASE)
-
-
-def unrestricted_by_condition(actions: list[str], condition: str | None) -> list[str]:
-    """The data actions an ABAC condition does not confine to a container or path.
-
-    flaudit does not evaluate condition expressions; it checks the shape Microsoft's examples use
-    (``!(ActionMatches{'<action>'}) ... OR @Resource[...blobs:path] StringStartsWith '<prefix>'``): the
-    condition must name a path or container attribute and name each action in an ``ActionMatches``. Anything
-    else (no condition, no path attribute, an action not named, non-blob data) counts as unrestricted.
-    """
-    from flaudit.rbac import action_matches
-
-    if not condition or not _PATH_ATTRIBUTE.search(condition):
-        return list(actions)
-    named = _ACTION_MATCHES.findall(condition)
-    return [a for a in actions
-            if "/blobservices/" not in a.lower() or not any(action_matches(n, a) for n in named)]
 
 
 _STATUS_RANK = {"fail": 3, "unknown": 2, "pass": 1, "not_applicable": 0}

@@ -14,11 +14,17 @@ Semantics (https://learn.microsoft.com/azure/role-based-access-control/overview)
   and ``az role definition list`` print them), property names case-insensitively;
 - an assignment with an ABAC ``condition`` grants conditionally: reported as such, never silently dropped.
 
-What a principal gets on a storage account is classified into kinds that all lead to the data:
-``data`` (blob/file/queue/table data actions), ``keys`` (account keys or SAS), ``delegation`` (user
-delegation key, i.e. user-delegation SAS), ``role-admin`` (it can assign itself any role) and ``mgmt-write``
-(``Microsoft.Storage/storageAccounts/write``: it can re-enable shared keys or public access), plus
-``unknown`` when a role definition is neither in the input nor bundled with flaudit.
+What a principal gets on a storage account is classified through the operation catalogue
+(flaudit/operations.py, flaudit/data/operations.json) into path kinds: ``data`` (blob/file/queue/table data
+actions), ``keys`` (account keys or SAS), ``delegation`` (user delegation key; counted only beside data access,
+since a user-delegation SAS grants no more than the holder's data permissions), ``role-admin`` (it can assign
+itself any role; a delegation condition that confines it to roles granting nothing here makes it idle),
+``mgmt-write`` (any other storage write not documented inert: exposure, local users, configuration) and ``copy``
+(management-plane data movement), plus ``unknown`` when a role definition is neither in the input nor bundled.
+On a user-assigned identity the kinds are ``identity-takeover`` and ``role-admin``. PIM-eligible assignments
+(roleEligibilityScheduleInstances) are evaluated like active ones and flagged, so ``Access.kinds`` adds
+``eligible``. Each role is classified once per index; a kind's grants carry a few representative operations
+(ungated first), and a deny assignment that removes all of them is checked against the role's full list.
 """
 
 from __future__ import annotations
@@ -32,76 +38,35 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
 
+from flaudit import conditions, operations
 from flaudit.arm import get_path, is_within, name_of, norm
 from flaudit.inventory import Inventory
+from flaudit.operations import action_matches, catalogue
 
 EVERYONE = "00000000-0000-0000-0000-000000000000"
+#: A role definition id no role has: a delegation condition that allows it allows roles flaudit cannot see.
+_UNKNOWN_ROLE = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SA = "Microsoft.Storage/storageAccounts"
 RA = "microsoft.authorization/roleassignments"
 RD = "microsoft.authorization/roledefinitions"
 DA = "microsoft.authorization/denyassignments"
 SUBS = "microsoft.resources/subscriptions"
 
-#: Probe actions per kind. A kind is granted when any of its probes is allowed.
-#: (control-plane probes are checked against actions/notActions, data probes against dataActions.)
-CONTROL_PROBES: dict[str, tuple[str, ...]] = {
-    "keys": (f"{SA}/listKeys/action", f"{SA}/regenerateKey/action", f"{SA}/ListAccountSas/action",
-             f"{SA}/listServiceSas/action"),
-    "delegation": (f"{SA}/blobServices/generateUserDelegationKey/action",),
-    "role-admin": ("Microsoft.Authorization/roleAssignments/write",),
-    "mgmt-write": (f"{SA}/write",),
-}
-DATA_PROBES: tuple[str, ...] = (
-    f"{SA}/blobServices/containers/blobs/read",
-    f"{SA}/blobServices/containers/blobs/write",
-    f"{SA}/blobServices/containers/blobs/delete",
-    f"{SA}/blobServices/containers/blobs/add/action",
-    f"{SA}/fileServices/fileshares/files/read",
-    f"{SA}/fileServices/fileshares/files/write",
-    f"{SA}/queueServices/queues/messages/read",
-    f"{SA}/queueServices/queues/messages/write",
-    f"{SA}/tableServices/tables/entities/read",
-    f"{SA}/tableServices/tables/entities/write",
-)
-WRITE_DATA_PROBES = frozenset(p for p in DATA_PROBES if not p.endswith("/read"))
-#: Further data actions that reach a silo's data without reading or writing it the usual way: deleting,
-#: moving or dequeuing it, changing its ACLs or ownership, or bypassing ACLs with backup semantics. A role
-#: holding only these is still data access to another silo (fail closed), but not the read or write access
-#: training needs, so they are neither read nor write probes; they are consulted only for a role that grants
-#: none of :data:`DATA_PROBES`.
-OTHER_DATA_PROBES: tuple[str, ...] = (
-    f"{SA}/blobServices/containers/blobs/move/action",
-    f"{SA}/blobServices/containers/blobs/permanentDelete/action",
-    f"{SA}/blobServices/containers/blobs/deleteBlobVersion/action",
-    f"{SA}/blobServices/containers/blobs/modifyPermissions/action",
-    f"{SA}/blobServices/containers/blobs/manageOwnership/action",
-    f"{SA}/fileServices/fileshares/files/delete",
-    f"{SA}/fileServices/fileshares/files/modifypermissions/action",
-    f"{SA}/fileServices/readFileBackupSemantics/action",
-    f"{SA}/fileServices/writeFileBackupSemantics/action",
-    f"{SA}/fileServices/takeOwnership/action",
-    f"{SA}/fileServices/runAsBuiltInFileAdministrator/action",
-    f"{SA}/queueServices/queues/messages/delete",
-    f"{SA}/queueServices/queues/messages/add/action",
-    f"{SA}/queueServices/queues/messages/process/action",
-    f"{SA}/tableServices/tables/entities/delete",
-    f"{SA}/tableServices/tables/entities/add/action",
-    f"{SA}/tableServices/tables/entities/update/action",
-)
-KINDS = ("data", "keys", "delegation", "role-admin", "mgmt-write", "unknown")
-#: Kinds that still mean something when the assignment sits *below* the account (a container): data, and
-#: the right to assign roles there.
-BELOW_ACCOUNT_KINDS = frozenset({"data", "role-admin", "unknown"})
-
-
-@lru_cache(maxsize=4096)
-def _pattern(action: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(p) for p in action.split("*")), re.IGNORECASE)
-
-
-def action_matches(pattern: str, action: str) -> bool:
-    """ARM action matching: ``*`` is a wildcard, comparison is case-insensitive."""
-    return bool(_pattern(pattern.strip()).fullmatch(action))
+RESI = "microsoft.authorization/roleeligibilityscheduleinstances"
+#: Eligibility requests, as a template declares them (PutRoleEligibilityScheduleRequest.json); only requests
+#: that make a principal eligible count (AdminRemove / SelfDeactivate take eligibility away).
+RESR = "microsoft.authorization/roleeligibilityschedulerequests"
+_GRANTING_REQUESTS = frozenset({"adminassign", "adminupdate", "adminextend", "adminrenew", "selfextend",
+                                "selfrenew"})
+#: Data actions that read or write the data itself (what training needs), from the operation catalogue.
+READ_DATA_ACTIONS = frozenset(o.name for o in catalogue().values() if o.cls == "data-read")
+WRITE_DATA_ACTIONS = frozenset(o.name for o in catalogue().values() if o.cls == "data-write")
+KINDS = ("data", "keys", "delegation", "role-admin", "mgmt-write", "copy", "eligible", "unknown")
+#: Kinds a principal can hold on a user-assigned identity.
+IDENTITY_KINDS = ("identity-takeover", "role-admin", "eligible", "unknown")
+_KIND_ORDER = ("data", "keys", "delegation", "role-admin", "mgmt-write", "copy", "identity-takeover", "eligible",
+               "unknown")
 
 
 @dataclass(frozen=True)
@@ -125,24 +90,52 @@ class RoleDef:
         return None
 
     @property
-    def grants(self) -> dict[str, list[tuple[str, str]]]:
-        """Kind -> [(probe action, granting pattern)], computed once per role."""
+    def grants(self) -> RoleGrants:
+        """What the role grants on a storage account and on a user-assigned identity, computed once per role."""
         return _classify(self)
 
 
+class RoleGrants(NamedTuple):
+    """A role's classification (see flaudit/operations.py): kind -> [(operation, granting pattern)]."""
+
+    storage: dict[str, list[tuple[str, str]]]  # at or above an account (evidence-trimmed)
+    below: dict[str, dict[str, list[tuple[str, str]]]]  # service -> kinds, from a scope below the account
+    identity: dict[str, list[tuple[str, str]]]  # at or above a user-assigned identity
+    full: dict[str, list[tuple[str, str]]]  # storage kinds, untrimmed (to re-check after deny assignments)
+
+
+#: The service segment of a scope below a storage account, and the operations an assignment there can use:
+#: data actions (any: a container-scope data role reaches that container's data) and control operations of
+#: the same child type (a blob container's scope cannot restore a file share).
+_SERVICES = ("blobservices", "fileservices", "queueservices", "tableservices")
+
+
 @cache
-def _classify(role: RoleDef) -> dict[str, list[tuple[str, str]]]:
-    out: dict[str, list[tuple[str, str]]] = {}
-    for kind, probes in CONTROL_PROBES.items():
-        hits = [(p, m) for p in probes if (m := role.allows(p, data=False))]
-        if hits:
-            out[kind] = hits
-    # the other data probes only speak when no read/write probe does, so a role's usual chain stays the same
-    hits = ([(p, m) for p in DATA_PROBES if (m := role.allows(p, data=True))]
-            or [(p, m) for p in OTHER_DATA_PROBES if (m := role.allows(p, data=True))])
-    if hits:
-        out["data"] = hits
-    return out
+def _classify(role: RoleDef) -> RoleGrants:
+    storage, identity, full = operations.classify(role.allows, role.actions, role.data_actions)
+    below: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for service in (*_SERVICES, ""):
+        table: dict[str, list[tuple[str, str]]] = {}
+        for kind, hits in full.items():
+            kept = [(a, p) for a, p in hits if _usable_below(a, kind, service)]
+            if kept:
+                table[kind] = kept if kind == "data" else kept[:operations.EVIDENCE_PER_KIND]
+        below[service] = table
+    return RoleGrants(storage, below, identity, full)
+
+
+def _usable_below(action: str, kind: str, service: str) -> bool:
+    if kind in ("data", "role-admin"):
+        return True
+    op = operations.operation(action)
+    return op is not None and op.below_account and bool(service) and f"/{service}/" in op.name.lower()
+
+
+def _service_of(scope: str) -> str:
+    """``blobservices`` ... for a scope below a storage account ("" when not recognised)."""
+    marker = "/providers/microsoft.storage/storageaccounts/"
+    rest = scope[scope.find(marker) + len(marker):].split("/")
+    return rest[1] if len(rest) > 1 and rest[1] in _SERVICES else ""
 
 
 def _role_from_properties(guid: str, props: dict[str, Any], builtin: bool) -> RoleDef:
@@ -185,20 +178,23 @@ class Assignment(NamedTuple):
     principal_id: str  # normalised
     principal_type: str
     condition: str | None
+    #: A PIM-eligible assignment (roleEligibilityScheduleInstances): not active, but the principal can
+    #: activate it at any time, so it is evaluated like an active one and reported as kind ``eligible``.
+    eligible: bool = False
 
     @classmethod
-    def from_arm(cls, res: dict[str, Any]) -> Assignment:
+    def from_arm(cls, res: dict[str, Any], eligible: bool = False) -> Assignment:
         p = _properties(res)
         rid = res.get("id", "")
         scope = get_path(p, "scope")
         if not scope:  # derive from the id: <scope>/providers/Microsoft.Authorization/roleAssignments/<name>
             low = rid.lower()
-            i = low.rfind("/providers/microsoft.authorization/roleassignments/")
+            i = low.rfind("/providers/microsoft.authorization/")
             scope = rid[:i] if i > 0 else "/"
         role_id = str(get_path(p, "roleDefinitionId") or "")
         return cls(rid, scope.strip().rstrip("/").lower() or "/", role_id.strip().rstrip("/").rsplit("/", 1)[-1].lower(),
                    role_id, str(get_path(p, "principalId") or "").strip().lower(),
-                   str(get_path(p, "principalType") or "Unknown"), get_path(p, "condition") or None)
+                   str(get_path(p, "principalType") or "Unknown"), get_path(p, "condition") or None, eligible)
 
 
 @dataclass(frozen=True)
@@ -265,10 +261,17 @@ class Grant:
     role: RoleDef | None
     action: str
     pattern: str
+    #: Set on a user-delegation grant whose data grants all carry conditions: a user-delegation SAS grants no
+    #: more than the holder's data permissions, so it is exactly as conditional as they are.
+    capped_by_condition: bool = False
 
     @property
     def conditional(self) -> bool:
-        return self.assignment.condition is not None
+        return self.assignment.condition is not None or self.capped_by_condition
+
+    @property
+    def eligible(self) -> bool:
+        return self.assignment.eligible
 
     def evidence(self, principal_name: str | None = None) -> dict[str, Any]:
         a = self.assignment
@@ -277,7 +280,7 @@ class Grant:
                 "role_definition_id": a.role_definition_id,
                 "role_name": self.role.name if self.role else f"unknown role {a.role_guid}",
                 "scope": a.scope, "access_kind": self.kind, "matched_actions": [self.action],
-                "granted_by": self.pattern, "condition": a.condition}
+                "granted_by": self.pattern, "condition": a.condition, "eligible": a.eligible}
 
 
 @dataclass
@@ -289,11 +292,16 @@ class Access:
     denied: list[tuple[Grant, Deny]] = field(default_factory=list)
     #: Grants a deny assignment would have removed had it not listed the principal in ``excludePrincipals``.
     exempted: list[tuple[Grant, Deny]] = field(default_factory=list)
+    #: User-delegation grants without any data grant beside them: a user-delegation SAS grants the intersection
+    #: of the key holder's data permissions and the SAS's own, so with no data permission it grants nothing.
+    idle: list[Grant] = field(default_factory=list)
 
     @property
     def kinds(self) -> list[str]:
         present = {g.kind for g in self.grants}
-        return [k for k in KINDS if k in present]
+        if any(g.assignment.eligible for g in self.grants):
+            present.add("eligible")
+        return [k for k in _KIND_ORDER if k in present]
 
     def of(self, *kinds: str) -> list[Grant]:
         return [g for g in self.grants if g.kind in kinds]
@@ -307,7 +315,7 @@ class Access:
         return bool(gs) and all(g.conditional for g in gs)
 
     def writes_data(self) -> bool:
-        return any(g.kind == "data" and g.action in WRITE_DATA_PROBES for g in self.grants)
+        return any(g.kind == "data" and g.action in WRITE_DATA_ACTIONS for g in self.grants)
 
     def chain(self) -> list[dict[str, Any]]:
         """One entry per assignment with the actions it lets through (for the result's access edges)."""
@@ -317,7 +325,7 @@ class Access:
             entry = by_assignment.setdefault(a.id, {
                 "assignment_id": a.id, "role_definition_id": a.role_definition_id,
                 "role_name": g.role.name if g.role else f"unknown role {a.role_guid}", "scope": a.scope,
-                "matched_actions": [], "kinds": [], "condition": a.condition})
+                "matched_actions": [], "kinds": [], "condition": a.condition, "eligible": a.eligible})
             if g.action not in entry["matched_actions"]:
                 entry["matched_actions"].append(g.action)
             if g.kind not in entry["kinds"]:
@@ -339,15 +347,22 @@ class RbacIndex:
             kind = get_path(props, "roleType") or (get_path(props, "type") if props is not res else None)
             self.roles[guid] = _role_from_properties(guid, props, str(kind) == "BuiltInRole")
         raw_assignments = inventory.of_type(RA)
+        raw_eligible = inventory.of_type(RESI) + [
+            r for r in inventory.of_type(RESR)
+            if str(get_path(_properties(r), "requestType") or "AdminAssign").lower() in _GRANTING_REQUESTS]
         self.assignment_count = len(raw_assignments)
-        # Only assignments whose scope can contain a storage account, or lie inside one, can grant anything
-        # flaudit evaluates; one on a web app or a VM never reaches a storage account (scopes only inherit
-        # downwards), so those are not indexed.
+        self.eligible_count = len(raw_eligible)
+        # Only assignments whose scope can contain a storage account or a user-assigned identity, or lie inside
+        # one, can grant anything flaudit evaluates; one on a web app or a VM never reaches either (scopes only
+        # inherit downwards), so those are not indexed.
         self.assignments = [a for r in raw_assignments
                             if _may_reach_storage(_raw_scope(r)) and (a := Assignment.from_arm(r))]
+        self.assignments += [a for r in raw_eligible
+                             if _may_reach_storage(_raw_scope(r)) and (a := Assignment.from_arm(r, eligible=True))]
         self.by_principal: dict[str, list[Assignment]] = defaultdict(list)
         self.by_scope: dict[str, list[Assignment]] = defaultdict(list)
         self.below_account: dict[str, list[Assignment]] = defaultdict(list)  # account id -> assignments inside
+        self.below_identity: dict[str, list[Assignment]] = defaultdict(list)  # identity id -> assignments inside
         self.mg_scopes: set[str] = set()
         for a in self.assignments:
             self.by_principal[a.principal_id].append(a)
@@ -355,6 +370,9 @@ class RbacIndex:
             acct = _account_of(a.scope)
             if acct and acct != a.scope:
                 self.below_account[acct].append(a)
+            ident = _identity_of(a.scope)
+            if ident and ident != a.scope:
+                self.below_identity[ident].append(a)
             if a.scope.startswith("/providers/microsoft.management/managementgroups/"):
                 self.mg_scopes.add(a.scope)
         self.denies = [Deny.from_arm(r) for r in inventory.of_type(DA)]
@@ -365,9 +383,10 @@ class RbacIndex:
                 self.mg_scopes.add(d.scope)
         self._mg_chain = _management_group_chains(inventory)
         self._scopes_cache: dict[str, list[str]] = {}
-        self._granting_cache: dict[tuple[str, bool], list[tuple[Assignment, list[Grant]]]] = {}
+        self._granting_cache: dict[tuple[str, bool, str], list[tuple[Assignment, list[Grant]]]] = {}
         self._with_access_cache: dict[str, dict[str, Access]] = {}
-        self._role_grants: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        self._role_grants: dict[str, RoleGrants] = {}
+        self._delegation_cache: dict[tuple[str, str, str], bool] = {}
 
     # -- scopes ---------------------------------------------------------------------------------------
     def scopes_above(self, target_id: str) -> list[str]:
@@ -399,37 +418,46 @@ class RbacIndex:
                     f"(HTTP {u.status}: {u.message})" if u.status else f"role assignments could not be read: {u.message}")
         if not self.assignment_count and self.inventory.coverage(RA) != "collected":
             return "the input holds no role assignments, so access cannot be evaluated"
+        eligible = self.inventory.unreadable_for(RESI, target_id)
+        if eligible:
+            u = eligible[0]
+            return (f"PIM-eligible role assignments (roleEligibilityScheduleInstances) at {u.scope or 'the scope'} "
+                    f"could not be read (HTTP {u.status}: {u.message})")
         return None
 
     def role(self, guid: str) -> RoleDef | None:
         return self.roles.get(guid.lower())
 
     # -- evaluation -----------------------------------------------------------------------------------
-    def _grants(self, a: Assignment, below: bool) -> list[Grant]:
-        role = self.roles.get(a.role_guid)
+    def _classified(self, guid: str) -> RoleGrants | None:
+        role = self.roles.get(guid)
         if role is None:
-            return [Grant("unknown", a, None, "(role definition not available)", "")]
-        kinds = self._role_grants.get(a.role_guid)
+            return None
+        kinds = self._role_grants.get(guid)
         if kinds is None:  # classify each role once per index (hashing a RoleDef per call is not free)
-            kinds = self._role_grants[a.role_guid] = role.grants
-        out = []
-        for kind, hits in kinds.items():
-            if below and kind not in BELOW_ACCOUNT_KINDS:
-                continue
-            out.extend(Grant(kind, a, role, probe, pat) for probe, pat in hits)
-        return out
+            kinds = self._role_grants[guid] = role.grants
+        return kinds
 
-    def _granting(self, scope: str, assignments: Iterable[Assignment], below: bool
+    def _grants(self, a: Assignment, below: bool, target: str = "storage") -> list[Grant]:
+        kinds = self._classified(a.role_guid)
+        if kinds is None:
+            return [Grant("unknown", a, None, "(role definition not available)", "")]
+        role = self.roles[a.role_guid]
+        table = (kinds.identity if target == "identity" else kinds.below[_service_of(a.scope)] if below
+                 else kinds.storage)
+        return [Grant(kind, a, role, op, pat) for kind, hits in table.items() for op, pat in hits]
+
+    def _granting(self, scope: str, assignments: Iterable[Assignment], below: bool, target: str = "storage"
                   ) -> list[tuple[Assignment, list[Grant]]]:
         """Assignments at ``scope`` that grant anything on a storage account, with their grants (cached).
 
         A resource group or subscription can hold thousands of assignments (Reader for everyone); they are
         classified once here instead of once per storage account below them.
         """
-        key = (scope, below)
+        key = (scope, below, target)
         cached = self._granting_cache.get(key)
         if cached is None:
-            cached = [(a, g) for a in assignments if (g := self._grants(a, below))]
+            cached = [(a, g) for a in assignments if (g := self._grants(a, below, target))]
             self._granting_cache[key] = cached
         return cached
 
@@ -459,27 +487,90 @@ class RbacIndex:
         return d.child_scopes and is_within(effective, d.scope)
 
     def _apply_denies(self, access: Access, target_id: str) -> None:
-        if not self.denies:
+        if self.denies:
+            self._deny(access, target_id)
+        self._settle_role_admin(access, "storage")
+        _settle_delegation(access)
+
+    def _settle_role_admin(self, access: Access, target: str) -> None:
+        """Role-admin grants whose assignment condition (a delegation condition: ``@Request[Microsoft.
+        Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {...}``) lets them assign
+        only roles that grant nothing on the target are idle, not a path."""
+        if not any(g.kind == "role-admin" and g.assignment.condition for g in access.grants):
             return
+        kept = []
+        for g in access.grants:
+            if g.kind == "role-admin" and g.assignment.condition \
+                    and not self.delegation_reaches(g.assignment.condition, g.action, target):
+                access.idle.append(g)
+            else:
+                kept.append(g)
+        access.grants = kept
+
+    def delegation_reaches(self, condition: str, action: str, target: str) -> bool:
+        """Whether a role-admin action under ``condition`` can still grant some role that reaches ``target``
+        (``storage`` or ``identity``). Fail closed: an unparseable condition, an undecidable one, or one
+        allowing a role id flaudit does not know (a custom role defined elsewhere) reaches."""
+        key = (condition, action.lower(), target)
+        cached = self._delegation_cache.get(key)
+        if cached is not None:
+            return cached
+        tree = conditions.parse(condition)
+        result = True
+        if tree is not None:
+            assigning = action.lower() == "microsoft.authorization/roleassignments/write"
+            def allowed(guid: str) -> bool:
+                attrs = {conditions.ROLE_ATTRIBUTE: guid} if assigning else {}
+                return conditions.evaluate(tree, conditions.Request(action, None, attrs)) is not False
+            named = {str(v).lower() for cmp in conditions.comparisons(tree) if isinstance(cmp.right, conditions.Literal)
+                     for v in (cmp.right.value if cmp.right.kind == "set" else (cmp.right.value,))}
+            unknown = [_UNKNOWN_ROLE, *(g for g in named if _GUID.fullmatch(g) and g not in self.roles)]
+            result = any(allowed(g) for g in unknown) or any(
+                allowed(guid) and bool((kinds := self._classified(guid)) is None
+                                       or (kinds.identity if target == "identity" else kinds.storage))
+                for guid in self.roles)
+        self._delegation_cache[key] = result
+        return result
+
+    def _deny(self, access: Access, target_id: str) -> None:
         acct = norm(target_id)
         pid = access.principal_id
         denies = [d for d in self._denies_covering(target_id) if EVERYONE in d.principals or pid in d.principals]
         if not denies:
             return
-        kept = []
+        kept: list[Grant] = []
+        lost: dict[tuple[str, str], Grant] = {}
         for g in access.grants:
             if g.kind == "unknown":
                 kept.append(g)
                 continue
-            hits = [d for d in denies if self._deny_reaches(d, g.assignment.scope, acct)
-                    and d.denies(g.action, data=g.kind == "data")]
-            hit = next((d for d in hits if d.applies_to(pid)), None)
+            hit = self._denied_by(g.assignment.scope, g.action, g.kind == "data", denies, acct, pid, access, g)
             if hit is None:
                 kept.append(g)
-                access.exempted.extend((g, d) for d in hits)
             else:
                 access.denied.append((g, hit))
+                lost.setdefault((g.assignment.id, g.kind), g)
+        # A kind's grants carry a few representative operations; when all of them are denied, another operation
+        # of the same kind may still be allowed (a deny on storageAccounts/write leaves privateEndpointConnections
+        # /write): look through the role's full list before dropping the kind.
+        have = {(g.assignment.id, g.kind) for g in kept}
+        for (aid, kind), g in lost.items():
+            if (aid, kind) in have or g.role is None:
+                continue
+            full = self._classified(g.assignment.role_guid)
+            for op, pat in (full.full.get(kind, ()) if full else ()):
+                if self._denied_by(g.assignment.scope, op, kind == "data", denies, acct, pid, None, None) is None:
+                    kept.append(Grant(kind, g.assignment, g.role, op, pat))
+                    break
         access.grants = kept
+
+    def _denied_by(self, grant_scope: str, action: str, data: bool, denies: list[Deny], acct: str, pid: str,
+                   access: Access | None, g: Grant | None) -> Deny | None:
+        hits = [d for d in denies if self._deny_reaches(d, grant_scope, acct) and d.denies(action, data=data)]
+        hit = next((d for d in hits if d.applies_to(pid)), None)
+        if hit is None and access is not None and g is not None:
+            access.exempted.extend((g, d) for d in hits)
+        return hit
 
     def access(self, principal_id: str, target_id: str) -> Access:
         """What ``principal_id`` can do to storage account ``target_id``."""
@@ -514,8 +605,43 @@ class RbacIndex:
             acc.grants.extend(grants)
         for acc in out.values():
             self._apply_denies(acc, target_id)
-        cached = self._with_access_cache[key] = {p: acc for p, acc in out.items() if acc.grants}
+        cached = self._with_access_cache[key] = {p: acc for p, acc in out.items() if acc.grants or acc.idle}
         return cached
+
+    def principals_with_identity_access(self, identity_id: str) -> dict[str, Access]:
+        """Every principal whose roles let it act as user-assigned identity ``identity_id``: write a federated
+        identity credential on it, assign it to a resource, write it, or assign roles over it (at the identity,
+        below it, or at any scope containing it; deny assignments and delegation conditions applied). Kinds:
+        ``identity-takeover``, ``role-admin``, ``eligible``, ``unknown``."""
+        out: dict[str, Access] = {}
+        key = norm(identity_id)
+        pairs = [p for s in self.scopes_above(identity_id)
+                 for p in self._granting(s, self.by_scope.get(s, ()), below=False, target="identity")]
+        pairs += self._granting(key + "/*", self.below_identity.get(key, ()), below=False, target="identity")
+        for a, grants in pairs:
+            acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, identity_id))
+            acc.grants.extend(grants)
+        for acc in out.values():
+            if self.denies:
+                self._deny(acc, identity_id)
+            self._settle_role_admin(acc, "identity")
+        return {p: acc for p, acc in out.items() if acc.grants}
+
+
+def _settle_delegation(access: Access) -> None:
+    """A user-delegation key is access only beside data access (after deny assignments): a user-delegation SAS
+    grants the intersection of the key holder's data permissions and the SAS's own. Without data grants the
+    delegation grants are idle; with only conditional data grants they are as conditional as those."""
+    deleg = [g for g in access.grants if g.kind == "delegation"]
+    if not deleg:
+        return
+    data = [g for g in access.grants if g.kind == "data"]
+    if not data and not any(g.kind == "unknown" for g in access.grants):
+        access.idle.extend(deleg)
+        access.grants = [g for g in access.grants if g.kind != "delegation"]
+    elif data and all(g.conditional for g in data):
+        access.grants = [g if g.kind != "delegation" else
+                         Grant(g.kind, g.assignment, g.role, g.action, g.pattern, True) for g in access.grants]
 
 
 def _raw_scope(res: dict[str, Any]) -> str:
@@ -523,16 +649,17 @@ def _raw_scope(res: dict[str, Any]) -> str:
     scope = get_path(_properties(res), "scope")
     if not scope:
         rid = str(res.get("id", "")).lower()
-        i = rid.rfind("/providers/microsoft.authorization/roleassignments/")
+        i = rid.rfind("/providers/microsoft.authorization/")
         return rid[:i] if i > 0 else "/"
     return str(scope).lower()
 
 
 def _may_reach_storage(scope: str) -> bool:
-    """Whether a scope is at or above some storage account (root, management group, subscription, resource
-    group) or inside one; any other resource scope holds no storage account below it."""
+    """Whether a scope is at or above some storage account or user-assigned identity (root, management group,
+    subscription, resource group) or is one (or inside one); any other resource scope holds neither."""
     i = scope.find("/providers/")
-    return i <= 0 or "/providers/microsoft.storage/storageaccounts/" in scope
+    return (i <= 0 or "/providers/microsoft.storage/storageaccounts/" in scope
+            or "/providers/microsoft.managedidentity/userassignedidentities/" in scope)
 
 
 def _account_of(scope: str) -> str | None:
@@ -543,6 +670,15 @@ def _account_of(scope: str) -> str | None:
         return None
     rest = scope[i + len(marker):].split("/")
     return scope[: i + len(marker)] + rest[0]
+
+
+def _identity_of(scope: str) -> str | None:
+    """The user-assigned identity id a scope lies in (the identity itself or a federated credential below it)."""
+    marker = "/providers/microsoft.managedidentity/userassignedidentities/"
+    i = scope.find(marker)
+    if i < 0:
+        return None
+    return scope[: i + len(marker)] + scope[i + len(marker):].split("/")[0]
 
 
 def _management_group_chains(inventory: Inventory) -> dict[str, list[str]]:

@@ -249,6 +249,11 @@ def evidence_text(item: dict[str, Any]) -> str:
     if kind == "network-path":
         text = f"network path {item.get('path_kind', '?')} from {short_value(item.get('source', '?'), 80)}"
         return text + (f": {item['detail']}" if item.get("detail") else "")
+    if kind == "path":
+        flags = "".join(f" [{f}]" for f in ("conditional", "inert") if item.get(f))
+        chain = " -> ".join(str(h.get("text", "")) for h in item.get("chain") or [])
+        return (f"path {item.get('path_kind', '?')} ({item.get('relation', '?')}) "
+                f"{item.get('outsider_name') or item.get('outsider_id') or '?'}{flags}: {short_value(chain, 300)}")
     if kind == "note":
         return str(item.get("text", ""))
     return short_value({k: v for k, v in item.items()}, 200)

@@ -21,13 +21,14 @@ from flaudit.access import (
     shared_keys_allowed,
     split_inert,
     storage_reach,
-    unrestricted_by_condition,
 )
 from flaudit.arm import get_path, is_within, norm
+from flaudit.conditions import parse, syntax_error
+from flaudit.confinement import WitnessIndex, reached, witnesses_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
-from flaudit.rbac import WRITE_DATA_PROBES
+from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS
 
 BOTH = ("prototype", "production")
 FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
@@ -38,9 +39,8 @@ BLOB_RBAC_DOCS = "https://learn.microsoft.com/azure/storage/blobs/authorize-acce
 SHARED_KEY_DOCS = "https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent"
 ABAC_DOCS = "https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac-examples"
 UAI_DOCS = "https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/overview"
-READ_PROBE_SUFFIX = "/read"
 #: Kinds that reach another silo's data (role-admin has its own rule, FL-ID-007).
-CROSS_KINDS = ("data", "keys", "delegation", "mgmt-write", "unknown")
+CROSS_KINDS = ("data", "keys", "delegation", "mgmt-write", "copy", "unknown")
 
 
 @dataclass(frozen=True)
@@ -287,8 +287,9 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
 
 def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose: str, *, write: bool) -> Finding:
     acc = d.rbac.access(p.id, st.id)
-    data = acc.of("data")
-    ok = [g for g in data if (g.action in WRITE_DATA_PROBES if write else g.action.endswith(READ_PROBE_SUFFIX))]
+    # training runs as the identity's *active* assignments: a PIM-eligible one must be activated first
+    data = [g for g in acc.of("data") if not g.eligible]
+    ok = [g for g in data if g.action in (WRITE_DATA_ACTIONS if write else READ_DATA_ACTIONS)]
     subject = f"{p.id}|{'write' if write else 'read'}"
     ev = chain_evidence(ok or data, p.name) + deny_notes(acc)
     if ok:
@@ -320,7 +321,9 @@ def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose
     rationale="The point of a silo is that its data is reachable only from its own compute. A silo identity "
     "holding data, key/SAS, user-delegation or management-write (Contributor-like: it can re-enable shared keys "
     "or public access) rights on another silo's account, directly or inherited from a resource group, "
-    "subscription or management group, lets code in one silo read another's data. Role-admin rights are "
+    "subscription or management group, lets code in one silo read another's data; so do copy rights "
+    "(object replication, blob inventory, point-in-time restore, data sharing: kind copy) and PIM-eligible "
+    "assignments of any of these (kind eligible: the principal can activate them at any time). Role-admin rights are "
     "reported by FL-ID-007; key grants on accounts with allowSharedKeyAccess false by FL-ID-006 (missing means "
     "true, Azure's default). A role definition flaudit cannot read is unknown, not a pass.",
     remediation=Remediation(
@@ -356,11 +359,14 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
             if not kinds:
                 continue
             reached.add(other.name)
-            ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds)
+            eligible = ["eligible"] if any(g.eligible for g in live) else []
+            ev = chain_evidence(live, p.name) + deny_notes(acc) + kind_notes(kinds + eligible)
             if any(k != "unknown" for k in kinds):
                 failed = True
                 cond = " (conditional: every granting assignment carries an ABAC condition)" \
                     if all(g.conditional for g in live if g.kind != "unknown") else ""
+                if eligible:
+                    cond += " (PIM-eligible)" if all(g.eligible for g in live) else " (partly PIM-eligible)"
                 yield Fail(st.id, f"{silo.name}: {p.name} has {', '.join(k for k in kinds if k != 'unknown')} "
                            f"access to {other.name}'s storage {st.name}{cond}.", silo=silo.name, evidence=ev,
                            subject=p.id)
@@ -510,7 +516,11 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
     blocks=BOTH,
     rationale="Microsoft.Authorization/roleAssignments/write (Owner, User Access Administrator, Role Based "
     "Access Control Administrator, or '*' in a custom role) at a scope covering another silo's storage account "
-    "lets the identity grant itself any access there: it is access in waiting, whatever its data roles say.",
+    "lets the identity grant itself any access there: it is access in waiting, whatever its data roles say. "
+    "A delegation condition on the assignment (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+    "ForAnyOfAnyValues:GuidEquals {...}) is evaluated: an admin that can only assign roles granting nothing on "
+    "storage is not a path; one allowing a role flaudit cannot read is. roleDefinitions/write is never limited by "
+    "such a condition.",
     remediation=Remediation(
         cli="az role assignment list --assignee <silo-principal-id> --all --include-inherited -o table\n"
         "az role assignment delete --ids <assignment-id>",
@@ -562,10 +572,12 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
     "account, or to a container every silo shares, with no ABAC condition confining each silo to its own path, "
     "lets a silo read the others' updates (and invert them towards their training data) or overwrite them "
     "(poisoning the aggregate). Key (while shared keys are allowed), management-write and role-admin rights on "
-    "that account reach every path. A user-delegation key alone grants nothing beyond the holder's data roles. "
-    "flaudit does not evaluate condition expressions: it accepts conditions in the shape of Microsoft's examples "
-    "(each read/write/add/delete action named in ActionMatches, OR a blobs:path or container-name attribute), and "
-    "a condition shared verbatim by two silos does not separate them.",
+    "that account reach every path, and so do copy rights (object replication, inventory, restore). A "
+    "user-delegation key alone grants nothing beyond the holder's data roles. flaudit parses each condition with "
+    "Azure's condition grammar and evaluates it against every other silo's place (the paths and containers the "
+    "other silos' own conditions name, and '<silo>/x'): a condition confines a silo only if it allows none of "
+    "its data actions there (StringStartsWith 'silo1' reaches 'silo10/...', StringLike '*' reaches everything, an "
+    "action the condition does not name is allowed). A condition flaudit cannot parse or decide confines nothing.",
     remediation=Remediation(
         cli="az role assignment create --assignee-object-id <silo-principal-id> --assignee-principal-type "
         "ServicePrincipal --role 'Storage Blob Data Contributor' --scope <orchestrator-storage-id> "
@@ -619,16 +631,29 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
 
 
 class _UpdateHolders:
-    """Silo names by the exact scope and by the (canonical) ABAC condition of their data grants."""
+    """Which silos hold data grants on the orchestrator's storage: by exact scope (container-scoped grants) and
+    by place (the witnesses flaudit/confinement.py evaluates every silo's condition against)."""
 
     def __init__(self) -> None:
         self.by_scope: dict[str, set[str]] = defaultdict(set)
-        self.by_condition: dict[str, set[str]] = defaultdict(set)
+        self._conditions: dict[str, list[str | None]] = defaultdict(list)
+        self._containers: dict[str, list[str]] = defaultdict(list)
+        self._index: WitnessIndex | None = None
 
     def add(self, silo: str, grant: Any) -> None:
-        self.by_scope[grant.assignment.scope].add(silo)
-        if grant.assignment.condition:
-            self.by_condition[_canon(grant.assignment.condition)].add(silo)
+        a = grant.assignment
+        self.by_scope[a.scope].add(silo)
+        if a.condition and a.condition not in self._conditions[silo]:
+            self._conditions[silo].append(a.condition)
+        if "/containers/" in a.scope:
+            self._containers[silo].append(a.scope.rsplit("/", 1)[-1])
+        self._index = None
+
+    def index(self, silos: list[Silo]) -> WitnessIndex:
+        if self._index is None:
+            self._index = WitnessIndex([w for s in silos for w in witnesses_of(
+                s.name, self._conditions.get(s.name, []), self._containers.get(s.name, []))])
+        return self._index
 
     def sharing_scope(self, scope: str, silo: str) -> list[str]:
         """Other silos granted into ``scope`` (a container) or below it."""
@@ -638,15 +663,12 @@ class _UpdateHolders:
                 names |= silos
         return sorted(names - {silo})
 
-    def sharing_condition(self, condition: str | None, silo: str) -> list[str]:
-        return sorted(self.by_condition.get(_canon(condition), set()) - {silo}) if condition else []
-
 
 def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAccount,
                      holders: _UpdateHolders) -> Finding:
     acc = d.rbac.access(p.id, orch.id)
     live, _inert = split_inert(acc, orch.raw)
-    wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin")]
+    wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin", "copy")]
     if wide:
         kinds = sorted({g.kind for g in wide})
         return Fail(orch.id, f"{silo.name}: {p.name} has {', '.join(kinds)} rights on the orchestrator's storage "
@@ -660,7 +682,6 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
             by_assignment[g.assignment.id].append(g)
     for grants in by_assignment.values():
         a = grants[0].assignment
-        open_actions = unrestricted_by_condition([g.action for g in grants], a.condition)
         if a.scope != norm(orch.id) and is_within(a.scope, orch.id):
             # A container-scoped grant separates silos unless another silo is granted into that container too.
             sharers = holders.sharing_scope(a.scope, silo.name)
@@ -668,18 +689,27 @@ def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAcco
                 bad += grants
                 reasons.append(f"container {a.scope.rsplit('/', 1)[-1]} is shared with {', '.join(sharers)}")
             continue
-        if open_actions:
-            bad += [g for g in grants if g.action in open_actions]
-            how = ("no ABAC condition" if not a.condition else
-                   "its ABAC condition does not confine " + ", ".join(x.rsplit("/", 2)[-2] + "/" + x.rsplit("/", 1)[-1]
-                                                                    for x in open_actions) + " to a path")
-            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: {how}")
-            continue
-        same = holders.sharing_condition(a.condition, silo.name)
-        if same:
+        if not a.condition:
             bad += grants
-            reasons.append(f"the same ABAC condition is on {', '.join(same)}'s assignment, so it does not "
-                           "separate the silos")
+            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: "
+                           "no ABAC condition")
+            continue
+        index = holders.index(d.silos)
+        leaks: list[str] = []
+        for g in grants:
+            hits = reached(a.condition, g.action, index, silo.name)
+            if hits:
+                bad.append(g)
+                w, v = hits[0]
+                how = "cannot be decided for" if v is None else "reaches"
+                more = f" and {len({h.silo for h, _ in hits}) - 1} more silo(s)" if len({h.silo for h, _ in hits}) > 1 else ""
+                leaks.append(f"{g.action.rsplit('/', 2)[-2]}/{g.action.rsplit('/', 1)[-1]} {how} {w.silo}'s "
+                             f"{w.describe()}{more}")
+        if leaks:
+            error = syntax_error(a.condition) if parse(a.condition) is None else None
+            reasons.append(f"{grants[0].role.name if grants[0].role else a.role_guid} {_where(a.scope, orch.id)}: "
+                           + (f"its ABAC condition is not understood ({error}), so it confines nothing"
+                              if error else "its ABAC condition does not confine it: " + "; ".join(leaks)))
     if bad:
         return Fail(orch.id, f"{silo.name}: {p.name} can read or overwrite other silos' model updates in "
                     f"{orch.name}: " + "; ".join(reasons) + ".", silo=silo.name,
@@ -710,5 +740,102 @@ def _where(scope: str, account_id: str) -> str:
     return f"inherited from {kind} {scope.rsplit('/', 1)[-1]}"
 
 
-def _canon(condition: str | None) -> str:
-    return " ".join((condition or "").split()).lower()
+
+
+
+@rule(
+    id="FL-ID-009",
+    title="Nobody outside the silo can act as the silo's identity",
+    area="silo-identity",
+    severity="critical",
+    blocks=BOTH,
+    rationale="Whoever can obtain a token for a silo's user-assigned identity reaches everything the silo's compute "
+    "reaches. Through Azure RBAC that is anyone other than the silo holding, on the identity or at any scope "
+    "containing it (root, management group, subscription, resource group; deny assignments applied), "
+    "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write (trust an identity "
+    "provider it controls), .../assign/action (attach the identity to its own VM, app or compute: Managed "
+    "Identity Operator), .../write (Owner/Contributor-like rights; counted fail closed) or "
+    "Microsoft.Authorization/roleAssignments/write (grant itself any of these, unless a delegation condition "
+    "confines it to roles that carry none). PIM-eligible assignments count (kind eligible). A federated identity "
+    "credential that exists on the identity is a takeover path by the external issuer and subject it names. Which "
+    "operations count comes from flaudit's operation catalogue, so wildcards and custom roles are judged the same "
+    "way. Principals the FL config declares as administrators are shown, not blocking. A role definition flaudit "
+    "cannot read is unknown.",
+    remediation=Remediation(
+        cli="az role assignment list --scope <silo-identity-id> --include-inherited -o table\n"
+        "az role assignment delete --ids <assignment-id>\n"
+        "az identity federated-credential delete --identity-name <uai> --name <credential> --resource-group <rg>",
+        bicep="// no Managed Identity Operator / Contributor / Owner on silo identities or their resource group;\n"
+        "// no Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials on silo identities",
+        text="Remove the assignments in the evidence (or move them below the identity's resource group so they no "
+        "longer contain it), delete federated credentials on silo identities, and keep each silo's identity in a "
+        "resource group only the deployment pipeline administers.",
+    ),
+    references=("https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/"
+                "how-manage-user-assigned-managed-identities",
+                "https://learn.microsoft.com/entra/workload-id/workload-identity-federation-create-trust-user-"
+                "assigned-managed-identity",
+                "https://learn.microsoft.com/azure/role-based-access-control/permissions/identity", RBAC_DOCS),
+)
+@deduplicated
+def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
+    from flaudit.reach import paths_of
+    from flaudit.takeover import FIC, silo_identities
+
+    by_silo: dict[str, list] = defaultdict(list)
+    for p in paths_of(d, rule_id="FL-ID-009"):
+        by_silo[p.silo].append(p)
+    fic_unreadable = d.inventory.unreadable_for(FIC)
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        idents = silo_identities(silo)
+        if not idents:
+            yield Pass(silo.computes[0].id, f"{silo.name}: its computes run as no user-assigned identity, so there "
+                       "is none to take over (FL-ID-001 reports the missing identity).", silo=silo.name,
+                       subject=f"{silo.name}|none")
+            continue
+        blocking = False
+        for p in by_silo.get(silo.name, []):
+            ev = [p.evidence(), *kind_notes([p.kind])]
+            label = f"{p.outsider_name} ({p.relation})"
+            if p.relation == "administrator":
+                yield Pass(p.source_id, f"{silo.name}: declared administrator {label} can act as the silo's "
+                           "identity (administrative access, shown not blocking).", silo=silo.name, evidence=ev,
+                           subject=f"{p.source_id}|{p.outsider_id}")
+                continue
+            blocking = True
+            if p.kind == "unknown":
+                yield Unknown(p.source_id, f"{silo.name}: {label} holds a role flaudit cannot read over the silo's "
+                              "identity; it may be able to act as it.", silo=silo.name, evidence=ev,
+                              subject=f"{p.source_id}|{p.outsider_id}")
+                continue
+            how = {"eligible": "can activate a PIM-eligible role that lets it act as",
+                   "identity-takeover": "can act as"}[p.kind]
+            if p.relation == "external":
+                msg = (f"{silo.name}: a federated identity credential lets external subject {p.outsider_name} act "
+                       f"as the silo's identity {p.source_id.rsplit('/', 1)[-1]}.")
+            else:
+                cond = " (conditional: every granting assignment carries an ABAC condition)" if p.conditional else ""
+                msg = (f"{silo.name}: {label} {how} the silo's identity {p.source_id.rsplit('/', 1)[-1]}{cond}, "
+                       "and so reach everything the silo's compute reaches.")
+            yield Fail(p.source_id, msg, silo=silo.name, evidence=ev, subject=f"{p.source_id}|{p.outsider_id}")
+        if blocking:
+            continue
+        problem = next((x for i in idents if (x := d.rbac.coverage_problem(i.id))), None)
+        if problem is None and fic_unreadable:
+            u = fic_unreadable[0]
+            problem = (f"federated identity credentials at {u.scope or 'the scope'} could not be read "
+                       f"(HTTP {u.status}: {u.message})")
+        names = ", ".join(i.name for i in idents)
+        if problem:
+            yield Unknown(idents[0].id, f"{silo.name}: cannot tell who can act as {names}: {problem}.",
+                          silo=silo.name, evidence=[note(problem)], subject=f"{silo.name}|identity")
+        else:
+            yield Pass(idents[0].id, f"{silo.name}: nobody outside the silo can act as {names} (no federated "
+                       "credential, assign, write or role-admin right over it).", silo=silo.name,
+                       evidence=[note(f"{d.rbac.assignment_count} role assignment(s), {d.rbac.eligible_count} "
+                                      "PIM-eligible assignment(s) and "
+                                      f"{len(d.rbac.denies)} deny assignment(s) evaluated")],
+                       subject=f"{silo.name}|identity")

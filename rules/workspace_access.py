@@ -14,6 +14,7 @@ from flaudit.access import (
     chain_evidence,
     deduplicated,
     deny_notes,
+    inert_notes,
     kind_notes,
     silo_storage_access,
     split_inert,
@@ -53,6 +54,17 @@ def _who(who: Principal, acc: Access) -> str:
     if who.relation == "unlisted":
         return f"{_RELATION_TEXT['unlisted']}, {acc.principal_type} {label},"
     return f"{_RELATION_TEXT.get(who.relation, who.relation)} {label}"
+
+
+def _eligible(grants: list) -> list[str]:
+    """``["eligible"]`` when some grant comes from a PIM-eligible assignment (for the kind notes)."""
+    return ["eligible"] if any(g.eligible for g in grants) else []
+
+
+def _pim(grants: list) -> str:
+    if grants and all(g.eligible for g in grants):
+        return " (PIM-eligible: the principal can activate it at any time)"
+    return " (partly PIM-eligible)" if any(g.eligible for g in grants) else ""
 
 
 def _unresolved(silo: Silo) -> Finding:
@@ -107,7 +119,7 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
                 continue  # inert key grants only: FL-WS-004
             outsiders += 1
             kinds = sorted({g.kind for g in live})
-            ev = chain_evidence(live, who.name) + deny_notes(acc) + kind_notes(kinds)
+            ev = chain_evidence(live, who.name) + deny_notes(acc) + kind_notes(kinds + _eligible(live))
             label = _who(who, acc)
             if kinds == ["unknown"]:
                 yield Unknown(st.id, f"{silo.name}: {label} holds a role flaudit cannot read on {st.name}; it may "
@@ -117,6 +129,7 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
             known = [g for g in live if g.kind != "unknown"]
             cond = (" (conditional access: every granting assignment carries an ABAC condition; production treats "
                     "it as access)") if all(g.conditional for g in known) else ""
+            cond += _pim(known)
             if acc.principal_type.lower() == "group":
                 msg = (f"{silo.name}: {label} has {', '.join(kinds)} access to {st.name}{cond}; its members cannot "
                        "be expanded without Microsoft Graph, so this is possible access by anyone in it.")
@@ -296,9 +309,16 @@ def inert_outsider_keys(d: Deployment) -> Iterable[Finding]:
             if not inert:
                 continue
             found = True
-            ev = [prop(st.id, "properties.allowSharedKeyAccess", False)] + chain_evidence(inert, who.name)
-            yield Fail(st.id, f"{silo.name}: {_who(who, acc)} holds key-bearing role(s) on {st.name}; inert while "
-                       "allowSharedKeyAccess is false.", silo=silo.name, evidence=ev, subject=who.id)
+            kinds = sorted({g.kind for g in inert})
+            ev = chain_evidence(inert, who.name) + inert_notes(inert, st.raw)
+            if "keys" in kinds:
+                ev.insert(0, prop(st.id, "properties.allowSharedKeyAccess", False))
+                what = "key-bearing role(s)" if kinds == ["keys"] else f"{', '.join(kinds)} rights (keys included)"
+            else:
+                what = f"{', '.join(kinds)} rights"
+            yield Fail(st.id, f"{silo.name}: {_who(who, acc)} holds {what} on {st.name} that the account's "
+                       "settings make inert (evidence says which); re-enabling the setting makes them live.",
+                       silo=silo.name, evidence=ev, subject=who.id)
         if not found:
             problem = d.rbac.coverage_problem(st.id)
             if problem:

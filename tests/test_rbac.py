@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flaudit.access import split_inert, unrestricted_by_condition
+from flaudit.access import split_inert
 from flaudit.arm import norm
 from flaudit.inventory import Inventory, Unreadable
 from flaudit.rbac import EVERYONE, RbacIndex, action_matches
@@ -118,13 +118,19 @@ def test_management_group_assignment_applies_when_the_chain_is_unknown_fail_clos
 def test_container_scope_assignment_is_data_access_to_the_account():
     idx = index(role_assignment(CONTAINER, BLOB_CONTRIBUTOR, PID))
     acc = idx.access(PID, ACCT)
-    assert acc.kinds == ["data"]  # generateUserDelegationKey is account-level: not granted by a container
+    # generateUserDelegationKey is account-level: not granted by a container; containers/write (publicAccess)
+    # is, and is live unless the account sets allowBlobPublicAccess false
+    assert acc.kinds == ["data", "mgmt-write"]
+    assert [g.action for g in acc.of("mgmt-write")] == ["Microsoft.Storage/storageAccounts/blobServices/containers/write"]
+    inert = split_inert(acc, storage_account(allowBlobPublicAccess=False))[1]
+    assert acc.of("mgmt-write")[0] in inert and acc.of("mgmt-write")[0] not in split_inert(acc, storage_account())[1]
     assert PID in idx.principals_with_access(ACCT)
 
 
-def test_container_scope_contributor_gives_no_account_level_rights():
+def test_container_scope_contributor_gives_only_that_containers_rights():
     idx = index(role_assignment(CONTAINER, CONTRIBUTOR, PID))
-    assert kinds(idx) == []
+    assert kinds(idx) == ["mgmt-write"]  # container writes (publicAccess, immutability); no keys, no copy
+    assert all("/blobServices/containers/" in g.action for g in idx.access(PID, ACCT).grants)
 
 
 def test_container_of_another_account_with_a_prefix_name_does_not_count():
@@ -135,7 +141,9 @@ def test_container_of_another_account_with_a_prefix_name_does_not_count():
 # -- role definitions ----------------------------------------------------------------------------------------
 def test_star_in_actions_never_grants_data_actions():
     idx = index(role_assignment(ACCT, OWNER, PID))
-    assert kinds(idx) == ["keys", "delegation", "role-admin", "mgmt-write"]
+    # no data action, so its user-delegation key grants nothing (idle): a SAS is capped by the holder's data rights
+    assert kinds(idx) == ["keys", "role-admin", "mgmt-write", "copy"]
+    assert [g.kind for g in idx.access(PID, ACCT).idle] == ["delegation"] * 3
 
 
 def test_star_slash_read_grants_no_access_kind():
@@ -146,7 +154,7 @@ def test_star_slash_read_grants_no_access_kind():
 def test_provider_wildcard_in_actions_grants_keys_and_management_write():
     role = custom_role("c0000000-0000-0000-0000-000000000001", "Storage admin", actions=["Microsoft.Storage/*"])
     idx = index(role, role_assignment(ACCT, role["name"], PID))
-    assert kinds(idx) == ["keys", "delegation", "mgmt-write"]
+    assert kinds(idx) == ["keys", "mgmt-write", "copy"]
 
 
 def test_wildcard_in_data_actions_grants_data():
@@ -171,8 +179,8 @@ def test_not_actions_are_not_a_deny_another_role_grants_the_action_back():
                        not_actions=[f"{sa}/listkeys/action"])
     idx = index(role, role_assignment(ACCT, role["name"], PID), role_assignment(RG, KEY_OPERATOR, PID))
     keys = idx.access(PID, ACCT).of("keys")
-    assert any(g.role.name == "Storage Account Key Operator Service Role" and g.action.endswith("listKeys/action")
-               for g in keys)
+    assert any(g.role.name == "Storage Account Key Operator Service Role"
+               and g.action.lower().endswith("listkeys/action") for g in keys)
 
 
 def test_not_data_actions_subtract_data():
@@ -190,7 +198,8 @@ def test_action_names_compare_case_insensitively():
     assert action_matches("*/read", "Microsoft.Storage/storageAccounts/read")
     assert not action_matches("*/read", "Microsoft.Storage/storageAccounts/listKeys/action")
     idx = index(role_assignment(ACCT, KEY_OPERATOR, PID))  # its actions spell listkeys/regeneratekey
-    assert {g.action.rsplit("/", 2)[-2] for g in idx.access(PID, ACCT).of("keys")} == {"listKeys", "regenerateKey"}
+    assert {g.action.rsplit("/", 2)[-2].lower() for g in idx.access(PID, ACCT).of("keys")} == {"listkeys",
+                                                                                               "regeneratekey"}
 
 
 def test_reader_and_data_access_is_a_key_role():
@@ -201,7 +210,7 @@ def test_reader_and_data_access_is_a_key_role():
 def test_user_access_administrator_is_role_admin_at_its_scope():
     idx = index(role_assignment(f"/subscriptions/{SUB}", UAA, PID))
     assert kinds(idx) == ["role-admin"]
-    assert [g.assignment.scope for g in idx.access(PID, ACCT).of("role-admin")] == [f"/subscriptions/{SUB}".lower()]
+    assert {g.assignment.scope for g in idx.access(PID, ACCT).of("role-admin")} == {f"/subscriptions/{SUB}".lower()}
 
 
 def test_unknown_role_definition_is_the_unknown_kind():
@@ -233,7 +242,9 @@ def test_deny_assignment_wins_over_a_grant():
                      principals=[(PID, "ServicePrincipal")]))
     acc = idx.access(PID, ACCT)
     assert "data" not in acc.kinds and acc.denied
-    assert idx.principals_with_access(ACCT)[PID].kinds == ["delegation"]  # a control action: not denied
+    left = idx.principals_with_access(ACCT)[PID]
+    assert left.kinds == ["mgmt-write"]  # containers/write: a control action, not denied
+    assert [g.kind for g in left.idle] == ["delegation"]  # no data left: the delegation key grants nothing
 
 
 def test_deny_assignment_excluding_the_principal_leaves_its_grant_and_says_so():
@@ -341,18 +352,3 @@ def test_key_grants_are_inert_only_when_shared_key_access_is_false():
     assert split_inert(acc, storage_account(allowSharedKeyAccess=False)) == ([], acc.of("keys"))
     assert split_inert(acc, storage_account())[1] == []  # missing means true
     assert split_inert(acc, storage_account(allowSharedKeyAccess=True))[1] == []
-
-
-def test_abac_condition_check_needs_a_path_attribute_and_every_action_named():
-    blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
-    acts = [f"{blob}/read", f"{blob}/write", f"{blob}/delete"]
-    rw = (f"((!(ActionMatches{{'{blob}/read'}}) AND !(ActionMatches{{'{blob}/write'}})) "
-          f"OR (@Resource[{blob}:path] StringStartsWith 'silo0/'))")
-    assert unrestricted_by_condition(acts, None) == acts
-    assert unrestricted_by_condition(acts, rw) == [f"{blob}/delete"]
-    no_path = f"(!(ActionMatches{{'{blob}/read'}}) OR @Resource[{blob}:tags] StringEquals 'x')"
-    assert unrestricted_by_condition(acts, no_path) == acts
-    all_named = rw.replace("write'}))", f"write'}}) AND !(ActionMatches{{'{blob}/delete'}}))")
-    assert unrestricted_by_condition(acts, all_named) == []
-    queue = "Microsoft.Storage/storageAccounts/queueServices/queues/messages/read"
-    assert unrestricted_by_condition([queue], all_named) == [queue]

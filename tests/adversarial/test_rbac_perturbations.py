@@ -152,8 +152,20 @@ def test_not_data_actions_subtracting_only_read_leaves_write():
 ])
 def test_data_actions_beyond_read_and_write_are_access_to_another_silo(action):
     res = sample_resources()
+    storage(res, "silo1")["properties"]["isHnsEnabled"] = True  # rename and ACLs need a hierarchical namespace
     res += [role_definition(CUSTOM, data_actions=[action]), _silo0_on_silo1(res, CUSTOM)]
     _cross_silo_seen(audit(res))
+
+
+@pytest.mark.parametrize("action", [f"{BLOB}/move/action", f"{BLOB}/modifyPermissions/action"])
+def test_rename_and_acl_actions_are_inert_on_a_flat_namespace(action):
+    """Rename and POSIX ACLs exist only with isHnsEnabled (default false): on a flat account they are inert and
+    shown as such (FL-WS-004), not counted as access."""
+    res = sample_resources()
+    res += [role_definition(CUSTOM, data_actions=[action]), _silo0_on_silo1(res, CUSTOM)]
+    result = audit(res)
+    assert statuses(result, "FL-WS-001", silo="silo1") == {"pass"}
+    assert "fail" in statuses(result, "FL-WS-004", silo="silo1")
 
 
 def test_data_actions_beyond_read_and_write_do_not_satisfy_training_needs():
@@ -347,3 +359,66 @@ def test_management_group_outside_a_known_chain_does_not_apply():
     res.append({"id": f"/subscriptions/{generate.SUB}", "type": "Microsoft.Resources/subscriptions",
                 "name": generate.SUB, "properties": {"managementGroupAncestorsChain": [{"name": "mg-other"}]}})
     assert statuses(audit(res), "FL-ID-004", silo="silo0") == {"pass"}
+
+
+# -- the operation catalogue, PIM and user delegation (issue #11) -----------------------------------------------
+BACKUP_CONTRIBUTOR = "e5e2a7ff-d759-4cd2-bb51-3152d37e2eb1"
+BLOB_DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
+
+
+def _path_kinds(result: dict, rule: str, silo: str) -> set[str]:
+    return {n["text"].split(":", 1)[0] for f in result["findings"] if f["rule_id"] == rule and f["silo"] == silo
+            and f["status"] == "fail" for n in f["evidence"] if n["kind"] == "note" and ":" in n["text"]}
+
+
+def test_storage_account_backup_contributor_is_a_copy_path_to_another_silo():
+    res = sample_resources()
+    res.append(_silo0_on_silo1(res, BACKUP_CONTRIBUTOR))
+    result = audit(res)
+    _cross_silo_seen(result)
+    assert "copy" in _path_kinds(result, "FL-ID-004", "silo0")
+
+
+@pytest.mark.parametrize("action", [f"{SA}/objectReplicationPolicies/write", f"{SA}/inventoryPolicies/write",
+                                    f"{SA}/localusers/write", f"{SA}/privateEndpointConnections/write",
+                                    f"{SA}/someFutureExport/action"])
+def test_a_single_management_write_that_moves_or_exposes_data_is_a_path(action):
+    res = sample_resources()
+    res += [role_definition(CUSTOM, actions=[action]), _silo0_on_silo1(res, CUSTOM)]
+    _cross_silo_seen(audit(res))
+
+
+def test_a_pim_eligible_data_role_on_another_silo_is_access_reported_as_eligible():
+    from tests.rules.test_identity_takeover import eligibility_instance
+
+    res = sample_resources()
+    res.append(eligibility_instance(storage(res, "silo1")["id"], ROLE["blob-reader"], principal(res, "uai-silo0")))
+    result = audit(res)
+    _cross_silo_seen(result)
+    assert "eligible" in _path_kinds(result, "FL-ID-004", "silo0")
+    edge = next(e for e in result["access"] if e.get("principal_silo") == "silo0" and e["silo"] == "silo1")
+    assert "eligible" in edge["kinds"] and edge["chain"][0]["eligible"] is True
+
+
+def test_a_user_delegation_key_alone_is_shown_inert_and_does_not_block():
+    res = sample_resources()
+    res.append(role_assignment(storage(res, "silo1")["id"], BLOB_DELEGATOR, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"))
+    result = audit(res)
+    assert statuses(result, "FL-WS-001", silo="silo1") == {"pass"}
+    edge = next(e for e in result["access"] if e["principal_id"] == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+    assert edge["inert_kinds"] == ["delegation"]
+    assert result["verdict"]["production"]["status"] == "ready"
+
+
+def test_a_silo_whose_own_data_role_is_only_pim_eligible_cannot_train():
+    """Training runs as the identity's active assignments: an eligible role must be activated first, so FL-ID-003
+    does not count it (while every rule about outsiders does)."""
+    from tests.rules.test_identity_takeover import eligibility_instance
+
+    res = sample_resources()
+    pid = principal(res, "uai-silo1")
+    s1 = storage(res, "silo1")["id"]
+    res = [r for r in res if not (r["type"] == "Microsoft.Authorization/roleAssignments"
+                                  and r["properties"]["principalId"] == pid and r["properties"]["scope"] == s1)]
+    res.append(eligibility_instance(s1, ROLE["blob-contributor"], pid))
+    assert "fail" in statuses(audit(res), "FL-ID-003", silo="silo1")

@@ -80,8 +80,12 @@ class FakeArm:
                                                              "quotaId": "Internal_2014-09-01",
                                                              "spendingLimit": "Off"},
                                     "authorizationSource": "RoleBased"}
-            for key in ("roleassignments", "denyassignments", "roledefinitions"):
+            for key in ("roleassignments", "denyassignments", "roledefinitions", "roleeligibilityscheduleinstances"):
                 self.lists.setdefault((norm(f"{sid}/providers/Microsoft.Authorization/{key}"), ""), [])
+            for rg in self._rgs:
+                if subscription_of(rg) == sub.lower():
+                    self.lists.setdefault((norm(f"{rg}/providers/Microsoft.Authorization/"
+                                                "roleEligibilityScheduleInstances"), ""), [])
             self.lists.setdefault((norm(f"{sid}/providers/Microsoft.Authorization/roleAssignments"),
                                    "atscope()"), [])
             self.lists.setdefault((norm(f"{sid}/providers/Microsoft.Authorization/denyAssignments"),
@@ -101,7 +105,8 @@ class FakeArm:
         for r in self.resources:
             t = r["type"]
             low = t.lower()
-            if low in ("microsoft.authorization/roleassignments", "microsoft.authorization/denyassignments"):
+            if low in ("microsoft.authorization/roleassignments", "microsoft.authorization/denyassignments",
+                       "microsoft.authorization/roleeligibilityscheduleinstances"):
                 self._index_assignment(r, t.split("/")[1])
                 continue
             if low == "microsoft.authorization/roledefinitions":
@@ -119,6 +124,8 @@ class FakeArm:
                 self._add(f"{rg}/providers/{t}", r)
             else:
                 self._add(f"{parent_id(r['id'])}/{parts[-1]}", r)
+            if low == "microsoft.managedidentity/userassignedidentities":
+                self.lists.setdefault((norm(f"{r['id']}/federatedIdentityCredentials"), ""), [])
             if low in ("microsoft.machinelearningservices/workspaces", "microsoft.network/privatednszones"):
                 kids = ("computes", "datastores") if "workspaces" in low else ("virtualNetworkLinks", "A")
                 for k in kids:

@@ -52,14 +52,18 @@ def test_marks_every_listed_type_as_collected_so_absence_is_meaningful(live, sam
     assert inv.coverage("microsoft.network/routetables") == "collected"  # none exist, and that is known
 
 
-def test_request_count_does_not_grow_with_the_number_of_silos(retry):
+def test_request_count_grows_only_by_one_federated_credential_list_per_identity(retry):
+    """Every type is listed once per scope, whatever the silo count; the one exception is federated identity
+    credentials, which ARM lists only per user-assigned identity (one GET each: no list across identities)."""
     counts = []
     for n in (3, 30):
         fake = FakeArm(generate.Builder("hardened", n).build(), [SUB], page_size=1000)
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             fake.register(mock)
             collect(make_scope([SUB]), credential=FakeCredential(), retry=retry)
-        counts.append(fake.count())
+        fic = sum(1 for _, url in fake.served if "/federatedidentitycredentials" in url.lower())
+        assert fic == n + 1  # one per silo identity and the orchestrator's
+        counts.append(fake.count() - fic)
     assert counts[0] == counts[1]
 
 
@@ -369,3 +373,39 @@ def test_error_messages_stored_as_unreadable_are_redacted(live, sample):
     inv, _ = live(sample, fake=fake)
     [u] = inv.unreadable
     assert "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY" not in u.message and u.status == 403
+
+
+def test_collects_federated_credentials_and_pim_eligibility_and_they_reach_fl_id_009(live, sample):
+    """Federated identity credentials (FederatedIdentityCredentialList.json, msi 2023-01-31) are listed under each
+    identity; eligibility instances (GetRoleEligibilityScheduleInstancesByScope.json, 2020-10-01) at the
+    subscription, which returns those at, above and below it."""
+    from flaudit.audit import run_audit
+    from tests.rules.test_identity_takeover import MI_OPERATOR, OUTSIDER, eligibility_instance, federated_credential
+
+    uai = next(r for r in sample if r["type"] == "Microsoft.ManagedIdentity/userAssignedIdentities"
+               and r["name"] == "uai-silo0")
+    rg = uai["id"].split("/providers/")[0]
+    extra = [federated_credential(uai["id"]), eligibility_instance(rg, MI_OPERATOR, OUTSIDER)]
+    inv, fake = live(sample + extra)
+    assert inv.unreadable == [] and ids(extra) <= set(inv.resources)
+    assert any("/federatedidentitycredentials" in p for p in fake.paths())
+    assert inv.coverage("microsoft.authorization/roleeligibilityscheduleinstances") == "collected"
+    assert any(u == "api-version=2020-10-01" for _, url in fake.served if "roleeligibility" in url.lower()
+               for u in url.split("?")[1].split("&"))
+    result = run_audit(inv, config(3))
+    fails = [f for f in result["findings"] if f["rule_id"] == "FL-ID-009" and f["status"] == "fail"]
+    assert {f["silo"] for f in fails} == {"silo0", "silo1", "silo2"}  # eligible operator on the shared RG
+
+
+def test_403_on_pim_eligibility_is_recorded_and_access_rules_say_unknown(live, sample):
+    fake = FakeArm(sample, [SUB])
+    fake.queue(f"{SUB_SCOPE}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances",
+               arm_error(403, "AuthorizationFailed", "no access"))
+    inv, _ = live(sample, fake=fake)
+    assert {(u.resource_type, u.status) for u in inv.unreadable} == {
+        ("Microsoft.Authorization/roleEligibilityScheduleInstances", 403)}
+    from flaudit.audit import run_audit
+
+    result = run_audit(inv, config(3))
+    for rule_id in ("FL-WS-001", "FL-ID-009"):
+        assert "unknown" in {f["status"] for f in result["findings"] if f["rule_id"] == rule_id}, rule_id

@@ -28,6 +28,8 @@ API_VERSIONS = {
     "Microsoft.Network": "2024-05-01",
     "Microsoft.Storage": "2025-01-01",
     "Microsoft.Authorization": "2022-04-01",
+    "Microsoft.Authorization/roleEligibilityScheduleInstances": "2020-10-01",  # PIM: first stable version
+    "Microsoft.ManagedIdentity": "2023-01-31",  # federated identity credentials
     "Microsoft.Network/privateDnsZones": "2024-06-01",
     "Microsoft.KeyVault": "2023-07-01",
     "Microsoft.ContainerRegistry": "2023-07-01",

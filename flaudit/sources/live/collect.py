@@ -42,6 +42,9 @@ SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
 AUTH_RA = "Microsoft.Authorization/roleAssignments"
 AUTH_DA = "Microsoft.Authorization/denyAssignments"
 AUTH_RD = "Microsoft.Authorization/roleDefinitions"
+AUTH_ELIGIBLE = "Microsoft.Authorization/roleEligibilityScheduleInstances"
+UAI = "Microsoft.ManagedIdentity/userAssignedIdentities"
+FIC = f"{UAI}/federatedIdentityCredentials"
 
 
 # -- scope ---------------------------------------------------------------------------------------------
@@ -149,8 +152,8 @@ def auth_list(scope: str, kind: str, flt: str | None = None) -> Fetch:
     """A Microsoft.Authorization list at ``scope``, read raw so it keeps the exact REST shape (the
     authorization SDK's msrest models re-format datetimes and drop fields they do not know)."""
     params = {"$filter": flt} if flt else None
-    return lambda session: session.list_all(f"{scope}/providers/Microsoft.Authorization/{kind}",
-                                            API_VERSIONS["Microsoft.Authorization"], params)
+    api = API_VERSIONS.get(f"Microsoft.Authorization/{kind}", API_VERSIONS["Microsoft.Authorization"])
+    return lambda session: session.list_all(f"{scope}/providers/Microsoft.Authorization/{kind}", api, params)
 
 
 def _rg_name(list_scope: str) -> str | None:
@@ -203,10 +206,13 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.Network/privateEndpoints", "Microsoft.Network", "private endpoints"),
         plain("Microsoft.Network/networkInterfaces", "Microsoft.Network", "network interfaces"),
         plain("Microsoft.Network/routeTables", "Microsoft.Network", "route tables"),
-        ListTask(ls, "Microsoft.ManagedIdentity/userAssignedIdentities", pick(
+        ListTask(ls, UAI, pick(
             lambda s: s.msi(sub).user_assigned_identities.list_by_subscription(),
             lambda s, g: s.msi(sub).user_assigned_identities.list_by_resource_group(g)),
-            label="user-assigned identities"),
+            label="user-assigned identities", follow=identity_children),
+        # PIM-eligible assignments: without a filter the list returns those at, above and below the scope.
+        ListTask(ls, AUTH_ELIGIBLE, auth_list(ls, "roleEligibilityScheduleInstances"),
+                 label="PIM-eligible role assignments"),
         plain("Microsoft.KeyVault/vaults", "Microsoft.KeyVault", "key vaults"),
         plain("Microsoft.ContainerRegistry/registries", "Microsoft.ContainerRegistry", "container registries"),
         ListTask(ls, AUTH_DA, auth_list(ls, "denyAssignments"), label="deny assignments"),
@@ -236,6 +242,14 @@ def workspace_children(workspaces: list[dict[str, Any]]) -> list[ListTask]:
         out.append(ListTask(wid, f"{ML}/workspaces/datastores", _plain_list(f"{wid}/datastores", v),
                             label=f"datastores of {ws.get('name')}"))
     return out
+
+
+def identity_children(identities: list[dict[str, Any]]) -> list[ListTask]:
+    """Federated identity credentials of each user-assigned identity (one GET per identity: ARM has no list
+    across identities). Each is a trust an external identity provider can exchange for the identity's tokens."""
+    v = API_VERSIONS["Microsoft.ManagedIdentity"]
+    return [ListTask(i["id"], FIC, _plain_list(f"{i['id']}/federatedIdentityCredentials", v),
+                     label=f"federated credentials of {i.get('name')}") for i in identities if i.get("id")]
 
 
 def dns_zone_children(zones: list[dict[str, Any]]) -> list[ListTask]:

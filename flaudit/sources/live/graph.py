@@ -29,9 +29,11 @@ from flaudit.inventory import Inventory, Unreadable
 from flaudit.sources.live.clients import API_VERSIONS, ArmSession, RetrySettings, describe_failure
 from flaudit.sources.live.collect import (
     AUTH_DA,
+    AUTH_ELIGIBLE,
     AUTH_RA,
     DEFAULT_WORKERS,
     SUBSCRIPTION_TYPE,
+    UAI,
     ListTask,
     Outcome,
     Scope,
@@ -40,6 +42,7 @@ from flaudit.sources.live.collect import (
     auth_list,
     dns_zone_children,
     finish,
+    identity_children,
     open_session,
     resolve_role_definitions,
     run_tasks,
@@ -263,9 +266,12 @@ def collect_fleet(scope: Scope, *, credential: Any = None, cloud: Cloud | str | 
             if o.error is None and norm(o.task.resource_type) == "microsoft.authorization/roleassignments":
                 api_ra |= {norm(r["id"]) for r in o.resources if isinstance(r.get("id"), str)}
         _add_cross_checked(inventory, live_outcomes, provenance, graph_ids, graph_subs)
-        # 4. what Resource Graph does not hold: workspace computes/datastores, DNS links and records
+        # 4. what Resource Graph does not hold: workspace computes/datastores, DNS links and records, federated
+        #    identity credentials
         follow: list[ListTask] = workspace_children(inventory.of_type("microsoft.machinelearningservices/workspaces"))
         follow += dns_zone_children(inventory.of_type("microsoft.network/privatednszones"))
+        # federated identity credentials are not in Resource Graph: one ARM list per user-assigned identity
+        follow += identity_children(inventory.of_type(UAI))
         follow_outcomes = run_tasks(session, follow, workers=workers, progress=progress)
         add_outcomes(inventory, follow_outcomes, provenance)
         if not any(t != norm(SUBSCRIPTION_TYPE) for _, t in inventory.collected):
@@ -297,6 +303,9 @@ def _cross_check_tasks(sid: str) -> list[ListTask]:
         ListTask(sub_scope, AUTH_DA, auth_list(sub_scope, "denyAssignments"), label="deny assignments"),
         ListTask(sub_scope, AUTH_DA, auth_list(sub_scope, "denyAssignments", "atScope()"),
                  label="deny assignments (inherited)"),
+        # PIM-eligible assignments (at, above and below the subscription) are read from ARM too
+        ListTask(sub_scope, AUTH_ELIGIBLE, auth_list(sub_scope, "roleEligibilityScheduleInstances"),
+                 label="PIM-eligible role assignments"),
     ]
 
 

@@ -815,7 +815,7 @@ def add_runtime_values(res: dict[str, Any], scope_id: str) -> None:
             props = res["properties"] = {}
         for key in ("principalId", "clientId", "tenantId"):
             props.setdefault(key, symbol(rid, key))
-    if rtype == "microsoft.authorization/roleassignments":
+    if rtype in ("microsoft.authorization/roleassignments", "microsoft.authorization/roleeligibilityschedulerequests"):
         if not isinstance(props, dict):
             props = res["properties"] = {}
         props.setdefault("scope", scope_id)

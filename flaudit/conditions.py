@@ -1,0 +1,522 @@
+"""Azure role-assignment conditions (ABAC, ``conditionVersion: 2.0``): parsed into a syntax tree and evaluated.
+
+Why a parser: whether a condition confines a principal is a property of the whole boolean expression, not of a
+clause that looks right. ``StringStartsWith 'silo1'`` also matches ``silo10/...``, ``StringLike '*'`` matches
+everything, an action the condition does not name is allowed by its ``!(ActionMatches{...}) OR ...`` guard,
+and ``NOT``/``OR`` can undo any clause. So flaudit parses the condition language of Microsoft's "Azure role
+assignment condition format and syntax" (learn.microsoft.com/azure/role-based-access-control/conditions-format)
+with a small recursive-descent parser and evaluates the tree in three-valued logic (True, False, None =
+cannot decide) against a concrete request: an action, an optional sub-operation and attribute values.
+
+Grammar (keywords and operator names case-insensitive)::
+
+    condition  := or
+    or         := and (("||" | "OR") and)*
+    and        := unary (("&&" | "AND") unary)*
+    unary      := ("!" | "NOT") unary | "(" condition ")" | function | comparison
+    function   := ("ActionMatches" | "SubOperationMatches") "{" STRING "}" | ("Exists" | "NotExists") ATTRIBUTE
+    comparison := operand OPERATOR operand
+    OPERATOR   := [("ForAnyOfAnyValues" | "ForAllOfAnyValues" | "ForAnyOfAllValues" | "ForAllOfAllValues") ":"] NAME
+    operand    := ATTRIBUTE | STRING | NUMBER | "true" | "false" | GUID | "{" operand ("," operand)* "}"
+    ATTRIBUTE  := "@" ("Resource" | "Request" | "Principal" | "Environment") "[" name "]"
+
+Fail closed: :func:`parse` never raises (anything it cannot read gives None, and callers treat the grant as
+conditional access); an attribute the request does not define, an operator flaudit does not know, or a
+comparison whose answer depends on how a wildcard is read evaluates to None, and None never confines.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from flaudit.operations import action_matches
+
+QUANTIFIERS = ("foranyofanyvalues", "forallofanyvalues", "foranyofallvalues", "forallofallvalues")
+SOURCES = ("resource", "request", "principal", "environment")
+PATH_ATTRIBUTE = "@resource[microsoft.storage/storageaccounts/blobservices/containers/blobs:path]"
+CONTAINER_ATTRIBUTE = "@resource[microsoft.storage/storageaccounts/blobservices/containers:name]"
+ROLE_ATTRIBUTE = "@request[microsoft.authorization/roleassignments:roledefinitionid]"
+MAX_LENGTH = 8192  # Azure caps conditions well below this; longer input is not a condition flaudit reads
+
+
+class ConditionSyntaxError(ValueError):
+    """The text is not a condition in Azure's grammar."""
+
+
+# -- syntax tree ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class And:
+    left: Any
+    right: Any
+
+
+@dataclass(frozen=True)
+class Or:
+    left: Any
+    right: Any
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Any
+
+
+@dataclass(frozen=True)
+class ActionMatches:
+    action: str
+
+
+@dataclass(frozen=True)
+class SubOperationMatches:
+    suboperation: str
+
+
+@dataclass(frozen=True)
+class Exists:
+    attribute: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Attribute:
+    source: str  # resource | request | principal | environment
+    name: str  # lower case
+
+    @property
+    def key(self) -> str:
+        return f"@{self.source}[{self.name}]"
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any  # str | float | bool | tuple (a set)
+    kind: str  # string | number | bool | guid | set
+
+
+@dataclass(frozen=True)
+class Compare:
+    left: Attribute | Literal
+    operator: str  # lower case, without quantifier
+    quantifier: str | None  # lower case
+    right: Attribute | Literal
+
+
+# -- tokenizer ------------------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<and>&&)
+  | (?P<or>\|\|)
+  | (?P<punct>[(){},!])
+  | (?P<attr>@(?P<src>[A-Za-z]+)\[(?P<attrname>[^\]]*)\])
+  | (?P<string>'(?:[^'\\]|\\.)*')
+  | (?P<guid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![\w-]))
+  | (?P<number>-?\d+(?:\.\d+)?(?![\w.:]))
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z_][A-Za-z0-9_]*)?)
+""", re.VERBOSE)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str
+    text: str
+    value: Any = None
+
+
+def _tokens(text: str) -> list[_Tok]:
+    out: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise ConditionSyntaxError(f"unexpected character {text[pos]!r} at {pos}")
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "ws":
+            continue
+        if kind == "attr":
+            src = m.group("src").lower()
+            if src not in SOURCES:
+                raise ConditionSyntaxError(f"unknown attribute source @{m.group('src')}")
+            out.append(_Tok("attr", m.group(0), Attribute(src, m.group("attrname").strip().lower())))
+        elif kind == "string":
+            raw = m.group(0)[1:-1]
+            out.append(_Tok("string", m.group(0), re.sub(r"\\(.)", r"\1", raw)))
+        elif kind == "src":  # pragma: no cover - a sub-group, never the last group
+            continue
+        else:
+            out.append(_Tok(kind or "", m.group(0)))
+    return out
+
+
+# -- parser ---------------------------------------------------------------------------------------------------
+class _Parser:
+    def __init__(self, tokens: list[_Tok]):
+        self.toks = tokens
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        t = self.peek()
+        if t is None:
+            raise ConditionSyntaxError("unexpected end of condition")
+        self.i += 1
+        return t
+
+    def expect(self, text: str) -> None:
+        t = self.take()
+        if t.text != text:
+            raise ConditionSyntaxError(f"expected {text!r}, found {t.text!r}")
+
+    def _is(self, t: _Tok | None, *words: str) -> bool:
+        return t is not None and (t.text in words or t.kind == "name" and t.text.upper() in words)
+
+    def condition(self) -> Any:
+        self.depth += 1
+        if self.depth > 200:
+            raise ConditionSyntaxError("condition nested too deeply")
+        try:
+            left = self.conjunction()
+            while self._is(self.peek(), "||", "OR"):
+                self.take()
+                left = Or(left, self.conjunction())
+            return left
+        finally:
+            self.depth -= 1
+
+    def conjunction(self) -> Any:
+        left = self.unary()
+        while self._is(self.peek(), "&&", "AND"):
+            self.take()
+            left = And(left, self.unary())
+        return left
+
+    def unary(self) -> Any:
+        t = self.peek()
+        if self._is(t, "!", "NOT"):
+            self.take()
+            self.depth += 1
+            if self.depth > 200:
+                raise ConditionSyntaxError("condition nested too deeply")
+            try:
+                return Not(self.unary())
+            finally:
+                self.depth -= 1
+        if t is not None and t.text == "(":
+            self.take()
+            inner = self.condition()
+            self.expect(")")
+            return inner
+        if t is not None and t.kind == "name" and t.text.lower() in ("actionmatches", "suboperationmatches"):
+            self.take()
+            self.expect("{")
+            s = self.take()
+            if s.kind != "string":
+                raise ConditionSyntaxError(f"{t.text} takes a quoted string")
+            self.expect("}")
+            return ActionMatches(s.value) if t.text.lower() == "actionmatches" else SubOperationMatches(s.value)
+        if t is not None and t.kind == "name" and t.text.lower() in ("exists", "notexists"):
+            self.take()
+            a = self.take()
+            if a.kind != "attr":
+                raise ConditionSyntaxError(f"{t.text} takes an attribute")
+            return Exists(a.value.key, negated=t.text.lower() == "notexists")
+        left = self.operand()
+        op = self.take()
+        if op.kind != "name":
+            raise ConditionSyntaxError(f"expected an operator, found {op.text!r}")
+        quantifier, _, name = op.text.lower().rpartition(":")
+        if quantifier and quantifier not in QUANTIFIERS:
+            raise ConditionSyntaxError(f"unknown quantifier {quantifier}")
+        if name in ("and", "or", "not"):
+            raise ConditionSyntaxError(f"expected an operator, found {op.text!r}")
+        return Compare(left, name, quantifier or None, self.operand())
+
+    def operand(self) -> Attribute | Literal:
+        t = self.take()
+        if t.kind == "attr":
+            return t.value
+        if t.kind == "string":
+            return Literal(t.value, "string")
+        if t.kind == "guid":
+            return Literal(t.text.lower(), "guid")
+        if t.kind == "number":
+            return Literal(float(t.text), "number")
+        if t.kind == "name" and t.text.lower() in ("true", "false"):
+            return Literal(t.text.lower() == "true", "bool")
+        if t.text == "{":
+            items = [self.operand()]
+            while self.peek() is not None and self.peek().text == ",":
+                self.take()
+                items.append(self.operand())
+            self.expect("}")
+            if any(not isinstance(x, Literal) or x.kind == "set" for x in items):
+                raise ConditionSyntaxError("a set holds literal values only")
+            return Literal(tuple(x.value for x in items), "set")
+        raise ConditionSyntaxError(f"expected an attribute or a value, found {t.text!r}")
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str | None) -> Any | None:
+    """The syntax tree of a condition, or None when it is empty or not in Azure's grammar (never raises)."""
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_LENGTH:
+        return None
+    try:
+        p = _Parser(_tokens(text))
+        tree = p.condition()
+        if p.peek() is not None:
+            raise ConditionSyntaxError(f"unexpected {p.peek().text!r} after the condition")
+        return tree
+    except (ConditionSyntaxError, RecursionError):
+        return None
+
+
+def syntax_error(text: str | None) -> str | None:
+    """Why ``text`` does not parse (None when it does), for evidence."""
+    if not isinstance(text, str) or not text.strip():
+        return "empty condition"
+    if len(text) > MAX_LENGTH:
+        return f"condition longer than {MAX_LENGTH} characters"
+    try:
+        p = _Parser(_tokens(text))
+        p.condition()
+        if p.peek() is not None:
+            return f"unexpected {p.peek().text!r} after the condition"
+        return None
+    except ConditionSyntaxError as e:
+        return str(e)
+    except RecursionError:
+        return "condition nested too deeply"
+
+
+# -- evaluation -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Request:
+    """A concrete request a condition is evaluated against. Attributes not in ``attributes`` are unknown (None
+    results); a value may be a list for multi-valued attributes."""
+
+    action: str | None
+    suboperation: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate(tree: Any, req: Request) -> bool | None:
+    """Three-valued evaluation: True (allowed), False (not allowed), None (cannot decide)."""
+    if isinstance(tree, And):
+        a = evaluate(tree.left, req)
+        if a is False:
+            return False
+        b = evaluate(tree.right, req)
+        if b is False:
+            return False
+        return True if a is True and b is True else None
+    if isinstance(tree, Or):
+        a = evaluate(tree.left, req)
+        if a is True:
+            return True
+        b = evaluate(tree.right, req)
+        if b is True:
+            return True
+        return False if a is False and b is False else None
+    if isinstance(tree, Not):
+        v = evaluate(tree.operand, req)
+        return None if v is None else not v
+    if isinstance(tree, ActionMatches):
+        return None if req.action is None else action_matches(tree.action, req.action)
+    if isinstance(tree, SubOperationMatches):
+        return req.suboperation is not None and req.suboperation.lower() == tree.suboperation.lower()
+    if isinstance(tree, Exists):
+        if tree.attribute not in req.attributes:
+            return None
+        present = req.attributes[tree.attribute] is not None
+        return present != tree.negated
+    if isinstance(tree, Compare):
+        return _compare(tree, req)
+    return None
+
+
+def _values(x: Attribute | Literal, req: Request) -> tuple[Any, ...] | None:
+    if isinstance(x, Attribute):
+        if x.key not in req.attributes or req.attributes[x.key] is None:
+            return None
+        v = req.attributes[x.key]
+        return tuple(v) if isinstance(v, (list, tuple)) else (v,)
+    return x.value if x.kind == "set" else (x.value,)
+
+
+def _compare(c: Compare, req: Request) -> bool | None:
+    left, right = _values(c.left, req), _values(c.right, req)
+    if left is None or right is None or not left or not right:
+        return None
+    op = _OPERATORS.get(c.operator)
+    if op is None:
+        return None
+    q = c.quantifier
+    if q is None and (len(left) > 1 or len(right) > 1):
+        q = "foranyofanyvalues" if len(right) > 1 and len(left) == 1 else None
+        if q is None:
+            return None
+    def one(a: Any, b: Any) -> bool | None:
+        return op(a, b)
+    if q is None:
+        return one(left[0], right[0])
+    outer_all = q.startswith("forall")
+    inner_all = q.endswith("ofallvalues")
+    results = []
+    for a in left:
+        inner = [one(a, b) for b in right]
+        results.append(_all(inner) if inner_all else _any(inner))
+    return _all(results) if outer_all else _any(results)
+
+
+def _any(xs: list[bool | None]) -> bool | None:
+    if any(x is True for x in xs):
+        return True
+    return False if all(x is False for x in xs) else None
+
+
+def _all(xs: list[bool | None]) -> bool | None:
+    if any(x is False for x in xs):
+        return False
+    return True if all(x is True for x in xs) else None
+
+
+def _str(a: Any, b: Any) -> tuple[str, str] | None:
+    return (a, b) if isinstance(a, str) and isinstance(b, str) else None
+
+
+def _like(value: str, pattern: str) -> bool | None:
+    """StringLike: ``*`` matches any run of characters. Whether ``?`` is a wildcard is not documented, so a
+    pattern with ``?`` decides only when both readings agree."""
+    def match(q_is_wild: bool) -> bool:
+        parts = []
+        for ch in pattern:
+            parts.append(".*" if ch == "*" else "." if ch == "?" and q_is_wild else re.escape(ch))
+        return re.fullmatch("".join(parts), value, re.DOTALL) is not None
+    a = match(False)
+    if "?" not in pattern:
+        return a
+    return a if a == match(True) else None
+
+
+def _num(a: Any, b: Any) -> tuple[float, float] | None:
+    try:
+        return float(a), float(b)
+    except (TypeError, ValueError):
+        return None
+
+
+def _date(a: Any, b: Any) -> tuple[_dt.datetime, _dt.datetime] | None:
+    try:
+        def conv(x: Any) -> _dt.datetime:
+            d = x if isinstance(x, _dt.datetime) else _dt.datetime.fromisoformat(str(x).replace("Z", "+00:00"))
+            return d if d.tzinfo else d.replace(tzinfo=_dt.UTC)
+        return conv(a), conv(b)
+    except (TypeError, ValueError):
+        return None
+
+
+def _bool(a: Any, b: Any) -> tuple[bool, bool] | None:
+    def conv(x: Any) -> bool | None:
+        if isinstance(x, bool):
+            return x
+        return {"true": True, "false": False}.get(str(x).lower())
+    x, y = conv(a), conv(b)
+    return None if x is None or y is None else (x, y)
+
+
+def _guid(a: Any, b: Any) -> tuple[str, str] | None:
+    x, y = str(a).strip().lower(), str(b).strip().lower()
+    return (x, y) if x and y else None
+
+
+def _lift(parse_pair: Any, fn: Any) -> Any:
+    def op(a: Any, b: Any) -> bool | None:
+        pair = parse_pair(a, b)
+        return None if pair is None else fn(*pair)
+    return op
+
+
+def _neg(op: Any) -> Any:
+    def neg(a: Any, b: Any) -> bool | None:
+        v = op(a, b)
+        return None if v is None else not v
+    return neg
+
+
+_BASE: dict[str, Any] = {
+    "stringequals": _lift(_str, lambda a, b: a == b),
+    "stringequalsignorecase": _lift(_str, lambda a, b: a.lower() == b.lower()),
+    "stringstartswith": _lift(_str, lambda a, b: a.startswith(b)),
+    "stringstartswithignorecase": _lift(_str, lambda a, b: a.lower().startswith(b.lower())),
+    "stringlike": _lift(_str, _like),
+    "numericequals": _lift(_num, lambda a, b: a == b),
+    "numericgreaterthan": _lift(_num, lambda a, b: a > b),
+    "numericgreaterthanequals": _lift(_num, lambda a, b: a >= b),
+    "numericlessthan": _lift(_num, lambda a, b: a < b),
+    "numericlessthanequals": _lift(_num, lambda a, b: a <= b),
+    "boolequals": _lift(_bool, lambda a, b: a == b),
+    "datetimeequals": _lift(_date, lambda a, b: a == b),
+    "datetimegreaterthan": _lift(_date, lambda a, b: a > b),
+    "datetimegreaterthanequals": _lift(_date, lambda a, b: a >= b),
+    "datetimelessthan": _lift(_date, lambda a, b: a < b),
+    "datetimelessthanequals": _lift(_date, lambda a, b: a <= b),
+    "guidequals": _lift(_guid, lambda a, b: a == b),
+}
+_OPERATORS: dict[str, Any] = dict(_BASE)
+_OPERATORS.update({
+    "stringnotequals": _neg(_BASE["stringequals"]),
+    "stringnotequalsignorecase": _neg(_BASE["stringequalsignorecase"]),
+    "stringnotstartswith": _neg(_BASE["stringstartswith"]),
+    "stringnotstartswithignorecase": _neg(_BASE["stringstartswithignorecase"]),
+    "stringnotlike": _neg(_BASE["stringlike"]),
+    "numericnotequals": _neg(_BASE["numericequals"]),
+    "boolnotequals": _neg(_BASE["boolequals"]),
+    "datetimenotequals": _neg(_BASE["datetimeequals"]),
+    "guidnotequals": _neg(_BASE["guidequals"]),
+    "bool": _BASE["boolequals"],
+})
+
+
+# -- what a condition names -----------------------------------------------------------------------------------
+def comparisons(tree: Any) -> list[Compare]:
+    """Every comparison in the tree (for witness values: the prefixes and names a condition mentions)."""
+    out: list[Compare] = []
+    stack = [tree]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, (And, Or)):
+            stack += [t.right, t.left]
+        elif isinstance(t, Not):
+            stack.append(t.operand)
+        elif isinstance(t, Compare):
+            out.append(t)
+    return out
+
+
+def witness_values(tree: Any, attribute: str) -> list[str]:
+    """Concrete values of ``attribute`` that the condition's own comparisons single out: for a prefix
+    ``'silo1/'`` a path inside it, for an exact value the value, for a ``StringLike`` pattern a string it
+    matches. These are the places the condition's holder is meant to reach, i.e. what another principal's
+    condition must *not* reach."""
+    out: list[str] = []
+    for c in comparisons(tree):
+        if not (isinstance(c.left, Attribute) and c.left.key == attribute and isinstance(c.right, Literal)):
+            continue
+        values = c.right.value if c.right.kind == "set" else (c.right.value,)
+        for v in values:
+            if not isinstance(v, str):
+                continue
+            if "startswith" in c.operator:
+                out.append(v + "x")
+            elif "like" in c.operator:
+                out.append(v.replace("*", "x").replace("?", "x"))
+            else:
+                out.append(v)
+    return list(dict.fromkeys(out))
