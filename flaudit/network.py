@@ -29,6 +29,9 @@ DNS_ZONE = "microsoft.network/privatednszones"
 DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
 DNS_A = "microsoft.network/privatednszones/a"
 STORAGE_PEC = "microsoft.storage/storageaccounts/privateendpointconnections"
+SEP = "microsoft.network/serviceendpointpolicies"
+SEP_DEFINITION = "microsoft.network/serviceendpointpolicies/serviceendpointpolicydefinitions"
+VNET_GATEWAY = "microsoft.network/virtualnetworkgateways"
 
 
 def vnet_of(subnet_or_vnet_id: str | None) -> str:
@@ -202,6 +205,11 @@ class NetworkIndex:
         self._a_records: dict[str, list[dict[str, Any]]] = {}
         for rec in inventory.of_type(DNS_A):
             self._a_records.setdefault(norm(parent_id(rec["id"])), []).append(rec)
+        self.endpoint_policies: dict[str, dict[str, Any]] = {norm(p["id"]): p for p in inventory.of_type(SEP)}
+        self._separate_definitions: dict[str, list[dict[str, Any]]] = {}
+        for df in inventory.of_type(SEP_DEFINITION):
+            self._separate_definitions.setdefault(norm(parent_id(df["id"])), []).append(df)
+        self.gateways: dict[str, dict[str, Any]] = {norm(g["id"]): g for g in inventory.of_type(VNET_GATEWAY)}
 
     # -- VNets, subnets, peerings ---------------------------------------------------------------------
     def _index_vnets(self) -> None:
@@ -366,6 +374,62 @@ class NetworkIndex:
                     out.append(nic)
                     break
         return out
+
+    # -- service endpoints and their policies ---------------------------------------------------------
+    def service_endpoints(self, subnet_id: str) -> list[dict[str, Any]]:
+        """The subnet's ``serviceEndpoints`` entries (``service``, ``locations``, ``provisioningState``)."""
+        return [e for e in get_path(self.subnet(subnet_id) or {}, "properties.serviceEndpoints") or []
+                if isinstance(e, dict)]
+
+    def subnet_endpoint_policies(self, subnet_id: str) -> list[Reference]:
+        """The service endpoint policies the subnet names, each present in the input or missing."""
+        out = []
+        for ref in get_path(self.subnet(subnet_id) or {}, "properties.serviceEndpointPolicies") or []:
+            pid = get_path(ref, "id") if isinstance(ref, dict) else None
+            if pid:
+                out.append(Reference(str(pid), self.endpoint_policies.get(norm(pid))))
+        return out
+
+    def policy_definitions(self, policy_id: str) -> list[dict[str, Any]]:
+        """A policy's definitions: inline ``serviceEndpointPolicyDefinitions`` and separate child resources
+        (the separate read wins for the same name)."""
+        policy = self.endpoint_policies.get(norm(policy_id)) or {}
+        out: dict[str, dict[str, Any]] = {}
+        for df in get_path(policy, "properties.serviceEndpointPolicyDefinitions") or []:
+            if isinstance(df, dict):
+                out[str(df.get("name") or df.get("id") or len(out)).lower()] = df
+        for df in self._separate_definitions.get(norm(policy_id), []):
+            out[str(df.get("name") or name_of(df["id"])).lower()] = df
+        return list(out.values())
+
+    # -- gateways -------------------------------------------------------------------------------------
+    def vnet_gateways(self, vnet_id: str) -> tuple[list[str], bool]:
+        """Virtual network gateways (VPN / ExpressRoute) deployed in a VNet: (gateway ids, decided).
+
+        A gateway sits in the VNet's ``GatewaySubnet``: the subnet's ``ipConfigurations`` name the gateway's
+        IP configuration, and a ``virtualNetworkGateways`` resource names the subnet. ``decided`` is False when
+        the VNet has a GatewaySubnet whose IP configurations the input does not carry and no gateway resource
+        was read for it: a gateway may be there.
+        """
+        v = vnet_of(vnet_id)
+        found: set[str] = set()
+        for g in self.gateways.values():
+            for ipc in get_path(g, "properties.ipConfigurations") or []:
+                if vnet_of(get_path(ipc, "properties.subnet.id")) == v:
+                    found.add(str(g["id"]))
+        undecided = False
+        for sid, sub in self.subnets.items():
+            if vnet_of(sid) != v or name_of(sid).lower() != "gatewaysubnet":
+                continue
+            ipcs = get_path(sub, "properties.ipConfigurations")
+            if ipcs is None and not found:
+                undecided = True
+            for ipc in ipcs or []:
+                ref = str(get_path(ipc, "id") or "")
+                low = ref.lower()
+                if "/virtualnetworkgateways/" in low:
+                    found.add(ref[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else ref)
+        return sorted(found), not undecided
 
     # -- routes ---------------------------------------------------------------------------------------
     def subnet_route_table(self, subnet_id: str) -> Reference | None:
