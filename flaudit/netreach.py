@@ -156,12 +156,8 @@ def members(d: Deployment) -> Members:
     for s in d.silos:
         if s.storage:
             storage[norm(s.storage.id)] = (f"silo:{s.name}", s.storage.name)
-        for v in s.vnet_ids:
-            vnets.setdefault(vnet_of(v), f"silo:{s.name}")
-        if s.storage:
-            for lk in d.network.private_endpoints_for(s.storage.id):
-                if lk.approved and lk.vnet_id:
-                    vnets.setdefault(lk.vnet_id, f"silo:{s.name}")
+        for v in silo_vnets(d, s):
+            vnets.setdefault(v, f"silo:{s.name}")
     o = d.orchestrator
     if o.storage:
         storage.setdefault(norm(o.storage.id), ("orchestrator", o.storage.name))
@@ -331,11 +327,23 @@ class Ingress:
 
 
 def silo_vnets(d: Deployment, silo: Silo) -> list[str]:
-    """The silo's networks: its computes' VNets and the VNets of its storage's approved private endpoints."""
-    out = {vnet_of(v) for v in silo.vnet_ids}
-    if silo.storage:
-        out |= {lk.vnet_id for lk in d.network.private_endpoints_for(silo.storage.id) if lk.approved and lk.vnet_id}
-    return sorted(out)
+    """The silo's networks: its computes' VNets, and the VNets of its storage's approved private endpoints that
+    the compute reaches (an endpoint in any other VNet is someone else's network: see :func:`silo_ingress`)."""
+    cache = d.__dict__.setdefault("_netreach_silo_vnets", {})
+    if silo.name not in cache:
+        own = {vnet_of(v) for v in silo.vnet_ids}
+        taken = d.__dict__.get("_netreach_compute_vnets")
+        if taken is None:  # every member's compute VNets, once (a silo never claims another member's VNet)
+            taken = d.__dict__["_netreach_compute_vnets"] = {
+                vnet_of(v) for m in [d.orchestrator, *d.silos] for v in m.vnet_ids}
+        out = set(own)
+        if silo.storage:
+            for lk in d.network.private_endpoints_for(silo.storage.id):
+                if lk.approved and lk.vnet_id and lk.vnet_id not in taken and \
+                        any(d.network.reach(v, lk.vnet_id).result == "yes" for v in own):
+                    out.add(lk.vnet_id)
+        cache[silo.name] = sorted(out)
+    return cache[silo.name]
 
 
 def _peering_ev(pr: Any) -> list[dict[str, Any]]:
@@ -376,12 +384,13 @@ def silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
             relation = owner or "external"
             sides = net.peerings_between(v, remote)
             mine = [p for p in sides if p.vnet_id == v]
+            shown = next((p.remote_display for p in mine), next((p.vnet_display for p in sides), remote))
             ev = [e for p in sides for e in _peering_ev(p)]
             names = ", ".join(name_of(p.id) for p in sides)
             states = {p.state.lower() for p in sides}
             if "connected" in states:
                 status, why = "open", (f"peering {names} (Connected) joins {name_of(v)} to "
-                                       f"{'VNet ' + name_of(remote) if owner else 'VNet ' + remote + ', outside the FL deployment'}")
+                                       f"{'VNet ' + name_of(remote) if owner else 'VNet ' + shown + ', outside the FL deployment'}")
             elif any(p.state.lower() == "initiated" for p in mine):
                 status, why = "latent", (f"peering {names} from {name_of(v)} to {remote} is Initiated: whoever "
                                          "controls the far VNet can complete it at any time")
@@ -389,7 +398,7 @@ def silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
                 status, why = "closed", f"peering {names} is {'/'.join(sorted(states))}: no traffic flows"
             else:
                 status, why = "unknown", f"peering {names} carries no peeringState"
-            out.append(Ingress(silo.name, v, "peering", remote, relation, status, why, ev))
+            out.append(Ingress(silo.name, v, "peering", shown, relation, status, why, ev))
             for p in mine:
                 if _true(p.prop("useRemoteGateways")) and p.state.lower() in ("connected", "initiated", ""):
                     gws, _ = net.vnet_gateways(remote) if remote in net.vnets else ([], False)

@@ -673,25 +673,19 @@ def service_tag_egress(network: NetworkIndex, subnet_id: str, bases: frozenset[s
         return [TagEgress(b, b, None, Opening(",".join(PROTOCOLS), [FULL], [])) for b in sorted(wanted)]
     rules, _, _ = load_rules(network, ref.id)
     local = network.subnet_prefixes(subnet_id) or None
-    wide = evaluate(rules, "Outbound", local, ref.id, also_public=wanted)
+    named = sorted({_tag_base(v) for r in rules if r.allow and r.direction == "Outbound" for v in r.destinations}
+                   & wanted)
+    # Each service is asked about on its own: the evaluator tracks ports, not destinations, so an Allow to
+    # Storage on 443 would otherwise hide a later Allow to Sql on 443.
+    out: list[TagEgress] = []
     if through_internet_rules:
-        out: list[TagEgress] = []
-        for o in wide.grouped():
-            named = [(v, _tag_base(v)) for r in o.rules for v in r.destinations if _tag_base(v) in wanted]
-            if named:
-                out += [TagEgress(v, b, tag_region(v), o) for v, b in named]
-            else:  # an Internet (or *) rule: every wanted service is behind it
-                out += [TagEgress(b, b, None, o) for b in sorted(wanted)]
+        for b in sorted(wanted):
+            for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b})).grouped():
+                tags = [v for r in o.rules for v in r.destinations if _tag_base(v) == b]
+                out += [TagEgress(v, b, tag_region(v), o) for v in tags] or [TagEgress(b, b, None, o)]
         return out
-    plain = effective(network, subnet_id).outbound
-    plain_rules = {(r.nsg_id, r.name) for o in plain.openings for r in o.rules}
-    out = []
-    for o in wide.grouped():
-        if not o.rules or all((r.nsg_id, r.name) in plain_rules for r in o.rules):
-            continue
-        for r in o.rules:
-            for v in r.destinations:
-                b = _tag_base(v)
-                if b in wanted:
-                    out.append(TagEgress(v, b, tag_region(v), o))
+    for b in named:
+        for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b})).grouped():
+            for r in o.rules:
+                out += [TagEgress(v, b, tag_region(v), o) for v in r.destinations if _tag_base(v) == b]
     return out

@@ -203,6 +203,7 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.Network/privateEndpoints", "Microsoft.Network", "private endpoints"),
         plain("Microsoft.Network/networkInterfaces", "Microsoft.Network", "network interfaces"),
         plain("Microsoft.Network/routeTables", "Microsoft.Network", "route tables"),
+        plain("Microsoft.Network/serviceEndpointPolicies", "Microsoft.Network", "service endpoint policies"),
         ListTask(ls, "Microsoft.ManagedIdentity/userAssignedIdentities", pick(
             lambda s: s.msi(sub).user_assigned_identities.list_by_subscription(),
             lambda s, g: s.msi(sub).user_assigned_identities.list_by_resource_group(g)),
