@@ -362,8 +362,16 @@ def _true(value: Any) -> bool:
 def silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
     """Every way a network outside the silo reaches (or may reach) the silo's VNets or storage endpoints.
 
-    Other silos' networks are FL-NET-006's and FL-PE-007's question and are skipped here.
+    Other silos' networks are FL-NET-006's and FL-PE-007's question and are skipped here. Computed once per
+    silo (the rule and the producer both ask).
     """
+    cache = d.__dict__.setdefault("_netreach_ingress", {})
+    if silo.name not in cache:
+        cache[silo.name] = _silo_ingress(d, silo)
+    return cache[silo.name]
+
+
+def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
     net = d.network
     m = members(d)
     out: list[Ingress] = []
@@ -450,14 +458,23 @@ class Reach:
 
 def member_reach(d: Deployment, silo: Silo) -> list[Reach]:
     """Orchestrator and workspace VNets that reach the silo storage's approved private endpoints (peering or
-    same VNet) and whether the storage private DNS zone linked to them resolves the account."""
+    same VNet) and whether the storage private DNS zone linked to them resolves the account (once per silo)."""
+    cache = d.__dict__.setdefault("_netreach_reach", {})
+    if silo.name not in cache:
+        cache[silo.name] = _member_reach(d, silo)
+    return cache[silo.name]
+
+
+def _member_reach(d: Deployment, silo: Silo) -> list[Reach]:
     if silo.storage is None:
         return []
     net = d.network
+    hubs = d.__dict__.get("_netreach_hubs")
+    if hubs is None:  # the orchestrator's and workspace's VNets, once
+        hubs = d.__dict__["_netreach_hubs"] = sorted((v, o) for v, o in members(d).vnets.items()
+                                                     if not o.startswith("silo:"))
     out = []
-    for v, owner in sorted(members(d).vnets.items()):
-        if owner.startswith("silo:"):
-            continue
+    for v, owner in hubs:
         for lk in net.private_endpoints_for(silo.storage.id):
             if not lk.approved or not lk.vnet_id:
                 continue

@@ -412,15 +412,20 @@ class NetworkIndex:
         was read for it: a gateway may be there.
         """
         v = vnet_of(vnet_id)
-        found: set[str] = set()
-        for g in self.gateways.values():
-            for ipc in get_path(g, "properties.ipConfigurations") or []:
-                if vnet_of(get_path(ipc, "properties.subnet.id")) == v:
-                    found.add(str(g["id"]))
+        index = self.__dict__.get("_gateway_index")
+        if index is None:  # built once: gateways and GatewaySubnets by VNet
+            index = self.__dict__["_gateway_index"] = {}
+            for g in self.gateways.values():
+                for ipc in get_path(g, "properties.ipConfigurations") or []:
+                    gv = vnet_of(get_path(ipc, "properties.subnet.id"))
+                    index.setdefault(gv, ([], []))[0].append(str(g["id"]))
+            for sid, sub in self.subnets.items():
+                if sid.endswith("/subnets/gatewaysubnet"):
+                    index.setdefault(vnet_of(sid), ([], []))[1].append(sub)
+        gateway_ids, gateway_subnets = index.get(v, ([], []))
+        found: set[str] = set(gateway_ids)
         undecided = False
-        for sid, sub in self.subnets.items():
-            if vnet_of(sid) != v or name_of(sid).lower() != "gatewaysubnet":
-                continue
+        for sub in gateway_subnets:
             ipcs = get_path(sub, "properties.ipConfigurations")
             if ipcs is None and not found:
                 undecided = True
@@ -609,22 +614,40 @@ def managed_outbound_rules(workspace: dict[str, Any] | None) -> list[tuple[str, 
     return []
 
 
+#: DNS suffixes under which every customer's accounts of a multi-tenant data service live (public cloud).
+MULTI_TENANT_DOMAINS = (
+    "blob.core.windows.net", "dfs.core.windows.net", "file.core.windows.net", "queue.core.windows.net",
+    "table.core.windows.net", "web.core.windows.net", "blob.storage.azure.net", "database.windows.net",
+    "documents.azure.com", "servicebus.windows.net", "vault.azure.net", "azurecr.io", "azurewebsites.net",
+    "azure-api.net", "azurefd.net", "cloudapp.azure.com", "azure-devices.net", "ods.opinsights.azure.com",
+    "cognitiveservices.azure.com", "openai.azure.com", "inference.ml.azure.com",
+)
+
+
 def managed_open_egress(workspace: dict[str, Any] | None) -> list[tuple[str, str]]:
     """User-defined outbound rules that re-open the Internet in an AllowOnlyApprovedOutbound managed network.
 
     An FQDN rule for ``*``, or a ServiceTag rule to ``Internet``/``AzureCloud`` or to address prefixes covering
-    public space, undoes the approved-only mode: (rule name, why) for each.
+    public space, undoes the approved-only mode: (rule name, why) for each. So does a user-defined rule to
+    services any customer can own: a ServiceTag rule to a tag of :data:`flaudit.nsg.EXFIL_TAGS` (``Storage``,
+    ``Sql``...), or an FQDN wildcard over their shared domains (``*.blob.core.windows.net``...). Rules Azure ML
+    adds itself (category ``Required``, ``Recommended``, ``Dependency``) are its own, confined by the managed
+    network (e.g. its storage service endpoint policy), and are not counted.
     """
-    from flaudit.nsg import classify_addresses
+    from flaudit.nsg import EXFIL_TAGS, _tag_base, classify_addresses
 
     out = []
     for name, rule in managed_outbound_rules(workspace):
         kind = str(rule.get("type", "")).lower()
         dest = rule.get("destination")
+        user_defined = str(rule.get("category") or "UserDefined").lower() == "userdefined"
         if kind == "fqdn":
             fqdn = str(dest if not isinstance(dest, dict) else dest.get("fqdn", "")).strip()
             if fqdn in ("*", "*.*") or not fqdn:
                 out.append((name, f"FQDN rule to {fqdn or '(empty)'}"))
+            elif user_defined and fqdn.startswith("*.") and any(
+                    s == fqdn[2:].lower() or s.endswith("." + fqdn[2:].lower()) for s in MULTI_TENANT_DOMAINS):
+                out.append((name, f"FQDN rule to {fqdn}: every customer's endpoints under it"))
         elif kind == "servicetag" and isinstance(dest, dict):
             if str(dest.get("action", "Allow")).lower() == "deny":
                 continue
@@ -632,6 +655,9 @@ def managed_open_egress(workspace: dict[str, Any] | None) -> list[tuple[str, str
             prefixes = [str(p) for p in dest.get("addressPrefixes") or []]
             if tag in OPEN_EGRESS_TAGS:
                 out.append((name, f"service tag rule to {dest.get('serviceTag')}"))
+            elif user_defined and _tag_base(tag) in EXFIL_TAGS:
+                out.append((name, f"service tag rule to {dest.get('serviceTag')}: "
+                                  f"{EXFIL_TAGS[_tag_base(tag)]}"))
             elif prefixes and classify_addresses(prefixes, [], None).internet_some:
                 out.append((name, f"service tag rule to public prefixes {', '.join(prefixes[:5])}"))
     return out
