@@ -328,7 +328,9 @@ class Ingress:
 
 def silo_vnets(d: Deployment, silo: Silo) -> list[str]:
     """The silo's networks: its computes' VNets, and the VNets of its storage's approved private endpoints that
-    the compute reaches (an endpoint in any other VNet is someone else's network: see :func:`silo_ingress`)."""
+    the compute reaches (an endpoint in any other VNet is someone else's network: see :func:`silo_ingress`).
+    A silo whose computes are in no VNet (managed network, attached compute) has nothing to anchor on: the
+    VNets of its storage's endpoints that no other FL member uses are taken as its own."""
     cache = d.__dict__.setdefault("_netreach_silo_vnets", {})
     if silo.name not in cache:
         own = {vnet_of(v) for v in silo.vnet_ids}
@@ -340,7 +342,7 @@ def silo_vnets(d: Deployment, silo: Silo) -> list[str]:
         if silo.storage:
             for lk in d.network.private_endpoints_for(silo.storage.id):
                 if lk.approved and lk.vnet_id and lk.vnet_id not in taken and \
-                        any(d.network.reach(v, lk.vnet_id).result == "yes" for v in own):
+                        (not own or any(d.network.reach(v, lk.vnet_id).result == "yes" for v in own)):
                     out.add(lk.vnet_id)
         cache[silo.name] = sorted(out)
     return cache[silo.name]

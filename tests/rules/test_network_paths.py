@@ -341,3 +341,44 @@ def test_orchestrator_reach_is_info_and_disappears_without_the_peering():
     assert one(result, "FL-NET-010")["status"] == "pass"
     assert paths(result, "FL-NET-010") == []
     assert one(result, "FL-NET-010", "silo1")["status"] == "fail"
+
+
+# -- managed networks ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rule,reopens", [
+    ({"type": "ServiceTag", "category": "UserDefined", "status": "Active",
+      "destination": {"serviceTag": "Storage", "protocol": "TCP", "portRanges": "443", "action": "Allow"}}, True),
+    ({"type": "FQDN", "category": "UserDefined", "status": "Active", "destination": "*.blob.core.windows.net"}, True),
+    ({"type": "FQDN", "category": "UserDefined", "status": "Active", "destination": "pypi.org"}, False),
+    ({"type": "ServiceTag", "category": "Required", "status": "Active",
+      "destination": {"serviceTag": "Storage.westeurope", "protocol": "TCP", "portRanges": "443"}}, False),
+])
+def test_managed_network_user_rules_to_multi_tenant_services_reopen_egress(rule, reopens):
+    res = support.sample_resources("hardened")
+    ws = support.by_type(res, "Microsoft.MachineLearningServices/workspaces")[0]
+    for c in support.by_type(res, "Microsoft.MachineLearningServices/workspaces/computes"):
+        c["properties"]["properties"].pop("subnet", None)
+    ws["properties"]["managedNetwork"] = {"isolationMode": "AllowOnlyApprovedOutbound",
+                                          "outboundRules": {"user-rule": rule}}
+    f = one(support.audit(res), "FL-NET-005")
+    assert f["status"] == ("fail" if reopens else "pass"), f["message"]
+
+
+# -- templates -----------------------------------------------------------------------------------------------
+def test_template_policies_reach_the_inventory_with_definition_ids():
+    from tests.template.helpers import RG_ID, expander_for
+
+    template = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "resources": [{
+            "type": "Microsoft.Network/serviceEndpointPolicies", "apiVersion": "2024-05-01", "name": "sep-aml",
+            "location": "[resourceGroup().location]",
+            "properties": {"serviceEndpointPolicyDefinitions": [
+                {"name": "storage", "properties": {"service": "Microsoft.Storage", "serviceResources": [
+                    "[resourceId('Microsoft.Storage/storageAccounts', 'stsilo0')]"]}}]}}],
+    }
+    ex = expander_for(template)
+    [policy] = [r for r in ex.resources if r["type"] == "Microsoft.Network/serviceEndpointPolicies"]
+    [df] = policy["properties"]["serviceEndpointPolicyDefinitions"]
+    assert df["id"] == f"{RG_ID}/providers/Microsoft.Network/serviceEndpointPolicies/sep-aml/" \
+                       "serviceEndpointPolicyDefinitions/storage"
+    assert df["properties"]["serviceResources"] == [f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/stsilo0"]
