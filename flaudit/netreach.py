@@ -376,6 +376,12 @@ def silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
 def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
     net = d.network
     m = members(d)
+    # an FL member whose compute was not resolved may own the far VNet: a peering to it is not proof of an outsider
+    unresolved = d.__dict__.get("_netreach_unresolved")
+    if unresolved is None:
+        unresolved = d.__dict__["_netreach_unresolved"] = [
+            f"the compute of {'silo ' + x.name if x is not d.orchestrator else 'the orchestrator'}"
+            for x in [d.orchestrator, *d.silos] if not x.computes]
     out: list[Ingress] = []
     for v in silo_vnets(d, silo):
         if v not in net.vnets:
@@ -408,6 +414,9 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
                 status, why = "closed", f"peering {names} is {'/'.join(sorted(states))}: no traffic flows"
             else:
                 status, why = "unknown", f"peering {names} carries no peeringState"
+            if relation == "external" and status in ("open", "latent") and unresolved:
+                status, why = "unknown", (f"{why}; but {', '.join(unresolved)} could not be resolved, so whether "
+                                          f"that VNet belongs to the FL deployment is unknown")
             out.append(Ingress(silo.name, v, "peering", shown, relation, status, why, ev))
             for p in mine:
                 if _true(p.prop("useRemoteGateways")) and p.state.lower() in ("connected", "initiated", ""):

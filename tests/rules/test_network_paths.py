@@ -382,3 +382,18 @@ def test_template_policies_reach_the_inventory_with_definition_ids():
     assert df["id"] == f"{RG_ID}/providers/Microsoft.Network/serviceEndpointPolicies/sep-aml/" \
                        "serviceEndpointPolicyDefinitions/storage"
     assert df["properties"]["serviceResources"] == [f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/stsilo0"]
+
+
+def test_outside_peering_is_unknown_while_an_fl_members_compute_is_unresolved():
+    res = support.sample_resources("hardened")
+    peer_outside(res)
+    res.remove(support.compute(res, "orchestrator-01"))
+    f = one(support.audit(res), "FL-NET-009")
+    assert f["status"] == "unknown" and "could not be resolved" in f["message"]
+
+
+def test_policy_entries_without_a_leading_slash_are_read_as_resource_ids():
+    res = support.sample_resources("hardened")
+    ws = support.by_type(res, "Microsoft.MachineLearningServices/workspaces")[0]
+    recipe(res, resources=[ws["properties"]["storageAccount"].lstrip("/")])
+    assert one(support.audit(res), "FL-NET-005")["status"] == "pass"
