@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, name_of, norm
+from flaudit.findings import note, prop
 from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, compute_placement, vnet_of
 from flaudit.nsg import EXFIL_TAGS, TagEgress, classify_addresses, effective, service_tag_egress
 from flaudit.paths import Hop, Path
@@ -57,16 +58,8 @@ SERVICE_ENDPOINT_TAGS = {
 ALIAS_PREFIX = "/services/azure"
 
 
-def _prop(resource_id: str, path: str, value: Any) -> dict[str, Any]:
-    from flaudit.findings import prop
-
-    return prop(resource_id, path, value)
-
-
-def _note(text: str) -> dict[str, Any]:
-    from flaudit.findings import note
-
-    return note(text)
+_prop = prop
+_note = note
 
 
 # -- route tables --------------------------------------------------------------------------------------
@@ -320,7 +313,13 @@ class Ingress:
     relation: str  # external | orchestrator | workspace
     status: str  # open | latent | closed | unknown
     why: str
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    extra: list[dict[str, Any]] = field(default_factory=list)
+    peerings: list[Any] = field(default_factory=list)  # flaudit.network.Peering sides, cited lazily
+
+    @property
+    def evidence(self) -> list[dict[str, Any]]:
+        """Peering names, remote ids, states and gateway flags, then anything else the judgement read."""
+        return [e for p in self.peerings for e in _peering_ev(p)] + self.extra
 
     def hops(self) -> list[Hop]:
         return [Hop(self.why, self.vnet_id)]
@@ -401,7 +400,6 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
             sides = net.peerings_between(v, remote)
             mine = [p for p in sides if p.vnet_id == v]
             shown = next((p.remote_display for p in mine), next((p.vnet_display for p in sides), remote))
-            ev = [e for p in sides for e in _peering_ev(p)]
             names = ", ".join(name_of(p.id) for p in sides)
             states = {p.state.lower() for p in sides}
             if "connected" in states:
@@ -417,7 +415,7 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
             if relation == "external" and status in ("open", "latent") and unresolved:
                 status, why = "unknown", (f"{why}; but {', '.join(unresolved)} could not be resolved, so whether "
                                           f"that VNet belongs to the FL deployment is unknown")
-            out.append(Ingress(silo.name, v, "peering", shown, relation, status, why, ev))
+            out.append(Ingress(silo.name, v, "peering", shown, relation, status, why, peerings=sides))
             for p in mine:
                 if _true(p.prop("useRemoteGateways")) and p.state.lower() in ("connected", "initiated", ""):
                     gws, _ = net.vnet_gateways(remote) if remote in net.vnets else ([], False)
@@ -426,7 +424,7 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
                                        "open" if p.state.lower() == "connected" else "latent",
                                        f"peering {name_of(p.id)} uses remote gateways: the networks behind "
                                        f"{gw_txt} (on-premises, other VNets) reach {name_of(v)}",
-                                       _peering_ev(p)))
+                                       peerings=[p]))
         gws, decided = net.vnet_gateways(v)
         for g in gws:
             out.append(Ingress(silo.name, v, "gateway", g, "external", "open",
@@ -464,7 +462,14 @@ class Reach:
     pe_id: str
     network: str  # yes | no | unknown
     dns: str  # resolves | no-link | unknown
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    extra: list[dict[str, Any]] = field(default_factory=list)
+    peerings: list[Any] = field(default_factory=list)
+    link: Any = None  # the flaudit.network.PrivateEndpointLink reached
+
+    @property
+    def evidence(self) -> list[dict[str, Any]]:
+        return ([self.link.evidence()] if self.link is not None else []) + \
+            [_prop(p.id, "properties.peeringState", p.state or None) for p in self.peerings] + self.extra
 
 
 def member_reach(d: Deployment, silo: Silo) -> list[Reach]:
@@ -490,7 +495,7 @@ def _member_reach(d: Deployment, silo: Silo) -> list[Reach]:
             if not lk.approved or not lk.vnet_id:
                 continue
             r = net.reach(v, lk.vnet_id)
-            ev = [lk.evidence()] + [e for p in r.peerings for e in _peering_ev(p)]
+            ev: list[dict[str, Any]] = []
             dns = "unknown"
             groups = [g.lower() for g in lk.group_ids] or ["blob"]
             for g in groups:
@@ -503,7 +508,7 @@ def _member_reach(d: Deployment, silo: Silo) -> list[Reach]:
                 else:
                     if net.zones_named(f"privatelink.{g}.core.windows.net"):
                         dns = "no-link"
-            out.append(Reach(owner, v, lk.pe_id, r.result, dns, ev))
+            out.append(Reach(owner, v, lk.pe_id, r.result, dns, ev, list(r.peerings), lk))
     return out
 
 
