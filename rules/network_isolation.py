@@ -640,10 +640,11 @@ def silo_reachable_only_from_deployment(d: Deployment) -> Iterable[Finding]:
                           "is unknown: " + "; ".join(i.why for i in undecided) + ".", silo=silo.name,
                           evidence=ev + [note(i.why) for i in undecided])
         else:
-            seen = [i for i in found if i.relation != "external"]
+            seen = [p for i in found if i.relation != "external" for p in i.peerings]
             yield Pass(anchor, f"Silo {silo.name}'s network ({', '.join(name_of(v) for v in vnets)}) is peered only "
                        "within the FL deployment and has no gateway.", silo=silo.name,
-                       evidence=[e for i in seen for e in i.evidence] or [note("the silo VNets have no peerings")])
+                       evidence=[prop(p.id, "properties.peeringState", p.state or None) for p in seen]
+                       or [note("the silo VNets have no peerings")])
 
 
 @rule(
