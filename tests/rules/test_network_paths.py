@@ -397,3 +397,25 @@ def test_policy_entries_without_a_leading_slash_are_read_as_resource_ids():
     ws = support.by_type(res, "Microsoft.MachineLearningServices/workspaces")[0]
     recipe(res, resources=[ws["properties"]["storageAccount"].lstrip("/")])
     assert one(support.audit(res), "FL-NET-005")["status"] == "pass"
+
+
+# -- the same answer from every input form -------------------------------------------------------------------
+def test_resource_graph_rows_and_rest_arrays_give_the_same_network_paths(tmp_path):
+    import json
+
+    from flaudit.sources.files import read_file
+
+    res = support.sample_resources("hardened")
+    stranger = "/subscriptions/99999999-0000-0000-0000-000000000000/resourceGroups/x/providers/" \
+               "Microsoft.Storage/storageAccounts/stattacker"
+    recipe(res, resources=[stranger], separate_definitions=True)
+    peer_outside(res)
+    rows = [dict(r, type=r["type"].lower()) for r in res]
+    (tmp_path / "rest.json").write_text(json.dumps({"value": res}))
+    (tmp_path / "graph.json").write_text(json.dumps({"count": len(rows), "data": rows}))
+    results = [support.audit(read_file(tmp_path / name)) for name in ("rest.json", "graph.json")]
+    summary = [sorted((p["rule_id"], p["relation"], p["principal_id"].lower()) for p in r["access"]
+                      if p.get("path_kind") == "network") for r in results]
+    assert summary[0] == summary[1]
+    assert ("FL-NET-005", "external", stranger.lower()) in summary[0]
+    assert ("FL-NET-009", "external", OUTSIDE_VNET.lower()) in summary[0]
