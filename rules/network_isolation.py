@@ -271,7 +271,7 @@ def _paths_of(silo: Silo, e: Egress) -> list[dict[str, Any]]:
 
 @rule(
     id="FL-NET-005",
-    title="Silo compute egress to the Internet is blocked",
+    title="Silo compute cannot send data to the Internet or to services any customer can own",
     area="network-isolation",
     severity="high",
     blocks=("production",),
@@ -297,7 +297,10 @@ def _paths_of(silo: Silo, e: Egress) -> list[dict[str, Any]]:
         "    destinationAddressPrefix: 'Internet'\n    destinationPortRange: '*'\n  }\n}",
         text="Deny outbound Internet in the silo NSG (keeping Allow rules for the AzureMachineLearning, "
         "AzureActiveDirectory and other required service tags above it), or route 0.0.0.0/0 through a firewall, "
-        "or use a managed network with AllowOnlyApprovedOutbound.",
+        "or use a managed network with AllowOnlyApprovedOutbound. Allow Storage only as Storage.<region>, with a "
+        "Microsoft.Storage service endpoint on the subnet and a service endpoint policy admitting the workspace "
+        "and silo storage accounts and /services/Azure/MachineLearning (Microsoft's Azure ML exfiltration "
+        "recipe); remove Allow rules to other multi-tenant service tags (Sql, EventHub, AzureKeyVault...).",
     ),
     references=(EXFIL_DOCS, SEP_DOCS, UDR_DOCS, AML_MANAGED_DOCS),
     policy=("fc5e4038-4584-4632-8c85-c0448d374b2c",),
@@ -657,7 +660,9 @@ def silo_reachable_only_from_deployment(d: Deployment) -> Iterable[Finding]:
     "workspace) VNet in the same VNet as, or peered (Connected) with, the VNet of a silo storage private endpoint "
     "can send packets to it, and a privatelink zone linked to that VNet resolves the account to it; only "
     "identities and RBAC then keep the orchestrator out. The FL sample peers every silo with the orchestrator on "
-    "purpose, so this is reported (failing at info severity), never blocking.",
+    "purpose, so this is reported, never failed or blocking: the finding passes and names each reach, and the "
+    "reach is a network path (relation orchestrator or workspace) in access[] and the diagram. Unknown when a "
+    "peering's state is not in the input.",
     remediation=Remediation(
         cli="az network private-dns link vnet delete --resource-group <rg> --zone-name privatelink.blob.core.windows.net "
         "--name <orchestrator link>",
@@ -682,8 +687,8 @@ def orchestrator_reach_reported(d: Deployment) -> Iterable[Finding]:
                           r.member, (Hop(f"{r.member} VNet {name_of(r.vnet_id)} reaches endpoint "
                                          f"{name_of(r.pe_id)}", r.vnet_id), Hop(f"private DNS: {r.dns}", r.pe_id)),
                           "FL-NET-010").evidence() for r in yes]
-            yield Fail(silo.storage.id, f"The {' and '.join(sorted({r.member for r in yes}))} network reaches "
-                       f"{silo.storage.name}'s private endpoint(s): "
+            yield Pass(silo.storage.id, f"Reported: the {' and '.join(sorted({r.member for r in yes}))} network "
+                       f"reaches {silo.storage.name}'s private endpoint(s): "
                        + "; ".join(f"{name_of(r.vnet_id)} -> {name_of(r.pe_id)} (DNS {r.dns})" for r in yes)
                        + ". Only identities keep it from the data.", silo=silo.name,
                        evidence=paths + [e for r in yes for e in r.evidence])
