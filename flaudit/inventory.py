@@ -40,6 +40,7 @@ KNOWN_TYPES = frozenset(
         "microsoft.network/serviceendpointpolicies",
         "microsoft.network/serviceendpointpolicies/serviceendpointpolicydefinitions",
         "microsoft.network/virtualnetworkgateways",
+        "microsoft.network/virtualhubs/hubvirtualnetworkconnections",
         "microsoft.authorization/roleassignments",
         "microsoft.authorization/roledefinitions",
         "microsoft.authorization/denyassignments",

@@ -23,8 +23,8 @@ such a route the subnet's service endpoints are judged the same way.
 endpoints sit) peered with a VNet that is neither the silo's own, another silo's (FL-NET-006/FL-PE-007), the
 orchestrator's nor the workspace's lets that network reach the silo's endpoints: Connected, or Initiated on
 the silo side (the far side can complete it at any time without the silo). ``useRemoteGateways`` on a silo
-peering, and a VPN/ExpressRoute gateway in the silo VNet itself, let the networks behind the gateway
-(on-premises, other VNets) in. An Approved private endpoint of the silo's storage in an outside VNet is the
+peering, a VPN/ExpressRoute gateway in the silo VNet itself, and a virtual WAN hub connection to it, let the
+networks behind the gateway or hub (on-premises, other VNets) in. An Approved private endpoint of the silo's storage in an outside VNet is the
 same path. When the far side cannot be established from the input the answer is unknown, never pass.
 
 Data flow: model -> this evaluator -> reach.PRODUCERS -> rules (FL-NET-005, FL-NET-009, FL-NET-010).
@@ -425,6 +425,15 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
                                        f"peering {name_of(p.id)} uses remote gateways: the networks behind "
                                        f"{gw_txt} (on-premises, other VNets) reach {name_of(v)}",
                                        peerings=[p]))
+        for hc in net.hub_connections(v):
+            if str(get_path(hc, "properties.provisioningState") or "Succeeded").lower() == "failed":
+                continue
+            hub = str(hc["id"])[:str(hc["id"]).lower().find("/hubvirtualnetworkconnections/")]
+            out.append(Ingress(silo.name, v, "gateway", hub, "external", "open",
+                               f"virtual WAN hub {name_of(hub)} connects {name_of(v)} (connection "
+                               f"{name_of(hc['id'])}): every network on the WAN (branches, other VNets) reaches it",
+                               [_prop(hc["id"], "properties.remoteVirtualNetwork.id",
+                                      get_path(hc, "properties.remoteVirtualNetwork.id"))]))
         gws, decided = net.vnet_gateways(v)
         for g in gws:
             out.append(Ingress(silo.name, v, "gateway", g, "external", "open",

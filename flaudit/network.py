@@ -32,6 +32,7 @@ STORAGE_PEC = "microsoft.storage/storageaccounts/privateendpointconnections"
 SEP = "microsoft.network/serviceendpointpolicies"
 SEP_DEFINITION = "microsoft.network/serviceendpointpolicies/serviceendpointpolicydefinitions"
 VNET_GATEWAY = "microsoft.network/virtualnetworkgateways"
+HUB_CONNECTION = "microsoft.network/virtualhubs/hubvirtualnetworkconnections"
 
 
 def vnet_of(subnet_or_vnet_id: str | None) -> str:
@@ -210,6 +211,11 @@ class NetworkIndex:
         for df in inventory.of_type(SEP_DEFINITION):
             self._separate_definitions.setdefault(norm(parent_id(df["id"])), []).append(df)
         self.gateways: dict[str, dict[str, Any]] = {norm(g["id"]): g for g in inventory.of_type(VNET_GATEWAY)}
+        self._hub_connections: dict[str, list[dict[str, Any]]] = {}
+        for hc in inventory.of_type(HUB_CONNECTION):
+            remote = vnet_of(get_path(hc, "properties.remoteVirtualNetwork.id"))
+            if remote:
+                self._hub_connections.setdefault(remote, []).append(hc)
 
     # -- VNets, subnets, peerings ---------------------------------------------------------------------
     def _index_vnets(self) -> None:
@@ -435,6 +441,11 @@ class NetworkIndex:
                 if "/virtualnetworkgateways/" in low:
                     found.add(ref[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else ref)
         return sorted(found), not undecided
+
+    def hub_connections(self, vnet_id: str) -> list[dict[str, Any]]:
+        """Virtual WAN hub connections (``virtualHubs/hubVirtualNetworkConnections``) whose remote VNet is
+        ``vnet_id``: the hub routes between every network on the WAN (branches, other VNets) and it."""
+        return list(self._hub_connections.get(vnet_of(vnet_id), []))
 
     # -- routes ---------------------------------------------------------------------------------------
     def subnet_route_table(self, subnet_id: str) -> Reference | None:

@@ -603,8 +603,8 @@ def _ingress_path(i: Any) -> dict[str, Any]:
     "private endpoints sit) reaches the silo's data endpoints; then only identities keep it out. A VNet peering "
     "to a network that is not the silo's, the orchestrator's or the workspace's is such a path when Connected, "
     "and a latent one when Initiated on the silo side (whoever controls the far VNet can complete it without "
-    "the silo). useRemoteGateways on a silo peering, and a VPN or ExpressRoute gateway in the silo VNet, let the "
-    "networks behind the gateway (on-premises, other VNets) in. An Approved private endpoint of the silo's "
+    "the silo). useRemoteGateways on a silo peering, a VPN or ExpressRoute gateway in the silo VNet, and a virtual WAN "
+    "hub connection to it let the networks behind the gateway or hub (on-premises, other VNets) in. An Approved private endpoint of the silo's "
     "storage in an outside VNet is the same path. Peerings between silos are FL-NET-006's. When the silo VNet, "
     "its peerings or its GatewaySubnet cannot be read, the answer is unknown.",
     remediation=Remediation(

@@ -421,3 +421,21 @@ def test_resource_graph_rows_and_rest_arrays_give_the_same_network_paths(tmp_pat
     assert summary[0] == summary[1]
     assert ("FL-NET-005", "external", stranger.lower()) in summary[0]
     assert ("FL-NET-009", "external", OUTSIDE_VNET.lower()) in summary[0]
+
+
+def test_virtual_wan_hub_connection_to_the_silo_vnet_fails():
+    # properties as in the hubVirtualNetworkConnections REST shape (remoteVirtualNetwork, allowHubToRemoteVnetTransit,
+    # allowRemoteVnetToUseHubVnetGateways, enableInternetSecurity, provisioningState)
+    res = support.sample_resources("hardened")
+    vnet = by_name(res, VNET, "vnet-silo0")
+    hub = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-wan/providers/" \
+          "Microsoft.Network/virtualHubs/hub-weu"
+    res.append({"id": f"{hub}/hubVirtualNetworkConnections/silo0", "name": "silo0",
+                "type": "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections",
+                "properties": {"remoteVirtualNetwork": {"id": vnet["id"]}, "allowHubToRemoteVnetTransit": True,
+                               "allowRemoteVnetToUseHubVnetGateways": True, "enableInternetSecurity": True,
+                               "provisioningState": "Succeeded"}})
+    result = support.audit(res)
+    f = one(result, "FL-NET-009")
+    assert f["status"] == "fail" and "hub-weu" in f["message"]
+    assert [p["principal_id"] for p in paths(result, "FL-NET-009")] == [hub]
