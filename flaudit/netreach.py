@@ -522,13 +522,6 @@ def _member_reach(d: Deployment, silo: Silo) -> list[Reach]:
 
 
 # -- the producer --------------------------------------------------------------------------------------
-def _compute_subnets(d: Deployment, silo: Silo) -> Iterator[tuple[Compute, str]]:
-    for c in silo.computes:
-        p = compute_placement(c, d.inventory)
-        if p.kind == "vnet" and p.subnet_id and d.network.subnet(p.subnet_id) is not None:
-            yield c, p.subnet_id
-
-
 def egress_of(d: Deployment, silo: Silo, subnet_id: str) -> tuple[str, list[dict[str, Any]], list[Egress]]:
     """(route verdict, route evidence, judged service egress) of one silo subnet, computed once."""
     cache = d.__dict__.setdefault("_netreach_egress", {})
@@ -544,21 +537,8 @@ def silo_network_paths(d: Deployment) -> Iterable[Path]:
     (FL-NET-005), outside networks reaching silo networks (FL-NET-009), the orchestrator's and workspace's
     networks reaching silo storage endpoints (FL-NET-010)."""
     for silo in d.silos:
-        for c, sid in _compute_subnets(d, silo):
-            route, _, egress = egress_of(d, silo, sid)
-            if route not in ("controlled",):
-                eff = effective(d.network, sid)
-                if eff.outbound.open and not eff.outbound.problems:
-                    yield Path("network", silo.name, sid, "Internet", "the Internet", "external",
-                               (Hop(f"compute {c.name} runs in subnet {name_of(sid)}", c.id),
-                                Hop(f"outbound Internet allowed: {eff.outbound.describe()}", sid)), "FL-NET-005")
-            for e in egress:
-                if e.status != "open":
-                    continue
-                for oid, oname, rel in e.outsiders:
-                    yield Path("network", silo.name, sid, oid, oname, rel,
-                               (Hop(f"compute {c.name} runs in subnet {name_of(sid)}", c.id), *e.hops()),
-                               "FL-NET-005")
+        for c in silo.computes:
+            yield from _egress_paths(d, silo, c)
         for i in silo_ingress(d, silo):
             if i.status in ("open", "latent") and i.relation == "external":
                 yield Path("network", silo.name, i.vnet_id, i.remote_id, name_of(i.remote_id) or i.remote_id,
@@ -570,3 +550,45 @@ def silo_network_paths(d: Deployment) -> Iterable[Path]:
                            (Hop(f"{r.member} VNet {name_of(r.vnet_id)} reaches private endpoint "
                                 f"{name_of(r.pe_id)}", r.vnet_id),
                             Hop(f"private DNS: {r.dns}", r.pe_id)), "FL-NET-010")
+
+
+def _egress_paths(d: Deployment, silo: Silo, c: Compute) -> Iterator[Path]:
+    """FL-NET-005's open egress of one silo compute as paths: the Internet (no private network, an
+    AllowInternetOutbound managed network, an NSG or route that lets it out), managed-network rules that
+    re-open egress, and multi-tenant service egress no policy confines."""
+    p = compute_placement(c, d.inventory)
+    here = Hop(f"compute {c.name} runs {'in subnet ' + name_of(p.subnet_id) if p.subnet_id else 'in ' + p.kind}",
+               c.id)
+    internet = ("Internet", "the Internet", "external")
+    if p.kind == "none":
+        yield Path("network", silo.name, c.id, *internet,
+                   (here, Hop("no private network: nothing restricts outbound traffic", c.id)), "FL-NET-005")
+        return
+    if p.kind == "managed":
+        if p.isolation_mode.lower() == "allowinternetoutbound":
+            yield Path("network", silo.name, c.id, *internet,
+                       (here, Hop("the managed network is AllowInternetOutbound", p.workspace_id)), "FL-NET-005")
+        else:
+            from flaudit.network import managed_open_egress
+
+            for name, why in managed_open_egress(p.workspace):
+                rid = f"{p.workspace_id}/outboundRules/{name}"
+                yield Path("network", silo.name, c.id, rid, why, "external",
+                           (here, Hop(f"managed network outbound rule {name}: {why}", p.workspace_id)), "FL-NET-005")
+        return
+    sid = p.subnet_id
+    if p.kind != "vnet" or not sid or d.network.subnet(sid) is None:
+        return
+    route, _, egress = egress_of(d, silo, sid)
+    if route == "leaks":
+        yield Path("network", silo.name, sid, *internet,
+                   (here, Hop("the route table sends public prefixes straight to the Internet", sid)), "FL-NET-005")
+    elif route in ("none", "missing"):
+        eff = effective(d.network, sid)
+        if eff.outbound.open and not eff.outbound.problems and route == "none":
+            yield Path("network", silo.name, sid, *internet,
+                       (here, Hop(f"outbound Internet allowed: {eff.outbound.describe()}", sid)), "FL-NET-005")
+    for e in egress:
+        if e.status == "open":
+            for oid, oname, rel in e.outsiders:
+                yield Path("network", silo.name, sid, oid, oname, rel, (here, *e.hops()), "FL-NET-005")

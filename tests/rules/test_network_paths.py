@@ -439,3 +439,24 @@ def test_virtual_wan_hub_connection_to_the_silo_vnet_fails():
     f = one(result, "FL-NET-009")
     assert f["status"] == "fail" and "hub-weu" in f["message"]
     assert [p["principal_id"] for p in paths(result, "FL-NET-009")] == [hub]
+
+
+@pytest.mark.parametrize("posture", ["open", "eyes-off"])
+def test_open_internet_egress_is_a_network_path_for_every_silo(posture):
+    result = support.audit(support.sample_resources(posture))
+    for silo in ("silo0", "silo1", "silo2"):
+        [p] = [e for e in paths(result, "FL-NET-005", silo) if e["principal_id"] == "Internet"]
+        assert p["relation"] == "external" and p["crosses_boundary"]
+
+
+def test_reopened_managed_network_rule_is_a_path_naming_the_rule():
+    res = support.sample_resources("hardened")
+    ws = support.by_type(res, "Microsoft.MachineLearningServices/workspaces")[0]
+    for c in support.by_type(res, "Microsoft.MachineLearningServices/workspaces/computes"):
+        c["properties"]["properties"].pop("subnet", None)
+    ws["properties"]["managedNetwork"] = {"isolationMode": "AllowOnlyApprovedOutbound", "outboundRules": {
+        "sql-out": {"type": "ServiceTag", "category": "UserDefined",
+                    "destination": {"serviceTag": "Sql", "protocol": "TCP", "portRanges": "1433"}}}}
+    result = support.audit(res)
+    [p] = paths(result, "FL-NET-005")
+    assert p["principal_id"].endswith("/outboundRules/sql-out") and "Sql" in p["principal_name"]
