@@ -484,7 +484,8 @@ def silos_not_connected(d: Deployment) -> Iterable[Finding]:
     "endpoints; the FL sample does this on purpose, so the peering itself is reported, not failed. "
     "allowForwardedTraffic or allowGatewayTransit on either side lets traffic transit through the hub "
     "(an appliance or gateway there can join silos to each other or to other networks): that fails at "
-    "medium severity and blocks production.",
+    "medium severity and blocks production. Peerings to networks outside the FL deployment and remote gateways "
+    "are judged by FL-NET-009; the orchestrator's reach to silo endpoints is reported by FL-NET-010.",
     remediation=Remediation(
         cli="az network vnet peering update --resource-group <rg> --vnet-name vnet-silo0 --name <peering> "
         "--set allowForwardedTraffic=false allowGatewayTransit=false",
