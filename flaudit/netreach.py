@@ -287,7 +287,16 @@ def subnet_egress(d: Deployment, silo: Silo, subnet_id: str, *, route: str = "no
                           if str(e.get("service") or "").lower() in SERVICE_ENDPOINT_TAGS)
         if not bases:
             return []
-        tags = service_tag_egress(net, subnet_id, bases, through_internet_rules=True)
+        tags = []
+        regions, _ = _endpoint_regions(net, subnet_id)
+        for t in service_tag_egress(net, subnet_id, bases, through_internet_rules=True):
+            if t.confinable and t.region is None and regions:
+                # only traffic to the endpoint's regions takes the endpoint (and so bypasses the appliance);
+                # storage elsewhere follows 0.0.0.0/0 to the appliance
+                tags += [TagEgress(f"Storage.{r} (service endpoint traffic)", t.base, r, t.opening)
+                         for r in dict.fromkeys(regions)]
+            else:
+                tags.append(t)
     else:
         tags = service_tag_egress(net, subnet_id)
     out = []

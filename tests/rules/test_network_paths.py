@@ -460,3 +460,22 @@ def test_reopened_managed_network_rule_is_a_path_naming_the_rule():
     result = support.audit(res)
     [p] = paths(result, "FL-NET-005")
     assert p["principal_id"].endswith("/outboundRules/sql-out") and "Sql" in p["principal_name"]
+
+
+def test_appliance_route_with_a_confining_policy_passes_and_without_it_fails():
+    """The common hub pattern: 0.0.0.0/0 to a firewall, a Microsoft.Storage service endpoint and a policy. Only
+    endpoint-region storage traffic bypasses the firewall, and the policy confines exactly that traffic."""
+    res = support.sample_resources("hardened")
+    recipe(res)
+    nsg = by_name(res, NSG, "nsg-silo0")["properties"]["securityRules"]
+    nsg[:] = [r for r in nsg if r["name"] != "DenyInternetOutbound"]
+    rt_id = f"{generate.rg_id()}/providers/Microsoft.Network/routeTables/rt-silo0"
+    res.append({"id": rt_id, "name": "rt-silo0", "type": "Microsoft.Network/routeTables", "location": "westeurope",
+                "properties": {"routes": [{"name": "default", "properties": {
+                    "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}}]}})
+    subnet(res)["properties"]["routeTable"] = {"id": rt_id}
+    f = one(support.audit(res), "FL-NET-005")
+    assert f["status"] == "pass", f["message"]
+    subnet(res)["properties"]["serviceEndpointPolicies"] = []
+    f = one(support.audit(res), "FL-NET-005")
+    assert f["status"] == "fail" and "service endpoint traffic" in f["message"]
