@@ -426,10 +426,12 @@ class DirectionResult:
 
 
 def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | None = None,
-             nsg_id: str = "", also_public: frozenset[str] = frozenset()) -> DirectionResult:
+             nsg_id: str = "", also_public: frozenset[str] = frozenset(),
+             deny_covers: frozenset[str] = frozenset()) -> DirectionResult:
     """Internet traffic through one NSG in one direction (Inbound: from the Internet to the subnet;
     Outbound: from the subnet to the Internet). ``also_public`` widens "Internet" by service tags (see
-    :func:`classify_addresses`)."""
+    :func:`classify_addresses`). ``deny_covers``: destination values (lower case, e.g. ``storage``) that a Deny
+    covers entirely for this question, when the question is only about that service's addresses."""
     inbound = direction.lower() == "inbound"
     result = DirectionResult("Inbound" if inbound else "Outbound", nsg_ids=[nsg_id] if nsg_id else [])
     # A subnet with an IPv6 prefix (or one whose prefixes are unknown) can carry IPv6 Internet traffic, which
@@ -446,6 +448,8 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
         remote = src if inbound else dst
         if r.allow:
             remote_ok = remote.internet_some
+        elif deny_covers and not inbound and any(v.strip().lower() in deny_covers for v in r.destinations):
+            remote_ok = True
         else:
             remote_ok = remote.internet_all and (remote.internet_all_v6 or not dual_stack)
         local_ok = (dst if inbound else src).local_may if r.allow else (dst if inbound else src).local_all
@@ -680,12 +684,14 @@ def service_tag_egress(network: NetworkIndex, subnet_id: str, bases: frozenset[s
     out: list[TagEgress] = []
     if through_internet_rules:
         for b in sorted(wanted):
-            for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b})).grouped():
+            for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b}),
+                              deny_covers=frozenset({b})).grouped():
                 tags = [v for r in o.rules for v in r.destinations if _tag_base(v) == b]
                 out += [TagEgress(v, b, tag_region(v), o) for v in tags] or [TagEgress(b, b, None, o)]
         return out
     for b in named:
-        for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b})).grouped():
+        for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b}),
+                          deny_covers=frozenset({b})).grouped():
             for r in o.rules:
                 out += [TagEgress(v, b, tag_region(v), o) for v in r.destinations if _tag_base(v) == b]
     return out

@@ -387,3 +387,13 @@ def test_evidence_names_each_deciding_rule_once_across_protocols():
     assert (item["rule"], item["protocol"], item["ports"]) == ("AllowInternetOutBound", "Tcp,Udp,Icmp", "*")
     assert res.describe() == "Tcp,Udp,Icmp * via nsg-silo/AllowInternetOutBound (65001)"
     assert len(res.openings) == 3  # the per-protocol answer is kept
+
+
+def test_a_deny_to_the_whole_service_tag_shadows_a_later_allow_to_it_but_a_regional_deny_does_not():
+    whole = [sr("DenyStorage", 100, "Deny", "Outbound", dst="Storage", protocol="*"),
+             sr("AllowStorageRegion", 200, "Allow", "Outbound", dst="Storage.WestEurope", ports="443"),
+             sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
+    assert service_tag_egress(index(vnet(), nsg(whole)), SUBNET_ID) == []
+    regional = [sr("DenyStorageUs", 100, "Deny", "Outbound", dst="Storage.EastUS", protocol="*")] + whole[1:]
+    [egress] = service_tag_egress(index(vnet(), nsg(regional)), SUBNET_ID)
+    assert egress.tag == "Storage.WestEurope"
