@@ -29,6 +29,11 @@ rules, as applied here:
   ``0.0.0.0/0`` (IPv4 only) does not hide it on a subnet with an IPv6 prefix (or unknown prefixes).
 * Numeric ports and priorities (``destinationPortRange: 22``, ``priority: "200"``) are read as their value;
   a field that is neither text nor a number makes the rule not understood.
+* Outbound, ``AzureFrontDoor.FirstParty`` is a Microsoft-only destination (Microsoft's Azure ML exfiltration
+  recipe allows it), though as a source it stays public. Destinations any customer can own (``Storage``,
+  ``Sql``, ``EventHub``... :data:`EXFIL_TAGS`) are not the Internet, but :func:`service_tag_egress` asks about
+  each of them on its own (an Allow to one must not hide an Allow to another on the same port; a Deny to the
+  whole tag shadows later Allows to it); :mod:`flaudit.netreach` judges them.
 * Inbound traffic passes the subnet NSG and then the NIC NSG; outbound the NIC NSG and then the subnet NSG:
   a flow is allowed only when every NSG present allows it. No NSG at a layer allows everything there.
 """
