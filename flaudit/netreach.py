@@ -389,7 +389,8 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
     if unresolved is None:
         unresolved = d.__dict__["_netreach_unresolved"] = [
             f"the compute of {'silo ' + x.name if x is not d.orchestrator else 'the orchestrator'}"
-            for x in [d.orchestrator, *d.silos] if not x.computes]
+            for x in [d.orchestrator, *d.silos] if not x.computes] + (
+            ["the workspace (not in the input)"] if d.workspace is None else [])
     out: list[Ingress] = []
     for v in silo_vnets(d, silo):
         if v not in net.vnets:

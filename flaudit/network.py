@@ -177,7 +177,9 @@ class Reference:
 
 
 class NetworkIndex:
-    """Joined view of VNets, subnets, peerings, NSGs, NICs, route tables, private endpoints and DNS zones."""
+    """Joined view of VNets, subnets, peerings, NSGs, NICs, route tables, private endpoints, DNS zones, service
+    endpoint policies (inline and separate definitions), virtual network gateways and virtual WAN hub
+    connections."""
 
     def __init__(self, inventory: Any):
         self.inventory = inventory

@@ -479,3 +479,11 @@ def test_appliance_route_with_a_confining_policy_passes_and_without_it_fails():
     subnet(res)["properties"]["serviceEndpointPolicies"] = []
     f = one(support.audit(res), "FL-NET-005")
     assert f["status"] == "fail" and "service endpoint traffic" in f["message"]
+
+
+def test_outside_peering_is_unknown_when_the_workspace_is_not_in_the_input():
+    res = support.sample_resources("hardened")
+    peer_outside(res)
+    res.remove(support.by_type(res, "Microsoft.MachineLearningServices/workspaces")[0])
+    f = one(support.audit(res), "FL-NET-009")
+    assert f["status"] == "unknown" and "the workspace" in f["message"]
