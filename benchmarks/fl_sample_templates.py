@@ -90,8 +90,10 @@ def summarise(path: Path, params: list[str], with_audit: bool) -> bool:
             crossing = [e for e in result.get("access", []) if e.get("crosses_boundary")]
             print(f"    access edges into silo storage: {len(result.get('access', []))}, crossing a silo "
                   f"boundary: {len(crossing)}")
-            for e in crossing:
-                print(f"      {e['principal_name']} ({e['relation']}) -> {e['storage_name']}: {e['kinds']}")
+            for e in crossing:  # role edges name the storage account; path edges (access[] path_kind) their source
+                target = e.get("storage_name") or e.get("target_id", "").rsplit("/", 1)[-1]
+                via = f" [{e['path_kind']} path, {e['rule_id']}]" if e.get("path_kind") else ""
+                print(f"      {e['principal_name']} ({e['relation']}) -> {target}: {e['kinds']}{via}")
     return not inv.unsupported
 
 

@@ -29,6 +29,10 @@ DNS_ZONE = "microsoft.network/privatednszones"
 DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
 DNS_A = "microsoft.network/privatednszones/a"
 STORAGE_PEC = "microsoft.storage/storageaccounts/privateendpointconnections"
+SEP = "microsoft.network/serviceendpointpolicies"
+SEP_DEFINITION = "microsoft.network/serviceendpointpolicies/serviceendpointpolicydefinitions"
+VNET_GATEWAY = "microsoft.network/virtualnetworkgateways"
+HUB_CONNECTION = "microsoft.network/virtualhubs/hubvirtualnetworkconnections"
 
 
 def _subnet_ref(resource: dict[str, Any]) -> str | None:
@@ -183,7 +187,9 @@ class Reference:
 
 
 class NetworkIndex:
-    """Joined view of VNets, subnets, peerings, NSGs, NICs, route tables, private endpoints and DNS zones."""
+    """Joined view of VNets, subnets, peerings, NSGs, NICs, route tables, private endpoints, DNS zones, service
+    endpoint policies (inline and separate definitions), virtual network gateways and virtual WAN hub
+    connections."""
 
     def __init__(self, inventory: Any):
         self.inventory = inventory
@@ -212,6 +218,16 @@ class NetworkIndex:
         self._a_records: dict[str, list[dict[str, Any]]] = {}
         for rec in inventory.of_type(DNS_A):
             self._a_records.setdefault(norm(parent_id(rec["id"])), []).append(rec)
+        self.endpoint_policies: dict[str, dict[str, Any]] = {norm(p["id"]): p for p in inventory.of_type(SEP)}
+        self._separate_definitions: dict[str, list[dict[str, Any]]] = {}
+        for df in inventory.of_type(SEP_DEFINITION):
+            self._separate_definitions.setdefault(norm(parent_id(df["id"])), []).append(df)
+        self.gateways: dict[str, dict[str, Any]] = {norm(g["id"]): g for g in inventory.of_type(VNET_GATEWAY)}
+        self._hub_connections: dict[str, list[dict[str, Any]]] = {}
+        for hc in inventory.of_type(HUB_CONNECTION):
+            remote = vnet_of(get_path(hc, "properties.remoteVirtualNetwork.id"))
+            if remote:
+                self._hub_connections.setdefault(remote, []).append(hc)
 
     # -- VNets, subnets, peerings ---------------------------------------------------------------------
     def _index_vnets(self) -> None:
@@ -379,6 +395,72 @@ class NetworkIndex:
                     out.append(nic)
                     break
         return out
+
+    # -- service endpoints and their policies ---------------------------------------------------------
+    def service_endpoints(self, subnet_id: str) -> list[dict[str, Any]]:
+        """The subnet's ``serviceEndpoints`` entries (``service``, ``locations``, ``provisioningState``)."""
+        return [e for e in get_path(self.subnet(subnet_id) or {}, "properties.serviceEndpoints") or []
+                if isinstance(e, dict)]
+
+    def subnet_endpoint_policies(self, subnet_id: str) -> list[Reference]:
+        """The service endpoint policies the subnet names, each present in the input or missing."""
+        out = []
+        for ref in get_path(self.subnet(subnet_id) or {}, "properties.serviceEndpointPolicies") or []:
+            pid = get_path(ref, "id") if isinstance(ref, dict) else None
+            if pid:
+                out.append(Reference(str(pid), self.endpoint_policies.get(norm(pid))))
+        return out
+
+    def policy_definitions(self, policy_id: str) -> list[dict[str, Any]]:
+        """A policy's definitions: inline ``serviceEndpointPolicyDefinitions`` and separate child resources
+        (the separate read wins for the same name)."""
+        policy = self.endpoint_policies.get(norm(policy_id)) or {}
+        out: dict[str, dict[str, Any]] = {}
+        for df in get_path(policy, "properties.serviceEndpointPolicyDefinitions") or []:
+            if isinstance(df, dict):
+                out[str(df.get("name") or df.get("id") or len(out)).lower()] = df
+        for df in self._separate_definitions.get(norm(policy_id), []):
+            out[str(df.get("name") or name_of(df["id"])).lower()] = df
+        return list(out.values())
+
+    # -- gateways -------------------------------------------------------------------------------------
+    def vnet_gateways(self, vnet_id: str) -> tuple[list[str], bool]:
+        """Virtual network gateways (VPN / ExpressRoute) deployed in a VNet: (gateway ids, decided).
+
+        A gateway sits in the VNet's ``GatewaySubnet``: the subnet's ``ipConfigurations`` name the gateway's
+        IP configuration, and a ``virtualNetworkGateways`` resource names the subnet. ``decided`` is False when
+        the VNet has a GatewaySubnet whose IP configurations the input does not carry and no gateway resource
+        was read for it: a gateway may be there.
+        """
+        v = vnet_of(vnet_id)
+        index = self.__dict__.get("_gateway_index")
+        if index is None:  # built once: gateways and GatewaySubnets by VNet
+            index = self.__dict__["_gateway_index"] = {}
+            for g in self.gateways.values():
+                for ipc in get_path(g, "properties.ipConfigurations") or []:
+                    gv = vnet_of(get_path(ipc, "properties.subnet.id"))
+                    index.setdefault(gv, ([], []))[0].append(str(g["id"]))
+            for sid, sub in self.subnets.items():
+                if sid.endswith("/subnets/gatewaysubnet"):
+                    index.setdefault(vnet_of(sid), ([], []))[1].append(sub)
+        gateway_ids, gateway_subnets = index.get(v, ([], []))
+        found: set[str] = set(gateway_ids)
+        undecided = False
+        for sub in gateway_subnets:
+            ipcs = get_path(sub, "properties.ipConfigurations")
+            if ipcs is None and not found:
+                undecided = True
+            for ipc in ipcs or []:
+                ref = str(get_path(ipc, "id") or "")
+                low = ref.lower()
+                if "/virtualnetworkgateways/" in low:
+                    found.add(ref[:low.index("/ipconfigurations/")] if "/ipconfigurations/" in low else ref)
+        return sorted(found), not undecided
+
+    def hub_connections(self, vnet_id: str) -> list[dict[str, Any]]:
+        """Virtual WAN hub connections (``virtualHubs/hubVirtualNetworkConnections``) whose remote VNet is
+        ``vnet_id``: the hub routes between every network on the WAN (branches, other VNets) and it."""
+        return list(self._hub_connections.get(vnet_of(vnet_id), []))
 
     # -- routes ---------------------------------------------------------------------------------------
     def subnet_route_table(self, subnet_id: str) -> Reference | None:
@@ -565,22 +647,40 @@ def managed_outbound_rules(workspace: dict[str, Any] | None) -> list[tuple[str, 
     return []
 
 
+#: DNS suffixes under which every customer's accounts of a multi-tenant data service live (public cloud).
+MULTI_TENANT_DOMAINS = (
+    "blob.core.windows.net", "dfs.core.windows.net", "file.core.windows.net", "queue.core.windows.net",
+    "table.core.windows.net", "web.core.windows.net", "blob.storage.azure.net", "database.windows.net",
+    "documents.azure.com", "servicebus.windows.net", "vault.azure.net", "azurecr.io", "azurewebsites.net",
+    "azure-api.net", "azurefd.net", "cloudapp.azure.com", "azure-devices.net", "ods.opinsights.azure.com",
+    "cognitiveservices.azure.com", "openai.azure.com", "inference.ml.azure.com",
+)
+
+
 def managed_open_egress(workspace: dict[str, Any] | None) -> list[tuple[str, str]]:
     """User-defined outbound rules that re-open the Internet in an AllowOnlyApprovedOutbound managed network.
 
     An FQDN rule for ``*``, or a ServiceTag rule to ``Internet``/``AzureCloud`` or to address prefixes covering
-    public space, undoes the approved-only mode: (rule name, why) for each.
+    public space, undoes the approved-only mode: (rule name, why) for each. So does a user-defined rule to
+    services any customer can own: a ServiceTag rule to a tag of :data:`flaudit.nsg.EXFIL_TAGS` (``Storage``,
+    ``Sql``...), or an FQDN wildcard over their shared domains (``*.blob.core.windows.net``...). Rules Azure ML
+    adds itself (category ``Required``, ``Recommended``, ``Dependency``) are its own, confined by the managed
+    network (e.g. its storage service endpoint policy), and are not counted.
     """
-    from flaudit.nsg import classify_addresses
+    from flaudit.nsg import EXFIL_TAGS, _tag_base, classify_addresses
 
     out = []
     for name, rule in managed_outbound_rules(workspace):
         kind = str(rule.get("type", "")).lower()
         dest = rule.get("destination")
+        user_defined = str(rule.get("category") or "UserDefined").lower() == "userdefined"
         if kind == "fqdn":
             fqdn = str(dest if not isinstance(dest, dict) else dest.get("fqdn", "")).strip()
             if fqdn in ("*", "*.*") or not fqdn:
                 out.append((name, f"FQDN rule to {fqdn or '(empty)'}"))
+            elif user_defined and fqdn.startswith("*.") and any(
+                    s == fqdn[2:].lower() or s.endswith("." + fqdn[2:].lower()) for s in MULTI_TENANT_DOMAINS):
+                out.append((name, f"FQDN rule to {fqdn}: every customer's endpoints under it"))
         elif kind == "servicetag" and isinstance(dest, dict):
             if str(dest.get("action", "Allow")).lower() == "deny":
                 continue
@@ -588,6 +688,9 @@ def managed_open_egress(workspace: dict[str, Any] | None) -> list[tuple[str, str
             prefixes = [str(p) for p in dest.get("addressPrefixes") or []]
             if tag in OPEN_EGRESS_TAGS:
                 out.append((name, f"service tag rule to {dest.get('serviceTag')}"))
+            elif user_defined and _tag_base(tag) in EXFIL_TAGS:
+                out.append((name, f"service tag rule to {dest.get('serviceTag')}: "
+                                  f"{EXFIL_TAGS[_tag_base(tag)]}"))
             elif prefixes and classify_addresses(prefixes, [], None).internet_some:
                 out.append((name, f"service tag rule to public prefixes {', '.join(prefixes[:5])}"))
     return out

@@ -29,6 +29,11 @@ rules, as applied here:
   ``0.0.0.0/0`` (IPv4 only) does not hide it on a subnet with an IPv6 prefix (or unknown prefixes).
 * Numeric ports and priorities (``destinationPortRange: 22``, ``priority: "200"``) are read as their value;
   a field that is neither text nor a number makes the rule not understood.
+* Outbound, ``AzureFrontDoor.FirstParty`` is a Microsoft-only destination (Microsoft's Azure ML exfiltration
+  recipe allows it), though as a source it stays public. Destinations any customer can own (``Storage``,
+  ``Sql``, ``EventHub``... :data:`EXFIL_TAGS`) are not the Internet, but :func:`service_tag_egress` asks about
+  each of them on its own (an Allow to one must not hide an Allow to another on the same port; a Deny to the
+  whole tag shadows later Allows to it); :mod:`flaudit.netreach` judges them.
 * Inbound traffic passes the subnet NSG and then the NIC NSG; outbound the NIC NSG and then the subnet NSG:
   a flow is allowed only when every NSG present allows it. No NSG at a layer allows everything there.
 """
@@ -73,6 +78,11 @@ SERVICE_TAGS = frozenset({
     "logicappsmanagement", "microsoftpurviewpolicydistribution",
 })
 LOCAL_TAGS = frozenset({"virtualnetwork"})
+#: Tags that name only Microsoft's own services when they are an outbound *destination*, although flaudit counts
+#: them as public as a *source*. Microsoft's Azure ML exfiltration-prevention recipe allows outbound to
+#: ``AzureFrontDoor.FirstParty`` (Microsoft services fronted by Front Door, e.g. mcr.microsoft.com's data
+#: endpoints); ``AzureFrontDoor.Frontend`` stays public: any customer's Front Door profile answers there.
+FIRST_PARTY_DESTINATION_TAGS = frozenset({"azurefrontdoor.firstparty"})
 
 _NON_PUBLIC_V4 = [ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
@@ -183,18 +193,19 @@ def _tag_base(value: str) -> str:
 
 
 def classify_addresses(values: list[str], asgs: list[str], local: list[str] | None,
-                       also_public: frozenset[str] = frozenset()) -> AddressSet:
+                       also_public: frozenset[str] = frozenset(), *, destination: bool = False) -> AddressSet:
     """Classify a field's prefixes/tags/ASGs against the Internet and the local subnet prefixes.
 
     ``also_public``: service tag bases (lower case) to count as public for this question, e.g. ``storage`` when
-    asking whether data can leave for any storage account in Azure.
+    asking whether data can leave for any storage account in Azure. ``destination``: the field is an outbound
+    rule's destination, where :data:`FIRST_PARTY_DESTINATION_TAGS` name Microsoft's own services only.
     """
-    return _classify(tuple(values), tuple(asgs), None if local is None else tuple(local), also_public)
+    return _classify(tuple(values), tuple(asgs), None if local is None else tuple(local), also_public, destination)
 
 
 @lru_cache(maxsize=65536)
 def _classify(values: tuple[str, ...], asgs: tuple[str, ...], local: tuple[str, ...] | None,
-              also_public: frozenset[str]) -> AddressSet:
+              also_public: frozenset[str], destination: bool = False) -> AddressSet:
     """The work of :func:`classify_addresses`, cached: every silo NSG repeats the same fields and tags."""
     local_nets = [n for n in (_net(str(p)) for p in (local or [])) if n is not None]
     some = allv = local_may = local_all = all_v6 = False
@@ -226,6 +237,8 @@ def _classify(values: tuple[str, ...], asgs: tuple[str, ...], local: tuple[str, 
         base = _tag_base(v)
         if base in also_public:
             some = True
+        elif destination and base in FIRST_PARTY_DESTINATION_TAGS:
+            pass
         elif base in LOCAL_TAGS:
             local_may = local_all = True
         elif base in PUBLIC_CLOUD_TAGS:
@@ -418,10 +431,12 @@ class DirectionResult:
 
 
 def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | None = None,
-             nsg_id: str = "", also_public: frozenset[str] = frozenset()) -> DirectionResult:
+             nsg_id: str = "", also_public: frozenset[str] = frozenset(),
+             deny_covers: frozenset[str] = frozenset()) -> DirectionResult:
     """Internet traffic through one NSG in one direction (Inbound: from the Internet to the subnet;
     Outbound: from the subnet to the Internet). ``also_public`` widens "Internet" by service tags (see
-    :func:`classify_addresses`)."""
+    :func:`classify_addresses`). ``deny_covers``: destination values (lower case, e.g. ``storage``) that a Deny
+    covers entirely for this question, when the question is only about that service's addresses."""
     inbound = direction.lower() == "inbound"
     result = DirectionResult("Inbound" if inbound else "Outbound", nsg_ids=[nsg_id] if nsg_id else [])
     # A subnet with an IPv6 prefix (or one whose prefixes are unknown) can carry IPv6 Internet traffic, which
@@ -434,10 +449,12 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
         src = classify_addresses(list(r.sources), list(r.source_asgs), None if inbound else local_prefixes,
                                  also_public if inbound else frozenset())
         dst = classify_addresses(list(r.destinations), list(r.destination_asgs), local_prefixes if inbound else None,
-                                 frozenset() if inbound else also_public)
+                                 frozenset() if inbound else also_public, destination=not inbound)
         remote = src if inbound else dst
         if r.allow:
             remote_ok = remote.internet_some
+        elif deny_covers and not inbound and any(v.strip().lower() in deny_covers for v in r.destinations):
+            remote_ok = True
         else:
             remote_ok = remote.internet_all and (remote.internet_all_v6 or not dual_stack)
         local_ok = (dst if inbound else src).local_may if r.allow else (dst if inbound else src).local_all
@@ -581,23 +598,105 @@ def _effective(network: NetworkIndex, subnet_id: str, nic_id: str | None) -> Eff
     return Effective(subnet_id, results["Inbound"], results["Outbound"], applied, missing, subnet is not None)
 
 
-#: Service tags whose Allow lets data reach storage or databases that anyone in Azure can own.
-DATA_SERVICE_TAGS = frozenset({"storage", "sql", "azurecosmosdb", "azuredatalake", "eventhub", "servicebus"})
+#: Service tags (base, lower case) that, as an outbound destination, reach endpoints any Azure customer can own and
+#: write to: an Allow to them lets silo code ship data to an attacker's account even with the Internet denied.
+#: Decided per tag from Microsoft's service tag list and the Azure ML exfiltration guide (which names Storage
+#: and AzureFrontDoor.Frontend as exfiltration paths, and Entra ID, Resource Manager, Azure Machine Learning
+#: and Microsoft Container Registry as destinations without customer write access). Tags that are already
+#: the Internet to flaudit (AzureCloud, AppService, AzureFrontDoor.Frontend... see PUBLIC_CLOUD_TAGS) are
+#: plain Internet egress and not repeated here. Only ``storage`` can be confined (service endpoint policies
+#: cover Microsoft.Storage only).
+EXFIL_TAGS: dict[str, str] = {
+    "storage": "any customer's storage accounts (blob, file, queue, table, Data Lake Gen2)",
+    "azurestorage": "any customer's storage accounts",
+    "sql": "any customer's Azure SQL and Synapse servers",
+    "sqlmanagement": "any customer's SQL managed instances' management endpoints",
+    "mysql": "any customer's Azure Database for MySQL servers",
+    "postgresql": "any customer's Azure Database for PostgreSQL servers",
+    "azurecosmosdb": "any customer's Cosmos DB accounts",
+    "azuredatalake": "any customer's Data Lake Storage Gen1 accounts",
+    "eventhub": "any customer's Event Hubs namespaces",
+    "servicebus": "any customer's Service Bus namespaces",
+    "azurekeyvault": "any customer's key vaults (a secret write carries data)",
+    "azurecontainerregistry": "any customer's container registries (an image push carries data)",
+    "azuremonitor": "any customer's Log Analytics workspaces and Application Insights ingestion endpoints",
+    "azureiothub": "any customer's IoT hubs",
+    "azuredigitaltwins": "any customer's Digital Twins instances",
+    "azuresignalr": "any customer's SignalR services",
+    "azurespringcloud": "any customer's Spring Apps",
+    "azuredatabricks": "any customer's Databricks workspaces",
+    "azuremachinelearninginference": "any customer's Azure ML online endpoints",
+    "cognitiveservicesmanagement": "any customer's Azure AI services resources",
+    "azurebackup": "any customer's Recovery Services and Backup vaults",
+    "azuresiterecovery": "any customer's Site Recovery vaults",
+    "storagesyncservice": "any customer's Storage Sync services",
+    "azureautomation": "any customer's Automation accounts (webhooks accept data)",
+    "electronicmail": "mail relays (SMTP out of Azure)",
+}
+#: The bases a service endpoint policy can confine.
+CONFINABLE_TAGS = frozenset({"storage", "azurestorage"})
+#: Kept for callers that only need the names.
+DATA_SERVICE_TAGS = frozenset(EXFIL_TAGS)
 
 
-def service_tag_egress(network: NetworkIndex, subnet_id: str) -> list[Opening]:
+def tag_region(value: str) -> str | None:
+    """``Storage.WestEurope`` -> ``westeurope``; ``Storage`` -> None (every region)."""
+    parts = value.strip().split(".", 1)
+    return parts[1].lower().replace(" ", "") if len(parts) == 2 and parts[1] else None
+
+
+@dataclass(frozen=True)
+class TagEgress:
+    """Outbound traffic an NSG lets through to one multi-tenant service tag (``Storage.WestEurope``...)."""
+
+    tag: str  # as the rule wrote it
+    base: str  # lower-case tag base, a key of EXFIL_TAGS
+    region: str | None  # lower case, None for every region
+    opening: Opening  # protocol, ports and the rules that allow it
+
+    @property
+    def meaning(self) -> str:
+        return EXFIL_TAGS.get(self.base, "a multi-tenant service")
+
+    @property
+    def confinable(self) -> bool:
+        return self.base in CONFINABLE_TAGS
+
+
+def service_tag_egress(network: NetworkIndex, subnet_id: str, bases: frozenset[str] | None = None,
+                       *, through_internet_rules: bool = False) -> list[TagEgress]:
     """Outbound traffic the subnet's NSG lets through to multi-tenant data services (``Storage``, ``Sql``...).
 
     These tags cover every customer's accounts in Azure, not only the silo's, so an Allow to them is a way
-    to ship data out even when the Internet is denied; Azure's remedy is a service endpoint policy on the
-    subnet. The result lists the openings beyond plain Internet egress.
+    to ship data out even when the Internet is denied (for Storage, Azure's remedy is a service endpoint
+    policy on the subnet). One :class:`TagEgress` per tag value an allowing rule names; openings that only
+    plain Internet rules allow are left to the Internet egress question, unless ``through_internet_rules``
+    (for service endpoint traffic that bypasses an appliance route: then every allowing rule counts, and a
+    subnet without an NSG allows everything). ``bases`` narrows the tags asked about.
     """
+    wanted = frozenset(EXFIL_TAGS) if bases is None else bases
     ref = network.subnet_nsg(subnet_id)
     if ref is None or ref.resource is None:
-        return []
+        if not through_internet_rules:
+            return []
+        return [TagEgress(b, b, None, Opening(",".join(PROTOCOLS), [FULL], [])) for b in sorted(wanted)]
     rules, _, _ = load_rules(network, ref.id)
     local = network.subnet_prefixes(subnet_id) or None
-    wide = evaluate(rules, "Outbound", local, ref.id, also_public=DATA_SERVICE_TAGS)
-    plain = effective(network, subnet_id).outbound
-    plain_rules = {(r.nsg_id, r.name) for o in plain.openings for r in o.rules}
-    return [o for o in wide.openings if o.rules and any((r.nsg_id, r.name) not in plain_rules for r in o.rules)]
+    named = sorted({_tag_base(v) for r in rules if r.allow and r.direction == "Outbound" for v in r.destinations}
+                   & wanted)
+    # Each service is asked about on its own: the evaluator tracks ports, not destinations, so an Allow to
+    # Storage on 443 would otherwise hide a later Allow to Sql on 443.
+    out: list[TagEgress] = []
+    if through_internet_rules:
+        for b in sorted(wanted):
+            for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b}),
+                              deny_covers=frozenset({b})).grouped():
+                tags = [v for r in o.rules for v in r.destinations if _tag_base(v) == b]
+                out += [TagEgress(v, b, tag_region(v), o) for v in tags] or [TagEgress(b, b, None, o)]
+        return out
+    for b in named:
+        for o in evaluate(rules, "Outbound", local, ref.id, also_public=frozenset({b}),
+                          deny_covers=frozenset({b})).grouped():
+            for r in o.rules:
+                out += [TagEgress(v, b, tag_region(v), o) for v in r.destinations if _tag_base(v) == b]
+    return out

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: "module:function" of every producer, imported on first use (the CLI's start-up never pays for them).
 PRODUCERS: tuple[str, ...] = (
     "flaudit.takeover:identity_takeover_paths",
+    "flaudit.netreach:silo_network_paths",
 )
 
 

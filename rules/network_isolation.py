@@ -15,8 +15,9 @@ from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
 from flaudit.model import Compute, Deployment, Silo
+from flaudit.netreach import SEP_DOCS, Egress, egress_of, member_reach, silo_ingress, silo_vnets
 from flaudit.network import VNET, managed_open_egress, reopened_egress_finding_parts, vnet_of
-from flaudit.nsg import DATA_SERVICE_TAGS, classify_addresses, effective, service_tag_egress
+from flaudit.nsg import effective
 
 AML_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
 AML_MANAGED_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-managed-network"
@@ -254,53 +255,34 @@ def no_internet_inbound(d: Deployment) -> Iterable[Finding]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-def _route_control(d: Deployment, subnet_id: str) -> tuple[str, list[dict[str, Any]]]:
-    """How the subnet's route table handles Internet-bound traffic.
+def _service_egress_verdict(c: Compute, silo: Silo, egress: list[Egress]
+                            ) -> tuple[str, str, list[dict[str, Any]]]:
+    """(status, message tail, evidence) of a subnet's multi-tenant service egress: ``fail`` when one is open,
+    ``unknown`` when one cannot be decided, ``pass`` otherwise (confined ones cited)."""
+    ev: list[dict[str, Any]] = []
+    opened = [e for e in egress if e.status == "open"]
+    undecided = [e for e in egress if e.status == "unknown"]
+    for e in opened + undecided + [e for e in egress if e.status == "confined"]:
+        ev += e.tag.opening.evidence() + e.evidence + [note(f"{e.tag.tag}: {e.why}")]
+    for path in (p for e in opened for p in _paths_of(silo, e)):
+        ev.append(path)
+    if opened:
+        return "fail", "; ".join(f"{e.tag.tag}: {e.why}" for e in opened), ev
+    if undecided:
+        return "unknown", "; ".join(f"{e.tag.tag}: {e.why}" for e in undecided), ev
+    return "pass", "", ev
 
-    Returns (verdict, evidence): ``controlled`` when 0.0.0.0/0 goes to a VirtualAppliance (assumed to filter)
-    or None (dropped) and no more specific public prefix goes straight to the Internet; ``leaks`` when such a
-    more specific Internet route exists; ``missing`` when the table is referenced but not in the input;
-    ``none`` otherwise.
-    """
-    ref = d.network.subnet_route_table(subnet_id)
-    if ref is None:
-        return "none", []
-    if ref.resource is None:
-        return "missing", [note(f"route table {ref.id} is referenced but not in the input")]
-    default_ok: dict[str, Any] | None = None
-    leaks = []
-    notes = []
-    for r in d.network.routes(ref.id):
-        prefix = str(get_path(r, "properties.addressPrefix") or "")
-        hop = str(get_path(r, "properties.nextHopType") or "")
-        rid = str(r.get("id") or f"{ref.id}/routes/{r.get('name', '')}")
-        if prefix == "0.0.0.0/0":
-            if hop.lower() in ("virtualappliance", "none"):
-                default_ok = {"id": rid, "prefix": prefix, "hop": hop,
-                              "ip": get_path(r, "properties.nextHopIpAddress")}
-        elif hop.lower() == "internet" and classify_addresses([prefix], [], None).internet_some:
-            # a public CIDR, or a service tag whose addresses any Azure customer holds (AzureCloud...), or
-            # one flaudit does not know: Internet-bound traffic that bypasses the appliance
-            leaks.append(prop(rid, "properties.nextHopType", hop))
-        elif hop.lower() == "internet" and prefix.split(".", 1)[0].lower() in DATA_SERVICE_TAGS:
-            notes.append(note(f"route {rid.rsplit('/', 1)[-1]} sends {prefix} straight to the Internet, bypassing "
-                              "the appliance: every customer's accounts of that service are reachable (add a "
-                              "service endpoint policy, or route it through the appliance)"))
-    if default_ok is None:
-        return "none", [note(f"route table {ref.id} has no 0.0.0.0/0 route to a VirtualAppliance or None")]
-    ev = [prop(default_ok["id"], "properties.nextHopType", default_ok["hop"]),
-          prop(default_ok["id"], "properties.addressPrefix", default_ok["prefix"])]
-    if default_ok["hop"].lower() == "virtualappliance":
-        ev.append(note(f"Internet-bound traffic goes to the appliance at {default_ok['ip']}; flaudit assumes it "
-                       "filters egress (its rules are not evaluated)"))
-    if leaks:
-        return "leaks", ev + leaks + notes
-    return "controlled", ev + notes
+
+def _paths_of(silo: Silo, e: Egress) -> list[dict[str, Any]]:
+    from flaudit.paths import Path
+
+    return [Path("network", silo.name, e.subnet_id, oid, name, rel, tuple(e.hops()), "FL-NET-005").evidence()
+            for oid, name, rel in e.outsiders]
 
 
 @rule(
     id="FL-NET-005",
-    title="Silo compute egress to the Internet is blocked",
+    title="Silo compute cannot send data to the Internet or to services any customer can own",
     area="network-isolation",
     severity="high",
     blocks=("production",),
@@ -308,7 +290,15 @@ def _route_control(d: Deployment, subnet_id: str) -> tuple[str, list[dict[str, A
     "when an outbound NSG Deny covering the Internet (all protocols) sits above AllowInternetOutBound (65001), "
     "when the subnet's route table sends 0.0.0.0/0 to a VirtualAppliance (a firewall) or None, or when the "
     "workspace managed network is AllowOnlyApprovedOutbound. Azure's default NSG rules allow all outbound "
-    "Internet traffic; AllowInternetOutbound managed networks do too.",
+    "Internet traffic; AllowInternetOutbound managed networks do too. An outbound Allow to a service tag whose "
+    "endpoints any customer can own (Storage, Storage.<region>, Sql, EventHub, AzureKeyVault, AzureMonitor...) "
+    "is an exfiltration path as well, unless (Storage only) a service endpoint policy on the subnet confines "
+    "it: the subnet needs a Microsoft.Storage service endpoint covering the tag's region, and the policies may "
+    "admit only the FL deployment's storage accounts and /services/Azure aliases (Microsoft-managed storage). "
+    "Service endpoint traffic also bypasses a 0.0.0.0/0 appliance route. Microsoft's Azure ML exfiltration "
+    "recipe (Storage.<region> with such a policy, AzureMachineLearning, BatchNodeManagement.<region>, "
+    "AzureActiveDirectory, MicrosoftContainerRegistry.<region>, AzureFrontDoor.FirstParty, Internet denied) "
+    "passes.",
     remediation=Remediation(
         cli="az network nsg rule create --resource-group <rg> --nsg-name nsg-silo0 --name DenyInternetOutbound "
         "--priority 4000 --direction Outbound --access Deny --protocol '*' --source-address-prefixes '*' "
@@ -318,9 +308,12 @@ def _route_control(d: Deployment, subnet_id: str) -> tuple[str, list[dict[str, A
         "    destinationAddressPrefix: 'Internet'\n    destinationPortRange: '*'\n  }\n}",
         text="Deny outbound Internet in the silo NSG (keeping Allow rules for the AzureMachineLearning, "
         "AzureActiveDirectory and other required service tags above it), or route 0.0.0.0/0 through a firewall, "
-        "or use a managed network with AllowOnlyApprovedOutbound.",
+        "or use a managed network with AllowOnlyApprovedOutbound. Allow Storage only as Storage.<region>, with a "
+        "Microsoft.Storage service endpoint on the subnet and a service endpoint policy admitting the workspace "
+        "and silo storage accounts and /services/Azure/MachineLearning (Microsoft's Azure ML exfiltration "
+        "recipe); remove Allow rules to other multi-tenant service tags (Sql, EventHub, AzureKeyVault...).",
     ),
-    references=(EXFIL_DOCS, UDR_DOCS, AML_MANAGED_DOCS),
+    references=(EXFIL_DOCS, SEP_DOCS, UDR_DOCS, AML_MANAGED_DOCS),
     policy=("fc5e4038-4584-4632-8c85-c0448d374b2c",),
 )
 def egress_blocked(d: Deployment) -> Iterable[Finding]:
@@ -356,10 +349,16 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
         if missing:
             yield missing
             continue
-        route, route_ev = _route_control(d, p.subnet_id)
+        route, route_ev, egress = egress_of(d, silo, p.subnet_id)
         if route == "controlled":
-            yield Pass(c.id, f"Compute {c.name}: Internet-bound traffic from subnet {name_of(p.subnet_id)} is "
-                       "routed away from the Internet.", silo=silo.name, evidence=route_ev)
+            status, tail, sev = _service_egress_verdict(c, silo, egress)
+            if status == "pass":
+                yield Pass(c.id, f"Compute {c.name}: Internet-bound traffic from subnet {name_of(p.subnet_id)} is "
+                           "routed away from the Internet.", silo=silo.name, evidence=route_ev + sev)
+            else:
+                make = Fail if status == "fail" else Unknown
+                yield make(c.id, f"Compute {c.name}: Internet-bound traffic is routed to an appliance, but service "
+                           f"endpoint traffic bypasses it: {tail}.", silo=silo.name, evidence=route_ev + sev)
             continue
         if route == "leaks":
             yield Fail(c.id, f"Compute {c.name}: the route table sends some public prefixes straight to the "
@@ -384,17 +383,16 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
             result = Fail(c.id, f"Compute {c.name} can send traffic to the Internet: {ports}.", silo=silo.name,
                           evidence=ev)
         else:
-            ev = eff.outbound.evidence()
-            policies = get_path(d.network.subnet(p.subnet_id) or {}, "properties.serviceEndpointPolicies") or []
-            for o in service_tag_egress(d.network, p.subnet_id):
-                if not policies:
-                    ev += o.evidence()
-                    ev.append(note(f"{o.describe()} reaches a multi-tenant data service tag (any customer's "
-                                   "accounts, not only the silo's); restrict it with a service endpoint policy"))
-            yield Pass(c.id, f"Compute {c.name}: outbound Internet traffic is denied by NSG rule(s) "
-                       + ", ".join(f"{r.name} ({r.priority})" for r in eff.outbound.deciding_denies) + ".",
-                       silo=silo.name, evidence=ev)
-            continue
+            denied = ("outbound Internet traffic is denied by NSG rule(s) "
+                      + ", ".join(f"{r.name} ({r.priority})" for r in eff.outbound.deciding_denies))
+            status, tail, sev = _service_egress_verdict(c, silo, egress)
+            ev = eff.outbound.evidence() + sev
+            if status == "pass":
+                yield Pass(c.id, f"Compute {c.name}: {denied}.", silo=silo.name, evidence=ev)
+                continue
+            result = (Fail if status == "fail" else Unknown)(
+                c.id, f"Compute {c.name}: {denied}, but data can still leave for services any customer can own: "
+                f"{tail}.", silo=silo.name, evidence=ev)
         if route == "missing":  # the unread route table might block what the NSG allows
             yield Unknown(c.id, result.message + " The subnet's route table is not in the input and may route "
                           "egress to a firewall.", silo=silo.name, evidence=result.evidence)
@@ -504,7 +502,8 @@ def silos_not_connected(d: Deployment) -> Iterable[Finding]:
     "endpoints; the FL sample does this on purpose, so the peering itself is reported, not failed. "
     "allowForwardedTraffic or allowGatewayTransit on either side lets traffic transit through the hub "
     "(an appliance or gateway there can join silos to each other or to other networks): that fails at "
-    "medium severity and blocks production.",
+    "medium severity and blocks production. Peerings to networks outside the FL deployment and remote gateways "
+    "are judged by FL-NET-009; the orchestrator's reach to silo endpoints is reported by FL-NET-010.",
     remediation=Remediation(
         cli="az network vnet peering update --resource-group <rg> --vnet-name vnet-silo0 --name <peering> "
         "--set allowForwardedTraffic=false allowGatewayTransit=false",
@@ -605,3 +604,123 @@ def peered_no_overlap(d: Deployment) -> Iterable[Finding]:
             yield Pass(va, f"VNet {name_of(va)} shares no addresses with its {len(remotes)} peered VNet(s).",
                        silo=silo_name, evidence=ev)
 
+
+
+# ----------------------------------------------------------------------------------------------------------
+GATEWAY_DOCS = "https://learn.microsoft.com/azure/vpn-gateway/vpn-gateway-peering-gateway-transit"
+
+
+def _ingress_path(i: Any) -> dict[str, Any]:
+    from flaudit.paths import Path
+
+    return Path("network", i.silo, i.vnet_id or i.remote_id, i.remote_id, name_of(i.remote_id) or i.remote_id,
+                "external", tuple(i.hops()), "FL-NET-009", conditional=i.status == "latent").evidence()
+
+
+@rule(
+    id="FL-NET-009",
+    title="Silo networks are reachable only from the FL deployment",
+    area="network-isolation",
+    severity="high",
+    blocks=("production",),
+    rationale="A network that can send packets into a silo VNet (where the silo compute runs or its storage's "
+    "private endpoints sit) reaches the silo's data endpoints; then only identities keep it out. A VNet peering "
+    "to a network that is not the silo's, the orchestrator's or the workspace's is such a path when Connected, "
+    "and a latent one when Initiated on the silo side (whoever controls the far VNet can complete it without "
+    "the silo). useRemoteGateways on a silo peering, a VPN or ExpressRoute gateway in the silo VNet, and a virtual WAN "
+    "hub connection to it let the networks behind the gateway or hub (on-premises, other VNets) in. An Approved private endpoint of the silo's "
+    "storage in an outside VNet is the same path. Peerings between silos are FL-NET-006's. When the silo VNet, "
+    "its peerings or its GatewaySubnet cannot be read, the answer is unknown.",
+    remediation=Remediation(
+        cli="az network vnet peering delete --resource-group <rg> --vnet-name vnet-silo0 --name <peering>\n"
+        "az network vnet peering update --resource-group <rg> --vnet-name vnet-silo0 --name <peering> "
+        "--set useRemoteGateways=false",
+        bicep="properties: {\n  remoteVirtualNetwork: { id: orchestratorVnet.id }  // FL networks only\n"
+        "  useRemoteGateways: false\n}",
+        text="Peer silo VNets only with the orchestrator's network; do not use remote gateways or deploy gateways "
+        "in silo VNets; keep silo storage private endpoints in the silo's own VNet.",
+    ),
+    references=(PEERING_DOCS, GATEWAY_DOCS, FL_VNET_DOCS),
+)
+def silo_reachable_only_from_deployment(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        vnets = silo_vnets(d, silo)
+        anchor = vnets[0] if vnets else (silo.storage.id if silo.storage else "")
+        found = silo_ingress(d, silo)
+        if not vnets and not found:
+            if not silo.computes and silo.storage is None:
+                yield unresolved(silo)
+            else:
+                yield NotApplicable(anchor, f"Silo {silo.name} has no VNet of its own (no compute subnet, no storage "
+                                    "private endpoint in a VNet).", silo=silo.name)
+            continue
+        outside = [i for i in found if i.relation == "external"]
+        opened = [i for i in outside if i.status in ("open", "latent")]
+        undecided = [i for i in outside if i.status == "unknown"]
+        ev = [e for i in opened + undecided for e in i.evidence]
+        if opened:
+            yield Fail(anchor, f"Silo {silo.name}'s network can be reached from outside the FL deployment: "
+                       + "; ".join(i.why for i in opened) + ".", silo=silo.name,
+                       evidence=[_ingress_path(i) for i in opened] + ev)
+        elif undecided:
+            yield Unknown(anchor, f"Silo {silo.name}: whether networks outside the FL deployment reach its network "
+                          "is unknown: " + "; ".join(i.why for i in undecided) + ".", silo=silo.name,
+                          evidence=ev + [note(i.why) for i in undecided])
+        else:
+            seen = [p for i in found if i.relation != "external" for p in i.peerings]
+            yield Pass(anchor, f"Silo {silo.name}'s network ({', '.join(name_of(v) for v in vnets)}) is peered only "
+                       "within the FL deployment and has no gateway.", silo=silo.name,
+                       evidence=[prop(p.id, "properties.peeringState", p.state or None) for p in seen]
+                       or [note("the silo VNets have no peerings")])
+
+
+@rule(
+    id="FL-NET-010",
+    title="The orchestrator's network reach to silo storage endpoints is reported",
+    area="network-isolation",
+    severity="info",
+    blocks=(),
+    rationale="Defence in depth: a silo's storage should be reachable only from the silo. An orchestrator (or "
+    "workspace) VNet in the same VNet as, or peered (Connected) with, the VNet of a silo storage private endpoint "
+    "can send packets to it, and a privatelink zone linked to that VNet resolves the account to it; only "
+    "identities and RBAC then keep the orchestrator out. The FL sample peers every silo with the orchestrator on "
+    "purpose, so this is reported, never failed or blocking: the finding passes and names each reach, and the "
+    "reach is a network path (relation orchestrator or workspace) in access[] and the diagram. Unknown when a "
+    "peering's state is not in the input.",
+    remediation=Remediation(
+        cli="az network private-dns link vnet delete --resource-group <rg> --zone-name privatelink.blob.core.windows.net "
+        "--name <orchestrator link>",
+        bicep="// keep silo storage private endpoints out of VNets the orchestrator is peered with, or do not link\n"
+        "// the privatelink zone holding silo records to the orchestrator VNet",
+        text="If the orchestrator has no need to reach silo storage, place silo endpoints in a subnet the "
+        "orchestrator peering cannot reach (or drop the peering) and keep silo records out of its DNS.",
+    ),
+    references=(PEERING_DOCS, FL_VNET_DOCS),
+)
+def orchestrator_reach_reported(d: Deployment) -> Iterable[Finding]:
+    from flaudit.paths import Hop, Path
+
+    for silo in d.silos:
+        if silo.storage is None:
+            continue
+        reach = member_reach(d, silo)
+        yes = [r for r in reach if r.network == "yes"]
+        undecided = [r for r in reach if r.network == "unknown"]
+        if yes:
+            paths = [Path("network", silo.name, silo.storage.id, r.vnet_id, f"{r.member} VNet {name_of(r.vnet_id)}",
+                          r.member, (Hop(f"{r.member} VNet {name_of(r.vnet_id)} reaches endpoint "
+                                         f"{name_of(r.pe_id)}", r.vnet_id), Hop(f"private DNS: {r.dns}", r.pe_id)),
+                          "FL-NET-010").evidence() for r in yes]
+            yield Pass(silo.storage.id, f"Reported: the {' and '.join(sorted({r.member for r in yes}))} network "
+                       f"reaches {silo.storage.name}'s private endpoint(s): "
+                       + "; ".join(f"{name_of(r.vnet_id)} -> {name_of(r.pe_id)} (DNS {r.dns})" for r in yes)
+                       + ". Only identities keep it from the data.", silo=silo.name,
+                       evidence=paths + [e for r in yes for e in r.evidence])
+        elif undecided:
+            yield Unknown(silo.storage.id, f"Whether the orchestrator's network reaches {silo.storage.name}'s "
+                          "private endpoints is unknown (peering state not in the input).", silo=silo.name,
+                          evidence=[e for r in undecided for e in r.evidence])
+        else:
+            yield Pass(silo.storage.id, f"No orchestrator or workspace network reaches {silo.storage.name}'s "
+                       "private endpoints.", silo=silo.name,
+                       evidence=[note(f"{len(reach)} orchestrator/workspace VNet x endpoint pair(s) checked")])

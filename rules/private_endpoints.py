@@ -539,7 +539,8 @@ def workspace_public_access_disabled(d: Deployment) -> Iterable[Finding]:
     "silo's network. A private endpoint placed in (or peered with) another silo's VNet, or a workspace "
     "managed network PrivateEndpoint outbound rule (which every compute of the workspace shares), gives other "
     "silos a private network path to the data; only identities then keep them out. The orchestrator's "
-    "peering to silo VNets is reported in network_paths and FL-NET-007, not here.",
+    "peering to silo VNets is reported in network_paths, FL-NET-007 and FL-NET-010 (with DNS), not here; networks "
+    "outside the FL deployment are FL-NET-009's.",
     remediation=Remediation(
         cli="az network private-endpoint delete --name <endpoint in another silo's VNet> --resource-group <rg>\n"
         "az network vnet peering delete --resource-group <rg> --vnet-name <silo vnet> --name <peering>",

@@ -346,8 +346,39 @@ def test_outbound_allow_to_the_storage_tag_is_reported_as_data_service_egress():
              sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
     idx = index(vnet(), nsg(rules))
     assert not effective(idx, SUBNET_ID).outbound.open
-    [opening] = service_tag_egress(idx, SUBNET_ID)
-    assert [r.name for r in opening.rules] == ["AllowStorage"] and opening.ports == [(443, 443)]
+    [egress] = service_tag_egress(idx, SUBNET_ID)
+    assert (egress.tag, egress.base, egress.region, egress.confinable) == ("Storage.WestEurope", "storage",
+                                                                           "westeurope", True)
+    assert [r.name for r in egress.opening.rules] == ["AllowStorage"] and egress.opening.ports == [(443, 443)]
+
+
+def test_first_party_front_door_is_a_microsoft_destination_outbound_but_public_as_a_source():
+    out = [sr("AllowFD", 100, "Allow", "Outbound", dst="AzureFrontDoor.FirstParty", ports="443"),
+           sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
+    assert not effective(index(vnet(), nsg(out)), SUBNET_ID).outbound.open
+    frontend = [sr("AllowFD", 100, "Allow", "Outbound", dst="AzureFrontDoor.Frontend", ports="443"),
+                sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
+    assert effective(index(vnet(), nsg(frontend)), SUBNET_ID).outbound.open
+    inbound = [sr("AllowFD", 100, "Allow", src="AzureFrontDoor.FirstParty", ports="443")]
+    assert effective(index(vnet(), nsg(inbound)), SUBNET_ID).inbound.open
+
+
+@pytest.mark.parametrize("tag", ["Sql", "EventHub.WestEurope", "AzureKeyVault", "AzureMonitor", "AzureCosmosDB",
+                                 "AzureContainerRegistry.WestEurope"])
+def test_every_multi_tenant_data_service_tag_is_egress_and_none_is_confinable(tag):
+    rules = [sr("AllowTag", 120, "Allow", "Outbound", dst=tag, ports="443"),
+             sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
+    [egress] = service_tag_egress(index(vnet(), nsg(rules)), SUBNET_ID)
+    assert egress.tag == tag and not egress.confinable
+
+
+@pytest.mark.parametrize("tag", ["AzureMachineLearning", "BatchNodeManagement.WestEurope", "AzureActiveDirectory",
+                                 "MicrosoftContainerRegistry.WestEurope", "AzureResourceManager"])
+def test_microsoft_only_destinations_of_the_exfiltration_recipe_are_not_egress(tag):
+    rules = [sr("AllowTag", 120, "Allow", "Outbound", dst=tag, ports="443"),
+             sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
+    idx = index(vnet(), nsg(rules))
+    assert service_tag_egress(idx, SUBNET_ID) == [] and not effective(idx, SUBNET_ID).outbound.open
 
 
 def test_evidence_names_each_deciding_rule_once_across_protocols():
@@ -356,3 +387,13 @@ def test_evidence_names_each_deciding_rule_once_across_protocols():
     assert (item["rule"], item["protocol"], item["ports"]) == ("AllowInternetOutBound", "Tcp,Udp,Icmp", "*")
     assert res.describe() == "Tcp,Udp,Icmp * via nsg-silo/AllowInternetOutBound (65001)"
     assert len(res.openings) == 3  # the per-protocol answer is kept
+
+
+def test_a_deny_to_the_whole_service_tag_shadows_a_later_allow_to_it_but_a_regional_deny_does_not():
+    whole = [sr("DenyStorage", 100, "Deny", "Outbound", dst="Storage", protocol="*"),
+             sr("AllowStorageRegion", 200, "Allow", "Outbound", dst="Storage.WestEurope", ports="443"),
+             sr("DenyInternet", 4000, "Deny", "Outbound", dst="Internet", protocol="*")]
+    assert service_tag_egress(index(vnet(), nsg(whole)), SUBNET_ID) == []
+    regional = [sr("DenyStorageUs", 100, "Deny", "Outbound", dst="Storage.EastUS", protocol="*")] + whole[1:]
+    [egress] = service_tag_egress(index(vnet(), nsg(regional)), SUBNET_ID)
+    assert egress.tag == "Storage.WestEurope"

@@ -95,7 +95,8 @@ class FakeArm:
             for t in ("Microsoft.MachineLearningServices/workspaces", "Microsoft.Storage/storageAccounts",
                       "Microsoft.Network/virtualNetworks", "Microsoft.Network/networkSecurityGroups",
                       "Microsoft.Network/networkInterfaces", "Microsoft.Network/privateEndpoints",
-                      "Microsoft.Network/routeTables", "Microsoft.Network/privateDnsZones",
+                      "Microsoft.Network/routeTables", "Microsoft.Network/serviceEndpointPolicies",
+                      "Microsoft.Network/privateDnsZones",
                       "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
                       "Microsoft.ContainerRegistry/registries"):
                 self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])

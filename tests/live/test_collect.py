@@ -409,3 +409,29 @@ def test_403_on_pim_eligibility_is_recorded_and_access_rules_say_unknown(live, s
     result = run_audit(inv, config(3))
     for rule_id in ("FL-WS-001", "FL-ID-009"):
         assert "unknown" in {f["status"] for f in result["findings"] if f["rule_id"] == rule_id}, rule_id
+
+
+def test_service_endpoint_policies_are_listed_and_a_403_makes_confined_egress_unknown(live, sample):
+    """The policy (ServiceEndpointPolicyGet.json shape, 2024-05-01) is listed once per subscription; when the
+    list is denied, a silo subnet that names a policy cannot be vouched for."""
+    from flaudit.audit import run_audit
+    from tests.rules.test_network_paths import recipe
+
+    recipe(sample)
+    inv, fake = live(sample)
+    path = f"{SUB_SCOPE}/providers/Microsoft.Network/serviceEndpointPolicies".lower()
+    assert fake.paths().count(path) == 1
+    [policy] = inv.of_type("microsoft.network/serviceendpointpolicies")
+    assert policy["properties"]["serviceEndpointPolicyDefinitions"][1]["properties"]["serviceResources"] == [
+        "/services/Azure/MachineLearning"]
+    assert {f["status"] for f in run_audit(inv, config(3))["findings"] if f["rule_id"] == "FL-NET-005"} == {"pass"}
+
+    denied_fake = FakeArm(sample, [SUB])
+    denied_fake.queue(f"{SUB_SCOPE}/providers/Microsoft.Network/serviceEndpointPolicies",
+                      arm_error(403, "AuthorizationFailed", "no access"))
+    inv, _ = live(sample, fake=denied_fake)
+    assert inv.coverage("microsoft.network/serviceendpointpolicies") == "unreadable"
+    result = run_audit(inv, config(3))
+    assert {f["status"] for f in result["findings"] if f["rule_id"] == "FL-NET-005" and f["silo"] == "silo0"} == \
+        {"unknown"}
+    assert result["verdict"]["production"]["status"] == "unknown"

@@ -243,13 +243,14 @@ def test_net005_service_tag_route_to_the_internet_bypassing_the_appliance_fails(
     assert one(run(res), "FL-NET-005")["status"] == "fail"
 
 
-def test_net005_storage_tag_route_around_the_appliance_is_noted():
+def test_net005_storage_tag_route_around_the_appliance_fails_as_exfiltration():
     res = support.sample_resources("private")
     _route_table(res, [{"name": "default", "properties": {"addressPrefix": "0.0.0.0/0",
                                                           "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}},
                        {"name": "st", "properties": {"addressPrefix": "Storage", "nextHopType": "Internet"}}])
     f = one(run(res), "FL-NET-005")
-    assert any("every customer's accounts" in e.get("text", "") for e in f["evidence"])
+    assert f["status"] == "fail"
+    assert any("any customer's storage accounts" in e.get("text", "") for e in f["evidence"])
 
 
 def test_net005_missing_route_table_makes_an_open_nsg_unknown():
@@ -381,17 +382,22 @@ def test_samples_fail_exactly_their_intended_network_rules(posture, failing):
     assert blocking == failing
 
 
-def test_net005_storage_tag_egress_is_noted_without_a_service_endpoint_policy():
+def test_net005_storage_tag_egress_without_a_service_endpoint_policy_fails_as_exfiltration():
     res = support.sample_resources("hardened")
     nsg_rules(res).append(nsg_rule("AllowStorageOutbound", 120, "Allow", "Outbound", src="VirtualNetwork",
                                    dst="Storage.WestEurope", ports="443"))
     f = one(run(res), "FL-NET-005")
-    assert f["status"] == "pass"
-    assert any("service endpoint policy" in e.get("text", "") for e in f["evidence"])
+    assert f["status"] == "fail" and "no Microsoft.Storage service endpoint" in f["message"]
+    assert ("AllowStorageOutbound", 120, "443") in rule_evidence(f)
+    [path] = [e for e in f["evidence"] if e["kind"] == "path"]
+    assert (path["path_kind"], path["relation"], path["rule_id"] if "rule_id" in path else "FL-NET-005") == (
+        "network", "external", "FL-NET-005")
+    # a policy the input does not hold: what it admits is unknown, never a pass
+    subnet_props(res)["serviceEndpoints"] = [{"service": "Microsoft.Storage", "locations": ["westeurope"]}]
     subnet_props(res)["serviceEndpointPolicies"] = [{"id": "/subscriptions/x/resourceGroups/y/providers/"
                                                            "Microsoft.Network/serviceEndpointPolicies/sep"}]
     f = one(run(res), "FL-NET-005")
-    assert not any("service endpoint policy" in e.get("text", "") for e in f["evidence"])
+    assert f["status"] == "unknown" and "not in the input" in f["message"]
 
 
 def test_attached_compute_without_subnet_has_unknown_egress():

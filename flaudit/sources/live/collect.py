@@ -37,7 +37,7 @@ ML = "Microsoft.MachineLearningServices"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
 _MG_NAME = re.compile(r"^[-\w._()]{1,90}$")
-DEFAULT_WORKERS = 24  # one subscription's lists (about 23) in one round; far below ARM's 250-read bucket
+DEFAULT_WORKERS = 24  # one subscription's lists (about 24) in one round; far below ARM's 250-read bucket
 SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions"
 AUTH_RA = "Microsoft.Authorization/roleAssignments"
 AUTH_DA = "Microsoft.Authorization/denyAssignments"
@@ -206,6 +206,7 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.Network/privateEndpoints", "Microsoft.Network", "private endpoints"),
         plain("Microsoft.Network/networkInterfaces", "Microsoft.Network", "network interfaces"),
         plain("Microsoft.Network/routeTables", "Microsoft.Network", "route tables"),
+        plain("Microsoft.Network/serviceEndpointPolicies", "Microsoft.Network", "service endpoint policies"),
         ListTask(ls, UAI, pick(
             lambda s: s.msi(sub).user_assigned_identities.list_by_subscription(),
             lambda s, g: s.msi(sub).user_assigned_identities.list_by_resource_group(g)),

@@ -63,6 +63,7 @@ RESOURCE_TYPES = (
     "microsoft.network/networkinterfaces",
     "microsoft.network/privateendpoints",
     "microsoft.network/routetables",
+    "microsoft.network/serviceendpointpolicies",
     "microsoft.network/privatednszones",
     "microsoft.managedidentity/userassignedidentities",
     "microsoft.keyvault/vaults",

@@ -783,6 +783,8 @@ INLINE_CHILDREN: dict[str, tuple[tuple[str, str], ...]] = {
     "microsoft.network/virtualnetworks": (("subnets", "subnets"), ("virtualNetworkPeerings", "virtualNetworkPeerings")),
     "microsoft.network/networksecuritygroups": (("securityRules", "securityRules"),),
     "microsoft.network/routetables": (("routes", "routes"),),
+    "microsoft.network/serviceendpointpolicies": (("serviceEndpointPolicyDefinitions",
+                                                   "serviceEndpointPolicyDefinitions"),),
     "microsoft.network/privateendpoints": (("privateLinkServiceConnections", "privateLinkServiceConnections"),
                                            ("manualPrivateLinkServiceConnections", "privateLinkServiceConnections")),
 }
