@@ -141,6 +141,9 @@ class Blocking:
                 if isinstance(e, dict) and e.get("kind") == "access" and e.get("principal_id"):
                     key = (str(e["principal_id"]).lower(), (f.get("resource_id") or "").lower())
                     b.cited.setdefault(key, []).append(f)
+                elif isinstance(e, dict) and e.get("kind") == "path" and e.get("outsider_id"):
+                    key = (str(e["outsider_id"]).lower(), str(e.get("source_id") or "").lower())
+                    b.cited.setdefault(key, []).append(f)
         return b
 
     def on(self, resource_id: str | None) -> list[dict[str, Any]]:
@@ -229,15 +232,20 @@ def _risky(p: dict[str, Any]) -> bool:
 
 
 def _red_edge(edge: dict[str, Any], b: Blocking, *, peek: bool = False) -> list[dict[str, Any]] | bool:
-    """Blocking findings citing the edge, or True for a boundary crossing; a declared administrator (relation
+    """Blocking findings citing the edge, or True for a role-based boundary crossing; a path edge (one with the
+    ``rule_id`` that judges it) is red only when a blocking finding cites it, so a defence-in-depth path (the
+    orchestrator's network reach, FL-NET-010) is drawn but not red. A declared administrator (relation
     ``administrator``) is never red: a blocking finding citing one is drawn as a red line in the card instead."""
     if edge.get("relation") == "administrator":
         return False
-    key = (str(edge.get("principal_id") or "").lower(), str(edge.get("storage_id") or "").lower())
+    target = edge.get("storage_id") or edge.get("target_id")
+    key = (str(edge.get("principal_id") or "").lower(), str(target or "").lower())
     cited = b.cited.get(key, []) if peek else b.citing(*key)
     if cited:
         return cited
-    return bool(edge.get("crosses_boundary")) and edge.get("relation") != "administrator"
+    if edge.get("rule_id"):  # a path (flaudit/paths.py): red exactly when a blocking finding rests on it
+        return False
+    return bool(edge.get("crosses_boundary"))
 
 
 def _attach_loose(views: list[SiloView], result: dict[str, Any], b: Blocking, drawn_ids: set[str]) -> list[dict]:

@@ -68,8 +68,15 @@ def test_list_items_without_type_are_read_from_a_list_response():
     assert len(inv.of_type("Microsoft.Network/routeTables/routes")) == 3
 
 
+def test_an_untyped_service_endpoint_policy_definition_is_read_with_the_type_its_id_names():
+    item = {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/serviceEndpointPolicies/sep/"
+            "serviceEndpointPolicyDefinitions/d1", "name": "d1", "properties": {"service": "Microsoft.Storage"}}
+    inv = parse_document({"value": [item]}, "list.json")
+    assert len(inv.of_type("Microsoft.Network/serviceEndpointPolicies/serviceEndpointPolicyDefinitions")) == 1
+
+
 @pytest.mark.parametrize("child", [
-    "serviceEndpointPolicies/sep/serviceEndpointPolicyDefinitions/d1",
+    "loadBalancers/lb/inboundNatRules/r1",
     "firewallPolicies/fp/ruleCollectionGroups/g1",
     "networkSecurityGroups/nsg/defaultSecurityRules/DenyAllInBound",
 ])
