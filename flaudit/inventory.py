@@ -46,6 +46,13 @@ KNOWN_TYPES = frozenset(
         "microsoft.resources/subscriptions",
         "microsoft.resources/resourcegroups",
         "microsoft.management/managementgroups",
+        # configured data movement and stored credentials (flaudit/movement.py)
+        "microsoft.storage/storageaccounts/objectreplicationpolicies",
+        "microsoft.storage/storageaccounts/inventorypolicies",
+        "microsoft.dataprotection/backupvaults",
+        "microsoft.dataprotection/backupvaults/backupinstances",
+        "microsoft.dataprotection/backupvaults/backuppolicies",
+        "microsoft.machinelearningservices/workspaces/connections",
     }
 )
 
