@@ -52,15 +52,20 @@ def test_marks_every_listed_type_as_collected_so_absence_is_meaningful(live, sam
     assert inv.coverage("microsoft.network/routetables") == "collected"  # none exist, and that is known
 
 
-def test_request_count_does_not_grow_with_the_number_of_silos(retry):
-    counts = []
+def test_request_count_grows_only_by_the_per_account_policy_lists(retry):
+    """Every type is listed once per scope; only a storage account's object replication and inventory
+    policies, which the storage resource provider lists per account, add two requests per account."""
+    counts, per_account = [], []
     for n in (3, 30):
         fake = FakeArm(generate.Builder("hardened", n).build(), [SUB], page_size=1000)
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
             fake.register(mock)
             collect(make_scope([SUB]), credential=FakeCredential(), retry=retry)
         counts.append(fake.count())
-    assert counts[0] == counts[1]
+        per_account.append(sum(1 for p in fake.paths()
+                               if p.endswith(("/objectreplicationpolicies", "/inventorypolicies"))))
+    assert per_account[1] - per_account[0] == 2 * 27
+    assert counts[0] - per_account[0] == counts[1] - per_account[1]
 
 
 def test_follows_nextlink_pages_with_skip_tokens(live, sample):

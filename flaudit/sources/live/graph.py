@@ -8,8 +8,9 @@ What it cannot be trusted with is cross-checked with ARM, per subscription:
   subscription-wide list plus ``atScope()`` for the inherited ones) and the API's copy wins;
 * it says nothing about subscriptions the caller cannot see, so each subscription is also read with a GET:
   where that fails, the subscription's types are recorded as unreadable instead of being taken as empty;
-* Azure ML computes and datastores and private DNS record sets are not in its tables: they are listed per
-  workspace and zone as in live mode.
+* Azure ML computes, datastores and connections, private DNS record sets, storage accounts' object
+  replication and inventory policies and Backup vaults' instances and policies are not read from its tables:
+  they are listed per workspace, zone, account and vault as in live mode.
 
 The query goes as a raw POST to ``/providers/Microsoft.ResourceGraph/resources`` (api-version 2024-04-01)
 through the shared read-only pipeline: azure-mgmt-resourcegraph 8.0.1 speaks api 2021-03-01, which cannot
@@ -38,11 +39,13 @@ from flaudit.sources.live.collect import (
     _get_subscription,
     add_outcomes,
     auth_list,
+    backup_vault_children,
     dns_zone_children,
     finish,
     open_session,
     resolve_role_definitions,
     run_tasks,
+    storage_children,
     workspace_children,
 )
 from flaudit.sources.live.credential import Cloud
@@ -64,6 +67,7 @@ RESOURCE_TYPES = (
     "microsoft.managedidentity/userassignedidentities",
     "microsoft.keyvault/vaults",
     "microsoft.containerregistry/registries",
+    "microsoft.dataprotection/backupvaults",
 )
 AUTH_TYPES = ("microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions")
 
@@ -266,6 +270,8 @@ def collect_fleet(scope: Scope, *, credential: Any = None, cloud: Cloud | str | 
         # 4. what Resource Graph does not hold: workspace computes/datastores, DNS links and records
         follow: list[ListTask] = workspace_children(inventory.of_type("microsoft.machinelearningservices/workspaces"))
         follow += dns_zone_children(inventory.of_type("microsoft.network/privatednszones"))
+        follow += storage_children(inventory.of_type("microsoft.storage/storageaccounts"))
+        follow += backup_vault_children(inventory.of_type("microsoft.dataprotection/backupvaults"))
         follow_outcomes = run_tasks(session, follow, workers=workers, progress=progress)
         add_outcomes(inventory, follow_outcomes, provenance)
         if not any(t != norm(SUBSCRIPTION_TYPE) for _, t in inventory.collected):
