@@ -71,13 +71,14 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
               rules_dirs: Iterable[Path] = (), waivers: WaiverSet | None = None,
               today: _dt.date | None = None, generated_at: str | None = None) -> dict[str, Any]:
     from flaudit.result import build_result
+    from flaudit.unmodelled import unmodelled_children
 
     ev = evaluate(inventory, config, rules_dirs=rules_dirs)
     waiver_report = apply_waivers(ev.findings, waivers, today=today or _today())
     return build_result(
         findings=ev.findings, profile=profile, inventory=inventory, topology=ev.deployment.topology_dict(),
         access=ev.access, network_paths=ev.network_paths, rules=ev.rules, waivers=waiver_report,
-        generated_at=generated_at,
+        generated_at=generated_at, unmodelled=[u.to_dict() for u in unmodelled_children(ev.deployment)],
     )
 
 

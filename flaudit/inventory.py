@@ -102,6 +102,9 @@ class Inventory:
     #: (a plain file), in which case an absent type is "not collected" rather than "none exist".
     collected: set[tuple[str, str]] | None = None
     ignored_types: Counter = field(default_factory=Counter)
+    #: id -> lower-cased type of every resource not read (never its body): flaudit.unmodelled lists those
+    #: under FL resources by name.
+    ignored: dict[str, str] = field(default_factory=dict)
     sources: list[SourceInfo] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     #: Where each resource came from in an IaC file: norm id -> {"file", "line", "json_path"}.
@@ -116,6 +119,9 @@ class Inventory:
         rtype = norm(resource.get("type")) or type_of(resource.get("id", ""))
         if rtype not in KNOWN_TYPES:
             self.ignored_types[rtype or "(no type)"] += 1
+            rid = resource.get("id")
+            if isinstance(rid, str) and rid:
+                self.ignored[rid.strip().rstrip("/")] = rtype or "(no type)"
             return False
         rid = norm(resource.get("id"))
         self.resources[rid] = redact(resource)
@@ -132,6 +138,7 @@ class Inventory:
         if other.collected is not None:
             self.collected = (self.collected or set()) | other.collected
         self.ignored_types.update(other.ignored_types)
+        self.ignored.update(other.ignored)
         self.sources.extend(other.sources)
         for k, v in other.metadata.items():
             self.metadata.setdefault(k, v)
@@ -141,6 +148,7 @@ class Inventory:
 
     def remove(self, resource_id: str) -> None:
         self.resources.pop(norm(resource_id), None)
+        self.ignored.pop(resource_id.strip().rstrip("/"), None)
         self._by_type = None
 
     # -- reading --------------------------------------------------------------------------------------

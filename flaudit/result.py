@@ -58,7 +58,8 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
 
 def build_result(*, findings: list[Finding], profile: str, inventory: Any, topology: dict[str, Any],
                  access: list[dict[str, Any]], network_paths: list[dict[str, Any]], rules: list[Any],
-                 waivers: dict[str, Any] | None = None, generated_at: str | None = None) -> dict[str, Any]:
+                 waivers: dict[str, Any] | None = None, generated_at: str | None = None,
+                 unmodelled: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     findings = sorted(findings, key=lambda f: (f.area, f.rule_id, f.silo or "", f.resource_id.lower(), f.subject))
     return {
         "schema_version": SCHEMA_VERSION,
@@ -70,6 +71,7 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
             "resources": len(inventory.resources),
             "sources": [s.to_dict() for s in inventory.sources],
             "ignored_types": dict(sorted(inventory.ignored_types.items())),
+            "unmodelled": list(unmodelled or []),
             "unreadable": [u.to_dict() for u in inventory.unreadable],
             "unsupported": list(inventory.unsupported),
             "collection": dict(inventory.metadata),
