@@ -36,6 +36,7 @@ Producers: :func:`copy_paths` (kinds ``copy`` and ``credential``) is registered 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ CONNECTION_STORED = {"accountkey", "sas", "serviceprincipal", "usernamepassword"
                      "customkeys", "pat", "oauth2", "managedidentity"}
 CONNECTION_IDENTITY_ONLY = {"aad", "none"}
 _STORAGE_SERVICES = {"blob", "dfs", "file", "queue", "table", "web"}
+_DNS_ZONE = re.compile(r"z\d{1,2}")
 
 RULE_REPLICATION = "FL-DM-001"
 RULE_INVENTORY = "FL-DM-002"
@@ -408,9 +410,17 @@ def connection_account(conn: dict[str, Any]) -> str | None:
             return account_of_child(sym) or sym
         if c.startswith("/") and "/providers/microsoft.storage/storageaccounts/" in c.lower():
             return account_of_child(c)
-        host = urlparse(c if "://" in c else f"https://{c}").hostname or ""
+        try:
+            host = urlparse(c if "://" in c else f"https://{c}").hostname or ""
+        except ValueError:  # not a URL at all
+            continue
         labels = host.split(".")
-        if len(labels) > 3 and labels[1] in _STORAGE_SERVICES:
+        # <account>.<service>.<suffix>, the private link name <account>.privatelink.<service>.<suffix>, and the
+        # DNS-zone endpoints <account>.z<NN>.<service>.storage.azure.net all name the account first
+        rest = labels[1:]
+        while rest and (rest[0] == "privatelink" or _DNS_ZONE.fullmatch(rest[0])):
+            rest = rest[1:]
+        if len(labels) > 3 and rest and rest[0] in _STORAGE_SERVICES:
             return labels[0]
     return None
 

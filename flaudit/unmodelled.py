@@ -1,5 +1,6 @@
-"""Child resources of a silo's storage account, identity or compute, or of the workspace, that the input holds but
-flaudit does not model: listed by name, and the ones that can move data or grant access fail closed.
+"""Child resources of a silo's storage account, identity or compute, of the orchestrator's (its storage receives
+model updates derived from silo data) or of the workspace, that the input holds but flaudit does not model:
+listed by name, and the ones that can move data or grant access fail closed.
 
 A verdict is only as complete as the model it reads. A local user on a silo account (an SFTP password outside
 RBAC), a federated credential on a silo identity (tokens from another identity provider), a diagnostic setting
@@ -99,7 +100,7 @@ class Unmodelled:
     """One unmodelled child type under one FL resource, with the resources of it."""
 
     parent_id: str
-    parent_kind: str  # silo-storage | silo-identity | silo-compute | workspace
+    parent_kind: str  # silo-/orchestrator- storage | identity | compute, or workspace
     silo: str | None
     resource_type: str
     data_bearing: bool
@@ -122,6 +123,13 @@ def _parents(d: Deployment) -> dict[str, tuple[str, str, str | None]]:
             out.setdefault(norm(i.id), (i.id, "silo-identity", s.name))
         for c in s.computes:
             out.setdefault(norm(c.id), (c.id, "silo-compute", s.name))
+    orch = d.orchestrator  # its storage receives model updates derived from silo data
+    if orch.storage is not None:
+        out.setdefault(norm(orch.storage.id), (orch.storage.id, "orchestrator-storage", None))
+    for i in orch.user_assigned:
+        out.setdefault(norm(i.id), (i.id, "orchestrator-identity", None))
+    for c in orch.computes:
+        out.setdefault(norm(c.id), (c.id, "orchestrator-compute", None))
     if d.workspace is not None:
         out.setdefault(norm(d.workspace.id), (d.workspace.id, "workspace", None))
     return out

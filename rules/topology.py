@@ -182,7 +182,7 @@ def topology_from_config(d: Deployment) -> Iterable[Finding]:
     blocks=("prototype", "production"),
     rationale="Reads that failed (403, 404, throttling) and template constructs flaudit could not evaluate hide "
     "configuration the rules need. They make the verdict unknown rather than letting missing data pass. Child "
-    "resources of a silo storage account, silo identity or silo compute, or of the workspace, whose type "
+    "resources of a silo's or the orchestrator's storage account, identity or compute, or of the workspace, whose type "
     "flaudit does not model are listed by name (result input.unmodelled); a type not on flaudit's documented "
     "list of inert ones (flaudit/unmodelled.py: service settings, lifecycle, locks, Azure ML asset records...) "
     "may copy data or grant access (local users, federated credentials, diagnostic settings, endpoints, event "
@@ -209,7 +209,9 @@ def inputs_complete(d: Deployment) -> Iterable[Finding]:
     for u in unmodelled:
         if not u.data_bearing:
             continue
-        where = f"{u.silo}'s {u.parent_kind.split('-', 1)[1]}" if u.silo else "the workspace"
+        owner, _, what = u.parent_kind.partition("-")
+        where = f"{u.silo}'s {what}" if u.silo else f"the orchestrator's {what}" if owner == "orchestrator" \
+            else "the workspace"
         f = Unknown(u.parent_id, f"{where} {u.parent_id.rsplit('/', 1)[-1]} has {len(u.ids)} {u.resource_type} "
                     f"resource(s) flaudit does not model: {u.reason}.", silo=u.silo,
                     evidence=[note(f"{u.resource_type}: {u.reason}"), *(note(i) for i in u.ids[:10])],
