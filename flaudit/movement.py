@@ -135,9 +135,28 @@ def resolve_account(d: Deployment, ref: Any, silo: Silo) -> Place | None:
     return Place(res["id"], name, "unlisted")
 
 
-def _is_silo_account(d: Deployment, ref: Any, silo: Silo) -> bool:
-    place = resolve_account(d, ref, silo)
-    return place is not None and place.relation == "own-silo"
+def _account_id(d: Deployment, ref: Any) -> str | None:
+    """The lower-cased id of the account ``ref`` names when it is in the input, else None."""
+    if not isinstance(ref, str) or not ref.strip():
+        return None
+    text = ref.strip()
+    by_id, by_name = _accounts(d)
+    rid = _symbolic_id(text) or (text if text.startswith("/") else None)
+    res = by_id.get(norm(rid)) if rid else by_name.get(text.lower())
+    if res is None and rid and "/storageaccounts/" in norm(rid):
+        res = by_name.get(name_of(rid).lower())
+    return norm(res["id"]) if res is not None else None
+
+
+def _per_silo(d: Deployment, key: str, build: Any) -> dict[str, list[Any]]:
+    """silo name -> items, built once per deployment by ``build(d)`` (a list of (silo name, item))."""
+    cached = d.__dict__.get(key)
+    if cached is None:
+        cached = {}
+        for name, item in build(d):
+            cached.setdefault(name, []).append(item)
+        d.__dict__[key] = cached
+    return cached
 
 
 def account_of_child(child_id: str) -> str:
@@ -166,24 +185,30 @@ class Replication:
 def replications(d: Deployment, silo: Silo) -> list[Replication]:
     """Object replication policies (read from any account) whose source is ``silo``'s account and whose
     destination is not. A policy on the silo account without a sourceAccount counts as sourced there."""
-    if silo.storage is None:
-        return []
-    own = norm(silo.storage.id)
-    out: list[Replication] = []
+    return _per_silo(d, "_movement_replications", _all_replications).get(silo.name, [])
+
+
+def _all_replications(d: Deployment) -> Iterator[tuple[str, Replication]]:
+    """One replication per (silo, destination): the source-side policy when both sides are in the input."""
+    found: dict[tuple[str, str], Replication] = {}
     for pol in d.inventory.of_type(ORP):
         holder = account_of_child(pol["id"])
         src = get_path(pol, "properties.sourceAccount")
-        dst = get_path(pol, "properties.destinationAccount")
-        sourced_here = _is_silo_account(d, src, silo) if src else holder == own
-        if not sourced_here:
+        src_id = _account_id(d, src) if src else holder
+        silo = d.silo_by_storage.get(src_id or "")
+        if silo is None or silo.storage is None:
             continue
-        dest = resolve_account(d, dst, silo)
+        dest = resolve_account(d, get_path(pol, "properties.destinationAccount"), silo)
         if dest is None:  # no destination named: fail closed to an account nobody can vouch for
             dest = Place("(destination not given)", "(destination not given)", "external")
         if dest.relation == "own-silo":
             continue
-        out.append(Replication(silo.name, pol, silo.storage.id, dest, holder))
-    return out
+        key = (silo.name, norm(dest.id))
+        kept = found.get(key)
+        if kept is None or (kept.read_from != norm(silo.storage.id) and holder == norm(silo.storage.id)):
+            found[key] = Replication(silo.name, pol, silo.storage.id, dest, holder)
+    for (name, _), r in found.items():
+        yield name, r
 
 
 def _replication_path(d: Deployment, r: Replication) -> Path:
@@ -232,12 +257,14 @@ def _enabled(value: Any) -> bool:
 
 
 def inventory_rules(d: Deployment, silo: Silo) -> list[InventoryRule]:
-    if silo.storage is None:
-        return []
-    own = norm(silo.storage.id)
-    out = []
+    """Enabled blob inventory rules of enabled policies on ``silo``'s account."""
+    return _per_silo(d, "_movement_inventory", _all_inventory_rules).get(silo.name, [])
+
+
+def _all_inventory_rules(d: Deployment) -> Iterator[tuple[str, InventoryRule]]:
     for pol in d.inventory.of_type(INVENTORY_POLICY):
-        if account_of_child(pol["id"]) != own or not _enabled(get_path(pol, "properties.policy.enabled")):
+        silo = d.silo_by_storage.get(account_of_child(pol["id"]))
+        if silo is None or not _enabled(get_path(pol, "properties.policy.enabled")):
             continue
         rules = get_path(pol, "properties.policy.rules")
         # before api 2021-04-01 the destination sat on the policy; it is still what the rules write to
@@ -246,10 +273,9 @@ def inventory_rules(d: Deployment, silo: Silo) -> list[InventoryRule]:
             if not isinstance(r, dict) or not _enabled(r.get("enabled")):
                 continue
             fields = get_path(r, "definition.schemaFields")
-            out.append(InventoryRule(silo.name, pol, str(r.get("name") or ""),
-                                     str(r.get("destination") or legacy or ""),
-                                     tuple(str(f) for f in fields) if isinstance(fields, list) else ()))
-    return out
+            yield silo.name, InventoryRule(silo.name, pol, str(r.get("name") or ""),
+                                           str(r.get("destination") or legacy or ""),
+                                           tuple(str(f) for f in fields) if isinstance(fields, list) else ())
 
 
 def readers_of_container(d: Deployment, silo: Silo, container: str) -> list[tuple[Any, list[Any]]]:
@@ -331,31 +357,32 @@ def vault_of(instance_id: str) -> str:
 
 
 def backups(d: Deployment, silo: Silo) -> list[Backup]:
-    if silo.storage is None:
-        return []
-    own = norm(silo.storage.id)
-    out = []
+    """Backup instances whose data source is ``silo``'s account (or a service under it)."""
+    return _per_silo(d, "_movement_backups", _all_backups).get(silo.name, [])
+
+
+def _all_backups(d: Deployment) -> Iterator[tuple[str, Backup]]:
     for bi in d.inventory.of_type(BACKUP_INSTANCE):
         sources = [get_path(bi, "properties.dataSourceInfo.resourceID"),
                    get_path(bi, "properties.dataSourceSetInfo.resourceID")]
-        if not any(isinstance(s, str) and (norm(s) == own or norm(s).startswith(own + "/")) for s in sources):
-            continue
-        vid = vault_of(bi["id"])
-        vault = d.inventory.get(vid)
-        pid_ref = get_path(bi, "properties.policyInfo.policyId")
-        policy = d.inventory.get(pid_ref) if isinstance(pid_ref, str) else None
-        uai = get_path(bi, "properties.identityDetails.userAssignedIdentityArmUrl")
-        use_system = get_path(bi, "properties.identityDetails.useSystemAssignedIdentity")
-        if isinstance(uai, str) and uai and use_system is not True:
-            ident = d.inventory.get(uai)
-            principal = get_path(ident, "properties.principalId") if ident else None
-            ref = uai
-        else:
-            principal = get_path(vault, "identity.principalId") if vault else None
-            ref = f"{vid}#system"
-        out.append(Backup(silo.name, bi, vid, vault, policy, _stores(policy) if policy else (),
-                          str(principal) if principal else None, ref))
-    return out
+        owners = {s.name: s for src in sources if isinstance(src, str)
+                  if (s := d.silo_by_storage.get(account_of_child(src))) is not None}
+        for silo in owners.values():
+            vid = vault_of(bi["id"])
+            vault = d.inventory.get(vid)
+            pid_ref = get_path(bi, "properties.policyInfo.policyId")
+            policy = d.inventory.get(pid_ref) if isinstance(pid_ref, str) else None
+            uai = get_path(bi, "properties.identityDetails.userAssignedIdentityArmUrl")
+            use_system = get_path(bi, "properties.identityDetails.useSystemAssignedIdentity")
+            if isinstance(uai, str) and uai and use_system is not True:
+                ident = d.inventory.get(uai)
+                principal = get_path(ident, "properties.principalId") if ident else None
+                ref = uai
+            else:
+                principal = get_path(vault, "identity.principalId") if vault else None
+                ref = f"{vid}#system"
+            yield silo.name, Backup(silo.name, bi, vid, vault, policy, _stores(policy) if policy else (),
+                                    str(principal) if principal else None, ref)
 
 
 def backup_identity_roles(d: Deployment, silo: Silo, b: Backup) -> list[str]:
@@ -436,14 +463,14 @@ def workspace_of(child_id: str) -> str:
 
 def silo_connections(d: Deployment, silo: Silo) -> list[tuple[dict[str, Any], str]]:
     """(connection, lower-cased authType) for every connection in the input that points at ``silo``'s account."""
-    if silo.storage is None:
-        return []
-    out = []
+    return _per_silo(d, "_movement_connections", _all_connections).get(silo.name, [])
+
+
+def _all_connections(d: Deployment) -> Iterator[tuple[str, tuple[dict[str, Any], str]]]:
     for conn in d.inventory.of_type(CONNECTION):
-        ref = connection_account(conn)
-        if ref and _is_silo_account(d, ref, silo):
-            out.append((conn, str(get_path(conn, "properties.authType") or "").lower()))
-    return out
+        silo = d.silo_by_storage.get(_account_id(d, connection_account(conn)) or "")
+        if silo is not None:
+            yield silo.name, (conn, str(get_path(conn, "properties.authType") or "").lower())
 
 
 def _connection_path(d: Deployment, silo: Silo, conn: dict[str, Any], auth: str) -> Path:

@@ -65,6 +65,17 @@ def _hns(storage: StorageAccount) -> bool:
     return not (hns is None or hns is False or str(hns).lower() == "false")
 
 
+def _datastores_on(d: Deployment, storage: StorageAccount) -> list[dict[str, Any]]:
+    """Every datastore in the input whose accountName is ``storage``'s (indexed once per deployment)."""
+    index = d.__dict__.get("_datastores_by_account")
+    if index is None:
+        index = {}
+        for ds in d.inventory.of_type(DATASTORE_TYPE):
+            index.setdefault(str(get_path(ds, "properties.accountName") or "").lower(), []).append(ds)
+        d.__dict__["_datastores_by_account"] = index
+    return index.get(storage.name.lower(), [])
+
+
 def required_groups(d: Deployment, storage: StorageAccount) -> list[str]:
     """The private endpoint sub-resources silo compute needs to read ``storage``'s data.
 
@@ -73,12 +84,9 @@ def required_groups(d: Deployment, storage: StorageAccount) -> list[str]:
     not know, the account's own shape decides (fail closed): ``blob``, plus ``dfs`` on a hierarchical-namespace
     account.
     """
-    name = storage.name.lower()
     groups: list[str] = []
     unknown = False
-    for ds in d.inventory.of_type(DATASTORE_TYPE):
-        if str(get_path(ds, "properties.accountName") or "").lower() != name:
-            continue
+    for ds in _datastores_on(d, storage):
         known = DATASTORE_GROUPS.get(str(get_path(ds, "properties.datastoreType") or "").lower())
         if known is None:
             unknown = True
@@ -99,9 +107,8 @@ def _group_evidence(d: Deployment, st: StorageAccount, group: str) -> list[dict[
     if group == "blob" and not _hns(st):
         return ev
     ev.append(prop(st.id, "properties.isHnsEnabled", st.prop("properties.isHnsEnabled")))
-    for ds in d.inventory.of_type(DATASTORE_TYPE):
-        if str(get_path(ds, "properties.accountName") or "").lower() == st.name.lower():
-            ev.append(prop(ds["id"], "properties.datastoreType", get_path(ds, "properties.datastoreType")))
+    for ds in _datastores_on(d, st):
+        ev.append(prop(ds["id"], "properties.datastoreType", get_path(ds, "properties.datastoreType")))
     return ev
 
 

@@ -201,3 +201,12 @@ def test_copy_scope_missing_is_reported_but_blocks_nothing():
     assert f["status"] == "fail" and f["blocks"] == []
     assert result["verdict"]["production"]["status"] == "ready"
     assert one(run(support.sample_resources("hardened")), "FL-DM-004", "silo0")["status"] == "pass"
+
+
+def test_a_policy_read_from_both_accounts_is_one_finding_citing_the_source_side():
+    res = support.sample_resources("hardened")
+    s0, orch = support.storage(res, "silo0"), support.storage(res, "orchestrator")
+    res.append(mf.object_replication(orch["id"], s0["name"], orch["name"]))
+    res.append(mf.object_replication(s0["id"], s0["name"], orch["name"]))
+    found = support.findings(support.audit(res), "FL-DM-001", silo="silo0")
+    assert len(found) == 1 and "source account" in path_of(found[0])["chain"][0]["text"]
