@@ -56,3 +56,15 @@ def test_evidence_text_for_every_kind():
         "network path public from 0.0.0.0/0: d"
     assert evidence_text({"kind": "note", "text": "hello"}) == "hello"
     assert "mystery" in evidence_text({"kind": "mystery", "x": 1})
+
+
+def test_a_path_edge_reads_as_silo_resource_to_outsider_with_its_hops():
+    from flaudit.reports._common import access_chain_text
+
+    from flaudit.paths import Hop, Path
+
+    st = "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/stsilo0"
+    edge = Path("copy", "silo0", st, "/x/bv", "bv", "unlisted",
+                (Hop("vaulted backup copies the blobs into vault bv", "/x/bv"),), "FL-DM-003").edge()
+    assert access_chain_text(edge) == ("silo0: stsilo0 -[copy]-> bv (unlisted) via vaulted backup copies the blobs "
+                                       "into vault bv")
