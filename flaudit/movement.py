@@ -291,12 +291,18 @@ def readers_of_container(d: Deployment, silo: Silo, container: str) -> list[tupl
         who = classify(d, pid, silo)
         if who.relation == "own-silo":
             continue
-        grants = [g for g in acc.of("data")
-                  if not g.assignment.scope.startswith(acct + "/") or g.assignment.scope == cont
-                  or g.assignment.scope.startswith(cont + "/")]
+        grants = [g for g in acc.of("data") if _covers(g.assignment.scope, acct, cont)]
         if grants:
             out.append((who, grants))
     return out
+
+
+def _covers(scope: str, acct: str, container: str) -> bool:
+    """Whether a grant at ``scope`` (one the evaluator found on the account: above it, or inside it) reaches
+    ``container``: anything above the account does; inside it, the blob service, the container or below it."""
+    if not scope.startswith(acct + "/"):
+        return True
+    return container == scope or container.startswith(scope + "/") or scope.startswith(container + "/")
 
 
 def _inventory_paths(d: Deployment, silo: Silo) -> Iterator[Path]:

@@ -210,3 +210,12 @@ def test_a_policy_read_from_both_accounts_is_one_finding_citing_the_source_side(
     res.append(mf.object_replication(s0["id"], s0["name"], orch["name"]))
     found = support.findings(support.audit(res), "FL-DM-001", silo="silo0")
     assert len(found) == 1 and "source account" in path_of(found[0])["chain"][0]["text"]
+
+
+def test_a_grant_on_the_blob_service_reads_every_container_including_the_inventory_report():
+    res = support.sample_resources("hardened")
+    s0 = support.storage(res, "silo0")
+    res.append(mf.inventory_policy(s0["id"], "inventory"))
+    res.append(support.role_assignment(f"{s0['id']}/blobServices/default", ROLE["blob-reader"],
+                                       support.principal(res, "uai-silo1")))
+    assert path_of(one(run(res), "FL-DM-002", "silo0", "fail"))["relation"] == "other-silo"
