@@ -112,6 +112,7 @@ class Inventory:
     #: Constructs a template source could not evaluate: {"resource_id"|None, "message"}.
     unsupported: list[dict[str, Any]] = field(default_factory=list)
     _by_type: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False)
+    _ctypes: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, repr=False)
 
     # -- building -------------------------------------------------------------------------------------
     def add(self, resource: dict[str, Any]) -> bool:
@@ -186,11 +187,20 @@ class Inventory:
         if self.unreadable_for(rtype, scope):
             return "unreadable"
         t = norm(rtype)
-        if self.collected is not None and any(ct == t for _, ct in self.collected):
+        if self.collected is not None and t in self._collected_types():
             return "collected"
         if self.of_type(t):
             return "present"
         return "absent"
+
+    def _collected_types(self) -> frozenset[str]:
+        """The types in ``collected``, indexed (a live snapshot records two per storage account, and rules ask
+        per silo); rebuilt whenever ``collected`` is replaced or grows."""
+        c = self.collected or set()
+        key = (id(c), len(c))
+        if self._ctypes is None or self._ctypes[0] != key:
+            self._ctypes = (key, frozenset(t for _, t in c))
+        return self._ctypes[1]
 
     def sha256(self) -> str:
         """Digest of the canonical inventory (sorted resources and unreadable items), stable across inputs

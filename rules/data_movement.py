@@ -222,7 +222,7 @@ def no_vaulted_backup(d: Deployment) -> Iterable[Finding]:
                            f"stays in {st.name}.", silo=silo.name, evidence=ev, subject=b.vault_id)
         if found:
             continue
-        vaults = d.inventory.coverage(BACKUP_VAULT, None)
+        vaults = d.inventory.coverage(BACKUP_VAULT)
         if vaults == "collected" and not d.inventory.of_type(BACKUP_VAULT):
             yield Pass(st.id, f"{silo.name}: no backup vault in the collected scope protects {st.name}.",
                        silo=silo.name)
