@@ -184,7 +184,8 @@ class Replication:
 
 def replications(d: Deployment, silo: Silo) -> list[Replication]:
     """Object replication policies (read from any account) whose source is ``silo``'s account and whose
-    destination is not. A policy on the silo account without a sourceAccount counts as sourced there."""
+    destination is not. A policy on the silo account whose sourceAccount is missing or names no account in the
+    input counts as sourced there."""
     return _per_silo(d, "_movement_replications", _all_replications).get(silo.name, [])
 
 
@@ -194,8 +195,10 @@ def _all_replications(d: Deployment) -> Iterator[tuple[str, Replication]]:
     for pol in d.inventory.of_type(ORP):
         holder = account_of_child(pol["id"])
         src = get_path(pol, "properties.sourceAccount")
-        src_id = _account_id(d, src) if src else holder
-        silo = d.silo_by_storage.get(src_id or "")
+        # A policy on a silo account whose source is missing or names no account of the input: the silo is
+        # the source unless it is the destination (fail closed).
+        src_id = (_account_id(d, src) if src else None) or holder
+        silo = d.silo_by_storage.get(src_id)
         if silo is None or silo.storage is None:
             continue
         dest = resolve_account(d, get_path(pol, "properties.destinationAccount"), silo)

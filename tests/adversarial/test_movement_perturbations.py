@@ -93,3 +93,17 @@ def test_child_of_the_orchestrator_account_is_listed_too():
     assert [(u["parent_kind"], u["silo"]) for u in result["input"]["unmodelled"]] == [("orchestrator-storage", None)]
     assert "the orchestrator's storage" in support.single(support.findings(result, "FL-TOP-006", status="unknown"))[
         "message"]
+
+
+def test_policy_on_a_silo_account_with_an_unresolvable_source_counts_as_sourced_there():
+    res = support.sample_resources("hardened")
+    s0 = support.storage(res, "silo0")
+    res.append(mf.object_replication(s0["id"], "[unsupported:resources[3].properties.sourceAccount]", "elsewhere"))
+    assert support.statuses(support.audit(res), "FL-DM-001", silo="silo0") == {"fail"}
+
+
+def test_policy_on_a_silo_account_replicating_into_it_is_not_a_path():
+    res = support.sample_resources("hardened")
+    s0, ws_st = support.storage(res, "silo0"), support.storage(res, "orchestrator")
+    res.append(mf.object_replication(s0["id"], ws_st["name"], s0["name"]))
+    assert support.statuses(support.audit(res), "FL-DM-001", silo="silo0") == {"pass"}
