@@ -67,9 +67,17 @@ def _container_inert(parent: dict[str, Any] | None) -> str | None:
     return None
 
 
+def _local_user_inert(parent: dict[str, Any] | None) -> str | None:
+    """Local users authenticate only while the account's isLocalUserEnabled is on (FL-STG-007 judges it)."""
+    if parent is not None and get_path(parent, "properties.isLocalUserEnabled") is False:
+        return "a local user on an account with isLocalUserEnabled false: it cannot sign in"
+    return None
+
+
 #: Types inert only under some parent setting: (parent resource or None) -> reason, or None when not inert.
 CONDITIONAL: dict[str, Callable[[dict[str, Any] | None], str | None]] = {
     _ST + "blobservices/containers": _container_inert,
+    _ST + "localusers": _local_user_inert,
 }
 
 #: Why known data-bearing types matter (everything not inert is data-bearing; these get a specific reason).

@@ -115,3 +115,13 @@ def test_extension_resources_under_a_silo_account_are_its_children():
 
 def test_the_inert_and_data_bearing_lists_do_not_overlap():
     assert not set(INERT) & set(DATA_BEARING)
+
+
+def test_local_user_on_an_account_with_local_users_disabled_is_inert():
+    res = support.sample_resources("hardened")
+    st = support.storage(res, "silo1")
+    st["properties"]["isLocalUserEnabled"] = False
+    res.append(_local_user(st["id"]))
+    result = support.audit(res)
+    assert [u["data_bearing"] for u in result["input"]["unmodelled"]] == [False]
+    assert result["verdict"]["production"]["status"] == "ready"
