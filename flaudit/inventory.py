@@ -53,6 +53,9 @@ KNOWN_TYPES = frozenset(
         "microsoft.dataprotection/backupvaults/backupinstances",
         "microsoft.dataprotection/backupvaults/backuppolicies",
         "microsoft.machinelearningservices/workspaces/connections",
+        "microsoft.datashare/accounts",
+        "microsoft.datashare/accounts/shares",
+        "microsoft.datashare/accounts/shares/datasets",
     }
 )
 

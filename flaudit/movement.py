@@ -23,6 +23,9 @@ Role checks ask who *could* read the data; this module asks where the data, or a
   restore) and restores only into it, so it copies nothing out. A policy flaudit cannot read counts as vaulted
   (fail closed). The identity the vault reads with (its system-assigned identity, or the instance's
   ``identityDetails.userAssignedIdentityArmUrl``) and its roles on the account are part of the chain.
+* **Azure Data Share** (``Microsoft.DataShare/accounts/shares/dataSets``): a data set naming a silo account
+  (``storageAccountName`` with its ``subscriptionId`` and ``resourceGroup``) makes the share send snapshots of it
+  to every consumer who accepts an invitation, in any tenant: a copy to someone outside the deployment.
 * **Workspace connections** (``Microsoft.MachineLearningServices/workspaces/connections``): a connection to a
   silo account whose ``authType`` stores a secret (account key, SAS, service principal, ...) or names a
   managed identity lets anyone who can use the workspace read the silo's data, like a datastore with
@@ -55,10 +58,14 @@ BACKUP_VAULT = "microsoft.dataprotection/backupvaults"
 BACKUP_INSTANCE = "microsoft.dataprotection/backupvaults/backupinstances"
 BACKUP_POLICY = "microsoft.dataprotection/backupvaults/backuppolicies"
 CONNECTION = "microsoft.machinelearningservices/workspaces/connections"
+SHARE_ACCOUNT = "microsoft.datashare/accounts"
+SHARE = "microsoft.datashare/accounts/shares"
+DATASET = "microsoft.datashare/accounts/shares/datasets"
 UAI = "microsoft.managedidentity/userassignedidentities"
 
 #: Every type this module reads (added to flaudit.inventory.KNOWN_TYPES).
-TYPES = (ORP, INVENTORY_POLICY, BACKUP_VAULT, BACKUP_INSTANCE, BACKUP_POLICY, CONNECTION)
+TYPES = (ORP, INVENTORY_POLICY, BACKUP_VAULT, BACKUP_INSTANCE, BACKUP_POLICY, CONNECTION, SHARE_ACCOUNT, SHARE,
+         DATASET)
 
 #: Connection authTypes (ConnectionAuthType, Azure ML 2025-06-01) that keep a secret in the workspace, or name
 #: a managed identity every user of the connection acts as. ``AAD`` (the caller's own Entra identity) and
@@ -72,6 +79,7 @@ _DNS_ZONE = re.compile(r"z\d{1,2}")
 RULE_REPLICATION = "FL-DM-001"
 RULE_INVENTORY = "FL-DM-002"
 RULE_BACKUP = "FL-DM-003"
+RULE_SHARE = "FL-DM-005"
 RULE_CONNECTION = "FL-WS-005"
 
 
@@ -425,6 +433,52 @@ def _backup_path(d: Deployment, silo: Silo, b: Backup) -> Path:
     return Path("copy", silo.name, silo.storage.id, b.vault_id, vname, relation, tuple(hops), RULE_BACKUP)
 
 
+# -- Azure Data Share ------------------------------------------------------------------------------------
+def share_of(dataset_id: str) -> str:
+    low = norm(dataset_id)
+    i = low.find("/datasets/")
+    return low[:i] if i > 0 else ""
+
+
+def dataset_account(ds: dict[str, Any]) -> str | None:
+    """The storage account a Data Share data set reads (storageAccountName with its subscriptionId and
+    resourceGroup, as the Blob, BlobFolder, Container and AdlsGen2* kinds name it), as a lower-cased id when
+    the parts are given, else the bare name."""
+    name = get_path(ds, "properties.storageAccountName")
+    if not isinstance(name, str) or not name:
+        return None
+    sub, rg = get_path(ds, "properties.subscriptionId"), get_path(ds, "properties.resourceGroup")
+    if isinstance(sub, str) and sub and isinstance(rg, str) and rg:
+        return norm(f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}")
+    return name
+
+
+def shared_datasets(d: Deployment, silo: Silo) -> list[dict[str, Any]]:
+    """Data Share data sets that read ``silo``'s account."""
+    return _per_silo(d, "_movement_datasets", _all_datasets).get(silo.name, [])
+
+
+def _all_datasets(d: Deployment) -> Iterator[tuple[str, dict[str, Any]]]:
+    for ds in d.inventory.of_type(DATASET):
+        ref = dataset_account(ds)
+        silo = d.silo_by_storage.get(_account_id(d, ref) or "") if ref else None
+        if silo is not None:
+            yield silo.name, ds
+
+
+def _dataset_path(d: Deployment, silo: Silo, ds: dict[str, Any]) -> Path:
+    assert silo.storage is not None
+    sid = share_of(ds["id"])
+    what = " / ".join(str(x) for x in (get_path(ds, "properties.containerName") or get_path(ds, "properties.fileSystem"),
+                                       get_path(ds, "properties.folderPath") or get_path(ds, "properties.filePath"))
+                      if x)
+    hops = (Hop(f"Data Share data set {ds.get('name') or name_of(ds['id'])} ({ds.get('kind')}) reads "
+                f"{silo.storage.name}" + (f" ({what})" if what else ""), ds["id"]),
+            Hop(f"share {name_of(sid)} sends snapshots of it to every consumer who accepts an invitation, in any "
+                "tenant", sid))
+    return Path("copy", silo.name, silo.storage.id, sid, name_of(sid), "external", hops, RULE_SHARE)
+
+
 # -- workspace connections -------------------------------------------------------------------------------
 def connection_account(conn: dict[str, Any]) -> str | None:
     """The storage account a connection points at: from its target (a storage URL, an account resource id or
@@ -509,6 +563,8 @@ def copy_paths(d: Deployment) -> Iterable[Path]:
         for b in backups(d, silo):
             if b.vaulted:
                 yield _backup_path(d, silo, b)
+        for ds in shared_datasets(d, silo):
+            yield _dataset_path(d, silo, ds)
         for conn, auth in silo_connections(d, silo):
             if auth in CONNECTION_STORED:
                 yield _connection_path(d, silo, conn, auth)

@@ -16,11 +16,14 @@ from flaudit.model import Deployment, Silo
 from flaudit.movement import (
     BACKUP_INSTANCE,
     BACKUP_VAULT,
+    DATASET,
     INVENTORY_POLICY,
     ORP,
     RULE_BACKUP,
     RULE_INVENTORY,
     RULE_REPLICATION,
+    RULE_SHARE,
+    SHARE_ACCOUNT,
     backups,
     inventory_rules,
 )
@@ -35,6 +38,8 @@ INVENTORY_REST = "https://learn.microsoft.com/rest/api/storagerp/blob-inventory-
 BACKUP_DOCS = "https://learn.microsoft.com/azure/backup/blob-backup-overview"
 BACKUP_REST = "https://learn.microsoft.com/rest/api/dataprotection/backup-instances"
 COPY_SCOPE_DOCS = "https://learn.microsoft.com/azure/storage/common/security-restrict-copy-operations"
+SHARE_DOCS = "https://learn.microsoft.com/azure/data-share/overview"
+SHARE_REST = "https://learn.microsoft.com/rest/api/datashare/data-sets"
 
 
 def _unresolved(silo: Silo) -> Finding:
@@ -276,3 +281,48 @@ def copy_scope_restricted(d: Deployment) -> Iterable[Finding]:
         else:
             yield Unknown(st.id, f"{silo.name}: {st.name}'s allowedCopyScope {value!r} is not a value flaudit "
                           "knows.", silo=silo.name, evidence=ev)
+
+
+@rule(
+    id="FL-DM-005",
+    title="No Azure Data Share shares silo data",
+    area="data-movement",
+    severity="high",
+    blocks=("production",),
+    rationale="An Azure Data Share data set (Microsoft.DataShare/accounts/shares/dataSets of kind Blob, BlobFolder, "
+    "Container or AdlsGen2File/Folder/FileSystem) names a storage account by storageAccountName, subscriptionId "
+    "and resourceGroup; the share then sends snapshots of that data to every consumer who accepts one of its "
+    "invitations, in any Entra tenant. A data set on a silo account is a copy of the silo's data outside the "
+    "FL deployment. With Data Share accounts in the input, data sets that were not read are unknown; with "
+    "Data Share accounts collected and none present, there is no share.",
+    remediation=Remediation(
+        cli="az datashare dataset list --account-name <account> --share-name <share> --resource-group <rg>\n"
+        "az datashare dataset delete --account-name <account> --share-name <share> --name <dataset> "
+        "--resource-group <rg>",
+        bicep="// declare no Microsoft.DataShare/accounts/shares/dataSets on silo storage accounts",
+        text="Delete the data set (and revoke the share subscriptions that received snapshots).",
+    ),
+    references=(SHARE_DOCS, SHARE_REST),
+)
+def no_data_share(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        if silo.storage is None:
+            yield _unresolved(silo)
+            continue
+        st = silo.storage
+        paths = paths_of(d, silo=silo.name, kinds=("copy",), rule_id=RULE_SHARE)
+        for p in paths:
+            yield Fail(p.hops[0].ref, f"{silo.name}: Data Share {p.outsider_name} shares {st.name}'s data with "
+                       "consumers outside the deployment.", silo=silo.name,
+                       evidence=[p.evidence(), *kind_notes(["copy"])], subject=p.outsider_id)
+        if paths:
+            continue
+        accounts = d.inventory.coverage(SHARE_ACCOUNT)
+        if accounts == "collected" and not d.inventory.of_type(SHARE_ACCOUNT):
+            yield Pass(st.id, f"{silo.name}: no Data Share account in the collected scope.", silo=silo.name)
+            continue
+        missing = _not_read(d, silo, DATASET, "Data Share data sets", anywhere=True)
+        if missing is not None:
+            yield missing
+            continue
+        yield Pass(st.id, f"{silo.name}: no Data Share data set reads {st.name}.", silo=silo.name)

@@ -5,6 +5,8 @@
 * blob inventory: .../Microsoft.Storage/stable/2025-01-01/examples/StorageAccountGetBlobInventoryPolicy.json
 * backup: specification/dataprotection/resource-manager/Microsoft.DataProtection/stable/2025-07-01/examples/
   VaultCRUD/GetBackupVault.json, BackupInstanceOperations/GetBackupInstance.json, PolicyCRUD/GetBackupPolicy.json
+* data share: specification/datashare/resource-manager/Microsoft.DataShare/stable/2021-08-01/examples/
+  Accounts_Get.json, Shares_Get.json, DataSets_ListByShare.json
 * connections: specification/machinelearningservices/resource-manager/Microsoft.MachineLearningServices/stable/
   2025-06-01/examples/WorkspaceConnection/list.json, get.json
 """
@@ -126,3 +128,29 @@ def connection(workspace_id: str, name: str, target: str, auth: str, *, category
         props["metadata"] = metadata
     return {"id": f"{workspace_id}/connections/{name}", "name": name,
             "type": "Microsoft.MachineLearningServices/workspaces/connections", "properties": props}
+
+
+def share_account(name: str = "dsfl") -> dict[str, Any]:
+    return {"properties": {"userName": "FL Admin", "createdAt": "2026-11-14T04:47:52.9614956Z",
+                           "provisioningState": "Succeeded", "userEmail": "fl-admin@example.org"},
+            "location": generate.LOC, "tags": {"fl": "sample"},
+            "identity": {"type": "SystemAssigned", "principalId": "7b2c3d4e-5f60-4a1b-8c2d-3e4f5a6b7c8d"},
+            "id": f"{RG}/providers/Microsoft.DataShare/accounts/{name}", "name": name,
+            "type": "Microsoft.DataShare/accounts"}
+
+
+def share(account_id: str, name: str = "partners") -> dict[str, Any]:
+    return {"properties": {"description": "weekly extract", "terms": "Confidential", "shareKind": "CopyBased",
+                           "userName": "FL Admin", "createdAt": "2026-11-14T06:15:15.6818898Z",
+                           "userEmail": "fl-admin@example.org"},
+            "id": f"{account_id}/shares/{name}", "name": name, "type": "Microsoft.DataShare/accounts/shares"}
+
+
+def dataset(share_id: str, account: dict[str, Any], name: str = "silo-data", *, kind: str = "Container"
+            ) -> dict[str, Any]:
+    sub = account["id"].split("/")[2]
+    rg = account["id"].split("/")[4]
+    return {"kind": kind,
+            "properties": {"storageAccountName": account["name"], "containerName": "data",
+                           "subscriptionId": sub, "resourceGroup": rg},
+            "id": f"{share_id}/dataSets/{name}", "name": name, "type": "Microsoft.DataShare/accounts/shares/dataSets"}

@@ -399,6 +399,7 @@ COLLECTED_TYPES = (
     "microsoft.storage/storageaccounts/objectreplicationpolicies", "microsoft.storage/storageaccounts/inventorypolicies",
     "microsoft.dataprotection/backupvaults", "microsoft.dataprotection/backupvaults/backupinstances",
     "microsoft.dataprotection/backupvaults/backuppolicies", "microsoft.machinelearningservices/workspaces/connections",
+    "microsoft.datashare/accounts",
 )
 
 

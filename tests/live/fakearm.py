@@ -52,6 +52,8 @@ _CHILD_LISTS = {
     "microsoft.network/privatednszones": ("virtualNetworkLinks", "A"),
     "microsoft.storage/storageaccounts": ("objectReplicationPolicies", "inventoryPolicies"),
     "microsoft.dataprotection/backupvaults": ("backupInstances", "backupPolicies"),
+    "microsoft.datashare/accounts": ("shares",),
+    "microsoft.datashare/accounts/shares": ("dataSets",),
 }
 
 
@@ -102,7 +104,8 @@ class FakeArm:
                       "Microsoft.Network/networkInterfaces", "Microsoft.Network/privateEndpoints",
                       "Microsoft.Network/routeTables", "Microsoft.Network/privateDnsZones",
                       "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
-                      "Microsoft.ContainerRegistry/registries", "Microsoft.DataProtection/backupVaults"):
+                      "Microsoft.ContainerRegistry/registries", "Microsoft.DataProtection/backupVaults",
+                      "Microsoft.DataShare/accounts"):
                 self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])
                 for rg in self._rgs:
                     if subscription_of(rg) == sub.lower():

@@ -24,8 +24,11 @@ def _deployment() -> list[dict]:
     pol = mf.backup_policy(vault["id"])
     conn = mf.connection(ws, "silo1-key", f"https://{s1['name']}.blob.core.windows.net/data", "AccountKey")
     conn["properties"]["credentials"] = {"key": "c2VjcmV0LWFjY291bnQta2V5"}  # as if a service version sent it
+    acct = mf.share_account()
+    sh = mf.share(acct["id"])
     res += [mf.object_replication(s0["id"], s0["name"], "exfilaccount"), vault, pol,
-            mf.backup_instance(vault["id"], s1, pol["id"]), conn]
+            mf.backup_instance(vault["id"], s1, pol["id"]), conn, acct, sh,
+            mf.dataset(sh["id"], support.storage(res, "silo2"))]
     return res
 
 
@@ -41,7 +44,9 @@ def test_collected_movement_types_give_the_same_findings_as_the_file(live):
     assert support.statuses(result, "FL-DM-001", silo="silo0") == {"fail"}
     assert support.statuses(result, "FL-DM-003", silo="silo1") == {"fail"}
     assert support.statuses(result, "FL-WS-005", silo="silo1") == {"fail"}
+    assert support.statuses(result, "FL-DM-005", silo="silo2") == {"fail"}
     assert support.statuses(result, "FL-DM-001", silo="silo2") == {"pass"}
+    assert support.statuses(result, "FL-DM-005", silo="silo2") == {"fail"}
     assert {m for m, _ in fake.served} == {"GET"}
     assert not [p for p in fake.paths() if "secret" in p or p.endswith("/listkeys")]
     conn = next(r for r in inv.resources.values() if r["type"].endswith("/connections"))
@@ -71,3 +76,4 @@ def test_fleet_mode_reads_the_movement_types_too(retry):
     assert support.statuses(result, "FL-DM-001", silo="silo0") == {"fail"}
     assert support.statuses(result, "FL-DM-003", silo="silo1") == {"fail"}
     assert support.statuses(result, "FL-WS-005", silo="silo1") == {"fail"}
+    assert support.statuses(result, "FL-DM-005", silo="silo2") == {"fail"}

@@ -219,3 +219,33 @@ def test_a_grant_on_the_blob_service_reads_every_container_including_the_invento
     res.append(support.role_assignment(f"{s0['id']}/blobServices/default", ROLE["blob-reader"],
                                        support.principal(res, "uai-silo1")))
     assert path_of(one(run(res), "FL-DM-002", "silo0", "fail"))["relation"] == "other-silo"
+
+
+# -- FL-DM-005 Azure Data Share ----------------------------------------------------------------------------
+def test_data_share_data_set_on_a_silo_account_fails_as_a_copy_to_outside():
+    res = support.sample_resources("hardened")
+    acct = mf.share_account()
+    sh = mf.share(acct["id"])
+    res += [acct, sh, mf.dataset(sh["id"], support.storage(res, "silo2"))]
+    f = one(run(res), "FL-DM-005", "silo2", "fail")
+    assert (path_of(f)["relation"], path_of(f)["outsider_name"]) == ("external", "partners")
+    assert one(run(res), "FL-DM-005", "silo0")["status"] == "pass"
+
+
+def test_data_set_naming_a_silo_account_with_another_group_still_counts():
+    res = support.sample_resources("hardened")
+    acct = mf.share_account()
+    sh = mf.share(acct["id"])
+    ds = mf.dataset(sh["id"], support.storage(res, "silo2"))
+    ds["properties"]["resourceGroup"] = "someone-else"
+    res += [acct, sh, ds]
+    # storage account names are globally unique, so the name alone identifies silo2's account (fail closed)
+    assert one(run(res), "FL-DM-005", "silo2")["status"] == "fail"
+
+
+def test_data_sets_not_read_under_a_share_account_are_unknown():
+    res = support.sample_resources("hardened")
+    acct = mf.share_account()
+    res.append(acct)
+    u = Unreadable(acct["id"], "Microsoft.DataShare/accounts/shares", 403, "denied")
+    assert one(run(res, unreadable=[u]), "FL-DM-005", "silo0")["status"] == "unknown"

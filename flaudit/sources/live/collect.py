@@ -2,7 +2,8 @@
 
 Each type is listed once per scope and only pagination adds requests; the dependent lists (an Azure ML
 workspace's computes, datastores and connections, a private DNS zone's links and A records, a Backup vault's
-instances and policies) are per workspace, zone or vault, not per silo. The exception is a storage account's
+instances and policies, a Data Share account's shares and their data sets) are per workspace, zone, vault,
+account or share, not per silo. The exception is a storage account's
 object replication and inventory policies: the storage resource provider lists them only per account, so they
 cost two requests per storage account (silo accounts included). Independent lists run
 concurrently in a bounded pool. A list that fails (403, 404, throttled past the retries, timeout, malformed
@@ -202,6 +203,7 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.Storage/storageAccounts", "Microsoft.Storage", "storage accounts", follow=storage_children),
         plain("Microsoft.DataProtection/backupVaults", "Microsoft.DataProtection", "backup vaults",
               follow=backup_vault_children),
+        plain("Microsoft.DataShare/accounts", "Microsoft.DataShare", "data share accounts", follow=share_children),
         plain("Microsoft.Network/virtualNetworks", "Microsoft.Network", "virtual networks"),
         plain("Microsoft.Network/networkSecurityGroups", "Microsoft.Network", "network security groups"),
         plain("Microsoft.Network/privateEndpoints", "Microsoft.Network", "private endpoints"),
@@ -271,6 +273,19 @@ def storage_children(accounts: list[dict[str, Any]]) -> list[ListTask]:
         out.append(ListTask(aid, "Microsoft.Storage/storageAccounts/inventoryPolicies",
                             _plain_list(f"{aid}/inventoryPolicies", v), label=f"inventory of {acct.get('name')}"))
     return out
+
+
+def share_children(accounts: list[dict[str, Any]]) -> list[ListTask]:
+    """Shares of each Data Share account, then the data sets of each share (per account and share)."""
+    v = API_VERSIONS["Microsoft.DataShare"]
+
+    def datasets(shares: list[dict[str, Any]]) -> list[ListTask]:
+        return [ListTask(sh["id"], "Microsoft.DataShare/accounts/shares/dataSets",
+                         _plain_list(f"{sh['id']}/dataSets", v), label=f"data sets of {sh.get('name')}")
+                for sh in shares]
+
+    return [ListTask(a["id"], "Microsoft.DataShare/accounts/shares", _plain_list(f"{a['id']}/shares", v),
+                     follow=datasets, label=f"shares of {a.get('name')}") for a in accounts]
 
 
 def backup_vault_children(vaults: list[dict[str, Any]]) -> list[ListTask]:

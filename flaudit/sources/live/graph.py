@@ -45,6 +45,7 @@ from flaudit.sources.live.collect import (
     open_session,
     resolve_role_definitions,
     run_tasks,
+    share_children,
     storage_children,
     workspace_children,
 )
@@ -68,6 +69,7 @@ RESOURCE_TYPES = (
     "microsoft.keyvault/vaults",
     "microsoft.containerregistry/registries",
     "microsoft.dataprotection/backupvaults",
+    "microsoft.datashare/accounts",
 )
 AUTH_TYPES = ("microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions")
 
@@ -272,6 +274,7 @@ def collect_fleet(scope: Scope, *, credential: Any = None, cloud: Cloud | str | 
         follow += dns_zone_children(inventory.of_type("microsoft.network/privatednszones"))
         follow += storage_children(inventory.of_type("microsoft.storage/storageaccounts"))
         follow += backup_vault_children(inventory.of_type("microsoft.dataprotection/backupvaults"))
+        follow += share_children(inventory.of_type("microsoft.datashare/accounts"))
         follow_outcomes = run_tasks(session, follow, workers=workers, progress=progress)
         add_outcomes(inventory, follow_outcomes, provenance)
         if not any(t != norm(SUBSCRIPTION_TYPE) for _, t in inventory.collected):
