@@ -249,3 +249,24 @@ def test_data_sets_not_read_under_a_share_account_are_unknown():
     res.append(acct)
     u = Unreadable(acct["id"], "Microsoft.DataShare/accounts/shares", 403, "denied")
     assert one(run(res, unreadable=[u]), "FL-DM-005", "silo0")["status"] == "unknown"
+
+
+def test_a_declared_administrator_reading_the_inventory_report_is_shown_not_blocking(monkeypatch):
+    # access.classify gives "administrator" to principals the FL config declares (federated_learning.administrators)
+    import flaudit.access as access
+
+    res = support.sample_resources("hardened")
+    s0 = support.storage(res, "silo0")
+    res.append(mf.inventory_policy(s0["id"], "inventory"))
+    admin = "dddddddd-0000-0000-0000-00000000000a"
+    res.append(support.role_assignment(s0["id"], ROLE["blob-reader"], admin, principal_type="User"))
+    real = access.classify
+
+    def classify(d, pid, silo):
+        p = real(d, pid, silo)
+        return access.Principal(p.id, "break-glass", "administrator", None) if pid == admin else p
+
+    monkeypatch.setattr(access, "classify", classify)
+    found = support.findings(run(res), "FL-DM-002", silo="silo0")
+    assert {f["status"] for f in found} == {"pass"}
+    assert any(e["kind"] == "path" and e["relation"] == "administrator" for f in found for e in f["evidence"])
