@@ -116,19 +116,36 @@ def _accounts(d: Deployment) -> tuple[dict[str, dict[str, Any]], dict[str, dict[
     return cached
 
 
-def resolve_account(d: Deployment, ref: Any, silo: Silo) -> Place | None:
-    """Where the account ``ref`` (a name, a resource id or a template symbol) sits relative to ``silo``.
+def _lookup(d: Deployment, ref: Any) -> tuple[dict[str, Any] | None, str | None, str]:
+    """(the account ``ref`` names when it is in the input, the id ``ref`` spells if any, ``ref`` stripped).
 
-    None when ``ref`` is empty. An account that is not in the input is ``external``: nothing says who owns it.
-    """
+    ``ref`` is a name, a resource id or a template symbol; an id of an account that is not found by id is
+    looked up by its name, which is globally unique."""
     if not isinstance(ref, str) or not ref.strip():
-        return None
+        return None, None, ""
     text = ref.strip()
     by_id, by_name = _accounts(d)
     rid = _symbolic_id(text) or (text if text.startswith("/") else None)
     res = by_id.get(norm(rid)) if rid else by_name.get(text.lower())
     if res is None and rid and "/storageaccounts/" in norm(rid):
-        res = by_name.get(name_of(rid).lower())  # an id in another spelling of the same account name
+        res = by_name.get(name_of(rid).lower())
+    return res, rid, text
+
+
+def _account_id(d: Deployment, ref: Any) -> str | None:
+    """The lower-cased id of the account ``ref`` names when it is in the input, else None."""
+    res, _, _ = _lookup(d, ref)
+    return norm(res["id"]) if res is not None else None
+
+
+def resolve_account(d: Deployment, ref: Any, silo: Silo) -> Place | None:
+    """Where the account ``ref`` (a name, a resource id or a template symbol) sits relative to ``silo``.
+
+    None when ``ref`` is empty. An account that is not in the input is ``external``: nothing says who owns it.
+    """
+    res, rid, text = _lookup(d, ref)
+    if not text:
+        return None
     if res is None:
         return Place(rid or text, name_of(rid) if rid else text, "external")
     aid, name = norm(res["id"]), str(res.get("name") or name_of(res["id"]))
@@ -141,19 +158,6 @@ def resolve_account(d: Deployment, ref: Any, silo: Silo) -> Place | None:
     if isinstance(ws_storage, str) and norm(ws_storage) == aid:
         return Place(res["id"], name, "workspace")
     return Place(res["id"], name, "unlisted")
-
-
-def _account_id(d: Deployment, ref: Any) -> str | None:
-    """The lower-cased id of the account ``ref`` names when it is in the input, else None."""
-    if not isinstance(ref, str) or not ref.strip():
-        return None
-    text = ref.strip()
-    by_id, by_name = _accounts(d)
-    rid = _symbolic_id(text) or (text if text.startswith("/") else None)
-    res = by_id.get(norm(rid)) if rid else by_name.get(text.lower())
-    if res is None and rid and "/storageaccounts/" in norm(rid):
-        res = by_name.get(name_of(rid).lower())
-    return norm(res["id"]) if res is not None else None
 
 
 def _per_silo(d: Deployment, key: str, build: Any) -> dict[str, list[Any]]:
