@@ -533,19 +533,42 @@ def silo_connections(d: Deployment, silo: Silo) -> list[tuple[dict[str, Any], st
     return _per_silo(d, "_movement_connections", _all_connections).get(silo.name, [])
 
 
+def unresolved_connections(d: Deployment) -> list[dict[str, Any]]:
+    """Connections storing a secret whose target was a whole secret (a connection string, redacted on load) and
+    whose metadata names no account: they may reach any silo's storage."""
+    from flaudit.redact import REDACTED
+
+    return [c for c in d.inventory.of_type(CONNECTION)
+            if get_path(c, "properties.target") == REDACTED and connection_account(c) is None
+            and str(get_path(c, "properties.authType") or "").lower() not in CONNECTION_IDENTITY_ONLY]
+
+
 def _all_connections(d: Deployment) -> Iterator[tuple[str, tuple[dict[str, Any], str]]]:
     for conn in d.inventory.of_type(CONNECTION):
         silo = d.silo_by_storage.get(_account_id(d, connection_account(conn)) or "")
         if silo is not None:
-            yield silo.name, (conn, str(get_path(conn, "properties.authType") or "").lower())
+            yield silo.name, (conn, connection_auth(conn))
+
+
+def connection_auth(conn: dict[str, Any]) -> str:
+    """The connection's lower-cased authType, or ``sas`` when its target URL carried a SAS (``sig=``, redacted on
+    load) whatever the authType says: the workspace then stores a secret all the same."""
+    from flaudit.redact import REDACTED
+
+    target = get_path(conn, "properties.target")
+    if isinstance(target, str) and target.endswith(f"?{REDACTED}"):
+        return "sas"
+    return str(get_path(conn, "properties.authType") or "").lower()
 
 
 def _connection_path(d: Deployment, silo: Silo, conn: dict[str, Any], auth: str) -> Path:
     assert silo.storage is not None
     wid = workspace_of(conn["id"])
     in_ws = d.workspace is not None and norm(d.workspace.id) == wid
+    declared = str(get_path(conn, "properties.authType") or "")
     what = ("names a managed identity that every user of the connection acts as" if auth == "managedidentity"
-            else f"stores a {get_path(conn, 'properties.authType')} credential")
+            else "stores a SAS in its target URL" if auth == "sas" and declared.lower() != "sas"
+            else f"stores a {declared} credential")
     hops = (Hop(f"workspace connection {conn.get('name') or name_of(conn['id'])} points at {silo.storage.name} "
                 f"and {what}", conn["id"]),
             Hop(f"anyone who can use workspace {name_of(wid)} (jobs, the orchestrator, workspace contributors) "

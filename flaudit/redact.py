@@ -52,6 +52,10 @@ def redact(obj: Any) -> Any:
     if isinstance(obj, list):
         return [redact(v) for v in obj]
     if isinstance(obj, str) and _SECRET_VALUE.search(obj):
+        # A SAS URL keeps its (non-secret) address, so rules can still tell which account it reaches.
+        head, query, _ = obj.partition("?")
+        if query and "://" in head and not _SECRET_VALUE.search(head):
+            return f"{head}?{REDACTED}"
         return REDACTED
     return obj
 

@@ -29,6 +29,7 @@ from flaudit.movement import (
     CONNECTION_STORED,
     RULE_CONNECTION,
     silo_connections,
+    unresolved_connections,
 )
 from flaudit.rbac import Access
 from flaudit.reach import paths_of
@@ -348,6 +349,7 @@ def inert_outsider_keys(d: Deployment) -> Iterable[Finding]:
 @deduplicated
 def connections_without_credentials(d: Deployment) -> Iterable[Finding]:
     cov = d.inventory.coverage(CONNECTION)
+    unresolved = unresolved_connections(d)
     for silo in d.silos:
         if silo.storage is None:
             yield _unresolved(silo)
@@ -363,9 +365,11 @@ def connections_without_credentials(d: Deployment) -> Iterable[Finding]:
             sub = f"{silo.name}|{conn['id']}"
             if auth in CONNECTION_STORED:
                 p = paths.get(conn["id"].lower())
-                yield Fail(conn["id"], f"{silo.name}: workspace connection {name} reaches {st.name} with "
-                           f"{get_path(conn, 'properties.authType')} auth: the workspace holds a way into silo data "
-                           "that does not need the silo's identity.", silo=silo.name,
+                how = (f"{get_path(conn, 'properties.authType')} auth" if auth != "sas" or
+                       str(get_path(conn, "properties.authType") or "").lower() == "sas" else "a SAS in its target URL")
+                yield Fail(conn["id"], f"{silo.name}: workspace connection {name} reaches {st.name} with {how}: "
+                           "the workspace holds a way into silo data that does not need the silo's identity.",
+                           silo=silo.name,
                            evidence=([p.evidence()] if p else []) + ev + kind_notes(["credential"]), subject=sub)
             elif auth in CONNECTION_IDENTITY_ONLY:
                 yield Pass(conn["id"], f"{silo.name}: workspace connection {name} reaches {st.name} with the "
@@ -375,7 +379,13 @@ def connections_without_credentials(d: Deployment) -> Iterable[Finding]:
                 yield Unknown(conn["id"], f"{silo.name}: workspace connection {name} points at {st.name} with "
                               f"auth type {get_path(conn, 'properties.authType')!r}, which flaudit does not know.",
                               silo=silo.name, evidence=ev, subject=sub)
-        if found:
+        for conn in unresolved:
+            yield Unknown(conn["id"], f"{silo.name}: workspace connection {conn.get('name')} stores a "
+                          f"{get_path(conn, 'properties.authType')} credential to a target given as a connection "
+                          "string (redacted), so whether it reaches the silo's storage is unknown.", silo=silo.name,
+                          evidence=[prop(conn["id"], "properties.target", get_path(conn, "properties.target"))],
+                          subject=f"{silo.name}|{conn['id']}")
+        if found or unresolved:
             continue
         if cov == "unreadable":
             u = d.inventory.unreadable_for(CONNECTION)[0]

@@ -92,3 +92,24 @@ def test_a_pasted_listsecrets_answer_keeps_no_secret():
     text = json.dumps(inv.resources)
     assert "s3cr3t-value" not in text and "ghp_token_value" not in text and "AKIA-visible-id" not in text
     assert "AccessKey" in text  # the auth type stays: rules need it
+
+
+def test_a_sas_url_target_keeps_its_address_and_counts_as_a_stored_sas_whatever_the_auth_type():
+    res = support.sample_resources("hardened")
+    name = support.storage(res, "silo2")["name"]
+    sas = f"https://{name}.blob.core.windows.net/data?sv=2024-11-04&ss=b&srt=co&sp=rl&sig=AbCdEfGhIjKlMnOpQrStUv%3D"
+    res.append(mf.connection(ws_id(res), "sas-url", sas, "None"))  # the secret hides in the URL, auth says None
+    inv = support.inventory(res)
+    stored = inv.get(f"{ws_id(res)}/connections/sas-url")["properties"]["target"]
+    assert "sig=" not in stored and stored.startswith(f"https://{name}.blob.core.windows.net/data?")
+    f = silo_finding(run(res), "silo2")  # authType says None, but the workspace stores the URL's SAS
+    assert f["status"] == "fail" and "a SAS in its target URL" in f["message"]
+
+
+def test_a_connection_string_target_that_was_redacted_whole_makes_every_silo_unknown():
+    res = support.sample_resources("hardened")
+    name = support.storage(res, "silo0")["name"]
+    res.append(mf.connection(ws_id(res), "cs", f"DefaultEndpointsProtocol=https;AccountName={name};AccountKey=c2VjcmV0;"
+                             "EndpointSuffix=core.windows.net", "AccountKey"))
+    result = run(res)
+    assert {f["status"] for f in support.findings(result, "FL-WS-005")} == {"unknown"}
