@@ -209,14 +209,14 @@ def no_vaulted_backup(d: Deployment) -> Iterable[Finding]:
             continue
         st = silo.storage
         found = backups(d, silo)
-        paths = {p.outsider_id: p for p in paths_of(d, silo=silo.name, kinds=("copy",), rule_id=RULE_BACKUP)}
+        paths = {p.hops[0].ref.lower(): p for p in paths_of(d, silo=silo.name, kinds=("copy",), rule_id=RULE_BACKUP)}
         for b in found:
             ev = [prop(b.instance["id"], "properties.dataSourceInfo.resourceID",
                        get_path(b.instance, "properties.dataSourceInfo.resourceID"))]
             if b.policy is not None:
                 ev.append(prop(b.policy["id"], "properties.policyRules[*].dataStoreType", list(b.stores)))
             name = b.instance.get("name") or name_of(b.instance["id"])
-            p = paths.get(b.vault_id)
+            p = paths.get(b.instance["id"].lower())
             if p is not None:
                 ev = [p.evidence(), *ev, *kind_notes(["copy"])]
             if b.policy is None:

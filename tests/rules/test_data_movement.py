@@ -270,3 +270,14 @@ def test_a_declared_administrator_reading_the_inventory_report_is_shown_not_bloc
     found = support.findings(run(res), "FL-DM-002", silo="silo0")
     assert {f["status"] for f in found} == {"pass"}
     assert any(e["kind"] == "path" and e["relation"] == "administrator" for f in found for e in f["evidence"])
+
+
+def test_two_backup_instances_in_one_vault_each_cite_their_own_chain():
+    res = support.sample_resources("hardened")
+    vault = mf.backup_vault()
+    pol = mf.backup_policy(vault["id"])
+    s0 = support.storage(res, "silo0")
+    res += [vault, pol, mf.backup_instance(vault["id"], s0, pol["id"], name="first"),
+            mf.backup_instance(vault["id"], s0, pol["id"], name="second")]
+    found = support.findings(run(res), "FL-DM-003", silo="silo0", status="fail")
+    assert sorted(path_of(f)["chain"][0]["ref"].rsplit("/", 1)[-1] for f in found) == ["first", "second"]
