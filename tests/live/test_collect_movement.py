@@ -77,3 +77,19 @@ def test_fleet_mode_reads_the_movement_types_too(retry):
     assert support.statuses(result, "FL-DM-003", silo="silo1") == {"fail"}
     assert support.statuses(result, "FL-WS-005", silo="silo1") == {"fail"}
     assert support.statuses(result, "FL-DM-005", silo="silo2") == {"fail"}
+
+
+def test_a_snapshot_of_the_movement_types_reads_back_to_the_same_findings(live, tmp_path):
+    from flaudit.sources.files import read_file
+    from flaudit.sources.live.collect import write_collected_snapshot
+
+    inv, _ = live(_deployment())
+    snap = tmp_path / "snap.json"
+    write_collected_snapshot(inv, snap)
+    assert "c2VjcmV0LWFjY291bnQta2V5" not in snap.read_text()
+    again = read_file(snap)
+    assert again.collected == inv.collected
+    first, second = _audit(inv), _audit(again)
+    movement = ("FL-DM-001", "FL-DM-002", "FL-DM-003", "FL-DM-005", "FL-WS-005")
+    pick = lambda r: sorted((f["id"], f["status"]) for f in r["findings"] if f["rule_id"] in movement)  # noqa: E731
+    assert pick(first) == pick(second) and any(s == "fail" for _, s in pick(first))
