@@ -85,6 +85,7 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
     from flaudit.gate import fix_first_all
     from flaudit.result import build_result
     from flaudit.selection import selection_report
+    from flaudit.unmodelled import unmodelled_children
 
     ev = evaluate(inventory, config, rules_dirs=rules_dirs, selection=selection)
     topology = ev.deployment.topology_dict()
@@ -94,7 +95,7 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
     result = build_result(
         findings=ev.findings, profile=profile, inventory=inventory, topology=topology,
         access=ev.access, network_paths=ev.network_paths, rules=ev.rules, waivers=waiver_report,
-        generated_at=generated_at,
+        generated_at=generated_at, unmodelled=[u.to_dict() for u in unmodelled_children(ev.deployment)],
     )
     if selection is not None and selection.active:
         result["selection"] = selection_report(selection, ev.skipped or [])

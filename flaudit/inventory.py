@@ -53,6 +53,16 @@ KNOWN_TYPES = frozenset(
         "microsoft.resources/subscriptions",
         "microsoft.resources/resourcegroups",
         "microsoft.management/managementgroups",
+        # configured data movement and stored credentials (flaudit/movement.py)
+        "microsoft.storage/storageaccounts/objectreplicationpolicies",
+        "microsoft.storage/storageaccounts/inventorypolicies",
+        "microsoft.dataprotection/backupvaults",
+        "microsoft.dataprotection/backupvaults/backupinstances",
+        "microsoft.dataprotection/backupvaults/backuppolicies",
+        "microsoft.machinelearningservices/workspaces/connections",
+        "microsoft.datashare/accounts",
+        "microsoft.datashare/accounts/shares",
+        "microsoft.datashare/accounts/shares/datasets",
     }
 )
 
@@ -102,6 +112,9 @@ class Inventory:
     #: (a plain file), in which case an absent type is "not collected" rather than "none exist".
     collected: set[tuple[str, str]] | None = None
     ignored_types: Counter = field(default_factory=Counter)
+    #: id -> lower-cased type of every resource not read (never its body): flaudit.unmodelled lists those
+    #: under FL resources by name.
+    ignored: dict[str, str] = field(default_factory=dict)
     sources: list[SourceInfo] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     #: Where each resource came from in an IaC file: norm id -> {"file", "line", "json_path"}.
@@ -112,6 +125,7 @@ class Inventory:
     #: Each note holds ``{n}`` where the count goes; :meth:`note_lines` renders them for ``input.notes``.
     notes: Counter = field(default_factory=Counter)
     _by_type: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False)
+    _ctypes: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, repr=False)
 
     # -- building -------------------------------------------------------------------------------------
     def add(self, resource: dict[str, Any]) -> bool:
@@ -127,6 +141,9 @@ class Inventory:
         rtype = norm(given) or type_of(raw_id or "")
         if rtype not in KNOWN_TYPES:
             self.ignored_types[rtype or "(no type)"] += 1
+            rid = resource.get("id")
+            if isinstance(rid, str) and rid:
+                self.ignored[rid.strip().rstrip("/")] = rtype or "(no type)"
             return False
         stored = redact(resource)
         if not given:
@@ -157,6 +174,7 @@ class Inventory:
             self.collected = (self.collected or set()) | other.collected
         self.ignored_types.update(other.ignored_types)
         self.notes.update(other.notes)
+        self.ignored.update(other.ignored)
         self.sources.extend(other.sources)
         for k, v in other.metadata.items():
             self.metadata.setdefault(k, v)
@@ -166,6 +184,7 @@ class Inventory:
 
     def remove(self, resource_id: str) -> None:
         self.resources.pop(norm(resource_id), None)
+        self.ignored.pop(resource_id.strip().rstrip("/"), None)
         self._by_type = None
 
     # -- reading --------------------------------------------------------------------------------------
@@ -203,11 +222,20 @@ class Inventory:
         if self.unreadable_for(rtype, scope):
             return "unreadable"
         t = norm(rtype)
-        if self.collected is not None and any(ct == t for _, ct in self.collected):
+        if self.collected is not None and t in self._collected_types():
             return "collected"
         if self.of_type(t):
             return "present"
         return "absent"
+
+    def _collected_types(self) -> frozenset[str]:
+        """The types in ``collected``, indexed (a live snapshot records two per storage account, and rules ask
+        per silo); rebuilt whenever ``collected`` is replaced or grows."""
+        c = self.collected or set()
+        key = (id(c), len(c))
+        if self._ctypes is None or self._ctypes[0] != key:
+            self._ctypes = (key, frozenset(t for _, t in c))
+        return self._ctypes[1]
 
     def sha256(self) -> str:
         """Digest of the canonical inventory (sorted resources and unreadable items), stable across inputs

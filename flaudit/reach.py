@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PRODUCERS: tuple[str, ...] = (
     "flaudit.takeover:identity_takeover_paths",
     "flaudit.netreach:silo_network_paths",
+    "flaudit.movement:copy_paths",
 )
 
 

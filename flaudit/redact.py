@@ -17,7 +17,8 @@ _SECRET_KEYS = {
     "accountkey", "key", "key1", "key2", "primarykey", "secondarykey", "keys", "password", "clientsecret",
     "secret", "secrets", "sastoken", "sas", "connectionstring", "connectionstrings", "primaryconnectionstring",
     "secondaryconnectionstring", "certificate", "privatekey", "token", "accesstoken", "sharedaccesskey",
-    "storageaccountkey", "value_secret",
+    "storageaccountkey", "value_secret", "pat", "securitytoken", "developertoken", "refreshtoken",
+    "secretaccesskey",
 }
 # Values that look like secrets wherever they appear.
 _SECRET_VALUE = re.compile(
@@ -36,7 +37,12 @@ def redact(obj: Any) -> Any:
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
-            if isinstance(k, str) and _is_secret_key(k) and v not in (None, "", [], {}):
+            if isinstance(k, str) and k.lower() == "credentials" and isinstance(v, dict) and v and \
+                    not any(isinstance(x, str) and x.lower() == "credentialstype" for x in v):
+                # A workspace connection's credentials block (no credentialsType, unlike a datastore's) holds
+                # only secrets in shapes that vary with its authType: keep none of it.
+                out[k] = REDACTED
+            elif isinstance(k, str) and _is_secret_key(k) and v not in (None, "", [], {}):
                 # A dict/list under a secret key might still carry harmless shape info (e.g. credentials
                 # type); keep only a marker so rules can see that a secret was present.
                 out[k] = REDACTED
@@ -46,6 +52,10 @@ def redact(obj: Any) -> Any:
     if isinstance(obj, list):
         return [redact(v) for v in obj]
     if isinstance(obj, str) and _SECRET_VALUE.search(obj):
+        # A SAS URL keeps its (non-secret) address, so rules can still tell which account it reaches.
+        head, query, _ = obj.partition("?")
+        if query and "://" in head and not _SECRET_VALUE.search(head):
+            return f"{head}?{REDACTED}"
         return REDACTED
     return obj
 

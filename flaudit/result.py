@@ -58,7 +58,8 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
 
 def build_result(*, findings: list[Finding], profile: str, inventory: Any, topology: dict[str, Any],
                  access: list[dict[str, Any]], network_paths: list[dict[str, Any]], rules: list[Any],
-                 waivers: dict[str, Any] | None = None, generated_at: str | None = None) -> dict[str, Any]:
+                 waivers: dict[str, Any] | None = None, generated_at: str | None = None,
+                 unmodelled: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     from flaudit.gate import fix_first_all, natural_key
 
     findings = sorted(findings, key=lambda f: (f.area, f.rule_id, natural_key(f.silo), f.resource_id.lower(),
@@ -74,6 +75,7 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
             "sources": [s.to_dict() for s in inventory.sources],
             "ignored_types": dict(sorted(inventory.ignored_types.items())),
             "notes": inventory.note_lines() if hasattr(inventory, "note_lines") else [],
+            "unmodelled": list(unmodelled or []),
             "unreadable": [u.to_dict() for u in inventory.unreadable],
             "unsupported": list(inventory.unsupported),
             "collection": dict(inventory.metadata),

@@ -260,8 +260,13 @@ def evidence_text(item: dict[str, Any]) -> str:
 
 
 def access_chain_text(edge: dict[str, Any]) -> str:
-    """"principal -(kinds)-> storage via role at scope" for an access[] entry."""
+    """"principal -(kinds)-> storage via role at scope" for an access[] entry; for a path entry (``path_kind``,
+    flaudit/paths.py) "silo's resource -[kind]-> outsider (relation) via hop; hop"."""
     who = edge.get("principal_name") or edge.get("principal_id") or "?"
+    if edge.get("path_kind") and "storage_id" not in edge:
+        hops = "; ".join(str(c.get("text") or "") for c in edge.get("chain") or [] if isinstance(c, dict))
+        return (f"{edge.get('silo') or '?'}: {resource_name(edge.get('target_id'))} -[{edge.get('path_kind')}]-> "
+                f"{who} ({edge.get('relation', '?')})" + (f" via {hops}" if hops else ""))
     kinds = ",".join(edge.get("kinds") or [])
     via = "; ".join(
         f"{c.get('role_name') or resource_name(c.get('role_definition_id'))} at {short_scope(c.get('scope'))}"

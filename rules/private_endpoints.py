@@ -46,11 +46,70 @@ def _no_workspace(what: str) -> Finding:
     return Unknown("", f"The workspace is not in the input; its {what} cannot be checked.", subject="workspace")
 
 
-def required_groups(storage: StorageAccount) -> list[str]:
-    """``blob`` always; ``dfs`` too when hierarchical namespace is on (missing isHnsEnabled means false; any
-    value other than false or missing, e.g. the string "true", is taken as on: fail closed)."""
+#: Storage sub-resources (private endpoint group ids) a datastore type reads through. An AzureBlob datastore
+#: reads over the blob endpoint even on a hierarchical-namespace account; an AzureDataLakeGen2 datastore reads
+#: over dfs, and Microsoft asks for a blob endpoint beside every dfs one because Data Lake operations can be
+#: redirected to the blob endpoint; an AzureFile datastore reads over the file endpoint.
+DATASTORE_GROUPS: dict[str, tuple[str, ...]] = {
+    "azureblob": ("blob",),
+    "azuredatalakegen2": ("blob", "dfs"),
+    "azurefile": ("file",),
+}
+DATASTORE_TYPE = "microsoft.machinelearningservices/workspaces/datastores"
+
+
+def _hns(storage: StorageAccount) -> bool:
+    """Hierarchical namespace on (missing isHnsEnabled means false; any value other than false or missing,
+    e.g. the string "true", is taken as on: fail closed)."""
     hns = storage.prop("properties.isHnsEnabled")
-    return ["blob"] if hns is None or hns is False or str(hns).lower() == "false" else ["blob", "dfs"]
+    return not (hns is None or hns is False or str(hns).lower() == "false")
+
+
+def _datastores_on(d: Deployment, storage: StorageAccount) -> list[dict[str, Any]]:
+    """Every datastore in the input whose accountName is ``storage``'s (indexed once per deployment)."""
+    index = d.__dict__.get("_datastores_by_account")
+    if index is None:
+        index = {}
+        for ds in d.inventory.of_type(DATASTORE_TYPE):
+            index.setdefault(str(get_path(ds, "properties.accountName") or "").lower(), []).append(ds)
+        d.__dict__["_datastores_by_account"] = index
+    return index.get(storage.name.lower(), [])
+
+
+def required_groups(d: Deployment, storage: StorageAccount) -> list[str]:
+    """The private endpoint sub-resources silo compute needs to read ``storage``'s data.
+
+    The union over every datastore in the input that points at the account (by accountName), each by its
+    datastoreType (:data:`DATASTORE_GROUPS`). When no datastore points at it, or one has a type flaudit does
+    not know, the account's own shape decides (fail closed): ``blob``, plus ``dfs`` on a hierarchical-namespace
+    account.
+    """
+    groups: list[str] = []
+    unknown = False
+    for ds in _datastores_on(d, storage):
+        known = DATASTORE_GROUPS.get(str(get_path(ds, "properties.datastoreType") or "").lower())
+        if known is None:
+            unknown = True
+        else:
+            groups += [g for g in known if g not in groups]
+    if unknown or not groups:
+        for g in (["blob", "dfs"] if _hns(storage) else ["blob"]):
+            if g not in groups:
+                groups.append(g)
+    order = {"blob": 0, "dfs": 1, "file": 2}
+    return sorted(groups, key=lambda g: order.get(g, 9))
+
+
+def _group_evidence(d: Deployment, st: StorageAccount, group: str) -> list[dict[str, Any]]:
+    """Why ``group`` is required: the account's namespace and the datastores that read through it (shown when
+    they decide something: a dfs or file endpoint, or blob alone on a hierarchical-namespace account)."""
+    ev = []
+    if group == "blob" and not _hns(st):
+        return ev
+    ev.append(prop(st.id, "properties.isHnsEnabled", st.prop("properties.isHnsEnabled")))
+    for ds in _datastores_on(d, st):
+        ev.append(prop(ds["id"], "properties.datastoreType", get_path(ds, "properties.datastoreType")))
+    return ev
 
 
 def endpoint_links(d: Deployment, target: dict[str, Any], group: str
@@ -155,13 +214,16 @@ def storage_no_public_path(d: Deployment) -> Iterable[Finding]:
 # ----------------------------------------------------------------------------------------------------------
 @rule(
     id="FL-PE-002",
-    title="Silo storage has an Approved blob (and dfs) private endpoint",
+    title="Silo storage has an Approved private endpoint for each sub-resource its datastores read",
     area="private-endpoints",
     severity="high",
     blocks=("production",),
     rationale="A private endpoint carries traffic only once its connection is Approved; Pending, Rejected and "
-    "Disconnected endpoints carry nothing. Azure ML reads datastores over the blob endpoint, and over dfs "
-    "as well when hierarchical namespace (isHnsEnabled, missing means false) is on. The connection state is "
+    "Disconnected endpoints carry nothing. The endpoints needed follow how the data is read: an AzureBlob "
+    "datastore reads over blob, even on a hierarchical-namespace account; an AzureDataLakeGen2 datastore reads "
+    "over dfs and needs blob beside it (Data Lake operations can be redirected to the blob endpoint); an "
+    "AzureFile datastore reads over file. With no datastore on the account, or one of another type, blob is "
+    "required, and dfs too when hierarchical namespace (isHnsEnabled, missing means false) is on. The connection state is "
     "read from both the endpoint (privateLinkServiceConnections / manualPrivateLinkServiceConnections) and "
     "the account (privateEndpointConnections); if they disagree the non-Approved one counts.",
     remediation=Remediation(
@@ -173,7 +235,8 @@ def storage_no_public_path(d: Deployment) -> Iterable[Finding]:
         "  location: location\n  properties: {\n    subnet: { id: siloSubnet.id }\n"
         "    privateLinkServiceConnections: [ {\n      name: 'blob'\n      properties: {\n"
         "        privateLinkServiceId: account.id\n        groupIds: [ 'blob' ]\n      }\n    } ]\n  }\n}",
-        text="Create a blob private endpoint (and dfs for HNS accounts) in the silo VNet and approve it.",
+        text="Create a private endpoint for each sub-resource the silo's datastores read through (blob for "
+        "AzureBlob; dfs and blob for AzureDataLakeGen2; file for AzureFile) in the silo VNet and approve it.",
     ),
     references=(STORAGE_PE_DOCS, PE_STATES_DOCS),
     policy=("6edd7eda-6dd8-40f7-810d-67160c639cd9",),
@@ -184,11 +247,9 @@ def storage_private_endpoint_approved(d: Deployment) -> Iterable[Finding]:
         if st is None:
             yield _unresolved_storage(silo)
             continue
-        for group in required_groups(st):
+        for group in required_groups(d, st):
             links, why = endpoint_links(d, st.raw, group)
-            ev = _link_evidence(links, st.id)
-            if group == "dfs":
-                ev.insert(0, prop(st.id, "properties.isHnsEnabled", True))
+            ev = _group_evidence(d, st, group) + _link_evidence(links, st.id)
             approved = [lk for lk in links if lk.approved and lk.has_group(group)]
             if approved:
                 yield Pass(st.id, f"Storage {st.name} has an Approved {group} private endpoint "
@@ -252,7 +313,7 @@ def each_compute_to_own_storage(d: Deployment,
 )
 def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
     def judge(silo: Silo, c: Compute, st: StorageAccount, p: Placement) -> Iterator[Finding]:
-        for group in required_groups(st):
+        for group in required_groups(d, st):
             subject = f"{st.id}|{group}"
             if p.kind == "managed":
                 rules = managed_private_endpoint_rules(p.workspace, st.id, group)
@@ -367,7 +428,7 @@ def private_dns_linked(d: Deployment) -> Iterable[Finding]:
                                 "is not customer-managed.", silo=silo.name, subject=st.id)
             return
         vnet = vnet_of(p.subnet_id)
-        for group in required_groups(st):
+        for group in required_groups(d, st):
             yield _dns_finding(d, silo, c.id, c.name, st, group, vnet)
 
     yield from each_compute_to_own_storage(d, judge)

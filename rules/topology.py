@@ -11,6 +11,7 @@ from flaudit.arm import norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.model import Deployment
+from flaudit.unmodelled import unmodelled_children
 
 FL_DOCS = "https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/docs/concepts/plan-your-fl-project.md"
 AML_DATASTORE_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-datastore"
@@ -180,7 +181,12 @@ def topology_from_config(d: Deployment) -> Iterable[Finding]:
     severity="high",
     blocks=("prototype", "production"),
     rationale="Reads that failed (403, 404, throttling) and template constructs flaudit could not evaluate hide "
-    "configuration the rules need. They make the verdict unknown rather than letting missing data pass.",
+    "configuration the rules need. They make the verdict unknown rather than letting missing data pass. Child "
+    "resources of a silo's or the orchestrator's storage account, identity or compute, or of the workspace, whose type "
+    "flaudit does not model are listed by name (result input.unmodelled); a type not on flaudit's documented "
+    "list of inert ones (flaudit/unmodelled.py: service settings, lifecycle, locks, Azure ML asset records...) "
+    "may copy data or grant access (local users, federated credentials, diagnostic settings, endpoints, event "
+    "subscriptions...) and makes production unknown until it is modelled.",
     remediation=Remediation(
         cli="az role assignment create --assignee <auditor> --role Reader --scope /subscriptions/<sub>",
         bicep="// grant the auditing principal Reader on the FL subscription or resource groups",
@@ -199,5 +205,20 @@ def inputs_complete(d: Deployment) -> Iterable[Finding]:
     for i, item in enumerate(inv.unsupported):
         yield Unknown(item.get("resource_id") or "", f"Template construct not evaluated: {item.get('message')}",
                       evidence=[note(str(item.get("message")))], subject=f"unsupported|{i}|{item.get('message')}")
-    if not inv.unreadable and not inv.unsupported:
-        yield Pass("", f"All {len(inv.resources)} resources in the input were read and evaluated.")
+    unmodelled = unmodelled_children(d)
+    for u in unmodelled:
+        if not u.data_bearing:
+            continue
+        owner, _, what = u.parent_kind.partition("-")
+        where = f"{u.silo}'s {what}" if u.silo else f"the orchestrator's {what}" if owner == "orchestrator" \
+            else "the workspace"
+        f = Unknown(u.parent_id, f"{where} {u.parent_id.rsplit('/', 1)[-1]} has {len(u.ids)} {u.resource_type} "
+                    f"resource(s) flaudit does not model: {u.reason}.", silo=u.silo,
+                    evidence=[note(f"{u.resource_type}: {u.reason}"), *(note(i) for i in u.ids[:10])],
+                    subject=f"unmodelled|{u.resource_type}")
+        f.blocks = ("production",)
+        yield f
+    if not inv.unreadable and not inv.unsupported and not any(u.data_bearing for u in unmodelled):
+        inert = [note(f"not modelled, inert: {u.resource_type} under {u.parent_id} ({u.reason})") for u in unmodelled]
+        yield Pass("", f"All {len(inv.resources)} resources in the input were read and evaluated"
+                   + (f"; {len(inert)} unmodelled child type(s) are inert." if inert else "."), evidence=inert)

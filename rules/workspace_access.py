@@ -1,5 +1,6 @@
 """Workspace access: nothing outside a silo (workspace, orchestrator, other silos, unlisted principals) reaches
-its storage, by role, by storage firewall resource-instance rule, or by a credential stored in a datastore.
+its storage, by role, by storage firewall resource-instance rule, or by a credential stored in a datastore or a
+workspace connection (connections are resolved by flaudit/movement.py, which also makes them ``credential`` paths).
 
 Who holds which access comes from the one evaluator (flaudit/rbac.py) through flaudit/access.py, which also
 decides how each principal relates to the silo.
@@ -23,7 +24,16 @@ from flaudit.arm import get_path, norm
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.model import Deployment, Silo
+from flaudit.movement import (
+    CONNECTION,
+    CONNECTION_IDENTITY_ONLY,
+    CONNECTION_STORED,
+    RULE_CONNECTION,
+    silo_connections,
+    unresolved_connections,
+)
 from flaudit.rbac import Access
+from flaudit.reach import paths_of
 
 DATASTORE = "microsoft.machinelearningservices/workspaces/datastores"
 AML_PROVIDER = "/providers/microsoft.machinelearningservices/"
@@ -327,3 +337,85 @@ def inert_outsider_keys(d: Deployment) -> Iterable[Finding]:
             else:
                 yield Pass(st.id, f"{silo.name}: no principal outside the silo holds key-bearing roles on {st.name}.",
                            silo=silo.name)
+
+
+@rule(
+    id="FL-WS-005",
+    title="No workspace connection holds a credential to silo storage",
+    area="workspace-access",
+    severity="high",
+    blocks=("prototype", "production"),
+    rationale="A workspace connection (Microsoft.MachineLearningServices/workspaces/connections) to a storage "
+    "account keeps its credential in the workspace: with authType AccountKey, SAS, ServicePrincipal, "
+    "UsernamePassword, AccessKey, ApiKey, CustomKeys, PAT or OAuth2 a secret, with ManagedIdentity an identity "
+    "every user of the connection acts as. Anyone who can use the workspace (any job, the orchestrator, "
+    "workspace contributors) then reads the silo's data with it, whatever the role assignments say, as with a "
+    "datastore holding credentials (FL-WS-003). Only AAD (the caller's own identity) and None store nothing. The "
+    "account is read from the connection's target (a blob/dfs/file/queue/table URL or a resource id) or its "
+    "metadata (AccountName, ResourceId). Connections are listed with their GET, never listsecrets; an authType "
+    "flaudit does not know is unknown, connections that were not read are unknown.",
+    remediation=Remediation(
+        cli="az ml connection list --workspace-name <ws> --resource-group <rg>\n"
+        "az ml connection delete --name <connection> --workspace-name <ws> --resource-group <rg>",
+        bicep="resource conn 'Microsoft.MachineLearningServices/workspaces/connections@2025-06-01' = {\n"
+        "  parent: workspace\n  name: 'silo0-blob'\n  properties: {\n    category: 'AzureBlob'\n"
+        "    target: siloStorage.properties.primaryEndpoints.blob\n    authType: 'AAD'\n  }\n}",
+        text="Delete the connection (or recreate it with authType AAD) and rotate the account key, SAS or service "
+        "principal secret it stored.",
+    ),
+    references=("https://learn.microsoft.com/azure/machine-learning/how-to-connection",
+                "https://learn.microsoft.com/rest/api/azureml/workspace-connections/list", AML_IDENTITY_DOCS),
+)
+@deduplicated
+def connections_without_credentials(d: Deployment) -> Iterable[Finding]:
+    cov = d.inventory.coverage(CONNECTION)
+    unresolved = unresolved_connections(d)
+    for silo in d.silos:
+        if silo.storage is None:
+            yield _unresolved(silo)
+            continue
+        st = silo.storage
+        paths = {p.hops[0].ref.lower(): p for p in paths_of(d, silo=silo.name, kinds=("credential",),
+                                                               rule_id=RULE_CONNECTION)}
+        found = silo_connections(d, silo)
+        for conn, auth in found:
+            name = str(conn.get("name") or conn["id"].rsplit("/", 1)[-1])
+            ev = [prop(conn["id"], "properties.target", get_path(conn, "properties.target")),
+                  prop(conn["id"], "properties.authType", get_path(conn, "properties.authType"))]
+            sub = f"{silo.name}|{conn['id']}"
+            if auth in CONNECTION_STORED:
+                p = paths.get(conn["id"].lower())
+                how = (f"{get_path(conn, 'properties.authType')} auth" if auth != "sas" or
+                       str(get_path(conn, "properties.authType") or "").lower() == "sas" else "a SAS in its target URL")
+                yield Fail(conn["id"], f"{silo.name}: workspace connection {name} reaches {st.name} with {how}: "
+                           "the workspace holds a way into silo data that does not need the silo's identity.",
+                           silo=silo.name,
+                           evidence=([p.evidence()] if p else []) + ev + kind_notes(["credential"]), subject=sub)
+            elif auth in CONNECTION_IDENTITY_ONLY:
+                yield Pass(conn["id"], f"{silo.name}: workspace connection {name} reaches {st.name} with the "
+                           f"caller's own identity ({get_path(conn, 'properties.authType')}).", silo=silo.name,
+                           evidence=ev, subject=sub)
+            else:
+                yield Unknown(conn["id"], f"{silo.name}: workspace connection {name} points at {st.name} with "
+                              f"auth type {get_path(conn, 'properties.authType')!r}, which flaudit does not know.",
+                              silo=silo.name, evidence=ev, subject=sub)
+        for conn in unresolved:
+            yield Unknown(conn["id"], f"{silo.name}: workspace connection {conn.get('name')} stores a "
+                          f"{get_path(conn, 'properties.authType')} credential to a target given as a connection "
+                          "string (redacted), so whether it reaches the silo's storage is unknown.", silo=silo.name,
+                          evidence=[prop(conn["id"], "properties.target", get_path(conn, "properties.target"))],
+                          subject=f"{silo.name}|{conn['id']}")
+        if found or unresolved:
+            continue
+        if cov == "unreadable":
+            u = d.inventory.unreadable_for(CONNECTION)[0]
+            yield Unknown(st.id, f"{silo.name}: workspace connections could not be read ({u.status or 'error'}: "
+                          f"{u.message}).", silo=silo.name, evidence=[note(u.message)], subject=silo.name)
+        elif cov == "absent":
+            yield Unknown(st.id, f"{silo.name}: the input holds no workspace connections ({CONNECTION}), so "
+                          "whether one stores a credential to the silo's storage is unknown.", silo=silo.name,
+                          evidence=[note(f"{CONNECTION} was neither collected nor given")], subject=silo.name)
+        else:
+            yield Pass(st.id, f"{silo.name}: no workspace connection points at {st.name}.", silo=silo.name,
+                       evidence=[note(f"{len(d.inventory.of_type(CONNECTION))} connection(s) evaluated")],
+                       subject=silo.name)

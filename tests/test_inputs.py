@@ -131,3 +131,16 @@ def test_binary_file_is_rejected_cleanly(tmp_path):
     p.write_bytes(b"\xff\xfe\x00\x01garbage")
     with pytest.raises(InputError, match="UTF-8|not JSON"):
         read_file(p)
+
+
+def test_coverage_index_follows_collected_as_it_grows_or_is_replaced():
+    from flaudit.inventory import Inventory
+
+    inv = Inventory()
+    inv.collected = {("/subscriptions/s", "microsoft.storage/storageaccounts")}
+    assert inv.coverage("Microsoft.Storage/storageAccounts") == "collected"
+    assert inv.coverage("microsoft.storage/storageaccounts/objectreplicationpolicies") == "absent"
+    inv.collected.add(("/subscriptions/s/x", "microsoft.storage/storageaccounts/objectreplicationpolicies"))
+    assert inv.coverage("microsoft.storage/storageaccounts/objectreplicationpolicies") == "collected"
+    inv.collected = {("/subscriptions/s", "microsoft.network/routetables")}
+    assert inv.coverage("microsoft.storage/storageaccounts") == "absent"

@@ -111,6 +111,7 @@ class Builder:
         }
         if hardened:
             props["allowCrossTenantReplication"] = False
+            props["allowedCopyScope"] = "PrivateLink"
             props["networkAcls"]["bypass"] = "None"
             props["encryption"]["requireInfrastructureEncryption"] = True
         return self.add({"id": rid, "name": name, "type": "Microsoft.Storage/storageAccounts", "location": LOC,
@@ -395,6 +396,11 @@ COLLECTED_TYPES = (
     "microsoft.authorization/roledefinitions", "microsoft.authorization/denyassignments",
     "microsoft.managedidentity/userassignedidentities", "microsoft.keyvault/vaults",
     "microsoft.containerregistry/registries",
+    # listed per storage account / per vault / per workspace by the collector: none exist in the samples
+    "microsoft.storage/storageaccounts/objectreplicationpolicies", "microsoft.storage/storageaccounts/inventorypolicies",
+    "microsoft.dataprotection/backupvaults", "microsoft.dataprotection/backupvaults/backupinstances",
+    "microsoft.dataprotection/backupvaults/backuppolicies", "microsoft.machinelearningservices/workspaces/connections",
+    "microsoft.datashare/accounts",
 )
 
 

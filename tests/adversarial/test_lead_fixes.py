@@ -26,6 +26,8 @@ def test_public_network_access_must_be_explicitly_disabled_to_pass():
 def test_hierarchical_namespace_given_as_a_string_still_requires_a_dfs_endpoint():
     res = support.sample_resources("hardened")
     support.storage(res, "silo1")["properties"]["isHnsEnabled"] = "true"
+    support.by_name(res, "Microsoft.MachineLearningServices/workspaces/datastores",
+                    "datastore_silo1")["properties"]["datastoreType"] = "AzureDataLakeGen2"
     dfs = [f for f in support.findings(support.audit(res), "FL-PE-002", silo="silo1") if f["subject"] == "dfs"]
     assert [f["status"] for f in dfs] == ["fail"]
 

@@ -124,7 +124,10 @@ def test_identical_duplicates_and_tool_metadata_differences_are_accepted(tmp_pat
     for r in again:
         r["tenantId"] = "72f988bf-86f1-41af-91ab-2d7cd011db47"
         r.pop("etag", None)
-    assert _scan(tmp_path, sample_resources(), {"data": again}) == 0
+    (tmp_path / "single").mkdir()
+    single = _scan(tmp_path / "single", sample_resources())  # a plain array: not an input error
+    assert single != 2
+    assert _scan(tmp_path, sample_resources(), {"data": again}) == single
 
 
 def test_resource_graph_lower_case_types_keep_every_verdict():

@@ -46,6 +46,18 @@ def arm_error(status: int, code: str, message: str) -> tuple[int, dict[str, str]
     return status, {"Content-Type": "application/json"}, json.dumps({"error": {"code": code, "message": message}})
 
 
+#: Parent type -> the child collections ARM serves (empty) under each resource of it.
+_CHILD_LISTS = {
+    "microsoft.machinelearningservices/workspaces": ("computes", "datastores", "connections"),
+    "microsoft.network/privatednszones": ("virtualNetworkLinks", "A"),
+    "microsoft.storage/storageaccounts": ("objectReplicationPolicies", "inventoryPolicies"),
+    "microsoft.dataprotection/backupvaults": ("backupInstances", "backupPolicies"),
+    "microsoft.datashare/accounts": ("shares",),
+    "microsoft.datashare/accounts/shares": ("dataSets",),
+    "microsoft.managedidentity/userassignedidentities": ("federatedIdentityCredentials",),
+}
+
+
 @dataclass
 class FakeArm:
     resources: list[dict[str, Any]]
@@ -98,7 +110,8 @@ class FakeArm:
                       "Microsoft.Network/routeTables", "Microsoft.Network/serviceEndpointPolicies",
                       "Microsoft.Network/privateDnsZones",
                       "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
-                      "Microsoft.ContainerRegistry/registries"):
+                      "Microsoft.ContainerRegistry/registries", "Microsoft.DataProtection/backupVaults",
+                      "Microsoft.DataShare/accounts"):
                 self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])
                 for rg in self._rgs:
                     if subscription_of(rg) == sub.lower():
@@ -125,12 +138,8 @@ class FakeArm:
                 self._add(f"{rg}/providers/{t}", r)
             else:
                 self._add(f"{parent_id(r['id'])}/{parts[-1]}", r)
-            if low == "microsoft.managedidentity/userassignedidentities":
-                self.lists.setdefault((norm(f"{r['id']}/federatedIdentityCredentials"), ""), [])
-            if low in ("microsoft.machinelearningservices/workspaces", "microsoft.network/privatednszones"):
-                kids = ("computes", "datastores") if "workspaces" in low else ("virtualNetworkLinks", "A")
-                for k in kids:
-                    self.lists.setdefault((norm(f"{r['id']}/{k}"), ""), [])
+            for k in _CHILD_LISTS.get(low, ()):
+                self.lists.setdefault((norm(f"{r['id']}/{k}"), ""), [])
 
     def _index_assignment(self, r: dict[str, Any], kind: str) -> None:
         scope = norm((r.get("properties") or {}).get("scope") or parent_id(r["id"]) or "/") or "/"

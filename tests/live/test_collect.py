@@ -52,10 +52,12 @@ def test_marks_every_listed_type_as_collected_so_absence_is_meaningful(live, sam
     assert inv.coverage("microsoft.network/routetables") == "collected"  # none exist, and that is known
 
 
-def test_request_count_grows_only_by_one_federated_credential_list_per_identity(retry):
-    """Every type is listed once per scope, whatever the silo count; the one exception is federated identity
-    credentials, which ARM lists only per user-assigned identity (one GET each: no list across identities)."""
-    counts = []
+def test_request_count_grows_only_by_per_identity_and_per_account_lists(retry):
+    """Every type is listed once per scope, whatever the silo count; the exceptions are federated identity
+    credentials, which ARM lists only per user-assigned identity (one GET each: no list across identities), and a
+    storage account's object replication and inventory policies, which the storage resource provider lists per
+    account (two requests per account)."""
+    counts, per_account = [], []
     for n in (3, 30):
         fake = FakeArm(generate.Builder("hardened", n).build(), [SUB], page_size=1000)
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -64,7 +66,10 @@ def test_request_count_grows_only_by_one_federated_credential_list_per_identity(
         fic = sum(1 for _, url in fake.served if "/federatedidentitycredentials" in url.lower())
         assert fic == n + 1  # one per silo identity and the orchestrator's
         counts.append(fake.count() - fic)
-    assert counts[0] == counts[1]
+        per_account.append(sum(1 for p in fake.paths()
+                               if p.endswith(("/objectreplicationpolicies", "/inventorypolicies"))))
+    assert per_account[1] - per_account[0] == 2 * 27
+    assert counts[0] - per_account[0] == counts[1] - per_account[1]
 
 
 def test_follows_nextlink_pages_with_skip_tokens(live, sample):

@@ -249,6 +249,7 @@ def _assemble(findings: list[dict[str, Any]], topology: dict[str, Any], access: 
         "input": {"sha256": "ab" * 32, "resources": 10 * len(topology["silos"]) + 5,
                   "sources": [{"kind": "file", "path": "inventory/fl-deployment.json", "resources": 40}],
                   "ignored_types": {"Microsoft.Web/sites": 2},
+                  "unmodelled": [],
                   "unreadable": [{"scope": f"{SUB}/resourceGroups/rg-silo-2",
                                   "resource_type": "Microsoft.Network/networkSecurityGroups", "status": 403,
                                   "message": "AuthorizationFailed"}],

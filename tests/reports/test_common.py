@@ -75,3 +75,15 @@ def test_malformed_gate_or_fix_first_in_a_saved_result_is_recomputed_not_a_crash
         for mod in (terminal, markdown, html, junit, sarif):
             assert mod.render(r)
     assert "Gate: exit 1: production is NOT READY" in terminal.render(bad[0])
+
+
+def test_a_path_edge_reads_as_silo_resource_to_outsider_with_its_hops():
+    from flaudit.reports._common import access_chain_text
+
+    from flaudit.paths import Hop, Path
+
+    st = "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/stsilo0"
+    edge = Path("copy", "silo0", st, "/x/bv", "bv", "unlisted",
+                (Hop("vaulted backup copies the blobs into vault bv", "/x/bv"),), "FL-DM-003").edge()
+    assert access_chain_text(edge) == ("silo0: stsilo0 -[copy]-> bv (unlisted) via vaulted backup copies the blobs "
+                                       "into vault bv")

@@ -3,6 +3,7 @@ changed, the issue's traps, and the samples' intended verdicts for this area."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import flaudit.rules.private_endpoints as pack
@@ -137,13 +138,54 @@ def test_pe002_no_endpoint_fails():
     assert f["status"] == "fail" and "no blob private endpoint" in f["message"]
 
 
-def test_pe002_hierarchical_namespace_requires_a_dfs_endpoint_too():
+def _datastore_of(res, silo):
+    return support.by_name(res, "Microsoft.MachineLearningServices/workspaces/datastores", f"datastore_{silo}")
+
+
+def test_pe002_hierarchical_namespace_with_a_blob_datastore_needs_only_the_blob_endpoint():
+    # Azure ML reads an AzureBlob datastore over the blob endpoint whatever the account's namespace.
     res = support.sample_resources("hardened")
     storage(res, "silo0")["properties"]["isHnsEnabled"] = True
     result = run(res)
+    found = [f for f in result["findings"] if f["rule_id"] == "FL-PE-002" and f["silo"] == "silo0"]
+    assert [(f["subject"], f["status"]) for f in found] == [("blob", "pass")]
+
+
+def test_pe002_data_lake_datastore_requires_a_dfs_endpoint_beside_blob():
+    res = support.sample_resources("hardened")
+    storage(res, "silo0")["properties"]["isHnsEnabled"] = True
+    _datastore_of(res, "silo0")["properties"]["datastoreType"] = "AzureDataLakeGen2"
+    result = run(res)
     assert one(result, "FL-PE-002", subject_has="blob")["status"] == "pass"
     dfs = one(result, "FL-PE-002", subject_has="dfs")
-    assert dfs["status"] == "fail" and dfs["evidence"][0]["path"] == "properties.isHnsEnabled"
+    assert dfs["status"] == "fail"
+    assert [e["path"] for e in dfs["evidence"][:2]] == ["properties.isHnsEnabled", "properties.datastoreType"]
+
+
+def test_pe002_hierarchical_namespace_without_a_datastore_on_the_account_requires_dfs_too():
+    # Nothing says how the data is read: fail closed to both endpoints.
+    res = support.sample_resources("hardened")
+    storage(res, "silo0")["properties"]["isHnsEnabled"] = True
+    _datastore_of(res, "silo0")["properties"]["datastoreType"] = "SomethingNew"
+    assert one(run(res), "FL-PE-002", subject_has="dfs")["status"] == "fail"
+
+
+def test_pe002_a_second_data_lake_datastore_on_the_same_account_adds_dfs():
+    res = support.sample_resources("hardened")
+    storage(res, "silo0")["properties"]["isHnsEnabled"] = True
+    extra = copy.deepcopy(_datastore_of(res, "silo0"))
+    extra["id"] += "_adls"
+    extra["name"] += "_adls"
+    extra["properties"]["datastoreType"] = "AzureDataLakeGen2"
+    res.append(extra)
+    assert one(run(res), "FL-PE-002", subject_has="dfs")["status"] == "fail"
+
+
+def test_pe002_file_datastore_requires_a_file_endpoint():
+    res = support.sample_resources("hardened")
+    _datastore_of(res, "silo0")["properties"]["datastoreType"] = "AzureFile"
+    found = [f for f in run(res)["findings"] if f["rule_id"] == "FL-PE-002" and f["silo"] == "silo0"]
+    assert [(f["subject"], f["status"]) for f in found] == [("file", "fail")]
 
 
 def test_pe002_connection_whose_endpoint_is_not_in_the_input_is_unknown():

@@ -115,7 +115,8 @@ def test_not_json_is_an_input_error(tmp_path):
 def test_cli_applies_what_if_after_the_snapshot_so_a_new_cross_silo_grant_is_audited(tmp_path):
     resources = support.sample_resources("hardened")
     snap = tmp_path / "snapshot.json"
-    snap.write_text(json.dumps(resources))
+    # a snapshot (with its collected list), so the base audit is ready and only the what-if change can fail it
+    snap.write_text(json.dumps({**support.generate.snapshot("hardened"), "resources": resources}))
     silo1 = support.storage(resources, "silo1")
     silo0_principal = support.principal(resources, next(
         r["name"] for r in support.by_type(resources, "Microsoft.ManagedIdentity/userAssignedIdentities")

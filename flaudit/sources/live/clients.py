@@ -33,6 +33,8 @@ API_VERSIONS = {
     "Microsoft.Network/privateDnsZones": "2024-06-01",
     "Microsoft.KeyVault": "2023-07-01",
     "Microsoft.ContainerRegistry": "2023-07-01",
+    "Microsoft.DataProtection": "2025-07-01",
+    "Microsoft.DataShare": "2021-08-01",
     "Microsoft.Resources/subscriptions": "2022-12-01",
     "Microsoft.ResourceGraph": "2024-04-01",
 }

@@ -1,8 +1,11 @@
 """Live collection: list every resource type flaudit reads once per subscription (or resource group).
 
-The request count does not depend on how many silos a deployment has: each type is listed once per scope
-and only pagination adds requests; the few dependent lists (an Azure ML workspace's computes and datastores,
-a private DNS zone's links and A records) are per workspace or zone, not per silo. Independent lists run
+Each type is listed once per scope and only pagination adds requests; the dependent lists (an Azure ML
+workspace's computes, datastores and connections, a private DNS zone's links and A records, a Backup vault's
+instances and policies, a Data Share account's shares and their data sets) are per workspace, zone, vault,
+account or share, not per silo. The exception is a storage account's
+object replication and inventory policies: the storage resource provider lists them only per account, so they
+cost two requests per storage account (silo accounts included). Independent lists run
 concurrently in a bounded pool. A list that fails (403, 404, throttled past the retries, timeout, malformed
 page) becomes an :class:`~flaudit.inventory.Unreadable` record and the run goes on; rules needing that type
 then report ``unknown``. Only when nothing in scope could be read does collection fail (exit code 3).
@@ -200,7 +203,10 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.Network/privateDnsZones", "Microsoft.Network/privateDnsZones", "private DNS zones",
               follow=dns_zone_children),
         ListTask(ls, AUTH_RA, auth_list(ls, "roleAssignments"), label="role assignments"),
-        plain("Microsoft.Storage/storageAccounts", "Microsoft.Storage", "storage accounts"),
+        plain("Microsoft.Storage/storageAccounts", "Microsoft.Storage", "storage accounts", follow=storage_children),
+        plain("Microsoft.DataProtection/backupVaults", "Microsoft.DataProtection", "backup vaults",
+              follow=backup_vault_children),
+        plain("Microsoft.DataShare/accounts", "Microsoft.DataShare", "data share accounts", follow=share_children),
         plain("Microsoft.Network/virtualNetworks", "Microsoft.Network", "virtual networks"),
         plain("Microsoft.Network/networkSecurityGroups", "Microsoft.Network", "network security groups"),
         plain("Microsoft.Network/privateEndpoints", "Microsoft.Network", "private endpoints"),
@@ -232,8 +238,9 @@ def _get_subscription(sub: str) -> Fetch:
 
 
 def workspace_children(workspaces: list[dict[str, Any]]) -> list[ListTask]:
-    """Computes and datastores of each workspace (per workspace, not per silo). Datastores are listed with
-    a GET: never ``listSecrets``."""
+    """Computes, datastores and connections of each workspace (per workspace, not per silo). Datastores and
+    connections are listed with a GET: never ``listSecrets``; a connection's credentials block, which the list
+    does not return, is dropped all the same should a service version ever send it."""
     out = []
     v = API_VERSIONS[ML]
     for ws in workspaces:
@@ -242,6 +249,62 @@ def workspace_children(workspaces: list[dict[str, Any]]) -> list[ListTask]:
                             label=f"computes of {ws.get('name')}"))
         out.append(ListTask(wid, f"{ML}/workspaces/datastores", _plain_list(f"{wid}/datastores", v),
                             label=f"datastores of {ws.get('name')}"))
+        out.append(ListTask(wid, f"{ML}/workspaces/connections", _without_credentials(
+            _plain_list(f"{wid}/connections", v)), label=f"connections of {ws.get('name')}"))
+    return out
+
+
+def _without_credentials(fetch: Fetch) -> Fetch:
+    def run(session: ArmSession) -> list[dict[str, Any]]:
+        out = fetch(session)
+        for r in out:
+            props = r.get("properties")
+            if isinstance(props, dict):
+                props.pop("credentials", None)
+        return out
+
+    return run
+
+
+def storage_children(accounts: list[dict[str, Any]]) -> list[ListTask]:
+    """Object replication and blob inventory policies of each storage account. The storage resource provider
+    has no subscription-wide list for them, so these are the collector's only per-account lists: two per
+    account (they grow with the number of accounts, silos included)."""
+    out = []
+    v = API_VERSIONS["Microsoft.Storage"]
+    for acct in accounts:
+        aid = acct["id"]
+        out.append(ListTask(aid, "Microsoft.Storage/storageAccounts/objectReplicationPolicies",
+                            _plain_list(f"{aid}/objectReplicationPolicies", v),
+                            label=f"object replication of {acct.get('name')}"))
+        out.append(ListTask(aid, "Microsoft.Storage/storageAccounts/inventoryPolicies",
+                            _plain_list(f"{aid}/inventoryPolicies", v), label=f"inventory of {acct.get('name')}"))
+    return out
+
+
+def share_children(accounts: list[dict[str, Any]]) -> list[ListTask]:
+    """Shares of each Data Share account, then the data sets of each share (per account and share)."""
+    v = API_VERSIONS["Microsoft.DataShare"]
+
+    def datasets(shares: list[dict[str, Any]]) -> list[ListTask]:
+        return [ListTask(sh["id"], "Microsoft.DataShare/accounts/shares/dataSets",
+                         _plain_list(f"{sh['id']}/dataSets", v), label=f"data sets of {sh.get('name')}")
+                for sh in shares]
+
+    return [ListTask(a["id"], "Microsoft.DataShare/accounts/shares", _plain_list(f"{a['id']}/shares", v),
+                     follow=datasets, label=f"shares of {a.get('name')}") for a in accounts]
+
+
+def backup_vault_children(vaults: list[dict[str, Any]]) -> list[ListTask]:
+    """Backup instances and backup policies of each Backup vault (per vault, not per silo)."""
+    out = []
+    v = API_VERSIONS["Microsoft.DataProtection"]
+    for vault in vaults:
+        vid = vault["id"]
+        out.append(ListTask(vid, "Microsoft.DataProtection/backupVaults/backupInstances",
+                            _plain_list(f"{vid}/backupInstances", v), label=f"backup instances of {vault.get('name')}"))
+        out.append(ListTask(vid, "Microsoft.DataProtection/backupVaults/backupPolicies",
+                            _plain_list(f"{vid}/backupPolicies", v), label=f"backup policies of {vault.get('name')}"))
     return out
 
 

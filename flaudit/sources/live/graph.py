@@ -8,8 +8,9 @@ What it cannot be trusted with is cross-checked with ARM, per subscription:
   subscription-wide list plus ``atScope()`` for the inherited ones) and the API's copy wins;
 * it says nothing about subscriptions the caller cannot see, so each subscription is also read with a GET:
   where that fails, the subscription's types are recorded as unreadable instead of being taken as empty;
-* Azure ML computes and datastores and private DNS record sets are not in its tables: they are listed per
-  workspace and zone as in live mode.
+* Azure ML computes, datastores and connections, private DNS record sets, storage accounts' object
+  replication and inventory policies and Backup vaults' instances and policies are not read from its tables:
+  they are listed per workspace, zone, account and vault as in live mode.
 
 The query goes as a raw POST to ``/providers/Microsoft.ResourceGraph/resources`` (api-version 2024-04-01)
 through the shared read-only pipeline: azure-mgmt-resourcegraph 8.0.1 speaks api 2021-03-01, which cannot
@@ -40,12 +41,15 @@ from flaudit.sources.live.collect import (
     _get_subscription,
     add_outcomes,
     auth_list,
+    backup_vault_children,
     dns_zone_children,
     finish,
     identity_children,
     open_session,
     resolve_role_definitions,
     run_tasks,
+    share_children,
+    storage_children,
     workspace_children,
 )
 from flaudit.sources.live.credential import Cloud
@@ -68,6 +72,8 @@ RESOURCE_TYPES = (
     "microsoft.managedidentity/userassignedidentities",
     "microsoft.keyvault/vaults",
     "microsoft.containerregistry/registries",
+    "microsoft.dataprotection/backupvaults",
+    "microsoft.datashare/accounts",
 )
 AUTH_TYPES = ("microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions")
 
@@ -273,6 +279,9 @@ def collect_fleet(scope: Scope, *, credential: Any = None, cloud: Cloud | str | 
         follow += dns_zone_children(inventory.of_type("microsoft.network/privatednszones"))
         # federated identity credentials are not in Resource Graph: one ARM list per user-assigned identity
         follow += identity_children(inventory.of_type(UAI))
+        follow += storage_children(inventory.of_type("microsoft.storage/storageaccounts"))
+        follow += backup_vault_children(inventory.of_type("microsoft.dataprotection/backupvaults"))
+        follow += share_children(inventory.of_type("microsoft.datashare/accounts"))
         follow_outcomes = run_tasks(session, follow, workers=workers, progress=progress)
         add_outcomes(inventory, follow_outcomes, provenance)
         if not any(t != norm(SUBSCRIPTION_TYPE) for _, t in inventory.collected):
