@@ -54,12 +54,13 @@ def test_local_user_on_a_silo_account_is_listed_and_makes_production_unknown():
     assert "hasSshPassword" not in str(listed)  # the id and type only, never the body
 
 
-def test_federated_credential_on_a_silo_identity_fails_closed():
+def test_federated_credential_on_a_silo_identity_is_modelled_as_a_takeover_not_listed_as_unmodelled():
     res = support.sample_resources("hardened")
     res.append(_fic(support.identity(res, "uai-silo0")["id"]))
     result = support.audit(res)
-    assert [u["parent_kind"] for u in result["input"]["unmodelled"]] == ["silo-identity"]
-    assert result["verdict"]["production"]["status"] == "unknown"
+    assert result["input"]["unmodelled"] == []
+    assert "fail" in support.statuses(result, "FL-ID-009", silo="silo0")
+    assert result["verdict"]["production"]["status"] == "not_ready"
 
 
 def test_inert_children_are_listed_but_do_not_block():

@@ -259,8 +259,12 @@ def test_user_assigned_identities_as_a_list_in_a_file_exit_normally_with_a_note(
     src.write_text(json.dumps(res))
     out = tmp_path / "out.json"
     rc = main(["scan", str(src), "--config", _config_file(tmp_path), "--format", "json", "--output", str(out)])
-    assert rc == 0, capsys.readouterr().err
-    assert any("userAssignedIdentities given as a list" in n for n in json.loads(out.read_text())["input"]["notes"])
+    # a plain file cannot say that no replication policies or PIM-eligible assignments exist, so the verdict is
+    # unknown (exit 1), never an internal error (exit 4)
+    assert rc == 1, capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert {v["status"] for v in result["verdict"].values()} == {"unknown"}
+    assert any("userAssignedIdentities given as a list" in n for n in result["input"]["notes"])
 
 
 @pytest.mark.parametrize("value, expected", [("true", True), ("False", False), (" TRUE ", True), (True, True),
