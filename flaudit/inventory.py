@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flaudit.arm import norm, type_of
+from flaudit.identities import bears_identity
 from flaudit.redact import redact
 
-#: Resource types the deployment model reads (lower case). Anything else is ignored and counted.
+#: Resource types the deployment model reads (lower case). Anything else is ignored and counted, except a
+#: resource of any type that runs as a user-assigned identity (kept for flaudit/identities.py).
 KNOWN_TYPES = frozenset(
     {
         "microsoft.machinelearningservices/workspaces",
@@ -107,7 +109,9 @@ class Inventory:
     def add(self, resource: dict[str, Any]) -> bool:
         """Add one ARM resource (redacted); returns False when its type is not one flaudit reads."""
         rtype = norm(resource.get("type")) or type_of(resource.get("id", ""))
-        if rtype not in KNOWN_TYPES:
+        # A resource of any type whose body attaches a user-assigned identity is kept: it can act as that
+        # identity (identity takeover, flaudit/identities.py), so it is never dropped as an unknown type.
+        if rtype not in KNOWN_TYPES and not bears_identity(resource):
             self.ignored_types[rtype or "(no type)"] += 1
             return False
         rid = norm(resource.get("id"))

@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from flaudit.paths import Path
 
 #: "module:function" of every producer, imported on first use (the CLI's start-up never pays for them).
-PRODUCERS: tuple[str, ...] = ()
+PRODUCERS: tuple[str, ...] = (
+    "flaudit.identities:identity_paths",
+)
 
 
 def _producers() -> list[Callable[[Deployment], Iterable[Path]]]:
