@@ -7,12 +7,17 @@ Keys read (all others are ignored, so one file serves the pipelines, the audit a
 ``federated_learning.silos[].{name, computes[] (or compute), datastore, training_data, testing_data}``
 ``federated_learning.silos[].groups[]`` (flaudit extension): object ids of Entra groups that belong to the
 silo, so a group-held role assignment on that silo's storage is not reported as a foreign principal.
+``federated_learning.administrators[].{object_id, kind, reason}`` (flaudit extension): principals the
+organisation trusts to administer the deployment (Owners, break-glass accounts, the deployment pipeline). Their
+paths to silo data are shown as administrative access (relation ``administrator``) in every output and do not
+block; every other path still does. ``kind`` is one of :data:`ADMIN_KINDS`; ``reason`` is required.
 ``training_parameters`` (trainer only).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,23 @@ class SiloConfig:
     groups: list[str] = field(default_factory=list)
 
 
+#: Principal kinds a declared administrator may be (Entra object types that role assignments name).
+ADMIN_KINDS = ("user", "group", "service-principal", "managed-identity")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class Administrator:
+    """A principal the FL config declares as a trusted administrator of the deployment."""
+
+    object_id: str  # lower case
+    kind: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"object_id": self.object_id, "kind": self.kind, "reason": self.reason}
+
+
 @dataclass
 class FLConfig:
     path: str | None
@@ -42,6 +64,7 @@ class FLConfig:
     training_parameters: dict[str, Any]
     raw: dict[str, Any]
     sha256: str
+    administrators: list[Administrator] = field(default_factory=list)
 
 
 def _names(value: Any, where: str, path: str) -> list[str]:
@@ -102,6 +125,7 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
             testing_data=s.get("testing_data"),
             groups=[g.lower() for g in _names(s.get("groups"), f"silos[{i}].groups", origin)],
         ))
+    administrators = _administrators(fl.get("administrators"), origin)
     tp = doc.get("training_parameters") or {}
     if not isinstance(tp, dict):
         raise InputError(f"{origin}: training_parameters must be a mapping")
@@ -116,4 +140,35 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
         training_parameters=tp,
         raw=doc,
         sha256=digest,
+        administrators=administrators,
     )
+
+
+def _administrators(value: Any, origin: str) -> list[Administrator]:
+    """``federated_learning.administrators``: a list of {object_id, kind, reason}; absent means none."""
+    if value is None:
+        return []
+    where = "federated_learning.administrators"
+    if not isinstance(value, list):
+        raise InputError(f"{origin}: {where} must be a list of {{object_id, kind, reason}}")
+    out: list[Administrator] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise InputError(f"{origin}: {where}[{i}] must be a mapping with object_id, kind and reason")
+        unknown = sorted(set(item) - {"object_id", "kind", "reason"})
+        if unknown:
+            raise InputError(f"{origin}: {where}[{i}] has unknown key(s) {', '.join(unknown)}")
+        oid, kind, reason = item.get("object_id"), item.get("kind"), item.get("reason")
+        if not isinstance(oid, str) or not _GUID.match(oid.strip()):
+            raise InputError(f"{origin}: {where}[{i}].object_id must be an Entra object id (a GUID)")
+        if not isinstance(kind, str) or kind.strip().lower() not in ADMIN_KINDS:
+            raise InputError(f"{origin}: {where}[{i}].kind must be one of {', '.join(ADMIN_KINDS)}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InputError(f"{origin}: {where}[{i}].reason must say why this principal is trusted")
+        oid = oid.strip().lower()
+        if oid in seen:
+            raise InputError(f"{origin}: {where}: object id {oid} appears twice")
+        seen.add(oid)
+        out.append(Administrator(oid, kind.strip().lower(), reason.strip()))
+    return out

@@ -262,7 +262,8 @@ def access_chain_text(edge: dict[str, Any]) -> str:
         for c in edge.get("chain") or []
     )
     return f"{who} ({edge.get('relation', '?')}) -[{kinds}]-> {edge.get('storage_name') or resource_name(edge.get('storage_id'))}" + (
-        f" via {via}" if via else "")
+        f" via {via}" if via else "") + (
+        f" [administrative, not blocking: {edge['administrator_reason']}]" if edge.get("administrator_reason") else "")
 
 
 def waiver_text(w: dict[str, Any] | None) -> str:

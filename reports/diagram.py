@@ -36,6 +36,7 @@ PATH_LABEL = {
 #: Path kinds that let traffic in from outside the silo's private network.
 RISKY_PATHS = {"public", "ip-rule"}
 RELATION_LABEL = {"other-silo": "silo", "orchestrator": "orchestrator", "workspace": "workspace",
+                  "administrator": "declared administrator",
                   "unlisted": "unlisted", "own-silo": "own silo"}
 
 
