@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: "module:function" of every producer, imported on first use (the CLI's start-up never pays for them).
 PRODUCERS: tuple[str, ...] = (
     "flaudit.identities:identity_paths",
+    "flaudit.sinks:sink_paths",
 )
 
 
@@ -54,4 +55,9 @@ def paths_of(d: Deployment, *, silo: str | None = None, kinds: Iterable[str] | N
 def edges(d: Deployment) -> list[dict[str, Any]]:
     """The result's ``access[]`` entries for every path (role-based access to silo storage comes from
     :func:`flaudit.access.access_edges`; these are the other paths)."""
-    return [p.edge() for p in all_paths(d)]
+    out = [p.edge() for p in all_paths(d)]
+    for e in out:
+        if e["relation"] == "administrator":  # a declared administrator's path: shown with the declared reason
+            admin = d.administrators.get(str(e["principal_id"]).lower())
+            e["administrator_reason"] = admin.reason if admin else None
+    return out
