@@ -119,10 +119,13 @@ class _Account:
         # Other silos' regions (for "shared") and outsiders' reads (for "outsider-readable"), by principal.
         self.regions: dict[str, list[tuple[Region, str]]] = defaultdict(list)  # silo name -> [(region, pid)]
         self.readers: list[tuple[Any, list[Grant]]] = []
+        self._reader_hops: list[tuple[Any, Hop, str, str]] | None = None
         silo0 = d.silos[0] if d.silos else None
         for pid, acc in d.rbac.principals_with_access(st.id).items():
             owner = d.silo_by_principal.get(pid) or d.silo_by_group.get(pid)
             if owner is not None:
+                if self.owner == "orchestrator":
+                    continue  # silos sharing the orchestrator's storage are FL-ID-008's
                 live, _inert = _write_grants(acc, st.raw)
                 for g in [*live, *_reads(acc, st.raw)]:
                     self.regions[owner.name].append((region_of(g, st.id), pid))
@@ -135,10 +138,30 @@ class _Account:
                 if reads:
                     self.readers.append((who, reads))
 
-    def sharers(self, silo: Silo, regions: list[Region]) -> list[str]:
+    def reader_hops(self, d: Deployment) -> list[tuple[Any, Hop, str, str]]:
+        """(principal, hop, relation, path kind) per outsider reader, built once per account."""
+        if self._reader_hops is None:
+            from flaudit.access import chain_evidence
+
+            self._reader_hops = []
+            for who, reads in self.readers:
+                kinds = sorted({g.kind for g in reads})
+                admin = who.relation == "administrator"
+                role = (f"declared administrator: {who.administrator_reason(d)}" if admin
+                        else "not named in the FL config")
+                via = "; ".join(f"{e['role_name']} at {e['scope']} ({e['assignment_id']})"
+                                for e in chain_evidence(reads)[:3])
+                hop = Hop(f"{who.name or who.id} ({role}) can read it ({', '.join(kinds)}) via {via}", self.st.id)
+                self._reader_hops.append((who, hop, "administrator" if admin else "unlisted",
+                                          "administrative" if admin else ("unknown" if kinds == ["unknown"]
+                                                                          else "data")))
+        return self._reader_hops
+
+    def sharers(self, silo: Silo, writes: list[Grant]) -> list[str]:
         """Other silos whose grants reach a region ``silo``'s write grants reach."""
-        if self.owner == "orchestrator":
-            return []  # FL-ID-008
+        if self.owner == "orchestrator" or not (set(self.regions) - {silo.name}):
+            return []  # the orchestrator's storage is FL-ID-008's
+        regions = [region_of(g, self.st.id) for g in writes]
         out = []
         for name, theirs in self.regions.items():
             if name != silo.name and any(r.overlaps(t) for r in regions for t, _ in theirs):
@@ -183,8 +206,6 @@ def sink_paths(d: Deployment) -> Iterator[Path]:
 
 def _paths_to(d: Deployment, silo: Silo, ident: Identity, st: StorageAccount, acc: Access) -> Iterator[Path]:
     """The sink paths from one silo identity into one account it holds a role on."""
-    from flaudit.access import chain_evidence
-
     writes, unknown = _write_grants(acc, st.raw)
     if not writes and not unknown:
         return
@@ -212,7 +233,7 @@ def _paths_to(d: Deployment, silo: Silo, ident: Identity, st: StorageAccount, ac
         yield path(Hop(f"{st.name} is SecuredByPerimeter: whether it is public depends on network security "
                        "perimeter rules flaudit does not collect", st.id),
                    f"{st.id}#perimeter", f"{st.name} (perimeter)", a.owner, kind="unknown")
-    for other in a.sharers(silo, [region_of(g, st.id) for g in writes]):
+    for other in a.sharers(silo, writes):
         yield path(Hop(f"silo {other} can also read or write there with no per-silo confinement (no container "
                        "of its own, no ABAC condition separating the silos)", st.id),
                    f"{st.id}#silo:{other}", f"silo {other}", "other-silo")
@@ -221,12 +242,5 @@ def _paths_to(d: Deployment, silo: Silo, ident: Identity, st: StorageAccount, ac
                if a.anonymous_default else "allowBlobPublicAccess is true")
         yield path(Hop(f"{how}: a container set to public access is readable by anyone; containers are not "
                        "collected", st.id), f"{st.id}#anonymous", "anonymous readers", a.owner)
-    for who, reads in a.readers:
-        kinds = sorted({g.kind for g in reads})
-        admin = who.relation == "administrator"
-        role = f"declared administrator: {who.administrator_reason(d)}" if admin else "not named in the FL config"
-        via = "; ".join(f"{e['role_name']} at {e['scope']} ({e['assignment_id']})" for e in chain_evidence(reads)[:3])
-        yield path(Hop(f"{who.name or who.id} ({role}) can read it ({', '.join(kinds)}) via {via}", st.id),
-                   who.id, who.name or who.id,
-                   "administrator" if admin else "unlisted",
-                   kind="administrative" if admin else ("unknown" if kinds == ["unknown"] else "data"))
+    for who, hop, relation, kind in a.reader_hops(d):
+        yield path(hop, who.id, who.name or who.id, relation, kind=kind)
