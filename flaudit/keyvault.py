@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from flaudit.rbac import Assignment
 
 VAULT = "microsoft.keyvault/vaults"
-RA = "microsoft.authorization/roleassignments"
 DATA_USE = ("Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/keys/decrypt/action",
             "Microsoft.KeyVault/vaults/keys/unwrap/action", "Microsoft.KeyVault/vaults/keys/sign/action")
 ROLE_ADMIN = "Microsoft.Authorization/roleAssignments/write"
@@ -66,9 +65,10 @@ def _vault_assignments(d: Deployment) -> dict[str, list[Assignment]]:
         from flaudit.rbac import Assignment
 
         cached = defaultdict(list)
-        for res in d.inventory.of_type(RA):
-            if "/providers/microsoft.keyvault/vaults/" in str(res.get("id", "")).lower() \
-                    or "/providers/microsoft.keyvault/vaults/" in str(get_path(res, "properties.scope") or "").lower():
+        # An assignment's id is <scope>/providers/Microsoft.Authorization/roleAssignments/<name>, and the
+        # inventory is keyed by lower-cased id: one substring test per resource.
+        for rid, res in d.inventory.resources.items():
+            if "/providers/microsoft.keyvault/vaults/" in rid and "/providers/microsoft.authorization/roleassignments/" in rid:
                 a = Assignment.from_arm(res)
                 cached[a.principal_id].append(a)
         d.__dict__["_vault_assignments"] = cached

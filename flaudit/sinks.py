@@ -119,7 +119,7 @@ class _Account:
         # Other silos' regions (for "shared") and outsiders' reads (for "outsider-readable"), by principal.
         self.regions: dict[str, list[tuple[Region, str]]] = defaultdict(list)  # silo name -> [(region, pid)]
         self.readers: list[tuple[Any, list[Grant]]] = []
-        self._reader_hops: list[tuple[Any, Hop, str, str]] | None = None
+        self._reader_hops: list[tuple[str, str, Hop, str, str]] | None = None
         silo0 = d.silos[0] if d.silos else None
         for pid, acc in d.rbac.principals_with_access(st.id).items():
             owner = d.silo_by_principal.get(pid) or d.silo_by_group.get(pid)
@@ -138,23 +138,34 @@ class _Account:
                 if reads:
                     self.readers.append((who, reads))
 
-    def reader_hops(self, d: Deployment) -> list[tuple[Any, Hop, str, str]]:
-        """(principal, hop, relation, path kind) per outsider reader, built once per account."""
+    def reader_hops(self, d: Deployment) -> list[tuple[str, str, Hop, str, str]]:
+        """(outsider id, outsider name, hop, relation, path kind) for the account's outside readers, built once
+        per account: one path for the unlisted readers together (a reader more is the same sink), one per
+        declared administrator (each shown with its reason)."""
         if self._reader_hops is None:
             from flaudit.access import chain_evidence
 
+            def via(reads: list[Grant]) -> str:
+                return "; ".join(f"{e['role_name']} at {e['scope']} ({e['assignment_id']})"
+                                 for e in chain_evidence(reads)[:2])
+
             self._reader_hops = []
+            unlisted = [(who, reads) for who, reads in self.readers if who.relation != "administrator"]
+            if unlisted:
+                known = [(w, r) for w, r in unlisted if any(g.kind != "unknown" for g in r)]
+                shown = known or unlisted
+                names = "; ".join(f"{w.name or w.id} via {via(r)}" for w, r in shown[:5])
+                more = f"; and {len(shown) - 5} more" if len(shown) > 5 else ""
+                hop = Hop(f"{len(shown)} principal(s) not named in the FL config can read it: {names}{more}",
+                          self.st.id)
+                self._reader_hops.append((f"{self.st.id}#outside-readers", f"{len(shown)} outside reader(s)", hop,
+                                          "unlisted", "data" if known else "unknown"))
             for who, reads in self.readers:
-                kinds = sorted({g.kind for g in reads})
-                admin = who.relation == "administrator"
-                role = (f"declared administrator: {who.administrator_reason(d)}" if admin
-                        else "not named in the FL config")
-                via = "; ".join(f"{e['role_name']} at {e['scope']} ({e['assignment_id']})"
-                                for e in chain_evidence(reads)[:3])
-                hop = Hop(f"{who.name or who.id} ({role}) can read it ({', '.join(kinds)}) via {via}", self.st.id)
-                self._reader_hops.append((who, hop, "administrator" if admin else "unlisted",
-                                          "administrative" if admin else ("unknown" if kinds == ["unknown"]
-                                                                          else "data")))
+                if who.relation == "administrator":
+                    kinds = ", ".join(sorted({g.kind for g in reads}))
+                    hop = Hop(f"{who.name or who.id} (declared administrator: {who.administrator_reason(d)}) can "
+                              f"read it ({kinds}) via {via(reads)}", self.st.id)
+                    self._reader_hops.append((who.id, who.name or who.id, hop, "administrator", "administrative"))
         return self._reader_hops
 
     def sharers(self, silo: Silo, writes: list[Grant]) -> list[str]:
@@ -242,5 +253,5 @@ def _paths_to(d: Deployment, silo: Silo, ident: Identity, st: StorageAccount, ac
                if a.anonymous_default else "allowBlobPublicAccess is true")
         yield path(Hop(f"{how}: a container set to public access is readable by anyone; containers are not "
                        "collected", st.id), f"{st.id}#anonymous", "anonymous readers", a.owner)
-    for who, hop, relation, kind in a.reader_hops(d):
-        yield path(hop, who.id, who.name or who.id, relation, kind=kind)
+    for outsider_id, outsider_name, hop, relation, kind in a.reader_hops(d):
+        yield path(hop, outsider_id, outsider_name, relation, kind=kind)

@@ -78,19 +78,11 @@ def no_silo_writes_to_sinks(d: Deployment) -> Iterable[Finding]:
                               "where it can write cannot be checked.", silo=silo.name, subject=ident.id)
                 continue
             found = by_identity.get((silo.name, norm(ident.id)), [])
+            by_account: dict[str, list] = defaultdict(list)
             for p in found:
-                anchor = p.hops[1].ref  # the sink account
-                ev = [p.evidence(), *kind_notes([p.kind])]
-                msg = f"{silo.name}: {p.hops[0].text}; {p.hops[1].text}"
-                subject = f"{ident.id}|{p.outsider_id}"
-                if p.relation == "administrator":
-                    yield Pass(anchor, msg + ": administrative access, shown, not blocking.", silo=silo.name,
-                               evidence=ev, subject=subject)
-                elif p.kind == "unknown":
-                    yield Unknown(anchor, msg + ".", silo=silo.name, evidence=ev, subject=subject)
-                else:
-                    cond = " (conditional: every write grant carries an ABAC condition)" if p.conditional else ""
-                    yield Fail(anchor, msg + cond + ".", silo=silo.name, evidence=ev, subject=subject)
+                by_account[p.hops[1].ref].append(p)  # the second hop names the sink account
+            for account, paths in by_account.items():
+                yield _sink_finding(silo.name, ident.id, account, paths)
             if found:
                 continue
             if problem:
@@ -101,3 +93,22 @@ def no_silo_writes_to_sinks(d: Deployment) -> Iterable[Finding]:
                            "outsider-readable storage account.", silo=silo.name, subject=ident.id,
                            evidence=[note("checked every storage account in the input it holds a role on, other "
                                           "than its own silo's (other silos' accounts: FL-ID-004)")])
+
+
+def _sink_finding(silo: str, identity_id: str, account: str, paths: list) -> Finding:
+    """One finding per (silo identity, sink account): fail when any path is a real sink, unknown when one may be,
+    pass (administrative, shown) when every path is a declared administrator's read."""
+    blocking = [p for p in paths if p.relation != "administrator" and p.kind != "unknown"]
+    unknown = [p for p in paths if p.relation != "administrator" and p.kind == "unknown"]
+    ev = [p.evidence() for p in paths] + kind_notes([p.kind for p in paths])
+    reasons = [p.hops[1].text for p in (blocking or unknown or paths)]
+    msg = f"{silo}: {paths[0].hops[0].text}; " + "; ".join(reasons[:3]) + (
+        f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    if blocking:
+        cond = " (conditional: every write grant carries an ABAC condition)" if all(p.conditional for p in blocking) \
+            else ""
+        return Fail(account, msg + cond + ".", silo=silo, evidence=ev, subject=identity_id)
+    if unknown:
+        return Unknown(account, msg + ".", silo=silo, evidence=ev, subject=identity_id)
+    return Pass(account, msg + ": administrative access, shown, not blocking.", silo=silo, evidence=ev,
+                subject=identity_id)
