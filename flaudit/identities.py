@@ -52,7 +52,6 @@ IDENTITY_BEARING_TYPES: tuple[str, ...] = (
     "Microsoft.Web/sites",
     "Microsoft.App/containerApps",
     "Microsoft.App/jobs",
-    "Microsoft.ContainerInstance/containerGroups",
 )
 
 

@@ -31,6 +31,11 @@ API_VERSIONS = {
     "Microsoft.Network/privateDnsZones": "2024-06-01",
     "Microsoft.KeyVault": "2023-07-01",
     "Microsoft.ContainerRegistry": "2023-07-01",
+    # compute that can run as a user-assigned identity (flaudit/identities.py)
+    "Microsoft.Compute": "2024-11-01",
+    "Microsoft.ContainerService": "2025-05-01",
+    "Microsoft.Web": "2024-04-01",
+    "Microsoft.App": "2025-01-01",
     "Microsoft.Resources/subscriptions": "2022-12-01",
     "Microsoft.ResourceGraph": "2024-04-01",
 }
