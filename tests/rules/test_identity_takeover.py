@@ -194,3 +194,14 @@ def test_a_vm_running_as_an_auxiliary_identity_is_no_takeover_path():
     shared = _shared_acr_identity(res, [(acr["id"], ACR_PULL)])
     res.append(vm(shared))
     assert statuses(audit(res), "FL-ID-010") == {"pass"}
+
+
+def test_the_takeover_path_is_shown_with_its_hops_in_terminal_and_markdown():
+    from flaudit.reports import markdown, terminal
+
+    res = sample_resources("hardened")
+    res.append(vm(identity(res, "uai-silo1")))
+    result = audit(res)
+    for text in (terminal.render(result, width=400), markdown.render(result)):
+        assert "vm-jump (unlisted) -[identity-takeover]-> uai-silo1: " in text
+        assert "runs as silo1's identity uai-silo1" in text
