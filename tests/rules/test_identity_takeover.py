@@ -202,6 +202,7 @@ def test_the_takeover_path_is_shown_with_its_hops_in_terminal_and_markdown():
     res = sample_resources("hardened")
     res.append(vm(identity(res, "uai-silo1")))
     result = audit(res)
-    for text in (terminal.render(result, width=400), markdown.render(result)):
-        assert "vm-jump (unlisted) -[identity-takeover]-> uai-silo1: " in text
-        assert "runs as silo1's identity uai-silo1" in text
+    shown = {"terminal": terminal.render(result, width=400), "markdown": markdown.render(result)}
+    assert "vm-jump (unlisted) -[identity-takeover]-> uai-silo1: " in shown["terminal"]
+    assert r"vm-jump (unlisted) -\[identity-takeover\]-&gt; uai-silo1: " in shown["markdown"]  # escaped
+    assert all("runs as silo1's identity uai-silo1" in text for text in shown.values())
