@@ -20,8 +20,9 @@ REST shapes: azure-rest-api-specs ``Microsoft.Compute`` ``VirtualMachine_Create_
 ``Microsoft.ContainerService`` managed cluster GET (``identityProfile.kubeletidentity``).
 
 A system-assigned identity belongs to exactly one resource and cannot be attached elsewhere, so only
-user-assigned identities can be taken over this way. Computes of FL members (silos, orchestrator) that share an
-identity are FL-ID-002's; this module's paths are about resources outside the FL config (rule FL-ID-010).
+user-assigned identities can be taken over this way. Computes of FL members (silos, orchestrator) and the FL
+workspace itself sharing an identity are FL-ID-002's; this module's paths are about resources outside the FL config
+(rule FL-ID-010).
 
 It also answers the converse: an identity attached to silo computes that reaches no storage account of any silo
 or of the orchestrator (an AcrPull-only identity, say) is *auxiliary*: sharing it shares no silo data, so it is
@@ -147,8 +148,8 @@ def auxiliary_identities(d: Deployment) -> dict[str, str]:
 
 
 def _relation(d: Deployment, ra: RunsAs) -> str:
-    """Who controls the resource: the FL workspace (a compute or the workspace itself, used by whoever may submit
-    jobs to it), or a principal the FL config does not name."""
+    """Who controls the resource: the FL workspace (a compute in it, used by whoever may submit jobs to it), or a
+    principal the FL config does not name."""
     ws = norm(d.workspace.id) if d.workspace else ""
     rid = norm(ra.resource_id)
     if ws and (rid == ws or rid.startswith(ws + "/")):
@@ -160,6 +161,7 @@ def identity_paths(d: Deployment) -> Iterator[Path]:
     """One ``identity-takeover`` path per (silo identity, resource outside the FL config running as it)."""
     index = runs_as_index(d)
     members = member_compute_ids(d)
+    workspace = norm(d.workspace.id) if d.workspace else ""
     aux = auxiliary_identities(d)
     for silo in d.silos:
         for i in silo.user_assigned:
@@ -169,8 +171,8 @@ def identity_paths(d: Deployment) -> Iterator[Path]:
             for key in {norm(i.id), norm(i.principal_id)} - {""}:
                 for ra in index.get(key, ()):
                     rid = norm(ra.resource_id)
-                    if rid in members or rid in seen:
-                        continue
+                    if rid in members or rid in seen or rid == workspace:
+                        continue  # FL members' computes and the workspace itself are FL-ID-002's
                     seen.add(rid)
                     yield Path(
                         kind="identity-takeover", silo=silo.name, source_id=i.id, outsider_id=ra.resource_id,

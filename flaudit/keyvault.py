@@ -68,7 +68,8 @@ def _vault_assignments(d: Deployment) -> dict[str, list[Assignment]]:
         # An assignment's id is <scope>/providers/Microsoft.Authorization/roleAssignments/<name>, and the
         # inventory is keyed by lower-cased id: one substring test per resource.
         for rid, res in d.inventory.resources.items():
-            if "/providers/microsoft.keyvault/vaults/" in rid and "/providers/microsoft.authorization/roleassignments/" in rid:
+            if "/providers/microsoft.keyvault/vaults/" in rid \
+                    and "/providers/microsoft.authorization/roleassignments/" in rid:
                 a = Assignment.from_arm(res)
                 cached[a.principal_id].append(a)
         d.__dict__["_vault_assignments"] = cached

@@ -121,14 +121,16 @@ class _Account:
         self.readers: list[tuple[Any, list[Grant]]] = []
         self._reader_hops: list[tuple[str, str, Hop, str, str]] | None = None
         silo0 = d.silos[0] if d.silos else None
+        holders = _silos_by_principal(d)
         for pid, acc in d.rbac.principals_with_access(st.id).items():
-            owner = d.silo_by_principal.get(pid) or d.silo_by_group.get(pid)
-            if owner is not None:
+            owners = holders.get(pid)
+            if owners:
                 if self.owner == "orchestrator":
                     continue  # silos sharing the orchestrator's storage are FL-ID-008's
                 live, _inert = _write_grants(acc, st.raw)
-                for g in [*live, *_reads(acc, st.raw)]:
-                    self.regions[owner.name].append((region_of(g, st.id), pid))
+                regions = [region_of(g, st.id) for g in [*live, *_reads(acc, st.raw)]]
+                for name in owners:  # an identity several silos run as gives each of them these grants
+                    self.regions[name].extend((r, pid) for r in regions)
                 continue
             if silo0 is None:
                 continue
@@ -178,6 +180,19 @@ class _Account:
             if name != silo.name and any(r.overlaps(t) for r in regions for t, _ in theirs):
                 out.append(name)
         return sorted(out)
+
+
+def _silos_by_principal(d: Deployment) -> dict[str, list[str]]:
+    """Principal id -> every silo whose computes run as it or whose FL config names it as a group (the model's
+    ``silo_by_principal`` keeps only the first silo of a shared identity)."""
+    cached = d.__dict__.get("_sink_holders")
+    if cached is None:
+        cached = defaultdict(list)
+        for s in d.silos:
+            for pid in sorted(s.principal_ids | {norm(g) for g in s.groups}):
+                cached[pid].append(s.name)
+        d.__dict__["_sink_holders"] = cached
+    return cached
 
 
 def _accounts(d: Deployment) -> dict[str, _Account]:

@@ -75,7 +75,8 @@ def no_silo_writes_to_sinks(d: Deployment) -> Iterable[Finding]:
         for ident in silo.identities:
             if not ident.principal_id:
                 yield Unknown(ident.id, f"{silo.name}: the principal id of {ident.name} is not in the input, so "
-                              "where it can write cannot be checked.", silo=silo.name, subject=ident.id)
+                              "where it can write cannot be checked.", silo=silo.name,
+                              subject=f"{ident.id}|{silo.name}")
                 continue
             found = by_identity.get((silo.name, norm(ident.id)), [])
             by_account: dict[str, list] = defaultdict(list)
@@ -87,10 +88,10 @@ def no_silo_writes_to_sinks(d: Deployment) -> Iterable[Finding]:
                 continue
             if problem:
                 yield Unknown(ident.id, f"{silo.name}: cannot tell where {ident.name} can write: {problem}.",
-                              silo=silo.name, evidence=[note(problem)], subject=ident.id)
+                              silo=silo.name, evidence=[note(problem)], subject=f"{ident.id}|{silo.name}")
             else:
                 yield Pass(ident.id, f"{silo.name}: {ident.name} can write to no public, shared or "
-                           "outsider-readable storage account.", silo=silo.name, subject=ident.id,
+                           "outsider-readable storage account.", silo=silo.name, subject=f"{ident.id}|{silo.name}",
                            evidence=[note("checked every storage account in the input it holds a role on, other "
                                           "than its own silo's (other silos' accounts: FL-ID-004)")])
 
@@ -107,8 +108,8 @@ def _sink_finding(silo: str, identity_id: str, account: str, paths: list) -> Fin
     if blocking:
         cond = " (conditional: every write grant carries an ABAC condition)" if all(p.conditional for p in blocking) \
             else ""
-        return Fail(account, msg + cond + ".", silo=silo, evidence=ev, subject=identity_id)
+        return Fail(account, msg + cond + ".", silo=silo, evidence=ev, subject=f"{identity_id}|{silo}")
     if unknown:
-        return Unknown(account, msg + ".", silo=silo, evidence=ev, subject=identity_id)
+        return Unknown(account, msg + ".", silo=silo, evidence=ev, subject=f"{identity_id}|{silo}")
     return Pass(account, msg + ": administrative access, shown, not blocking.", silo=silo, evidence=ev,
-                subject=identity_id)
+                subject=f"{identity_id}|{silo}")

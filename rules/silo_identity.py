@@ -750,13 +750,15 @@ def _canon(condition: str | None) -> str:
         "az ml compute update --name <compute> --identity-type SystemAssigned --workspace-name <ws> "
         "--resource-group <rg>",
         bicep="// attach each silo's identity to that silo's computes only:\n"
-        "identity: {\n  type: 'UserAssigned'\n  userAssignedIdentities: { '${siloIdentity.id}': {} }  // silo compute only\n}",
+        "identity: {\n  type: 'UserAssigned'\n"
+        "  userAssignedIdentities: { '${siloIdentity.id}': {} }  // silo compute only\n}",
         text="Detach the silo's identity from the resource named in the evidence (or delete the resource), and "
-        "deny Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action to everyone but the silo's "
-        "deployment pipeline.",
+        "grant Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action (Managed Identity Operator, "
+        "Contributor) on it to nobody but the silo's deployment pipeline.",
     ),
     references=(UAI_DOCS, "https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/"
-                "how-manage-user-assigned-managed-identities", "https://learn.microsoft.com/azure/aks/use-managed-identity"),
+                "how-manage-user-assigned-managed-identities",
+                "https://learn.microsoft.com/azure/aks/use-managed-identity"),
 )
 @deduplicated
 def identity_not_used_elsewhere(d: Deployment) -> Iterable[Finding]:
@@ -779,17 +781,19 @@ def identity_not_used_elsewhere(d: Deployment) -> Iterable[Finding]:
             for path in found:
                 yield Fail(path.outsider_id, f"{silo.name}: {path.hops[0].text}: whoever controls it can act as "
                            f"{i.name} and read {silo.name}'s data.", silo=silo.name,
-                           evidence=[path.evidence(), *kind_notes([path.kind])], subject=i.id)
+                           evidence=[path.evidence(), *kind_notes([path.kind])],
+                           subject=f"{i.id}|{silo.name}")
             if found:
                 continue
             if unreadable:
                 u = unreadable[0]
                 yield Unknown(i.id, f"{silo.name}: {u.resource_type} could not be read at {u.scope or 'some scope'}, "
-                              f"so resources running as {i.name} may be missing.", silo=silo.name, subject=i.id,
+                              f"so resources running as {i.name} may be missing.", silo=silo.name,
+                              subject=f"{i.id}|{silo.name}",
                               evidence=[note(f"{x.resource_type} at {x.scope}: HTTP {x.status} {x.message}")
                                         for x in unreadable[:10]])
             else:
                 yield Pass(i.id, f"{silo.name}: no resource in the input other than {silo.name}'s computes runs as "
-                           f"{i.name}.", silo=silo.name, subject=i.id,
+                           f"{i.name}.", silo=silo.name, subject=f"{i.id}|{silo.name}",
                            evidence=[note("every resource's identity block in the input was read (a user-assigned "
                                           "identity can also be attached in subscriptions not collected)")])

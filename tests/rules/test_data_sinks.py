@@ -156,3 +156,19 @@ def test_an_auxiliary_identity_that_writes_to_a_public_account_is_still_a_sink()
     result = audit(res)
     assert "fail" in statuses(result, "FL-DM-010", silo="silo0")
     assert "pass" in statuses(result, "FL-ID-002")  # not a shared *silo* identity: it reaches no silo data
+
+
+def test_one_identity_run_by_two_silos_that_writes_to_a_private_account_is_shared_for_both():
+    res = sample_resources("hardened")
+    b = generate.Builder("hardened")
+    shared = b.identity("uai-tools")
+    res.append(shared)
+    for c in res:
+        if c["type"] == "Microsoft.MachineLearningServices/workspaces/computes" and c["name"] in ("silo0-01",
+                                                                                                "silo1-01"):
+            c["identity"]["userAssignedIdentities"][shared["id"]] = {"principalId": shared["properties"]["principalId"]}
+    res.append(role_assignment(_ws_storage(res)["id"], BLOB_CONTRIBUTOR, shared["properties"]["principalId"]))
+    result = audit(res)
+    for silo, other in (("silo0", "silo silo1"), ("silo1", "silo silo0")):
+        f = findings(result, "FL-DM-010", silo=silo, status="fail")
+        assert [p["outsider_name"] for x in f for p in _paths(x)] == [other]

@@ -206,3 +206,15 @@ def test_the_takeover_path_is_shown_with_its_hops_in_terminal_and_markdown():
     assert "vm-jump (unlisted) -[identity-takeover]-> uai-silo1: " in shown["terminal"]
     assert r"vm-jump (unlisted) -\[identity-takeover\]-&gt; uai-silo1: " in shown["markdown"]  # escaped
     assert all("runs as silo1's identity uai-silo1" in text for text in shown.values())
+
+
+def test_the_workspace_running_as_a_silo_identity_is_fl_id_002s_not_fl_id_010s():
+    res = sample_resources("hardened")
+    uai = identity(res, "uai-silo0")
+    ws = next(r for r in res if r["type"] == "Microsoft.MachineLearningServices/workspaces")
+    ws["identity"] = {"type": "SystemAssigned,UserAssigned", "principalId": ws["identity"]["principalId"],
+                      "tenantId": generate.TENANT, "userAssignedIdentities": {
+                          uai["id"]: {"principalId": uai["properties"]["principalId"]}}}
+    result = audit(res)
+    assert statuses(result, "FL-ID-010", silo="silo0") == {"pass"}
+    assert "fail" in statuses(result, "FL-ID-002", silo="silo0")
