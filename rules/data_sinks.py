@@ -66,6 +66,10 @@ def no_silo_writes_to_sinks(d: Deployment) -> Iterable[Finding]:
     for p in paths_of(d, rule_id="FL-DM-010"):
         by_identity[(p.silo, norm(p.source_id))].append(p)
     problem = any_coverage_problem(d)
+    if problem is None and (unreadable := d.inventory.unreadable_for("microsoft.storage/storageaccounts")):
+        u = unreadable[0]
+        problem = (f"storage accounts could not be read at {u.scope or 'some scope'} "
+                   f"(HTTP {u.status}: {u.message}), so accounts it can write to may be missing")
     for silo in d.silos:
         if not silo.computes:
             yield Unknown("", f"{silo.name}: no compute was resolved for this silo, so where its identities can "

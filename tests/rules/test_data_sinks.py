@@ -172,3 +172,15 @@ def test_one_identity_run_by_two_silos_that_writes_to_a_private_account_is_share
     for silo, other in (("silo0", "silo silo1"), ("silo1", "silo silo0")):
         f = findings(result, "FL-DM-010", silo=silo, status="fail")
         assert [p["outsider_name"] for x in f for p in _paths(x)] == [other]
+
+
+def test_unreadable_storage_accounts_make_fl_dm_010_unknown_not_pass():
+    from flaudit.inventory import Unreadable
+    from tests.support import inventory
+
+    inv = inventory(sample_resources("hardened"))
+    inv.unreadable.append(Unreadable(f"/subscriptions/{generate.SUB}/resourceGroups/rg-other",
+                                     "Microsoft.Storage/storageAccounts", 403, "AuthorizationFailed"))
+    result = audit(inv)
+    assert statuses(result, "FL-DM-010") == {"unknown"}
+    assert result["verdict"]["production"]["status"] != "ready"
