@@ -663,8 +663,9 @@ def _default_storage_shared_key(rid: str, res: dict[str, Any]) -> Verdict:
     rationale="Every silo's jobs write their snapshots, logs and outputs to the workspace default storage. While "
     "allowSharedKeyAccess is not false (missing means true, Azure's default) its account key, or any SAS signed "
     "with it, is one key usable by every silo and by anyone the key reaches: it reads all of them at once, "
-    "bypassing RBAC, ABAC conditions and audit by identity. Azure ML supports identity-based access to the "
-    "default storage (workspace systemDatastoresAuthMode identity).",
+    "bypassing RBAC, ABAC conditions and audit by identity; the workspace's own datastores (workspaceblobstore, "
+    "workspacefilestore) hold that key by default, so any job of any silo can write there with it. Azure ML "
+    "supports identity-based access to the default storage (workspace systemDatastoresAuthMode identity).",
     remediation=Remediation(
         cli="az storage account update --name <account> --resource-group <rg> --allow-shared-key-access false\n"
         "az ml workspace update --name <ws> --resource-group <rg> --system-datastores-auth-mode identity",
@@ -686,7 +687,7 @@ def default_storage_no_shared_key(d: Deployment) -> Iterable[Finding]:
 
 @rule(
     id="FL-WSH-011",
-    title="The deployment's key vaults are private and hold no secret every silo can use",
+    title="The deployment's key vaults are private and hold no secret two silos can use",
     area="workspace-hardening",
     severity="high",
     blocks=("production",),
