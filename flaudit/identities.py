@@ -85,7 +85,36 @@ def attached_identities(resource: dict[str, Any]) -> list[RunsAs]:
             if isinstance(val, dict) and (val.get("resourceId") or val.get("objectId")):
                 out.append(RunsAs(rid, rtype, rname, norm(val.get("resourceId")), norm(val.get("objectId")),
                                   f"properties.identityProfile.{key}"))
+    seen = {r.identity_id for r in out}
+    for where, uid, pid in _references(resource.get("properties"), "properties", 0):
+        if uid not in seen:
+            seen.add(uid)
+            out.append(RunsAs(rid, rtype, rname, uid, pid, where))
     return out
+
+
+_UAI_MARK = "/providers/microsoft.managedidentity/userassignedidentities/"
+
+
+def _references(value: Any, where: str, depth: int) -> Iterator[tuple[str, str, str]]:
+    """(property path, identity id, principal id) of every user-assigned identity id a resource's properties name
+    (AKS add-on and pod identities, encryption identities, key vault reference identities...): a resource can
+    only name an identity it was allowed to assign, and in nearly every resource type it then acts as it.
+    Fail closed: a type whose service alone uses the identity (a storage account's customer-managed key) is
+    reported too."""
+    if depth > 8:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str) and _UAI_MARK in v.lower() and v.lower().startswith("/subscriptions/"):
+                oid = value.get("objectId") or value.get("principalId")
+                yield f"{where}.{k}", norm(v), norm(oid if isinstance(oid, str) else None)
+            elif isinstance(v, (dict, list)):
+                yield from _references(v, f"{where}.{k}", depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)):
+                yield from _references(v, f"{where}[{i}]", depth + 1)
 
 
 def bears_identity(resource: dict[str, Any]) -> bool:

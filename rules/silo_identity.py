@@ -741,8 +741,9 @@ def _canon(condition: str | None) -> str:
     "tokens as it from the platform's token endpoint. A VM, VM scale set, AKS cluster (kubelet identity), App "
     "Service or Functions app, Container App, container group, or an Azure ML compute instance or cluster that is "
     "not the silo's compute in the FL config but runs as the silo's identity reads the silo's data for whoever "
-    "deploys code on it or logs in to it. flaudit reads the identity block (identity.userAssignedIdentities, and "
-    "AKS's properties.identityProfile) of every resource in the input whatever its type. Another FL member's "
+    "deploys code on it or logs in to it. flaudit reads the identity block (identity.userAssignedIdentities, "
+    "AKS's properties.identityProfile, and any identity id named in the properties of such a resource, e.g. AKS "
+    "add-on identities) of every resource in the input whatever its type. Another FL member's "
     "compute running as it is FL-ID-002's finding; an identity that reaches no silo data (auxiliary) is not "
     "checked. Only the collected input can be searched: a pass says no resource in it runs as the identity.",
     remediation=Remediation(

@@ -218,3 +218,19 @@ def test_the_workspace_running_as_a_silo_identity_is_fl_id_002s_not_fl_id_010s()
     result = audit(res)
     assert statuses(result, "FL-ID-010", silo="silo0") == {"pass"}
     assert "fail" in statuses(result, "FL-ID-002", silo="silo0")
+
+
+def test_an_aks_add_on_identity_named_anywhere_in_properties_is_read():
+    """AKS add-on identities (azure-rest-api-specs ManagedClustersCreate_AzureKeyvaultSecretsProvider.json:
+    properties.addonProfiles.azureKeyvaultSecretsProvider.identity.{resourceId, clientId, objectId})."""
+    res = sample_resources("hardened")
+    uai = identity(res, "uai-silo0")
+    aks = aks_with_kubelet(identity(res, "uai-orchestrator"))
+    aks["properties"]["addonProfiles"] = {"azureKeyvaultSecretsProvider": {
+        "enabled": True, "config": {"enableSecretRotation": "true"},
+        "identity": {"resourceId": uai["id"], "clientId": uai["properties"]["clientId"],
+                     "objectId": uai["properties"]["principalId"]}}}
+    res.append(aks)
+    result = audit(res)
+    f = single(findings(result, "FL-ID-010", silo="silo0", status="fail"))
+    assert "properties.addonProfiles.azureKeyvaultSecretsProvider.identity.resourceId" in f["message"]
