@@ -75,6 +75,8 @@ def attached_identities(resource: dict[str, Any]) -> list[RunsAs]:
     rname = str(resource.get("name") or name_of(rid))
     out: list[RunsAs] = []
     uais = get_path(resource, "identity.userAssignedIdentities")
+    if isinstance(uais, list):  # a few older API versions list the ids instead of mapping them
+        uais = {u: {} for u in uais if isinstance(u, str)}
     if isinstance(uais, dict):
         for uid, val in uais.items():
             pid = val.get("principalId") if isinstance(val, dict) else None
@@ -121,7 +123,7 @@ def bears_identity(resource: dict[str, Any]) -> bool:
     """Whether a resource's body attaches a user-assigned identity (the inventory keeps such resources of any
     type, so a resource running as a silo identity is never dropped as an unknown type)."""
     uais = get_path(resource, "identity.userAssignedIdentities")
-    if isinstance(uais, dict) and uais:
+    if isinstance(uais, (dict, list)) and uais:
         return True
     profile = get_path(resource, "properties.identityProfile")
     return isinstance(profile, dict) and any(isinstance(v, dict) and (v.get("resourceId") or v.get("objectId"))

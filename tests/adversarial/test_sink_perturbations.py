@@ -102,3 +102,11 @@ def test_a_vault_shared_through_a_group_scope_assignment_above_it_is_shared():
     for i in (0, 2):
         res.append(role_assignment(RG, SECRETS_USER, principal(res, f"uai-silo{i}")))
     assert _shared(audit(res))["status"] == "fail"
+
+
+def test_an_identity_list_instead_of_a_map_is_still_read():
+    res = sample_resources("hardened")
+    other = vm(identity(res, "uai-silo1"))
+    other["identity"]["userAssignedIdentities"] = list(other["identity"]["userAssignedIdentities"])
+    res.append(other)
+    not_passing(audit(res), "FL-ID-010", "silo1")
