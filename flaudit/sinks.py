@@ -30,6 +30,7 @@ https://learn.microsoft.com/azure/machine-learning/how-to-data-exfiltration-prev
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from flaudit.rbac import Access, Grant
 
 RULE = "FL-DM-010"
-REASONS = ("public", "shared", "outsider-readable", "unknown")
+_PREFIX = re.compile(r"StringStartsWith(?:IgnoreCase)?\s*'([^']*)'", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,17 @@ class Region:
         if self.kind == other.kind == "container":
             return self.key == other.key or is_within(self.key, other.key) or is_within(other.key, self.key)
         if self.kind == other.kind == "condition":
-            return self.key == other.key  # two different confining conditions separate the silos
+            return self.key == other.key or _prefixes_meet(self.key, other.key)
         return True  # a path condition and a container scope can meet (fail closed)
+
+
+def _prefixes_meet(a: str, b: str) -> bool:
+    """Whether two path conditions may admit a common path: fail closed unless both confine by
+    ``StringStartsWith`` prefixes and no prefix of one starts the other (``'silo1'`` meets ``'silo10'``)."""
+    pa, pb = _PREFIX.findall(a), _PREFIX.findall(b)
+    if not pa or not pb or "stringlike" in a or "stringlike" in b:
+        return True
+    return any(x.startswith(y) or y.startswith(x) for x in pa for y in pb)
 
 
 def region_of(grant: Grant, account_id: str) -> Region:

@@ -184,3 +184,25 @@ def test_unreadable_storage_accounts_make_fl_dm_010_unknown_not_pass():
     result = audit(inv)
     assert statuses(result, "FL-DM-010") == {"unknown"}
     assert result["verdict"]["production"]["status"] != "ready"
+
+
+def _path_condition(prefix: str) -> str:
+    blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+    return ("((!(ActionMatches{'" + blob + "/read'}) AND !(ActionMatches{'" + blob + "/write'}) "
+            "AND !(ActionMatches{'" + blob + "/add/action'}) AND !(ActionMatches{'" + blob + "/delete'})) "
+            f"OR (@Resource[{blob}:path] StringStartsWith '{prefix}'))")
+
+
+def test_abac_path_prefixes_separate_silos_unless_one_prefix_starts_the_other():
+    res = sample_resources("hardened")
+    ws = _ws_storage(res)
+    res.append(role_assignment(ws["id"], BLOB_CONTRIBUTOR, principal(res, "uai-silo0"),
+                               condition=_path_condition("silo0/")))
+    res.append(role_assignment(ws["id"], BLOB_CONTRIBUTOR, principal(res, "uai-silo1"),
+                               condition=_path_condition("silo1/")))
+    assert statuses(audit(res), "FL-DM-010", silo="silo0") == {"pass"}
+    res.append(role_assignment(ws["id"], BLOB_CONTRIBUTOR, principal(res, "uai-silo2"),
+                               condition=_path_condition("silo")))  # 'silo' starts 'silo0/' and 'silo1/'
+    result = audit(res)
+    assert "fail" in statuses(result, "FL-DM-010", silo="silo0")
+    assert "fail" in statuses(result, "FL-DM-010", silo="silo2")
