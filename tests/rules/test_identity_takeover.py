@@ -234,3 +234,21 @@ def test_an_aks_add_on_identity_named_anywhere_in_properties_is_read():
     result = audit(res)
     f = single(findings(result, "FL-ID-010", silo="silo0", status="fail"))
     assert "properties.addonProfiles.azureKeyvaultSecretsProvider.identity.resourceId" in f["message"]
+
+
+def test_a_container_app_running_as_a_silo_identity_fails():
+    """Body of Microsoft.App/stable/2025-01-01/examples/ContainerApps_Get.json (trimmed) with the common
+    ManagedServiceIdentity block, the identity also named for registry pulls (configuration.registries[].identity)."""
+    res = sample_resources("hardened")
+    uai = identity(res, "uai-silo2")
+    app = {"id": f"{RG}/providers/Microsoft.App/containerApps/testcontainerapp0", "name": "testcontainerapp0",
+           "type": "Microsoft.App/containerApps", "location": "East US", "identity": _uai_block(uai),
+           "properties": {"provisioningState": "Succeeded",
+                          "managedEnvironmentId": f"{RG}/providers/Microsoft.App/managedEnvironments/demokube",
+                          "configuration": {"registries": [{"server": "acr.azurecr.io", "identity": uai["id"]}]},
+                          "template": {"containers": [{"image": "repo/testcontainerapp0:v4",
+                                                       "name": "testcontainerapp0",
+                                                       "resources": {"cpu": 0.5, "memory": "1Gi"}}]}}}
+    res.append(app)
+    f = single(findings(audit(res), "FL-ID-010", silo="silo2", status="fail"))
+    assert "Microsoft.App/containerApps testcontainerapp0 runs as silo2's identity" in f["message"]
