@@ -29,8 +29,14 @@ UAI = "microsoft.managedidentity/userassignedidentities"
 class Principal:
     id: str
     name: str | None
-    relation: str  # own-silo | other-silo | orchestrator | workspace | unlisted
+    relation: str  # own-silo | other-silo | orchestrator | workspace | administrator | unlisted
     silo: str | None  # the silo the principal belongs to, if any
+
+    def administrator_reason(self, d: Deployment) -> str | None:
+        """Why the FL config trusts this principal (None unless its relation is ``administrator``)."""
+        if self.relation != "administrator":
+            return None
+        return d.administrators[self.id].reason
 
 
 def principal_names(d: Deployment) -> dict[str, str]:
@@ -86,7 +92,12 @@ def any_coverage_problem(d: Deployment) -> str | None:
 
 
 def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
-    """How ``principal_id`` relates to ``silo``: its own identity, another silo's, the orchestrator's, ..."""
+    """How ``principal_id`` relates to ``silo``: its own identity, another silo's, the orchestrator's, the
+    workspace's, a declared administrator (``federated_learning.administrators``) or an unlisted principal.
+
+    A rule that would fail on a path held by an ``administrator`` reports it instead as a passing finding
+    carrying the path as evidence and the declared reason in its message: shown in every output, never
+    blocking."""
     pid = norm(principal_id)
     names = _names(d)
     if pid in silo.principal_ids or pid in silo.groups:
@@ -100,6 +111,10 @@ def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
         return Principal(pid, names.get(pid), "orchestrator", None)
     if d.workspace and pid in {norm(i.principal_id) for i in d.workspace.identities if i.principal_id}:
         return Principal(pid, names.get(pid), "workspace", None)
+    # Only a principal that is none of the FL members' can be a declared administrator: declaring a silo's,
+    # the orchestrator's or the workspace's identity changes nothing (their paths keep blocking).
+    if pid in d.administrators:
+        return Principal(pid, names.get(pid), "administrator", None)
     return Principal(pid, names.get(pid), "unlisted", None)
 
 
@@ -155,6 +170,9 @@ def access_edges(d: Deployment) -> list[dict[str, Any]]:
                 "crosses_boundary": who.relation != "own-silo",
                 "chain": acc.chain(),
             })
+            if who.relation == "administrator":  # shown as administrative access, never blocking
+                edges[-1]["path_kind"] = "administrative"
+                edges[-1]["administrator_reason"] = who.administrator_reason(d)
     return edges
 
 

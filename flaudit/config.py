@@ -22,12 +22,15 @@ such as ``training_data`` or ``silo_data``, are kept but not audited). Top-level
 
 flaudit extensions: ``federated_learning.silos[].groups[]``, object ids of Entra groups that belong to the silo
 (a group-held role assignment on that silo's storage is then not a foreign principal), and
-``federated_learning.administrators`` (declared administrators, kept in ``raw`` for the access model).
+``federated_learning.administrators[].{object_id, kind, reason}``: principals the organisation trusts to administer the deployment (Owners, break-glass accounts, the deployment pipeline). Their
+paths to silo data are shown as administrative access (relation ``administrator``) in every output and do not
+block; every other path still does. ``kind`` is one of :data:`ADMIN_KINDS`; ``reason`` is required.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,23 @@ class SiloConfig:
     groups: list[str] = field(default_factory=list)
 
 
+#: Principal kinds a declared administrator may be (Entra object types that role assignments name).
+ADMIN_KINDS = ("user", "group", "service-principal", "managed-identity")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True)
+class Administrator:
+    """A principal the FL config declares as a trusted administrator of the deployment."""
+
+    object_id: str  # lower case
+    kind: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"object_id": self.object_id, "kind": self.kind, "reason": self.reason}
+
+
 @dataclass
 class FLConfig:
     path: str | None
@@ -59,6 +79,7 @@ class FLConfig:
     sha256: str
     layout: str = "horizontal"  # horizontal | vertical | scatter-gather
     communication: dict[str, Any] | None = None  # federated_learning.communication (vertical FL), as declared
+    administrators: list[Administrator] = field(default_factory=list)
 
 
 FL_KEYS = ("orchestrator", "host", "silos", "communication", "administrators")
@@ -177,6 +198,7 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
         # The host trains on data of its own: audit it as a silo too (its storage must be its own alone).
         silos.insert(0, SiloConfig(name=HOST_SILO, computes=list(orch_computes), datastore=orch_datastore,
                                    training_data=orch.get("training_data"), testing_data=orch.get("testing_data")))
+    administrators = _administrators(fl.get("administrators"), origin)
     tp = doc.get("training_parameters") or {}
     if not isinstance(tp, dict):
         raise InputError(f"{origin}: training_parameters must be a mapping")
@@ -193,4 +215,35 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
         sha256=digest,
         layout=layout,
         communication=dict(communication) if fl.get("communication") is not None else None,
+        administrators=administrators,
     )
+
+
+def _administrators(value: Any, origin: str) -> list[Administrator]:
+    """``federated_learning.administrators``: a list of {object_id, kind, reason}; absent means none."""
+    if value is None:
+        return []
+    where = "federated_learning.administrators"
+    if not isinstance(value, list):
+        raise InputError(f"{origin}: {where} must be a list of {{object_id, kind, reason}}")
+    out: list[Administrator] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise InputError(f"{origin}: {where}[{i}] must be a mapping with object_id, kind and reason")
+        unknown = sorted(set(item) - {"object_id", "kind", "reason"})
+        if unknown:
+            raise InputError(f"{origin}: {where}[{i}] has unknown key(s) {', '.join(unknown)}")
+        oid, kind, reason = item.get("object_id"), item.get("kind"), item.get("reason")
+        if not isinstance(oid, str) or not _GUID.match(oid.strip()):
+            raise InputError(f"{origin}: {where}[{i}].object_id must be an Entra object id (a GUID)")
+        if not isinstance(kind, str) or kind.strip().lower() not in ADMIN_KINDS:
+            raise InputError(f"{origin}: {where}[{i}].kind must be one of {', '.join(ADMIN_KINDS)}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise InputError(f"{origin}: {where}[{i}].reason must say why this principal is trusted")
+        oid = oid.strip().lower()
+        if oid in seen:
+            raise InputError(f"{origin}: {where}: object id {oid} appears twice")
+        seen.add(oid)
+        out.append(Administrator(oid, kind.strip().lower(), reason.strip()))
+    return out

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flaudit.arm import canonical_id, norm, type_from_id, type_of
+from flaudit.identities import bears_identity
 from flaudit.redact import redact
 
-#: Resource types the deployment model reads (lower case). Anything else is ignored and counted.
+#: Resource types the deployment model reads (lower case). Anything else is ignored and counted, except a
+#: resource of any type that runs as a user-assigned identity (kept for flaudit/identities.py).
 KNOWN_TYPES = frozenset(
     {
         "microsoft.machinelearningservices/workspaces",
@@ -139,7 +141,9 @@ class Inventory:
         raw_id = resource.get("id")
         given = resource.get("type")
         rtype = norm(given) or type_of(raw_id or "")
-        if rtype not in KNOWN_TYPES:
+        # A resource of any type whose body attaches a user-assigned identity is kept: it can act as that
+        # identity (identity takeover, flaudit/identities.py), so it is never dropped as an unknown type.
+        if rtype not in KNOWN_TYPES and not bears_identity(resource):
             self.ignored_types[rtype or "(no type)"] += 1
             rid = resource.get("id")
             if isinstance(rid, str) and rid:

@@ -15,7 +15,7 @@ from flaudit.arm import get_path, is_resource_id, norm, parent_id
 SUBNET_TYPE = "microsoft.network/virtualnetworks/subnets"
 
 if TYPE_CHECKING:  # pragma: no cover
-    from flaudit.config import FLConfig
+    from flaudit.config import Administrator, FLConfig
     from flaudit.inventory import Inventory
     from flaudit.network import NetworkIndex
     from flaudit.rbac import RbacIndex
@@ -259,6 +259,11 @@ class Deployment:
         return out
 
     @cached_property
+    def administrators(self) -> dict[str, Administrator]:
+        """Principal id (lower case) -> the administrator the FL config declares (empty without a config)."""
+        return {a.object_id: a for a in (self.config.administrators if self.config is not None else [])}
+
+    @cached_property
     def silo_by_storage(self) -> dict[str, Silo]:
         return {norm(s.storage.id): s for s in self.silos if s.storage}
 
@@ -270,4 +275,5 @@ class Deployment:
             "orchestrator": self.orchestrator.to_dict(),
             "silos": [s.to_dict() for s in self.silos],
             "problems": list(self.problems),
+            "administrators": [a.to_dict() for a in self.administrators.values()],
         }

@@ -23,6 +23,8 @@ PRODUCERS: tuple[str, ...] = (
     "flaudit.takeover:identity_takeover_paths",
     "flaudit.netreach:silo_network_paths",
     "flaudit.movement:copy_paths",
+    "flaudit.identities:identity_paths",
+    "flaudit.sinks:sink_paths",
 )
 
 
@@ -56,4 +58,9 @@ def paths_of(d: Deployment, *, silo: str | None = None, kinds: Iterable[str] | N
 def edges(d: Deployment) -> list[dict[str, Any]]:
     """The result's ``access[]`` entries for every path (role-based access to silo storage comes from
     :func:`flaudit.access.access_edges`; these are the other paths)."""
-    return [p.edge() for p in all_paths(d)]
+    out = [p.edge() for p in all_paths(d)]
+    for e in out:
+        if e["relation"] == "administrator":  # a declared administrator's path: shown with the declared reason
+            admin = d.administrators.get(str(e["principal_id"]).lower())
+            e["administrator_reason"] = admin.reason if admin else None
+    return out

@@ -32,6 +32,15 @@ def _is_secret_key(key: str) -> bool:
     return key.lower() in _SECRET_KEYS
 
 
+_PERMISSION_WORD = re.compile(r"^[A-Za-z]{1,40}$")
+
+
+def _permission_names(value: Any) -> bool:
+    """A key vault access policy's ``permissions.{keys, secrets, certificates}``: a list of permission names
+    (``get``, ``list``, ``unwrapKey``...), which says who may use secrets and is no secret itself."""
+    return isinstance(value, list) and all(isinstance(x, str) and _PERMISSION_WORD.match(x) for x in value)
+
+
 def redact(obj: Any) -> Any:
     """Copy of ``obj`` with secret values replaced by ``[redacted]`` (structure and non-secret data kept)."""
     if isinstance(obj, dict):
@@ -42,6 +51,8 @@ def redact(obj: Any) -> Any:
                 # A workspace connection's credentials block (no credentialsType, unlike a datastore's) holds
                 # only secrets in shapes that vary with its authType: keep none of it.
                 out[k] = REDACTED
+            elif isinstance(k, str) and k.lower() == "permissions" and isinstance(v, dict):
+                out[k] = {pk: pv if _permission_names(pv) else redact({pk: pv})[pk] for pk, pv in v.items()}
             elif isinstance(k, str) and _is_secret_key(k) and v not in (None, "", [], {}):
                 # A dict/list under a secret key might still carry harmless shape info (e.g. credentials
                 # type); keep only a marker so rules can see that a secret was present.

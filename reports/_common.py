@@ -268,12 +268,17 @@ def access_chain_text(edge: dict[str, Any]) -> str:
         return (f"{edge.get('silo') or '?'}: {resource_name(edge.get('target_id'))} -[{edge.get('path_kind')}]-> "
                 f"{who} ({edge.get('relation', '?')})" + (f" via {hops}" if hops else ""))
     kinds = ",".join(edge.get("kinds") or [])
+    admin = (f" [administrative, not blocking: {edge['administrator_reason']}]"
+             if edge.get("administrator_reason") else "")
+    if edge.get("target_id") and not edge.get("storage_id"):  # a path (flaudit/paths.py): its chain is its hops
+        hops = "; ".join(str(h.get("text", "")) for h in edge.get("chain") or [])
+        return f"{who} ({edge.get('relation', '?')}) -[{kinds}]-> {resource_name(edge['target_id'])}: {hops}{admin}"
     via = "; ".join(
         f"{c.get('role_name') or resource_name(c.get('role_definition_id'))} at {short_scope(c.get('scope'))}"
         for c in edge.get("chain") or []
     )
     return f"{who} ({edge.get('relation', '?')}) -[{kinds}]-> {edge.get('storage_name') or resource_name(edge.get('storage_id'))}" + (
-        f" via {via}" if via else "")
+        f" via {via}" if via else "") + admin
 
 
 def waiver_text(w: dict[str, Any] | None) -> str:

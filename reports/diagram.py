@@ -63,7 +63,7 @@ PATH_MEANING = {
 #: Path kinds that let traffic in from outside the silo's private network.
 RISKY_PATHS = {"public", "ip-rule"}
 RELATION_LABEL = {"other-silo": "silo", "orchestrator": "orchestrator", "workspace": "workspace",
-                  "unlisted": "unlisted", "own-silo": "own silo", "administrator": "administrator"}
+                  "unlisted": "unlisted", "own-silo": "own silo", "administrator": "declared administrator"}
 #: Legend text per access kind; a kind missing here is still drawn and listed under its own name.
 KIND_LABEL = {
     "data": "read/write the data",

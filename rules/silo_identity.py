@@ -27,6 +27,7 @@ from flaudit.conditions import parse, syntax_error
 from flaudit.confinement import WitnessIndex, reached, witnesses_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
+from flaudit.identities import auxiliary_identities
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
 from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS
 
@@ -53,9 +54,18 @@ class _Principal:
     kind: str  # user-assigned | system-assigned | group
 
 
-def _principals(d: Deployment, silo: Silo) -> list[_Principal]:
-    """The silo's identities (user-assigned ones; system-assigned only when it has none) and its groups."""
+def _data_identities(d: Deployment, silo: Silo) -> list[Identity]:
+    """The identities the silo reads its data as: user-assigned ones (system-assigned only when it has none),
+    without auxiliary identities (attached to silo computes, reaching no silo or orchestrator storage: an
+    AcrPull-only identity) unless those are all it has."""
     idents = silo.user_assigned or silo.identities
+    aux = auxiliary_identities(d)
+    return [i for i in idents if norm(i.id) not in aux] or idents
+
+
+def _principals(d: Deployment, silo: Silo) -> list[_Principal]:
+    """The silo's data identities (:func:`_data_identities`) and its groups."""
+    idents = _data_identities(d, silo)
     out = [_Principal(norm(i.principal_id), i.name, i.id, i.kind) for i in idents if i.principal_id]
     names = cached_principal_names(d)
     out += [_Principal(g, names.get(g, f"group {g}"), g, "group") for g in silo.groups]
@@ -182,7 +192,9 @@ def compute_has_user_assigned_identity(d: Deployment) -> Iterable[Finding]:
     blocks=BOTH,
     rationale="Whatever one silo's identity may read, every compute running as it may read. An identity shared by "
     "two silos (or by a silo and the orchestrator or the workspace) makes their data one trust domain: code "
-    "running in either silo reaches both silos' storage.",
+    "running in either silo reaches both silos' storage. An identity that reaches no silo's or orchestrator's "
+    "storage account at all (an AcrPull-only identity attached to every compute, say) carries no silo data: "
+    "sharing it passes, with the evidence that it reaches none (unknown role assignments make nothing auxiliary).",
     remediation=Remediation(
         cli="az identity create --name uai-<silo> --resource-group <rg>\n"
         "az ml compute update --name <silo>-01 --identity-type UserAssigned "
@@ -209,6 +221,7 @@ def identity_not_shared(d: Deployment) -> Iterable[Finding]:
     for i in (d.workspace.identities if d.workspace else []):
         for key in {norm(i.id), norm(i.principal_id)} - {""}:
             non_silo.setdefault(key, "the workspace")
+    aux = auxiliary_identities(d)
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
@@ -225,7 +238,11 @@ def identity_not_shared(d: Deployment) -> Iterable[Finding]:
             ev = [prop(c, "identity.userAssignedIdentities" if i.kind == "user-assigned" else "identity.principalId",
                        i.id if i.kind == "user-assigned" else i.principal_id) for c in users]
             ev.append(note(f"{i.name}: principal id {i.principal_id}"))
-            if sharers:
+            if sharers and norm(i.id) in aux:
+                yield Pass(i.id, f"{silo.name}: identity {i.name} is also used by {', '.join(sharers)}, but it "
+                           "reaches no silo's or orchestrator's storage, so it is not a shared silo identity.",
+                           silo=silo.name, evidence=ev + [note(aux[norm(i.id)])], subject=silo.name)
+            elif sharers:
                 yield Fail(i.id, f"{silo.name}: identity {i.name} is also used by {', '.join(sharers)}.",
                            silo=silo.name, evidence=ev, subject=silo.name)
             else:
@@ -839,3 +856,76 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
                                       "PIM-eligible assignment(s) and "
                                       f"{len(d.rbac.denies)} deny assignment(s) evaluated")],
                        subject=f"{silo.name}|identity")
+
+
+def _canon(condition: str | None) -> str:
+    return " ".join((condition or "").split()).lower()
+
+
+@rule(
+    id="FL-ID-010",
+    title="No resource outside the FL config runs as a silo's identity",
+    area="silo-identity",
+    severity="critical",
+    blocks=BOTH,
+    rationale="A user-assigned identity can be attached to any number of resources, and code on each of them gets "
+    "tokens as it from the platform's token endpoint. A VM, VM scale set, AKS cluster (kubelet identity), App "
+    "Service or Functions app, Container App, container group, or an Azure ML compute instance or cluster that is "
+    "not the silo's compute in the FL config but runs as the silo's identity reads the silo's data for whoever "
+    "deploys code on it or logs in to it. flaudit reads the identity block (identity.userAssignedIdentities, "
+    "AKS's properties.identityProfile, and any identity id named in the properties of such a resource, e.g. AKS "
+    "add-on identities) of every resource in the input whatever its type. Another FL member's "
+    "compute running as it is FL-ID-002's finding; an identity that reaches no silo data (auxiliary) is not "
+    "checked. Only the collected input can be searched: a pass says no resource in it runs as the identity.",
+    remediation=Remediation(
+        cli="az vm identity remove --name <vm> --resource-group <rg> --identities <silo-uai-id>\n"
+        "az ml compute update --name <compute> --identity-type SystemAssigned --workspace-name <ws> "
+        "--resource-group <rg>",
+        bicep="// attach each silo's identity to that silo's computes only:\n"
+        "identity: {\n  type: 'UserAssigned'\n"
+        "  userAssignedIdentities: { '${siloIdentity.id}': {} }  // silo compute only\n}",
+        text="Detach the silo's identity from the resource named in the evidence (or delete the resource), and "
+        "grant Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action (Managed Identity Operator, "
+        "Contributor) on it to nobody but the silo's deployment pipeline.",
+    ),
+    references=(UAI_DOCS, "https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/"
+                "how-manage-user-assigned-managed-identities",
+                "https://learn.microsoft.com/azure/aks/use-managed-identity"),
+)
+@deduplicated
+def identity_not_used_elsewhere(d: Deployment) -> Iterable[Finding]:
+    from flaudit.identities import IDENTITY_BEARING_TYPES
+    from flaudit.reach import paths_of
+
+    by_identity: dict[tuple[str, str], list] = defaultdict(list)
+    for path in paths_of(d, kinds=("identity-takeover",), rule_id="FL-ID-010"):
+        by_identity[(path.silo, norm(path.source_id))].append(path)
+    unreadable = [u for t in IDENTITY_BEARING_TYPES for u in d.inventory.unreadable_for(t)]
+    aux = auxiliary_identities(d)
+    for silo in d.silos:
+        if not silo.computes:
+            yield _unresolved(silo, "no compute was resolved for this silo")
+            continue
+        for i in silo.user_assigned:
+            if norm(i.id) in aux:
+                continue
+            found = by_identity.get((silo.name, norm(i.id)), [])
+            for path in found:
+                yield Fail(path.outsider_id, f"{silo.name}: {path.hops[0].text}: whoever controls it can act as "
+                           f"{i.name} and read {silo.name}'s data.", silo=silo.name,
+                           evidence=[path.evidence(), *kind_notes([path.kind])],
+                           subject=f"{i.id}|{silo.name}")
+            if found:
+                continue
+            if unreadable:
+                u = unreadable[0]
+                yield Unknown(i.id, f"{silo.name}: {u.resource_type} could not be read at {u.scope or 'some scope'}, "
+                              f"so resources running as {i.name} may be missing.", silo=silo.name,
+                              subject=f"{i.id}|{silo.name}",
+                              evidence=[note(f"{x.resource_type} at {x.scope}: HTTP {x.status} {x.message}")
+                                        for x in unreadable[:10]])
+            else:
+                yield Pass(i.id, f"{silo.name}: no resource in the input other than {silo.name}'s computes runs as "
+                           f"{i.name}.", silo=silo.name, subject=f"{i.id}|{silo.name}",
+                           evidence=[note("every resource's identity block in the input was read (a user-assigned "
+                                          "identity can also be attached in subscriptions not collected)")])

@@ -52,6 +52,7 @@ _RELATION_TEXT = {
     "orchestrator": "the orchestrator compute's identity",
     "other-silo": "another silo's identity",
     "unlisted": "a principal not named in the FL config",
+    "administrator": "a declared administrator",
 }
 
 
@@ -99,7 +100,9 @@ def _unresolved(silo: Silo) -> Finding:
     "storage-account write rights is a path to the data. Deny assignments are honoured, with their "
     "excludePrincipals. ABAC-conditional assignments are reported as conditional access and still fail. Entra "
     "groups cannot be expanded without Microsoft Graph, so a group is possible access (fail closed) unless the FL "
-    "config names it as the silo's (federated_learning.silos[].groups). An unreadable role definition is unknown.",
+    "config names it as the silo's (federated_learning.silos[].groups). An unreadable role definition is unknown. "
+    "A principal the FL config declares under federated_learning.administrators (and that is none of the FL "
+    "members' identities) is reported as administrative access: a passing finding with its path, never blocking.",
     remediation=Remediation(
         cli="az role assignment list --scope <silo-storage-id> --include-inherited -o table\n"
         "az role assignment delete --ids <assignment-id>",
@@ -120,17 +123,26 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
             yield _unresolved(silo)
             continue
         st = silo.storage
-        outsiders = 0
+        outsiders = admins = 0
         for who, acc in silo_storage_access(d, silo):
             if who.relation == "own-silo":
                 continue
             live, _inert = split_inert(acc, st.raw)
             if not live:
                 continue  # inert key grants only: FL-WS-004
-            outsiders += 1
             kinds = sorted({g.kind for g in live})
             ev = chain_evidence(live, who.name) + deny_notes(acc) + kind_notes(kinds + _eligible(live))
             label = _who(who, acc)
+            if who.relation == "administrator":
+                admins += 1
+                yield Pass(st.id, f"{silo.name}: declared administrator {who.name or who.id} "
+                           f"({who.administrator_reason(d)}) "
+                           f"has {', '.join(kinds)} access to {st.name}: administrative access, shown, not "
+                           "blocking.", silo=silo.name, subject=who.id,
+                           evidence=[note(f"federated_learning.administrators names {who.id}: "
+                                          f"{who.administrator_reason(d)}"), *ev, *kind_notes(["administrative"])])
+                continue
+            outsiders += 1
             if kinds == ["unknown"]:
                 yield Unknown(st.id, f"{silo.name}: {label} holds a role flaudit cannot read on {st.name}; it may "
                               "grant access.", silo=silo.name, evidence=ev, subject=who.id)
@@ -156,7 +168,8 @@ def only_own_principals(d: Deployment) -> Iterable[Finding]:
             yield Unknown(st.id, f"{silo.name}: cannot tell who can reach {st.name}: {problem}.", silo=silo.name,
                           evidence=[note(problem)])
         else:
-            yield Pass(st.id, f"{silo.name}: only the silo's own identities hold access to {st.name}.",
+            extra = f" and {admins} declared administrator(s)" if admins else ""
+            yield Pass(st.id, f"{silo.name}: only the silo's own identities{extra} hold access to {st.name}.",
                        silo=silo.name, evidence=[note(f"{d.rbac.assignment_count} role assignment(s) and "
                                                       f"{len(d.rbac.denies)} deny assignment(s) evaluated")])
 

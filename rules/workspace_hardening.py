@@ -641,3 +641,143 @@ def registry_admin_disabled(d: Deployment) -> Iterable[Finding]:
 def default_storage_not_public(d: Deployment) -> Iterable[Finding]:
     yield from _workspace_dependency_rule(d, "properties.storageAccount", STORAGE, "default storage account", True,
                                           storage_public_exposure)
+
+
+def _default_storage_shared_key(rid: str, res: dict[str, Any]) -> Verdict:
+    value, ev = _setting(rid, res, "properties.allowSharedKeyAccess", True, "missing means true (Azure default)")
+    if value is False:
+        return Verdict("pass", "shared key access is disabled: only Entra ID identities reach it.", [ev])
+    if value is True:
+        return Verdict("fail", "shared key access is allowed: its account key (or a SAS signed with it) is one "
+                       "credential that reads every silo's job outputs, logs and model updates it holds, from "
+                       "anywhere the network allows, unaudited.", [ev])
+    return Verdict("unknown", f"allowSharedKeyAccess has the unexpected value {value!r}.", [ev])
+
+
+@rule(
+    id="FL-WSH-010",
+    title="The workspace default storage account allows no shared key access",
+    area="workspace-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="Every silo's jobs write their snapshots, logs and outputs to the workspace default storage. While "
+    "allowSharedKeyAccess is not false (missing means true, Azure's default) its account key, or any SAS signed "
+    "with it, is one key usable by every silo and by anyone the key reaches: it reads all of them at once, "
+    "bypassing RBAC, ABAC conditions and audit by identity; the workspace's own datastores (workspaceblobstore, "
+    "workspacefilestore) hold that key by default, so any job of any silo can write there with it. Azure ML "
+    "supports identity-based access to the default storage (workspace systemDatastoresAuthMode identity).",
+    remediation=Remediation(
+        cli="az storage account update --name <account> --resource-group <rg> --allow-shared-key-access false\n"
+        "az ml workspace update --name <ws> --resource-group <rg> --system-datastores-auth-mode identity",
+        bicep="resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  ...\n  properties: {\n"
+        "    allowSharedKeyAccess: false\n  }\n}\n"
+        "resource ws 'Microsoft.MachineLearningServices/workspaces@2024-10-01' = {\n  ...\n"
+        "  properties: { systemDatastoresAuthMode: 'identity' }\n}",
+        text="Switch the workspace's system datastores to identity-based access, then disallow shared keys on the "
+        "account.",
+    ),
+    references=("https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage",
+                "https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent"),
+    policy=("8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54",),
+)
+def default_storage_no_shared_key(d: Deployment) -> Iterable[Finding]:
+    yield from _workspace_dependency_rule(d, "properties.storageAccount", STORAGE, "default storage account", True,
+                                          _default_storage_shared_key)
+
+
+@rule(
+    id="FL-WSH-011",
+    title="The deployment's key vaults are private and hold no secret two silos can use",
+    area="workspace-hardening",
+    severity="high",
+    blocks=("production",),
+    rationale="A key vault a silo identity can read secrets or use keys from is part of the deployment. A secret "
+    "or key two or more silos can read (the same vault, or the same secret, through RBAC data actions "
+    "secrets/getSecret, keys/decrypt, unwrap or sign, an access policy with secret get or key "
+    "decrypt/unwrapKey/sign, the right to write access policies, or role-admin) is one credential shared across "
+    "silo boundaries: whatever it opens, every one of those silos opens. Such a vault, when it is not the "
+    "workspace's own (FL-WSH-006 judges that one), must not be reachable from the Internet either "
+    f"(publicNetworkAccess not Disabled with the firewall allowing by default or an IP rule wider than a "
+    f"/{BROAD_IPV4_PREFIX}; missing means Enabled and Allow). Vault RBAC assignments whose role flaudit cannot "
+    "read are unknown; deny assignments are not applied to vault grants (fail closed). A key vault that could not "
+    "be read makes the result unknown.",
+    remediation=Remediation(
+        cli="az role assignment create --assignee-object-id <silo-principal-id> --assignee-principal-type "
+        "ServicePrincipal --role 'Key Vault Secrets User' --scope <vault-id>/secrets/<silo-secret>\n"
+        "az keyvault update --name <kv> --resource-group <rg> --public-network-access Disabled",
+        bicep="resource kv 'Microsoft.KeyVault/vaults@2023-07-01' = {\n  ...\n  properties: {\n"
+        "    enableRbacAuthorization: true\n    publicNetworkAccess: 'Disabled'\n  }\n}\n"
+        "// one vault per silo, or Key Vault Secrets User scoped to each silo's own secret",
+        text="Give each silo a vault (or per-secret role assignments) of its own, remove the shared access shown "
+        "in the evidence, and put shared vaults behind a private endpoint.",
+    ),
+    references=("https://learn.microsoft.com/azure/key-vault/general/rbac-guide",
+                "https://learn.microsoft.com/azure/key-vault/general/assign-access-policy", KV_NETWORK_DOCS),
+)
+def deployment_key_vaults(d: Deployment) -> Iterable[Finding]:
+    from flaudit.keyvault import VAULT, uses
+
+    unreadable = d.inventory.unreadable_for(VAULT)
+    if unreadable:
+        u = unreadable[0]
+        yield Unknown("", f"key vaults could not be read at {u.scope or 'some scope'} (HTTP {u.status}: "
+                      f"{u.message}), so which secrets silos share is unknown.", subject="key-vaults",
+                      evidence=[note(f"{x.scope}: {x.message}") for x in unreadable[:10]])
+        return
+    ws_vault = norm(d.workspace.prop("properties.keyVault")) if d.workspace else ""
+    judged = 0
+    for vault in d.inventory.of_type(VAULT):
+        vid = norm(vault.get("id"))
+        name = str(vault.get("name") or name_of(vault["id"]))
+        by_silo: dict[str, list] = {}
+        for silo in d.silos:
+            found = [u for i in silo.identities if i.principal_id for u in uses(d, vault, i.principal_id)]
+            if found:
+                by_silo[silo.name] = found
+        if not by_silo and vid != ws_vault:
+            continue  # no silo uses it: not part of the data path
+        judged += 1
+        mode = "Azure RBAC" if get_path(vault, "properties.enableRbacAuthorization") is True else "access policies"
+        ev = [prop(vault["id"], "properties.enableRbacAuthorization",
+                   get_path(vault, "properties.enableRbacAuthorization"),
+                   default_assumed=get_path(vault, "properties.enableRbacAuthorization") is None,
+                   default_note="missing means false: access policies apply")]
+        ev += [note(f"{s}: {u.detail}") for s, us in by_silo.items() for u in us[:3]]
+        shared = _shared_regions(by_silo)
+        unknown = sorted(s for s, us in by_silo.items() if any(u.how == "unknown" for u in us))
+        if shared:
+            where, silos = shared
+            yield Fail(vault["id"], f"Key vault {name} ({mode}): {where} is usable by {len(silos)} silos "
+                       f"({', '.join(silos)}): one credential shared across silo boundaries.", subject="shared",
+                       evidence=ev)
+        elif unknown:
+            yield Unknown(vault["id"], f"Key vault {name}: {', '.join(unknown)} hold(s) a role flaudit cannot read "
+                          "on it; whether secrets are shared across silos is unknown.", subject="shared", evidence=ev)
+        else:
+            yield Pass(vault["id"], f"Key vault {name} ({mode}): no secret or key is usable by more than one silo "
+                       f"({len(by_silo)} silo(s) use it).", subject="shared", evidence=ev)
+        if vid != ws_vault:  # the workspace's own vault is FL-WSH-006's
+            v = network_exposure(vault["id"], vault, "networkAcls")
+            yield v.finding(vault["id"], f"Key vault {name} used by {', '.join(sorted(by_silo))}: {v.message}",
+                            subject="public")
+    if not judged:
+        yield Pass("", "No key vault in the input is used by a silo identity.", subject="key-vaults")
+
+
+def _shared_regions(by_silo: dict[str, list]) -> tuple[str, list[str]] | None:
+    """The first vault region (the whole vault, or one secret/key) two or more silos can use, with those silos."""
+    regions: dict[str, set[str]] = {}
+    for silo, found in by_silo.items():
+        for u in found:
+            if u.how != "unknown":
+                regions.setdefault(u.region, set()).add(silo)
+    for region in sorted(regions):
+        silos = set(regions[region])
+        for other, names in regions.items():  # a whole-vault grant overlaps every secret below it
+            if other != region and (region.startswith(other + "/") or other.startswith(region + "/")):
+                silos |= names
+        if len(silos) > 1:
+            what = "the whole vault" if "/secrets/" not in region and "/keys/" not in region \
+                else f"{region.rsplit('/', 2)[-2][:-1]} {region.rsplit('/', 1)[-1]}"
+            return what, sorted(silos)
+    return None

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from azure.core.credentials import AccessToken
 
 from flaudit.arm import ancestor_scopes, is_within, norm, parent_id, resource_group_id, subscription_of
+from flaudit.identities import IDENTITY_BEARING_TYPES
 
 HOST = "https://management.azure.com"
 GRAPH = "/providers/microsoft.resourcegraph/resources"
@@ -111,7 +112,7 @@ class FakeArm:
                       "Microsoft.Network/privateDnsZones",
                       "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
                       "Microsoft.ContainerRegistry/registries", "Microsoft.DataProtection/backupVaults",
-                      "Microsoft.DataShare/accounts"):
+                      "Microsoft.DataShare/accounts", *IDENTITY_BEARING_TYPES):
                 self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])
                 for rg in self._rgs:
                     if subscription_of(rg) == sub.lower():

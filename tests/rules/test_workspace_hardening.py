@@ -82,6 +82,8 @@ def test_rules_carry_verified_policies_and_documented_defaults():
                        "9f2dea28-e834-476c-99c5-3507b4728395"),
         "FL-WSH-008": ("dc921057-6b28-4fbe-9b83-f7bec05db6c2",),
         "FL-WSH-009": ("b2982f36-99f2-4db5-8eff-283140c09693", "34c877ad-507e-4c82-993e-3452a6e0ad3c"),
+        "FL-WSH-010": ("8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54",),  # Storage accounts should prevent shared key access
+        "FL-WSH-011": (),
     }
     for r in RULES:
         assert r.area == "workspace-hardening" and r.blocks == ("production",)

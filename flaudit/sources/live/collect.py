@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from flaudit.arm import id_segments, norm
 from flaudit.errors import CollectionError, InputError
+from flaudit.identities import IDENTITY_BEARING_TYPES
 from flaudit.inventory import Inventory, SourceInfo, Unreadable
 from flaudit.sources.live.clients import (
     API_VERSIONS,
@@ -223,6 +224,9 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.KeyVault/vaults", "Microsoft.KeyVault", "key vaults"),
         plain("Microsoft.ContainerRegistry/registries", "Microsoft.ContainerRegistry", "container registries"),
         ListTask(ls, AUTH_DA, auth_list(ls, "denyAssignments"), label="deny assignments"),
+        # Everything that can run as a user-assigned identity (flaudit/identities.py, FL-ID-010); the inventory
+        # keeps those whose identity block names one.
+        *(plain(t, t.split("/")[0], f"{t.split('/')[-1]} (identities)") for t in IDENTITY_BEARING_TYPES),
     ]
 
 

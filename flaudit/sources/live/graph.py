@@ -74,6 +74,13 @@ RESOURCE_TYPES = (
     "microsoft.containerregistry/registries",
     "microsoft.dataprotection/backupvaults",
     "microsoft.datashare/accounts",
+    # compute that can run as a user-assigned identity (flaudit/identities.py)
+    "microsoft.compute/virtualmachines",
+    "microsoft.compute/virtualmachinescalesets",
+    "microsoft.containerservice/managedclusters",
+    "microsoft.web/sites",
+    "microsoft.app/containerapps",
+    "microsoft.app/jobs",
 )
 AUTH_TYPES = ("microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions")
 
