@@ -131,7 +131,7 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
         return [w for w in index.all if w.silo != own]
     if not condition:
         return [(w, True) for w in _one_per_silo(others())]
-    rest = _residual_of(condition, action)
+    rest = residual_of(condition, action)
     if rest is None:
         return [(w, None) for w in _one_per_silo(others())]
     if rest is False:
@@ -149,7 +149,7 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
 
 
 @lru_cache(maxsize=16384)
-def _residual_of(condition: str, action: str) -> Any:
+def residual_of(condition: str, action: str) -> Any:
     """The condition's residual for ``action`` (None when it does not parse), once per (condition, action)."""
     tree = c.parse(condition)
     return None if tree is None else _residual(tree, action)

@@ -96,10 +96,13 @@ class Path:
                 "chain": [h.to_dict() for h in self.hops]}
 
     def edge(self) -> dict[str, Any]:
-        """The result's ``access[]`` entry for this path (docs/result-contract.md)."""
-        return {"silo": self.silo, "path_kind": self.kind, "target_id": self.source_id,
+        """The result's ``access[]`` entry for this path (docs/result-contract.md). A declared administrator's
+        path is ``administrative`` access (shown, never blocking) and keeps its own kind in ``kinds``."""
+        admin = self.relation == "administrator"
+        return {"silo": self.silo, "path_kind": "administrative" if admin else self.kind, "target_id": self.source_id,
                 "principal_id": self.outsider_id, "principal_name": self.outsider_name,
-                "relation": self.relation, "kinds": [self.kind], "inert_kinds": [self.kind] if self.inert else [],
+                "relation": self.relation, "kinds": ["administrative", self.kind] if admin else [self.kind],
+                "inert_kinds": [self.kind] if self.inert else [],
                 "conditional": self.conditional, "crosses_boundary": self.crosses_boundary,
                 "rule_id": self.rule_id, "chain": [h.to_dict() for h in self.hops]}
 

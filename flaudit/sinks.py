@@ -30,7 +30,6 @@ https://learn.microsoft.com/azure/machine-learning/how-to-data-exfiltration-prev
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,15 +43,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from flaudit.rbac import Access, Grant
 
 RULE = "FL-DM-010"
-_PREFIX = re.compile(r"StringStartsWith(?:IgnoreCase)?\s*'([^']*)'", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Region:
-    """The part of an account a grant reaches: all of it, one container, or the paths an ABAC condition allows."""
+    """The part of an account a grant reaches: all of it, one container, or the places an ABAC condition allows
+    for one data action (``key`` is then the condition, ``action`` the action it was evaluated for)."""
 
     kind: str  # all | container | condition
     key: str
+    action: str = ""
 
     def overlaps(self, other: Region) -> bool:
         if "all" in (self.kind, other.kind):
@@ -60,27 +60,39 @@ class Region:
         if self.kind == other.kind == "container":
             return self.key == other.key or is_within(self.key, other.key) or is_within(other.key, self.key)
         if self.kind == other.kind == "condition":
-            return self.key == other.key or _prefixes_meet(self.key, other.key)
+            return self.key == other.key or _conditions_meet(self, other)
         return True  # a path condition and a container scope can meet (fail closed)
 
 
-def _prefixes_meet(a: str, b: str) -> bool:
-    """Whether two path conditions may admit a common path: fail closed unless both confine by
-    ``StringStartsWith`` prefixes and no prefix of one starts the other (``'silo1'`` meets ``'silo10'``)."""
-    pa, pb = _PREFIX.findall(a), _PREFIX.findall(b)
-    if not pa or not pb or "stringlike" in a or "stringlike" in b:
-        return True
-    return any(x.startswith(y) or y.startswith(x) for x in pa for y in pb)
+def _conditions_meet(a: Region, b: Region) -> bool:
+    """Whether two conditions may admit a common place, judged by evaluating them (flaudit/conditions.py), not by
+    their shape: each condition is evaluated against the places the other singles out (the witnesses of
+    flaudit/confinement.py: ``StringStartsWith 'silo1'`` singles out ``silo1...``, which ``'silo10'`` does not
+    admit but ``'silo1'`` admits for ``silo10/x``). Undecidable counts as meeting (fail closed)."""
+    from flaudit import conditions as c
+    from flaudit.confinement import residual_of, witnesses_of
+
+    for mine, theirs in ((a, b), (b, a)):
+        rest = residual_of(theirs.key, theirs.action)
+        if rest is None or rest is True:
+            return True
+        if rest is False:
+            continue
+        if any(c.evaluate(rest, w.request(theirs.action)) is not False for w in witnesses_of("", [mine.key], [])):
+            return True
+    return False
 
 
 def region_of(grant: Grant, account_id: str) -> Region:
     """Where ``grant`` reaches inside ``account_id``: a container below the account, the paths a confining ABAC
-    condition allows (judged by :func:`flaudit.access.unrestricted_by_condition`), or the whole account."""
-    from flaudit.access import unrestricted_by_condition
+    condition allows for the grant's action (evaluated: flaudit/confinement.py), or the whole account."""
+    from flaudit.confinement import residual_of
 
     a = grant.assignment
-    if grant.kind == "data" and a.condition and not unrestricted_by_condition([grant.action], a.condition):
-        return Region("condition", " ".join(a.condition.split()).lower())
+    if grant.kind == "data" and a.condition:
+        rest = residual_of(a.condition, grant.action)
+        if rest is not None and rest is not True:  # the condition limits this action (parsed and evaluated)
+            return Region("condition", a.condition, grant.action)
     if a.scope != norm(account_id) and is_within(a.scope, account_id):
         return Region("container", a.scope)
     return Region("all", "")
@@ -89,10 +101,10 @@ def region_of(grant: Grant, account_id: str) -> Region:
 def _write_grants(acc: Access, storage_raw: dict[str, Any]) -> tuple[list[Grant], list[Grant]]:
     """(grants that let a principal put data into the account, grants flaudit cannot read)."""
     from flaudit.access import split_inert
-    from flaudit.rbac import WRITE_DATA_PROBES
+    from flaudit.rbac import WRITE_DATA_ACTIONS
 
     live, _inert = split_inert(acc, storage_raw)
-    writes = [g for g in live if (g.kind == "data" and g.action in WRITE_DATA_PROBES)
+    writes = [g for g in live if (g.kind == "data" and g.action in WRITE_DATA_ACTIONS)
               or g.kind in ("keys", "role-admin")]
     return writes, [g for g in live if g.kind == "unknown"]
 

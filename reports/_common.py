@@ -263,16 +263,14 @@ def access_chain_text(edge: dict[str, Any]) -> str:
     """"principal -(kinds)-> storage via role at scope" for an access[] entry; for a path entry (``path_kind``,
     flaudit/paths.py) "silo's resource -[kind]-> outsider (relation) via hop; hop"."""
     who = edge.get("principal_name") or edge.get("principal_id") or "?"
-    if edge.get("path_kind") and "storage_id" not in edge:
-        hops = "; ".join(str(c.get("text") or "") for c in edge.get("chain") or [] if isinstance(c, dict))
-        return (f"{edge.get('silo') or '?'}: {resource_name(edge.get('target_id'))} -[{edge.get('path_kind')}]-> "
-                f"{who} ({edge.get('relation', '?')})" + (f" via {hops}" if hops else ""))
-    kinds = ",".join(edge.get("kinds") or [])
     admin = (f" [administrative, not blocking: {edge['administrator_reason']}]"
              if edge.get("administrator_reason") else "")
-    if edge.get("target_id") and not edge.get("storage_id"):  # a path (flaudit/paths.py): its chain is its hops
-        hops = "; ".join(str(h.get("text", "")) for h in edge.get("chain") or [])
-        return f"{who} ({edge.get('relation', '?')}) -[{kinds}]-> {resource_name(edge['target_id'])}: {hops}{admin}"
+    if edge.get("path_kind") and "storage_id" not in edge:  # a path (flaudit/paths.py): its chain is its hops
+        hops = "; ".join(str(c.get("text") or "") for c in edge.get("chain") or [] if isinstance(c, dict))
+        kind = ",".join(edge.get("kinds") or []) or edge.get("path_kind")
+        return (f"{edge.get('silo') or '?'}: {resource_name(edge.get('target_id'))} -[{kind}]-> "
+                f"{who} ({edge.get('relation', '?')})" + (f" via {hops}" if hops else "") + admin)
+    kinds = ",".join(edge.get("kinds") or [])
     via = "; ".join(
         f"{c.get('role_name') or resource_name(c.get('role_definition_id'))} at {short_scope(c.get('scope'))}"
         for c in edge.get("chain") or []

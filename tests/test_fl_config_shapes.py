@@ -84,7 +84,7 @@ def test_a_typo_in_any_sample_shape_is_one_config_error_with_a_suggestion(name, 
 def test_flaudit_extensions_are_accepted_and_kept():
     doc = copy.deepcopy(CONFIGS["ccfraud"])
     doc["federated_learning"]["silos"][0]["groups"] = ["00000000-0000-0000-0000-0000000000aa"]
-    admins = [{"object_id": "00000000-0000-0000-0000-0000000000bb", "kind": "break-glass", "reason": "on call"}]
+    admins = [{"object_id": "00000000-0000-0000-0000-0000000000bb", "kind": "user", "reason": "break-glass, on call"}]
     doc["federated_learning"]["administrators"] = admins
     cfg = parse_config(doc, "c.yaml")
     assert cfg.silos[0].groups == ["00000000-0000-0000-0000-0000000000aa"]

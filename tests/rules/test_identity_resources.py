@@ -203,8 +203,8 @@ def test_the_takeover_path_is_shown_with_its_hops_in_terminal_and_markdown():
     res.append(vm(identity(res, "uai-silo1")))
     result = audit(res)
     shown = {"terminal": terminal.render(result, width=400), "markdown": markdown.render(result)}
-    assert "vm-jump (unlisted) -[identity-takeover]-> uai-silo1: " in shown["terminal"]
-    assert r"vm-jump (unlisted) -\[identity-takeover\]-&gt; uai-silo1: " in shown["markdown"]  # escaped
+    assert "silo1: uai-silo1 -[identity-takeover]-> vm-jump (unlisted) via " in shown["terminal"]
+    assert "path identity-takeover (unlisted) vm-jump: " in shown["markdown"] and "&gt;" not in shown["markdown"]
     assert all("runs as silo1's identity uai-silo1" in text for text in shown.values())
 
 
