@@ -393,7 +393,8 @@ COLLECTED_TYPES = (
     "microsoft.network/routetables", "microsoft.authorization/roleassignments",
     "microsoft.authorization/roledefinitions", "microsoft.authorization/denyassignments",
     "microsoft.managedidentity/userassignedidentities", "microsoft.keyvault/vaults",
-    "microsoft.containerregistry/registries",
+    "microsoft.containerregistry/registries", "microsoft.authorization/roleeligibilityscheduleinstances",
+    "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials",
 )
 
 
