@@ -4,7 +4,8 @@ For deployments of 3, 30 and 300 silos it runs flaudit's collector (one list per
 time) and a naive collector that walks the silos one by one with a GET per resource, and prints both. The
 collector's requests stay flat in the silo count except for pagination (100 items a page here) and one
 federated-identity-credential list per user-assigned identity (ARM has no list across identities), and its wall
-time should stay within 3x the slowest single paginated list, which is measured on its own in the same run.
+time should stay within about 3x the slowest single paginated list (measured on its own in the same run), plus a
+round trip per 24 identities for the federated-credential lists.
 
 Run: ``python benchmarks/bench_collect.py`` (about two minutes, most of it the naive 300-silo walk; pass
 ``--no-naive-300`` to skip that one).
