@@ -2,10 +2,11 @@
 
 For deployments of 3, 30 and 300 silos it runs flaudit's collector (one list per type and scope, 24 lists at a
 time) and a naive collector that walks the silos one by one with a GET per resource, and prints both. The
-collector's requests stay flat in the silo count except for pagination (100 items a page here) and the two
-per-account policy lists (object replication, blob inventory: the storage resource provider lists them per
-account only), which add two requests per storage account; the slowest single paginated list, measured on its
-own in the same run, is printed for comparison (the ratio grows with those per-account lists).
+collector's requests stay flat in the silo count except for pagination (100 items a page here) and the lists
+ARM offers only per parent: one federated-identity-credential list per user-assigned identity (ARM has no list
+across identities) and two policy lists per storage account (object replication, blob inventory: the storage
+resource provider lists them per account only). The slowest single paginated list, measured on its own in the
+same run, is printed for comparison (the ratio grows with those per-parent lists).
 
 Run: ``python benchmarks/bench_collect.py`` (about two minutes, most of it the naive 300-silo walk; pass
 ``--no-naive-300`` to skip that one).

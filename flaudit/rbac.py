@@ -496,7 +496,7 @@ class RbacIndex:
         """Role-admin grants whose assignment condition (a delegation condition: ``@Request[Microsoft.
         Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {...}``) lets them assign
         only roles that grant nothing on the target are idle, not a path."""
-        if not any(g.kind == "role-admin" and g.assignment.condition for g in access.grants):
+        if not any(g.assignment.condition and g.kind == "role-admin" for g in access.grants):
             return
         kept = []
         for g in access.grants:
@@ -632,16 +632,16 @@ def _settle_delegation(access: Access) -> None:
     """A user-delegation key is access only beside data access (after deny assignments): a user-delegation SAS
     grants the intersection of the key holder's data permissions and the SAS's own. Without data grants the
     delegation grants are idle; with only conditional data grants they are as conditional as those."""
-    deleg = [g for g in access.grants if g.kind == "delegation"]
-    if not deleg:
+    grants = access.grants
+    if not any(g.kind == "delegation" for g in grants):
         return
-    data = [g for g in access.grants if g.kind == "data"]
-    if not data and not any(g.kind == "unknown" for g in access.grants):
-        access.idle.extend(deleg)
-        access.grants = [g for g in access.grants if g.kind != "delegation"]
+    data = [g for g in grants if g.kind == "data"]
+    if not data and not any(g.kind == "unknown" for g in grants):
+        access.idle.extend(g for g in grants if g.kind == "delegation")
+        access.grants = [g for g in grants if g.kind != "delegation"]
     elif data and all(g.conditional for g in data):
         access.grants = [g if g.kind != "delegation" else
-                         Grant(g.kind, g.assignment, g.role, g.action, g.pattern, True) for g in access.grants]
+                         Grant(g.kind, g.assignment, g.role, g.action, g.pattern, True) for g in grants]
 
 
 def _raw_scope(res: dict[str, Any]) -> str:

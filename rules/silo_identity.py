@@ -32,6 +32,7 @@ from flaudit.model import Deployment, Identity, Silo, StorageAccount
 from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS
 
 BOTH = ("prototype", "production")
+UAI_TYPE = "microsoft.managedidentity/userassignedidentities"
 FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
                   "permissions/msi_storage_rw.bicep")
 AML_IDENTITY_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication"
@@ -803,6 +804,10 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
     for p in paths_of(d, rule_id="FL-ID-009"):
         by_silo[p.silo].append(p)
     fic_unreadable = d.inventory.unreadable_for(FIC)
+    # A collector snapshot says what it listed: identities listed but their credentials not is "not collected",
+    # not "none" (a plain export cannot tell, and is read as having none, like other optional child types).
+    fic_not_collected = (d.inventory.collected is not None and d.inventory.coverage(UAI_TYPE) == "collected"
+                         and d.inventory.coverage(FIC) == "absent")
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
@@ -845,6 +850,10 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
             u = fic_unreadable[0]
             problem = (f"federated identity credentials at {u.scope or 'the scope'} could not be read "
                        f"(HTTP {u.status}: {u.message})")
+        if problem is None and fic_not_collected:
+            problem = ("the snapshot lists user-assigned identities but not their federated identity credentials "
+                       "(collected by an older flaudit?), so credentials trusting an external identity provider "
+                       "cannot be ruled out")
         names = ", ".join(i.name for i in idents)
         if problem:
             yield Unknown(idents[0].id, f"{silo.name}: cannot tell who can act as {names}: {problem}.",

@@ -303,13 +303,16 @@ def datastores_without_credentials(d: Deployment) -> Iterable[Finding]:
 
 @rule(
     id="FL-WS-004",
-    title="Key-bearing roles outside the silo on storage with shared keys disabled (inert)",
+    title="Rights outside the silo that the storage account's settings make inert (keys, public access, ACLs)",
     area="workspace-access",
     severity="low",
     blocks=(),
-    rationale="With allowSharedKeyAccess false a key-bearing role (listKeys, ListAccountSas, ...) held by a "
-    "principal outside the silo is inert, but it turns into full access to the silo's data as soon as shared "
-    "keys are re-enabled. Reported so it can be removed before that happens.",
+    rationale="Some operations do nothing while an account setting forbids them: a key-bearing role (listKeys, "
+    "ListAccountSas, ...) while allowSharedKeyAccess is false, a container publicAccess write (containers/write) "
+    "while allowBlobPublicAccess is false, rename and ACL data actions on an account without a hierarchical "
+    "namespace. Held by a principal outside the silo, each turns into access to the silo's data as soon as the "
+    "setting changes (anyone with storageAccounts/write can change it). Reported so it can be removed before that "
+    "happens; the evidence says which setting keeps each grant inert.",
     remediation=Remediation(
         cli="az role assignment delete --ids <assignment-id>",
         bicep="// remove key-bearing role assignments on silo storage for principals outside the silo",

@@ -267,3 +267,15 @@ def test_a_delegation_condition_does_not_limit_role_definition_writes():
     idx = _rbac_index(role_assignment(ACCT, UAA, PID, condition=delegation_condition(reader)))
     acc = idx.access(PID, ACCT)
     assert [g.action for g in acc.of("role-admin")] == ["Microsoft.Authorization/roleDefinitions/write"]
+
+
+def test_a_disjunction_naming_another_silos_prefix_reaches_it_and_negations_are_evaluated_fully():
+    idx = _index(("silo0", path_condition("silo0/")), ("silo1", path_condition("silo1/")),
+                 ("silo2", path_condition("silo2/")))
+    both = f"(!(ActionMatches{{'{READ}'}})) OR {PATH} StringStartsWith 'silo0/' OR {PATH} StringStartsWith 'silo1/'"
+    assert {w.silo for w, _ in reached(both, READ, idx, "silo0")} == {"silo1"}
+    neither = (f"(!(ActionMatches{{'{READ}'}})) OR ({PATH} StringNotStartsWith 'silo1/' AND "
+               f"{PATH} StringNotStartsWith 'silo2/')")
+    assert reached(neither, READ, idx, "silo0") == []
+    idx4 = _index(("silo0", None), ("silo1", None), ("silo2", None), ("silo3", None))
+    assert {w.silo for w, _ in reached(neither, READ, idx4, "silo0")} == {"silo3"}

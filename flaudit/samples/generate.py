@@ -401,6 +401,8 @@ COLLECTED_TYPES = (
     "microsoft.dataprotection/backupvaults", "microsoft.dataprotection/backupvaults/backupinstances",
     "microsoft.dataprotection/backupvaults/backuppolicies", "microsoft.machinelearningservices/workspaces/connections",
     "microsoft.datashare/accounts",
+    "microsoft.authorization/roleeligibilityscheduleinstances",
+    "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials",
 )
 
 

@@ -232,3 +232,11 @@ def test_reports_render_path_evidence_in_text_and_html():
     assert text.startswith("path identity-takeover (unlisted)") and "assign/action" in text
     page = html.render(result)
     assert "path <strong>identity-takeover</strong>" in page and "Managed Identity Operator at" in page
+
+
+def test_a_snapshot_that_listed_identities_but_not_their_federated_credentials_is_unknown():
+    inv = inventory(sample_resources())
+    inv.collected = {(s, t) for s, t in inv.collected if not t.endswith("/federatedidentitycredentials")}
+    result = audit(inv)
+    assert statuses(result, "FL-ID-009") == {"unknown"}
+    assert "not their federated identity credentials" in findings(result, "FL-ID-009", silo="silo0")[0]["message"]
