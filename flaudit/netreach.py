@@ -409,7 +409,7 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
             relation = owner or "external"
             sides = net.peerings_between(v, remote)
             mine = [p for p in sides if p.vnet_id == v]
-            shown = next((p.remote_display for p in mine), next((p.vnet_display for p in sides), remote))
+            shown = mine[0].remote_display if mine else (sides[0].vnet_display if sides else remote)
             names = ", ".join(name_of(p.id) for p in sides)
             states = {p.state.lower() for p in sides}
             if "connected" in states:
