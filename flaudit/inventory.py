@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flaudit.arm import norm, type_of
+from flaudit.jsonout import dumps_canonical
 from flaudit.redact import redact
 
 #: Resource types the deployment model reads (lower case). Anything else is ignored and counted.
@@ -179,11 +180,15 @@ class Inventory:
 
     def sha256(self) -> str:
         """Digest of the canonical inventory (sorted resources and unreadable items), stable across inputs
-        that hold the same resources in another order or file layout."""
-        canon = {
-            "resources": [self.resources[k] for k in sorted(self.resources)],
-            "unreadable": sorted((u.to_dict() for u in self.unreadable),
-                                 key=lambda d: json.dumps(d, sort_keys=True)),
-        }
-        blob = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        that hold the same resources in another order or file layout.
+
+        The digest is of ``json.dumps({"resources": [...], "unreadable": [...]}, sort_keys=True, compact)``,
+        fed to the hash one resource at a time so a 200 MB inventory is never serialised whole."""
+        digest = hashlib.sha256(b'{"resources":[')
+        for i, key in enumerate(sorted(self.resources)):
+            if i:
+                digest.update(b",")
+            digest.update(dumps_canonical(self.resources[key]))
+        unreadable = sorted((u.to_dict() for u in self.unreadable), key=lambda d: json.dumps(d, sort_keys=True))
+        digest.update(b'],"unreadable":' + dumps_canonical(unreadable) + b"}")
+        return digest.hexdigest()

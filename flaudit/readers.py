@@ -2,6 +2,13 @@
 
 Every command reads its inputs through here, so a missing file, a directory, a binary file, bad JSON or bad
 YAML gives the same kind of message (exit 2) wherever it is passed.
+
+Speed: JSON is parsed by orjson straight from the file's bytes (no decoded copy of a 200 MB input is held beside
+it), YAML by libyaml's ``CSafeLoader`` when PyYAML was built with it (the pure-Python loader is 20-30x slower on a
+1,000-silo FL config). Both read the same documents as the standard parsers: anything orjson refuses (NaN,
+Infinity, lone surrogates, bad JSON) is read again by :mod:`json`, so what is accepted and the error message
+for what is not are the standard library's. One difference: an integer beyond 64 bits is read as a float (no
+ARM property flaudit reads holds one).
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from flaudit.errors import InputError
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _name(path: str | Path) -> str:
@@ -36,13 +45,28 @@ def read_bytes(path: str | Path, what: str = "file") -> bytes:
 
 def read_text(path: str | Path, what: str = "file") -> str:
     """UTF-8 text of ``path`` (a byte-order mark is dropped)."""
+    return _decode(read_bytes(path, what), _name(path), what)
+
+
+def _decode(data: bytes | memoryview, origin: str, what: str) -> str:
     try:
-        return read_bytes(path, what).decode("utf-8-sig")
+        return bytes(data).decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"{_name(path)}: not a UTF-8 text file (expected a {what})") from None
+        raise InputError(f"{origin}: not a UTF-8 text file (expected a {what})") from None
 
 
-def parse_json(text: str, origin: str) -> Any:
+def parse_json(text: str | bytes | memoryview, origin: str, what: str = "JSON file") -> Any:
+    """The JSON document in ``text`` (str, or UTF-8 bytes with or without a byte-order mark)."""
+    import orjson
+
+    if isinstance(text, bytes | memoryview) and bytes(text[:3]) == _BOM:
+        text = memoryview(text)[3:]
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass  # not plain JSON to orjson: the standard parser decides, with its own message
+    if not isinstance(text, str):
+        text = _decode(text, origin, what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -50,14 +74,21 @@ def parse_json(text: str, origin: str) -> Any:
 
 
 def load_json(path: str | Path, what: str = "JSON file") -> Any:
-    return parse_json(read_text(path, what), _name(path))
+    return parse_json(read_bytes(path, what), _name(path), what)
+
+
+def yaml_loader() -> type:
+    """libyaml's safe loader when PyYAML has it, else the pure-Python one (same documents, slower)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_yaml(text: str | bytes, origin: str) -> Any:
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a safe loader, C or Python
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"{origin}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None

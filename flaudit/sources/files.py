@@ -8,7 +8,6 @@ plus flaudit's own snapshot, which is ARM resources verbatim with collection met
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +164,7 @@ def snapshot_document(inventory: Inventory, *, tool: dict[str, Any], collected_a
 
 
 def write_json_atomic(path: Path, doc: Any) -> None:
+    from flaudit.jsonout import dumps_indented
     from flaudit.output import write_text_atomic
 
-    write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+    write_text_atomic(path, dumps_indented(doc) + "\n")
