@@ -27,6 +27,14 @@ def dumps_indented(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def dumps_compact(value: Any) -> str:
+    """``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps_canonical(value: Any) -> bytes:
     """UTF-8 of ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)``."""
     try:

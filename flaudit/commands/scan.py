@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flaudit.findings import SEVERITIES
+from flaudit.progress import ScanProgress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a signed-off JSON result to compare with (adds result.baseline)")
     p.add_argument("--fail-on-new", action="store_true",
                    help="with --baseline: exit 1 only for blocking findings not already in the baseline")
+    p.add_argument("--compact", action="store_true",
+                   help="passing findings keep only evidence of assumed Azure defaults, and the JSON result is "
+                   "written without indentation (a 1,000-silo result shrinks several-fold)")
     p.set_defaults(func=run)
 
 
@@ -50,12 +54,13 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     targets = plan_outputs(formats, args.output)
     baseline = load_result(args.baseline) if args.baseline else None
-    result = audit_from_args(args)
-    if baseline is not None:
-        new = new_since_baseline(result, baseline, args.profile)
-        result["baseline"] = {"file": args.baseline, "input_sha256": baseline.get("input", {}).get("sha256"),
-                              "new_blocking": new}
-    write_outputs(result, targets, quiet=args.quiet)
+    with ScanProgress(not args.quiet) as progress:
+        result = audit_from_args(args, progress)
+        if baseline is not None:
+            new = new_since_baseline(result, baseline, args.profile)
+            result["baseline"] = {"file": args.baseline, "input_sha256": baseline.get("input", {}).get("sha256"),
+                                  "new_blocking": new}
+        write_outputs(result, targets, quiet=args.quiet, progress=progress)
     if args.fail_on_new:
         new_ids = set(result["baseline"]["new_blocking"])
         return 1 if any(f["id"] in new_ids for f in blocking_findings(result, args.profile, args.fail_on)) else 0
@@ -86,16 +91,23 @@ def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, Path
     return plan + [(f, out / f"flaudit-report.{renderer(f).EXTENSION}") for f in files]
 
 
-def write_outputs(result: dict[str, Any], targets: list[tuple[str, Path | None]], *, quiet: bool) -> None:
+def write_outputs(result: dict[str, Any], targets: list[tuple[str, Path | None]], *, quiet: bool,
+                  progress: ScanProgress | None = None) -> None:
+    """Render and write each format; files go first, so the progress line is down before stdout is written."""
     from flaudit.output import write_text_atomic
     from flaudit.reports import renderer
 
-    for fmt, path in targets:
+    for fmt, path in sorted(targets, key=lambda t: t[1] is None):
         mod = renderer(fmt)
         if path is None:
             if quiet:
                 continue
             color = fmt == "terminal" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-            sys.stdout.write(mod.render(result, color=color))
+            text = mod.render(result, color=color)
+            if progress is not None:
+                progress.stop()
+            sys.stdout.write(text)
         else:
+            if progress is not None:
+                progress.phase(f"writing {fmt} to {path}")
             write_text_atomic(path, mod.render(result, color=False))
