@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flaudit.jsonout import dumps_compact, dumps_indented
+from flaudit.jsonout import dumps_compact_bytes, dumps_indented_bytes
 
 EXTENSION = "json"
 
 
-def render(result: dict[str, Any], **_: Any) -> str:
-    return (dumps_compact(result) if result.get("compact") is True else dumps_indented(result)) + "\n"
+def render(result: dict[str, Any], **options: Any) -> str:
+    return render_bytes(result, **options).decode("utf-8")
+
+
+def render_bytes(result: dict[str, Any], **_: Any) -> bytes:
+    """The file's bytes (UTF-8); what ``flaudit scan`` writes, skipping a decoded copy."""
+    dump = dumps_compact_bytes if result.get("compact") is True else dumps_indented_bytes
+    return dump(result, b"\n")

@@ -93,8 +93,9 @@ def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, Path
 
 def write_outputs(result: dict[str, Any], targets: list[tuple[str, Path | None]], *, quiet: bool,
                   progress: ScanProgress | None = None) -> None:
-    """Render and write each format; files go first, so the progress line is down before stdout is written."""
-    from flaudit.output import write_text_atomic
+    """Render and write each format; files go first, so the progress line is down before stdout is written.
+    Renderers with ``render_bytes`` (JSON, SARIF) hand over UTF-8 directly: no decoded copy of a large result."""
+    from flaudit.output import write_bytes_atomic
     from flaudit.reports import renderer
 
     for fmt, path in sorted(targets, key=lambda t: t[1] is None):
@@ -103,11 +104,24 @@ def write_outputs(result: dict[str, Any], targets: list[tuple[str, Path | None]]
             if quiet:
                 continue
             color = fmt == "terminal" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-            text = mod.render(result, color=color)
+            data = _render_bytes(mod, result, color=color)
             if progress is not None:
                 progress.stop()
-            sys.stdout.write(text)
+            sys.stdout.flush()
+            stream = getattr(sys.stdout, "buffer", None)
+            if stream is not None:
+                stream.write(data)
+                stream.flush()
+            else:  # a text-only stdout (tests, embedding)
+                sys.stdout.write(data.decode("utf-8"))
         else:
             if progress is not None:
                 progress.phase(f"writing {fmt} to {path}")
-            write_text_atomic(path, mod.render(result, color=False))
+            write_bytes_atomic(path, _render_bytes(mod, result, color=False))
+
+
+def _render_bytes(mod: Any, result: dict[str, Any], **options: Any) -> bytes:
+    render_bytes = getattr(mod, "render_bytes", None)
+    if render_bytes is not None:
+        return render_bytes(result, **options)
+    return mod.render(result, **options).encode("utf-8")
