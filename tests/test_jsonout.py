@@ -59,3 +59,20 @@ def test_yaml_is_read_with_libyaml_and_errors_keep_their_line():
     assert parse_yaml("a: [1, b]\n", "c.yaml") == {"a": [1, "b"]}
     with pytest.raises(InputError, match="c.yaml: not valid YAML at line 2"):
         parse_yaml("a: 1\n b: [\n", "c.yaml")
+
+
+def test_inventory_digest_is_sha256_of_the_standard_librarys_canonical_json():
+    """Streamed a thousand resources at a time (here two chunks), the digest is still that of the whole document."""
+    import hashlib
+
+    from flaudit.inventory import Inventory, Unreadable
+    from flaudit.samples import generate
+
+    inv = Inventory()
+    inv.extend(generate.Builder("hardened", 100).build())
+    inv.unreadable.append(Unreadable("/subscriptions/s", "Microsoft.Authorization/roleAssignments", 403, "é denied"))
+    assert len(inv.resources) > 1000
+    canon = {"resources": [inv.resources[k] for k in sorted(inv.resources)],
+             "unreadable": [u.to_dict() for u in inv.unreadable]}
+    blob = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    assert inv.sha256() == hashlib.sha256(blob.encode("utf-8")).hexdigest()
