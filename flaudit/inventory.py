@@ -105,14 +105,17 @@ class Inventory:
     _by_type: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False)
 
     # -- building -------------------------------------------------------------------------------------
-    def add(self, resource: dict[str, Any]) -> bool:
-        """Add one ARM resource (redacted); returns False when its type is not one flaudit reads."""
+    def add(self, resource: dict[str, Any], *, redacted: bool = False) -> bool:
+        """Add one ARM resource (redacted); returns False when its type is not one flaudit reads.
+
+        ``redacted``: the caller already knows the resource holds nothing :func:`redact` would change (a file
+        reader checks a batch of resources at once), so it is kept as given."""
         rtype = norm(resource.get("type")) or type_of(resource.get("id", ""))
         if rtype not in KNOWN_TYPES:
             self.ignored_types[rtype or "(no type)"] += 1
             return False
         rid = norm(resource.get("id"))
-        self.resources[rid] = redact(resource)
+        self.resources[rid] = resource if redacted else redact(resource)
         self._by_type = None
         return True
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flaudit.errors import InputError
 from flaudit.inventory import Inventory, SourceInfo, Unreadable
 from flaudit.readers import RawItems, load_json, load_json_items
+from flaudit.redact import may_hold_secret
 
 SNAPSHOT_KIND = "flaudit.snapshot"
 SNAPSHOT_VERSION = 1
@@ -112,34 +114,57 @@ def parse_document(doc: Any, origin: str) -> Inventory:
 
 
 def _add_items(inv: Inventory, items: list[Any], origin: str) -> None:
-    # For raw items (see flaudit.readers.RawItems): type string -> the ignored_types key Inventory.add counts it
-    # under, or None when Inventory.add keeps that type.
-    ignored_as: dict[str, str | None] = {}
-    for i, item in enumerate(items):
-        if isinstance(items, RawItems):
-            # A raw item of a type flaudit ignores is counted from its id and type alone and never built (most of
-            # a subscription export). Whether Inventory.add keeps a resource with a non-empty type string depends
-            # on that string only, so it is asked once per type string, with a stub holding the item's id and
-            # type; an item it keeps, or one that is not a valid resource, is built whole and added as ever.
-            head = items.head(i)
-            rtype = head.get("type") if head is not None else None
-            if isinstance(rtype, str) and rtype and isinstance(head.get("id"), str) and head["id"].startswith("/"):
-                if rtype not in ignored_as:
-                    probe = Inventory()
-                    ignored_as[rtype] = None if probe.add(head) else next(iter(probe.ignored_types))
-                key = ignored_as[rtype]
-                if key is not None:
-                    inv.ignored_types[key] += 1
-                    continue
-            item = items.decode(i, origin)
+    for i, item, clean in _items(inv, items, origin):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("type"), str):
             raise InputError(f"{origin}: item {i} is not an ARM resource (needs string 'id' and 'type')")
         if not item["id"].startswith("/"):
             raise InputError(f"{origin}: item {i} has id {item['id']!r}, not an ARM resource id")
         known = inv.get(item["id"])
-        if inv.add(item) and known is not None and _state(known) != _state(inv.get(item["id"]) or {}):
+        if inv.add(item, redacted=clean) and known is not None and _state(known) != _state(inv.get(item["id"]) or {}):
             raise InputError(f"{origin}: item {i} ({item['id']}) repeats an earlier item's id with different "
                              "properties; give one state of each resource")
+
+
+#: Raw items decoded and checked for secret-shaped content together (one serialisation and search per batch).
+_BATCH = 512
+
+
+def _items(inv: Inventory, items: list[Any], origin: str) -> Iterator[tuple[int, Any, bool]]:
+    """(index, item, clean) for each item to add, in order; ``clean`` when it holds nothing to redact.
+
+    Raw items (see :class:`flaudit.readers.RawItems`) of a type flaudit ignores are counted from their id and
+    type alone and never built: most of a subscription export. Whether Inventory.add keeps a resource with a
+    non-empty type string depends on that string only, so it is asked once per type string with a stub holding
+    the item's id and type; an item it keeps, or one that is not a valid resource, is built whole and added as
+    any other."""
+    if not isinstance(items, RawItems):
+        for i, item in enumerate(items):
+            yield i, item, False
+        return
+    ignored_as: dict[str, str | None] = {}  # type string -> ignored_types key, or None when Inventory.add keeps it
+    batch: list[tuple[int, Any]] = []
+    for i in range(len(items)):
+        head = items.head(i)
+        rtype = head.get("type") if head is not None else None
+        if isinstance(rtype, str) and rtype and isinstance(head.get("id"), str) and head["id"].startswith("/"):
+            if rtype not in ignored_as:
+                probe = Inventory()
+                ignored_as[rtype] = None if probe.add(head) else next(iter(probe.ignored_types))
+            key = ignored_as[rtype]
+            if key is not None:
+                inv.ignored_types[key] += 1
+                continue
+        batch.append((i, items.decode(i, origin)))
+        if len(batch) == _BATCH:
+            yield from _checked(batch)
+            batch = []
+    yield from _checked(batch)
+
+
+def _checked(batch: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, bool]]:
+    clean = not may_hold_secret([item for _, item in batch])
+    for i, item in batch:
+        yield i, item, clean
 
 
 def parse_snapshot(doc: dict[str, Any], origin: str) -> Inventory:
