@@ -16,6 +16,7 @@ turned into Python objects (a 200 MB subscription export peaks at about twice it
 
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import sys
@@ -150,6 +151,8 @@ def load_json_items(path: str | Path, what: str = "JSON file") -> Any:
     import msgspec
 
     data = _strip_bom(read_bytes(path, what))
+    if not _utf8(data):  # msgspec does not check the text of what it keeps raw; the standard reader says why
+        return parse_json(data, _name(path), what)
     try:
         top = _fast(data, list[msgspec.Raw] | dict[str, msgspec.Raw])  # anything else: read whole below
         if isinstance(top, list):
@@ -160,6 +163,21 @@ def load_json_items(path: str | Path, what: str = "JSON file") -> Any:
         return top
     except _NotFast:
         return parse_json(data, _name(path), what)
+
+
+def _utf8(data: bytes | memoryview) -> bool:
+    """Whether ``data`` is valid UTF-8, checked a megabyte at a time (no decoded copy of a 200 MB file)."""
+    if isinstance(data, bytes) and data.isascii():
+        return True
+    view = memoryview(data)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, view.nbytes, 1 << 20):
+            decoder.decode(view[start:start + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_array(raw: Any) -> bool:

@@ -77,3 +77,20 @@ def test_an_item_msgspec_refuses_is_read_by_the_standard_library(tmp_path):
     path = tmp_path / "odd.json"
     path.write_text(text)
     assert read_file(path).get(res["id"])["properties"]["odd"] == "\ud800"
+
+
+def test_invalid_utf8_inside_an_ignored_item_still_rejects_the_file(tmp_path):
+    """msgspec leaves ignored items raw without checking their text; the file is still refused as a whole."""
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'[{"id": "/subscriptions/s/providers/Microsoft.Web/sites/a", "type": "Microsoft.Web/sites", '
+                     b'"properties": {"note": "\xff\xfe"}}]')
+    with pytest.raises(InputError, match="not a UTF-8 text file"):
+        read_file(path)
+
+
+def test_non_ascii_utf8_files_are_read_lazily_too(tmp_path):
+    items = [dict(UNRELATED[0], properties={"note": "Zürich 東京"}), *generate.Builder("hardened", 1).build()[:2]]
+    path = tmp_path / "utf8.json"
+    path.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+    inv = read_file(path)
+    assert len(inv.resources) == 2 and inv.ignored_types == {"microsoft.web/sites": 1}
