@@ -60,6 +60,8 @@ def dumps_canonical(value: Any) -> bytes:
 
 
 def _strict_str(value: Any) -> Any:
-    """orjson's ``default``: what :mod:`json` would turn into ``str(value)``, except types orjson writes its own way
-    (those raise, so the caller falls back to :mod:`json` and the bytes stay the standard library's)."""
+    """orjson's ``default``: refuse, so a value orjson cannot write natively (a set, a custom class) sends the whole
+    document to :mod:`json`, whose ``default=str`` then writes it as before. (Of the types orjson writes natively
+    but differently, dataclasses and datetimes are passed through to here; plain ``Enum`` members, which no input
+    produces, would be written as their value.)"""
     raise TypeError(type(value).__name__)
