@@ -16,6 +16,7 @@ from typing import Any
 from flaudit.config import FLConfig, load_config
 from flaudit.errors import stage
 from flaudit.inventory import Inventory
+from flaudit.progress import ScanProgress
 from flaudit.selection import RuleSelection
 from flaudit.waivers import DEFAULT_FILE, DEFAULT_MAX_DAYS, WaiverSet, apply_waivers, load_waivers, validate_waivers
 
@@ -81,7 +82,9 @@ def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs
 def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: str = "production",
               rules_dirs: Iterable[Path] = (), waivers: WaiverSet | None = None,
               today: _dt.date | None = None, generated_at: str | None = None,
-              selection: RuleSelection | None = None) -> dict[str, Any]:
+              selection: RuleSelection | None = None, compact: bool = False) -> dict[str, Any]:
+    """``compact``: passing findings carry only the evidence that says more than their status (see
+    :func:`flaudit.result.pass_evidence`); everything else is the same."""
     from flaudit.gate import fix_first_all
     from flaudit.result import build_result
     from flaudit.selection import selection_report
@@ -96,6 +99,7 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
         findings=ev.findings, profile=profile, inventory=inventory, topology=topology,
         access=ev.access, network_paths=ev.network_paths, rules=ev.rules, waivers=waiver_report,
         generated_at=generated_at, unmodelled=[u.to_dict() for u in unmodelled_children(ev.deployment)],
+        compact=compact,
     )
     if selection is not None and selection.active:
         result["selection"] = selection_report(selection, ev.skipped or [])
@@ -105,17 +109,25 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
     return result
 
 
-def audit_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Load the inputs and FL config named on the command line and audit them."""
+def audit_from_args(args: argparse.Namespace, progress: ScanProgress | None = None) -> dict[str, Any]:
+    """Load the inputs and FL config named on the command line and audit them, saying which phase runs on
+    ``progress`` (a line on a TTY, see :mod:`flaudit.progress`)."""
     from flaudit import sources
+    from flaudit.sources import live
 
+    progress = progress or ScanProgress(False)
+    if getattr(args, "config", None):
+        progress.phase(f"reading FL config {args.config}")
     config = load_config(args.config) if getattr(args, "config", None) else None
     args.fl_config = config  # sources such as live collection read the workspace from it
     waivers = waivers_from_args(args)
+    progress.phase("loading inputs", own_display=live.wanted(args))  # live collection shows its own bar
     inventory = sources.load_inventory(args)
+    progress.phase(f"evaluating {len(inventory.resources):,} resources")
     return run_audit(inventory, args.fl_config, profile=args.profile,
                      rules_dirs=[Path(d) for d in getattr(args, "rules_dir", [])], waivers=waivers,
-                     selection=getattr(args, "rule_selection", None))
+                     selection=getattr(args, "rule_selection", None),
+                     compact=bool(getattr(args, "compact", False)))
 
 
 def _today() -> _dt.date:

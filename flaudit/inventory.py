@@ -15,6 +15,7 @@ from typing import Any
 
 from flaudit.arm import canonical_id, norm, type_from_id, type_of
 from flaudit.identities import bears_identity
+from flaudit.jsonout import dumps_canonical
 from flaudit.redact import redact
 
 #: Resource types the deployment model reads (lower case). Anything else is ignored and counted, except a
@@ -130,13 +131,16 @@ class Inventory:
     _ctypes: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, repr=False)
 
     # -- building -------------------------------------------------------------------------------------
-    def add(self, resource: dict[str, Any]) -> bool:
+    def add(self, resource: dict[str, Any], *, redacted: bool = False) -> bool:
         """Add one ARM resource (redacted); returns False when its type is not one flaudit reads.
 
         What Azure leaves unambiguous is forgiven here, once for every source, and noted: a child resource
         without ``type`` (ARM omits it on subnets, peerings, security rules, routes...) gets the type its id
         names, and an id spelt without its leading slash or with doubled/trailing slashes is stored as ARM
         spells it, so it matches every reference to it.
+
+        ``redacted``: the caller already knows the resource holds nothing :func:`redact` would change (a file
+        reader checks a batch of resources at once), so it is kept as given.
         """
         raw_id = resource.get("id")
         given = resource.get("type")
@@ -149,13 +153,15 @@ class Inventory:
             if isinstance(rid, str) and rid:
                 self.ignored[rid.strip().rstrip("/")] = rtype or "(no type)"
             return False
-        stored = redact(resource)
+        stored = resource if redacted else redact(resource)
+        respell = isinstance(raw_id, str) and (not raw_id.startswith("/") or raw_id.endswith("/") or "//" in raw_id)
+        if not given or respell:
+            stored = dict(stored)  # redact() may hand back the caller's own dict: never change that
         if not given:
             stored["type"] = type_from_id(raw_id) or rtype
             self.notes[f"{{n}} resource(s) of type {stored['type']} had 'id' but no 'type': type derived from "
                        "the id"] += 1
-        if isinstance(raw_id, str) and (not raw_id.startswith("/") or raw_id.endswith("/") or "//" in raw_id) \
-                and (fixed := canonical_id(raw_id)) and fixed != raw_id:
+        if respell and (fixed := canonical_id(raw_id)) and fixed != raw_id:
             stored["id"] = fixed
             self.notes["{n} id(s) re-spelt as ARM spells ids (leading slash restored, doubled or trailing "
                        "slashes dropped)"] += 1
@@ -243,11 +249,15 @@ class Inventory:
 
     def sha256(self) -> str:
         """Digest of the canonical inventory (sorted resources and unreadable items), stable across inputs
-        that hold the same resources in another order or file layout."""
-        canon = {
-            "resources": [self.resources[k] for k in sorted(self.resources)],
-            "unreadable": sorted((u.to_dict() for u in self.unreadable),
-                                 key=lambda d: json.dumps(d, sort_keys=True)),
-        }
-        blob = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        that hold the same resources in another order or file layout.
+
+        The digest is of ``json.dumps({"resources": [...], "unreadable": [...]}, sort_keys=True, compact)``,
+        fed to the hash a thousand resources at a time so a 200 MB inventory is never serialised whole."""
+        digest = hashlib.sha256(b'{"resources":[')
+        keys = sorted(self.resources)
+        for start in range(0, len(keys), 1000):
+            chunk = dumps_canonical([self.resources[k] for k in keys[start:start + 1000]])
+            digest.update(b"," + chunk[1:-1] if start else chunk[1:-1])  # the items, without the chunk's [ ]
+        unreadable = sorted((u.to_dict() for u in self.unreadable), key=lambda d: json.dumps(d, sort_keys=True))
+        digest.update(b'],"unreadable":' + dumps_canonical(unreadable) + b"}")
+        return digest.hexdigest()

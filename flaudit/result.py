@@ -7,7 +7,8 @@ anything a report shows must be in this dict, so a saved result can be re-render
 from __future__ import annotations
 
 import datetime as _dt
-from collections import Counter, defaultdict
+import gc
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,62 +36,93 @@ def verdict_for(findings: Iterable[Finding], profile: str) -> dict[str, Any]:
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
-    findings = list(findings)
-    by_status = Counter({s: 0 for s in STATUSES})
-    by_area: dict[str, Counter] = {a: Counter({s: 0 for s in STATUSES}) for a in AREAS}
+    by_status = dict.fromkeys(STATUSES, 0)
+    by_area: dict[str, dict[str, int]] = {a: dict.fromkeys(STATUSES, 0) for a in AREAS}
     by_severity: dict[str, int] = defaultdict(int)
-    waived = 0
+    total = waived = 0
     for f in findings:
-        by_status[f.status] += 1
-        by_area.setdefault(f.area, Counter({s: 0 for s in STATUSES}))[f.status] += 1
-        if f.status in ("fail", "unknown"):
+        total += 1
+        status = f.status
+        by_status[status] = by_status.get(status, 0) + 1
+        area = by_area.get(f.area)
+        if area is None:
+            area = by_area[f.area] = dict.fromkeys(STATUSES, 0)
+        area[status] = area.get(status, 0) + 1
+        if status in ("fail", "unknown"):
             by_severity[f.severity] += 1
         if f.waiver:
             waived += 1
     return {
-        "total": len(findings),
-        "by_status": dict(by_status),
-        "by_area": {a: dict(c) for a, c in by_area.items()},
+        "total": total,
+        "by_status": by_status,
+        "by_area": by_area,
         "failing_by_severity": dict(by_severity),
         "waived": waived,
     }
 
 
+#: Statuses whose evidence a compact result leaves out (see :func:`pass_evidence`).
+QUIET_STATUSES = frozenset({"pass", "not_applicable"})
+
+
+def pass_evidence(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The evidence of a passing (or not applicable) finding that says more than its status: properties whose
+    value is an Azure default flaudit assumed because the input left them out. The rest (the values that were
+    read and found fine) restates the message, and at 1,000 silos is most of a 50 MB result."""
+    return [e for e in evidence if e.get("default_assumed")]
+
+
 def build_result(*, findings: list[Finding], profile: str, inventory: Any, topology: dict[str, Any],
                  access: list[dict[str, Any]], network_paths: list[dict[str, Any]], rules: list[Any],
                  waivers: dict[str, Any] | None = None, generated_at: str | None = None,
-                 unmodelled: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                 unmodelled: list[dict[str, Any]] | None = None, compact: bool = False) -> dict[str, Any]:
+    """The result dict. ``compact``: passing and not-applicable findings keep only :func:`pass_evidence`, and the
+    result says so (``"compact": true``)."""
     from flaudit.gate import fix_first_all, natural_key
 
-    findings = sorted(findings, key=lambda f: (f.area, f.rule_id, natural_key(f.silo), f.resource_id.lower(),
-                                               f.subject))
-    result = {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
-        "generated_at": generated_at or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
-        "profile": profile,
-        "input": {
-            "sha256": inventory.sha256(),
-            "resources": len(inventory.resources),
-            "sources": [s.to_dict() for s in inventory.sources],
-            "ignored_types": dict(sorted(inventory.ignored_types.items())),
-            "notes": inventory.note_lines() if hasattr(inventory, "note_lines") else [],
-            "unmodelled": list(unmodelled or []),
-            "unreadable": [u.to_dict() for u in inventory.unreadable],
-            "unsupported": list(inventory.unsupported),
-            "collection": dict(inventory.metadata),
-        },
-        "topology": topology,
-        "rules": [r.to_dict() for r in rules],
-        "findings": [f.to_dict() for f in findings],
-        "access": access,
-        "network_paths": network_paths,
-        "summary": summarize(findings),
-        "verdict": {p: verdict_for(findings, p) for p in PROFILES},
-        "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
-    }
-    result["summary"]["fix_first"] = fix_first_all(result)
-    return result
+    # The result's containers are young and many; the inventory and model behind them are old and many more.
+    # Keep the collector from rescanning the old ones each time the new ones trip a collection.
+    gc.freeze()
+    try:
+        keys = [(f.area, f.rule_id, natural_key(f.silo), f.resource_id.lower(), f.subject) for f in findings]
+        findings = [findings[i] for i in sorted(range(len(findings)), key=keys.__getitem__)]
+        rows = []
+        for f in findings:
+            row = f.to_dict()
+            if compact and f.status in QUIET_STATUSES and row["evidence"]:
+                row["evidence"] = pass_evidence(row["evidence"])
+            rows.append(row)
+        result = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
+            "generated_at": generated_at or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+            "profile": profile,
+            "input": {
+                "sha256": inventory.sha256(),
+                "resources": len(inventory.resources),
+                "sources": [s.to_dict() for s in inventory.sources],
+                "ignored_types": dict(sorted(inventory.ignored_types.items())),
+                "notes": inventory.note_lines() if hasattr(inventory, "note_lines") else [],
+                "unmodelled": list(unmodelled or []),
+                "unreadable": [u.to_dict() for u in inventory.unreadable],
+                "unsupported": list(inventory.unsupported),
+                "collection": dict(inventory.metadata),
+            },
+            "topology": topology,
+            "rules": [r.to_dict() for r in rules],
+            "findings": rows,
+            "access": access,
+            "network_paths": network_paths,
+            "summary": summarize(findings),
+            "verdict": {p: verdict_for(findings, p) for p in PROFILES},
+            "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
+        }
+        if compact:
+            result["compact"] = True
+        result["summary"]["fix_first"] = fix_first_all(result)
+        return result
+    finally:
+        gc.unfreeze()
 
 
 def load_result(path: str) -> dict[str, Any]:

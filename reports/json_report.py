@@ -1,12 +1,24 @@
-"""The JSON result, verbatim: the contract in docs/result-contract.md."""
+"""The JSON result, verbatim: the contract in docs/result-contract.md.
+
+Written by orjson (:mod:`flaudit.jsonout`), byte for byte what ``json.dumps(result, indent=2, ensure_ascii=False)``
+wrote, about 20x faster at fleet size. A compact result (``scan --compact``, ``"compact": true``) is written
+without indentation or spaces, as ``json.dumps(result, separators=(",", ":"), ensure_ascii=False)`` would.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from flaudit.jsonout import dumps_compact_bytes, dumps_indented_bytes
 
 EXTENSION = "json"
 
 
-def render(result: dict[str, Any], **_: Any) -> str:
-    return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+def render(result: dict[str, Any], **options: Any) -> str:
+    return render_bytes(result, **options).decode("utf-8")
+
+
+def render_bytes(result: dict[str, Any], **_: Any) -> bytes:
+    """The file's bytes (UTF-8); what ``flaudit scan`` writes, skipping a decoded copy."""
+    dump = dumps_compact_bytes if result.get("compact") is True else dumps_indented_bytes
+    return dump(result, b"\n")

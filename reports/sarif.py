@@ -17,7 +17,6 @@ Choices a consumer should know:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +31,8 @@ from flaudit.reports._common import (
     waiver_text,
 )
 
+from flaudit.jsonout import dumps_indented_bytes
+
 EXTENSION = "sarif"
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -41,7 +42,12 @@ FALLBACK_URI = "flaudit-input"
 
 def render(result: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = None, **_: Any) -> str:
     """The SARIF log as JSON text; file URIs are made relative to ``base_dir`` (default: the working dir)."""
-    return json.dumps(build(result, base_dir=base_dir), indent=2, ensure_ascii=False) + "\n"
+    return render_bytes(result, base_dir=base_dir).decode("utf-8")
+
+
+def render_bytes(result: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = None, **_: Any) -> bytes:
+    """The SARIF file's bytes (UTF-8), what ``flaudit scan`` writes."""
+    return dumps_indented_bytes(build(result, base_dir=base_dir), b"\n")
 
 
 def build(result: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
