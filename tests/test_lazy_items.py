@@ -56,10 +56,10 @@ def test_items_of_ignored_types_are_never_built(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("item, message", [
-    (42, "item 1 is not an ARM resource"),
-    ({"id": "/subscriptions/s/x", "type": 7}, "item 1 is not an ARM resource"),
-    ({"id": "no-slash", "type": "Microsoft.Web/sites"}, "item 1 has id 'no-slash', not an ARM resource id"),
-    ({"type": "Microsoft.Web/sites"}, "item 1 is not an ARM resource"),
+    (42, "item 1 is a int, not an ARM resource object"),
+    ({"id": "/subscriptions/s/x", "type": 7}, "item 1 \\(/subscriptions/s/x\\) has a 'type' that is a int"),
+    ({"id": "no-slash", "type": "Microsoft.Web/sites"}, "item 1 has id 'no-slash', which is not an ARM resource id"),
+    ({"type": "Microsoft.Web/sites"}, "item 1 is not an ARM resource: it has no 'id'"),
 ])
 def test_bad_items_in_a_lazy_array_give_the_same_one_line_error(tmp_path, item, message):
     path = tmp_path / "bad.json"
