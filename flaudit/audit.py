@@ -73,7 +73,7 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
     return build_result(
         findings=ev.findings, profile=profile, inventory=inventory, topology=ev.deployment.topology_dict(),
         access=ev.access, network_paths=ev.network_paths, rules=ev.rules, waivers=waiver_report,
-        generated_at=generated_at,
+        generated_at=generated_at, config_sha256=config.sha256 if config else None,
     )
 
 

@@ -56,9 +56,18 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
     }
 
 
+def topology_sha256(topology: dict[str, Any]) -> str:
+    """Digest of the resolved topology, so ``train --result`` can prove the saved result resolved the same one."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(topology, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def build_result(*, findings: list[Finding], profile: str, inventory: Any, topology: dict[str, Any],
                  access: list[dict[str, Any]], network_paths: list[dict[str, Any]], rules: list[Any],
-                 waivers: dict[str, Any] | None = None, generated_at: str | None = None) -> dict[str, Any]:
+                 waivers: dict[str, Any] | None = None, generated_at: str | None = None,
+                 config_sha256: str | None = None) -> dict[str, Any]:
     findings = sorted(findings, key=lambda f: (f.area, f.rule_id, f.silo or "", f.resource_id.lower(), f.subject))
     return {
         "schema_version": SCHEMA_VERSION,
@@ -73,8 +82,10 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
             "unreadable": [u.to_dict() for u in inventory.unreadable],
             "unsupported": list(inventory.unsupported),
             "collection": dict(inventory.metadata),
+            "config_sha256": config_sha256,
         },
         "topology": topology,
+        "topology_sha256": topology_sha256(topology),
         "rules": [r.to_dict() for r in rules],
         "findings": [f.to_dict() for f in findings],
         "access": access,

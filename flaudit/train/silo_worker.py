@@ -1,12 +1,14 @@
-"""The per-silo process. It is given only its own silo's file paths and never sees another silo's data.
+"""The per-silo process. It is given only its own silo's files and never sees another silo's data.
 
 Two ways to run it:
 
-``python -m flaudit.train.silo_worker serve --silo NAME --train CSV --test CSV --spec JSON``
-    the local backend's long-lived worker: it loads its data once, then answers one JSON line per command on
-    stdin (``round``, ``eval``, ``stop``) with one JSON line on stdout. Weights go both ways as safetensors
-    files, never pickle; the messages are JSON. Keeping the process for the whole run keeps the per-round
-    cost to a file write and a line of JSON, and lets one DP accountant see every step.
+``python -m flaudit.train.silo_worker serve [--uid N --gid N]``
+    the local backend's long-lived worker. Its command line holds no path: the first line on stdin (``init``)
+    names its data files and the training spec. It imports its libraries, drops to ``--uid``/``--gid`` when
+    given (see :mod:`flaudit.train.isolation`), hashes and loads its data, and then answers one JSON line per
+    command (``peers``, ``round``, ``eval``, ``stop``) with one JSON line on stdout. Weights travel inside the
+    messages as base64 safetensors (never pickle); with secure aggregation the update is a masked fixed-point
+    vector instead. With DP on, nothing computed from the rows without noise (loss, accuracy) is sent.
 ``python -m flaudit.train.silo_worker step --train-data PATH --test-data PATH --output DIR ...``
     one training round as an Azure ML pipeline step on the silo's own compute; it re-checks the attestation
     digest it was given before reading any data.
@@ -15,6 +17,7 @@ Two ways to run it:
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -48,21 +51,121 @@ def _trainer(train: str, test: str, spec: dict[str, Any]):
                                                                                            params.num_of_iterations)))
 
 
-def serve(args: argparse.Namespace, out: TextIO) -> int:
-    from flaudit.train.training import load_state, save_state
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
+
+def state_bytes(state: dict[str, Any]) -> str:
+    from safetensors.torch import save
+
+    return base64.b64encode(save({k: v.contiguous() for k, v in state.items()})).decode("ascii")
+
+
+def state_from(b64: str, like: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Weights from a message; with ``like``, refuse other tensor names or shapes."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        state = load(base64.b64decode(b64))
+    except (SafetensorError, ValueError) as exc:
+        raise InputError(f"model weights in a message are not readable safetensors ({exc})") from None
+    if like is not None:
+        if set(state) != set(like):
+            raise InputError("model weights: tensor names differ from the model's")
+        for k, v in like.items():
+            if tuple(state[k].shape) != tuple(v.shape):
+                raise InputError(f"model weights: tensor {k!r} has shape {tuple(state[k].shape)}, "
+                                 f"the model's is {tuple(v.shape)}")
+    return state
+
+
+def _preload(spec: dict[str, Any], secagg: bool) -> None:
+    """Exercise a whole round on made-up rows while the interpreter's files are still readable (before the drop).
+
+    torch, Opacus and the standard library import modules lazily on first use; after the worker has dropped
+    to its uid they may no longer be readable (the interpreter lives under /root), so every code path a round
+    takes runs once here, on random data, with the built-in model. Plug-in models are imported after the drop.
+    """
+    import csv  # noqa: F401
+    import encodings.utf_8_sig  # noqa: F401
+
+    import torch
+
+    from flaudit.train.params import parse_params
+    from flaudit.train.training import SiloTrainer
+
+    params = parse_params({**spec["params"], "model": "logreg", "train_step": None, "num_of_iterations": 1,
+                           "epochs": 1}, "warm-up")
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 3, generator=g), torch.tensor([0, 1] * 4)
+    t = SiloTrainer(params=params, x_train=x, y_train=y, x_test=x, y_test=y, n_classes=2, seed=0, total_rounds=1)
+    state, _ = t.train_round(t.initial_state())
+    state_from(state_bytes(state), state)
+    import importlib
+
+    for key in ("model", "train_step"):  # plug-in modules are imported here, their functions run after the drop
+        module = str(spec["params"].get(key) or "").partition(":")[0]
+        if ":" in str(spec["params"].get(key) or "") and module:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - reported as one line when the trainer resolves it
+                pass
+    if secagg:
+        from flaudit.train import secagg as sa
+
+        priv, _ = sa.keypair()
+        _, pub = sa.keypair()
+        sa.masked_update(state, 1.0, "a", sa.pair_seeds(priv, "a", {"b": pub}, "warm-up"), 1, 2)
+
+
+def serve(args: argparse.Namespace, out: TextIO, inp: TextIO) -> int:
     def send(msg: dict[str, Any]) -> None:
         out.write(json.dumps(msg) + "\n")
         out.flush()
 
+    def silo_log(what: str, data: Any) -> None:  # the silo's own log (stderr), never sent
+        print(f"[silo-only] {what}: {json.dumps(data, default=str)}", file=sys.stderr, flush=True)
+
     try:
-        trainer = _trainer(args.train, args.test, json.loads(args.spec))
+        init = json.loads(inp.readline() or "{}")
+        if init.get("cmd") != "init":
+            raise InputError("the first command must be init")
+        spec, secagg = init["spec"], bool(init.get("secure_aggregation"))
+        _preload(spec, secagg)
+        if args.uid is not None:
+            from flaudit.train.isolation import drop
+
+            drop(args.uid, args.gid)
+        data_sha = {"train": file_sha256(init["train"]), "test": file_sha256(init["test"])}
+        trainer = _trainer(init["train"], init["test"], spec)
+        if "dp_history" in init and trainer.privacy is not None:
+            from flaudit.train.dp import restore
+
+            restore(trainer.privacy, init["dp_history"])
     except FlauditError as exc:
         send({"event": "error", "message": str(exc)})
         return 2
+    except Exception as exc:  # a crash while loading is still one line for the orchestrator
+        send({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        raise
+    private = None
+    seeds: dict[str, bytes] = {}
+    hello: dict[str, Any] = {"event": "ready", "silo": args.silo, "n_train": trainer.n_train,
+                             "n_test": int(trainer.y_test.shape[0]), "data_sha256": data_sha,
+                             "uid": os.getuid(), "pid": os.getpid()}
+    if secagg:
+        from flaudit.train import secagg as sa
+
+        private, hello["public_key"] = sa.keypair()
     like = trainer.initial_state()
-    send({"event": "ready", "silo": args.silo, "n_train": trainer.n_train, "pid": os.getpid()})
-    for line in sys.stdin:
+    dp = trainer.privacy is not None
+    send(hello)
+    for line in inp:
         if not line.strip():
             continue
         cmd = json.loads(line)
@@ -70,15 +173,36 @@ def serve(args: argparse.Namespace, out: TextIO) -> int:
             if cmd["cmd"] == "stop":
                 send({"event": "stopped"})
                 return 0
-            state = load_state(cmd["global"], like)
+            if cmd["cmd"] == "peers":
+                from flaudit.train import secagg as sa
+
+                seeds = sa.pair_seeds(private, args.silo, cmd["keys"], cmd["session"])
+                if set(seeds) != set(cmd["keys"]) - {args.silo}:
+                    raise InputError("secure aggregation: peer list is inconsistent")
+                send({"event": "peers", "silo": args.silo, "peers": len(seeds)})
+                continue
+            state = state_from(cmd["global"], like)
             if cmd["cmd"] == "eval":
-                send({"event": "eval", "silo": args.silo, "global_eval": trainer.evaluate(state)})
+                ev = trainer.evaluate(state)
+                if dp:
+                    silo_log("final evaluation", ev)
+                send({"event": "eval", "silo": args.silo, "global_eval": None if dp else ev})
             elif cmd["cmd"] == "round":
                 global_eval = trainer.evaluate(state)
                 new_state, metrics = trainer.train_round(state)
-                save_state(new_state, cmd["out"])
-                send({"event": "update", "silo": args.silo, "round": cmd["round"], "path": cmd["out"],
-                      "n_train": trainer.n_train, "global_eval": global_eval, "local": metrics})
+                reply: dict[str, Any] = {"event": "update", "silo": args.silo, "round": cmd["round"],
+                                         "global_eval": None if dp else global_eval, "local": metrics}
+                if dp:
+                    silo_log(f"round {cmd['round']}", {"global_eval": global_eval, **trainer.silo_only_metrics})
+                if secagg:
+                    from flaudit.train import secagg as sa
+
+                    blob = sa.masked_update(new_state, float(trainer.n_train), args.silo, seeds, int(cmd["round"]),
+                                            int(cmd["n_silos"]))
+                    reply["masked"] = base64.b64encode(blob).decode("ascii")
+                else:
+                    reply["update"] = state_bytes(new_state)
+                send(reply)
             else:
                 send({"event": "error", "message": f"unknown command {cmd['cmd']!r}"})
         except FlauditError as exc:
@@ -129,9 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="mode", required=True)
     s = sub.add_parser("serve")
     s.add_argument("--silo", required=True)
-    s.add_argument("--train", required=True)
-    s.add_argument("--test", required=True)
-    s.add_argument("--spec", required=True, help="JSON: params, n_classes, seed, rounds")
+    s.add_argument("--uid", type=int, help="drop to this uid after importing (the orchestrator is root)")
+    s.add_argument("--gid", type=int)
     st = sub.add_parser("step")
     st.add_argument("--silo", required=True)
     st.add_argument("--round", type=int, required=True)
@@ -147,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         # stdout carries the protocol only: anything a library prints goes to stderr (the silo's log)
         protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
         sys.stdout = sys.stderr
-        return serve(args, protocol)
+        return serve(args, protocol, sys.stdin)
     try:
         return step(args)
     except FlauditError as exc:
