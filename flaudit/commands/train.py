@@ -132,6 +132,9 @@ def _plan_config(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **DEMO_PARAMS}
     elif args.backend == "local":
         _absolute_data_paths(doc, Path(cfg).parent)
+    elif getattr(args, "sample", None) and not args.config:
+        # the bundled sample describes the digits demo: 10 classes (its data is not readable from here)
+        doc["training_parameters"] = {"n_classes": 10, **(doc.get("training_parameters") or {})}
     doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **_overrides(args)}
     return doc, demo
 

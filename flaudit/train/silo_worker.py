@@ -222,18 +222,86 @@ def _one_csv(path: str) -> str:
     return str(p)
 
 
-def step(args: argparse.Namespace) -> int:
-    """One round on an Azure ML silo compute: verify the attestation, train from the checkpoint, write."""
-    from flaudit.train.training import load_state, save_state
-
+def _check_attestation(args: argparse.Namespace) -> None:
     digest = hashlib.sha256(Path(args.attestation).read_bytes()).hexdigest()
     if digest != args.attestation_sha256:
         raise InputError(f"{args.attestation}: attestation digest {digest[:12]} is not the one the pipeline was "
                          f"submitted with ({args.attestation_sha256[:12]}); refusing to read silo data")
+
+
+def _log_mlflow(metrics: dict[str, Any], step: int, prefix: str) -> None:
+    """Log numbers to the step's MLflow run when MLflow is there (Azure ML sets the tracking URI)."""
+    if not os.environ.get("MLFLOW_TRACKING_URI"):  # set by Azure ML inside a job; never log locally
+        return
+    try:
+        import mlflow
+    except ImportError:
+        return
+    flat = {}
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            flat[f"{prefix}{k}"] = float(v)
+        elif isinstance(v, dict):
+            flat.update({f"{prefix}{k}_{kk}": float(vv) for kk, vv in v.items()
+                         if isinstance(vv, (int, float)) and not isinstance(vv, bool)})
+    try:
+        mlflow.log_metrics(flat, step=step)
+    except Exception as exc:  # noqa: BLE001 - metrics logging must never fail a training step
+        print(f"mlflow logging skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def preprocess(args: argparse.Namespace) -> int:
+    """The per-silo pre-processing step: validate the raw data, write the processed copy and the silo's private
+    state (to its own datastore) and, with secure aggregation, its public key (to the orchestrator's)."""
+    import shutil
+
+    from flaudit.train.data import read_csv
+
+    _check_attestation(args)
     spec = json.loads(Path(args.spec_file).read_text(encoding="utf-8"))
-    # each step is a fresh process: vary the shuffling seed by silo and round, reproducibly
+    target = spec["params"].get("target", "label")
+    raw_train, raw_test = _one_csv(args.raw_train), _one_csv(args.raw_test)
+    tr, te = read_csv(raw_train, target), read_csv(raw_test, target)
+    if tr.features != te.features:
+        raise InputError(f"{raw_test}: feature columns differ from {raw_train}")
+    for src, out in ((raw_train, args.train_out), (raw_test, args.test_out)):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, Path(out) / "data.csv")
+    state: dict[str, Any] = {"silo": args.silo, "dp_history": [],
+                             "data_sha256": {"train": file_sha256(raw_train), "test": file_sha256(raw_test)}}
+    if args.public_key_out:
+        from flaudit.train import secagg as sa
+
+        private, public = sa.keypair()
+        state["secagg_private_key"] = sa.private_bytes(private)
+        Path(args.public_key_out).mkdir(parents=True, exist_ok=True)
+        (Path(args.public_key_out) / "public_key.json").write_text(
+            json.dumps({"silo": args.silo, "key": public}), encoding="utf-8")
+    Path(args.state_out).mkdir(parents=True, exist_ok=True)
+    (Path(args.state_out) / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    return 0
+
+
+def step(args: argparse.Namespace) -> int:
+    """One round on an Azure ML silo compute: verify the attestation, train from the checkpoint, write.
+
+    The silo's private state (accountant history, secure-aggregation key) comes from its own datastore and goes
+    back there, so epsilon accumulates over the run although every round is a fresh process.
+    """
+    from flaudit.train.training import load_state, save_state
+
+    _check_attestation(args)
+    spec = json.loads(Path(args.spec_file).read_text(encoding="utf-8"))
+    state_in = json.loads((Path(args.state_in) / "state.json").read_text(encoding="utf-8"))
+    # each step is a fresh process: vary the shuffling seed by silo and round, reproducibly (DP randomness is
+    # drawn from the OS, never from this seed)
     spec["seed"] = int(spec.get("params", {}).get("seed", 0)) + args.round * 1000 + zlib.crc32(args.silo.encode()) % 1000
     trainer = _trainer(_one_csv(args.train_data), _one_csv(args.test_data), spec)
+    dp = trainer.privacy is not None
+    if dp:
+        from flaudit.train.dp import restore
+
+        restore(trainer.privacy, state_in.get("dp_history") or [])
     state = None
     if args.checkpoint:
         state = load_state(Path(args.checkpoint) / "model.safetensors", trainer.initial_state())
@@ -241,10 +309,38 @@ def step(args: argparse.Namespace) -> int:
     new_state, metrics = trainer.train_round(state)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    save_state(new_state, out / "update.safetensors")
-    meta = {"silo": args.silo, "round": args.round, "n_train": trainer.n_train, "local": metrics,
-            "global_eval": global_eval}
+    # with DP on, the row count is private too: the aggregation weights silos equally
+    weight = 1.0 if dp else float(trainer.n_train)
+    meta: dict[str, Any] = {"silo": args.silo, "round": args.round, "local": metrics,
+                            "global_eval": None if dp else global_eval, "data_sha256": state_in.get("data_sha256")}
+    if not dp:
+        meta["n_train"] = trainer.n_train
+    if args.peer_key:
+        from flaudit.train import secagg as sa
+
+        keys = {}
+        for folder in args.peer_key:
+            rec = json.loads((Path(folder) / "public_key.json").read_text(encoding="utf-8"))
+            keys[rec["silo"]] = rec["key"]
+        if set(keys) != set(spec.get("silos") or keys) or args.silo not in keys:
+            raise InputError("secure aggregation: the published public keys do not match the pipeline's silos")
+        seeds = sa.pair_seeds(sa.private_from(state_in["secagg_private_key"]), args.silo, keys, spec["session"])
+        (out / "masked.bin").write_bytes(sa.masked_update(new_state, weight, args.silo, seeds, args.round, len(keys)))
+        meta["n_silos"] = len(keys)
+        meta["layout"] = [[k, list(new_state[k].shape), str(new_state[k].dtype).replace("torch.", "")]
+                          for k in sa.float_keys(new_state)]
+    else:
+        save_state(new_state, out / "update.safetensors")
+        meta["weight"] = weight
     (out / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    if dp:
+        from flaudit.train.dp import history
+
+        state_in["dp_history"] = history(trainer.privacy)
+    Path(args.state_out).mkdir(parents=True, exist_ok=True)
+    (Path(args.state_out) / "state.json").write_text(json.dumps(state_in), encoding="utf-8")
+    _log_mlflow({k: v for k, v in metrics.items() if k != "withheld"} if not dp else
+                {"epsilon": metrics["dp"]["epsilon"], "steps": metrics["dp"]["steps"]}, args.round, f"{args.silo}_")
     return 0
 
 
@@ -261,10 +357,24 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--train-data", required=True)
     st.add_argument("--test-data", required=True)
     st.add_argument("--checkpoint")
-    st.add_argument("--spec-file", required=True, help="JSON: params, n_classes, rounds")
+    st.add_argument("--spec-file", required=True, help="JSON: params, n_classes, rounds, session, silos")
     st.add_argument("--output", required=True)
+    st.add_argument("--state-in", required=True, help="the silo's private state folder (its own datastore)")
+    st.add_argument("--state-out", required=True)
+    st.add_argument("--peer-key", action="append", default=[], help="a silo's published public key folder")
     st.add_argument("--attestation", required=True)
     st.add_argument("--attestation-sha256", required=True)
+    pp = sub.add_parser("preprocess")
+    pp.add_argument("--silo", required=True)
+    pp.add_argument("--raw-train", required=True)
+    pp.add_argument("--raw-test", required=True)
+    pp.add_argument("--train-out", required=True)
+    pp.add_argument("--test-out", required=True)
+    pp.add_argument("--state-out", required=True)
+    pp.add_argument("--public-key-out")
+    pp.add_argument("--spec-file", required=True)
+    pp.add_argument("--attestation", required=True)
+    pp.add_argument("--attestation-sha256", required=True)
     args = ap.parse_args(argv)
     if args.mode == "serve":
         # stdout carries the protocol only: anything a library prints goes to stderr (the silo's log)
@@ -272,9 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = sys.stderr
         return serve(args, protocol, sys.stdin)
     try:
-        return step(args)
+        return preprocess(args) if args.mode == "preprocess" else step(args)
     except FlauditError as exc:
-        print(f"flaudit silo step: error: {exc}", file=sys.stderr)
+        print(f"flaudit silo {args.mode}: error: {exc}", file=sys.stderr)
         return 2
 
 
