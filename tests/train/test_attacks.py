@@ -101,7 +101,9 @@ def _train(root, cfg, capsys, *extra):
 def test_attestation_covers_data_and_models_and_refuses_changed_data(trained, capsys, fake_audit, tmp_path):
     root, cfg = trained
     fake_audit("ready")
-    run_dir, _ = _train(root, cfg, capsys)
+    run_dir, out = _train(root, cfg, capsys, "--jsonl")
+    lines = [json.loads(ln) for ln in out.splitlines() if ln.startswith("{")]
+    assert [ln["round"] for ln in lines] == [1, 2]  # streamed as each round completed
     att = json.loads((run_dir / "attestation.json").read_text())
     tr = att["training"]
     assert tr["status"] == "completed"
@@ -184,9 +186,10 @@ def test_prototype_training_is_in_the_attestation_and_shown(trained, capsys, fak
     root, cfg = trained
     fake_audit("ready")
     run_dir = root / "run"
-    code, _, err = run_cli(["train", "--sample", "--config", str(cfg), "--output", str(run_dir), "--dry-run",
-                            "--profile", "prototype"], capsys)
+    code, out, err = run_cli(["train", "--sample", "--config", str(cfg), "--output", str(run_dir), "--dry-run",
+                              "--profile", "prototype"], capsys)
     assert code == 0 and "not cleared for production data" in err
+    assert "secure aggregation off" in out  # off by default for prototype, on for production
     assert json.loads((run_dir / "attestation.json").read_text())["prototype"] is True
     code, out, _ = run_cli(["verify-attestation", str(run_dir)], capsys)
     assert code == 0 and "PROTOTYPE" in out

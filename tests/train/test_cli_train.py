@@ -50,6 +50,7 @@ def test_demo_passes_the_gate_on_hardened_and_trains_every_silo(demo_run):
             assert set(r["silos"][s]) >= {"train_loss", "test_loss", "accuracy", "n_train"}
         assert set(r["aggregate"]["silos"]) == set(m["silos"])
     assert m["final"]["accuracy"] > 0.3  # 10 classes: well above chance after two rounds
+    assert m["secure_aggregation"]["error_bound"] < 1e-9  # on by default for the production profile
     b = m["baseline"]
     assert set(b["silo_alone"]) == set(m["silos"]) and 0 < b["centralized"]["accuracy"] <= 1
 
