@@ -131,21 +131,23 @@ def start_workers(silos: list[SiloData], specs: dict[str, dict[str, Any]], log_d
         for w in workers if wait else []:
             w.receive("ready", START_TIMEOUT)
     except BaseException:
-        stop_workers(workers)
+        stop_workers(workers, grace=1.0)
         raise
     return workers
 
 
-def stop_workers(workers: list[Worker]) -> None:
+def stop_workers(workers: list[Worker], grace: float = 10.0) -> None:
+    """Ask every worker to stop, then kill whoever has not within ``grace`` seconds (short after a failure)."""
     for w in workers:
         if w.proc.poll() is None:
             try:
                 w.send({"cmd": "stop"})
             except WorkerError:
                 pass
+    deadline = time.monotonic() + grace
     for w in workers:
         try:
-            w.proc.wait(timeout=10)
+            w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             w.proc.kill()
             w.proc.wait()
@@ -323,9 +325,12 @@ def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, base
         final = _aggregate_eval({w.silo: w.receive("eval", round_timeout)["global_eval"] for w in workers})
         if history:
             history[-1]["aggregate"] = final
-    finally:
-        stop_workers(workers)
+    except BaseException:
+        stop_workers(workers, grace=1.0)  # a failed run does not wait for hung silos
         iso.cleanup()
+        raise
+    stop_workers(workers)
+    iso.cleanup()
     fl_seconds = time.perf_counter() - t_start
 
     dp = None

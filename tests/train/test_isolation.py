@@ -202,7 +202,7 @@ def step(model, optimizer, x, y):
 @pytest.mark.parametrize("source,timeout,message", [
     (DIES, 60.0, r"silo silo\d: worker died \(exit code 3"),
     (HANGS, 2.0, r"silo silo\d: no answer to 'update' within 2 s"),
-])
+], ids=["dies", "hangs"])
 def test_a_silo_that_dies_or_hangs_stops_the_round_with_one_line_naming_it(tmp_path, monkeypatch, source, timeout,
                                                                            message):
     name = f"fl_step_{abs(hash(source)) % 10**6}"

@@ -219,3 +219,20 @@ def test_azureml_aggregation_step_averages_silo_folders(tmp_path):
     out = load_state(tmp_path / "agg/model.safetensors")
     assert torch.allclose(out["w"], torch.full((2,), 2.5))
     assert Path(tmp_path / "agg/attestation.json").read_text() == "{}"
+
+
+def test_azureml_steps_log_to_mlflow_only_inside_a_job_and_only_dp_safe_numbers(tmp_path, monkeypatch):
+    import types
+
+    logged: list[dict] = []
+    fake = types.ModuleType("mlflow")
+    fake.log_metrics = lambda metrics, step=None: logged.append(dict(metrics))
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    att, spec, good = _steps_env(tmp_path, {"num_of_iterations": 1, "dp": True, "dp_noise_multiplier": 1.0})
+    pre = _preprocess(tmp_path, 0, att, spec, good)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _step(tmp_path, 0, 1, att, spec, good, pre / "state", tag="a")
+    assert logged == []  # no tracking URI: not inside an Azure ML job, nothing logged
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "azureml://example")
+    _step(tmp_path, 0, 1, att, spec, good, pre / "state", tag="b")
+    assert len(logged) == 1 and set(logged[0]) == {"silo0_epsilon", "silo0_steps"}
