@@ -99,8 +99,14 @@ def _preload(spec: dict[str, Any], secagg: bool) -> None:
     from flaudit.train.params import parse_params
     from flaudit.train.training import SiloTrainer
 
-    params = parse_params({**spec["params"], "model": "logreg", "train_step": None, "num_of_iterations": 1,
-                           "epochs": 1}, "warm-up")
+    warm = {**spec["params"], "model": "logreg", "train_step": None, "num_of_iterations": 1, "epochs": 1}
+    if warm.get("dp"):  # a fixed noise multiplier: any target epsilon is reachable on the real data, maybe not here
+        warm.update(dp_target_epsilon=None, dp_noise_multiplier=1.0)
+        from opacus.accountants.utils import get_noise_multiplier
+
+        get_noise_multiplier(target_epsilon=8.0, target_delta=1e-5, sample_rate=0.5, epochs=1,
+                             accountant=warm.get("dp_accountant") or "rdp")
+    params = parse_params(warm, "warm-up")
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(8, 3, generator=g), torch.tensor([0, 1] * 4)
     t = SiloTrainer(params=params, x_train=x, y_train=y, x_test=x, y_test=y, n_classes=2, seed=0, total_rounds=1)
