@@ -300,7 +300,9 @@ def _run_local(run_dir: Path, doc: dict[str, Any], params, args: argparse.Namesp
         if args.jsonl:
             print(json.dumps(line), flush=True)
 
+    audited = (attestation.load(run_dir).get("config") or {}).get("path")
     metrics = run_local(run_dir, silos, params, baseline=args.baseline, progress=lambda m: err.print(m),
+                        hide=[audited] if audited else None,
                         secure_aggregation=secagg, round_timeout=args.round_timeout, on_round=on_round,
                         resume=resume)
     mf = write_metrics(run_dir, metrics)

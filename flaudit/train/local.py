@@ -101,7 +101,7 @@ class Worker:
 
 def start_workers(silos: list[SiloData], specs: dict[str, dict[str, Any]], log_dir: Path, iso, *,
                   secure_aggregation: bool = False, dp_history: dict[str, Any] | None = None,
-                  wait: bool = True) -> list[Worker]:
+                  wait: bool = True, hide_extra: list[str] | None = None) -> list[Worker]:
     """Start one worker per silo in its sandbox; with ``wait``, until every one has loaded its data.
 
     All are started before any is waited on, so their start-ups (Python, torch import) overlap.
@@ -125,6 +125,8 @@ def start_workers(silos: list[SiloData], specs: dict[str, dict[str, Any]], log_d
             workers.append(w)
             init = {"cmd": "init", "train": str(box.train), "test": str(box.test), "spec": specs[s.silo],
                     "secure_aggregation": secure_aggregation}
+            if iso.mode == "namespace":
+                init["hide"] = iso.hidden_from(s.silo, silos, hide_extra or [])
             if dp_history and s.silo in dp_history:
                 init["dp_history"] = dp_history[s.silo]
             w.send(init)
@@ -202,7 +204,8 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
 def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, baseline: bool = False,
               progress: Callable[[str], None] | None = None, secure_aggregation: bool = False,
               round_timeout: float = ROUND_TIMEOUT, on_round: Callable[[dict[str, Any]], None] | None = None,
-              resume: dict[str, Any] | None = None) -> dict[str, Any]:
+              resume: dict[str, Any] | None = None, isolation_mode: str | None = None,
+              hide: list[str] | None = None) -> dict[str, Any]:
     """Train ``params.num_of_iterations`` FedAvg rounds; returns the metrics dict (see metrics.py)."""
     from flaudit.train import isolation
 
@@ -222,11 +225,15 @@ def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, base
     rounds = params.num_of_iterations
     base_spec = {"params": params.to_dict(), "n_classes": n_classes, "rounds": rounds, "threads": 1}
     specs = {s.silo: dict(base_spec, seed=params.seed + 1 + i) for i, s in enumerate(silos)}
-    iso = isolation.prepare(silos)
+    iso = isolation.prepare(silos, isolation_mode)
     for warning in iso.warnings:
         say(f"warning: {warning}")
-    if iso.mode != "uid":
-        say("warning: isolation is best-effort (not root): silo workers share this user's uid")
+    if iso.mode == "best-effort":
+        say("warning: isolation is best-effort (not root, no user namespaces): silo workers share this user's uid "
+            "and can read each other's data")
+    elif iso.mode == "namespace":
+        say("note: not root: silo workers share this user's uid; each is confined by a user and mount namespace")
+        isolation.undumpable()  # the workers share our uid: they must not ptrace the orchestrator
     first = resume["round"] + 1 if resume else 1
     say(f"starting {len(silos)} silo workers (isolation: {iso.mode}"
         f"{', secure aggregation' if secure_aggregation else ''})")
@@ -240,7 +247,8 @@ def run_local(run_dir: Path, silos: list[SiloData], params: TrainParams, *, base
     secagg_info: dict[str, Any] | None = None
     try:
         workers = start_workers(silos, specs, run_dir / "logs", iso, secure_aggregation=secure_aggregation,
-                                dp_history=dp_history or None, wait=False)
+                                dp_history=dp_history or None, wait=False,
+                                hide_extra=[str(run_dir.resolve()), *(hide or [])])
         # the orchestrator's own torch import overlaps with the workers' start-up
         import torch
 

@@ -147,6 +147,10 @@ def serve(args: argparse.Namespace, out: TextIO, inp: TextIO) -> int:
             from flaudit.train.isolation import drop
 
             drop(args.uid, args.gid)
+        elif init.get("hide") is not None:
+            from flaudit.train.isolation import enter_namespace
+
+            enter_namespace(init["hide"])
         data_sha = {"train": file_sha256(init["train"]), "test": file_sha256(init["test"])}
         trainer = _trainer(init["train"], init["test"], spec)
         if "dp_history" in init and trainer.privacy is not None:

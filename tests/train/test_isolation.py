@@ -33,8 +33,7 @@ ORIGINALS = {originals!r}
 def _try_read(path):
     try:
         with open(path, "rb") as fh:
-            fh.read(1)
-        return "read"
+            return "read:%d" % len(fh.read(64))
     except OSError as exc:
         return type(exc).__name__
 
@@ -145,8 +144,63 @@ def test_a_hostile_worker_cannot_read_other_silos_data_paths_or_the_attestation_
     assert len(uids) == 3  # one uid per silo
 
 
+def test_namespace_mode_hides_other_silos_the_run_directory_and_proc_behind_locked_mounts(tmp_path, monkeypatch):
+    """The non-root fallback, forced here (we are root, so the real uid can open root-owned files as their owner:
+    only the mounts stand between the worker and the other silos)."""
+    if not isolation.namespaces_available():
+        pytest.skip("user namespaces are not available here")
+    secret = "attestation-key-9c1b"
+    monkeypatch.setenv("FLAUDIT_ATTESTATION_KEY", secret)
+    silos = _silos(tmp_path / "fl")
+    leak_dir = Path(__import__("tempfile").mkdtemp(prefix="flaudit-test-leak-"))
+    leak_dir.chmod(0o755)
+    leak = leak_dir / "homes.json"
+    real_prepare = isolation.prepare
+
+    def prepare_and_leak(s, mode=None):
+        iso = real_prepare(s, mode)
+        leak.write_text(json.dumps({k: str(b.home) for k, b in iso.sandboxes.items()}))
+        return iso
+
+    monkeypatch.setattr(isolation, "prepare", prepare_and_leak)
+    originals = [p for s in silos for p in (s.train, s.test)]
+    unmount = (
+        "\nimport ctypes\n"
+        "def _umount(path):\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    return libc.umount2(path.encode(), 2) == 0\n"
+    )
+    probe = PROBE.replace("if os.getuid() == 0:  # the orchestrator", "if os.environ.get('HOME') is not None and "
+                          "'flaudit-silos' not in os.getcwd():  # the orchestrator")
+    probe = probe.replace('print("PROBE "', 'report["unmounted"] = [h for h in json.load(open(LEAK)).values() if h != me '
+                          'and _umount(h)]\n    print("PROBE "')
+    spec = _plugin(tmp_path, monkeypatch, "hostile_probe_ns",
+                   unmount + probe.format(leak=str(leak), secret=secret, originals=originals))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    try:
+        m = local.run_local(run_dir, silos, parse_params({"num_of_iterations": 1, "model": spec}),
+                            isolation_mode="namespace")
+    finally:
+        import shutil
+
+        shutil.rmtree(leak_dir, ignore_errors=True)
+    assert m["isolation"]["mode"] == "namespace" and "namespace" in m["isolation"]["summary"]
+    for s in silos:
+        lines = [ln for ln in (run_dir / "logs" / f"{s.silo}.log").read_text().splitlines() if ln.startswith("PROBE ")]
+        r = json.loads(lines[0][len("PROBE "):])
+        own = {s.train, s.test}
+        for path, outcome in r["originals"].items():
+            if path not in own:  # another silo's original: replaced by /dev/null
+                assert outcome in ("read:0", "PermissionError", "FileNotFoundError"), (path, outcome)
+        assert set(r["other_copies"].values()) <= {"FileNotFoundError", "PermissionError"}, r["other_copies"]
+        assert r["cmdline_hits"] == [] and r["environ_of_others"] == {} and not r["env_has_secret"]
+        assert r["unmounted"] == []  # the hiding mounts are locked
+
+
 def test_isolation_falls_back_to_best_effort_and_says_so_when_not_root(tmp_path, monkeypatch):
     monkeypatch.setattr(isolation, "is_root", lambda: False)
+    monkeypatch.setattr(isolation, "namespaces_available", lambda: False)
     silos = _silos(tmp_path / "fl", 2)
     iso = isolation.prepare(silos)
     try:
