@@ -324,7 +324,7 @@ def summary_lines(att: dict[str, Any], *, rechecked: bool) -> list[str]:
                      "data files match their digests")
         iso = tr.get("isolation") or {}
         if iso:
-            lines.append(f"isolation: {iso.get('mode')}" + (" (best-effort)" if iso.get("mode") != "uid" else ""))
+            lines.append(f"isolation: {iso.get('mode')}: {iso.get('summary', '')}")
         sa = tr.get("secure_aggregation")
         lines.append("secure aggregation: " + (f"on (error bound {sa['error_bound']:.2g})" if sa else "off"))
         if tr.get("dp"):
