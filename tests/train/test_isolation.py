@@ -105,8 +105,8 @@ def test_a_hostile_worker_cannot_read_other_silos_data_paths_or_the_attestation_
     leak = leak_dir / "homes.json"
     real_prepare = isolation.prepare
 
-    def prepare_and_leak(s):
-        iso = real_prepare(s)
+    def prepare_and_leak(s, mode=None):
+        iso = real_prepare(s, mode)
         leak.write_text(json.dumps({k: str(b.home) for k, b in iso.sandboxes.items()}))
         leak.chmod(0o644)
         return iso
