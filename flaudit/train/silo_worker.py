@@ -9,9 +9,13 @@ Two ways to run it:
     command (``peers``, ``round``, ``eval``, ``stop``) with one JSON line on stdout. Weights travel inside the
     messages as base64 safetensors (never pickle); with secure aggregation the update is a masked fixed-point
     vector instead. With DP on, nothing computed from the rows without noise (loss, accuracy) is sent.
+``python -m flaudit.train.silo_worker preprocess --raw-train PATH --raw-test PATH ...``
+    the Azure ML per-silo pre-processing step: validates the raw data and writes the processed copy and the
+    silo's private state (data digests, DP accountant history, secure-aggregation private key) to the silo's own
+    datastore, and its public key to the orchestrator's.
 ``python -m flaudit.train.silo_worker step --train-data PATH --test-data PATH --output DIR ...``
-    one training round as an Azure ML pipeline step on the silo's own compute; it re-checks the attestation
-    digest it was given before reading any data.
+    one training round as an Azure ML pipeline step on the silo's own compute, carrying its private state from
+    the previous round. Both steps re-check the attestation digest they were given before reading any data.
 """
 
 from __future__ import annotations
