@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ready, write an attestation and run horizontal federated learning (FedAvg) locally or as an Azure ML "
         "pipeline. --sample alone runs the bundled digits demo on the hardened sample deployment.",
         epilog="Exit codes: 0 trained (or planned with --dry-run); 1 refused by the gate (blocking findings, "
-        "unknowns, a stale result or attestation); 2 usage or input error; 3 deployment unreadable.")
+        "unknowns, a stale result or attestation); 2 usage or input error, or a silo failed; 3 deployment "
+        "unreadable.")
     add_audit_arguments(p)
     p.add_argument("--result", metavar="RESULT.json",
                    help="gate on a saved `flaudit scan --format json` result instead of auditing again; its "
@@ -61,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("verify-attestation", help="re-check a training run's attestation (tampered or stale?)",
                        description="Check RUN_DIR/attestation.json against the saved audit result and training "
                        "config, and (unless --no-recheck) that the inventory and FL config are unchanged.",
-                       epilog="Exit codes: 0 valid; 1 tampered, stale or refused; 2 usage or input error.")
+                       epilog="Exit codes: 0 valid; 1 tampered, stale, failed, refused, or signed with no key to check it; "
+                       "2 usage or input error.")
     v.add_argument("run_dir", metavar="RUN_DIR")
     v.add_argument("--no-recheck", action="store_true",
                    help="skip reloading the audited inputs (integrity only, no staleness check)")
