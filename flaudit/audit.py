@@ -99,7 +99,7 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
         findings=ev.findings, profile=profile, inventory=inventory, topology=topology,
         access=ev.access, network_paths=ev.network_paths, rules=ev.rules, waivers=waiver_report,
         generated_at=generated_at, unmodelled=[u.to_dict() for u in unmodelled_children(ev.deployment)],
-        compact=compact,
+        compact=compact, config_sha256=config.sha256 if config else None,
     )
     if selection is not None and selection.active:
         result["selection"] = selection_report(selection, ev.skipped or [])

@@ -72,10 +72,19 @@ def pass_evidence(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in evidence if e.get("default_assumed")]
 
 
+def topology_sha256(topology: dict[str, Any]) -> str:
+    """Digest of the resolved topology, so ``train --result`` can prove the saved result resolved the same one."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(topology, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
 def build_result(*, findings: list[Finding], profile: str, inventory: Any, topology: dict[str, Any],
                  access: list[dict[str, Any]], network_paths: list[dict[str, Any]], rules: list[Any],
                  waivers: dict[str, Any] | None = None, generated_at: str | None = None,
-                 unmodelled: list[dict[str, Any]] | None = None, compact: bool = False) -> dict[str, Any]:
+                 unmodelled: list[dict[str, Any]] | None = None, compact: bool = False,
+                 config_sha256: str | None = None) -> dict[str, Any]:
     """The result dict. ``compact``: passing and not-applicable findings keep only :func:`pass_evidence`, and the
     result says so (``"compact": true``)."""
     from flaudit.gate import fix_first_all, natural_key
@@ -107,8 +116,10 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
                 "unreadable": [u.to_dict() for u in inventory.unreadable],
                 "unsupported": list(inventory.unsupported),
                 "collection": dict(inventory.metadata),
+                "config_sha256": config_sha256,
             },
             "topology": topology,
+            "topology_sha256": topology_sha256(topology),
             "rules": [r.to_dict() for r in rules],
             "findings": rows,
             "access": access,

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ready, write an attestation and run horizontal federated learning (FedAvg) locally or as an Azure ML "
         "pipeline. --sample alone runs the bundled digits demo on the hardened sample deployment.",
         epilog="Exit codes: 0 trained (or planned with --dry-run); 1 refused by the gate (blocking findings, "
-        "unknowns, a stale result or attestation); 2 usage or input error; 3 deployment unreadable.")
+        "unknowns, a stale result or attestation); 2 usage or input error, or a silo failed; 3 deployment "
+        "unreadable.")
     add_audit_arguments(p)
     p.add_argument("--result", metavar="RESULT.json",
                    help="gate on a saved `flaudit scan --format json` result instead of auditing again; its "
@@ -41,6 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, metavar="N", help="override training_parameters.num_of_iterations")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one training parameter (YAML value), e.g. --set dp=true (repeatable)")
+    p.add_argument("--secure-aggregation", action=argparse.BooleanOptionalAction, default=None,
+                   help="pairwise-masked secure aggregation: the orchestrator sees only the sum of the silos' "
+                   "updates (default: training_parameters.secure_aggregation, else on for the production "
+                   "profile and off for prototype)")
+    p.add_argument("--round-timeout", type=float, metavar="SECONDS", default=600.0,
+                   help="abort when a silo has not answered a round within this time (default 600)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted local run from its last completed round (global model, round "
+                   "and DP accountant state), after re-verifying its attestation")
+    p.add_argument("--jsonl", action="store_true",
+                   help="print one JSON line per round on stdout as it completes (always written to "
+                   "RUN_DIR/metrics.jsonl)")
     p.add_argument("--no-plot", action="store_true", help="do not write metrics.png")
     p.add_argument("--experiment", default="flaudit-fl", help="Azure ML experiment name (azureml backend)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors and the refusal")
@@ -49,10 +62,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("verify-attestation", help="re-check a training run's attestation (tampered or stale?)",
                        description="Check RUN_DIR/attestation.json against the saved audit result and training "
                        "config, and (unless --no-recheck) that the inventory and FL config are unchanged.",
-                       epilog="Exit codes: 0 valid; 1 tampered, stale or refused; 2 usage or input error.")
+                       epilog="Exit codes: 0 valid; 1 tampered, stale, failed, refused, or signed with no key to check it; "
+                       "2 usage or input error.")
     v.add_argument("run_dir", metavar="RUN_DIR")
     v.add_argument("--no-recheck", action="store_true",
                    help="skip reloading the audited inputs (integrity only, no staleness check)")
+    v.add_argument("--max-age", metavar="DURATION",
+                   help="refuse an attestation older than this (e.g. 12h, 7d, 30m, or seconds)")
+    v.add_argument("--public-key", metavar="FILE",
+                   help="Ed25519 public key (PEM) to verify the signature with (default: "
+                   "$FLAUDIT_ATTESTATION_PUBLIC_KEY)")
     v.set_defaults(func=run_verify)
 
 
@@ -115,6 +134,9 @@ def _plan_config(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **DEMO_PARAMS}
     elif args.backend == "local":
         _absolute_data_paths(doc, Path(cfg).parent)
+    elif getattr(args, "sample", None) and not args.config:
+        # the bundled sample describes the digits demo: 10 classes (its data is not readable from here)
+        doc["training_parameters"] = {"n_classes": 10, **(doc.get("training_parameters") or {})}
     doc["training_parameters"] = {**(doc.get("training_parameters") or {}), **_overrides(args)}
     return doc, demo
 
@@ -149,6 +171,16 @@ def _check_azureml(doc: dict[str, Any], params) -> None:
     plan(doc, params, "check")
 
 
+def _secure_aggregation(args: argparse.Namespace, doc: dict[str, Any]) -> bool:
+    """The flag, else the config key, else on for production and off for prototype."""
+    if args.secure_aggregation is not None:
+        return bool(args.secure_aggregation)
+    configured = (doc.get("training_parameters") or {}).get("secure_aggregation")
+    if configured is not None:
+        return bool(configured)
+    return args.profile == "production"
+
+
 def run(args: argparse.Namespace) -> int:
     import yaml
     from rich.console import Console
@@ -160,7 +192,11 @@ def run(args: argparse.Namespace) -> int:
 
     out = Console(quiet=args.quiet, soft_wrap=True)
     err = Console(stderr=True, quiet=args.quiet, soft_wrap=True)
+    if args.resume:
+        return _resume(args, out, err)
     doc, demo = _plan_config(args)
+    secagg = _secure_aggregation(args, doc)
+    doc["training_parameters"]["secure_aggregation"] = secagg
     params = parse_params(doc["training_parameters"], "training_parameters")
     if args.backend == "azureml":
         _check_azureml(doc, params)
@@ -177,8 +213,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.chmod(0o700)  # silo workers run under other uids: the run directory is the orchestrator's alone
     err.print(f"gate: profile {decision.profile} is ready (audit {decision.result_sha256[:12]}, "
               f"inventory {decision.input_sha256[:12]}); run directory {run_dir}")
+    if decision.profile == "prototype":
+        err.print("warning: prototype profile: this run is not cleared for production data (recorded in the "
+                  "attestation)")
     if demo:
         from flaudit.train.demo import demo_config, write_demo
 
@@ -189,51 +229,103 @@ def run(args: argparse.Namespace) -> int:
     attestation.write(run_dir, decision, args, backend=args.backend, training_config=tc)
     attestation.verify(run_dir)  # refuse a tampered or stale attestation before any silo starts
 
-    if args.backend == "azureml":
-        from flaudit.train import azureml
+    try:
+        if args.backend == "azureml":
+            from flaudit.train import azureml
 
-        return azureml.run(run_dir, doc, params, args, console=out)
-    return _run_local(run_dir, doc, params, args, out, err)
+            return azureml.run(run_dir, doc, params, args, console=out)
+        return _run_local(run_dir, doc, params, args, out, err)
+    except BaseException as exc:
+        attestation.fail(run_dir, _failure_line(exc))
+        raise
 
 
-def _run_local(run_dir: Path, doc: dict[str, Any], params, args: argparse.Namespace, out, err) -> int:
+def _failure_line(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+def _resume(args: argparse.Namespace, out, err) -> int:
+    """Continue a local run: its attestation must still verify (not tampered, not stale) and not be finished."""
+    import yaml
+
+    from flaudit.errors import InputError
+    from flaudit.train import attestation
+    from flaudit.train.local import load_checkpoint
+    from flaudit.train.params import parse_params
+
+    run_dir = Path(args.resume)
+    att = attestation.verify(run_dir, allow_failed=True)
+    if att.get("backend") != "local":
+        raise InputError(f"{run_dir}: --resume works for the local backend only")
+    if (att.get("training") or {}).get("status") == "completed":
+        raise InputError(f"{run_dir}: this run already completed; nothing to resume")
+    doc = yaml.safe_load((run_dir / attestation.TRAINING_CONFIG).read_text(encoding="utf-8"))
+    params = parse_params(doc["training_parameters"], "training_parameters")
+    resume = load_checkpoint(run_dir)
+    err.print(f"resuming {run_dir} after round {resume['round']} of {params.num_of_iterations} "
+              f"(attestation {att['attestation_sha256'][:12]} verified)")
+    args.profile = att["profile"]
+    try:
+        return _run_local(run_dir, doc, params, args, out, err, resume=resume)
+    except BaseException as exc:
+        attestation.fail(run_dir, _failure_line(exc))
+        raise
+
+
+def _run_local(run_dir: Path, doc: dict[str, Any], params, args: argparse.Namespace, out, err,
+               resume: dict[str, Any] | None = None) -> int:
+    import json
+
     from flaudit.train import attestation
     from flaudit.train.data import SiloData, data_path
     from flaudit.train.local import run_local
-    from flaudit.train.metrics import plot, render, write_metrics
+    from flaudit.train.metrics import plot, render, stream_round, write_metrics
 
     silos = [SiloData(s["name"], data_path(s.get("training_data"), f"federated_learning.silos[{i}].training_data"),
                       data_path(s.get("testing_data"), f"federated_learning.silos[{i}].testing_data"))
              for i, s in enumerate(doc["federated_learning"]["silos"])]
+    secagg = bool(params.secure_aggregation)
     if args.dry_run:
         out.print(f"plan: local backend, {len(silos)} silos x {params.num_of_iterations} rounds "
-                  f"({params.model}, {params.epochs} epoch(s)/round, DP {'on' if params.dp else 'off'})")
+                  f"({params.model}, {params.epochs} epoch(s)/round, DP {'on' if params.dp else 'off'}, "
+                  f"secure aggregation {'on' if secagg else 'off'})")
         for s in silos:
             out.print(f"  {s.silo}: train {s.train}  test {s.test}")
         out.print(f"attestation: {run_dir / attestation.ATTESTATION} (dry run: nothing trained)")
         return EXIT_OK
-    metrics = run_local(run_dir, silos, params, baseline=args.baseline, progress=lambda m: err.print(m))
+
+    def on_round(entry: dict[str, Any]) -> None:
+        line = stream_round(run_dir, entry)
+        if args.jsonl:
+            print(json.dumps(line), flush=True)
+
+    audited = (attestation.load(run_dir).get("config") or {}).get("path")
+    metrics = run_local(run_dir, silos, params, baseline=args.baseline, progress=lambda m: err.print(m),
+                        hide=[audited] if audited else None,
+                        secure_aggregation=secagg, round_timeout=args.round_timeout, on_round=on_round,
+                        resume=resume)
     mf = write_metrics(run_dir, metrics)
     if not args.no_plot:
         png = plot(run_dir, metrics)
         if png:
             err.print(f"plot: {png}")
-    att = attestation.finish(run_dir, dp=metrics["dp"], metrics_file=mf)
-    render(metrics, out)
+    att = attestation.finish(run_dir, metrics=metrics, metrics_file=mf)
+    if not args.jsonl:
+        render(metrics, out)
     out.print(f"metrics: {mf}\nattestation: {run_dir / attestation.ATTESTATION} "
-              f"({att['attestation_sha256'][:12]})")
+              f"({att['attestation_sha256'][:12]}, {attestation.signature_state(att)['state']})")
     return EXIT_OK
 
 
 def run_verify(args: argparse.Namespace) -> int:
     from flaudit.train import attestation
 
-    att = attestation.verify(Path(args.run_dir), recheck_inputs=not args.no_recheck)
-    dp = (att.get("training") or {}).get("dp")
-    extra = ""
-    if dp:
-        extra = "; DP epsilon per silo: " + ", ".join(f"{k} {v['epsilon']:.2f}" for k, v in dp.items())
-    print(f"attestation OK: profile {att['profile']} {att['verdict']}, audit {att['audit_result']['sha256'][:12]}, "
-          f"inventory {att['input']['sha256'][:12]}, rule pack {att['rule_pack_version']}"
-          f"{'' if args.no_recheck else ', inputs unchanged'}{extra}")
+    att = attestation.verify(Path(args.run_dir), recheck_inputs=not args.no_recheck,
+                             max_age=attestation.parse_age(args.max_age) if args.max_age else None,
+                             public_key=args.public_key)
+    for line in attestation.summary_lines(att, rechecked=not args.no_recheck):
+        print(line)
     return EXIT_OK

@@ -1,9 +1,15 @@
 """The Azure ML backend: the federated pipeline in the FL sample's literal shape, built with ``azure-ai-ml``.
 
-Per round, one training step per silo, pinned to that silo's compute and reading only that silo's datastore,
-writes its model update to the orchestrator datastore; then one aggregation step on the orchestrator compute
-reads those updates (and no silo datastore) and writes the global model that the next round's silo steps
-start from. Unlike the sample, updates are safetensors and FedAvg weights by sample count.
+First, once per silo, a pre-processing step on that silo's compute validates its raw data and writes the
+processed copy and the silo's private state (DP accountant history, secure-aggregation private key) to the
+silo's own datastore; with secure aggregation it also publishes the silo's X25519 public key to the
+orchestrator datastore (the key exchange). Then, per round, one training step per silo, pinned to that silo's
+compute and reading only that silo's datastore (plus the other silos' public keys), writes its model update to
+the orchestrator datastore and its private state back to its own; then one aggregation step on the orchestrator
+compute reads those updates (and no silo datastore) and writes the global model that the next round's silo
+steps start from. Unlike the sample, updates are safetensors (or masked fixed-point vectors under secure
+aggregation) and FedAvg weights by sample count (equal weights with DP on: a row count is computed from private
+data). A silo's ``instance_type`` (Kubernetes computes) becomes its steps' ``resources``.
 
 :func:`plan` is the pipeline as plain data (what ``--dry-run`` prints and what the tests check against the
 topology); :func:`build_pipeline` turns it into an ``azure.ai.ml`` ``PipelineJob``. The attestation rides
@@ -32,12 +38,14 @@ CONDA = {
     "dependencies": [
         "python=3.11", "pip",
         {"pip": ["--extra-index-url https://download.pytorch.org/whl/cpu", "torch==2.13.0",
-                 "safetensors>=0.4", "numpy>=1.26", "opacus>=1.5", "pyyaml>=6"]},
+                 "safetensors>=0.4", "numpy>=1.26", "opacus>=1.5", "pyyaml>=6", "cryptography>=42",
+                 "mlflow-skinny>=2.9", "azureml-mlflow>=1.55"]},
     ],
 }
 #: The modules a pipeline step runs: the trainer only, none of the audit.
 CODE_FILES = ["__init__.py", "errors.py", "train/__init__.py", "train/data.py", "train/models.py",
-              "train/params.py", "train/training.py", "train/dp.py", "train/fedavg.py", "train/silo_worker.py"]
+              "train/params.py", "train/training.py", "train/dp.py", "train/fedavg.py", "train/silo_worker.py",
+              "train/secagg.py"]
 _DATASTORE_URI = re.compile(r"^azureml://datastores/([^/]+)/paths/(.+)$", re.IGNORECASE)
 
 
@@ -46,16 +54,18 @@ class StepPlan:
     """One pipeline step as data: where it runs and which storage it reads and writes."""
 
     name: str
-    kind: str  # silo-training | aggregation
+    kind: str  # silo-preprocessing | silo-training | aggregation
     round: int
     compute: str
     silo: str | None
     inputs: dict[str, str] = field(default_factory=dict)   # input name -> datastore URI or step output ref
     outputs: dict[str, str] = field(default_factory=dict)  # output name -> datastore URI
+    instance_type: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "round": self.round, "compute": self.compute,
-                "silo": self.silo, "inputs": self.inputs, "outputs": self.outputs}
+                "silo": self.silo, "inputs": self.inputs, "outputs": self.outputs,
+                "instance_type": self.instance_type}
 
 
 def datastore_of(uri: str) -> str | None:
@@ -96,7 +106,7 @@ def _computes(entry: dict[str, Any], where: str) -> str:
 
 
 def plan(doc: dict[str, Any], params: TrainParams, run_id: str) -> list[StepPlan]:
-    """Every step of the pipeline in order: rounds x (silo steps, then aggregation)."""
+    """Every step of the pipeline in order: per-silo pre-processing, then rounds x (silo steps, aggregation)."""
     fl = doc["federated_learning"]
     orch = fl.get("orchestrator") or {}
     orch_compute = _computes(orch, "federated_learning.orchestrator")
@@ -109,25 +119,46 @@ def plan(doc: dict[str, Any], params: TrainParams, run_id: str) -> list[StepPlan
     for s in silos:
         if (s.get("datastore") or "").lower() == orch_ds.lower():
             raise InputError(f"silo {s['name']}: shares datastore {orch_ds!r} with the orchestrator")
+        it = s.get("instance_type")
+        if it is not None and (not isinstance(it, str) or not it):
+            raise InputError(f"silo {s['name']}: instance_type must be a name")
+    secagg = bool(params.secure_aggregation)
     base = f"azureml://datastores/{orch_ds}/paths/flaudit/{run_id}"
     steps: list[StepPlan] = []
+    for i, s in enumerate(silos):
+        train, _, _ = silo_data_uri(s.get("training_data"), s, "training_data")
+        test, _, _ = silo_data_uri(s.get("testing_data"), s, "testing_data")
+        own = f"azureml://datastores/{s['datastore']}/paths/flaudit/{run_id}/silo_{i}"
+        outputs = {"train_data": f"{own}/preprocessed/train/", "test_data": f"{own}/preprocessed/test/",
+                   "silo_state": f"{own}/state_0/"}
+        if secagg:
+            outputs["public_key"] = f"{base}/secagg/silo_{i}/"
+        steps.append(StepPlan(f"silo_{i}_preprocessing", "silo-preprocessing", 0, _computes(s, f"silo {s['name']}"),
+                              s["name"], {"raw_train_data": train, "raw_test_data": test}, outputs,
+                              s.get("instance_type")))
     previous: str | None = None
     for r in range(1, params.num_of_iterations + 1):
         updates: dict[str, str] = {}
         for i, s in enumerate(silos):
-            train, _, _ = silo_data_uri(s.get("training_data"), s, "training_data")
-            test, _, _ = silo_data_uri(s.get("testing_data"), s, "testing_data")
             name = f"round_{r}_silo_{i}_training"
-            inputs = {"train_data": train, "test_data": test}
+            own = f"azureml://datastores/{s['datastore']}/paths/flaudit/{run_id}/silo_{i}"
+            inputs = {"train_data": f"silo_{i}_preprocessing.outputs.train_data",
+                      "test_data": f"silo_{i}_preprocessing.outputs.test_data",
+                      "silo_state": (f"silo_{i}_preprocessing.outputs.silo_state" if r == 1 else
+                                     f"round_{r - 1}_silo_{i}_training.outputs.silo_state")}
             if previous:
                 inputs["checkpoint"] = previous
+            if secagg:
+                for j in range(len(silos)):
+                    inputs[f"peer_key_{j}"] = f"silo_{j}_preprocessing.outputs.public_key"
             steps.append(StepPlan(name, "silo-training", r, _computes(s, f"silo {s['name']}"), s["name"], inputs,
-                                  {"silo_update": f"{base}/round_{r}/silo_{i}/"}))
+                                  {"silo_update": f"{base}/round_{r}/silo_{i}/", "silo_state": f"{own}/state_{r}/"},
+                                  s.get("instance_type")))
             updates[f"update_{i}"] = f"{name}.outputs.silo_update"
         agg = f"round_{r}_aggregation"
         steps.append(StepPlan(agg, "aggregation", r, orch_compute, None,
                               updates,
-                              {"model": f"{base}/round_{r}/aggregate/"}))
+                              {"model": f"{base}/round_{r}/aggregate/"}, orch.get("instance_type")))
         previous = f"{agg}.outputs.model"
     return steps
 
@@ -168,23 +199,43 @@ def _environment(doc: dict[str, Any]):
     return Environment(image=DEFAULT_IMAGE, conda_file=CONDA)
 
 
-def components(doc: dict[str, Any], code: Path, n_silos: int):
-    """The two command components: a silo training round and a FedAvg aggregation of ``n_silos`` updates."""
+def components(doc: dict[str, Any], code: Path, n_silos: int, secagg: bool = False):
+    """The command components: silo pre-processing, a silo training round, a FedAvg aggregation of ``n_silos``."""
     from azure.ai.ml import Input, Output
     from azure.ai.ml.entities import CommandComponent
 
     env = _environment(doc)
+    check = "--attestation attestation.json --attestation-sha256 ${{inputs.attestation_sha256}} --spec-file spec.json"
+    pre_outputs = {"train_data": Output(type="uri_folder"), "test_data": Output(type="uri_folder"),
+                   "silo_state": Output(type="uri_folder")}
+    if secagg:
+        pre_outputs["public_key"] = Output(type="uri_folder")
+    pre = CommandComponent(
+        name="flaudit_silo_preprocessing", display_name="flaudit silo pre-processing",
+        inputs={"raw_train_data": Input(type="uri_file"), "raw_test_data": Input(type="uri_file"),
+                "attestation_sha256": Input(type="string"), "silo": Input(type="string")},
+        outputs=pre_outputs,
+        command=("python -m flaudit.train.silo_worker preprocess --silo ${{inputs.silo}} "
+                 "--raw-train ${{inputs.raw_train_data}} --raw-test ${{inputs.raw_test_data}} "
+                 "--train-out ${{outputs.train_data}} --test-out ${{outputs.test_data}} "
+                 "--state-out ${{outputs.silo_state}} " + ("--public-key-out ${{outputs.public_key}} " if secagg
+                                                           else "") + check),
+        code=str(code), environment=env,
+    )
+    peer_inputs = {f"peer_key_{j}": Input(type="uri_folder") for j in range(n_silos)} if secagg else {}
+    peers = " ".join(f"--peer-key ${{{{inputs.peer_key_{j}}}}}" for j in range(n_silos)) if secagg else ""
     silo = CommandComponent(
         name="flaudit_silo_training", display_name="flaudit silo training round",
-        inputs={"train_data": Input(type="uri_file"), "test_data": Input(type="uri_file"),
-                "checkpoint": Input(type="uri_folder", optional=True), "attestation_sha256": Input(type="string"),
-                "silo": Input(type="string"), "round": Input(type="integer")},
-        outputs={"silo_update": Output(type="uri_folder")},
+        inputs={"train_data": Input(type="uri_folder"), "test_data": Input(type="uri_folder"),
+                "checkpoint": Input(type="uri_folder", optional=True), "silo_state": Input(type="uri_folder"),
+                "attestation_sha256": Input(type="string"), "silo": Input(type="string"),
+                "round": Input(type="integer"), **peer_inputs},
+        outputs={"silo_update": Output(type="uri_folder"), "silo_state": Output(type="uri_folder")},
         command=("python -m flaudit.train.silo_worker step --silo ${{inputs.silo}} --round ${{inputs.round}} "
                  "--train-data ${{inputs.train_data}} --test-data ${{inputs.test_data}} "
-                 "$[[--checkpoint ${{inputs.checkpoint}}]] --spec-file spec.json "
-                 "--attestation attestation.json --attestation-sha256 ${{inputs.attestation_sha256}} "
-                 "--output ${{outputs.silo_update}}"),
+                 "$[[--checkpoint ${{inputs.checkpoint}}]] --state-in ${{inputs.silo_state}} "
+                 f"--state-out ${{{{outputs.silo_state}}}} {peers} " + check +
+                 " --output ${{outputs.silo_update}}"),
         code=str(code), environment=env,
     )
     updates = " ".join(f"--update ${{{{inputs.update_{i}}}}}" for i in range(n_silos))
@@ -196,7 +247,7 @@ def components(doc: dict[str, Any], code: Path, n_silos: int):
                 "--output ${{outputs.model}}",
         code=str(code), environment=env,
     )
-    return silo, agg
+    return pre, silo, agg
 
 
 def build_pipeline(doc: dict[str, Any], params: TrainParams, run_dir: Path, att: dict[str, Any], run_id: str):
@@ -207,46 +258,63 @@ def build_pipeline(doc: dict[str, Any], params: TrainParams, run_dir: Path, att:
     from flaudit.train.attestation import ATTESTATION, sha256_file, tags
 
     steps = plan(doc, params, run_id)
+    secagg = bool(params.secure_aggregation)
     aml_dir = run_dir / "azureml"
     aml_dir.mkdir(parents=True, exist_ok=True)
     code = stage_code(aml_dir / "code")
     (code / "spec.json").write_text(json.dumps({"params": params.to_dict(), "n_classes": params.n_classes,
-                                                "rounds": params.num_of_iterations}, indent=2), encoding="utf-8")
+                                                "rounds": params.num_of_iterations, "session": run_id,
+                                                "silos": [s["name"] for s in doc["federated_learning"]["silos"]]},
+                                               indent=2), encoding="utf-8")
     shutil.copyfile(run_dir / ATTESTATION, code / ATTESTATION)
     att_sha = sha256_file(code / ATTESTATION)
     silos = doc["federated_learning"]["silos"]
-    silo_component, agg_component = components(doc, code, len(silos))
+    pre_component, silo_component, agg_component = components(doc, code, len(silos), secagg)
     by_silo = {s["name"]: s for s in silos}
+
+    def ref(nodes: dict[str, Any], value: str):
+        step, _, out = value.partition(".outputs.")
+        return getattr(nodes[step].outputs, out)
 
     @pipeline(name=f"flaudit_fl_{run_id}", description="flaudit gated federated training (FedAvg); "
               f"attestation {att['attestation_sha256'][:12]}", default_compute=None)
     def fl_pipeline():
         nodes: dict[str, Any] = {}
         for st in steps:
-            if st.kind == "silo-training":
+            if st.kind == "silo-preprocessing":
                 s = by_silo[st.silo]
                 _, ttype, tmode = silo_data_uri(s.get("training_data"), s, "training_data")
                 _, vtype, vmode = silo_data_uri(s.get("testing_data"), s, "testing_data")
+                node = pre_component(
+                    raw_train_data=Input(type=ttype, mode=tmode, path=st.inputs["raw_train_data"]),
+                    raw_test_data=Input(type=vtype, mode=vmode, path=st.inputs["raw_test_data"]),
+                    attestation_sha256=att_sha, silo=st.silo)
+            elif st.kind == "silo-training":
                 ckpt = st.inputs.get("checkpoint")
+                peers = {k: ref(nodes, v) for k, v in st.inputs.items() if k.startswith("peer_key_")}
                 node = silo_component(
-                    train_data=Input(type=ttype, mode=tmode, path=st.inputs["train_data"]),
-                    test_data=Input(type=vtype, mode=vmode, path=st.inputs["test_data"]),
-                    checkpoint=nodes[ckpt.split(".outputs.")[0]].outputs.model if ckpt else None,
-                    attestation_sha256=att_sha, silo=st.silo, round=st.round)
-                node.outputs.silo_update = Output(type="uri_folder", mode="upload", path=st.outputs["silo_update"])
+                    train_data=ref(nodes, st.inputs["train_data"]), test_data=ref(nodes, st.inputs["test_data"]),
+                    silo_state=ref(nodes, st.inputs["silo_state"]),
+                    checkpoint=ref(nodes, ckpt) if ckpt else None,
+                    attestation_sha256=att_sha, silo=st.silo, round=st.round, **peers)
             else:
-                ups = {k: nodes[v.split(".outputs.")[0]].outputs.silo_update for k, v in st.inputs.items()
-                       if k.startswith("update_")}
+                ups = {k: ref(nodes, v) for k, v in st.inputs.items() if k.startswith("update_")}
                 node = agg_component(**ups)
-                node.outputs.model = Output(type="uri_folder", mode="upload", path=st.outputs["model"])
+            for out, uri in st.outputs.items():
+                setattr(node.outputs, out, Output(type="uri_folder", mode="upload", path=uri))
             node.name = st.name
-            node.display_name = st.name if st.silo is None else f"round {st.round}: {st.silo} training"
+            node.display_name = (st.name if st.silo is None else
+                                 f"{st.silo} pre-processing" if st.kind == "silo-preprocessing" else
+                                 f"round {st.round}: {st.silo} training")
             node.compute = st.compute
+            if st.instance_type:
+                node.resources = {"instance_type": st.instance_type}
             nodes[st.name] = node
         return {"final_model": nodes[steps[-1].name].outputs.model}
 
     job = fl_pipeline()
-    job.tags = {**tags(att), "flaudit.run_id": run_id}
+    job.tags = {**tags(att), "flaudit.run_id": run_id,
+                "flaudit.secure_aggregation": "on" if secagg else "off"}
     job.settings.force_rerun = True  # a cached step would skip the in-step attestation check
     return job, steps
 

@@ -18,7 +18,7 @@ from typing import Any
 from flaudit.errors import InputError
 
 
-def fedavg(updates: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
+def fedavg(updates: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
     """Average ``[(state, n_samples), ...]``; every state must have the same tensor names and shapes."""
     import torch
 
@@ -46,7 +46,13 @@ def fedavg(updates: list[tuple[dict[str, Any], int]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The aggregation step of the Azure ML pipeline (runs on the orchestrator compute)."""
+    """The aggregation step of the Azure ML pipeline (runs on the orchestrator compute).
+
+    Plain updates are averaged weighted by each folder's ``weight`` (the row count, or 1 with DP on); masked
+    updates (secure aggregation) are summed so the masks cancel, and only the sum is ever unmasked here.
+    """
+    import time
+
     from flaudit.train.training import load_state, save_state
 
     ap = argparse.ArgumentParser(prog="flaudit-fedavg")
@@ -54,18 +60,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", required=True, help="folder for the aggregated model")
     ap.add_argument("--attestation", help="attestation.json to keep beside the model")
     args = ap.parse_args(argv)
-    updates = []
-    metas = []
-    for folder in args.update:
-        meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
-        updates.append((load_state(Path(folder) / "update.safetensors"), int(meta["n_train"])))
-        metas.append(meta)
+    t0 = time.perf_counter()
+    metas = [json.loads((Path(f) / "meta.json").read_text(encoding="utf-8")) for f in args.update]
+    masked = [(Path(f) / "masked.bin").is_file() for f in args.update]
+    if any(masked) and not all(masked):
+        raise InputError("FedAvg: some silo updates are masked and some are not; refusing to aggregate")
+    if all(masked):
+        import torch
+
+        from flaudit.train import secagg
+
+        expected = {int(m.get("n_silos", 0)) for m in metas}
+        if expected != {len(args.update)}:
+            raise InputError(f"secure aggregation: {len(args.update)} of {max(expected)} silo updates; a dropped "
+                             "silo aborts the round (no dropout recovery)")
+        layout = metas[0]["layout"]
+        like = {k: torch.zeros(shape, dtype=getattr(torch, dtype)) for k, shape, dtype in layout}
+        model = secagg.unmask_sum([(Path(f) / "masked.bin").read_bytes() for f in args.update], like)
+        total = model.pop("__weight__")
+        summary = {"secure_aggregation": True, "total_weight": total,
+                   "error_bound": secagg.error_bound(len(args.update), total)}
+    else:
+        updates = [(load_state(Path(f) / "update.safetensors"), float(m.get("weight", m.get("n_train", 1))))
+                   for f, m in zip(args.update, metas, strict=True)]
+        model = fedavg(updates)
+        summary = {"secure_aggregation": False}
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    save_state(fedavg(updates), out / "model.safetensors")
+    save_state(model, out / "model.safetensors")
     (out / "silos.json").write_text(json.dumps(metas, indent=2), encoding="utf-8")
     if args.attestation:
         (out / "attestation.json").write_bytes(Path(args.attestation).read_bytes())
+    try:
+        import os
+
+        if not os.environ.get("MLFLOW_TRACKING_URI"):  # set by Azure ML inside a job
+            raise ImportError
+        import mlflow
+
+        mlflow.log_metrics({"aggregation_seconds": time.perf_counter() - t0,
+                            **{f"{m['silo']}_epsilon": m["local"]["dp"]["epsilon"] for m in metas
+                               if (m.get("local") or {}).get("dp")}})
+    except Exception:  # noqa: BLE001 - MLflow absent or unconfigured: metrics logging never fails the step
+        pass
+    print(json.dumps(summary))
     return 0
 
 

@@ -66,8 +66,11 @@ def check_result_shape(result: Any, profile: str, origin: str) -> None:
 
 
 def decide(result: dict[str, Any], profile: str, *, source: str = "audit",
-           inventory_sha256: str | None = None) -> GateDecision:
-    """Turn a result dict into a decision; with ``inventory_sha256``, a result of another inventory is stale."""
+           inventory_sha256: str | None = None, config_sha256: str | None = None,
+           topology_sha256: str | None = None) -> GateDecision:
+    """Turn a result dict into a decision. A saved result is *stale* unless it audited the very inventory, FL
+    config and resolved topology given now (``inventory_sha256``, ``config_sha256``, ``topology_sha256``) with
+    this rule pack: a ``ready`` result of one config must not open the gate for another."""
     from flaudit.gate import blocking_findings
 
     check_result_shape(result, profile, "audit result")
@@ -86,6 +89,21 @@ def decide(result: dict[str, Any], profile: str, *, source: str = "audit",
         status = "stale"
         reason = (f"the saved result audited inventory {input_sha[:12]}, but the inputs given are inventory "
                   f"{inventory_sha256[:12]}: re-run the audit")
+    if source == "saved-result" and status != "stale":
+        got_cfg = result["input"].get("config_sha256")
+        got_topo = result.get("topology_sha256")
+        if not got_cfg or not got_topo:
+            status = "stale"
+            reason = ("the saved result records no FL config or topology digest (written by an older flaudit), so "
+                      "it cannot prove it audited this config: re-run the audit")
+        elif config_sha256 is not None and got_cfg != config_sha256:
+            status = "stale"
+            reason = (f"the saved result audited FL config {got_cfg[:12]}, but the config given is "
+                      f"{config_sha256[:12]}: re-run the audit")
+        elif topology_sha256 is not None and got_topo != topology_sha256:
+            status = "stale"
+            reason = (f"the saved result resolved topology {got_topo[:12]}, but the inputs given resolve to "
+                      f"{topology_sha256[:12]}: re-run the audit")
     rule_pack = str(result.get("tool", {}).get("rule_pack_version", ""))
     if source == "saved-result" and status == "ready":
         from flaudit import RULE_PACK_VERSION
@@ -117,9 +135,15 @@ def gate_from_args(args: argparse.Namespace) -> GateDecision:
     if getattr(args, "result", None):
         result = load_saved_result(args.result)
         check_result_shape(result, args.profile, args.result)
+        from flaudit.result import topology_sha256
+        from flaudit.topology import build_deployment
+
         args.fl_config = load_config(args.config) if getattr(args, "config", None) else None
-        inventory = sources.load_inventory(args)
-        return decide(result, args.profile, source="saved-result", inventory_sha256=inventory.sha256())
+        inventory = sources.load_inventory(args)  # a --sample input fills in the bundled config
+        topology = build_deployment(inventory, args.fl_config).topology_dict()
+        return decide(result, args.profile, source="saved-result", inventory_sha256=inventory.sha256(),
+                      config_sha256=args.fl_config.sha256 if args.fl_config else "",
+                      topology_sha256=topology_sha256(topology))
     result = audit.audit_from_args(args)
     return decide(result, args.profile, source="audit")
 

@@ -62,22 +62,35 @@ def render(metrics: dict[str, Any], console=None) -> None:
         row.append(_f((r.get("aggregate") or {}).get("accuracy"), True))
         t.add_row(*row)
     console.print(t)
-    final = metrics["final"]
+    if metrics.get("withheld"):
+        console.print(f"Loss and accuracy withheld: {metrics['withheld']}.")
+    final = metrics["final"] or {"silos": {}}
     f = Table(title="Final global model on each silo's test data")
     for col in ("silo", "test loss", "accuracy", "test rows"):
         f.add_column(col, justify="right" if col != "silo" else "left")
     for s in silos:
-        m = final["silos"][s]
-        f.add_row(s, _f(m["test_loss"]), _f(m["accuracy"], True), str(m["n_test"]))
-    f.add_row("all", _f(final["test_loss"]), _f(final["accuracy"], True), str(sum(metrics["n_test"].values())))
+        m = final["silos"].get(s) or {}
+        f.add_row(s, _f(m.get("test_loss")), _f(m.get("accuracy"), True), str(metrics["n_test"][s]))
+    f.add_row("all", _f(final.get("test_loss")), _f(final.get("accuracy"), True),
+              str(sum(metrics["n_test"].values())))
     console.print(f)
+    iso = metrics.get("isolation")
+    if iso:
+        console.print(f"Isolation: {iso['mode']}: {iso['summary']}.")
+        for w in iso.get("warnings", []):
+            console.print(f"  warning: {w}")
+    sa = metrics.get("secure_aggregation")
+    if sa:
+        console.print(f"Secure aggregation: {sa['protocol']}; {sa['fraction_bits']} fractional bits, averaged "
+                      f"model within {sa['error_bound']:.2g} of plain FedAvg; no dropout recovery.")
     if metrics.get("dp"):
         d = Table(title="Differential privacy spent (record-level DP-SGD, per silo)")
-        for col in ("silo", "epsilon", "delta", "noise multiplier", "accountant", "steps"):
+        for col in ("silo", "epsilon", "delta", "noise multiplier", "sample rate", "clip norm", "accountant",
+                    "steps"):
             d.add_column(col)
         for s, v in metrics["dp"].items():
             d.add_row(s, f"{v['epsilon']:.3f}", f"{v['delta']:g}", f"{v['noise_multiplier']:.3f}",
-                      v["accountant"], str(v["steps"]))
+                      f"{v['sample_rate']:.4f}", f"{v['max_grad_norm']:g}", v["accountant"], str(v["steps"]))
         console.print(d)
     b = metrics.get("baseline")
     if b:
@@ -102,9 +115,13 @@ def plot(run_dir: Path, metrics: dict[str, Any]) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
+    if metrics.get("withheld"):  # DP on: the silos sent no curves to plot
+        return None
     rounds = [r["round"] for r in metrics["rounds"]]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for s in metrics["silos"]:
+        if metrics.get("withheld"):
+            break
         ax1.plot(rounds, [r["silos"][s]["accuracy"] for r in metrics["rounds"]], label=f"{s} (local)", alpha=0.7)
         ax2.plot(rounds, [r["silos"][s]["train_loss"] for r in metrics["rounds"]], label=f"{s} train", alpha=0.7)
     ax1.plot(rounds, [(r.get("aggregate") or {}).get("accuracy") for r in metrics["rounds"]], "k-", lw=2,
@@ -122,3 +139,30 @@ def plot(run_dir: Path, metrics: dict[str, Any]) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+JSONL = "metrics.jsonl"
+
+
+def stream_round(run_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Append one round's metrics to ``metrics.jsonl`` as it completes; returns the line written.
+
+    ``aggregate`` is the previous global model scored on every silo's test data (each worker scores the model
+    it is sent before training on it), null when the silos withhold it (DP on).
+    """
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items() if k != "history"}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    prev = entry.get("previous_aggregate") or {}
+    line = clean({"event": "round", "round": entry["round"], "seconds": entry["seconds"],
+                  "global_model_sha256": entry["model_sha256"],
+                  "aggregate_accuracy_before": prev.get("accuracy"), "silos": entry["silos"]})
+    with (run_dir / JSONL).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, sort_keys=True) + "\n")
+    return line

@@ -2,7 +2,8 @@
 
 Keys follow the Azure ML FL sample (``num_of_iterations``, ``epochs``, ``lr``, ``batch_size``, ``dp``,
 ``dp_target_epsilon``, ``dp_target_delta``, ``dp_max_grad_norm``, ``dp_noise_multiplier``) plus flaudit's
-``target``, ``model``, ``train_step``, ``hidden``, ``n_classes``, ``momentum``, ``seed`` and ``dp_accountant``.
+``target``, ``model``, ``train_step``, ``hidden``, ``n_classes``, ``momentum``, ``seed``, ``dp_accountant`` and
+``secure_aggregation``.
 Unknown keys are ignored, so the sample's own config works unchanged.
 """
 
@@ -35,6 +36,7 @@ class TrainParams:
     dp_max_grad_norm: float = 1.0
     dp_noise_multiplier: float | None = None
     dp_accountant: str = "rdp"
+    secure_aggregation: bool | None = None  # None: on for the production profile, off for prototype
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +66,9 @@ def parse_params(tp: dict[str, Any] | None, origin: str = "FL config") -> TrainP
     dp = tp.get("dp", False)
     if not isinstance(dp, bool):
         raise InputError(f"{origin}: training_parameters.dp must be true or false")
+    secagg = tp.get("secure_aggregation")
+    if secagg is not None and not isinstance(secagg, bool):
+        raise InputError(f"{origin}: training_parameters.secure_aggregation must be true or false")
     for key in ("target", "model", "train_step", "dp_accountant"):
         if tp.get(key) is not None and not isinstance(tp[key], str):
             raise InputError(f"{origin}: training_parameters.{key} must be a string")
@@ -85,6 +90,7 @@ def parse_params(tp: dict[str, Any] | None, origin: str = "FL config") -> TrainP
         dp_max_grad_norm=_num(tp, "dp_max_grad_norm", float, d.dp_max_grad_norm, origin, low=0, strict=True),
         dp_noise_multiplier=_num(tp, "dp_noise_multiplier", float, None, origin, low=0, strict=True),
         dp_accountant=tp.get("dp_accountant") or d.dp_accountant,
+        secure_aggregation=secagg,
     )
     if p.dp_accountant not in ACCOUNTANTS:
         raise InputError(f"{origin}: training_parameters.dp_accountant must be one of {', '.join(ACCOUNTANTS)}")

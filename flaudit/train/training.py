@@ -96,6 +96,7 @@ class SiloTrainer:
     dp_info: dict[str, Any] = field(default_factory=dict)
     step: Any = None
     generator: Any = None
+    silo_only_metrics: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         import torch
@@ -114,7 +115,7 @@ class SiloTrainer:
 
             self.model, self.optimizer, self.loader, self.privacy, self.dp_info = make_private(
                 self.base, self.optimizer, self.x_train, self.y_train, self.params,
-                total_epochs=self.total_rounds * self.params.epochs, generator=self.generator)
+                total_epochs=self.total_rounds * self.params.epochs)
 
     @property
     def n_train(self) -> int:
@@ -144,7 +145,12 @@ class SiloTrainer:
             yield self.x_train[idx], self.y_train[idx]
 
     def train_round(self, state: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Local epochs from ``state`` (the global model); returns the new weights and this round's metrics."""
+        """Local epochs from ``state`` (the global model); returns the new weights and this round's metrics.
+
+        With DP on, the metrics hold only the DP accounting (computed from public settings): the training loss
+        and test accuracy are computed from private rows without noise, so they stay in the silo
+        (:meth:`silo_only_metrics` keeps them for the silo's own log).
+        """
         if state is not None:
             self.load(state)
         total, seen = 0.0, 0
@@ -160,5 +166,6 @@ class SiloTrainer:
         if self.privacy is not None:
             from flaudit.train.dp import spent
 
-            metrics["dp"] = spent(self.privacy, self.dp_info)
+            self.silo_only_metrics = metrics
+            metrics = {"dp": spent(self.privacy, self.dp_info), "withheld": "dp"}
         return state_of(self.base), metrics

@@ -20,7 +20,8 @@ def finding(fid: str, status: str = "fail", severity: str = "high", silo: str | 
 
 
 def make_result(status: str = "ready", *, input_sha: str = "0" * 64, blocking: list[dict[str, Any]] | None = None,
-                waivers: list[Any] | None = None, rule_pack: str = RULE_PACK_VERSION) -> dict[str, Any]:
+                waivers: list[Any] | None = None, rule_pack: str = RULE_PACK_VERSION, config_sha: str | None = "c" * 64,
+                topology_sha: str | None = "d" * 64) -> dict[str, Any]:
     """A result in the contract's shape whose production verdict is ``status``."""
     blocking = list(blocking or [])
     if status != "ready" and not blocking:
@@ -33,8 +34,9 @@ def make_result(status: str = "ready", *, input_sha: str = "0" * 64, blocking: l
         "generated_at": "2026-11-30T06:00:00+00:00",
         "profile": "production",
         "input": {"sha256": input_sha, "resources": 1, "sources": [{"kind": "sample", "path": "x", "resources": 1}],
-                  "ignored_types": {}, "unreadable": [], "unsupported": [], "collection": {}},
-        "topology": {}, "rules": [], "findings": [passing, *blocking], "access": [], "network_paths": [],
+                  "ignored_types": {}, "unreadable": [], "unsupported": [], "collection": {},
+                  "config_sha256": config_sha},
+        "topology": {}, "topology_sha256": topology_sha, "rules": [], "findings": [passing, *blocking], "access": [], "network_paths": [],
         "summary": {},
         "verdict": {"prototype": dict(verdict), "production": dict(verdict)},
         "waivers": {"file": None, "applied": list(waivers or []), "expired": [], "stale": []},

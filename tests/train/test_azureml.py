@@ -48,28 +48,54 @@ def _topology(doc):
             fl["orchestrator"]["compute"], fl["orchestrator"]["datastore"])
 
 
-def test_pipeline_for_3_silos_2_rounds_pins_every_step_to_its_topology(doc, attested_run):
+def _resolve(steps, ref):
+    from flaudit.train.azureml import output_uri
+
+    return output_uri(steps, ref)
+
+
+@pytest.mark.parametrize("secagg", [False, True])
+def test_pipeline_for_3_silos_2_rounds_pins_every_step_to_its_topology(doc, attested_run, secagg):
     run_dir, att = attested_run
+    doc["training_parameters"]["secure_aggregation"] = secagg
+    doc["federated_learning"]["silos"][1]["instance_type"] = "gpu-small"
     job, steps = build_pipeline(doc, parse_params(doc["training_parameters"]), run_dir, att, "run1")
     silos, orch_compute, orch_ds = _topology(doc)
     silo_ds = {ds for _, ds in silos.values()}
     assert list(job.jobs) == [s.name for s in steps]
-    assert len(steps) == 8  # 2 rounds x (3 silo steps + 1 aggregation)
+    assert len(steps) == 11  # 3 pre-processing steps + 2 rounds x (3 silo steps + 1 aggregation), as the FL sample
     rest = job._to_dict()["jobs"]
     for st in steps:
         node = rest[st.name]
-        if st.kind == "silo-training":
+        if st.kind == "silo-preprocessing":
+            compute, ds = silos[st.silo]
+            assert job.jobs[st.name].compute == compute and st.round == 0
+            assert {datastore_of(node["inputs"][k]["path"]) for k in ("raw_train_data", "raw_test_data")} == {ds}
+            for out in ("train_data", "test_data", "silo_state"):  # processed data and private state stay home
+                assert datastore_of(node["outputs"][out]["path"]) == ds
+            if secagg:  # only the public key goes to the orchestrator datastore
+                assert datastore_of(node["outputs"]["public_key"]["path"]) == orch_ds
+            else:
+                assert "public_key" not in node["outputs"]
+        elif st.kind == "silo-training":
             compute, ds = silos[st.silo]
             assert job.jobs[st.name].compute == compute
-            read = {datastore_of(node["inputs"][k]["path"]) for k in ("train_data", "test_data")}
+            read = {datastore_of(_resolve(steps, st.inputs[k])) for k in ("train_data", "test_data", "silo_state")}
             assert read == {ds}  # reads its own datastore and no other silo's
+            peers = {k for k in st.inputs if k.startswith("peer_key_")}
+            assert peers == ({"peer_key_0", "peer_key_1", "peer_key_2"} if secagg else set())
+            assert {datastore_of(_resolve(steps, st.inputs[k])) for k in peers} <= {orch_ds}
             assert node["inputs"]["silo"] == st.silo
             assert datastore_of(node["outputs"]["silo_update"]["path"]) == orch_ds
+            assert datastore_of(node["outputs"]["silo_state"]["path"]) == ds
             if st.round == 1:
                 assert "checkpoint" not in node["inputs"]
             else:
                 assert node["inputs"]["checkpoint"]["path"] == \
                     f"${{{{parent.jobs.round_{st.round - 1}_aggregation.outputs.model}}}}"
+                i = st.name.split("_")[3]
+                assert node["inputs"]["silo_state"]["path"] == \
+                    f"${{{{parent.jobs.round_{st.round - 1}_silo_{i}_training.outputs.silo_state}}}}"
         else:
             assert job.jobs[st.name].compute == orch_compute
             ins = node["inputs"]
@@ -78,7 +104,10 @@ def test_pipeline_for_3_silos_2_rounds_pins_every_step_to_its_topology(doc, atte
                 assert ref["path"] == f"${{{{parent.jobs.round_{st.round}_silo_{i}_training.outputs.silo_update}}}}"
                 assert not any(ds in json.dumps(ref) for ds in silo_ds)  # no silo datastore read
             assert datastore_of(st.outputs["model"]) == orch_ds
+        if st.silo == "silo1":
+            assert job.jobs[st.name].resources.instance_type == "gpu-small"
     assert job.outputs["final_model"].path.endswith("/round_2/aggregate/")
+    assert job.tags["flaudit.secure_aggregation"] == ("on" if secagg else "off")
 
 
 def test_attestation_travels_as_tags_and_in_the_code_snapshot(doc, attested_run):
@@ -206,7 +235,18 @@ def test_dry_run_prints_the_plan_and_submits_nothing(tmp_path, capsys, fake_audi
     assert "azureml://datastores/datastore_silo1/paths/silo1/train.csv" in out
     assert "not submitted" in out
     saved = json.loads((run_dir / "azureml" / "plan.json").read_text())
-    assert len(saved) == 8 and Path(run_dir / "attestation.json").is_file()
+    assert len(saved) == 11 and Path(run_dir / "attestation.json").is_file()
+
+
+def test_bundled_sample_plans_for_azureml_without_extra_settings(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("flaudit.train.azureml.submit", lambda *a, **k: pytest.fail("submitted"))
+    run_dir = tmp_path / "run"
+    code, out, err = run_cli(["train", "--sample", "--backend", "azureml", "--dry-run", "--output", str(run_dir)],
+                             capsys)
+    assert code == 0, err
+    saved = json.loads((run_dir / "azureml" / "plan.json").read_text())
+    # the sample config's num_of_iterations (5) is honoured: 3 pre-processing + 5 x (3 + 1)
+    assert len(saved) == 3 + 5 * 4 and saved[-1]["name"] == "round_5_aggregation"
 
 
 def test_cli_submits_with_the_given_credential_and_records_the_job(tmp_path, capsys, fake_audit, monkeypatch, doc):

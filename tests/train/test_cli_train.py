@@ -21,8 +21,16 @@ from .conftest import run_cli, write_config, write_silo_csvs
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("demo") / "run"
-    # DP on (the FL sample's keys) so one run also proves the per-silo (epsilon, delta) reporting
-    code = main(["train", "--sample", "--rounds", "2", "--baseline", "--output", str(run_dir), "--no-plot",
+    code = main(["train", "--sample", "--rounds", "2", "--baseline", "--output", str(run_dir), "--no-plot"])
+    assert code == 0
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def dp_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("dp") / "run"
+    # DP on (the FL sample's keys) so one run proves the per-silo (epsilon, delta) reporting
+    code = main(["train", "--sample", "--rounds", "2", "--output", str(run_dir), "--no-plot",
                  "--set", "dp=true", "--set", "dp_target_epsilon=8", "--set", "dp_target_delta=1e-5"])
     assert code == 0
     return run_dir
@@ -30,9 +38,10 @@ def demo_run(tmp_path_factory) -> Path:
 
 def test_demo_passes_the_gate_on_hardened_and_trains_every_silo(demo_run):
     names = sorted(p.name for p in demo_run.iterdir())
-    for expected in ("attestation.json", "audit-result.json", "metrics.json", "training-config.yaml", "data",
-                     "exchange", "logs"):
+    for expected in ("attestation.json", "audit-result.json", "metrics.json", "metrics.jsonl",
+                     "training-config.yaml", "data", "models", "logs", "checkpoint.json"):
         assert expected in names
+    assert "exchange" not in names  # updates travel over the workers' pipes, not a shared directory
     m = json.loads((demo_run / "metrics.json").read_text())
     assert m["silos"] == ["silo0", "silo1", "silo2"]
     assert len(m["rounds"]) == 2
@@ -40,7 +49,8 @@ def test_demo_passes_the_gate_on_hardened_and_trains_every_silo(demo_run):
         for s in m["silos"]:
             assert set(r["silos"][s]) >= {"train_loss", "test_loss", "accuracy", "n_train"}
         assert set(r["aggregate"]["silos"]) == set(m["silos"])
-    assert m["final"]["accuracy"] > 0.3  # 10 classes: well above chance after two noisy rounds
+    assert m["final"]["accuracy"] > 0.3  # 10 classes: well above chance after two rounds
+    assert m["secure_aggregation"]["error_bound"] < 1e-9  # on by default for the production profile
     b = m["baseline"]
     assert set(b["silo_alone"]) == set(m["silos"]) and 0 < b["centralized"]["accuracy"] <= 1
 
@@ -69,14 +79,30 @@ def test_attestation_records_the_gate_and_verifies(demo_run, capsys):
     assert code == 0 and out.startswith("attestation OK") and "inputs unchanged" in out
 
 
-def test_dp_spent_per_silo_is_in_metrics_and_attestation_and_within_target(demo_run):
-    m = json.loads((demo_run / "metrics.json").read_text())
-    att = json.loads((demo_run / "attestation.json").read_text())
+def test_dp_spent_per_silo_is_in_metrics_and_attestation_and_within_target(dp_run):
+    m = json.loads((dp_run / "metrics.json").read_text())
+    att = json.loads((dp_run / "attestation.json").read_text())
     assert set(m["dp"]) == {"silo0", "silo1", "silo2"}
     assert att["training"]["dp"] == m["dp"]
     for silo, dp in m["dp"].items():
         assert 0 < dp["epsilon"] <= 8.05 and dp["delta"] == 1e-5 and dp["accountant"] == "rdp"
-        assert m["rounds"][-1]["silos"][silo]["dp"] == dp
+        assert dp["max_grad_norm"] == 1.0 and 0 < dp["sample_rate"] < 1 and dp["steps"] > 0
+        assert {k: v for k, v in m["rounds"][-1]["silos"][silo]["dp"].items() if k != "history"} == dp
+
+
+def test_with_dp_on_silos_send_nothing_computed_from_rows_without_noise(dp_run):
+    m = json.loads((dp_run / "metrics.json").read_text())
+    for r in m["rounds"]:
+        assert r["aggregate"] is None
+        for silo in m["silos"]:
+            assert set(r["silos"][silo]) == {"dp", "withheld"}
+    assert m["final"] is None and m["initial"] is None and m["withheld"]
+    for line in (dp_run / "metrics.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        assert entry["aggregate_accuracy_before"] is None
+        assert all(set(v) == {"dp", "withheld"} for v in entry["silos"].values())
+    # the silo keeps its own figures in its own log
+    assert "[silo-only] round 2" in (dp_run / "logs" / "silo0.log").read_text()
 
 
 @pytest.mark.parametrize("target,edit", [
@@ -84,13 +110,22 @@ def test_dp_spent_per_silo_is_in_metrics_and_attestation_and_within_target(demo_
     ("audit-result.json", lambda d: d["verdict"]["production"].update(status="ready", blocking=[]) or
      d.update(generated_at="2000-01-01T00:00:00+00:00")),
     ("metrics.json", lambda d: d["final"].update(accuracy=1.0)),
+    ("checkpoint.json", None),
 ])
 def test_tampered_run_fails_verification_with_one_line(demo_run, tmp_path, capsys, target, edit):
     copy = tmp_path / "run"
     shutil.copytree(demo_run, copy)
-    doc = json.loads((copy / target).read_text())
-    edit(doc)
-    (copy / target).write_text(json.dumps(doc))
+    if edit is None:  # the final model itself: one weight changed
+        from safetensors.torch import load_file, save_file
+
+        model = copy / json.loads((copy / "attestation.json").read_text())["training"]["final_model"]["file"]
+        state = load_file(str(model))
+        next(iter(state.values())).view(-1)[0] += 0.5
+        save_file(state, str(model))
+    else:
+        doc = json.loads((copy / target).read_text())
+        edit(doc)
+        (copy / target).write_text(json.dumps(doc))
     code, out, err = run_cli(["verify-attestation", str(copy)], capsys)
     assert code == 1
     assert err.count("\n") == 1 and "tampered" in err

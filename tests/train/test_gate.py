@@ -79,3 +79,19 @@ def test_refusal_record_names_the_blocking_findings_and_digests():
     assert rec["status"] == "not_ready" and rec["input_sha256"] == "e" * 64
     assert rec["blocking"][0]["rule_id"] == "FL-NET-001"
     assert rec["audit_result_sha256"] == d.result_sha256
+
+
+@pytest.mark.parametrize("kw,expect", [
+    ({"config_sha256": "e" * 64}, "audited FL config cccccccccccc, but the config given is eeeeeeeeeeee"),
+    ({"topology_sha256": "f" * 64}, "resolved topology dddddddddddd"),
+])
+def test_saved_result_of_another_config_or_topology_is_stale(kw, expect):
+    d = decide(make_result("ready"), "production", source="saved-result", inventory_sha256="0" * 64,
+               **{"config_sha256": "c" * 64, "topology_sha256": "d" * 64, **kw})
+    assert d.status == "stale" and expect in d.reason
+
+
+def test_saved_result_without_config_and_topology_digests_is_stale():
+    d = decide(make_result("ready", config_sha=None), "production", source="saved-result",
+               inventory_sha256="0" * 64, config_sha256="c" * 64, topology_sha256="d" * 64)
+    assert d.status == "stale" and "records no FL config or topology digest" in d.reason

@@ -18,7 +18,8 @@ def _metrics(baseline: bool = True, dp: bool = True):
                     {"round": 2, "silos": {"a": silo, "b": silo}, "aggregate": agg}],
          "final": agg, "dp": None, "baseline": None}
     if dp:
-        m["dp"] = {s: {"epsilon": 2.5, "delta": 1e-5, "noise_multiplier": 1.2, "accountant": "rdp", "steps": 40}
+        m["dp"] = {s: {"epsilon": 2.5, "delta": 1e-5, "noise_multiplier": 1.2, "accountant": "rdp", "steps": 40,
+                       "sample_rate": 0.05, "max_grad_norm": 1.0}
                    for s in ("a", "b")}
     if baseline:
         m["baseline"] = {"evaluated_on": "union of every silo's test data", "federated": {"accuracy": 0.91},

@@ -108,23 +108,100 @@ def test_bad_plugin_names_are_one_line_input_errors(spec, message):
         check_specs({"model": spec}, 4, 3)
 
 
-def test_azureml_silo_step_refuses_an_attestation_it_was_not_built_with(tmp_path):
-    from flaudit.train.silo_worker import main
-
-    write_silo_csvs(tmp_path, 1)
+def _steps_env(tmp_path, params: dict, silos: int = 1):
+    write_silo_csvs(tmp_path, silos)
     att = tmp_path / "attestation.json"
     att.write_text('{"kind": "flaudit.attestation"}')
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"params": parse_params({"num_of_iterations": 1}).to_dict(), "n_classes": 3}))
-    argv = ["step", "--silo", "silo0", "--round", "1", "--train-data", str(tmp_path / "silo0/train.csv"),
-            "--test-data", str(tmp_path / "silo0/test.csv"), "--spec-file", str(spec), "--output",
-            str(tmp_path / "out"), "--attestation", str(att)]
-    assert main([*argv, "--attestation-sha256", "0" * 64]) == 2
-    assert not (tmp_path / "out").exists()
+    spec.write_text(json.dumps({"params": parse_params(params).to_dict(), "n_classes": 3, "session": "run1",
+                                "silos": [f"silo{i}" for i in range(silos)], "rounds": 2}))
     good = hashlib.sha256(att.read_bytes()).hexdigest()
-    assert main([*argv, "--attestation-sha256", good]) == 0
-    meta = json.loads((tmp_path / "out/meta.json").read_text())
-    assert meta["n_train"] == 40 and (tmp_path / "out/update.safetensors").is_file()
+    return att, spec, good
+
+
+def _preprocess(tmp_path, i, att, spec, good, secagg=False):
+    from flaudit.train.silo_worker import main
+
+    d = tmp_path / f"pre{i}"
+    argv = ["preprocess", "--silo", f"silo{i}", "--raw-train", str(tmp_path / f"silo{i}/train.csv"),
+            "--raw-test", str(tmp_path / f"silo{i}/test.csv"), "--train-out", str(d / "train"),
+            "--test-out", str(d / "test"), "--state-out", str(d / "state"), "--spec-file", str(spec),
+            "--attestation", str(att), "--attestation-sha256", good]
+    if secagg:
+        argv += ["--public-key-out", str(d / "key")]
+    assert main(argv) == 0
+    return d
+
+
+def _step(tmp_path, i, r, att, spec, good, state_in, checkpoint=None, peers=(), tag=""):
+    from flaudit.train.silo_worker import main
+
+    out = tmp_path / f"{tag}r{r}s{i}"
+    argv = ["step", "--silo", f"silo{i}", "--round", str(r), "--train-data", str(tmp_path / f"pre{i}/train"),
+            "--test-data", str(tmp_path / f"pre{i}/test"), "--spec-file", str(spec), "--output", str(out / "update"),
+            "--state-in", str(state_in), "--state-out", str(out / "state"), "--attestation", str(att),
+            "--attestation-sha256", good]
+    if checkpoint:
+        argv += ["--checkpoint", str(checkpoint)]
+    for p in peers:
+        argv += ["--peer-key", str(p)]
+    assert main(argv) == 0
+    return out
+
+
+def test_azureml_silo_steps_refuse_an_attestation_they_were_not_built_with(tmp_path):
+    from flaudit.train.silo_worker import main
+
+    att, spec, good = _steps_env(tmp_path, {"num_of_iterations": 1})
+    argv = ["preprocess", "--silo", "silo0", "--raw-train", str(tmp_path / "silo0/train.csv"), "--raw-test",
+            str(tmp_path / "silo0/test.csv"), "--train-out", str(tmp_path / "t"), "--test-out", str(tmp_path / "v"),
+            "--state-out", str(tmp_path / "s"), "--spec-file", str(spec), "--attestation", str(att)]
+    assert main([*argv, "--attestation-sha256", "0" * 64]) == 2
+    assert not (tmp_path / "t").exists()
+    pre = _preprocess(tmp_path, 0, att, spec, good)
+    out = _step(tmp_path, 0, 1, att, spec, good, pre / "state")
+    meta = json.loads((out / "update/meta.json").read_text())
+    assert meta["n_train"] == 40 and (out / "update/update.safetensors").is_file()
+    assert meta["data_sha256"]["train"] == hashlib.sha256((tmp_path / "silo0/train.csv").read_bytes()).hexdigest()
+
+
+def test_azureml_steps_accumulate_epsilon_across_rounds_through_the_silo_state(tmp_path):
+    att, spec, good = _steps_env(tmp_path, {"num_of_iterations": 2, "dp": True, "dp_noise_multiplier": 1.0,
+                                            "batch_size": 8})
+    pre = _preprocess(tmp_path, 0, att, spec, good)
+    r1 = _step(tmp_path, 0, 1, att, spec, good, pre / "state")
+    r2 = _step(tmp_path, 0, 2, att, spec, good, r1 / "state")
+    m1 = json.loads((r1 / "update/meta.json").read_text())
+    m2 = json.loads((r2 / "update/meta.json").read_text())
+    assert m2["local"]["dp"]["steps"] == 2 * m1["local"]["dp"]["steps"]
+    assert m2["local"]["dp"]["epsilon"] > m1["local"]["dp"]["epsilon"]
+    for m in (m1, m2):  # nothing computed from rows without noise leaves the silo
+        assert set(m["local"]) == {"dp", "withheld"} and m["global_eval"] is None and "n_train" not in m
+        assert {"sample_rate", "max_grad_norm", "noise_multiplier", "delta", "accountant"} <= set(m["local"]["dp"])
+
+
+def test_azureml_secure_aggregation_steps_give_plain_fedavg_within_the_bound(tmp_path):
+    from flaudit.train import secagg
+    from flaudit.train.fedavg import main as aggregate
+
+    att, spec, good = _steps_env(tmp_path, {"num_of_iterations": 1}, silos=3)
+    pres = [_preprocess(tmp_path, i, att, spec, good, secagg=True) for i in range(3)]
+    keys = [p / "key" for p in pres]
+    masked = [_step(tmp_path, i, 1, att, spec, good, pres[i] / "state", peers=keys, tag="m") for i in range(3)]
+    plain = [_step(tmp_path, i, 1, att, spec, good, pres[i] / "state", tag="p") for i in range(3)]
+    for name, outs in (("ms", masked), ("pl", plain)):
+        argv = [a for o in outs for a in ("--update", str(o / "update"))]
+        assert aggregate([*argv, "--output", str(tmp_path / name)]) == 0
+    assert (masked[0] / "update/masked.bin").is_file() and not (masked[0] / "update/update.safetensors").exists()
+    a, b = load_state(tmp_path / "ms/model.safetensors"), load_state(tmp_path / "pl/model.safetensors")
+    bound = secagg.error_bound(3, 120.0)
+    for k in a:
+        assert float((a[k] - b[k]).abs().max()) <= bound + 1e-6
+    # a silo left out: its masks would not cancel, so the round is refused before anything is unmasked
+    with pytest.raises(InputError, match="2 of 3 silo updates"):
+        aggregate(["--update", str(masked[0] / "update"), "--update", str(masked[1] / "update"), "--output",
+                   str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()
 
 
 def test_azureml_aggregation_step_averages_silo_folders(tmp_path):
@@ -134,7 +211,7 @@ def test_azureml_aggregation_step_averages_silo_folders(tmp_path):
         d = tmp_path / f"u{i}"
         d.mkdir()
         save_state({"w": torch.full((2,), val)}, d / "update.safetensors")
-        (d / "meta.json").write_text(json.dumps({"n_train": n}))
+        (d / "meta.json").write_text(json.dumps({"weight": n}))
     att = tmp_path / "attestation.json"
     att.write_text("{}")
     assert main(["--update", str(tmp_path / "u0"), "--update", str(tmp_path / "u1"), "--output",
@@ -142,3 +219,20 @@ def test_azureml_aggregation_step_averages_silo_folders(tmp_path):
     out = load_state(tmp_path / "agg/model.safetensors")
     assert torch.allclose(out["w"], torch.full((2,), 2.5))
     assert Path(tmp_path / "agg/attestation.json").read_text() == "{}"
+
+
+def test_azureml_steps_log_to_mlflow_only_inside_a_job_and_only_dp_safe_numbers(tmp_path, monkeypatch):
+    import types
+
+    logged: list[dict] = []
+    fake = types.ModuleType("mlflow")
+    fake.log_metrics = lambda metrics, step=None: logged.append(dict(metrics))
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    att, spec, good = _steps_env(tmp_path, {"num_of_iterations": 1, "dp": True, "dp_noise_multiplier": 1.0})
+    pre = _preprocess(tmp_path, 0, att, spec, good)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _step(tmp_path, 0, 1, att, spec, good, pre / "state", tag="a")
+    assert logged == []  # no tracking URI: not inside an Azure ML job, nothing logged
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "azureml://example")
+    _step(tmp_path, 0, 1, att, spec, good, pre / "state", tag="b")
+    assert len(logged) == 1 and set(logged[0]) == {"silo0_epsilon", "silo0_steps"}
