@@ -70,6 +70,40 @@ KNOWN_TYPES = frozenset(
 )
 
 
+#: Two types flaudit reads that Microsoft's own REST API examples spell otherwise than the request path does:
+#: GetRoleEligibilityScheduleRequestByName.json / ...ByScope.json (Authorization 2020-10-01) give
+#: ``RoleEligibilityRequests`` for ``roleEligibilityScheduleRequests``, HubVirtualNetworkConnectionGet.json /
+#: ...List.json (Network 2024-07-01) give ``virtualHubVnetConnections`` for ``hubVirtualNetworkConnections``.
+#: Read as the path's type (id segment and type re-spelt, with a note) so an eligibility or a hub connection in
+#: that spelling is never dropped as a type flaudit does not read. Example spelling -> (id segment, type).
+EXAMPLE_SPELLINGS: dict[str, tuple[str, str]] = {
+    "roleeligibilityrequests": ("roleEligibilityScheduleRequests",
+                                "Microsoft.Authorization/roleEligibilityScheduleRequests"),
+    "virtualhubvnetconnections": ("hubVirtualNetworkConnections",
+                                  "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections"),
+}
+_EXAMPLE_TYPES = {"microsoft.authorization/roleeligibilityrequests": "roleeligibilityrequests",
+                  "microsoft.network/virtualhubs/virtualhubvnetconnections": "virtualhubvnetconnections"}
+
+
+def _as_path_spells(resource: dict[str, Any]) -> dict[str, Any] | None:
+    """``resource`` with an example spelling (:data:`EXAMPLE_SPELLINGS`) re-spelt as the request path spells
+    it, as a copy; None when it has none. Only the id's last type segment and the type are changed."""
+    out = None
+    rid = resource.get("id")
+    if isinstance(rid, str):
+        segs = rid.rstrip("/").split("/")
+        if len(segs) >= 2 and segs[-2].lower() in EXAMPLE_SPELLINGS and \
+                type_of(rid) in _EXAMPLE_TYPES:
+            out = dict(resource)
+            out["id"] = "/".join(segs[:-2] + [EXAMPLE_SPELLINGS[segs[-2].lower()][0], segs[-1]])
+    given = norm(resource.get("type"))
+    if given in _EXAMPLE_TYPES:
+        out = out if out is not None else dict(resource)
+        out["type"] = EXAMPLE_SPELLINGS[_EXAMPLE_TYPES[given]][1]
+    return out
+
+
 def _may_contain(outer: str, inner: str) -> bool:
     """Whether scope ``outer`` may contain ``inner``. The root scope and management groups may contain any
     subscription (an ARM id does not name its management groups), so something unreadable there covers
@@ -142,6 +176,10 @@ class Inventory:
         ``redacted``: the caller already knows the resource holds nothing :func:`redact` would change (a file
         reader checks a batch of resources at once), so it is kept as given.
         """
+        if (respelt := _as_path_spells(resource)) is not None:
+            resource = respelt
+            self.notes["{n} resource(s) spelt as Microsoft's REST API examples spell them (RoleEligibilityRequests, "
+                       "virtualHubVnetConnections): read as the type their request path names"] += 1
         raw_id = resource.get("id")
         given = resource.get("type")
         rtype = norm(given) or type_of(raw_id or "")

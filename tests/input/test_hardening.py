@@ -37,6 +37,31 @@ def test_every_spelling_of_an_id_normalises_to_one_key(spelt):
     assert is_resource_id(spelt, SUBNET_T)
 
 
+
+@pytest.mark.parametrize("example_id, example_type, path_id, path_type", [
+    # GetRoleEligibilityScheduleRequestByName.json (Authorization 2020-10-01) against the request path
+    ("/subscriptions/s/providers/Microsoft.Authorization/RoleEligibilityRequests/e1",
+     "Microsoft.Authorization/RoleEligibilityRequests",
+     "/subscriptions/s/providers/Microsoft.Authorization/roleEligibilityScheduleRequests/e1",
+     "Microsoft.Authorization/roleEligibilityScheduleRequests"),
+    # HubVirtualNetworkConnectionGet.json (Network 2024-07-01): no type, id segment virtualHubVnetConnections
+    ("/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/virtualHubs/h/virtualHubVnetConnections/c",
+     None,
+     "/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/virtualHubs/h/hubVirtualNetworkConnections/c",
+     "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections"),
+])
+def test_a_type_spelt_as_the_rest_examples_spell_it_is_read_as_the_path_type(example_id, example_type, path_id,
+                                                                            path_type):
+    body = {"id": example_id, "name": example_id.rsplit("/", 1)[1], "properties": {}}
+    if example_type:
+        body["type"] = example_type
+    inv = parse_document(body, "example.json")
+    assert not inv.ignored_types and list(inv.resources) == [norm(path_id)]
+    stored = inv.get(path_id)
+    assert stored["id"] == path_id and stored["type"] == path_type
+    assert body["id"] == example_id  # the caller's dict is not modified
+    assert any("spelt as Microsoft's REST API examples spell them" in n for n in inv.note_lines())
+
 @pytest.mark.parametrize("text", ["test-subnet-resource-id", "string", "", None, 42, "/subscriptions",
                                   "/subscriptions/s/resourceGroups/r/providers/Microsoft.Network/virtualNetworks/v/subnets",
                                   "/subscriptions/s/resourceGroups/r/providers/virtualNetworks/v"])
