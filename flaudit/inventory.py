@@ -46,6 +46,11 @@ KNOWN_TYPES = frozenset(
         "microsoft.resources/subscriptions",
         "microsoft.resources/resourcegroups",
         "microsoft.management/managementgroups",
+        # Kubernetes silos (flaudit/kubernetes.py)
+        "microsoft.containerservice/managedclusters",
+        "microsoft.containerservice/managedclusters/agentpools",
+        "microsoft.kubernetes/connectedclusters",
+        "microsoft.kubernetesconfiguration/extensions",
     }
 )
 

@@ -1,0 +1,312 @@
+"""Kubernetes silos: what an AKS or Arc-connected silo cluster adds that no compute-cluster rule covers.
+
+The network questions a Kubernetes silo shares with a compute cluster (subnet, NSG, node public IPs, egress,
+private endpoints) are answered by FL-NET-* and FL-PE-* through :mod:`flaudit.kubernetes` placing the compute in
+its agent pools' subnet. These rules judge the rest: the cluster's API server and local accounts, the Azure ML
+extension's settings, and an Arc-connected cluster's link to Azure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+
+from flaudit.rules._shared import silo_computes
+
+from flaudit.arm import get_path
+from flaudit.engine import Remediation, rule
+from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
+from flaudit.kubernetes import EXTENSION, AzureMLExtension, Cluster, extensions_on, node_public_ip
+from flaudit.model import Deployment, Silo
+
+AKS_PRIVATE_DOCS = "https://learn.microsoft.com/azure/aks/private-clusters"
+AKS_AUTHORIZED_DOCS = "https://learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges"
+AKS_LOCAL_DOCS = "https://learn.microsoft.com/azure/aks/manage-local-accounts-managed-azure-ad"
+AML_EXT_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension"
+AML_K8S_NET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-kubernetes-inferencing-environment"
+ARC_DOCS = "https://learn.microsoft.com/azure/azure-arc/kubernetes/conceptual-agent-overview"
+FL_EXTERNAL_DOCS = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/docs/provisioning/"
+                    "external-silos.md")
+
+
+def silo_clusters(d: Deployment, kind: str) -> Iterator[tuple[Silo, Cluster]]:
+    """Each (silo, cluster) of the given kind (``aks`` or ``arc``) once, in silo order."""
+    seen: set[tuple[str, str]] = set()
+    for silo, c in silo_computes(d):
+        cl = c.cluster if c is not None else None
+        if cl is None or cl.kind != kind or (silo.name, cl.id.lower()) in seen:
+            continue
+        seen.add((silo.name, cl.id.lower()))
+        yield silo, cl
+
+
+def _cluster_missing(silo: Silo, cl: Cluster) -> Finding:
+    return Unknown(cl.id, f"Silo {silo.name}: cluster {cl.id} is not in the input, so it cannot be evaluated.",
+                   silo=silo.name, evidence=[prop(cl.id, "id", None)])
+
+
+def _each_extension(d: Deployment) -> Iterator[tuple[Silo, Cluster, AzureMLExtension | Finding]]:
+    """(silo, cluster, extension) for every silo cluster's Azure ML extension; an unknown finding in its place
+    when the extension is not in the input (an Azure ML Kubernetes compute needs it, so absent = not read)."""
+    for kind in ("aks", "arc"):
+        for silo, cl in silo_clusters(d, kind):
+            exts = extensions_on(cl.id, d.inventory)
+            if not exts:
+                cov = d.inventory.coverage(EXTENSION, cl.id)
+                why = "cluster extensions were unreadable" if cov == "unreadable" else "it is not in the input"
+                yield silo, cl, Unknown(cl.id, f"Silo {silo.name}: the Azure ML extension (microsoft.azureml."
+                                        f"kubernetes) of cluster {cl.name} cannot be evaluated: {why}.",
+                                        silo=silo.name, evidence=[note(f"coverage of {EXTENSION}: {cov}")])
+            for e in exts:
+                yield silo, cl, e
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-K8S-001",
+    title="The API server of a silo's AKS cluster is not open to the Internet",
+    area="network-isolation",
+    severity="high",
+    blocks=("production",),
+    rationale="Whoever reaches a cluster's API server with a credential can run pods as the silo, with the silo's "
+    "identity and network. A private cluster (apiServerAccessProfile.enablePrivateCluster) puts it on a private "
+    "IP in the cluster's VNet; a public one should at least be limited to authorizedIPRanges. A public API server "
+    "with no authorized ranges, or a range covering the whole Internet (0.0.0.0/0), fails.",
+    remediation=Remediation(
+        cli="az aks update --resource-group <rg> --name <cluster> --api-server-authorized-ip-ranges 203.0.113.0/28\n"
+        "# or create it private: az aks create ... --enable-private-cluster",
+        bicep="apiServerAccessProfile: {\n  enablePrivateCluster: true\n}",
+        text="Make the silo cluster private, or restrict its public API server to the operators' addresses.",
+    ),
+    references=(AKS_PRIVATE_DOCS, AKS_AUTHORIZED_DOCS),
+)
+def api_server_not_public(d: Deployment) -> Iterable[Finding]:
+    base = "properties.apiServerAccessProfile"
+    for silo, cl in silo_clusters(d, "aks"):
+        if cl.raw is None:
+            yield _cluster_missing(silo, cl)
+            continue
+        private = cl.prop(f"{base}.enablePrivateCluster")
+        ranges = [str(r) for r in cl.prop(f"{base}.authorizedIPRanges") or []]
+        ev = [prop(cl.id, f"{base}.enablePrivateCluster", bool(private), default_assumed=private is None,
+                   default_note="missing means false (public API server)"),
+              prop(cl.id, f"{base}.authorizedIPRanges", ranges)]
+        if private is True or str(private).lower() == "true":
+            yield Pass(cl.id, f"Silo {silo.name}: AKS cluster {cl.name} is private (API server on a private IP).",
+                       silo=silo.name, evidence=ev)
+            continue
+        whole = []
+        for r in ranges:
+            try:
+                if ipaddress.ip_network(r, strict=False).prefixlen == 0:
+                    whole.append(r)
+            except ValueError:
+                whole.append(r)  # not a CIDR: what it admits is unknown, so it is not a restriction
+        if not ranges:
+            yield Fail(cl.id, f"Silo {silo.name}: the API server of AKS cluster {cl.name} is public with no "
+                       "authorized IP ranges: any address on the Internet can reach it.", silo=silo.name, evidence=ev)
+        elif whole:
+            yield Fail(cl.id, f"Silo {silo.name}: AKS cluster {cl.name}'s authorized IP ranges admit the whole "
+                       f"Internet or are not CIDRs ({', '.join(whole)}).", silo=silo.name, evidence=ev)
+        else:
+            yield Pass(cl.id, f"Silo {silo.name}: the public API server of AKS cluster {cl.name} admits only "
+                       f"{', '.join(ranges)}.", silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-K8S-002",
+    title="A silo's AKS cluster has local accounts disabled",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="With local accounts enabled (disableLocalAccounts false, the default) anyone allowed "
+    "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action gets a static cluster-admin "
+    "certificate that Entra ID and Kubernetes RBAC do not govern and that cannot be revoked per user.",
+    remediation=Remediation(
+        cli="az aks update --resource-group <rg> --name <cluster> --enable-aad --disable-local-accounts",
+        bicep="properties: {\n  disableLocalAccounts: true\n  aadProfile: { managed: true, enableAzureRBAC: true }\n}",
+        text="Use Entra ID integration and disable local accounts on every silo cluster.",
+    ),
+    references=(AKS_LOCAL_DOCS,),
+)
+def local_accounts_disabled(d: Deployment) -> Iterable[Finding]:
+    for silo, cl in silo_clusters(d, "aks"):
+        if cl.raw is None:
+            yield _cluster_missing(silo, cl)
+            continue
+        raw = cl.prop("properties.disableLocalAccounts")
+        ev = [prop(cl.id, "properties.disableLocalAccounts", bool(raw), default_assumed=raw is None,
+                   default_note="missing means false (local accounts enabled; AKS default)")]
+        if raw is True:
+            yield Pass(cl.id, f"Silo {silo.name}: AKS cluster {cl.name} has local accounts disabled.",
+                       silo=silo.name, evidence=ev)
+        else:
+            yield Fail(cl.id, f"Silo {silo.name}: AKS cluster {cl.name} keeps local accounts: a static "
+                       "cluster-admin credential is available to whoever may list it.", silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-K8S-003",
+    title="The Azure ML extension does not allow insecure (HTTP) connections",
+    area="workspace-hardening",
+    severity="high",
+    blocks=(),  # a finding with inference on blocks production (set below); with inference off it is reported
+    rationale="allowInsecureConnections=True lets the extension's inference router (azureml-fe) serve scoring "
+    "requests over plain HTTP. The FL sample installs the extension with it True by default. While inference "
+    "is off nothing listens, so the setting is reported at low severity without blocking; with "
+    "enableInference=True it exposes model traffic and keys unencrypted and blocks production.",
+    remediation=Remediation(
+        cli="az k8s-extension update --name azmlext --cluster-type managedClusters --cluster-name <cluster> "
+        "--resource-group <rg> --config allowInsecureConnections=False",
+        bicep="configurationSettings: {\n  allowInsecureConnections: 'False'\n}",
+        text="Install the Azure ML extension with allowInsecureConnections=False (and sslSecret/sslCname when "
+        "inference is enabled).",
+    ),
+    references=(AML_EXT_DOCS,),
+)
+def extension_no_insecure(d: Deployment) -> Iterable[Finding]:
+    for silo, cl, e in _each_extension(d):
+        if isinstance(e, Finding):
+            yield e
+            continue
+        insecure, _ = e.flag("allowInsecureConnections")
+        ev = [e.evidence("allowInsecureConnections"), e.evidence("enableInference")]
+        if not insecure:
+            yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} refuses HTTP.",
+                       silo=silo.name, evidence=ev)
+        elif e.inference:
+            f = Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} serves inference and allows "
+                     "insecure HTTP connections.", silo=silo.name, evidence=ev)
+            f.blocks = ("production",)
+            yield f
+        else:
+            f = Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} allows insecure HTTP "
+                     "connections; inference is off, so nothing is served over HTTP until it is enabled.",
+                     silo=silo.name, evidence=ev)
+            f.severity = "low"
+            yield f
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-K8S-004",
+    title="The Azure ML inference router of a silo cluster has no public address",
+    area="network-isolation",
+    severity="high",
+    blocks=("production",),
+    rationale="With inference enabled the extension exposes its router (azureml-fe) as inferenceRouterServiceType: "
+    "loadBalancer without internalLoadBalancerProvider=azure creates a public Azure load balancer; nodePort opens "
+    "a port on every node (public when the nodes have public IPs); clusterIP stays inside the cluster.",
+    remediation=Remediation(
+        cli="az k8s-extension update --name azmlext --cluster-type managedClusters --cluster-name <cluster> "
+        "--resource-group <rg> --config inferenceRouterServiceType=loadBalancer internalLoadBalancerProvider=azure",
+        bicep="configurationSettings: {\n  inferenceRouterServiceType: 'loadBalancer'\n"
+        "  internalLoadBalancerProvider: 'azure'\n}",
+        text="Expose the inference router through an internal load balancer (or not at all on a training silo).",
+    ),
+    references=(AML_K8S_NET_DOCS, AML_EXT_DOCS),
+)
+def inference_router_private(d: Deployment) -> Iterable[Finding]:
+    for silo, cl, e in _each_extension(d):
+        if isinstance(e, Finding):
+            yield e
+            continue
+        ev = [e.evidence("enableInference"), e.evidence("inferenceRouterServiceType", None),
+              e.evidence("internalLoadBalancerProvider", None)]
+        if not e.inference:
+            yield NotApplicable(e.id, f"Silo {silo.name}: inference is off on {cl.name}; no router is exposed.",
+                                silo=silo.name, evidence=ev)
+            continue
+        public, how = e.router_public
+        if public is None and how == "a port on every node" and cl.kind == "aks":
+            status, why, pev = node_public_ip(cl)
+            public = {"fail": True, "pass": False}.get(status)
+            how += f" ({why})"
+            ev += pev
+        if public is True:
+            yield Fail(e.id, f"Silo {silo.name}: the inference router on {cl.name} is reachable through {how}.",
+                       silo=silo.name, evidence=ev)
+        elif public is False:
+            yield Pass(e.id, f"Silo {silo.name}: the inference router on {cl.name} uses {how}.", silo=silo.name,
+                       evidence=ev)
+        else:
+            yield Unknown(e.id, f"Silo {silo.name}: whether the inference router on {cl.name} is public is "
+                          f"unknown: {how}.", silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-K8S-005",
+    title="A training silo's cluster does not serve inference",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="A silo cluster exists to train on the silo's data. enableInference=True adds an endpoint that "
+    "serves models (derived from that data) and a router that accepts traffic from outside the silo: an inbound "
+    "surface the FL design does not need. The FL sample installs the extension with enableInference=False.",
+    remediation=Remediation(
+        cli="az k8s-extension update --name azmlext --cluster-type managedClusters --cluster-name <cluster> "
+        "--resource-group <rg> --config enableInference=False",
+        bicep="configurationSettings: {\n  enableTraining: 'True'\n  enableInference: 'False'\n}",
+        text="Install the Azure ML extension on silo clusters for training only.",
+    ),
+    references=(AML_EXT_DOCS,),
+)
+def no_inference_on_silo(d: Deployment) -> Iterable[Finding]:
+    for silo, cl, e in _each_extension(d):
+        if isinstance(e, Finding):
+            yield e
+            continue
+        ev = [e.evidence("enableTraining"), e.evidence("enableInference")]
+        if e.inference:
+            yield Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} has inference enabled on a "
+                       "training silo.", silo=silo.name, evidence=ev)
+        else:
+            yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} does not serve inference.",
+                       silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-K8S-006",
+    title="An Arc-connected silo cluster is connected to Azure",
+    area="workspace-hardening",
+    severity="medium",
+    blocks=("production",),
+    rationale="Azure sees an Arc-connected (external) cluster only through its agents: connectivityStatus other "
+    "than Connected (Offline, Expired, AgentNotInstalled) means Azure ML cannot schedule or stop jobs there and "
+    "what the input says about it is stale. What Azure cannot see at all (the partner's network and storage) "
+    "is the FL config's declarations, never a pass (see README, external silos).",
+    remediation=Remediation(
+        cli="az connectedk8s show --name <cluster> --resource-group <rg> --query connectivityStatus\n"
+        "az connectedk8s upgrade --name <cluster> --resource-group <rg>",
+        bicep="// the connection is the partner's agents' outbound link to Azure; nothing to declare in Bicep",
+        text="Restore the Arc agents' connection (outbound 443 to the Arc endpoints, or the Arc private link scope).",
+    ),
+    references=(ARC_DOCS, FL_EXTERNAL_DOCS),
+)
+def arc_connected(d: Deployment) -> Iterable[Finding]:
+    for silo, cl in silo_clusters(d, "arc"):
+        if cl.raw is None:
+            yield _cluster_missing(silo, cl)
+            continue
+        status = cl.prop("properties.connectivityStatus")
+        ev = [prop(cl.id, "properties.connectivityStatus", status),
+              prop(cl.id, "properties.agentVersion", cl.prop("properties.agentVersion")),
+              prop(cl.id, "properties.privateLinkState", cl.prop("properties.privateLinkState"))]
+        if cl.prop("properties.privateLinkScopeResourceId"):
+            ev.append(prop(cl.id, "properties.privateLinkScopeResourceId",
+                           cl.prop("properties.privateLinkScopeResourceId")))
+        state = get_path(cl.raw, "properties.arcAgentProfile.agentState")
+        if state:
+            ev.append(prop(cl.id, "properties.arcAgentProfile.agentState", state))
+        if not status:
+            yield Unknown(cl.id, f"Silo {silo.name}: Arc cluster {cl.name}'s connectivityStatus is not in the input.",
+                          silo=silo.name, evidence=ev)
+        elif str(status).lower() == "connected":
+            yield Pass(cl.id, f"Silo {silo.name}: Arc cluster {cl.name} is Connected.", silo=silo.name, evidence=ev)
+        else:
+            yield Fail(cl.id, f"Silo {silo.name}: Arc cluster {cl.name} is {status}: Azure's view of it is stale.",
+                       silo=silo.name, evidence=ev)
