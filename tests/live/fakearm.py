@@ -93,7 +93,8 @@ class FakeArm:
                       "Microsoft.Network/networkInterfaces", "Microsoft.Network/privateEndpoints",
                       "Microsoft.Network/routeTables", "Microsoft.Network/privateDnsZones",
                       "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
-                      "Microsoft.ContainerRegistry/registries"):
+                      "Microsoft.ContainerRegistry/registries", "Microsoft.ContainerService/managedClusters",
+                      "Microsoft.Kubernetes/connectedClusters"):
                 self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])
                 for rg in self._rgs:
                     if subscription_of(rg) == sub.lower():
@@ -113,6 +114,15 @@ class FakeArm:
                 self.gets[norm(r["id"])] = r
                 continue
             parts = t.split("/")
+            ext = "/providers/microsoft.kubernetesconfiguration/extensions/"
+            if low == "microsoft.kubernetesconfiguration/extensions" and ext in r["id"].lower():
+                i = r["id"].lower().index(ext)  # listed under its cluster, not at the subscription
+                self._add(r["id"][:i] + ext.rstrip("/"), r)
+                self.gets[norm(r["id"])] = r
+                continue
+            if low in ("microsoft.containerservice/managedclusters", "microsoft.kubernetes/connectedclusters"):
+                self.lists.setdefault((norm(f"{r['id']}/providers/Microsoft.KubernetesConfiguration/extensions"),
+                                       ""), [])
             if len(parts) == 2:
                 sub, rg = subscription_of(r["id"]), resource_group_id(r["id"])
                 self._add(f"/subscriptions/{sub}/providers/{t}", r)

@@ -33,6 +33,9 @@ API_VERSIONS = {
     "Microsoft.ContainerRegistry": "2023-07-01",
     "Microsoft.Resources/subscriptions": "2022-12-01",
     "Microsoft.ResourceGraph": "2024-04-01",
+    "Microsoft.ContainerService": "2025-07-01",
+    "Microsoft.Kubernetes": "2024-01-01",
+    "Microsoft.KubernetesConfiguration": "2023-05-01",
 }
 
 GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"

@@ -210,6 +210,10 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.KeyVault/vaults", "Microsoft.KeyVault", "key vaults"),
         plain("Microsoft.ContainerRegistry/registries", "Microsoft.ContainerRegistry", "container registries"),
         ListTask(ls, AUTH_DA, auth_list(ls, "denyAssignments"), label="deny assignments"),
+        plain("Microsoft.ContainerService/managedClusters", "Microsoft.ContainerService", "AKS clusters",
+              follow=cluster_extensions),
+        plain("Microsoft.Kubernetes/connectedClusters", "Microsoft.Kubernetes", "Arc-connected clusters",
+              follow=cluster_extensions),
     ]
 
 
@@ -236,6 +240,15 @@ def workspace_children(workspaces: list[dict[str, Any]]) -> list[ListTask]:
         out.append(ListTask(wid, f"{ML}/workspaces/datastores", _plain_list(f"{wid}/datastores", v),
                             label=f"datastores of {ws.get('name')}"))
     return out
+
+
+def cluster_extensions(clusters: list[dict[str, Any]]) -> list[ListTask]:
+    """The cluster extensions (the Azure ML extension's settings) of each AKS or Arc cluster: one GET list per
+    cluster, as for a workspace's computes. Agent pools come inline in the cluster (agentPoolProfiles)."""
+    v = API_VERSIONS["Microsoft.KubernetesConfiguration"]
+    return [ListTask(c["id"], "Microsoft.KubernetesConfiguration/extensions",
+                     _plain_list(f"{c['id']}/providers/Microsoft.KubernetesConfiguration/extensions", v),
+                     label=f"extensions of {c.get('name')}") for c in clusters]
 
 
 def dns_zone_children(zones: list[dict[str, Any]]) -> list[ListTask]:
