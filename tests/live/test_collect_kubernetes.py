@@ -7,8 +7,8 @@ from __future__ import annotations
 from flaudit.arm import norm
 from flaudit.audit import run_audit
 from tests.kubernetes_fixtures import SAMPLE_EXTENSION, aks_silo, connected_cluster
-from tests.live.fakearm import FakeArm, arm_error
 from tests.live.conftest import SUB
+from tests.live.fakearm import FakeArm, arm_error
 from tests.support import config, statuses
 
 
