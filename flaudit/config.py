@@ -22,7 +22,9 @@ such as ``training_data`` or ``silo_data``, are kept but not audited). Top-level
 
 flaudit extensions: ``federated_learning.silos[].groups[]``, object ids of Entra groups that belong to the silo
 (a group-held role assignment on that silo's storage is then not a foreign principal), and
-``federated_learning.administrators`` (declared administrators, kept in ``raw`` for the access model).
+``federated_learning.administrators`` (declared administrators, kept in ``raw`` for the access model), and
+``federated_learning.silos[].external`` / ``declarations`` (an external silo and its owner's declarations for
+the controls flaudit cannot see: :mod:`flaudit.declarations`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flaudit.declarations import parse_declarations
 from flaudit.errors import InputError
 
 
@@ -43,6 +46,10 @@ class SiloConfig:
     training_data: Any = None
     testing_data: Any = None
     groups: list[str] = field(default_factory=list)
+    #: A silo outside what Azure shows (a partner's or on-premises cluster, usually Arc-connected).
+    external: bool = False
+    #: The silo owner's declarations for controls flaudit cannot see (flaudit.declarations).
+    declarations: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -65,7 +72,7 @@ FL_KEYS = ("orchestrator", "host", "silos", "communication", "administrators")
 ORCHESTRATOR_KEYS = ("compute", "computes", "datastore")
 HOST_KEYS = ("compute", "computes", "datastore", "training_data", "testing_data")
 SILO_KEYS = ("name", "compute", "computes", "datastore", "groups", "training_data", "testing_data", "silo_data",
-             "input_data", "output_data", "inputs")
+             "input_data", "output_data", "inputs", "external", "declarations")
 COMMUNICATION_KEYS = ("backend", "encrypted")
 HOST_SILO = "host"
 
@@ -163,6 +170,12 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
             raise InputError(f"{origin}: silo name {name!r} appears twice")
         seen.add(name.lower())
         computes = _names(s.get("computes", s.get("compute")), f"{where}.computes", origin)
+        external = s.get("external", False)
+        if not isinstance(external, bool):
+            raise InputError(f"{origin}: {where}.external must be true or false")
+        if s.get("declarations") is not None and not external:
+            raise InputError(f"{origin}: {where} carries declarations but is not marked 'external: true' "
+                             "(only an external silo's owner declares what flaudit cannot see)")
         silos.append(SiloConfig(
             name=name,
             computes=computes,
@@ -170,6 +183,8 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
             training_data=s.get("training_data"),
             testing_data=s.get("testing_data"),
             groups=[g.lower() for g in _names(s.get("groups"), f"{where}.groups", origin)],
+            external=external,
+            declarations=parse_declarations(s.get("declarations"), name, where, origin),
         ))
     orch_computes = _names(orch.get("computes", orch.get("compute")), "orchestrator.compute", origin)
     orch_datastore = _opt_str(orch.get("datastore"), "orchestrator.datastore", origin)

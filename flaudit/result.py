@@ -39,7 +39,7 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
     by_status = Counter({s: 0 for s in STATUSES})
     by_area: dict[str, Counter] = {a: Counter({s: 0 for s in STATUSES}) for a in AREAS}
     by_severity: dict[str, int] = defaultdict(int)
-    waived = 0
+    waived = declared = 0
     for f in findings:
         by_status[f.status] += 1
         by_area.setdefault(f.area, Counter({s: 0 for s in STATUSES}))[f.status] += 1
@@ -47,12 +47,15 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
             by_severity[f.severity] += 1
         if f.waiver:
             waived += 1
+        if f.declaration:
+            declared += 1
     return {
         "total": len(findings),
         "by_status": dict(by_status),
         "by_area": {a: dict(c) for a, c in by_area.items()},
         "failing_by_severity": dict(by_severity),
         "waived": waived,
+        "declared": declared,
     }
 
 
@@ -86,6 +89,8 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
         "summary": summarize(findings),
         "verdict": {p: verdict_for(findings, p) for p in PROFILES},
         "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
+        # external silos' declarations (flaudit.declarations): filled by run_audit, never verified results
+        "declarations": {"applied": [], "expired": [], "unused": []},
     }
     result["summary"]["fix_first"] = fix_first_all(result)
     return result
