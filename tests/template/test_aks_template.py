@@ -7,7 +7,7 @@ from __future__ import annotations
 from flaudit.audit import run_audit
 from flaudit.sources.template.scripts import extension_from_command, script_resources
 from tests.support import findings
-from tests.template.helpers import FIXTURES, SUB, expand_file
+from tests.template.helpers import SUB, expand_file
 
 
 def _audit(**params):
