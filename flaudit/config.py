@@ -69,10 +69,10 @@ class FLConfig:
 
 
 FL_KEYS = ("orchestrator", "host", "silos", "communication", "administrators")
-ORCHESTRATOR_KEYS = ("compute", "computes", "datastore")
-HOST_KEYS = ("compute", "computes", "datastore", "training_data", "testing_data")
+ORCHESTRATOR_KEYS = ("compute", "computes", "datastore", "instance_type")
+HOST_KEYS = ("compute", "computes", "datastore", "training_data", "testing_data", "instance_type")
 SILO_KEYS = ("name", "compute", "computes", "datastore", "groups", "training_data", "testing_data", "silo_data",
-             "input_data", "output_data", "inputs", "external", "declarations")
+             "input_data", "output_data", "inputs", "external", "declarations", "instance_type")
 COMMUNICATION_KEYS = ("backend", "encrypted")
 HOST_SILO = "host"
 

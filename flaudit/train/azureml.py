@@ -52,10 +52,13 @@ class StepPlan:
     silo: str | None
     inputs: dict[str, str] = field(default_factory=dict)   # input name -> datastore URI or step output ref
     outputs: dict[str, str] = field(default_factory=dict)  # output name -> datastore URI
+    #: The Kubernetes compute's instance type (the FL sample's ``instance_type`` for AKS silos); None elsewhere.
+    instance_type: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "round": self.round, "compute": self.compute,
-                "silo": self.silo, "inputs": self.inputs, "outputs": self.outputs}
+                "silo": self.silo, "inputs": self.inputs, "outputs": self.outputs,
+                "instance_type": self.instance_type}
 
 
 def datastore_of(uri: str) -> str | None:
@@ -95,6 +98,14 @@ def _computes(entry: dict[str, Any], where: str) -> str:
     return c
 
 
+def _instance_type(entry: dict[str, Any], where: str) -> str | None:
+    """``instance_type`` of a silo or orchestrator entry: the Kubernetes compute's instance type to run on."""
+    value = entry.get("instance_type")
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value.strip() if isinstance(value, str) else None
+    raise InputError(f"FL config: {where}.instance_type must be a non-empty string")
+
+
 def plan(doc: dict[str, Any], params: TrainParams, run_id: str) -> list[StepPlan]:
     """Every step of the pipeline in order: rounds x (silo steps, then aggregation)."""
     fl = doc["federated_learning"]
@@ -122,12 +133,14 @@ def plan(doc: dict[str, Any], params: TrainParams, run_id: str) -> list[StepPlan
             if previous:
                 inputs["checkpoint"] = previous
             steps.append(StepPlan(name, "silo-training", r, _computes(s, f"silo {s['name']}"), s["name"], inputs,
-                                  {"silo_update": f"{base}/round_{r}/silo_{i}/"}))
+                                  {"silo_update": f"{base}/round_{r}/silo_{i}/"},
+                                  _instance_type(s, f"silo {s['name']}")))
             updates[f"update_{i}"] = f"{name}.outputs.silo_update"
         agg = f"round_{r}_aggregation"
         steps.append(StepPlan(agg, "aggregation", r, orch_compute, None,
                               updates,
-                              {"model": f"{base}/round_{r}/aggregate/"}))
+                              {"model": f"{base}/round_{r}/aggregate/"},
+                              _instance_type(orch, "federated_learning.orchestrator")))
         previous = f"{agg}.outputs.model"
     return steps
 
@@ -242,6 +255,8 @@ def build_pipeline(doc: dict[str, Any], params: TrainParams, run_dir: Path, att:
             node.name = st.name
             node.display_name = st.name if st.silo is None else f"round {st.round}: {st.silo} training"
             node.compute = st.compute
+            if st.instance_type:  # a Kubernetes compute runs the step on this instance type (as the FL sample)
+                node.resources = {"instance_type": st.instance_type}
             nodes[st.name] = node
         return {"final_model": nodes[steps[-1].name].outputs.model}
 
