@@ -24,7 +24,9 @@ flaudit extensions: ``federated_learning.silos[].groups[]``, object ids of Entra
 (a group-held role assignment on that silo's storage is then not a foreign principal), and
 ``federated_learning.administrators`` (declared administrators, kept in ``raw`` for the access model), and
 ``federated_learning.silos[].external`` / ``declarations`` (an external silo and its owner's declarations for
-the controls flaudit cannot see: :mod:`flaudit.declarations`).
+the controls flaudit cannot see: :mod:`flaudit.declarations`), ``silos[].subscription_id`` /
+``resource_group_name`` / ``tenant_id`` and ``aml.tenant_id`` (silos in other subscriptions and tenants, all
+collected: :mod:`flaudit.sources.live.scopes`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class SiloConfig:
     external: bool = False
     #: The silo owner's declarations for controls flaudit cannot see (flaudit.declarations).
     declarations: list[Any] = field(default_factory=list)
+    #: Where the silo's own resources live when not with the orchestrator (flaudit.sources.live.scopes).
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    tenant_id: str | None = None
 
 
 @dataclass
@@ -66,13 +72,15 @@ class FLConfig:
     sha256: str
     layout: str = "horizontal"  # horizontal | vertical | scatter-gather
     communication: dict[str, Any] | None = None  # federated_learning.communication (vertical FL), as declared
+    tenant_id: str | None = None  # aml.tenant_id: the orchestrator's tenant (else the credential's home tenant)
 
 
 FL_KEYS = ("orchestrator", "host", "silos", "communication", "administrators")
 ORCHESTRATOR_KEYS = ("compute", "computes", "datastore", "instance_type")
 HOST_KEYS = ("compute", "computes", "datastore", "training_data", "testing_data", "instance_type")
 SILO_KEYS = ("name", "compute", "computes", "datastore", "groups", "training_data", "testing_data", "silo_data",
-             "input_data", "output_data", "inputs", "external", "declarations", "instance_type")
+             "input_data", "output_data", "inputs", "external", "declarations", "instance_type", "subscription_id", "resource_group_name",
+             "tenant_id")
 COMMUNICATION_KEYS = ("backend", "encrypted")
 HOST_SILO = "host"
 
@@ -176,6 +184,11 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
         if s.get("declarations") is not None and not external:
             raise InputError(f"{origin}: {where} carries declarations but is not marked 'external: true' "
                              "(only an external silo's owner declares what flaudit cannot see)")
+        silo_sub = _opt_str(s.get("subscription_id"), f"{where}.subscription_id", origin)
+        silo_tenant = _opt_str(s.get("tenant_id"), f"{where}.tenant_id", origin)
+        if silo_tenant and not silo_sub:
+            raise InputError(f"{origin}: {where}.tenant_id needs {where}.subscription_id (the silo's subscription "
+                             "in that tenant)")
         silos.append(SiloConfig(
             name=name,
             computes=computes,
@@ -185,6 +198,9 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
             groups=[g.lower() for g in _names(s.get("groups"), f"{where}.groups", origin)],
             external=external,
             declarations=parse_declarations(s.get("declarations"), name, where, origin),
+            subscription_id=silo_sub,
+            resource_group=_opt_str(s.get("resource_group_name"), f"{where}.resource_group_name", origin),
+            tenant_id=silo_tenant,
         ))
     orch_computes = _names(orch.get("computes", orch.get("compute")), "orchestrator.compute", origin)
     orch_datastore = _opt_str(orch.get("datastore"), "orchestrator.datastore", origin)
@@ -208,4 +224,5 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
         sha256=digest,
         layout=layout,
         communication=dict(communication) if fl.get("communication") is not None else None,
+        tenant_id=_opt_str(aml.get("tenant_id"), "aml.tenant_id", origin),
     )

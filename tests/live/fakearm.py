@@ -99,6 +99,10 @@ class FakeArm:
                 for rg in self._rgs:
                     if subscription_of(rg) == sub.lower():
                         self.lists.setdefault((norm(f"{rg}/providers/{t}"), ""), [])
+            for rg in self._rgs:  # resource-group-scoped assignment lists exist (empty) in every resource group
+                if subscription_of(rg) == sub.lower():
+                    for key in ("roleAssignments", "denyAssignments"):
+                        self.lists.setdefault((norm(f"{rg}/providers/Microsoft.Authorization/{key}"), ""), [])
         for r in self.resources:
             t = r["type"]
             low = t.lower()
