@@ -129,3 +129,29 @@ def test_without_tenants_in_the_input_cross_tenant_endpoints_are_unknown_not_pas
 
     res, _ = _two_tenants()  # no subscription resources, no tenant_id in the config
     assert statuses(audit(res), "FL-XT-001", silo="silo2") == {"unknown"}
+
+
+def test_collect_cli_reads_every_tenant_the_config_names(rsps, monkeypatch, tmp_path, sleeps):
+    import yaml
+
+    import flaudit.sources.live.clients as clients_mod
+    import flaudit.sources.live.collect as collect_mod
+    from flaudit.cli import main
+    from flaudit.sources.live.clients import RetrySettings
+
+    res, doc = _two_tenants()
+    FakeArm(res, [SUB, SUB2]).register(rsps)
+    tenants: list[str | None] = []
+
+    def make_credential(tenant=None, cloud=None):
+        tenants.append(tenant)
+        return FakeCredential()
+
+    monkeypatch.setattr(collect_mod, "make_credential", make_credential)
+    monkeypatch.setattr(clients_mod, "RetrySettings", lambda: RetrySettings(sleep=sleeps.append))
+    (tmp_path / "fl.yaml").write_text(yaml.safe_dump(doc))
+    out = tmp_path / "snap.json"
+    assert main(["collect", "--config", str(tmp_path / "fl.yaml"), "-o", str(out), "-q"]) == 0
+    assert sorted(tenants) == sorted([TENANT_A, TENANT_B])
+    snap = json.loads(out.read_text())
+    assert storage(res, "silo2")["id"] in {r["id"] for r in snap["resources"]}

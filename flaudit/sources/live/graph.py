@@ -64,6 +64,10 @@ RESOURCE_TYPES = (
     "microsoft.managedidentity/userassignedidentities",
     "microsoft.keyvault/vaults",
     "microsoft.containerregistry/registries",
+    # Kubernetes silos; cluster extensions live in the kubernetesconfigurationresources table, not read in fleet
+    # mode, so the Azure ML extension's rules stay unknown there (collect live to judge them)
+    "microsoft.containerservice/managedclusters",
+    "microsoft.kubernetes/connectedclusters",
 )
 AUTH_TYPES = ("microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions")
 

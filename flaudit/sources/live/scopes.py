@@ -67,10 +67,11 @@ def collect_config_scopes(config: Any, *, tenant: str | None = None, cloud: Any 
                           progress: bool = False) -> Inventory:
     """Collect every scope of :func:`config_scopes` into one inventory, one session per tenant."""
     from flaudit.sources.live.collect import collect, make_scope, open_session
-    from flaudit.sources.live.credential import cloud_named, make_credential
+    from flaudit.sources.live.credential import cloud_named
 
     c = cloud_named(cloud) if cloud is None or isinstance(cloud, str) else cloud
-    make = credential_for or (lambda t: make_credential(t, c))
+    # None: open_session makes the tenant's credential (flaudit.sources.live.credential.make_credential)
+    make = credential_for or (lambda t: None)
     scopes = config_scopes(config, tenant)
     by_tenant: dict[str | None, list[TenantScope]] = {}
     for ts in scopes:
