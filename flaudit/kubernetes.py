@@ -267,7 +267,11 @@ def extensions_on(cluster_id: str, inventory: Any) -> list[AzureMLExtension]:
 
 
 def node_public_ip(cluster: Cluster) -> tuple[str, str, list[dict[str, Any]]]:
-    """(status, sentence, evidence) for FL-NET-002 on an AKS silo: any pool with enableNodePublicIP fails."""
+    """(status, sentence, evidence) for FL-NET-002 on an AKS silo: any pool with enableNodePublicIP fails. An
+    Arc-connected cluster's nodes are not described by Azure at all: unknown."""
+    if cluster.kind == "arc":
+        return "unknown", (f"the nodes of Arc-connected cluster {cluster.name} are outside what Azure describes, so "
+                           "whether they have public addresses is unknown"), [_prop(cluster.id, "type", cluster.kind)]
     if cluster.raw is None:
         return "unknown", f"its AKS cluster {cluster.id} is not in the input", [_prop(cluster.id, "id", None)]
     if not cluster.pools:

@@ -153,7 +153,7 @@ def no_node_public_ip(d: Deployment) -> Iterable[Finding]:
         if c is None:
             yield unresolved(silo)
             continue
-        if c.cluster is not None and c.cluster.kind == "aks":  # AKS: the agent pools' enableNodePublicIP
+        if c.cluster is not None:  # AKS: the agent pools' enableNodePublicIP; Arc: nodes Azure does not describe
             status, why, ev = node_public_ip(c.cluster)
             yield {"pass": Pass, "fail": Fail}.get(status, Unknown)(c.id, f"Compute {c.name}: {why}.",
                                                                     silo=silo.name, evidence=ev)

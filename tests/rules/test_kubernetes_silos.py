@@ -237,6 +237,7 @@ def test_arc_silo_connectivity_is_judged_and_its_network_stays_unknown():
         result = audit(res)
         assert statuses(result, "FL-K8S-006", silo="silo1") == {expected}, status
         assert statuses(result, "FL-NET-001", silo="silo1") == {"unknown"}
+        assert statuses(result, "FL-NET-002", silo="silo1") == {"unknown"}  # the partner's nodes: not in Azure
         assert statuses(result, "FL-K8S-001", silo="silo1") == set()  # not an AKS cluster: no API server finding
 
 
@@ -247,3 +248,16 @@ def test_aks_cluster_built_from_the_spec_example_without_subnet_is_not_placed_by
     result = audit(res)
     assert statuses(result, "FL-NET-001", silo="silo1") == {"unknown"}
     assert managed_cluster("x", None)["properties"]["agentPoolProfiles"][0].get("vnetSubnetID") is None
+
+
+def test_two_silos_attached_to_one_aks_cluster_share_a_network_and_fail_fl_net_006():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    old = compute(res, "silo2-01")
+    uai_id = next(iter(old["identity"]["userAssignedIdentities"]))
+    uai = next(r for r in res if r["id"] == uai_id)
+    res.remove(old)
+    res.append(kubernetes_compute(old["id"].rsplit("/computes/", 1)[0], "silo2-01", cl["id"], uai))
+    result = audit(res)
+    assert statuses(result, "FL-NET-006", silo="silo1") == {"fail"}
+    assert statuses(result, "FL-NET-006", silo="silo2") == {"fail"}
