@@ -94,21 +94,19 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
 def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
     from flaudit.access import silo_storage_access
 
-    tenants = principal_tenants(d)
     for silo in d.silos:
         st = silo.storage
         if st is None:
             continue
         home = tenant_of(d, st.id)
-        crossing = []
-        for p, acc in silo_storage_access(d, silo):
-            t = tenants.get(p.id)
-            if home and t and t != home:
-                crossing.append((p, t, acc))
         if home is None:
             yield Unknown(st.id, f"Silo {silo.name}: the tenant of storage {st.name} is not in the input.",
                           silo=silo.name)
-        elif crossing:
+            continue
+        tenants = principal_tenants(d)  # built once, and only when some tenant is known
+        crossing = [(p, tenants[p.id], acc) for p, acc in silo_storage_access(d, silo)
+                    if tenants.get(p.id) not in (None, home)]
+        if crossing:
             yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {st.name} (tenant "
                        f"{home}): " + ", ".join(f"{p.name or p.id} ({p.relation}, tenant {t})" for p, t, _ in crossing)
                        + ".", silo=silo.name,
