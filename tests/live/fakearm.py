@@ -127,6 +127,11 @@ class FakeArm:
             if low in ("microsoft.containerservice/managedclusters", "microsoft.kubernetes/connectedclusters"):
                 self.lists.setdefault((norm(f"{r['id']}/providers/Microsoft.KubernetesConfiguration/extensions"),
                                        ""), [])
+                node_rg = (r.get("properties") or {}).get("nodeResourceGroup")
+                if node_rg:  # AKS creates the node resource group with the cluster
+                    for kind in ("virtualNetworks", "networkSecurityGroups", "routeTables"):
+                        self.lists.setdefault((norm(f"/subscriptions/{subscription_of(r['id'])}/resourceGroups/"
+                                                    f"{node_rg}/providers/Microsoft.Network/{kind}"), ""), [])
             if len(parts) == 2:
                 sub, rg = subscription_of(r["id"]), resource_group_id(r["id"])
                 self._add(f"/subscriptions/{sub}/providers/{t}", r)

@@ -50,3 +50,15 @@ def _collect(rsps, retry, fake):
 
     fake.register(rsps)
     return collect(make_scope([SUB]), credential=FakeCredential(), retry=retry), fake
+
+
+def test_node_resource_group_network_is_listed_for_an_aks_managed_vnet(live, sample):
+    cl = aks_silo(sample, "silo1", route_to_firewall=False)
+    del cl["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]
+    node_rg = cl["properties"]["nodeResourceGroup"]
+    inv, fake = live(sample)
+    assert inv.unreadable == []
+    assert norm(f"/subscriptions/{SUB}/resourceGroups/{node_rg}/providers/Microsoft.Network/virtualNetworks") \
+        in fake.paths()
+    result = run_audit(inv, config(), generated_at="2026-11-30T00:00:00+00:00")
+    assert statuses(result, "FL-NET-001", silo="silo1") == {"unknown"}  # the AKS-managed VNet is not there

@@ -246,9 +246,22 @@ def cluster_extensions(clusters: list[dict[str, Any]]) -> list[ListTask]:
     """The cluster extensions (the Azure ML extension's settings) of each AKS or Arc cluster: one GET list per
     cluster, as for a workspace's computes. Agent pools come inline in the cluster (agentPoolProfiles)."""
     v = API_VERSIONS["Microsoft.KubernetesConfiguration"]
-    return [ListTask(c["id"], "Microsoft.KubernetesConfiguration/extensions",
-                     _plain_list(f"{c['id']}/providers/Microsoft.KubernetesConfiguration/extensions", v),
-                     label=f"extensions of {c.get('name')}") for c in clusters]
+    out = [ListTask(c["id"], "Microsoft.KubernetesConfiguration/extensions",
+                    _plain_list(f"{c['id']}/providers/Microsoft.KubernetesConfiguration/extensions", v),
+                    label=f"extensions of {c.get('name')}") for c in clusters]
+    # An AKS cluster without vnetSubnetID runs in the VNet AKS creates in its node resource group, outside a
+    # resource-group-narrowed scope: list that group's VNets, NSGs and route tables too (per cluster).
+    net = API_VERSIONS["Microsoft.Network"]
+    for c in clusters:
+        node_rg = (c.get("properties") or {}).get("nodeResourceGroup")
+        sub = id_segments(c["id"])[1] if len(id_segments(c["id"])) > 1 else None
+        if not node_rg or not sub or not _RG_NAME.match(str(node_rg)):
+            continue
+        rg = f"/subscriptions/{sub}/resourceGroups/{node_rg}"
+        for t in ("virtualNetworks", "networkSecurityGroups", "routeTables"):
+            out.append(ListTask(rg, f"Microsoft.Network/{t}", _plain_list(f"{rg}/providers/Microsoft.Network/{t}", net),
+                                label=f"{t} of {c.get('name')}'s node resource group"))
+    return out
 
 
 def dns_zone_children(zones: list[dict[str, Any]]) -> list[ListTask]:
