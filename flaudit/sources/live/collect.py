@@ -2,7 +2,8 @@
 
 The request count does not depend on how many silos a deployment has: each type is listed once per scope
 and only pagination adds requests; the few dependent lists (an Azure ML workspace's computes and datastores,
-a private DNS zone's links and A records) are per workspace or zone, not per silo. Independent lists run
+a private DNS zone's links and A records) are per workspace or zone, not per silo; a Kubernetes cluster's
+extensions and an AKS cluster's node resource group network are per cluster (so per Kubernetes silo). Independent lists run
 concurrently in a bounded pool. A list that fails (403, 404, throttled past the retries, timeout, malformed
 page) becomes an :class:`~flaudit.inventory.Unreadable` record and the run goes on; rules needing that type
 then report ``unknown``. Only when nothing in scope could be read does collection fail (exit code 3).
