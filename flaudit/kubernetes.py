@@ -169,6 +169,11 @@ def _place(c: Cluster, inventory: Any) -> None:
     # No vnetSubnetID: AKS created its own VNet in the node resource group.
     node_rg = c.prop("properties.nodeResourceGroup")
     sub = subscription_of(c.id)
+    rg_of_cluster = (resource_group_id(c.id) or "").rsplit("/", 1)[-1]
+    assumed = False
+    if not node_rg and rg_of_cluster and (c.raw or {}).get("location"):
+        # AKS's default node resource group name (a template often leaves it out): MC_<rg>_<cluster>_<location>
+        node_rg, assumed = f"MC_{rg_of_cluster}_{c.name}_{c.raw['location']}", True
     if not node_rg or not sub:
         c.subnet_problem = (f"AKS cluster {c.name} names no vnetSubnetID and no nodeResourceGroup, so its nodes' "
                             "network is unknown")
@@ -182,7 +187,8 @@ def _place(c: Cluster, inventory: Any) -> None:
                             "each is needed to place the nodes)")
         return
     c.placed = (subnets[0]["id"], [
-        _prop(c.id, "properties.nodeResourceGroup", node_rg),
+        _prop(c.id, "properties.nodeResourceGroup", node_rg, default_assumed=assumed,
+              default_note="missing means MC_<resource group>_<cluster>_<location> (AKS default)"),
         _prop(subnets[0]["id"], "id", subnets[0]["id"])])
 
 

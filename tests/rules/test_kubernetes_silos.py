@@ -261,3 +261,20 @@ def test_two_silos_attached_to_one_aks_cluster_share_a_network_and_fail_fl_net_0
     result = audit(res)
     assert statuses(result, "FL-NET-006", silo="silo1") == {"fail"}
     assert statuses(result, "FL-NET-006", silo="silo2") == {"fail"}
+
+
+def test_missing_node_resource_group_takes_the_aks_default_name_marked_as_assumed():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1", route_to_firewall=False, outbound="loadBalancer")
+    del cl["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]
+    node_rg = cl["properties"].pop("nodeResourceGroup")
+    assert node_rg == f"MC_rg-fl-sample_{cl['name']}_{cl['location']}"
+    vnet = dict(by_name(res, "Microsoft.Network/virtualNetworks", "vnet-silo1"))
+    rid = vnet["id"].replace("/resourceGroups/rg-fl-sample/", f"/resourceGroups/{node_rg}/")
+    res.append({**vnet, "id": rid, "name": "aks-vnet-1",
+                "properties": {**vnet["properties"], "subnets": [{"id": rid + "/subnets/aks-subnet",
+                                                                  "name": "aks-subnet",
+                                                                  "properties": {"addressPrefix": "10.224.0.0/16"}}]}})
+    f = single(findings(audit(res), "FL-NET-001", silo="silo1"))
+    assert f["status"] == "pass"
+    assert property_evidence(f, "properties.nodeResourceGroup")["default_assumed"] is True
