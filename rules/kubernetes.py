@@ -310,3 +310,49 @@ def arc_connected(d: Deployment) -> Iterable[Finding]:
         else:
             yield Fail(cl.id, f"Silo {silo.name}: Arc cluster {cl.name} is {status}: Azure's view of it is stale.",
                        silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@rule(
+    id="FL-K8S-007",
+    title="The Azure ML extension's identity holds no role on silo data",
+    area="silo-identity",
+    severity="high",
+    blocks=("production",),
+    rationale="The Azure ML extension runs with an identity of its own (the extension resource's identity, "
+    "system-assigned) to talk to Azure ML; training jobs use the compute's identity. A role on any silo's "
+    "storage held by the extension's identity is access no FL step needs and that every workload able to act as "
+    "the extension inherits. Its principal id must be in the input to check (unknown otherwise).",
+    remediation=Remediation(
+        cli="az role assignment delete --assignee <extension principal id> --scope <silo storage id>",
+        bicep="// grant silo storage roles to the silo compute's user-assigned identity only",
+        text="Remove silo storage roles from the Azure ML extension's identity.",
+    ),
+    references=(AML_EXT_DOCS,),
+)
+def extension_identity_no_data(d: Deployment) -> Iterable[Finding]:
+    stores = [(s, s.storage) for s in d.silos if s.storage is not None]
+    for silo, cl, e in _each_extension(d):
+        if isinstance(e, Finding):
+            yield e
+            continue
+        pid = get_path(e.raw, "identity.principalId")
+        ident_type = str(get_path(e.raw, "identity.type") or "")
+        ev = [prop(e.id, "identity.type", ident_type or None), prop(e.id, "identity.principalId", pid)]
+        if not pid:
+            if ident_type and ident_type.lower() != "none":
+                yield Unknown(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} has a {ident_type} "
+                              "identity whose principal id is not in the input.", silo=silo.name, evidence=ev)
+            else:
+                yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} has no identity of its own.",
+                           silo=silo.name, evidence=ev)
+            continue
+        reached = [(s, acc) for s, st in stores
+                   if (acc := d.rbac.principals_with_access(st.id).get(pid.lower())) is not None and acc.grants]
+        if reached:
+            yield Fail(e.id, f"Silo {silo.name}: the Azure ML extension's identity on {cl.name} holds roles on the "
+                       "storage of silo(s) " + ", ".join(s.name for s, _ in reached) + ".", silo=silo.name,
+                       evidence=ev + [x for _, acc in reached for x in acc.chain()][:20])
+        else:
+            yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension's identity on {cl.name} holds no role on silo "
+                       "storage.", silo=silo.name, evidence=ev)

@@ -278,3 +278,26 @@ def test_missing_node_resource_group_takes_the_aks_default_name_marked_as_assume
     f = single(findings(audit(res), "FL-NET-001", silo="silo1"))
     assert f["status"] == "pass"
     assert property_evidence(f, "properties.nodeResourceGroup")["default_assumed"] is True
+
+
+def test_extension_identity_with_a_role_on_silo_storage_fails():
+    from tests.support import role_assignment, storage
+
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    ext = next(r for r in res if r["id"].startswith(cl["id"] + "/providers/"))
+    ext["identity"] = {"type": "SystemAssigned", "principalId": "5f0a7d2e-1b3c-4d5e-8f90-a1b2c3d4e5f6",
+                       "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
+    assert statuses(audit(res), "FL-K8S-007", silo="silo1") == {"pass"}
+    res.append(role_assignment(storage(res, "silo2")["id"], "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+                               ext["identity"]["principalId"]))
+    f = single(findings(audit(res), "FL-K8S-007", silo="silo1"))
+    assert f["status"] == "fail" and "silo2" in f["message"]
+
+
+def test_extension_identity_without_its_principal_id_is_unknown():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    ext = next(r for r in res if r["id"].startswith(cl["id"] + "/providers/"))
+    ext["identity"] = {"type": "SystemAssigned"}
+    assert statuses(audit(res), "FL-K8S-007", silo="silo1") == {"unknown"}
