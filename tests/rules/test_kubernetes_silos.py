@@ -301,3 +301,17 @@ def test_extension_identity_without_its_principal_id_is_unknown():
     ext = next(r for r in res if r["id"].startswith(cl["id"] + "/providers/"))
     ext["identity"] = {"type": "SystemAssigned"}
     assert statuses(audit(res), "FL-K8S-007", silo="silo1") == {"unknown"}
+
+
+def test_an_extension_on_a_cluster_whose_name_extends_the_silos_does_not_count():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    res[:] = [r for r in res if not r["id"].startswith(cl["id"] + "/providers/")]
+    res.append(azureml_extension(cl["id"] + "0", {"allowInsecureConnections": "false"}))  # aks-silo10
+    assert statuses(audit(res), "FL-K8S-003", silo="silo1") == {"unknown"}
+
+
+def test_authorized_range_that_is_not_a_cidr_is_no_restriction():
+    res = sample_resources("hardened")
+    aks_silo(res, "silo1", private=False, authorized=["AzureCloud"])
+    assert statuses(audit(res), "FL-K8S-001", silo="silo1") == {"fail"}
