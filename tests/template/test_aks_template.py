@@ -7,7 +7,7 @@ from __future__ import annotations
 from flaudit.audit import run_audit
 from flaudit.sources.template.scripts import extension_from_command, script_resources
 from tests.support import findings
-from tests.template.helpers import SUB, expand_file
+from tests.template.helpers import FIXTURES, SUB, expand_file
 
 
 def _audit(**params):
@@ -56,3 +56,34 @@ def test_only_az_k8s_extension_create_with_a_cluster_is_read_and_protected_setti
               "type": "Microsoft.Resources/deploymentScripts", "kind": "AzureCLI",
               "properties": {"scriptContent": "echo 'unbalanced; " + " ".join(base)}}
     assert script_resources([script]) == []  # a quote that never closes: nothing is guessed
+
+
+def test_cluster_without_a_subnet_runs_in_the_network_aks_creates_and_is_judged(tmp_path):
+    import json
+
+    from flaudit.inventory import Inventory
+    from flaudit.sources.template import expand_into
+
+    doc = json.loads((FIXTURES / "aks_silo.json").read_text())
+    cluster = next(r for r in doc["resources"] if r["type"] == "Microsoft.ContainerService/managedClusters")
+    del cluster["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]  # as open_aks_with_confcomp_storage_pair
+    path = tmp_path / "open_aks.json"
+    path.write_text(json.dumps(doc))
+    inv = Inventory()
+    expand_into(inv, path)
+    result = run_audit(inv, None)
+    net = {f["rule_id"]: f["status"] for f in result["findings"]
+           if f["silo"] == "silo0" and f["area"] == "network-isolation"}
+    assert "unknown" not in net.values(), net
+    # AKS's own VNet and NSG (Azure defaults only): private, no inbound from the Internet, egress open
+    assert (net["FL-NET-001"], net["FL-NET-003"], net["FL-NET-004"], net["FL-NET-005"]) == \
+        ("pass", "pass", "pass", "fail")
+    f = findings(result, "FL-NET-001", silo="silo0")[0]
+    node_rg = next(e for e in f["evidence"] if e.get("path") == "properties.nodeResourceGroup")
+    assert node_rg["default_assumed"] is True and node_rg["value"].startswith("MC_rg-template_silo0-01_")
+    assert any("AKS creates" in n for n in result["input"]["notes"])
+
+
+def test_cluster_with_its_own_subnet_gets_no_aks_created_network():
+    inv, _ = _audit()
+    assert not [v for v in inv.of_type("microsoft.network/virtualnetworks") if "/mc_" in v["id"].lower()]

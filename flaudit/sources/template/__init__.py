@@ -178,6 +178,15 @@ def expand_into(inventory: Inventory, path: Path, *, parameters_file: Path | Non
                             "deployment script"] += 1
             if (loc := expander.locations.get(norm(script.get("id")))) is not None:
                 inventory.locations[norm(res["id"])] = loc
+    from flaudit.sources.template.aks import aks_managed_networks
+
+    for res, cluster in aks_managed_networks(expander.resources):  # the VNet and NSG AKS itself creates
+        if inventory.get(res["id"]) is None and inventory.add(res):
+            added += 1
+            inventory.notes["{n} network resource(s) AKS creates in a cluster's node resource group (no vnetSubnetID: "
+                            "VNet 10.224.0.0/12 and an NSG with Azure's default rules) added from the template"] += 1
+            if (loc := expander.locations.get(norm(cluster.get("id")))) is not None:
+                inventory.locations[norm(res["id"])] = loc
     inventory.locations.update(expander.locations)
     inventory.unsupported.extend(expander.unsupported)
     inventory.sources.append(SourceInfo("template", str(path), added, {
