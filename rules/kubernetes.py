@@ -149,14 +149,14 @@ def local_accounts_disabled(d: Deployment) -> Iterable[Finding]:
 # ----------------------------------------------------------------------------------------------------------
 @rule(
     id="FL-K8S-003",
-    title="The Azure ML extension does not allow insecure (HTTP) connections",
+    title="A silo cluster serving inference does not allow insecure (HTTP) connections",
     area="workspace-hardening",
     severity="high",
-    blocks=(),  # a finding with inference on blocks production (set below); with inference off it is reported
+    blocks=("production",),
     rationale="allowInsecureConnections=True lets the extension's inference router (azureml-fe) serve scoring "
-    "requests over plain HTTP. The FL sample installs the extension with it True by default. While inference "
-    "is off nothing listens, so the setting is reported at low severity without blocking; with "
-    "enableInference=True it exposes model traffic and keys unencrypted and blocks production.",
+    "requests over plain HTTP: with enableInference=True model traffic and endpoint keys travel unencrypted. With "
+    "inference off nothing listens, so this rule does not apply; FL-K8S-008 still reports the setting (the FL "
+    "sample installs the extension with it True by default).",
     remediation=Remediation(
         cli="az k8s-extension update --name azmlext --cluster-type managedClusters --cluster-name <cluster> "
         "--resource-group <rg> --config allowInsecureConnections=False",
@@ -173,20 +173,50 @@ def extension_no_insecure(d: Deployment) -> Iterable[Finding]:
             continue
         insecure, _ = e.flag("allowInsecureConnections")
         ev = [e.evidence("allowInsecureConnections"), e.evidence("enableInference")]
-        if not insecure:
-            yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} refuses HTTP.",
-                       silo=silo.name, evidence=ev)
-        elif e.inference:
-            f = Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} serves inference and allows "
-                     "insecure HTTP connections.", silo=silo.name, evidence=ev)
-            f.blocks = ("production",)
-            yield f
+        if not e.inference:
+            yield NotApplicable(e.id, f"Silo {silo.name}: inference is off on {cl.name}, so nothing is served over "
+                                "HTTP (see FL-K8S-008 for the setting itself).", silo=silo.name, evidence=ev)
+        elif insecure:
+            yield Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} serves inference and allows "
+                       "insecure HTTP connections.", silo=silo.name, evidence=ev)
         else:
-            f = Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} allows insecure HTTP "
-                     "connections; inference is off, so nothing is served over HTTP until it is enabled.",
-                     silo=silo.name, evidence=ev)
-            f.severity = "low"
-            yield f
+            yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} serves inference over HTTPS "
+                       "only.", silo=silo.name, evidence=ev)
+
+
+@rule(
+    id="FL-K8S-008",
+    title="The Azure ML extension's allowInsecureConnections setting is off",
+    area="workspace-hardening",
+    severity="low",
+    blocks=(),
+    rationale="The FL sample installs the Azure ML extension with allowInsecureConnections=True by default. It has "
+    "no effect while inference is off (nothing listens), and lets the inference router serve plain HTTP the day "
+    "enableInference is turned on (FL-K8S-003 then blocks production). Reported so the default is changed before "
+    "it matters.",
+    remediation=Remediation(
+        cli="az k8s-extension update --name azmlext --cluster-type managedClusters --cluster-name <cluster> "
+        "--resource-group <rg> --config allowInsecureConnections=False",
+        bicep="configurationSettings: {\n  allowInsecureConnections: 'False'\n}",
+        text="Set allowInsecureConnections=False on every silo cluster's Azure ML extension.",
+    ),
+    references=(AML_EXT_DOCS,),
+)
+def extension_insecure_setting(d: Deployment) -> Iterable[Finding]:
+    for silo, cl, e in _each_extension(d):
+        if isinstance(e, Finding):
+            yield e
+            continue
+        insecure, _ = e.flag("allowInsecureConnections")
+        ev = [e.evidence("allowInsecureConnections"), e.evidence("enableInference")]
+        if not insecure:
+            yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} refuses HTTP.", silo=silo.name,
+                       evidence=ev)
+        else:
+            effect = ("inference is on, so scoring is served over HTTP (FL-K8S-003)" if e.inference else
+                      "inference is off, so nothing is served over HTTP until it is enabled")
+            yield Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} allows insecure HTTP "
+                       f"connections; {effect}.", silo=silo.name, evidence=ev)
 
 
 # ----------------------------------------------------------------------------------------------------------

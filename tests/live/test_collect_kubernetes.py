@@ -22,7 +22,7 @@ def test_aks_cluster_and_its_azureml_extension_are_collected_and_judged(live, sa
     assert fake.count() == fake.count("GET")
     result = run_audit(inv, config(), generated_at="2026-11-30T00:00:00+00:00")
     assert statuses(result, "FL-NET-001", silo="silo1") == {"pass"}
-    assert statuses(result, "FL-K8S-003", silo="silo1") == {"fail"}
+    assert statuses(result, "FL-K8S-008", silo="silo1") == {"fail"}
 
 
 def test_unreadable_extension_list_is_unreadable_and_the_extension_rules_unknown(rsps, retry, sample):

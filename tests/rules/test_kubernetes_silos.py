@@ -162,9 +162,11 @@ def test_sample_extension_defaults_report_insecure_connections_without_blocking_
     res = sample_resources("hardened")
     aks_silo(res, "silo1", extension=SAMPLE_EXTENSION)
     result = audit(res)
-    f = single(findings(result, "FL-K8S-003", silo="silo1"))
+    f = single(findings(result, "FL-K8S-008", silo="silo1"))
     assert (f["status"], f["severity"], f["blocks"]) == ("fail", "low", [])
+    assert "inference is off" in f["message"]
     assert property_evidence(f, "properties.configurationSettings.allowInsecureConnections")["value"] == "true"
+    assert statuses(result, "FL-K8S-003", silo="silo1") == {"not_applicable"}
     assert result["verdict"]["production"]["status"] == "ready"
 
 

@@ -31,8 +31,9 @@ def test_extension_settings_come_from_the_deployment_scripts_az_command_line():
     inv, result = _audit()
     [ext] = inv.of_type("microsoft.kubernetesconfiguration/extensions")
     assert ext["properties"]["configurationSettings"]["allowInsecureConnections"] == "True"
-    f = findings(result, "FL-K8S-003", silo="silo0")[0]
-    assert (f["status"], f["severity"]) == ("fail", "low")  # the sample's default, inference off
+    f = findings(result, "FL-K8S-008", silo="silo0")[0]
+    assert (f["status"], f["severity"], f["blocks"]) == ("fail", "low", [])  # the sample's default, inference off
+    assert findings(result, "FL-K8S-003", silo="silo0")[0]["status"] == "not_applicable"
     assert any("deployment script" in n for n in result["input"]["notes"])
     _, on = _audit(enableInference="true")
     assert findings(on, "FL-K8S-003", silo="silo0")[0]["blocks"] == ["production"]
