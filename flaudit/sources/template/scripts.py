@@ -4,7 +4,7 @@ The Azure ML FL sample installs the Azure ML extension on its AKS silos with a
 ``Microsoft.Resources/deploymentScripts`` resource (kind ``AzureCLI``) whose ``scriptContent`` runs
 ``az k8s-extension create --extension-type Microsoft.AzureML.Kubernetes --config k=v ... --cluster-type
 managedClusters --cluster-name C --resource-group G``, not with an extension resource. The extension's settings
-decide FL-K8S-003..005, so the command line is read as the extension resource it creates (the REST shape of
+decide FL-K8S-003..005, 007 and 008, so the command line is read as the extension resource it creates (the REST shape of
 ``Microsoft.KubernetesConfiguration/extensions``). Only that one command is understood; a script doing anything
 else creates nothing flaudit models, and a command it cannot parse (unbalanced quotes, a missing cluster) is
 skipped, so the extension stays "not in the input" and its rules stay unknown. ``--config-protected`` values are
