@@ -82,7 +82,8 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
     rationale="A role on silo storage held by a managed identity of another tenant (the orchestrator's, across "
     "tenants through Azure Lighthouse or a multi-tenant application) is access the silo's tenant cannot disable, "
     "review or put conditions on. Whether that access is allowed at all is judged by FL-WS-* and FL-ID-*; this "
-    "rule names the tenant boundary it crosses. Only principals whose tenant the input states are checked.",
+    "rule names the tenant boundary it crosses. Managed identities whose tenant the input states, and groups "
+    "assigned as ForeignGroup (another tenant's group), are checked; other principals' tenants need Microsoft Graph.",
     remediation=Remediation(
         cli="az role assignment list --scope <silo storage id> --query \"[].{principal:principalId, role:roleDefinitionName}\"",
         bicep="// grant silo data roles only to the silo's own identities, in the silo's tenant",
@@ -106,6 +107,9 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
         tenants = principal_tenants(d)  # built once, and only when some tenant is known
         crossing = [(p, tenants[p.id], acc) for p, acc in silo_storage_access(d, silo)
                     if tenants.get(p.id) not in (None, home)]
+        # a group of another tenant (B2B) is assigned with principalType ForeignGroup: its tenant is not named
+        crossing += [(p, "another (ForeignGroup)", acc) for p, acc in silo_storage_access(d, silo)
+                     if str(acc.principal_type).lower() == "foreigngroup" and p.id not in tenants]
         if crossing:
             yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {st.name} (tenant "
                        f"{home}): " + ", ".join(f"{p.name or p.id} ({p.relation}, tenant {t})" for p, t, _ in crossing)

@@ -155,3 +155,15 @@ def test_collect_cli_reads_every_tenant_the_config_names(rsps, monkeypatch, tmp_
     assert sorted(tenants) == sorted([TENANT_A, TENANT_B])
     snap = json.loads(out.read_text())
     assert storage(res, "silo2")["id"] in {r["id"] for r in snap["resources"]}
+
+
+def test_foreign_group_on_silo_storage_is_reported(rsps, retry):
+    from tests.support import role_assignment
+
+    res, doc = _two_tenants()
+    st = storage(res, "silo2")
+    res.append(role_assignment(st["id"], "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+                               "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0", principal_type="ForeignGroup"))
+    result = _collected_two_tenants(rsps, retry, res, doc)
+    f = [x for x in result["findings"] if x["rule_id"] == "FL-XT-002" and x["silo"] == "silo2"]
+    assert [x["status"] for x in f] == ["fail"] and "ForeignGroup" in f[0]["message"]
