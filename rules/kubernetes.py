@@ -386,3 +386,55 @@ def extension_identity_no_data(d: Deployment) -> Iterable[Finding]:
         else:
             yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension's identity on {cl.name} holds no role on silo "
                        "storage.", silo=silo.name, evidence=ev)
+
+
+# ----------------------------------------------------------------------------------------------------------
+AKS_IDENTITY_DOCS = "https://learn.microsoft.com/azure/aks/use-managed-identity"
+
+
+@rule(
+    id="FL-K8S-009",
+    title="Pods of a silo's AKS cluster cannot reach another silo's data through the kubelet identity",
+    area="silo-identity",
+    severity="high",
+    blocks=("production",),
+    rationale="Every AKS node runs as the cluster's kubelet identity (identityProfile.kubeletidentity), and pods "
+    "without hostNetwork reach the node's Instance Metadata Service (IMDS) unless podLinkLocalAccess is None: a "
+    "training job can take tokens for the kubelet identity as well as for the compute's own identity. A role on "
+    "another silo's storage held by the kubelet identity is therefore that silo's data in this silo's jobs. The "
+    "kubelet identity's principal (objectId) must be in the input to check.",
+    remediation=Remediation(
+        cli="az role assignment delete --assignee <kubelet objectId> --scope <other silo storage id>",
+        bicep="// grant storage roles to the silo compute's user-assigned identity, never to the kubelet identity",
+        text="Remove storage roles from the kubelet identity (or give each silo its own cluster and kubelet identity).",
+    ),
+    references=(AKS_IDENTITY_DOCS,),
+)
+def kubelet_identity_confined(d: Deployment) -> Iterable[Finding]:
+    for silo, cl in silo_clusters(d, "aks"):
+        if cl.raw is None:
+            yield _cluster_missing(silo, cl)
+            continue
+        base = "properties.identityProfile.kubeletidentity"
+        oid = cl.prop(f"{base}.objectId")
+        ev = [prop(cl.id, f"{base}.objectId", oid), prop(cl.id, f"{base}.resourceId", cl.prop(f"{base}.resourceId"))]
+        pools_access = [str(p.raw.get("podLinkLocalAccess") or cl.prop("properties.podLinkLocalAccess") or "IMDS")
+                        for p in cl.pools]
+        if cl.pools and all(a.lower() == "none" for a in pools_access):
+            yield Pass(cl.id, f"Silo {silo.name}: pods on {cl.name} cannot reach IMDS (podLinkLocalAccess None), so "
+                       "not the kubelet identity either.", silo=silo.name, evidence=ev)
+            continue
+        if not oid:
+            yield Unknown(cl.id, f"Silo {silo.name}: the kubelet identity of {cl.name} is not in the input, so what "
+                          "its pods can reach through it is unknown.", silo=silo.name, evidence=ev)
+            continue
+        others = [s for s in d.silos if s is not silo and s.storage is not None]
+        reached = [(s, acc) for s in others
+                   if (acc := d.rbac.principals_with_access(s.storage.id).get(str(oid).lower())) and acc.grants]
+        if reached:
+            yield Fail(cl.id, f"Silo {silo.name}: pods on {cl.name} can act as its kubelet identity, which holds roles "
+                       "on the storage of silo(s) " + ", ".join(s.name for s, _ in reached) + ".", silo=silo.name,
+                       evidence=ev + [x for _, acc in reached for x in acc.chain()][:20])
+        else:
+            yield Pass(cl.id, f"Silo {silo.name}: the kubelet identity of {cl.name} holds no role on another silo's "
+                       "storage.", silo=silo.name, evidence=ev)

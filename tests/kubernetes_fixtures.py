@@ -44,6 +44,11 @@ def managed_cluster(name: str, subnet_id: str | None, *, private: bool = True, o
             "fqdn": f"{name}-abcd1234.hcp.eastus.azmk8s.io",
             "agentPoolProfiles": [pool],
             "nodeResourceGroup": f"MC_{RG}_{name}_eastus",
+            "identityProfile": {"kubeletidentity": {
+                "resourceId": f"/subscriptions/{SUB}/resourcegroups/MC_{RG}_{name}_eastus/providers/"
+                              f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}-agentpool",
+                "clientId": "9e3c6f1a-2b4d-4c5e-8f70-1a2b3c4d5e6f",
+                "objectId": "7d1e2f3a-4b5c-4d6e-9f80-a1b2c3d4e5f7"}},
             "enableRBAC": True,
             "disableLocalAccounts": disable_local_accounts,
             "apiServerAccessProfile": {"enablePrivateCluster": private,

@@ -317,3 +317,24 @@ def test_authorized_range_that_is_not_a_cidr_is_no_restriction():
     res = sample_resources("hardened")
     aks_silo(res, "silo1", private=False, authorized=["AzureCloud"])
     assert statuses(audit(res), "FL-K8S-001", silo="silo1") == {"fail"}
+
+
+def test_kubelet_identity_with_a_role_on_another_silos_storage_fails():
+    from tests.support import role_assignment, storage
+
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    assert statuses(audit(res), "FL-K8S-009", silo="silo1") == {"pass"}
+    kubelet = cl["properties"]["identityProfile"]["kubeletidentity"]["objectId"]
+    res.append(role_assignment(storage(res, "silo2")["id"], "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", kubelet))
+    f = single(findings(audit(res), "FL-K8S-009", silo="silo1"))
+    assert f["status"] == "fail" and "silo2" in f["message"]
+    cl["properties"]["agentPoolProfiles"][0]["podLinkLocalAccess"] = "None"  # pods cannot reach IMDS
+    assert statuses(audit(res), "FL-K8S-009", silo="silo1") == {"pass"}
+
+
+def test_kubelet_identity_missing_from_the_input_is_unknown():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    del cl["properties"]["identityProfile"]
+    assert statuses(audit(res), "FL-K8S-009", silo="silo1") == {"unknown"}
