@@ -105,7 +105,8 @@ class Compute:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "compute_type": self.compute_type,
                 "subnet_id": self.subnet_id, "vnet_id": self.vnet_id,
-                "identities": [i.to_dict() for i in self.identities]}
+                "identities": [i.to_dict() for i in self.identities],
+                "cluster": ({"id": self.cluster.id, "kind": self.cluster.kind} if self.cluster is not None else None)}
 
 
 @dataclass

@@ -338,3 +338,12 @@ def test_kubelet_identity_missing_from_the_input_is_unknown():
     cl = aks_silo(res, "silo1")
     del cl["properties"]["identityProfile"]
     assert statuses(audit(res), "FL-K8S-009", silo="silo1") == {"unknown"}
+
+
+def test_topology_names_the_cluster_and_its_subnet():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    silo = next(s for s in audit(res)["topology"]["silos"] if s["name"] == "silo1")
+    [c] = silo["computes"]
+    assert c["cluster"] == {"id": cl["id"], "kind": "aks"}
+    assert c["subnet_id"] == cl["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]
