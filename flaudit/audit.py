@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flaudit.config import FLConfig, load_config
+from flaudit.declarations import apply_declarations, validate_declarations
 from flaudit.errors import stage
 from flaudit.inventory import Inventory
 from flaudit.progress import ScanProgress
@@ -95,12 +96,16 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
     validate_waivers(waivers, [r.id for r in ev.pack or ev.rules],
                      [str(s.get("name")) for s in topology.get("silos") or [] if s.get("name")])
     waiver_report = apply_waivers(ev.findings, waivers, today=today or _today())
+    declared = [d for s in (config.silos if config else []) for d in s.declarations]
+    validate_declarations(declared, [r.id for r in ev.pack or ev.rules], config.path if config else "")
+    declaration_report = apply_declarations(ev.findings, declared, today=today or _today())
     result = build_result(
         findings=ev.findings, profile=profile, inventory=inventory, topology=topology,
         access=ev.access, network_paths=ev.network_paths, rules=ev.rules, waivers=waiver_report,
         generated_at=generated_at, unmodelled=[u.to_dict() for u in unmodelled_children(ev.deployment)],
         compact=compact, config_sha256=config.sha256 if config else None,
     )
+    result["declarations"] = declaration_report
     if selection is not None and selection.active:
         result["selection"] = selection_report(selection, ev.skipped or [])
         for p, v in result["verdict"].items():

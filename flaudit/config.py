@@ -25,6 +25,10 @@ flaudit extensions: ``federated_learning.silos[].groups[]``, object ids of Entra
 ``federated_learning.administrators[].{object_id, kind, reason}``: principals the organisation trusts to administer the deployment (Owners, break-glass accounts, the deployment pipeline). Their
 paths to silo data are shown as administrative access (relation ``administrator``) in every output and do not
 block; every other path still does. ``kind`` is one of :data:`ADMIN_KINDS`; ``reason`` is required.
+Also: ``federated_learning.silos[].external`` / ``declarations`` (an external silo and its owner's declarations for
+the controls flaudit cannot see: :mod:`flaudit.declarations`), ``silos[].subscription_id`` /
+``resource_group_name`` / ``tenant_id`` and ``aml.tenant_id`` (silos in other subscriptions and tenants, all
+collected: :mod:`flaudit.sources.live.scopes`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flaudit.declarations import parse_declarations
 from flaudit.errors import InputError
 
 
@@ -46,6 +51,14 @@ class SiloConfig:
     training_data: Any = None
     testing_data: Any = None
     groups: list[str] = field(default_factory=list)
+    #: A silo outside what Azure shows (a partner's or on-premises cluster, usually Arc-connected).
+    external: bool = False
+    #: The silo owner's declarations for controls flaudit cannot see (flaudit.declarations).
+    declarations: list[Any] = field(default_factory=list)
+    #: Where the silo's own resources live when not with the orchestrator (flaudit.sources.live.scopes).
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    tenant_id: str | None = None
 
 
 #: Principal kinds a declared administrator may be (Entra object types that role assignments name).
@@ -80,13 +93,15 @@ class FLConfig:
     layout: str = "horizontal"  # horizontal | vertical | scatter-gather
     communication: dict[str, Any] | None = None  # federated_learning.communication (vertical FL), as declared
     administrators: list[Administrator] = field(default_factory=list)
+    tenant_id: str | None = None  # aml.tenant_id: the orchestrator's tenant (else the credential's home tenant)
 
 
 FL_KEYS = ("orchestrator", "host", "silos", "communication", "administrators")
-ORCHESTRATOR_KEYS = ("compute", "computes", "datastore")
-HOST_KEYS = ("compute", "computes", "datastore", "training_data", "testing_data")
+ORCHESTRATOR_KEYS = ("compute", "computes", "datastore", "instance_type")
+HOST_KEYS = ("compute", "computes", "datastore", "training_data", "testing_data", "instance_type")
 SILO_KEYS = ("name", "compute", "computes", "datastore", "groups", "training_data", "testing_data", "silo_data",
-             "input_data", "output_data", "inputs")
+             "input_data", "output_data", "inputs", "external", "declarations", "instance_type", "subscription_id", "resource_group_name",
+             "tenant_id")
 COMMUNICATION_KEYS = ("backend", "encrypted")
 HOST_SILO = "host"
 
@@ -184,6 +199,17 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
             raise InputError(f"{origin}: silo name {name!r} appears twice")
         seen.add(name.lower())
         computes = _names(s.get("computes", s.get("compute")), f"{where}.computes", origin)
+        external = s.get("external", False)
+        if not isinstance(external, bool):
+            raise InputError(f"{origin}: {where}.external must be true or false")
+        if s.get("declarations") is not None and not external:
+            raise InputError(f"{origin}: {where} carries declarations but is not marked 'external: true' "
+                             "(only an external silo's owner declares what flaudit cannot see)")
+        silo_sub = _opt_str(s.get("subscription_id"), f"{where}.subscription_id", origin)
+        silo_tenant = _opt_str(s.get("tenant_id"), f"{where}.tenant_id", origin)
+        if silo_tenant and not silo_sub:
+            raise InputError(f"{origin}: {where}.tenant_id needs {where}.subscription_id (the silo's subscription "
+                             "in that tenant)")
         silos.append(SiloConfig(
             name=name,
             computes=computes,
@@ -191,6 +217,11 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
             training_data=s.get("training_data"),
             testing_data=s.get("testing_data"),
             groups=[g.lower() for g in _names(s.get("groups"), f"{where}.groups", origin)],
+            external=external,
+            declarations=parse_declarations(s.get("declarations"), name, where, origin),
+            subscription_id=silo_sub,
+            resource_group=_opt_str(s.get("resource_group_name"), f"{where}.resource_group_name", origin),
+            tenant_id=silo_tenant,
         ))
     orch_computes = _names(orch.get("computes", orch.get("compute")), "orchestrator.compute", origin)
     orch_datastore = _opt_str(orch.get("datastore"), "orchestrator.datastore", origin)
@@ -216,6 +247,7 @@ def parse_config(doc: Any, origin: str, digest: str = "") -> FLConfig:
         layout=layout,
         communication=dict(communication) if fl.get("communication") is not None else None,
         administrators=administrators,
+        tenant_id=_opt_str(aml.get("tenant_id"), "aml.tenant_id", origin),
     )
 
 

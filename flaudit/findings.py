@@ -48,6 +48,8 @@ class Finding:
     blocks: tuple[str, ...] = ()
     waiver: dict[str, Any] | None = None
     location: dict[str, Any] | None = None
+    #: An external silo owner's declaration standing in for this unknown answer (flaudit.declarations).
+    declaration: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -56,7 +58,8 @@ class Finding:
         return f"{self.rule_id}:{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
     def blocks_profile(self, profile: str) -> bool:
-        return profile in self.blocks and self.status in ("fail", "unknown") and self.waiver is None
+        return (profile in self.blocks and self.status in ("fail", "unknown") and self.waiver is None
+                and self.declaration is None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class Finding:
             "evidence": self.evidence,
             "waiver": self.waiver,
             "location": self.location,
+            "declaration": self.declaration,
         }
 
 

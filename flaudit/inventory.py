@@ -66,6 +66,11 @@ KNOWN_TYPES = frozenset(
         "microsoft.datashare/accounts",
         "microsoft.datashare/accounts/shares",
         "microsoft.datashare/accounts/shares/datasets",
+        # Kubernetes silos (flaudit/kubernetes.py)
+        "microsoft.containerservice/managedclusters",
+        "microsoft.containerservice/managedclusters/agentpools",
+        "microsoft.kubernetes/connectedclusters",
+        "microsoft.kubernetesconfiguration/extensions",
     }
 )
 

@@ -43,6 +43,9 @@ class Compute:
     name: str
     raw: dict[str, Any]
     identities: list[Identity] = field(default_factory=list)
+    #: For a Kubernetes compute, the cluster it attaches (:class:`flaudit.kubernetes.Cluster`, set by topology):
+    #: the agent pools' subnet is then the compute's subnet.
+    cluster: Any = None
 
     @property
     def compute_type(self) -> str:
@@ -50,8 +53,10 @@ class Compute:
 
     @cached_property
     def subnet_ref(self) -> Any:
-        """``properties.properties.subnet.id`` exactly as the payload gives it (None when absent)."""
-        return get_path(self.raw, "properties.properties.subnet.id") or None
+        """``properties.properties.subnet.id`` exactly as the payload gives it (None when absent); for a Kubernetes
+        compute without one, the subnet its AKS cluster's agent pools run in."""
+        own = get_path(self.raw, "properties.properties.subnet.id") or None
+        return own if own is not None or self.cluster is None else self.cluster.subnet_ref
 
     @cached_property
     def subnet_id(self) -> str | None:
@@ -66,10 +71,21 @@ class Compute:
     def subnet_problem(self) -> str | None:
         """Why the subnet reference cannot be placed, when there is one and it is not a subnet id."""
         ref = self.subnet_ref
+        if ref is None and self.cluster is not None:
+            return self.cluster.subnet_problem
         if ref is None or self.subnet_id:
             return None
         return (f"its subnet reference {ref!r} (properties.properties.subnet.id) is not an ARM subnet id "
                 "(/subscriptions/.../providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>)")
+
+    def subnet_evidence(self) -> list[dict[str, Any]]:
+        """Evidence naming the property that places the compute: its own subnet reference, or the attached
+        cluster's ``properties.resourceId`` and the cluster properties (agent pool ``vnetSubnetID``...)."""
+        from flaudit.findings import prop
+
+        if self.cluster is not None and get_path(self.raw, "properties.properties.subnet.id") is None:
+            return [prop(self.id, "properties.resourceId", self.cluster.id)] + self.cluster.subnet_evidence()
+        return [prop(self.id, "properties.properties.subnet.id", self.subnet_ref)]
 
     @cached_property
     def vnet_id(self) -> str | None:
@@ -89,7 +105,8 @@ class Compute:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "compute_type": self.compute_type,
                 "subnet_id": self.subnet_id, "vnet_id": self.vnet_id,
-                "identities": [i.to_dict() for i in self.identities]}
+                "identities": [i.to_dict() for i in self.identities],
+                "cluster": ({"id": self.cluster.id, "kind": self.cluster.kind} if self.cluster is not None else None)}
 
 
 @dataclass

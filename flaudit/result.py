@@ -39,7 +39,7 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
     by_status = dict.fromkeys(STATUSES, 0)
     by_area: dict[str, dict[str, int]] = {a: dict.fromkeys(STATUSES, 0) for a in AREAS}
     by_severity: dict[str, int] = defaultdict(int)
-    total = waived = 0
+    total = waived = declared = 0
     for f in findings:
         total += 1
         status = f.status
@@ -52,12 +52,15 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
             by_severity[f.severity] += 1
         if f.waiver:
             waived += 1
+        if f.declaration:
+            declared += 1
     return {
         "total": total,
         "by_status": by_status,
         "by_area": by_area,
         "failing_by_severity": dict(by_severity),
         "waived": waived,
+        "declared": declared,
     }
 
 
@@ -127,6 +130,8 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
             "summary": summarize(findings),
             "verdict": {p: verdict_for(findings, p) for p in PROFILES},
             "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
+            # external silos' declarations (flaudit.declarations): filled by run_audit, never verified results
+            "declarations": {"applied": [], "expired": [], "unused": []},
         }
         if compact:
             result["compact"] = True

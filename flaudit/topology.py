@@ -14,6 +14,7 @@ from typing import Any
 from flaudit.arm import get_path, name_of, norm
 from flaudit.config import FLConfig
 from flaudit.inventory import Inventory
+from flaudit.kubernetes import cluster_for
 from flaudit.model import Compute, Datastore, Deployment, Identity, Orchestrator, Silo, StorageAccount, Workspace
 from flaudit.readers import identity_type, user_assigned_identities
 
@@ -76,7 +77,8 @@ class _Lookup:
         if not found:
             return None
         c = found[0]
-        return Compute(id=c["id"], name=name_of(c["id"]), raw=c, identities=identities_of(c, self.inv))
+        return Compute(id=c["id"], name=name_of(c["id"]), raw=c, identities=identities_of(c, self.inv),
+                       cluster=cluster_for(c, self.inv))
 
     def datastore(self, name: str, ws: Workspace | None) -> Datastore | None:
         found = self.in_workspace(self.datastores.get(name.lower(), []), ws)

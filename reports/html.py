@@ -201,6 +201,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "ignored_types": inp.get("ignored_types") or {},
         "collection": inp.get("collection") or {},
         "waivers": result.get("waivers") or {},
+        "declarations": result.get("declarations") or {},
         "topology_problems": (result.get("topology") or {}).get("problems") or [],
         "topology_source": (result.get("topology") or {}).get("source"),
         "silo_count": len((result.get("topology") or {}).get("silos") or []),

@@ -42,6 +42,7 @@ from flaudit.reports._common import (
     waiver_text,
 )
 
+from flaudit.declarations import declaration_text
 from flaudit.gate import scope_text
 
 EXTENSION = "md"
@@ -257,6 +258,12 @@ def _tail(result: dict[str, Any]) -> str:
         lines += [f"- {esc(finding_label(f))}: {esc(waiver_text(f.get('waiver')))}" for f in waived[:20]]
         if len(waived) > 20:
             lines.append(f"- and {len(waived) - 20} more")
+        lines.append("")
+    decl = result.get("declarations") or {}
+    if any(decl.get(k) for k in ("applied", "expired", "unused")):
+        lines += ["## Declared by external silo owners (not verified)", ""]
+        for kind in ("applied", "expired", "unused"):
+            lines += [f"- {kind.upper()}: {esc(declaration_text(d))}" for d in (decl.get(kind) or [])[:20]]
         lines.append("")
     s = result.get("summary") or {}
     by = s.get("by_status") or {}

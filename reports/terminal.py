@@ -31,6 +31,7 @@ from flaudit.reports._common import (
     waiver_text,
 )
 
+from flaudit.declarations import declaration_text
 from flaudit.gate import scope_text
 
 EXTENSION = "txt"
@@ -132,7 +133,15 @@ def render(result: dict[str, Any], *, color: bool = False, width: int | None = N
                                style="magenta"))
         if len(waived) > 10:
             console.print(Text(f"  ... {len(waived) - 10} more", style="dim"))
-    if problems or crossing or waived:
+    decl = result.get("declarations") or {}
+    declared = [(k, d) for k in ("applied", "expired", "unused") for d in decl.get(k) or []]
+    if declared:
+        console.print(Text("Declared by external silo owners (not verified)", style="bold"))
+        for kind, d in declared[:10]:
+            console.print(Text(f"  DECLARED {kind.upper()} {declaration_text(d)}", style="cyan"))
+        if len(declared) > 10:
+            console.print(Text(f"  ... {len(declared) - 10} more", style="dim"))
+    if problems or crossing or waived or declared:
         console.print()
 
     console.print(Text(summary_line(result)))

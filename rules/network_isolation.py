@@ -14,6 +14,7 @@ from flaudit.rules._shared import placement_of, silo_computes, unresolved
 from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
+from flaudit.kubernetes import node_public_ip
 from flaudit.model import Compute, Deployment, Silo
 from flaudit.netreach import SEP_DOCS, Egress, egress_of, member_reach, silo_ingress, silo_vnets
 from flaudit.network import VNET, managed_open_egress, reopened_egress_finding_parts, vnet_of
@@ -58,7 +59,7 @@ def each_customer_subnet(d: Deployment, outside: str, judge: Callable[[Silo, Com
         p = placement_of(d, c)
         if p.kind == "unknown" and p.reason:  # a subnet is named but cannot be placed: its controls are unknown
             yield Unknown(c.id, f"Compute {c.name}: {p.reason}, so its subnet cannot be evaluated.",
-                          silo=silo.name, evidence=[prop(c.id, "properties.properties.subnet.id", c.subnet_ref)])
+                          silo=silo.name, evidence=c.subnet_evidence())
             continue
         if p.kind != "vnet" or not p.subnet_id:
             yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); {outside}",
@@ -102,7 +103,7 @@ def compute_in_private_network(d: Deployment) -> Iterable[Finding]:
         if p.kind == "vnet":
             yield Pass(c.id, f"Compute {c.name} runs in subnet {name_of(p.subnet_id or '')} of VNet "
                        f"{name_of(vnet_of(p.subnet_id))}.", silo=silo.name,
-                       evidence=[prop(c.id, "properties.properties.subnet.id", p.subnet_id)])
+                       evidence=c.subnet_evidence())
         elif p.kind == "managed":
             ev = [prop(c.id, "properties.properties.subnet.id", None), p.mode_evidence()]
             if p.isolation_mode.lower() == "allowinternetoutbound":
@@ -112,7 +113,7 @@ def compute_in_private_network(d: Deployment) -> Iterable[Finding]:
                        silo=silo.name, evidence=ev)
         elif p.kind == "unknown" and p.reason:
             yield Unknown(c.id, f"Compute {c.name}: {p.reason}, so where it runs is unknown.", silo=silo.name,
-                          evidence=[prop(c.id, "properties.properties.subnet.id", c.subnet_ref)])
+                          evidence=c.subnet_evidence())
         elif p.kind == "unknown":
             yield Unknown(c.id, f"Compute {c.name} has no subnet and its workspace {p.workspace_id} is not in the "
                           "input, so whether it runs in a managed network is unknown.", silo=silo.name,
@@ -152,6 +153,11 @@ def no_node_public_ip(d: Deployment) -> Iterable[Finding]:
     for silo, c in silo_computes(d):
         if c is None:
             yield unresolved(silo)
+            continue
+        if c.cluster is not None:  # AKS: the agent pools' enableNodePublicIP; Arc: nodes Azure does not describe
+            status, why, ev = node_public_ip(c.cluster)
+            yield {"pass": Pass, "fail": Fail}.get(status, Unknown)(c.id, f"Compute {c.name}: {why}.",
+                                                                    silo=silo.name, evidence=ev)
             continue
         if c.compute_type.lower() not in AML_MANAGED_TYPES:
             yield NotApplicable(c.id, f"Compute {c.name} is an attached {c.compute_type or 'compute'}; Azure ML "

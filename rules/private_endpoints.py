@@ -340,7 +340,7 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
                 continue
             links, why = endpoint_links(d, st.raw, group)
             approved = [lk for lk in links if lk.approved and lk.has_group(group)]
-            ev = [prop(c.id, "properties.properties.subnet.id", p.subnet_id)] + _link_evidence(approved, st.id)
+            ev = c.subnet_evidence() + _link_evidence(approved, st.id)
             if not approved:
                 if why:
                     yield Unknown(c.id, f"Compute {c.name}: {group} private endpoints of {st.name} cannot be "

@@ -60,6 +60,7 @@ class StepPlan:
     silo: str | None
     inputs: dict[str, str] = field(default_factory=dict)   # input name -> datastore URI or step output ref
     outputs: dict[str, str] = field(default_factory=dict)  # output name -> datastore URI
+    #: The Kubernetes compute's instance type (the FL sample's ``instance_type`` for AKS silos); None elsewhere.
     instance_type: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +104,14 @@ def _computes(entry: dict[str, Any], where: str) -> str:
     if not isinstance(c, str) or not c:
         raise InputError(f"FL config: {where} has no compute")
     return c
+
+
+def _instance_type(entry: dict[str, Any], where: str) -> str | None:
+    """``instance_type`` of a silo or orchestrator entry: the Kubernetes compute's instance type to run on."""
+    value = entry.get("instance_type")
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value.strip() if isinstance(value, str) else None
+    raise InputError(f"FL config: {where}.instance_type must be a non-empty string")
 
 
 def plan(doc: dict[str, Any], params: TrainParams, run_id: str) -> list[StepPlan]:
@@ -153,12 +162,13 @@ def plan(doc: dict[str, Any], params: TrainParams, run_id: str) -> list[StepPlan
                     inputs[f"peer_key_{j}"] = f"silo_{j}_preprocessing.outputs.public_key"
             steps.append(StepPlan(name, "silo-training", r, _computes(s, f"silo {s['name']}"), s["name"], inputs,
                                   {"silo_update": f"{base}/round_{r}/silo_{i}/", "silo_state": f"{own}/state_{r}/"},
-                                  s.get("instance_type")))
+                                  _instance_type(s, f"silo {s['name']}")))
             updates[f"update_{i}"] = f"{name}.outputs.silo_update"
         agg = f"round_{r}_aggregation"
         steps.append(StepPlan(agg, "aggregation", r, orch_compute, None,
                               updates,
-                              {"model": f"{base}/round_{r}/aggregate/"}, orch.get("instance_type")))
+                              {"model": f"{base}/round_{r}/aggregate/"},
+                              _instance_type(orch, "federated_learning.orchestrator")))
         previous = f"{agg}.outputs.model"
     return steps
 
@@ -307,7 +317,7 @@ def build_pipeline(doc: dict[str, Any], params: TrainParams, run_dir: Path, att:
                                  f"{st.silo} pre-processing" if st.kind == "silo-preprocessing" else
                                  f"round {st.round}: {st.silo} training")
             node.compute = st.compute
-            if st.instance_type:
+            if st.instance_type:  # a Kubernetes compute runs the step on this instance type (as the FL sample)
                 node.resources = {"instance_type": st.instance_type}
             nodes[st.name] = node
         return {"final_model": nodes[steps[-1].name].outputs.model}

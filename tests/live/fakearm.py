@@ -112,11 +112,16 @@ class FakeArm:
                       "Microsoft.Network/privateDnsZones",
                       "Microsoft.ManagedIdentity/userAssignedIdentities", "Microsoft.KeyVault/vaults",
                       "Microsoft.ContainerRegistry/registries", "Microsoft.DataProtection/backupVaults",
-                      "Microsoft.DataShare/accounts", *IDENTITY_BEARING_TYPES):
+                      "Microsoft.DataShare/accounts", "Microsoft.Kubernetes/connectedClusters",
+                      *IDENTITY_BEARING_TYPES):
                 self.lists.setdefault((norm(f"{sid}/providers/{t}"), ""), [])
                 for rg in self._rgs:
                     if subscription_of(rg) == sub.lower():
                         self.lists.setdefault((norm(f"{rg}/providers/{t}"), ""), [])
+            for rg in self._rgs:  # resource-group-scoped assignment lists exist (empty) in every resource group
+                if subscription_of(rg) == sub.lower():
+                    for key in ("roleAssignments", "denyAssignments"):
+                        self.lists.setdefault((norm(f"{rg}/providers/Microsoft.Authorization/{key}"), ""), [])
         for r in self.resources:
             t = r["type"]
             low = t.lower()
@@ -133,6 +138,20 @@ class FakeArm:
                 self.gets[norm(r["id"])] = r
                 continue
             parts = t.split("/")
+            ext = "/providers/microsoft.kubernetesconfiguration/extensions/"
+            if low == "microsoft.kubernetesconfiguration/extensions" and ext in r["id"].lower():
+                i = r["id"].lower().index(ext)  # listed under its cluster, not at the subscription
+                self._add(r["id"][:i] + ext.rstrip("/"), r)
+                self.gets[norm(r["id"])] = r
+                continue
+            if low in ("microsoft.containerservice/managedclusters", "microsoft.kubernetes/connectedclusters"):
+                self.lists.setdefault((norm(f"{r['id']}/providers/Microsoft.KubernetesConfiguration/extensions"),
+                                       ""), [])
+                node_rg = (r.get("properties") or {}).get("nodeResourceGroup")
+                if node_rg:  # AKS creates the node resource group with the cluster
+                    for kind in ("virtualNetworks", "networkSecurityGroups", "routeTables"):
+                        self.lists.setdefault((norm(f"/subscriptions/{subscription_of(r['id'])}/resourceGroups/"
+                                                    f"{node_rg}/providers/Microsoft.Network/{kind}"), ""), [])
             if len(parts) == 2:
                 sub, rg = subscription_of(r["id"]), resource_group_id(r["id"])
                 self._add(f"/subscriptions/{sub}/providers/{t}", r)

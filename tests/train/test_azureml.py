@@ -271,3 +271,23 @@ def test_azureml_backend_needs_n_classes_before_the_gate(tmp_path, capsys, fake_
     code, _, err = run_cli(["train", "--sample", "--config", str(cfg), "--backend", "azureml", "--dry-run",
                             "--output", str(tmp_path / "run")], capsys)
     assert code == 2 and "n_classes" in err and calls == []
+
+
+def test_kubernetes_silo_steps_carry_the_configs_instance_type(doc, attested_run):
+    run_dir, att = attested_run
+    doc = copy.deepcopy(doc)
+    doc["federated_learning"]["silos"][1]["instance_type"] = "confcompinstance"
+    job, steps = build_pipeline(doc, parse_params(doc["training_parameters"]), run_dir, att, "run1")
+    silo1 = [st for st in steps if st.silo == doc["federated_learning"]["silos"][1]["name"]]
+    assert silo1 and all(st.instance_type == "confcompinstance" for st in silo1)
+    rest = job._to_dict()["jobs"]
+    for st in steps:
+        resources = rest[st.name].get("resources") or {}
+        assert resources.get("instance_type") == st.instance_type, st.name
+
+
+def test_blank_instance_type_is_an_input_error(doc):
+    doc = copy.deepcopy(doc)
+    doc["federated_learning"]["silos"][0]["instance_type"] = " "
+    with pytest.raises(InputError, match="instance_type must be a non-empty string"):
+        plan(doc, parse_params(doc["training_parameters"]), "run1")

@@ -37,11 +37,13 @@ API_VERSIONS = {
     "Microsoft.DataShare": "2021-08-01",
     # compute that can run as a user-assigned identity (flaudit/identities.py)
     "Microsoft.Compute": "2024-11-01",
-    "Microsoft.ContainerService": "2025-05-01",
     "Microsoft.Web": "2024-04-01",
     "Microsoft.App": "2025-01-01",
     "Microsoft.Resources/subscriptions": "2022-12-01",
     "Microsoft.ResourceGraph": "2024-04-01",
+    "Microsoft.ContainerService": "2025-07-01",
+    "Microsoft.Kubernetes": "2024-01-01",
+    "Microsoft.KubernetesConfiguration": "2023-05-01",
 }
 
 GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"

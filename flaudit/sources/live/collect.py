@@ -3,9 +3,10 @@
 Each type is listed once per scope and only pagination adds requests; the dependent lists (an Azure ML
 workspace's computes, datastores and connections, a private DNS zone's links and A records, a Backup vault's
 instances and policies, a Data Share account's shares and their data sets) are per workspace, zone, vault,
-account or share, not per silo. The exception is a storage account's
-object replication and inventory policies: the storage resource provider lists them only per account, so they
-cost two requests per storage account (silo accounts included). Independent lists run
+account or share, not per silo. The exceptions grow with the silo count because Azure lists them only per
+parent: a storage account's object replication and inventory policies (two requests per storage account), a
+user-assigned identity's federated credentials (one per identity), and a Kubernetes cluster's extensions and an
+AKS cluster's node resource group network (per cluster, so per Kubernetes silo). Independent lists run
 concurrently in a bounded pool. A list that fails (403, 404, throttled past the retries, timeout, malformed
 page) becomes an :class:`~flaudit.inventory.Unreadable` record and the run goes on; rules needing that type
 then report ``unknown``. Only when nothing in scope could be read does collection fail (exit code 3).
@@ -225,8 +226,13 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.ContainerRegistry/registries", "Microsoft.ContainerRegistry", "container registries"),
         ListTask(ls, AUTH_DA, auth_list(ls, "denyAssignments"), label="deny assignments"),
         # Everything that can run as a user-assigned identity (flaudit/identities.py, FL-ID-010); the inventory
-        # keeps those whose identity block names one.
-        *(plain(t, t.split("/")[0], f"{t.split('/')[-1]} (identities)") for t in IDENTITY_BEARING_TYPES),
+        # keeps those whose identity block names one. AKS clusters are listed below with their extensions.
+        *(plain(t, t.split("/")[0], f"{t.split('/')[-1]} (identities)") for t in IDENTITY_BEARING_TYPES
+          if t != "Microsoft.ContainerService/managedClusters"),
+        plain("Microsoft.ContainerService/managedClusters", "Microsoft.ContainerService", "AKS clusters",
+              follow=cluster_extensions),
+        plain("Microsoft.Kubernetes/connectedClusters", "Microsoft.Kubernetes", "Arc-connected clusters",
+              follow=cluster_extensions),
     ]
 
 
@@ -318,6 +324,28 @@ def identity_children(identities: list[dict[str, Any]]) -> list[ListTask]:
     v = API_VERSIONS["Microsoft.ManagedIdentity"]
     return [ListTask(i["id"], FIC, _plain_list(f"{i['id']}/federatedIdentityCredentials", v),
                      label=f"federated credentials of {i.get('name')}") for i in identities if i.get("id")]
+
+
+def cluster_extensions(clusters: list[dict[str, Any]]) -> list[ListTask]:
+    """The cluster extensions (the Azure ML extension's settings) of each AKS or Arc cluster: one GET list per
+    cluster, as for a workspace's computes. Agent pools come inline in the cluster (agentPoolProfiles)."""
+    v = API_VERSIONS["Microsoft.KubernetesConfiguration"]
+    out = [ListTask(c["id"], "Microsoft.KubernetesConfiguration/extensions",
+                    _plain_list(f"{c['id']}/providers/Microsoft.KubernetesConfiguration/extensions", v),
+                    label=f"extensions of {c.get('name')}") for c in clusters]
+    # An AKS cluster without vnetSubnetID runs in the VNet AKS creates in its node resource group, outside a
+    # resource-group-narrowed scope: list that group's VNets, NSGs and route tables too (per cluster).
+    net = API_VERSIONS["Microsoft.Network"]
+    for c in clusters:
+        node_rg = (c.get("properties") or {}).get("nodeResourceGroup")
+        sub = id_segments(c["id"])[1] if len(id_segments(c["id"])) > 1 else None
+        if not node_rg or not sub or not _RG_NAME.match(str(node_rg)):
+            continue
+        rg = f"/subscriptions/{sub}/resourceGroups/{node_rg}"
+        for t in ("virtualNetworks", "networkSecurityGroups", "routeTables"):
+            out.append(ListTask(rg, f"Microsoft.Network/{t}", _plain_list(f"{rg}/providers/Microsoft.Network/{t}", net),
+                                label=f"{t} of {c.get('name')}'s node resource group"))
+    return out
 
 
 def dns_zone_children(zones: list[dict[str, Any]]) -> list[ListTask]:

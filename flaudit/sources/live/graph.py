@@ -81,6 +81,9 @@ RESOURCE_TYPES = (
     "microsoft.web/sites",
     "microsoft.app/containerapps",
     "microsoft.app/jobs",
+    # Kubernetes silos (managed clusters above); cluster extensions live in the kubernetesconfigurationresources
+    # table, not read in fleet mode, so the Azure ML extension's rules stay unknown there (collect live to judge them)
+    "microsoft.kubernetes/connectedclusters",
 )
 AUTH_TYPES = ("microsoft.authorization/roleassignments", "microsoft.authorization/roledefinitions")
 

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from flaudit.arm import norm
 from flaudit.errors import InputError
 from flaudit.inventory import Inventory, SourceInfo
 from flaudit.readers import load_json, parse_json, read_text
@@ -168,6 +169,24 @@ def expand_into(inventory: Inventory, path: Path, *, parameters_file: Path | Non
     added = 0
     for res in expander.resources:
         added += bool(inventory.add(res))
+    from flaudit.sources.template.scripts import script_resources
+
+    for res, script in script_resources(expander.resources):  # az k8s-extension create in deployment scripts
+        if inventory.add(res):
+            added += 1
+            inventory.notes["{n} cluster extension(s) read from the az k8s-extension command line of a template's "
+                            "deployment script"] += 1
+            if (loc := expander.locations.get(norm(script.get("id")))) is not None:
+                inventory.locations[norm(res["id"])] = loc
+    from flaudit.sources.template.aks import aks_managed_networks
+
+    for res, cluster in aks_managed_networks(expander.resources):  # the VNet and NSG AKS itself creates
+        if inventory.get(res["id"]) is None and inventory.add(res):
+            added += 1
+            inventory.notes["{n} network resource(s) AKS creates in a cluster's node resource group (no vnetSubnetID: "
+                            "VNet 10.224.0.0/12 and an NSG with Azure's default rules) added from the template"] += 1
+            if (loc := expander.locations.get(norm(cluster.get("id")))) is not None:
+                inventory.locations[norm(res["id"])] = loc
     inventory.locations.update(expander.locations)
     inventory.unsupported.extend(expander.unsupported)
     inventory.sources.append(SourceInfo("template", str(path), added, {

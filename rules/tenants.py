@@ -1,0 +1,120 @@
+"""Silos in other tenants: facts that only matter once a silo and the orchestrator sit in different Entra tenants.
+
+An approved private endpoint from a network in another tenant reaches the silo's data from outside the silo
+owner's tenant, and a role assignment to another tenant's principal is access the silo's tenant cannot govern
+(it cannot disable, review or condition that principal). Tenants come from :mod:`flaudit.tenants`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flaudit.arm import name_of, subscription_of
+from flaudit.engine import Remediation, rule
+from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note
+from flaudit.model import Deployment
+from flaudit.tenants import principal_tenants, tenant_of
+
+CROSS_TENANT_PE_DOCS = ("https://learn.microsoft.com/azure/private-link/how-to-approve-private-link-cross-subscription")
+LIGHTHOUSE_DOCS = "https://learn.microsoft.com/azure/lighthouse/overview"
+FL_EXTERNAL_DOCS = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/docs/provisioning/"
+                    "external-silos.md")
+
+
+@rule(
+    id="FL-XT-001",
+    title="Silo storage private endpoints are approved only from the silo's own tenant",
+    area="private-endpoints",
+    severity="high",
+    blocks=("production",),
+    rationale="A private endpoint may sit in any subscription of any tenant; once the storage owner approves it, "
+    "that network reaches the account privately. An approved endpoint whose subscription is in another tenant "
+    "than the silo's storage lets a network the silo owner does not govern reach the data. Tenants come from the "
+    "subscriptions' tenantId (or the FL config's tenant_id); where either is not known the answer is unknown.",
+    remediation=Remediation(
+        cli="az storage account private-endpoint-connection reject --account-name <account> --name <connection>",
+        bicep="// approve only private endpoints from subscriptions of the silo's own tenant",
+        text="Reject private endpoint connections from other tenants' subscriptions on silo storage.",
+    ),
+    references=(CROSS_TENANT_PE_DOCS, FL_EXTERNAL_DOCS),
+)
+def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
+    for silo in d.silos:
+        st = silo.storage
+        if st is None:
+            continue
+        approved = [lk for lk in d.network.private_endpoints_for(st.id) if lk.approved]
+        if not approved:
+            yield NotApplicable(st.id, f"Silo {silo.name}: storage {st.name} has no approved private endpoint.",
+                                silo=silo.name)
+            continue
+        home = tenant_of(d, st.id)
+        foreign, unknown = [], []
+        for lk in approved:
+            if (subscription_of(lk.pe_id) or "").lower() == (subscription_of(st.id) or "").lower():
+                continue  # same subscription, same tenant
+            t = tenant_of(d, lk.pe_id)
+            if home is None or t is None:
+                unknown.append(lk)
+            elif t != home:
+                foreign.append((lk, t))
+        ev = [lk.evidence() for lk in approved]
+        if foreign:
+            yield Fail(st.id, f"Silo {silo.name}: storage {st.name} (tenant {home}) has approved private endpoint(s) "
+                       "from another tenant: " + ", ".join(f"{name_of(lk.pe_id)} (tenant {t})" for lk, t in foreign)
+                       + ".", silo=silo.name, evidence=ev)
+        elif unknown:
+            yield Unknown(st.id, f"Silo {silo.name}: the tenant of " + ", ".join(name_of(lk.pe_id) for lk in unknown)
+                          + f" or of storage {st.name} is not in the input, so whether they cross tenants is "
+                          "unknown.", silo=silo.name, evidence=ev + [note("give the subscriptions (collected) or "
+                                                                          "tenant_id in the FL config")])
+        else:
+            yield Pass(st.id, f"Silo {silo.name}: every approved private endpoint of {st.name} is in its own "
+                       "tenant.", silo=silo.name, evidence=ev)
+
+
+@rule(
+    id="FL-XT-002",
+    title="Access to silo storage granted to principals of another tenant is reported",
+    area="workspace-access",
+    severity="info",
+    blocks=(),
+    rationale="A role on silo storage held by a managed identity of another tenant (the orchestrator's, across "
+    "tenants through Azure Lighthouse or a multi-tenant application) is access the silo's tenant cannot disable, "
+    "review or put conditions on. Whether that access is allowed at all is judged by FL-WS-* and FL-ID-*; this "
+    "rule names the tenant boundary it crosses. Managed identities whose tenant the input states, and groups "
+    "assigned as ForeignGroup (another tenant's group), are checked; other principals' tenants need Microsoft Graph.",
+    remediation=Remediation(
+        cli="az role assignment list --scope <silo storage id> --query \"[].{principal:principalId, role:roleDefinitionName}\"",
+        bicep="// grant silo data roles only to the silo's own identities, in the silo's tenant",
+        text="Review every cross-tenant role on silo storage with the silo owner; remove what the FL protocol does "
+        "not need.",
+    ),
+    references=(LIGHTHOUSE_DOCS, FL_EXTERNAL_DOCS),
+)
+def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
+    from flaudit.access import silo_storage_access
+
+    for silo in d.silos:
+        st = silo.storage
+        if st is None:
+            continue
+        home = tenant_of(d, st.id)
+        if home is None:
+            yield Unknown(st.id, f"Silo {silo.name}: the tenant of storage {st.name} is not in the input.",
+                          silo=silo.name)
+            continue
+        tenants = principal_tenants(d)  # built once, and only when some tenant is known
+        crossing = [(p, tenants[p.id], acc) for p, acc in silo_storage_access(d, silo)
+                    if tenants.get(p.id) not in (None, home)]
+        # a group of another tenant (B2B) is assigned with principalType ForeignGroup: its tenant is not named
+        crossing += [(p, "another (ForeignGroup)", acc) for p, acc in silo_storage_access(d, silo)
+                     if str(acc.principal_type).lower() == "foreigngroup" and p.id not in tenants]
+        if crossing:
+            yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {st.name} (tenant "
+                       f"{home}): " + ", ".join(f"{p.name or p.id} ({p.relation}, tenant {t})" for p, t, _ in crossing)
+                       + ".", silo=silo.name,
+                       evidence=[e for _, _, acc in crossing for e in acc.chain()][:20])
+        else:
+            yield Pass(st.id, f"Silo {silo.name}: no principal of another tenant holds a role on {st.name}.",
+                       silo=silo.name)
