@@ -32,7 +32,7 @@ Role checks ask who *could* read the data; this module asks where the data, or a
   credentials (FL-WS-003). Connections are read with their list GET only: never ``listsecrets``.
 
 Point-in-time restore, versioning, soft delete and change feed keep data inside the account and restore only
-into it: they are not copies to an outsider (docs/threat-model/movement.md).
+into it: they are not copies to an outsider (docs/threat-model.md).
 
 Producers: :func:`copy_paths` (kinds ``copy`` and ``credential``) is registered in :data:`flaudit.reach.PRODUCERS`.
 """

@@ -369,7 +369,7 @@ def _card(v: SiloView, x: float, y: float, b: Blocking) -> str:
         top = 46 + len(shown) * 40
         rest = items[len(shown):]
         red_rest = [e for d, e in rest if d == "out" or _red_edge(e, b)]
-        names = "; ".join(str(e.get("principal_name") or e.get("principal_id")) if d == "in"
+        names = "; ".join(f"{e.get('principal_name') or e.get('principal_id')}: {kinds_text(e)}" if d == "in"
                           else f"-> {_short(e['target'])}" for d, e in rest)
         out.append(f'<g class="edge outside more{" blocking" if red_rest else ""}"><title>{esc(names)}</title>'
                    f'<rect class="chip" x="{rx}" y="{top}" width="{rw}" height="32" rx="4"/>'
@@ -421,14 +421,18 @@ def _in_chip(e: dict[str, Any], rx: float, rw: float, top: float, tx: float, sy:
     cls = "edge outside" + (" blocking" if red else " shown") + (" weak" if _is_weak(e) else "")
     if e.get("relation") == "administrator":
         cls += " admin"
-    chain = "; ".join(f"{c.get('role_name') or c.get('role_definition_id')} at {c.get('scope')}"
-                      for c in e.get("chain") or [])
-    target = e.get("storage_name") or _short(e.get("storage_id")) or v.storage_name or "storage"
+    if e.get("storage_id") or not e.get("target_id"):  # role-based access to silo storage: its grants
+        chain = "; ".join(f"{c.get('role_name') or c.get('role_definition_id')} at {c.get('scope')}"
+                          for c in e.get("chain") or [])
+        target = e.get("storage_name") or _short(e.get("storage_id")) or v.storage_name or "storage"
+    else:  # a path (flaudit/paths.py): its hops, from the silo resource it leaves
+        chain = "; ".join(str(c.get("text") or "") for c in e.get("chain") or [] if isinstance(c, dict))
+        target = _short(e.get("target_id"))
     title = f"{who} from {origin_text(e)} can reach {target}: {kinds_text(e)}. {chain}"
     if cited:
         title += "\nblocking: " + _issues_title(cited)
-    on_storage = not e.get("storage_id") or not v.storage.id or str(e.get("storage_id")).lower() == str(
-        v.storage.id).lower()
+    reached = e.get("storage_id") or e.get("target_id")
+    on_storage = not reached or not v.storage.id or str(reached).lower() == str(v.storage.id).lower()
     label = f"{origin_text(e)}: {kinds_text(e)}" + ("" if on_storage else f" -> {target}")
     return (f'<g class="{cls}"{_rules_attr(cited)}><title>{esc(title)}</title>'
             f'<path d="M{rx},{top + 16} C{rx - 12},{top + 16} {tx + 14},{sy + 23} {tx + 2},{sy + 23}" '

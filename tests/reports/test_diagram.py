@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flaudit.reports import diagram
 from lxml import etree
 from synthetic import XSS_IMG, XSS_SCRIPT, make_result
@@ -156,3 +158,24 @@ def test_many_outside_principals_collapse_into_a_more_chip(result):
     card = _svg(result).findall(f".//{SVG}g[@class='silo']")[1]
     texts = ["".join(t.itertext()) for t in card.iter(f"{SVG}text")]
     assert "+5 more edges" in texts  # 8 outside principals: 3 chips + "+5 more"
+
+
+def test_every_path_kind_is_drawn_on_its_silo_and_named_in_the_legend():
+    """Each kind of the path model (flaudit/paths.py) reaches the diagram: an edge on the silo it leaves (drawn, or
+    in the "+N more edges" chip whose title names each edge with its kinds), and a legend entry with a label of its
+    own (not just the kind's name)."""
+    from flaudit.paths import PATH_KINDS, Hop, Path
+
+    result = make_result(3)
+    target = "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-silo-1"
+    relation = {"administrative": "administrator"}
+    for i, kind in enumerate(PATH_KINDS):
+        result["access"].append(Path(kind, "silo-1", target, f"outsider-{i}", f"outsider-{kind}",
+                                     relation.get(kind, "unlisted"), (Hop(f"hop of {kind}", "ref"),),
+                                     "FL-ID-009").edge())
+    text = diagram.render_svg(result)
+    for kind in PATH_KINDS:
+        assert re.search(rf"outsider-{kind}[^;<]*: [^;<]*\b{kind}\b", text), kind
+    legend = {label for _cls, label, _text in diagram.legend_items(result)}
+    assert {f"kind: {k}" for k in PATH_KINDS} <= legend
+    assert all(k in diagram.KIND_LABEL for k in PATH_KINDS)
