@@ -45,6 +45,16 @@ def _cluster_missing(silo: Silo, cl: Cluster) -> Finding:
                    silo=silo.name, evidence=[prop(cl.id, "id", None)])
 
 
+def missing_clusters(d: Deployment, kind: str) -> Iterator[Finding]:
+    """An unknown for each silo cluster of ``kind`` the input does not hold (nothing about it can be vouched for)."""
+    return (_cluster_missing(silo, cl) for silo, cl in silo_clusters(d, kind) if cl.raw is None)
+
+
+def present_clusters(d: Deployment, kind: str) -> Iterator[tuple[Silo, Cluster]]:
+    """Each (silo, cluster) of ``kind`` whose cluster is in the input: what a cluster rule judges."""
+    return ((silo, cl) for silo, cl in silo_clusters(d, kind) if cl.raw is not None)
+
+
 def _each_extension(d: Deployment) -> Iterator[tuple[Silo, Cluster, AzureMLExtension | Finding]]:
     """(silo, cluster, extension) for every silo cluster's Azure ML extension; an unknown finding in its place
     when the extension is not in the input (an Azure ML Kubernetes compute needs it, so absent = not read)."""
@@ -82,10 +92,8 @@ def _each_extension(d: Deployment) -> Iterator[tuple[Silo, Cluster, AzureMLExten
 )
 def api_server_not_public(d: Deployment) -> Iterable[Finding]:
     base = "properties.apiServerAccessProfile"
-    for silo, cl in silo_clusters(d, "aks"):
-        if cl.raw is None:
-            yield _cluster_missing(silo, cl)
-            continue
+    yield from missing_clusters(d, "aks")
+    for silo, cl in present_clusters(d, "aks"):
         private = cl.prop(f"{base}.enablePrivateCluster")
         ranges = [str(r) for r in cl.prop(f"{base}.authorizedIPRanges") or []]
         ev = [prop(cl.id, f"{base}.enablePrivateCluster", bool(private), default_assumed=private is None,
@@ -131,10 +139,8 @@ def api_server_not_public(d: Deployment) -> Iterable[Finding]:
     references=(AKS_LOCAL_DOCS,),
 )
 def local_accounts_disabled(d: Deployment) -> Iterable[Finding]:
-    for silo, cl in silo_clusters(d, "aks"):
-        if cl.raw is None:
-            yield _cluster_missing(silo, cl)
-            continue
+    yield from missing_clusters(d, "aks")
+    for silo, cl in present_clusters(d, "aks"):
         raw = cl.prop("properties.disableLocalAccounts")
         ev = [prop(cl.id, "properties.disableLocalAccounts", bool(raw), default_assumed=raw is None,
                    default_note="missing means false (local accounts enabled; AKS default)")]
@@ -318,10 +324,8 @@ def no_inference_on_silo(d: Deployment) -> Iterable[Finding]:
     references=(ARC_DOCS, FL_EXTERNAL_DOCS),
 )
 def arc_connected(d: Deployment) -> Iterable[Finding]:
-    for silo, cl in silo_clusters(d, "arc"):
-        if cl.raw is None:
-            yield _cluster_missing(silo, cl)
-            continue
+    yield from missing_clusters(d, "arc")
+    for silo, cl in present_clusters(d, "arc"):
         status = cl.prop("properties.connectivityStatus")
         ev = [prop(cl.id, "properties.connectivityStatus", status),
               prop(cl.id, "properties.agentVersion", cl.prop("properties.agentVersion")),
@@ -411,10 +415,8 @@ AKS_IDENTITY_DOCS = "https://learn.microsoft.com/azure/aks/use-managed-identity"
     references=(AKS_IDENTITY_DOCS,),
 )
 def kubelet_identity_confined(d: Deployment) -> Iterable[Finding]:
-    for silo, cl in silo_clusters(d, "aks"):
-        if cl.raw is None:
-            yield _cluster_missing(silo, cl)
-            continue
+    yield from missing_clusters(d, "aks")
+    for silo, cl in present_clusters(d, "aks"):
         base = "properties.identityProfile.kubeletidentity"
         oid = cl.prop(f"{base}.objectId")
         ev = [prop(cl.id, f"{base}.objectId", oid), prop(cl.id, f"{base}.resourceId", cl.prop(f"{base}.resourceId"))]
