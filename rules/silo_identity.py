@@ -32,7 +32,6 @@ from flaudit.model import Deployment, Identity, Silo, StorageAccount
 from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS
 
 BOTH = ("prototype", "production")
-UAI_TYPE = "microsoft.managedidentity/userassignedidentities"
 FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
                   "permissions/msi_storage_rw.bicep")
 AML_IDENTITY_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication"
@@ -804,10 +803,10 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
     for p in paths_of(d, rule_id="FL-ID-009"):
         by_silo[p.silo].append(p)
     fic_unreadable = d.inventory.unreadable_for(FIC)
-    # A collector snapshot says what it listed: identities listed but their credentials not is "not collected",
-    # not "none" (a plain export cannot tell, and is read as having none, like other optional child types).
-    fic_not_collected = (d.inventory.collected is not None and d.inventory.coverage(UAI_TYPE) == "collected"
-                         and d.inventory.coverage(FIC) == "absent")
+    # Federated identity credentials neither collected nor given (a plain export, an older snapshot) are "not
+    # read", not "none": an external identity provider's trust cannot be ruled out (fail closed). A collector
+    # snapshot lists them; a template says which ones the identities it creates get.
+    fic_not_collected = d.inventory.coverage(FIC) == "absent"
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
@@ -851,8 +850,8 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
             problem = (f"federated identity credentials at {u.scope or 'the scope'} could not be read "
                        f"(HTTP {u.status}: {u.message})")
         if problem is None and fic_not_collected:
-            problem = ("the snapshot lists user-assigned identities but not their federated identity credentials "
-                       "(collected by an older flaudit?), so credentials trusting an external identity provider "
+            problem = ("the input does not list the identities' federated identity credentials (a plain export or a "
+                       "snapshot of an older flaudit?), so credentials trusting an external identity provider "
                        "cannot be ruled out")
         names = ", ".join(i.name for i in idents)
         if problem:

@@ -27,10 +27,10 @@ def test_ready_deployment_exits_0_and_blocked_one_exits_1(capsys):
 
 
 def test_fail_on_only_counts_blocking_findings_at_or_above_the_severity(tmp_path):
-    res = support.sample_resources("hardened")
-    support.storage(res, "silo1")["properties"]["minimumTlsVersion"] = "TLS1_0"
+    snap = generate.snapshot("hardened")  # a snapshot says what was collected: no unknown blocks the gate
+    support.storage(snap["resources"], "silo1")["properties"]["minimumTlsVersion"] = "TLS1_0"
     p = tmp_path / "d.json"
-    p.write_text(json.dumps(res))
+    p.write_text(json.dumps(snap))
     cfg = tmp_path / "c.yaml"
     cfg.write_text(json.dumps(generate.fl_config()))  # JSON is YAML
     assert run("scan", "-i", str(p), "-c", str(cfg), "-q") == 1

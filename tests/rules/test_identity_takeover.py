@@ -239,4 +239,11 @@ def test_a_snapshot_that_listed_identities_but_not_their_federated_credentials_i
     inv.collected = {(s, t) for s, t in inv.collected if not t.endswith("/federatedidentitycredentials")}
     result = audit(inv)
     assert statuses(result, "FL-ID-009") == {"unknown"}
-    assert "not their federated identity credentials" in findings(result, "FL-ID-009", silo="silo0")[0]["message"]
+    assert "does not list the identities' federated identity credentials" in \
+        findings(result, "FL-ID-009", silo="silo0")[0]["message"]
+
+
+def test_a_plain_export_without_federated_credentials_is_unknown_not_none():
+    """A plain file cannot say that no federated credential trusts an external identity provider (fail closed)."""
+    inv = inventory(sample_resources(), collected=False)
+    assert statuses(audit(inv), "FL-ID-009") == {"unknown"}

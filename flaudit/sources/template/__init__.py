@@ -187,6 +187,7 @@ def expand_into(inventory: Inventory, path: Path, *, parameters_file: Path | Non
                             "VNet 10.224.0.0/12 and an NSG with Azure's default rules) added from the template"] += 1
             if (loc := expander.locations.get(norm(cluster.get("id")))) is not None:
                 inventory.locations[norm(res["id"])] = loc
+    _children_known_absent(inventory, expander.resources)
     inventory.locations.update(expander.locations)
     inventory.unsupported.extend(expander.unsupported)
     inventory.sources.append(SourceInfo("template", str(path), added, {
@@ -194,3 +195,25 @@ def expand_into(inventory: Inventory, path: Path, *, parameters_file: Path | Non
         "resource_group": target.resource_group, "location": target.location,
         "unsupported": len(expander.unsupported)}))
     return added
+
+
+#: Child types a newly created parent starts without: a template that creates the parent declares every one of
+#: them it will have (resources added later by hand are drift, which a snapshot of the deployed state shows).
+CREATED_WITHOUT = {
+    "microsoft.machinelearningservices/workspaces": ("microsoft.machinelearningservices/workspaces/connections",),
+    "microsoft.storage/storageaccounts": ("microsoft.storage/storageaccounts/objectreplicationpolicies",
+                                          "microsoft.storage/storageaccounts/inventorypolicies"),
+    "microsoft.managedidentity/userassignedidentities": (
+        "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials",),
+}
+
+
+def _children_known_absent(inventory: Inventory, resources: list[dict[str, Any]]) -> None:
+    """Record the child lists of the parents this template creates as known (``collected``): a workspace, storage
+    account or identity the template creates has exactly the connections, policies and federated credentials the
+    template declares, so their absence is "none", not "not read". Parents the template only references
+    (``existing``) are not in ``resources`` and stay unknown."""
+    known = {(norm(r.get("id")), child) for r in resources
+             for child in CREATED_WITHOUT.get(norm(r.get("type")), ())}
+    if known:
+        inventory.collected = (inventory.collected or set()) | known
