@@ -195,10 +195,13 @@ def identity_paths(d: Deployment) -> Iterator[Path]:
     workspace = norm(d.workspace.id) if d.workspace else ""
     aux = auxiliary_identities(d)
     for silo in d.silos:
+        # The AKS or Arc cluster a silo's own Kubernetes compute attaches is that silo's compute too: it running as
+        # the silo's identity is the silo itself (another member's cluster is not excused).
+        own_clusters = {norm(c.cluster.id) for c in silo.computes if getattr(c, "cluster", None) is not None}
         for i in silo.user_assigned:
             if norm(i.id) in aux:
                 continue
-            seen: set[str] = set()
+            seen: set[str] = set(own_clusters)
             for key in {norm(i.id), norm(i.principal_id)} - {""}:
                 for ra in index.get(key, ()):
                     rid = norm(ra.resource_id)

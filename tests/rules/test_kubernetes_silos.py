@@ -347,3 +347,20 @@ def test_topology_names_the_cluster_and_its_subnet():
     [c] = silo["computes"]
     assert c["cluster"] == {"id": cl["id"], "kind": "aks"}
     assert c["subnet_id"] == cl["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]
+
+
+def test_the_silos_own_cluster_running_as_its_identity_is_no_takeover_but_another_silos_cluster_is():
+    """The FL sample's AKS silos give the cluster the silo's user-assigned identity (identity block): that cluster
+    is the silo's own compute. The same identity on a cluster another silo attaches is a takeover path (FL-ID-010)."""
+    from tests.support import identity
+
+    res = sample_resources("hardened")
+    own = aks_silo(res, "silo1")
+    uai = identity(res, "uai-silo1")
+    own["identity"] = {"type": "UserAssigned", "userAssignedIdentities": {uai["id"]: {}}}
+    assert statuses(audit(res), "FL-ID-010", silo="silo1") == {"pass"}
+    other = aks_silo(res, "silo2")
+    other["identity"] = {"type": "UserAssigned", "userAssignedIdentities": {uai["id"]: {}}}
+    result = audit(res)
+    assert statuses(result, "FL-ID-010", silo="silo1") == {"fail"}
+    assert "aks-silo2" in single(findings(result, "FL-ID-010", silo="silo1", status="fail"))["message"]
