@@ -48,11 +48,33 @@ def all_paths(d: Deployment) -> list[Path]:
 
 def paths_of(d: Deployment, *, silo: str | None = None, kinds: Iterable[str] | None = None,
              rule_id: str | None = None) -> list[Path]:
-    """The paths of one silo, of some kinds, or judged by one rule (any combination)."""
+    """The paths of one silo, of some kinds, or judged by one rule (any combination).
+
+    Rules ask per silo, so the paths are indexed by silo and by rule once per deployment: a lookup costs the
+    size of the answer, not of every path (1,000 silos x 5,000 paths would otherwise be quadratic)."""
+    by_silo, by_rule = _index(d)
+    if silo is not None:
+        pool = by_silo.get(silo, [])
+    elif rule_id is not None:
+        pool = by_rule.get(rule_id, [])
+    else:
+        pool = all_paths(d)
     wanted = set(kinds) if kinds is not None else None
-    return [p for p in all_paths(d)
+    return [p for p in pool
             if (silo is None or p.silo == silo) and (wanted is None or p.kind in wanted)
             and (rule_id is None or p.rule_id == rule_id)]
+
+
+def _index(d: Deployment) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    cached = d.__dict__.get("_paths_index")
+    if cached is None:
+        by_silo: dict[str, list[Path]] = {}
+        by_rule: dict[str, list[Path]] = {}
+        for p in all_paths(d):
+            by_silo.setdefault(p.silo, []).append(p)
+            by_rule.setdefault(p.rule_id, []).append(p)
+        cached = d.__dict__["_paths_index"] = (by_silo, by_rule)
+    return cached
 
 
 def edges(d: Deployment) -> list[dict[str, Any]]:
