@@ -209,18 +209,29 @@ def enter_namespace(hide: list[str]) -> None:
         _own_userns(libc, 0, 0, proc_fd)
     finally:
         os.close(proc_fd)
-    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: the other workers (same uid) cannot ptrace this one
+    _prctl(libc, PR_SET_DUMPABLE, 0)  # the other workers (same uid) cannot ptrace this one
     os.umask(0o077)
+
+
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def _prctl(libc: Any, option: int, value: int) -> None:
+    """prctl(option, value), raising when the kernel refuses: a hardening step that silently did not happen would
+    leave the isolation weaker than the output and the attestation say (fail closed)."""
+    import ctypes
+
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl({option}, {value}): {os.strerror(err)}")
 
 
 def undumpable() -> None:
     """PR_SET_DUMPABLE 0 for this process: same-uid processes can no longer ptrace it or read its /proc files."""
     import ctypes
 
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
-    except OSError:
-        pass
+    _prctl(ctypes.CDLL(None, use_errno=True), PR_SET_DUMPABLE, 0)
 
 
 def drop(uid: int, gid: int) -> None:
@@ -231,11 +242,7 @@ def drop(uid: int, gid: int) -> None:
     os.setgid(gid)
     os.setuid(uid)
     os.umask(0o077)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS: no setuid binary can give root back
-    except OSError:
-        pass
+    _prctl(ctypes.CDLL(None, use_errno=True), PR_SET_NO_NEW_PRIVS, 1)  # no setuid binary can give root back
     if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
         raise RuntimeError("could not drop privileges")
     try:

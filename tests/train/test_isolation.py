@@ -270,3 +270,24 @@ def test_a_silo_that_dies_or_hangs_stops_the_round_with_one_line_naming_it(tmp_p
     params = parse_params({"num_of_iterations": 1, "train_step": f"{name}:step"})
     with pytest.raises(local.WorkerError, match=message):
         local.run_local(run_dir, silos, params, round_timeout=timeout)
+
+
+def test_a_hardening_prctl_the_kernel_refuses_is_an_error_not_a_silent_gap():
+    """PR_SET_DUMPABLE / PR_SET_NO_NEW_PRIVS that fail would leave a worker ptrace-able or able to regain
+    privileges while the output says it is isolated: the failure is raised, never swallowed."""
+    import ctypes
+    import errno
+
+    class RefusingLibc:
+        def prctl(self, *args):
+            ctypes.set_errno(errno.EPERM)
+            return -1
+
+    with pytest.raises(OSError, match="prctl"):
+        isolation._prctl(RefusingLibc(), isolation.PR_SET_DUMPABLE, 0)
+
+    class AcceptingLibc:
+        def prctl(self, *args):
+            return 0
+
+    isolation._prctl(AcceptingLibc(), isolation.PR_SET_NO_NEW_PRIVS, 1)  # no error when the kernel agrees
