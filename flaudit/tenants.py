@@ -5,6 +5,12 @@ the user-assigned identity resource (``properties.tenantId``) and in every ``ide
 (``identity.tenantId`` for system-assigned, the identity resource for user-assigned). The FL config says it too
 (``aml.tenant_id`` for the orchestrator's subscription, ``silos[].tenant_id`` with ``subscription_id``); what
 Azure returns wins, the config fills gaps. Anything else is unknown (None), never assumed to be the home tenant.
+
+A managed identity's service principal lives in the tenant of the subscription that holds the identity (the
+user-assigned identity resource, or the resource a system-assigned identity belongs to), and a subscription
+belongs to exactly one tenant: so a managed identity in the same subscription as a resource is in that resource's
+tenant even when no tenant id is in the input (:func:`principal_tenant_relation`). Users, groups and other service
+principals (a multi-tenant application's, a B2B guest) need Microsoft Graph to place: their tenant stays unknown.
 """
 
 from __future__ import annotations
@@ -60,3 +66,55 @@ def principal_tenants(d: Any) -> dict[str, str]:
             out.setdefault(norm(ident["principalId"]), str(ident["tenantId"]).lower())
     d.__dict__["_principal_tenants"] = out
     return out
+
+
+def managed_identity_resources(d: Any) -> dict[str, str]:
+    """Principal id (lower case) -> the resource id that places the managed identity in a subscription.
+
+    A user-assigned identity's own resource id (from the identity resource or from any ``identity`` block that
+    attaches it), or, for a system-assigned identity, the id of the resource it belongs to.
+    """
+    cache = d.__dict__.get("_managed_identity_resources")
+    if cache is not None:
+        return cache
+    out: dict[str, str] = {}
+    for uai in d.inventory.of_type(UAI):
+        pid = get_path(uai, "properties.principalId")
+        if pid and uai.get("id"):
+            out[norm(pid)] = str(uai["id"])
+    for res in d.inventory.resources.values():
+        ident = res.get("identity")
+        if not isinstance(ident, dict):
+            continue
+        attached = ident.get("userAssignedIdentities")
+        for uai_id, entry in (attached.items() if isinstance(attached, dict) else ()):
+            if isinstance(entry, dict) and entry.get("principalId"):
+                out.setdefault(norm(entry["principalId"]), str(uai_id))
+        if ident.get("principalId") and res.get("id"):
+            out.setdefault(norm(ident["principalId"]), str(res["id"]))
+    d.__dict__["_managed_identity_resources"] = out
+    return out
+
+
+def principal_tenant_relation(d: Any, principal_id: str, resource_id: str) -> tuple[str, str | None]:
+    """Whether a principal is in the tenant of ``resource_id``: ("same" | "other" | "unknown", its tenant if known).
+
+    Only managed identities can be placed from ARM data: by the tenant the input states for them (or for their
+    subscription) compared with the resource's tenant, or, when a tenant is missing, by sharing the resource's
+    subscription. Any other principal is "unknown", never assumed to be at home.
+    """
+    pid = norm(principal_id)
+    home = tenant_of(d, resource_id)
+    mi = managed_identity_resources(d).get(pid)
+    stated = principal_tenants(d).get(pid)
+    if mi is None and stated is None:
+        return "unknown", None
+    # the tenant stated on the identity and its subscription's tenant should agree; if they do not, any one of
+    # them differing from the resource's tenant counts as crossing (never the reassuring reading)
+    known = [t for t in (stated, tenant_of(d, mi) if mi else None) if t]
+    tenant = next((t for t in known if t != home), known[0]) if known else None
+    if tenant is not None and home is not None:
+        return ("same" if tenant == home else "other"), tenant
+    if mi is not None and (subscription_of(mi) or "").lower() == (subscription_of(resource_id) or "-").lower():
+        return "same", tenant or home
+    return "unknown", tenant

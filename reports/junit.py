@@ -6,7 +6,9 @@ result gated on, so the test tab and the exit code agree: a blocking ``fail`` ->
 evidence, a blocking ``unknown`` -> ``<error>`` (the check could not run); a ``fail`` or ``unknown`` that does not
 block that profile (a low-severity or prototype-irrelevant finding) is reported, not failed: a passing case whose
 ``<system-out>`` says what was found and that it does not block. ``not_applicable`` and waived findings ->
-``<skipped>`` with the reason. The element and attribute set is the common Jenkins/Ant ``junit-10`` structure those CI systems
+``<skipped>`` with the reason. An ``unknown`` finding an external silo owner's declaration stands in for
+(flaudit.declarations) no longer blocks, so it is a passing case whose ``<system-out>`` says UNKNOWN and carries
+the declaration, marked as not verified; never a ``<skipped>`` or a plain pass without it. The element and attribute set is the common Jenkins/Ant ``junit-10`` structure those CI systems
 parse; tests validate it against tests/reports/junit-10.xsd.
 """
 
@@ -17,6 +19,8 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from flaudit.reports._common import AREAS, access_chain_text, evidence_text, resource_name, waiver_text
+
+from flaudit.declarations import declaration_text
 
 EXTENSION = "xml"
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -95,6 +99,8 @@ def _case(suite: ET.Element, f: dict[str, Any], area: str, crossing: dict[str, l
     if f.get("subject") or f.get("area") == "silo-identity":
         lines += [f"- access: {access_chain_text(e)}" for e in crossing.get((f.get("resource_id") or "").lower(), [])
                   if not f.get("subject") or (e.get("principal_id") or "").lower() == str(f["subject"]).lower()]
+    if f.get("declaration"):
+        lines.append(f"- declared by the silo owner (not verified by flaudit): {declaration_text(f['declaration'])}")
     if f.get("waiver") and status in ("fail", "unknown"):
         ET.SubElement(case, "skipped", message=_clean(f"waived ({status}): {waiver_text(f['waiver'])}"))
         return "skipped"

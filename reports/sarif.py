@@ -8,6 +8,11 @@ Choices a consumer should know:
   ``unknown`` is ``level: warning`` whatever the severity, with a message that starts "Could not be evaluated",
   so a check flaudit could not see stays visible without posing as a confirmed failure.
 * A waived finding keeps its result, with ``suppressions: [{kind: external, justification}]``.
+* An external silo owner's declaration (flaudit.declarations) is not a suppression: the ``unknown`` result stays
+  an open, unsuppressed warning that says "Could not be evaluated", carries the declaration in
+  ``properties.declaration`` and a "Declared by the silo owner (not verified)" line in its message, so code
+  scanning never closes or dismisses it as if it were verified. The run's ``properties.declarations`` lists
+  applied, expired and unused declarations; expired and unused ones are also tool notifications.
 * ``partialFingerprints["flauditFinding/v1"]`` hashes rule id + lower-cased resource id + subject, the same
   identity as the finding id, so an alert survives re-runs, file moves and case changes in ARM ids.
 * Every result has a physical location (code scanning needs one): the IaC file and line the resource came from
@@ -31,6 +36,7 @@ from flaudit.reports._common import (
     waiver_text,
 )
 
+from flaudit.declarations import declaration_text
 from flaudit.jsonout import dumps_indented_bytes
 
 EXTENSION = "sarif"
@@ -89,6 +95,7 @@ def build(result: dict[str, Any], *, base_dir: str | os.PathLike[str] | None = N
             "schemaVersion": result.get("schema_version"),
             "skippedRules": {p: list(((result.get("verdict") or {}).get(p) or {}).get("skipped_rules") or [])
                              for p in PROFILES},
+            "declarations": _declarations(result),
         },
     }
     if result.get("generated_at"):
@@ -184,6 +191,9 @@ def _result(f: dict[str, Any], index: dict[str, int], default_uri: str, base: Pa
                      if not f.get("subject") or (e.get("principal_id") or "").lower() == f["subject"].lower()]
     if evidence:
         text += "\nEvidence:\n" + "\n".join(f"- {e}" for e in evidence)
+    if f.get("declaration"):
+        text += ("\nDeclared by the silo owner (not verified by flaudit): "
+                 + declaration_text(f["declaration"]))
     loc = f.get("location") or {}
     physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(loc["file"], base) if loc.get("file") else default_uri}}
     if loc.get("file") and isinstance(loc.get("line"), int) and loc["line"] >= 1:
@@ -203,10 +213,19 @@ def _result(f: dict[str, Any], index: dict[str, int], default_uri: str, base: Pa
                        "area": f.get("area"), "blocks": list(f.get("blocks") or []),
                        "security-severity": SECURITY_SEVERITY.get(severity, "5.5")},
     }
+    if f.get("declaration"):
+        # a property, never a suppression: the result stays open and unknown (see the module docstring)
+        out["properties"]["declaration"] = {**f["declaration"], "verified": False}
     if f.get("waiver"):
         out["suppressions"] = [{"kind": "external", "status": "accepted",
                                 "justification": waiver_text(f["waiver"])}]
     return out
+
+
+def _declarations(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The result's ``declarations`` section: what silo owners declared, apart from the verified results."""
+    decl = result.get("declarations") or {}
+    return {kind: [dict(d) for d in decl.get(kind) or []] for kind in ("applied", "expired", "unused")}
 
 
 def _uri(path: str, base: Path) -> str:
@@ -246,6 +265,12 @@ def _invocation(result: dict[str, Any]) -> dict[str, Any]:
             notes.append({"level": "warning", "message": {
                 "text": f"Rule {r.get('id')} ({r.get('title', '')}) was skipped by the rule selection; it blocks "
                         f"{', '.join(r['blocks'])}, and the verdict does not cover it."}})
+    decl = result.get("declarations") or {}
+    for kind, what in (("expired", "expired and no longer stands in for any finding"),
+                       ("unused", "matches no unknown finding and stands in for nothing")):
+        for d in decl.get(kind) or []:
+            notes.append({"level": "warning", "message": {
+                "text": f"Declaration {what}: {declaration_text(d)}"}})
     inv: dict[str, Any] = {"executionSuccessful": True}
     if notes:
         inv["toolExecutionNotifications"] = notes

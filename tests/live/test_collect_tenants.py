@@ -167,3 +167,95 @@ def test_foreign_group_on_silo_storage_is_reported(rsps, retry):
     result = _collected_two_tenants(rsps, retry, res, doc)
     f = [x for x in result["findings"] if x["rule_id"] == "FL-XT-002" and x["silo"] == "silo2"]
     assert [x["status"] for x in f] == ["fail"] and "ForeignGroup" in f[0]["message"]
+
+
+def _graph_bodies(rsps) -> list[dict]:
+    from tests.live.fakearm import GRAPH
+
+    return [json.loads(c.request.body) for c in rsps.calls
+            if c.request.method == "POST" and c.request.url.split("?")[0].lower().endswith(GRAPH)]
+
+
+def test_fleet_mode_collects_each_tenant_through_its_own_credential_and_graph_query(rsps, retry):
+    res, doc = _two_tenants()
+    FakeArm(res, [SUB, SUB2]).register(rsps)
+    asked: list[str | None] = []
+
+    def credential_for(tenant):
+        asked.append(tenant)
+        return FakeCredential()
+
+    cfg = parse_config(doc, "fl.yaml")
+    inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry, resource_graph=True)
+    assert sorted(asked) == sorted([TENANT_A, TENANT_B])
+    assert inv.unreadable == []
+    assert inv.get(storage(res, "silo2")["id"]) is not None
+    assert inv.metadata["tenants"] == {TENANT_A: [SUB], TENANT_B: [SUB2]}
+    assert {s.kind for s in inv.sources} == {"resource-graph"}
+    bodies = _graph_bodies(rsps)
+    assert bodies
+    # Resource Graph answers only for the token's tenant: no query ever spans both tenants' subscriptions
+    assert {tuple(sorted(s.lower() for s in b.get("subscriptions") or [])) for b in bodies} == {(SUB,), (SUB2,)}
+    result = run_audit(inv, cfg, generated_at="2026-11-30T00:00:00+00:00")
+    assert statuses(result, "FL-TOP-003", silo="silo2") == {"pass"}
+
+
+def test_fleet_mode_tenant_that_cannot_be_read_is_unreadable_not_skipped(rsps, retry):
+    res, doc = _two_tenants()
+    FakeArm(res, [SUB, SUB2]).register(rsps)
+
+    def credential_for(tenant):
+        return FakeCredential(ClientAuthenticationError("AADSTS700016: no guest access")) if tenant == TENANT_B \
+            else FakeCredential()
+
+    cfg = parse_config(doc, "fl.yaml")
+    inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry, resource_graph=True)
+    [u] = inv.unreadable
+    assert (u.scope, u.resource_type) == (f"/subscriptions/{SUB2}", "*") and TENANT_B in u.message
+    assert inv.metadata["tenants"] == {TENANT_A: [SUB]}
+    assert all(SUB2 not in (b.get("subscriptions") or []) for b in _graph_bodies(rsps))
+    result = run_audit(inv, cfg, generated_at="2026-11-30T00:00:00+00:00")
+    assert result["verdict"]["production"]["status"] != "ready"
+    assert "pass" not in statuses(result, "FL-PE-001", silo="silo2")
+    assert statuses(result, "FL-TOP-003", silo="silo1") == {"pass"}
+
+
+def test_fleet_mode_subscription_arm_cannot_read_is_not_listed_as_read(rsps, retry):
+    from tests.live.fakearm import arm_error
+
+    res, doc = _two_tenants()
+    fake = FakeArm(res, [SUB, SUB2]).register(rsps)
+    fake.queue(f"/subscriptions/{SUB2}", arm_error(403, "AuthorizationFailed", "no access to the subscription"))
+    cfg = parse_config(doc, "fl.yaml")
+    inv = collect_config_scopes(cfg, credential_for=lambda t: FakeCredential(), retry=retry, resource_graph=True)
+    assert inv.metadata["tenants"] == {TENANT_A: [SUB]}
+    assert inv.coverage("microsoft.storage/storageaccounts", f"/subscriptions/{SUB2}") == "unreadable"
+    assert inv.get(storage(res, "silo2")["id"]) is None
+
+
+def test_collect_cli_with_resource_graph_reads_every_tenant_the_config_names(rsps, monkeypatch, tmp_path, sleeps):
+    import yaml
+
+    import flaudit.sources.live.clients as clients_mod
+    import flaudit.sources.live.collect as collect_mod
+    from flaudit.cli import main
+    from flaudit.sources.live.clients import RetrySettings
+
+    res, doc = _two_tenants()
+    FakeArm(res, [SUB, SUB2]).register(rsps)
+    tenants: list[str | None] = []
+
+    def make_credential(tenant=None, cloud=None):
+        tenants.append(tenant)
+        return FakeCredential()
+
+    monkeypatch.setattr(collect_mod, "make_credential", make_credential)
+    monkeypatch.setattr(clients_mod, "RetrySettings", lambda: RetrySettings(sleep=sleeps.append))
+    (tmp_path / "fl.yaml").write_text(yaml.safe_dump(doc))
+    out = tmp_path / "snap.json"
+    assert main(["collect", "--config", str(tmp_path / "fl.yaml"), "--resource-graph", "-o", str(out), "-q"]) == 0
+    assert sorted(tenants) == sorted([TENANT_A, TENANT_B])
+    snap = json.loads(out.read_text())
+    assert storage(res, "silo2")["id"] in {r["id"] for r in snap["resources"]}
+    assert {tuple(sorted(s.lower() for s in b.get("subscriptions") or [])) for b in _graph_bodies(rsps)} == {
+        (SUB,), (SUB2,)}

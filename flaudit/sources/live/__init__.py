@@ -92,14 +92,13 @@ def collect_from_args(args: argparse.Namespace, config: Any = None, *, credentia
     from flaudit.sources.live.graph import collect_fleet
 
     progress = not getattr(args, "quiet", False) and sys.stderr.isatty()
-    if (config is not None and not getattr(args, "subscription", None) and not getattr(args, "management_group", None)
-            and not getattr(args, "resource_graph", False)):
+    if config is not None and not getattr(args, "subscription", None) and not getattr(args, "management_group", None):
         from flaudit.sources.live.scopes import collect_config_scopes, names_other_scopes
 
         if names_other_scopes(config):  # silos in other subscriptions or tenants: every scope, one credential each
             return collect_config_scopes(config, tenant=getattr(args, "tenant", None), cloud=getattr(args, "cloud", None),
                                          credential_for=(lambda _t: credential) if credential is not None else None,
-                                         progress=progress)
+                                         progress=progress, resource_graph=getattr(args, "resource_graph", False))
     scope = scope_from_args(args, config)
     kwargs = {"credential": credential, "cloud": getattr(args, "cloud", None),
               "tenant": getattr(args, "tenant", None), "progress": progress}

@@ -8,6 +8,11 @@ config names: one session per tenant (credentials are made only by :mod:`flaudit
 each subscription narrowed to the resource groups named for it (the whole subscription when an entry names
 none). A tenant whose credential fails, or a subscription nothing of which could be read, is recorded as
 unreadable (``*`` at the subscription), so every rule that needs it answers ``unknown``; it is never skipped.
+
+With ``--resource-graph`` (fleet mode) each tenant's subscriptions go to :func:`flaudit.sources.live.graph.collect_fleet`
+in one call through that tenant's session: Resource Graph answers only for the tenant the token is for, so one
+query per tenant, never one across tenants. Fleet mode reads whole subscriptions (it cannot narrow to resource
+groups), so the resource groups the config names widen to their subscriptions there.
 """
 
 from __future__ import annotations
@@ -64,10 +69,12 @@ def names_other_scopes(config: Any) -> bool:
 
 def collect_config_scopes(config: Any, *, tenant: str | None = None, cloud: Any = None,
                           credential_for: Callable[[str | None], Any] | None = None, retry: Any = None,
-                          progress: bool = False) -> Inventory:
-    """Collect every scope of :func:`config_scopes` into one inventory, one session per tenant."""
+                          progress: bool = False, resource_graph: bool = False) -> Inventory:
+    """Collect every scope of :func:`config_scopes` into one inventory, one session per tenant (through Resource
+    Graph, one fleet collection per tenant, with ``resource_graph``)."""
     from flaudit.sources.live.collect import collect, make_scope, open_session
     from flaudit.sources.live.credential import cloud_named
+    from flaudit.sources.live.graph import collect_fleet
 
     c = cloud_named(cloud) if cloud is None or isinstance(cloud, str) else cloud
     # None: open_session makes the tenant's credential (flaudit.sources.live.credential.make_credential)
@@ -86,12 +93,27 @@ def collect_config_scopes(config: Any, *, tenant: str | None = None, cloud: Any 
 
     for t, group in by_tenant.items():
         try:
-            session = open_session(make(t), c, t, retry)
+            session = open_session(make(t), c, t, retry, allow_graph_query=resource_graph)
         except CollectionError as exc:
             for ts in group:
                 unreadable(ts, str(exc))
             continue
         try:
+            if resource_graph:
+                subs = sorted({ts.subscription for ts in group})
+                try:
+                    part = collect_fleet(make_scope(subs), session=session, progress=progress)
+                except CollectionError as exc:
+                    for ts in group:
+                        unreadable(ts, str(exc))
+                    continue
+                inventory.merge(part)
+                # a subscription whose ARM GET failed is unreadable in the part (fleet mode takes nothing of it
+                # from Resource Graph); only those read are listed as read
+                for s in subs:
+                    if part.get(f"/subscriptions/{s}") is not None:
+                        read_tenants.setdefault(t or "(home)", []).append(s)
+                continue
             for ts in group:
                 try:
                     part = collect(make_scope([ts.subscription], ts.resource_groups), session=session,
