@@ -93,3 +93,33 @@ def test_duplicate_rule_ids_are_rejected(tmp_path):
     """))
     with pytest.raises(InputError, match="declared twice"):
         load_rules([tmp_path])
+
+
+
+def test_evaluation_defers_full_collections_and_leaves_the_collector_as_it_found_it(tmp_path):
+    """Everything an evaluation builds lives until it ends, so full collections (which rescan all of it and
+    free nothing) wait; young collections keep their thresholds, and the caller's settings come back."""
+    import gc
+
+    from flaudit.audit import evaluate
+
+    (tmp_path / "watch.py").write_text(textwrap.dedent("""
+        import gc
+
+        from flaudit.engine import Remediation, rule
+        from flaudit.findings import Pass
+
+        SEEN = []
+
+        @rule(id="ACME-GC", title="records the collector's thresholds", area="topology", severity="low",
+              blocks=(), rationale="r", remediation=Remediation(cli="az x", bicep="// x"))
+        def watch(d):
+            SEEN.append(gc.get_threshold())
+            yield Pass("/x", "recorded")
+    """))
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    ev = evaluate(support.inventory(support.sample_resources()), support.config(), rules_dirs=[tmp_path])
+    seen = next(r.func.__globals__["SEEN"] for r in ev.rules if r.id == "ACME-GC")
+    assert len(seen) == 1
+    assert seen[0][:2] == before[:2] and seen[0][2] > 1_000_000
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, frozen)

@@ -352,3 +352,16 @@ def test_key_grants_are_inert_only_when_shared_key_access_is_false():
     assert split_inert(acc, storage_account(allowSharedKeyAccess=False)) == ([], acc.of("keys"))
     assert split_inert(acc, storage_account())[1] == []  # missing means true
     assert split_inert(acc, storage_account(allowSharedKeyAccess=True))[1] == []
+
+
+def test_get_path_reads_one_key_exactly_then_case_insensitively_and_misses_to_the_default():
+    from flaudit.arm import get_path
+
+    res = {"properties": {"scope": "/s"}, "Flattened": 1, "a.b": "dotted"}
+    assert get_path(res, "properties") == {"scope": "/s"}
+    assert get_path(res, "PROPERTIES") == {"scope": "/s"}  # ARM treats property names case-insensitively
+    assert get_path(res, "flattened") == 1
+    assert get_path(res, "properties.Scope") == "/s"
+    assert get_path(res, "a.b", "missing") == "missing"  # a dot always separates steps
+    assert get_path(res, "absent", 0) == 0
+    assert get_path(["properties"], "properties", "not-a-dict") == "not-a-dict"
