@@ -55,20 +55,30 @@ def present_clusters(d: Deployment, kind: str) -> Iterator[tuple[Silo, Cluster]]
     return ((silo, cl) for silo, cl in silo_clusters(d, kind) if cl.raw is not None)
 
 
-def _each_extension(d: Deployment) -> Iterator[tuple[Silo, Cluster, AzureMLExtension | Finding]]:
-    """(silo, cluster, extension) for every silo cluster's Azure ML extension; an unknown finding in its place
-    when the extension is not in the input (an Azure ML Kubernetes compute needs it, so absent = not read)."""
+def _extensions(d: Deployment) -> Iterator[tuple[Silo, Cluster, list[AzureMLExtension]]]:
+    """(silo, cluster, its Azure ML extensions) for every silo cluster, AKS and Arc."""
     for kind in ("aks", "arc"):
         for silo, cl in silo_clusters(d, kind):
-            exts = extensions_on(cl.id, d.inventory)
-            if not exts:
-                cov = d.inventory.coverage(EXTENSION, cl.id)
-                why = "cluster extensions were unreadable" if cov == "unreadable" else "it is not in the input"
-                yield silo, cl, Unknown(cl.id, f"Silo {silo.name}: the Azure ML extension (microsoft.azureml."
-                                        f"kubernetes) of cluster {cl.name} cannot be evaluated: {why}.",
-                                        silo=silo.name, evidence=[note(f"coverage of {EXTENSION}: {cov}")])
-            for e in exts:
-                yield silo, cl, e
+            yield silo, cl, extensions_on(cl.id, d.inventory)
+
+
+def missing_extensions(d: Deployment) -> Iterator[Finding]:
+    """An unknown for each silo cluster whose Azure ML extension is not in the input (an Azure ML Kubernetes
+    compute needs it, so absent = not read)."""
+    for silo, cl, exts in _extensions(d):
+        if not exts:
+            cov = d.inventory.coverage(EXTENSION, cl.id)
+            why = "cluster extensions were unreadable" if cov == "unreadable" else "it is not in the input"
+            yield Unknown(cl.id, f"Silo {silo.name}: the Azure ML extension (microsoft.azureml.kubernetes) of "
+                          f"cluster {cl.name} cannot be evaluated: {why}.", silo=silo.name,
+                          evidence=[note(f"coverage of {EXTENSION}: {cov}")])
+
+
+def present_extensions(d: Deployment) -> Iterator[tuple[Silo, Cluster, AzureMLExtension]]:
+    """(silo, cluster, extension) for every Azure ML extension of a silo cluster that the input holds."""
+    for silo, cl, exts in _extensions(d):
+        for e in exts:
+            yield silo, cl, e
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -173,10 +183,8 @@ def local_accounts_disabled(d: Deployment) -> Iterable[Finding]:
     references=(AML_EXT_DOCS,),
 )
 def extension_no_insecure(d: Deployment) -> Iterable[Finding]:
-    for silo, cl, e in _each_extension(d):
-        if isinstance(e, Finding):
-            yield e
-            continue
+    yield from missing_extensions(d)
+    for silo, cl, e in present_extensions(d):
         insecure, _ = e.flag("allowInsecureConnections")
         ev = [e.evidence("allowInsecureConnections"), e.evidence("enableInference")]
         if not e.inference:
@@ -209,10 +217,8 @@ def extension_no_insecure(d: Deployment) -> Iterable[Finding]:
     references=(AML_EXT_DOCS,),
 )
 def extension_insecure_setting(d: Deployment) -> Iterable[Finding]:
-    for silo, cl, e in _each_extension(d):
-        if isinstance(e, Finding):
-            yield e
-            continue
+    yield from missing_extensions(d)
+    for silo, cl, e in present_extensions(d):
         insecure, _ = e.flag("allowInsecureConnections")
         ev = [e.evidence("allowInsecureConnections"), e.evidence("enableInference")]
         if not insecure:
@@ -245,10 +251,8 @@ def extension_insecure_setting(d: Deployment) -> Iterable[Finding]:
     references=(AML_K8S_NET_DOCS, AML_EXT_DOCS),
 )
 def inference_router_private(d: Deployment) -> Iterable[Finding]:
-    for silo, cl, e in _each_extension(d):
-        if isinstance(e, Finding):
-            yield e
-            continue
+    yield from missing_extensions(d)
+    for silo, cl, e in present_extensions(d):
         ev = [e.evidence("enableInference"), e.evidence("inferenceRouterServiceType", None),
               e.evidence("internalLoadBalancerProvider", None)]
         if not e.inference:
@@ -291,10 +295,8 @@ def inference_router_private(d: Deployment) -> Iterable[Finding]:
     references=(AML_EXT_DOCS,),
 )
 def no_inference_on_silo(d: Deployment) -> Iterable[Finding]:
-    for silo, cl, e in _each_extension(d):
-        if isinstance(e, Finding):
-            yield e
-            continue
+    yield from missing_extensions(d)
+    for silo, cl, e in present_extensions(d):
         ev = [e.evidence("enableTraining"), e.evidence("enableInference")]
         if e.inference:
             yield Fail(e.id, f"Silo {silo.name}: the Azure ML extension on {cl.name} has inference enabled on a "
@@ -366,10 +368,8 @@ def arc_connected(d: Deployment) -> Iterable[Finding]:
 )
 def extension_identity_no_data(d: Deployment) -> Iterable[Finding]:
     stores = [(s, s.storage) for s in d.silos if s.storage is not None]
-    for silo, cl, e in _each_extension(d):
-        if isinstance(e, Finding):
-            yield e
-            continue
+    yield from missing_extensions(d)
+    for silo, cl, e in present_extensions(d):
         pid = get_path(e.raw, "identity.principalId")
         ident_type = str(get_path(e.raw, "identity.type") or "")
         ev = [prop(e.id, "identity.type", ident_type or None), prop(e.id, "identity.principalId", pid)]
