@@ -131,7 +131,10 @@ def test_without_tenants_in_the_input_cross_tenant_endpoints_are_unknown_not_pas
     assert statuses(audit(res), "FL-XT-001", silo="silo2") == {"unknown"}
 
 
-def test_collect_cli_reads_every_tenant_the_config_names(rsps, monkeypatch, tmp_path, sleeps):
+@pytest.mark.parametrize("fleet", [False, True], ids=["arm", "resource-graph"])
+def test_collect_cli_reads_every_tenant_the_config_names(rsps, monkeypatch, tmp_path, sleeps, fleet):
+    """One credential per tenant the config names; in fleet mode each Resource Graph query covers one tenant's
+    subscriptions only."""
     import yaml
 
     import flaudit.sources.live.clients as clients_mod
@@ -151,10 +154,14 @@ def test_collect_cli_reads_every_tenant_the_config_names(rsps, monkeypatch, tmp_
     monkeypatch.setattr(clients_mod, "RetrySettings", lambda: RetrySettings(sleep=sleeps.append))
     (tmp_path / "fl.yaml").write_text(yaml.safe_dump(doc))
     out = tmp_path / "snap.json"
-    assert main(["collect", "--config", str(tmp_path / "fl.yaml"), "-o", str(out), "-q"]) == 0
+    args = ["collect", "--config", str(tmp_path / "fl.yaml"), "-o", str(out), "-q"]
+    assert main(args + (["--resource-graph"] if fleet else [])) == 0
     assert sorted(tenants) == sorted([TENANT_A, TENANT_B])
     snap = json.loads(out.read_text())
     assert storage(res, "silo2")["id"] in {r["id"] for r in snap["resources"]}
+    if fleet:
+        assert {tuple(sorted(s.lower() for s in b.get("subscriptions") or [])) for b in _graph_bodies(rsps)} == {
+            (SUB,), (SUB2,)}
 
 
 def test_foreign_group_on_silo_storage_is_reported(rsps, retry):
@@ -231,31 +238,3 @@ def test_fleet_mode_subscription_arm_cannot_read_is_not_listed_as_read(rsps, ret
     assert inv.metadata["tenants"] == {TENANT_A: [SUB]}
     assert inv.coverage("microsoft.storage/storageaccounts", f"/subscriptions/{SUB2}") == "unreadable"
     assert inv.get(storage(res, "silo2")["id"]) is None
-
-
-def test_collect_cli_with_resource_graph_reads_every_tenant_the_config_names(rsps, monkeypatch, tmp_path, sleeps):
-    import yaml
-
-    import flaudit.sources.live.clients as clients_mod
-    import flaudit.sources.live.collect as collect_mod
-    from flaudit.cli import main
-    from flaudit.sources.live.clients import RetrySettings
-
-    res, doc = _two_tenants()
-    FakeArm(res, [SUB, SUB2]).register(rsps)
-    tenants: list[str | None] = []
-
-    def make_credential(tenant=None, cloud=None):
-        tenants.append(tenant)
-        return FakeCredential()
-
-    monkeypatch.setattr(collect_mod, "make_credential", make_credential)
-    monkeypatch.setattr(clients_mod, "RetrySettings", lambda: RetrySettings(sleep=sleeps.append))
-    (tmp_path / "fl.yaml").write_text(yaml.safe_dump(doc))
-    out = tmp_path / "snap.json"
-    assert main(["collect", "--config", str(tmp_path / "fl.yaml"), "--resource-graph", "-o", str(out), "-q"]) == 0
-    assert sorted(tenants) == sorted([TENANT_A, TENANT_B])
-    snap = json.loads(out.read_text())
-    assert storage(res, "silo2")["id"] in {r["id"] for r in snap["resources"]}
-    assert {tuple(sorted(s.lower() for s in b.get("subscriptions") or [])) for b in _graph_bodies(rsps)} == {
-        (SUB,), (SUB2,)}
