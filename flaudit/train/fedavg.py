@@ -91,18 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     (out / "silos.json").write_text(json.dumps(metas, indent=2), encoding="utf-8")
     if args.attestation:
         (out / "attestation.json").write_bytes(Path(args.attestation).read_bytes())
-    try:
-        import os
+    from flaudit.train.metrics import log_mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI"):  # set by Azure ML inside a job
-            raise ImportError
-        import mlflow
-
-        mlflow.log_metrics({"aggregation_seconds": time.perf_counter() - t0,
-                            **{f"{m['silo']}_epsilon": m["local"]["dp"]["epsilon"] for m in metas
-                               if (m.get("local") or {}).get("dp")}})
-    except Exception:  # noqa: BLE001 - MLflow absent or unconfigured: metrics logging never fails the step
-        pass
+    log_mlflow({"aggregation_seconds": time.perf_counter() - t0,
+                **{f"{m['silo']}_epsilon": m["local"]["dp"]["epsilon"] for m in metas
+                   if (m.get("local") or {}).get("dp")}})
     print(json.dumps(summary))
     return 0
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +168,25 @@ def stream_round(run_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
     with (run_dir / JSONL).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(line, sort_keys=True) + "\n")
     return line
+
+
+def log_mlflow(metrics: dict[str, Any], step: int | None = None, prefix: str = "") -> None:
+    """Log numbers to the Azure ML step's MLflow run when MLflow is there (Azure ML sets the tracking URI); one
+    level of nested dicts is flattened. Never locally, and never an error: metrics must not fail a step."""
+    if not os.environ.get("MLFLOW_TRACKING_URI"):  # set by Azure ML inside a job; never log locally
+        return
+    try:
+        import mlflow
+    except ImportError:
+        return
+    flat = {}
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            flat[f"{prefix}{k}"] = float(v)
+        elif isinstance(v, dict):
+            flat.update({f"{prefix}{k}_{kk}": float(vv) for kk, vv in v.items()
+                         if isinstance(vv, (int, float)) and not isinstance(vv, bool)})
+    try:
+        mlflow.log_metrics(flat, step=step)
+    except Exception as exc:  # noqa: BLE001 - metrics logging must never fail a training step
+        print(f"mlflow logging skipped: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -243,27 +243,6 @@ def _check_attestation(args: argparse.Namespace) -> None:
                          f"submitted with ({args.attestation_sha256[:12]}); refusing to read silo data")
 
 
-def _log_mlflow(metrics: dict[str, Any], step: int, prefix: str) -> None:
-    """Log numbers to the step's MLflow run when MLflow is there (Azure ML sets the tracking URI)."""
-    if not os.environ.get("MLFLOW_TRACKING_URI"):  # set by Azure ML inside a job; never log locally
-        return
-    try:
-        import mlflow
-    except ImportError:
-        return
-    flat = {}
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            flat[f"{prefix}{k}"] = float(v)
-        elif isinstance(v, dict):
-            flat.update({f"{prefix}{k}_{kk}": float(vv) for kk, vv in v.items()
-                         if isinstance(vv, (int, float)) and not isinstance(vv, bool)})
-    try:
-        mlflow.log_metrics(flat, step=step)
-    except Exception as exc:  # noqa: BLE001 - metrics logging must never fail a training step
-        print(f"mlflow logging skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
-
-
 def preprocess(args: argparse.Namespace) -> int:
     """The per-silo pre-processing step: validate the raw data, write the processed copy and the silo's private
     state (to its own datastore) and, with secure aggregation, its public key (to the orchestrator's)."""
@@ -353,7 +332,9 @@ def step(args: argparse.Namespace) -> int:
         state_in["dp_history"] = history(trainer.privacy)
     Path(args.state_out).mkdir(parents=True, exist_ok=True)
     (Path(args.state_out) / "state.json").write_text(json.dumps(state_in), encoding="utf-8")
-    _log_mlflow({k: v for k, v in metrics.items() if k != "withheld"} if not dp else
+    from flaudit.train.metrics import log_mlflow
+
+    log_mlflow({k: v for k, v in metrics.items() if k != "withheld"} if not dp else
                 {"epsilon": metrics["dp"]["epsilon"], "steps": metrics["dp"]["steps"]}, args.round, f"{args.silo}_")
     return 0
 
