@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, norm
 from flaudit.operations import inert_reason
-from flaudit.paths import kind_notes  # noqa: F401  (re-exported: rules cite path kinds through access)
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterable

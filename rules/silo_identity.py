@@ -17,7 +17,6 @@ from flaudit.access import (
     chain_evidence,
     deduplicated,
     deny_notes,
-    kind_notes,
     shared_keys_allowed,
     split_inert,
     storage_reach,
@@ -29,6 +28,7 @@ from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.identities import auxiliary_identities
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
+from flaudit.paths import kind_notes
 from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS
 
 BOTH = ("prototype", "production")

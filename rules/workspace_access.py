@@ -16,7 +16,6 @@ from flaudit.access import (
     deduplicated,
     deny_notes,
     inert_notes,
-    kind_notes,
     silo_storage_access,
     split_inert,
 )
@@ -32,6 +31,7 @@ from flaudit.movement import (
     silo_connections,
     unresolved_connections,
 )
+from flaudit.paths import kind_notes
 from flaudit.rbac import Access
 from flaudit.reach import paths_of
 
