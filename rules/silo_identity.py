@@ -866,10 +866,6 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
                        subject=f"{silo.name}|identity")
 
 
-def _canon(condition: str | None) -> str:
-    return " ".join((condition or "").split()).lower()
-
-
 @rule(
     id="FL-ID-010",
     title="No resource outside the FL config runs as a silo's identity",
