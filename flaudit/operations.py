@@ -81,10 +81,6 @@ def catalogue() -> dict[str, Operation]:
     return out
 
 
-def catalogue_sources() -> dict[str, str]:
-    return json.loads(resources.files("flaudit").joinpath("data/operations.json").read_text("utf-8"))["sources"]
-
-
 def operation(name: str) -> Operation | None:
     return catalogue().get(name.lower())
 
@@ -201,9 +197,3 @@ def inert_reason(action: str, account_raw: dict[str, Any]) -> str | None:
         return None
     prop, values, why = op.gate
     return why if get_path(account_raw, prop) in values else None
-
-
-def data_class(action: str) -> str | None:
-    """``data-read``, ``data-write`` or ``data-other`` for a catalogued data action (None otherwise)."""
-    op = catalogue().get(action.lower())
-    return op.cls if op is not None and op.data else None
