@@ -94,3 +94,17 @@ def test_non_ascii_utf8_files_are_read_lazily_too(tmp_path):
     path.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
     inv = read_file(path)
     assert len(inv.resources) == 2 and inv.ignored_types == {"microsoft.web/sites": 1}
+
+
+def test_an_ignored_type_whose_body_attaches_a_user_assigned_identity_is_built_and_kept(tmp_path):
+    """The lazy reader skips ignored types by id and type alone, except an item whose text may carry an identity
+    block (any casing): such a resource can act as a silo identity (FL-ID-010), so it is built and kept."""
+    uai = "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-silo0"
+    logic = {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Logic/workflows/wf", "name": "wf",
+             "type": "Microsoft.Logic/workflows", "identity": {"type": "UserAssigned",
+                                                               "UserAssignedIdentities": {uai: {}}}}
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps({"value": [*UNRELATED, logic]}))
+    inv = read_file(path)
+    assert inv.get(logic["id"]) is not None
+    assert logic["id"].lower() not in {k.lower() for k in inv.ignored}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,11 +222,15 @@ def _items(inv: Inventory, items: list[Any], origin: str) -> Iterator[tuple[int,
     yield from _checked(batch)
 
 
+#: What an identity block or AKS identity profile must spell somewhere in an item's raw text (ASCII, any casing).
+_IDENTITY_TEXT = re.compile(rb"(?i)userassignedidentities|identityprofile")
+
+
 def _may_bear_identity(raw: Any) -> bool:
     """Whether a raw JSON item may carry an identity block or an AKS identity profile (a superset test on its
-    text, in any casing; :func:`flaudit.identities.bears_identity` decides on the built item)."""
-    low = bytes(memoryview(raw)).lower()
-    return b"userassignedidentities" in low or b"identityprofile" in low
+    text, in any casing, searched in place without a copy; :func:`flaudit.identities.bears_identity` decides on
+    the built item)."""
+    return _IDENTITY_TEXT.search(memoryview(raw)) is not None
 
 
 def _checked(batch: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, bool]]:
