@@ -571,8 +571,9 @@ def _egress_paths(d: Deployment, silo: Silo, c: Compute) -> Iterator[Path]:
 
 
 def _placement_egress_paths(d: Deployment, silo: Silo, c: Compute, p: Any) -> Iterator[Path]:
-    here = Hop(f"compute {c.name} runs {'in subnet ' + name_of(p.subnet_id) if p.subnet_id else 'in ' + p.kind}",
-               c.id)
+    pools = f" (agent pool{'s' if len(p.pools) > 1 else ''} {', '.join(p.pools)})" if p.pools else ""
+    here = Hop(f"compute {c.name} runs {'in subnet ' + name_of(p.subnet_id) if p.subnet_id else 'in ' + p.kind}"
+               + pools, c.id)
     internet = ("Internet", "the Internet", "external")
     if p.kind == "none":
         yield Path("network", silo.name, c.id, *internet,
