@@ -347,6 +347,7 @@ def test_topology_names_the_cluster_and_its_subnet():
     [c] = silo["computes"]
     assert c["cluster"] == {"id": cl["id"], "kind": "aks"}
     assert c["subnet_id"] == cl["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]
+    assert c["subnet_ids"] == [c["subnet_id"]] and c["vnet_ids"] == [c["vnet_id"]]
 
 
 def test_the_silos_own_cluster_running_as_its_identity_is_no_takeover_but_another_silos_cluster_is():
