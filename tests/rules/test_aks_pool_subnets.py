@@ -179,3 +179,31 @@ def test_single_pool_findings_keep_their_one_subnet_wording():
     aks_silo(res, "silo1")
     f = single(findings(audit(res), "FL-NET-003", silo="silo1"))
     assert f["message"] == "Subnet snet-training of compute silo1-01 has NSG nsg-silo1."
+
+
+def test_two_pools_in_one_subnet_are_one_placement_whatever_the_id_casing():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    same = subnet_of(res, "silo1")["id"].upper()
+    cl["properties"]["agentPoolProfiles"].append(agent_pool_profile("gpupool", same))
+    result = audit(res)
+    f = single(findings(result, "FL-NET-003", silo="silo1"))
+    assert f["message"].lower() == "subnet snet-training of compute silo1-01 has nsg nsg-silo1."
+    paths = _evidence_paths(findings(result, "FL-NET-001", silo="silo1")[0])
+    assert (cl["id"], "properties.agentPoolProfiles[gpupool].vnetSubnetID") in paths
+    assert (cl["id"], "properties.agentPoolProfiles[nodepool1].vnetSubnetID") in paths
+    [c] = next(s for s in result["topology"]["silos"] if s["name"] == "silo1")["computes"]
+    assert len(c["subnet_ids"]) == 1 and c["subnet_id"] is not None
+
+
+def test_an_unknown_pool_does_not_hide_a_failing_one():
+    # worst case: fail beats unknown, and the message names only the failing pool
+    res = sample_resources("hardened")
+    nsg = open_egress_nsg(res, "silo1", "nsg-silo1-gpu")
+    cl, _ = _gpu_pool(res, nsg_id=nsg["id"], cluster={"outbound": "loadBalancer", "route_to_firewall": False})
+    unread = vnet_of_silo(res, "silo1")["id"] + "-gone/subnets/snet-x"
+    cl["properties"]["agentPoolProfiles"].append(agent_pool_profile("cpupool", unread))
+    f = single(findings(audit(res), "FL-NET-005", silo="silo1"))
+    assert f["status"] == "fail" and "gpupool" in f["message"] and "cpupool" not in f["message"], f
+    notes = [e["text"] for e in f["evidence"] if e.get("kind") == "note"]
+    assert "agent pool cpupool in subnet snet-x: unknown" in notes and "agent pool gpupool in subnet snet-gpu: fail" in notes
