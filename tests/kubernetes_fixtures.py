@@ -228,7 +228,7 @@ def open_egress_nsg(resources: list[dict[str, Any]], silo: str, name: str) -> di
     return nsg
 
 
-def _peering(vnet: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]:
+def peering(vnet: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]:
     """A Connected peering (VirtualNetworkPeeringGet.json's shape) from ``vnet`` to ``remote``."""
     name = f"peer-{vnet['name']}-to-{remote['name']}"
     return {"id": f"{vnet['id']}/virtualNetworkPeerings/{name}", "name": name,
@@ -253,8 +253,8 @@ def second_vnet(resources: list[dict[str, Any]], silo: str, name: str, prefix: s
                            "subnets": [], "virtualNetworkPeerings": [], "enableDdosProtection": False}}
     add_subnet(vnet, f"snet-{name}", prefix, like=home["properties"]["subnets"][0])
     if peered:
-        vnet["properties"]["virtualNetworkPeerings"].append(_peering(vnet, home))
-        home["properties"]["virtualNetworkPeerings"].append(_peering(home, vnet))
+        vnet["properties"]["virtualNetworkPeerings"].append(peering(vnet, home))
+        home["properties"]["virtualNetworkPeerings"].append(peering(home, vnet))
     if dns:
         for link in [r for r in resources if r["type"] == "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
                      and r["properties"]["virtualNetwork"]["id"].lower() == home["id"].lower()]:

@@ -11,6 +11,7 @@ from tests.kubernetes_fixtures import (
     agent_pool_resource,
     aks_silo,
     open_egress_nsg,
+    peering,
     second_vnet,
     subnet_of,
     vnet_of_silo,
@@ -207,3 +208,15 @@ def test_an_unknown_pool_does_not_hide_a_failing_one():
     assert f["status"] == "fail" and "gpupool" in f["message"] and "cpupool" not in f["message"], f
     notes = [e["text"] for e in f["evidence"] if e.get("kind") == "note"]
     assert "agent pool cpupool in subnet snet-x: unknown" in notes and "agent pool gpupool in subnet snet-gpu: fail" in notes
+
+
+def test_a_pool_vnet_peered_outside_the_deployment_fails_fl_net_009():
+    res = sample_resources("hardened")
+    cl = aks_silo(res, "silo1")
+    other = second_vnet(res, "silo1", "vnet-silo1-gpu", "10.110.1.0/24")
+    cl["properties"]["agentPoolProfiles"].append(agent_pool_profile("gpupool", other["properties"]["subnets"][0]["id"]))
+    outside = {"id": other["id"].replace("rg-fl-sample", "rg-partner").rsplit("/", 1)[0] + "/vnet-partner",
+               "name": "vnet-partner", "properties": {"addressSpace": {"addressPrefixes": ["10.200.0.0/24"]}}}
+    other["properties"]["virtualNetworkPeerings"].append(peering(other, outside))
+    f = single(findings(audit(res), "FL-NET-009", silo="silo1"))
+    assert f["status"] == "fail" and "vnet-partner" in f["message"], f
