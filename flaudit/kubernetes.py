@@ -7,11 +7,17 @@ none of the cluster's network, so without this module every network question of 
 
 For AKS the nodes are VMSS instances in the agent pools' subnets (``agentPoolProfiles[].vnetSubnetID``, or the
 separate ``managedClusters/agentPools`` resources, which win by name); without ``vnetSubnetID`` AKS creates its
-own VNet in the node resource group (``properties.nodeResourceGroup``). :func:`cluster_for` resolves that to ONE
-subnet, which :class:`flaudit.model.Compute` then reports as the compute's subnet: the existing network rules
-(FL-NET-001..006, FL-PE-*) answer for the silo through their own logic, and :meth:`Cluster.subnet_evidence`
-names the cluster property that placed it. A cluster whose pools span several subnets is not placed (one
-compute, one subnet in the model): its network findings stay ``unknown`` rather than judging one pool.
+own VNet in the node resource group (``properties.nodeResourceGroup``). :func:`cluster_for` resolves every pool to
+its subnet (:attr:`Cluster.subnets`, one :class:`flaudit.model.NodeSubnet` per distinct subnet naming the pools
+there), and :attr:`flaudit.model.Compute.node_subnets` reports them as the compute's subnets. The Azure ML
+extension can schedule training pods on any pool (an instance type picks pools by nodeSelector, which ARM does not
+show) and system pods run on the system pool, so silo code and data can run in every one of those subnets: the
+existing network rules (FL-NET-001..006, FL-PE-*) judge each subnet through their own logic and combine
+worst-case (any fail fails naming the pool and subnet, else any unknown is unknown, else pass), and pools in
+several VNets put the silo in each of them (peering and private-endpoint questions are asked per VNet).
+:meth:`Cluster.subnet_evidence` names the pool property that placed each subnet. A cluster is not placed (its
+network findings ``unknown``) when a pool's ``vnetSubnetID`` is not a subnet id, when some pools name a subnet
+and others do not (such a pool's network cannot be told from ARM), or when the pools are not in the input.
 
 Egress follows ``networkProfile.outboundType``: ``loadBalancer`` (default), ``managedNATGateway`` and
 ``userAssignedNATGateway`` give the nodes a way to the Internet that only the subnet's NSG or route table can
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flaudit.arm import get_path, is_resource_id, name_of, norm, resource_group_id, subscription_of
+from flaudit.model import NodeSubnet
 
 MANAGED_CLUSTER = "microsoft.containerservice/managedclusters"
 AGENT_POOL = "microsoft.containerservice/managedclusters/agentpools"
@@ -88,8 +95,9 @@ class Cluster:
     kind: str
     raw: dict[str, Any] | None
     pools: list[AgentPool] = field(default_factory=list)
-    #: (subnet id as written, evidence) once placed; problem text when it cannot be placed.
-    placed: tuple[str, list[dict[str, Any]]] | None = None
+    #: Every subnet the nodes run in once placed (one entry per distinct subnet, naming its pools); problem text
+    #: when the cluster cannot be placed.
+    subnets: list[NodeSubnet] = field(default_factory=list)
     subnet_problem: str | None = None
 
     def prop(self, path: str, default: Any = None) -> Any:
@@ -99,15 +107,13 @@ class Cluster:
     def name(self) -> str:
         return name_of(self.id)
 
-    @property
-    def subnet_ref(self) -> str | None:
-        return self.placed[0] if self.placed else None
-
-    def subnet_evidence(self) -> list[dict[str, Any]]:
-        """Evidence naming the cluster properties that place the compute (and how its egress leaves)."""
+    def subnet_evidence(self, subnet_id: str | None = None) -> list[dict[str, Any]]:
+        """Evidence naming the cluster properties that place the compute (and how its egress leaves): for every
+        subnet, or with ``subnet_id`` for that one."""
         if self.raw is None:
             return [_prop(self.id, "id", None)]
-        ev = list(self.placed[1]) if self.placed else []
+        ev = [e for s in self.subnets if subnet_id is None or norm(s.subnet_id) == norm(subnet_id)
+              for e in s.evidence]
         if self.kind == "aks":
             ev.append(self.outbound_evidence())
         return ev
@@ -141,7 +147,7 @@ def _pools(cluster: dict[str, Any], inventory: Any) -> list[AgentPool]:
 
 
 def _place(c: Cluster, inventory: Any) -> None:
-    """Resolve the one subnet the cluster's nodes run in, or say why it cannot be named (fail closed)."""
+    """Resolve every subnet the cluster's nodes run in, or say why they cannot be named (fail closed)."""
     if not c.pools:
         c.subnet_problem = f"the agent pools of AKS cluster {c.name} are not in the input"
         return
@@ -158,13 +164,12 @@ def _place(c: Cluster, inventory: Any) -> None:
                             + ", ".join(p.name for p, _ in named) + " do")
         return
     if named:
-        distinct = sorted({norm(ref) for _, ref in named})
-        if len(distinct) > 1:
-            c.subnet_problem = (f"the agent pools of AKS cluster {c.name} run in {len(distinct)} subnets ("
-                                + ", ".join(name_of(s) for s in distinct) + "); flaudit judges one subnet per "
-                                "compute, so these are not evaluated")
-            return
-        c.placed = (named[0][1], [_prop(p.resource_id, p.path + "vnetSubnetID", ref) for p, ref in named])
+        by_subnet: dict[str, list[tuple[AgentPool, str]]] = {}
+        for p, ref in named:
+            by_subnet.setdefault(norm(ref), []).append((p, ref))
+        c.subnets = [NodeSubnet(group[0][1], tuple(p.name for p, _ in group),
+                                tuple(_prop(p.resource_id, p.path + "vnetSubnetID", ref) for p, ref in group))
+                     for _, group in sorted(by_subnet.items())]
         return
     # No vnetSubnetID: AKS created its own VNet in the node resource group.
     node_rg = c.prop("properties.nodeResourceGroup")
@@ -186,10 +191,10 @@ def _place(c: Cluster, inventory: Any) -> None:
                             f"the input holds {len(vnets)} VNet(s) with {len(subnets)} subnet(s) there (one of "
                             "each is needed to place the nodes)")
         return
-    c.placed = (subnets[0]["id"], [
+    c.subnets = [NodeSubnet(subnets[0]["id"], tuple(p.name for p in c.pools), (
         _prop(c.id, "properties.nodeResourceGroup", node_rg, default_assumed=assumed,
               default_note="missing means MC_<resource group>_<cluster>_<location> (AKS default)"),
-        _prop(subnets[0]["id"], "id", subnets[0]["id"])])
+        _prop(subnets[0]["id"], "id", subnets[0]["id"])))]
 
 
 def cluster_for(compute_raw: dict[str, Any], inventory: Any) -> Cluster | None:

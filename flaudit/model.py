@@ -37,6 +37,16 @@ class Identity:
                 "client_id": self.client_id, "kind": self.kind}
 
 
+@dataclass(frozen=True)
+class NodeSubnet:
+    """One subnet a compute's nodes run in: its id, the agent pools placed there (empty for a compute cluster's
+    own subnet) and the evidence naming the property that put them there."""
+
+    subnet_id: str
+    pools: tuple[str, ...] = ()
+    evidence: tuple[dict[str, Any], ...] = ()
+
+
 @dataclass
 class Compute:
     id: str
@@ -44,26 +54,57 @@ class Compute:
     raw: dict[str, Any]
     identities: list[Identity] = field(default_factory=list)
     #: For a Kubernetes compute, the cluster it attaches (:class:`flaudit.kubernetes.Cluster`, set by topology):
-    #: the agent pools' subnet is then the compute's subnet.
+    #: the agent pools' subnets are then the compute's subnets.
     cluster: Any = None
 
     @property
     def compute_type(self) -> str:
         return str(get_path(self.raw, "properties.computeType") or "")
 
+    @property
+    def _own_ref(self) -> Any:
+        return get_path(self.raw, "properties.properties.subnet.id") or None
+
+    @cached_property
+    def node_subnets(self) -> list[NodeSubnet]:
+        """Every subnet the compute's nodes run in: the one place that answers "where does this compute run".
+
+        A compute cluster (or a compute naming its own ``properties.properties.subnet.id``) runs in that one
+        subnet. A Kubernetes compute runs in every subnet of its AKS cluster's agent pools: the Azure ML extension
+        can schedule training pods on any pool (instance types pick pools by nodeSelector, which ARM does not
+        show) and system pods run on the system pool, so silo code and data can be in each of them. Network rules
+        judge each entry and combine worst-case (:func:`flaudit.rules._shared.each_placement`). Empty when no
+        subnet is placed (see :attr:`subnet_problem`)."""
+        own = self._own_ref
+        if own is None and self.cluster is not None:
+            return list(self.cluster.subnets)
+        if not is_resource_id(own, SUBNET_TYPE):
+            return []
+        from flaudit.findings import prop
+
+        return [NodeSubnet(own, (), (prop(self.id, "properties.properties.subnet.id", own),))]
+
+    @cached_property
+    def subnet_ids(self) -> list[str]:
+        """The ids of :attr:`node_subnets`, in order."""
+        return [s.subnet_id for s in self.node_subnets]
+
     @cached_property
     def subnet_ref(self) -> Any:
         """``properties.properties.subnet.id`` exactly as the payload gives it (None when absent); for a Kubernetes
-        compute without one, the subnet its AKS cluster's agent pools run in."""
-        own = get_path(self.raw, "properties.properties.subnet.id") or None
-        return own if own is not None or self.cluster is None else self.cluster.subnet_ref
+        compute without one, the subnet its AKS cluster's agent pools run in when there is exactly one."""
+        own = self._own_ref
+        if own is not None or self.cluster is None:
+            return own
+        return self.subnet_ids[0] if len(self.subnet_ids) == 1 else None
 
     @cached_property
     def subnet_id(self) -> str | None:
-        """The compute's subnet, only when its reference is a well-formed ARM subnet id. A reference that is
-        not one (Microsoft's own examples use ``"test-subnet-resource-id"``) places the compute nowhere: see
-        :attr:`subnet_problem`, which makes its network findings unknown instead of passing or grouping
-        computes by an arbitrary string."""
+        """The compute's subnet when it runs in exactly one, and only when its reference is a well-formed ARM
+        subnet id. A reference that is not one (Microsoft's own examples use ``"test-subnet-resource-id"``)
+        places the compute nowhere: see :attr:`subnet_problem`, which makes its network findings unknown instead
+        of passing or grouping computes by an arbitrary string. A compute in several subnets has none here:
+        read :attr:`subnet_ids`."""
         ref = self.subnet_ref
         return ref if is_resource_id(ref, SUBNET_TYPE) else None
 
@@ -78,19 +119,25 @@ class Compute:
         return (f"its subnet reference {ref!r} (properties.properties.subnet.id) is not an ARM subnet id "
                 "(/subscriptions/.../providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>)")
 
-    def subnet_evidence(self) -> list[dict[str, Any]]:
+    def subnet_evidence(self, subnet_id: str | None = None) -> list[dict[str, Any]]:
         """Evidence naming the property that places the compute: its own subnet reference, or the attached
-        cluster's ``properties.resourceId`` and the cluster properties (agent pool ``vnetSubnetID``...)."""
+        cluster's ``properties.resourceId`` and the cluster properties (agent pool ``vnetSubnetID``...); with
+        ``subnet_id``, only what places the compute in that one subnet."""
         from flaudit.findings import prop
 
-        if self.cluster is not None and get_path(self.raw, "properties.properties.subnet.id") is None:
-            return [prop(self.id, "properties.resourceId", self.cluster.id)] + self.cluster.subnet_evidence()
+        if self.cluster is not None and self._own_ref is None:
+            return [prop(self.id, "properties.resourceId", self.cluster.id)] + self.cluster.subnet_evidence(subnet_id)
         return [prop(self.id, "properties.properties.subnet.id", self.subnet_ref)]
 
     @cached_property
     def vnet_id(self) -> str | None:
         s = self.subnet_id
         return norm(parent_id(s)) if s else None
+
+    @cached_property
+    def vnet_ids(self) -> list[str]:
+        """Every VNet the compute's nodes run in (lower case, sorted)."""
+        return sorted({norm(parent_id(s)) for s in self.subnet_ids})
 
     @property
     def workspace_id(self) -> str:
@@ -105,6 +152,7 @@ class Compute:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "compute_type": self.compute_type,
                 "subnet_id": self.subnet_id, "vnet_id": self.vnet_id,
+                "subnet_ids": list(self.subnet_ids), "vnet_ids": list(self.vnet_ids),
                 "identities": [i.to_dict() for i in self.identities],
                 "cluster": ({"id": self.cluster.id, "kind": self.cluster.kind} if self.cluster is not None else None)}
 
@@ -200,7 +248,7 @@ class Member:
 
     @property
     def vnet_ids(self) -> list[str]:
-        return sorted({c.vnet_id for c in self.computes if c.vnet_id})
+        return sorted({v for c in self.computes for v in c.vnet_ids})
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "computes": [c.to_dict() for c in self.computes],

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, name_of, norm
 from flaudit.findings import note, prop
-from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, compute_placement, vnet_of
+from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, compute_placements, vnet_of
 from flaudit.nsg import EXFIL_TAGS, TagEgress, classify_addresses, effective, service_tag_egress
 from flaudit.paths import Hop, Path
 
@@ -565,10 +565,15 @@ def silo_network_paths(d: Deployment) -> Iterable[Path]:
 def _egress_paths(d: Deployment, silo: Silo, c: Compute) -> Iterator[Path]:
     """FL-NET-005's open egress of one silo compute as paths: the Internet (no private network, an
     AllowInternetOutbound managed network, an NSG or route that lets it out), managed-network rules that
-    re-open egress, and multi-tenant service egress no policy confines."""
-    p = compute_placement(c, d.inventory)
-    here = Hop(f"compute {c.name} runs {'in subnet ' + name_of(p.subnet_id) if p.subnet_id else 'in ' + p.kind}",
-               c.id)
+    re-open egress, and multi-tenant service egress no policy confines; from every subnet the compute runs in."""
+    for p in compute_placements(c, d.inventory):
+        yield from _placement_egress_paths(d, silo, c, p)
+
+
+def _placement_egress_paths(d: Deployment, silo: Silo, c: Compute, p: Any) -> Iterator[Path]:
+    pools = f" (agent pool{'s' if len(p.pools) > 1 else ''} {', '.join(p.pools)})" if p.pools else ""
+    here = Hop(f"compute {c.name} runs {'in subnet ' + name_of(p.subnet_id) if p.subnet_id else 'in ' + p.kind}"
+               + pools, c.id)
     internet = ("Internet", "the Internet", "external")
     if p.kind == "none":
         yield Path("network", silo.name, c.id, *internet,

@@ -593,6 +593,8 @@ class Placement:
     kind: str
     subnet_id: str | None = None
     workspace_id: str = ""
+    #: For ``vnet``: the AKS agent pools whose nodes sit in ``subnet_id`` (empty for a compute's own subnet).
+    pools: tuple[str, ...] = ()
     workspace: dict[str, Any] | None = None
     isolation_mode: str = "Disabled"
     mode_default_assumed: bool = False
@@ -616,21 +618,24 @@ def managed_isolation_mode(workspace: dict[str, Any] | None) -> tuple[str, bool]
     return (str(mode), False) if mode else ("Disabled", True)
 
 
-def compute_placement(compute: Any, inventory: Any) -> Placement:
-    """Placement of a :class:`flaudit.model.Compute`: its subnet wins; otherwise its workspace's managed network."""
-    if compute.subnet_id:
-        return Placement("vnet", subnet_id=compute.subnet_id, workspace_id=compute.workspace_id)
+def compute_placements(compute: Any, inventory: Any) -> list[Placement]:
+    """Placements of a :class:`flaudit.model.Compute`, one per subnet its nodes run in
+    (:attr:`~flaudit.model.Compute.node_subnets`: one for a compute cluster, one per agent-pool subnet for an AKS
+    cluster); without a subnet, the one placement its workspace's managed network (or nothing) gives it."""
+    if compute.node_subnets:
+        return [Placement("vnet", subnet_id=s.subnet_id, workspace_id=compute.workspace_id, pools=s.pools)
+                for s in compute.node_subnets]
     if getattr(compute, "subnet_problem", None):  # a subnet is named, but not as an ARM subnet id: fail closed
-        return Placement("unknown", workspace_id=compute.workspace_id, reason=compute.subnet_problem)
+        return [Placement("unknown", workspace_id=compute.workspace_id, reason=compute.subnet_problem)]
     if compute.compute_type.lower() not in ("amlcompute", "computeinstance"):
-        return Placement("attached", workspace_id=compute.workspace_id)
+        return [Placement("attached", workspace_id=compute.workspace_id)]
     ws = inventory.get(compute.workspace_id) if compute.workspace_id else None
     if ws is None:
-        return Placement("unknown", workspace_id=compute.workspace_id)
+        return [Placement("unknown", workspace_id=compute.workspace_id)]
     mode, assumed = managed_isolation_mode(ws)
     kind = "managed" if mode.lower() in MANAGED_MODES else "none"
-    return Placement(kind, workspace_id=ws.get("id", compute.workspace_id), workspace=ws, isolation_mode=mode,
-                     mode_default_assumed=assumed)
+    return [Placement(kind, workspace_id=ws.get("id", compute.workspace_id), workspace=ws, isolation_mode=mode,
+                      mode_default_assumed=assumed)]
 
 
 #: Service tags that stand for the whole Internet (or every Azure customer's addresses) as a destination.

@@ -2,8 +2,9 @@
 
 The network questions a Kubernetes silo shares with a compute cluster (subnet, NSG, node public IPs, egress,
 private endpoints) are answered by FL-NET-* and FL-PE-* through :mod:`flaudit.kubernetes` placing the compute in
-its agent pools' subnet. These rules judge the rest: the cluster's API server and local accounts, the Azure ML
-extension's settings, and an Arc-connected cluster's link to Azure.
+its agent pools' subnets (each judged, worst case: :func:`flaudit.rules._shared.each_placement`). These rules
+judge the rest: the cluster's API server and local accounts, the Azure ML extension's settings, and an
+Arc-connected cluster's link to Azure.
 """
 
 from __future__ import annotations

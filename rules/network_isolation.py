@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flaudit.rules._shared import placement_of, silo_computes, unresolved
+from flaudit.rules._shared import each_placement, silo_computes, unresolved
 
 from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
@@ -17,7 +17,7 @@ from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, 
 from flaudit.kubernetes import node_public_ip
 from flaudit.model import Compute, Deployment, Silo
 from flaudit.netreach import SEP_DOCS, Egress, egress_of, member_reach, silo_ingress, silo_vnets
-from flaudit.network import VNET, managed_open_egress, reopened_egress_finding_parts, vnet_of
+from flaudit.network import VNET, Placement, managed_open_egress, reopened_egress_finding_parts, vnet_of
 from flaudit.nsg import effective
 
 AML_VNET_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-secure-training-vnet"
@@ -56,17 +56,19 @@ def each_customer_subnet(d: Deployment, outside: str, judge: Callable[[Silo, Com
         if c is None:
             yield unresolved(silo)
             continue
-        p = placement_of(d, c)
-        if p.kind == "unknown" and p.reason:  # a subnet is named but cannot be placed: its controls are unknown
-            yield Unknown(c.id, f"Compute {c.name}: {p.reason}, so its subnet cannot be evaluated.",
-                          silo=silo.name, evidence=c.subnet_evidence())
-            continue
-        if p.kind != "vnet" or not p.subnet_id:
-            yield NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); {outside}",
-                                silo=silo.name)
-            continue
-        missing = _subnet_unreadable(d, silo, c, p.subnet_id)
-        yield missing if missing else judge(silo, c, p.subnet_id)
+        yield from each_placement(d, c, lambda p, silo=silo, c=c: [_customer_subnet(d, silo, c, p, outside, judge)])
+
+
+def _customer_subnet(d: Deployment, silo: Silo, c: Compute, p: Placement, outside: str,
+                     judge: Callable[[Silo, Compute, str], Finding]) -> Finding:
+    if p.kind == "unknown" and p.reason:  # a subnet is named but cannot be placed: its controls are unknown
+        return Unknown(c.id, f"Compute {c.name}: {p.reason}, so its subnet cannot be evaluated.",
+                       silo=silo.name, evidence=c.subnet_evidence())
+    if p.kind != "vnet" or not p.subnet_id:
+        return NotApplicable(c.id, f"Compute {c.name} is not in a customer subnet ({p.kind}); {outside}",
+                             silo=silo.name)
+    missing = _subnet_unreadable(d, silo, c, p.subnet_id)
+    return missing if missing else judge(silo, c, p.subnet_id)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -99,33 +101,35 @@ def compute_in_private_network(d: Deployment) -> Iterable[Finding]:
         if c is None:
             yield unresolved(silo)
             continue
-        p = placement_of(d, c)
-        if p.kind == "vnet":
-            yield Pass(c.id, f"Compute {c.name} runs in subnet {name_of(p.subnet_id or '')} of VNet "
-                       f"{name_of(vnet_of(p.subnet_id))}.", silo=silo.name,
+        yield from each_placement(d, c, lambda p, silo=silo, c=c: [_private_network(silo, c, p)])
+
+
+def _private_network(silo: Silo, c: Compute, p: Placement) -> Finding:
+    if p.kind == "vnet":
+        return Pass(c.id, f"Compute {c.name} runs in subnet {name_of(p.subnet_id or '')} of VNet "
+                    f"{name_of(vnet_of(p.subnet_id))}.", silo=silo.name,
+                    evidence=c.subnet_evidence(p.subnet_id))
+    if p.kind == "managed":
+        ev = [prop(c.id, "properties.properties.subnet.id", None), p.mode_evidence()]
+        if p.isolation_mode.lower() == "allowinternetoutbound":
+            ev.append(note("AllowInternetOutbound isolates the compute from inbound traffic but does not "
+                           "control egress (see FL-NET-005)"))
+        return Pass(c.id, f"Compute {c.name} runs in the workspace managed network ({p.isolation_mode}).",
+                    silo=silo.name, evidence=ev)
+    if p.kind == "unknown" and p.reason:
+        return Unknown(c.id, f"Compute {c.name}: {p.reason}, so where it runs is unknown.", silo=silo.name,
                        evidence=c.subnet_evidence())
-        elif p.kind == "managed":
-            ev = [prop(c.id, "properties.properties.subnet.id", None), p.mode_evidence()]
-            if p.isolation_mode.lower() == "allowinternetoutbound":
-                ev.append(note("AllowInternetOutbound isolates the compute from inbound traffic but does not "
-                               "control egress (see FL-NET-005)"))
-            yield Pass(c.id, f"Compute {c.name} runs in the workspace managed network ({p.isolation_mode}).",
-                       silo=silo.name, evidence=ev)
-        elif p.kind == "unknown" and p.reason:
-            yield Unknown(c.id, f"Compute {c.name}: {p.reason}, so where it runs is unknown.", silo=silo.name,
-                          evidence=c.subnet_evidence())
-        elif p.kind == "unknown":
-            yield Unknown(c.id, f"Compute {c.name} has no subnet and its workspace {p.workspace_id} is not in the "
-                          "input, so whether it runs in a managed network is unknown.", silo=silo.name,
-                          evidence=[prop(c.id, "properties.properties.subnet.id", None)])
-        elif p.kind == "attached":
-            yield Unknown(c.id, f"Compute {c.name} is an attached {c.compute_type or 'compute'}: its network "
-                          "placement is configured outside Azure ML and was not evaluated.", silo=silo.name,
-                          evidence=[prop(c.id, "properties.computeType", c.compute_type)])
-        else:
-            yield Fail(c.id, f"Compute {c.name} runs in no virtual network: no subnet, and the workspace "
-                       f"managed network is {p.isolation_mode}.", silo=silo.name,
-                       evidence=[prop(c.id, "properties.properties.subnet.id", None), p.mode_evidence()])
+    if p.kind == "unknown":
+        return Unknown(c.id, f"Compute {c.name} has no subnet and its workspace {p.workspace_id} is not in the "
+                       "input, so whether it runs in a managed network is unknown.", silo=silo.name,
+                       evidence=[prop(c.id, "properties.properties.subnet.id", None)])
+    if p.kind == "attached":
+        return Unknown(c.id, f"Compute {c.name} is an attached {c.compute_type or 'compute'}: its network "
+                       "placement is configured outside Azure ML and was not evaluated.", silo=silo.name,
+                       evidence=[prop(c.id, "properties.computeType", c.compute_type)])
+    return Fail(c.id, f"Compute {c.name} runs in no virtual network: no subnet, and the workspace "
+                f"managed network is {p.isolation_mode}.", silo=silo.name,
+                evidence=[prop(c.id, "properties.properties.subnet.id", None), p.mode_evidence()])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -327,88 +331,92 @@ def egress_blocked(d: Deployment) -> Iterable[Finding]:
         if c is None:
             yield unresolved(silo)
             continue
-        p = placement_of(d, c)
-        if p.kind == "managed":
-            approved_only = p.isolation_mode.lower() == "allowonlyapprovedoutbound"
-            reopened = managed_open_egress(d.inventory.get(p.workspace_id)) if approved_only else []
-            if reopened:
-                text, ev = reopened_egress_finding_parts(p.workspace_id or "", reopened)
-                yield Fail(c.id, f"Compute {c.name}: {text}", silo=silo.name, evidence=[p.mode_evidence()] + ev)
-            elif approved_only:
-                yield Pass(c.id, f"Compute {c.name}: the managed network allows only approved outbound traffic.",
-                           silo=silo.name, evidence=[p.mode_evidence()])
-            else:
-                yield Fail(c.id, f"Compute {c.name}: the managed network allows all outbound Internet traffic "
-                           f"({p.isolation_mode}).", silo=silo.name, evidence=[p.mode_evidence()])
-            continue
-        if p.kind in ("unknown", "attached"):
-            why = (p.why_unknown if p.kind == "unknown" else
-                   f"it is an attached {c.compute_type or 'compute'} whose network Azure ML does not describe")
-            yield Unknown(c.id, f"Compute {c.name}: {why}, so its egress is unknown.", silo=silo.name)
-            continue
-        if p.kind == "none" or not p.subnet_id:
-            yield Fail(c.id, f"Compute {c.name} runs in no private network: nothing restricts its outbound "
-                       "traffic.", silo=silo.name, evidence=[prop(c.id, "properties.properties.subnet.id", None),
-                                                            p.mode_evidence()])
-            continue
-        missing = _subnet_unreadable(d, silo, c, p.subnet_id)
-        if missing:
-            yield missing
-            continue
-        route, route_ev, egress = egress_of(d, silo, p.subnet_id)
-        if route == "controlled":
-            status, tail, sev = _service_egress_verdict(c, silo, egress)
-            if status == "pass":
-                yield Pass(c.id, f"Compute {c.name}: Internet-bound traffic from subnet {name_of(p.subnet_id)} is "
-                           "routed away from the Internet.", silo=silo.name, evidence=route_ev + sev)
-            else:
-                make = Fail if status == "fail" else Unknown
-                yield make(c.id, f"Compute {c.name}: Internet-bound traffic is routed to an appliance, but service "
-                           f"endpoint traffic bypasses it: {tail}.", silo=silo.name, evidence=route_ev + sev)
-            continue
-        if route == "leaks":
-            yield Fail(c.id, f"Compute {c.name}: the route table sends some public prefixes straight to the "
-                       "Internet, bypassing the 0.0.0.0/0 appliance route.", silo=silo.name, evidence=route_ev)
-            continue
-        eff = effective(d.network, p.subnet_id)
-        if eff.missing or eff.outbound.problems:
-            yield Unknown(c.id, f"Outbound filtering of subnet {name_of(p.subnet_id)} cannot be evaluated: "
-                          + "; ".join(eff.outbound.problems) + ".", silo=silo.name,
-                          evidence=[note(x) for x in eff.outbound.problems] + route_ev)
-            continue
-        if not eff.has_nsg:
-            result: Finding = Fail(c.id, f"Compute {c.name}: subnet {name_of(p.subnet_id)} has no NSG and no "
-                                   "egress route control: outbound Internet traffic is allowed.", silo=silo.name,
-                                   evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)]
-                                   + route_ev)
-        elif eff.outbound.open:
-            ports = eff.outbound.describe()
-            ev = eff.outbound.evidence() + route_ev
-            if eff.outbound.defaults_assumed:
-                ev.append(note("the NSG payload has no defaultSecurityRules; Azure's defaults were assumed"))
-            result = Fail(c.id, f"Compute {c.name} can send traffic to the Internet: {ports}.", silo=silo.name,
-                          evidence=ev)
+        yield from each_placement(d, c, lambda p, silo=silo, c=c: _egress(d, silo, c, p))
+
+
+def _egress(d: Deployment, silo: Silo, c: Compute, p: Placement) -> Iterator[Finding]:
+    """FL-NET-005's one finding for the compute at one placement."""
+    if p.kind == "managed":
+        approved_only = p.isolation_mode.lower() == "allowonlyapprovedoutbound"
+        reopened = managed_open_egress(d.inventory.get(p.workspace_id)) if approved_only else []
+        if reopened:
+            text, ev = reopened_egress_finding_parts(p.workspace_id or "", reopened)
+            yield Fail(c.id, f"Compute {c.name}: {text}", silo=silo.name, evidence=[p.mode_evidence()] + ev)
+        elif approved_only:
+            yield Pass(c.id, f"Compute {c.name}: the managed network allows only approved outbound traffic.",
+                       silo=silo.name, evidence=[p.mode_evidence()])
         else:
-            denied = ("outbound Internet traffic is denied by NSG rule(s) "
-                      + ", ".join(f"{r.name} ({r.priority})" for r in eff.outbound.deciding_denies))
-            status, tail, sev = _service_egress_verdict(c, silo, egress)
-            ev = eff.outbound.evidence() + sev
-            if status == "pass":
-                yield Pass(c.id, f"Compute {c.name}: {denied}.", silo=silo.name, evidence=ev)
-                continue
-            result = (Fail if status == "fail" else Unknown)(
-                c.id, f"Compute {c.name}: {denied}, but data can still leave for services any customer can own: "
-                f"{tail}.", silo=silo.name, evidence=ev)
-        if route == "missing":  # the unread route table might block what the NSG allows
-            yield Unknown(c.id, result.message + " The subnet's route table is not in the input and may route "
-                          "egress to a firewall.", silo=silo.name, evidence=result.evidence)
+            yield Fail(c.id, f"Compute {c.name}: the managed network allows all outbound Internet traffic "
+                       f"({p.isolation_mode}).", silo=silo.name, evidence=[p.mode_evidence()])
+        return
+    if p.kind in ("unknown", "attached"):
+        why = (p.why_unknown if p.kind == "unknown" else
+               f"it is an attached {c.compute_type or 'compute'} whose network Azure ML does not describe")
+        yield Unknown(c.id, f"Compute {c.name}: {why}, so its egress is unknown.", silo=silo.name)
+        return
+    if p.kind == "none" or not p.subnet_id:
+        yield Fail(c.id, f"Compute {c.name} runs in no private network: nothing restricts its outbound "
+                   "traffic.", silo=silo.name, evidence=[prop(c.id, "properties.properties.subnet.id", None),
+                                                        p.mode_evidence()])
+        return
+    missing = _subnet_unreadable(d, silo, c, p.subnet_id)
+    if missing:
+        yield missing
+        return
+    route, route_ev, egress = egress_of(d, silo, p.subnet_id)
+    if route == "controlled":
+        status, tail, sev = _service_egress_verdict(c, silo, egress)
+        if status == "pass":
+            yield Pass(c.id, f"Compute {c.name}: Internet-bound traffic from subnet {name_of(p.subnet_id)} is "
+                       "routed away from the Internet.", silo=silo.name, evidence=route_ev + sev)
         else:
-            yield result
+            make = Fail if status == "fail" else Unknown
+            yield make(c.id, f"Compute {c.name}: Internet-bound traffic is routed to an appliance, but service "
+                       f"endpoint traffic bypasses it: {tail}.", silo=silo.name, evidence=route_ev + sev)
+        return
+    if route == "leaks":
+        yield Fail(c.id, f"Compute {c.name}: the route table sends some public prefixes straight to the "
+                   "Internet, bypassing the 0.0.0.0/0 appliance route.", silo=silo.name, evidence=route_ev)
+        return
+    eff = effective(d.network, p.subnet_id)
+    if eff.missing or eff.outbound.problems:
+        yield Unknown(c.id, f"Outbound filtering of subnet {name_of(p.subnet_id)} cannot be evaluated: "
+                      + "; ".join(eff.outbound.problems) + ".", silo=silo.name,
+                      evidence=[note(x) for x in eff.outbound.problems] + route_ev)
+        return
+    if not eff.has_nsg:
+        result: Finding = Fail(c.id, f"Compute {c.name}: subnet {name_of(p.subnet_id)} has no NSG and no "
+                               "egress route control: outbound Internet traffic is allowed.", silo=silo.name,
+                               evidence=[prop(p.subnet_id, "properties.networkSecurityGroup.id", None)]
+                               + route_ev)
+    elif eff.outbound.open:
+        ports = eff.outbound.describe()
+        ev = eff.outbound.evidence() + route_ev
+        if eff.outbound.defaults_assumed:
+            ev.append(note("the NSG payload has no defaultSecurityRules; Azure's defaults were assumed"))
+        result = Fail(c.id, f"Compute {c.name} can send traffic to the Internet: {ports}.", silo=silo.name,
+                      evidence=ev)
+    else:
+        denied = ("outbound Internet traffic is denied by NSG rule(s) "
+                  + ", ".join(f"{r.name} ({r.priority})" for r in eff.outbound.deciding_denies))
+        status, tail, sev = _service_egress_verdict(c, silo, egress)
+        ev = eff.outbound.evidence() + sev
+        if status == "pass":
+            yield Pass(c.id, f"Compute {c.name}: {denied}.", silo=silo.name, evidence=ev)
+            return
+        result = (Fail if status == "fail" else Unknown)(
+            c.id, f"Compute {c.name}: {denied}, but data can still leave for services any customer can own: "
+            f"{tail}.", silo=silo.name, evidence=ev)
+    if route == "missing":  # the unread route table might block what the NSG allows
+        yield Unknown(c.id, result.message + " The subnet's route table is not in the input and may route "
+                      "egress to a firewall.", silo=silo.name, evidence=result.evidence)
+    else:
+        yield result
 
 
 # ----------------------------------------------------------------------------------------------------------
 def _silo_vnets(silo: Silo) -> list[str]:
-    return sorted({vnet_of(c.subnet_id) for c in silo.computes if c.subnet_id})
+    return sorted({vnet_of(sid) for c in silo.computes for sid in c.subnet_ids})
 
 
 def _peering_evidence(peerings: list[Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from flaudit.rules._shared import placement_of, silo_computes, unresolved
+from flaudit.rules._shared import each_placement, placements_of, silo_computes, unresolved
 
 from flaudit.arm import get_path, name_of
 from flaudit.engine import Remediation, rule
@@ -284,7 +284,7 @@ def each_compute_to_own_storage(d: Deployment,
         if st is None:
             yield _unresolved_storage(silo)
             continue
-        yield from judge(silo, c, st, placement_of(d, c))
+        yield from each_placement(d, c, lambda p, silo=silo, c=c, st=st: judge(silo, c, st, p))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -340,7 +340,7 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
                 continue
             links, why = endpoint_links(d, st.raw, group)
             approved = [lk for lk in links if lk.approved and lk.has_group(group)]
-            ev = c.subnet_evidence() + _link_evidence(approved, st.id)
+            ev = c.subnet_evidence(p.subnet_id) + _link_evidence(approved, st.id)
             if not approved:
                 if why:
                     yield Unknown(c.id, f"Compute {c.name}: {group} private endpoints of {st.name} cannot be "
@@ -616,21 +616,21 @@ def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
     from flaudit.network import PEERING
 
     # one pass over every silo compute: where it sits (indexes keep the rule linear in the number of silos)
-    by_vnet: dict[str, list[tuple[Silo, Any]]] = {}
+    by_vnet: dict[str, list[tuple[Silo, Any, str]]] = {}
     managed: dict[str, list[tuple[Silo, Any, Any]]] = {}  # workspace id -> computes in its managed network
     undecided: list[tuple[Silo, str]] = []
     for other, c in silo_computes(d):
         if c is None:
             undecided.append((other, f"silo {other.name}: compute not resolved"))
             continue
-        p = placement_of(d, c)
-        if p.kind == "vnet" and p.subnet_id:
-            by_vnet.setdefault(vnet_of(p.subnet_id), []).append((other, c))
-        elif p.kind == "managed":
-            managed.setdefault(p.workspace_id.lower(), []).append((other, c, p))
-        elif p.kind in ("unknown", "attached"):
-            undecided.append((other, f"silo {other.name}: compute {c.name}'s network placement is unknown "
-                                     f"({p.why_unknown if p.kind == 'unknown' else p.kind})"))
+        for p in placements_of(d, c):  # every subnet the compute runs in (each AKS agent pool's)
+            if p.kind == "vnet" and p.subnet_id:
+                by_vnet.setdefault(vnet_of(p.subnet_id), []).append((other, c, p.subnet_id))
+            elif p.kind == "managed":
+                managed.setdefault(p.workspace_id.lower(), []).append((other, c, p))
+            elif p.kind in ("unknown", "attached"):
+                undecided.append((other, f"silo {other.name}: compute {c.name}'s network placement is unknown "
+                                         f"({p.why_unknown if p.kind == 'unknown' else p.kind})"))
     unread = {v for v in by_vnet if v not in d.network.vnets}
 
     for silo in d.silos:
@@ -661,16 +661,16 @@ def other_silos_cannot_reach_endpoints(d: Deployment) -> Iterable[Finding]:
             if vb in unread or vb not in d.network.vnets or d.inventory.unreadable_for(PEERING, vb):
                 candidates |= unread if vb not in d.network.vnets else set(by_vnet)
             for va in sorted(candidates):
-                for other, c in by_vnet.get(va, []):
+                for other, c, sid in by_vnet.get(va, []):
                     if other is silo:
                         continue
-                    reach = d.network.reach(c.subnet_id, lk.subnet_id)
+                    reach = d.network.reach(sid, lk.subnet_id)
                     if reach.result == "yes":
                         how = "same VNet" if reach.how == "same-vnet" else "peering " + ", ".join(
                             name_of(pr.id) for pr in reach.peerings)
                         paths.append({"kind": "network-path",
                                       "path_kind": "private-endpoint" if reach.how == "same-vnet" else "peering",
-                                      "source": c.subnet_id,
+                                      "source": sid,
                                       "detail": f"silo {other.name} compute {c.name} reaches endpoint "
                                                 f"{name_of(lk.pe_id)} of {st.name} ({how})"})
                     elif reach.result == "unknown":

@@ -87,6 +87,13 @@ def each_compute(d: Deployment, judge: Callable[[Compute], Verdict]) -> Iterator
             yield v.finding(c.id, f"{m.name}: compute {c.name}: {v.message}", silo=silo)
 
 
+def _subnet_evidence(c: Compute) -> list[dict[str, Any]]:
+    """What places the compute in its subnet(s): its own subnet reference, or its cluster's agent pools."""
+    if c.cluster is not None:
+        return c.subnet_evidence()
+    return [prop(c.id, "properties.properties.subnet.id", c.subnet_id)]
+
+
 def _dependency(d: Deployment, ws: Workspace, path: str, rtype: str, label: str
                 ) -> tuple[dict[str, Any] | None, Finding | None]:
     """The resource the workspace references at ``path``, or the finding that says why it cannot be judged.
@@ -327,7 +334,7 @@ def managed_network_mode(d: Deployment) -> Iterable[Finding]:
             yield Unknown(ws.id, f"Workspace {ws.name}: managed network is disabled and no silo was found to "
                           "check for customer VNets.", evidence=[ev])
             return
-        bare = [c for s in d.silos for c in s.computes if not c.subnet_id]
+        bare = [c for s in d.silos for c in s.computes if not c.subnet_ids]
         unresolved = [s.name for s in d.silos if not s.computes]
         evidence = [ev] + [prop(c.id, "properties.properties.subnet.id", None) for c in bare]
         if bare:
@@ -342,8 +349,8 @@ def managed_network_mode(d: Deployment) -> Iterable[Finding]:
             yield NotApplicable(ws.id, f"Workspace {ws.name}: managed network is disabled; every silo compute "
                                 "runs in a customer VNet subnet, whose isolation and egress the "
                                 "network-isolation rules check.",
-                                evidence=evidence + [prop(c.id, "properties.properties.subnet.id", c.subnet_id)
-                                                     for s in d.silos for c in s.computes])
+                                evidence=evidence + [e for s in d.silos for c in s.computes
+                                                     for e in _subnet_evidence(c)])
     else:
         yield Unknown(ws.id, f"Workspace {ws.name}: managed network isolation mode {mode!r} is not understood.",
                       evidence=[ev])

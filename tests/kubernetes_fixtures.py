@@ -152,3 +152,114 @@ def aks_silo(resources: list[dict[str, Any]], silo: str = "silo1", *, extension:
         resources.append(rt)
         subnet["properties"]["routeTable"] = {"id": rt["id"]}
     return cl
+
+
+# -- agent pools in several subnets ------------------------------------------------------------------------------
+def agent_pool_profile(name: str, subnet_id: str | None, *, mode: str = "User", node_public_ip: bool = False
+                       ) -> dict[str, Any]:
+    """An ``agentPoolProfiles[]`` entry (ManagedClustersGet.json's shape) for a user pool, e.g. a GPU pool."""
+    pool: dict[str, Any] = {"name": name, "count": 2, "vmSize": "Standard_NC6s_v3", "maxPods": 110, "osType": "Linux",
+                            "type": "VirtualMachineScaleSets", "mode": mode, "provisioningState": "Succeeded",
+                            "orchestratorVersion": "1.31.2", "currentOrchestratorVersion": "1.31.2",
+                            "enableNodePublicIP": node_public_ip}
+    if subnet_id:
+        pool["vnetSubnetID"] = subnet_id
+    return pool
+
+
+def agent_pool_resource(cluster: dict[str, Any], name: str, subnet_id: str, *, node_public_ip: bool = False
+                        ) -> dict[str, Any]:
+    """A separate ``managedClusters/agentPools`` resource (AgentPoolsGet.json's shape, with vnetSubnetID and
+    enableNodePublicIP, documented pool properties, and the type a list response carries)."""
+    return {"id": f"{cluster['id']}/agentPools/{name}", "name": name,
+            "type": "Microsoft.ContainerService/managedClusters/agentPools",
+            "properties": {"provisioningState": "Succeeded", "count": 2, "vmSize": "Standard_NC6s_v3", "maxPods": 110,
+                           "osType": "Linux", "mode": "User", "orchestratorVersion": "1.31.2",
+                           "currentOrchestratorVersion": "1.31.2", "vnetSubnetID": subnet_id,
+                           "enableNodePublicIP": node_public_ip}}
+
+
+def vnet_of_silo(resources: list[dict[str, Any]], silo: str) -> dict[str, Any]:
+    return next(r for r in resources if r["type"] == "Microsoft.Network/virtualNetworks" and r["name"] == f"vnet-{silo}")
+
+
+def add_subnet(vnet: dict[str, Any], name: str, prefix: str, *, like: dict[str, Any] | None = None,
+               nsg_id: str | None = None) -> dict[str, Any]:
+    """Add a subnet to ``vnet`` (SubnetGet.json's shape): the NSG and route table of ``like`` unless ``nsg_id``
+    names another NSG (``""``: no NSG)."""
+    props: dict[str, Any] = {"addressPrefix": prefix, "provisioningState": "Succeeded",
+                             "privateEndpointNetworkPolicies": "Disabled",
+                             "privateLinkServiceNetworkPolicies": "Enabled"}
+    base = (like or {}).get("properties", {})
+    for key in ("networkSecurityGroup", "routeTable"):
+        if key in base:
+            props[key] = dict(base[key])
+    if nsg_id is not None:
+        props.pop("networkSecurityGroup", None)
+        if nsg_id:
+            props["networkSecurityGroup"] = {"id": nsg_id}
+    subnet = {"id": f"{vnet['id']}/subnets/{name}", "name": name, "type": "Microsoft.Network/virtualNetworks/subnets",
+              "properties": props}
+    vnet["properties"]["subnets"].append(subnet)
+    return subnet
+
+
+def open_egress_nsg(resources: list[dict[str, Any]], silo: str, name: str) -> dict[str, Any]:
+    """A copy of ``nsg-<silo>`` (NetworkSecurityGroupGet.json's shape) whose outbound Internet deny is replaced by
+    an explicit Allow to Internet: the subnet behind it can send data anywhere."""
+    import copy
+
+    base = next(r for r in resources if r["type"] == "Microsoft.Network/networkSecurityGroups"
+                and r["name"] == f"nsg-{silo}")
+    nsg = copy.deepcopy(base)
+    old_id, nsg["id"], nsg["name"] = base["id"], base["id"].rsplit("/", 1)[0] + "/" + name, name
+    props = nsg["properties"]
+    props["securityRules"] = [r for r in props["securityRules"] if r["name"] != "DenyInternetOutbound"]
+    props["securityRules"].append({
+        "id": f"{nsg['id']}/securityRules/AllowInternetOutbound", "name": "AllowInternetOutbound",
+        "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+        "properties": {"provisioningState": "Succeeded", "protocol": "*", "sourcePortRange": "*",
+                       "destinationPortRange": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": "Internet",
+                       "access": "Allow", "priority": 100, "direction": "Outbound"}})
+    for rule in props["securityRules"] + props.get("defaultSecurityRules", []):
+        rule["id"] = rule["id"].replace(old_id, nsg["id"])
+    props.pop("subnets", None)
+    resources.append(nsg)
+    return nsg
+
+
+def peering(vnet: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]:
+    """A Connected peering (VirtualNetworkPeeringGet.json's shape) from ``vnet`` to ``remote``."""
+    name = f"peer-{vnet['name']}-to-{remote['name']}"
+    return {"id": f"{vnet['id']}/virtualNetworkPeerings/{name}", "name": name,
+            "type": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+            "properties": {"provisioningState": "Succeeded", "peeringState": "Connected",
+                           "peeringSyncLevel": "FullyInSync", "remoteVirtualNetwork": {"id": remote["id"]},
+                           "remoteAddressSpace": {"addressPrefixes": list(remote["properties"]["addressSpace"]
+                                                                          ["addressPrefixes"])},
+                           "allowVirtualNetworkAccess": True, "allowForwardedTraffic": False,
+                           "allowGatewayTransit": False, "useRemoteGateways": False}}
+
+
+def second_vnet(resources: list[dict[str, Any]], silo: str, name: str, prefix: str, *, peered: bool = True,
+                dns: bool = True) -> dict[str, Any]:
+    """A second VNet for ``silo`` (VirtualNetworkGet.json's shape) with one subnet (``snet-<name>``) behind the
+    silo's NSG and route table; ``peered``: Connected peerings both ways with ``vnet-<silo>``; ``dns``: every
+    private DNS zone linked to ``vnet-<silo>`` is linked to it too. Returns the VNet."""
+    home = vnet_of_silo(resources, silo)
+    vnet = {"id": home["id"].rsplit("/", 1)[0] + "/" + name, "name": name, "type": "Microsoft.Network/virtualNetworks",
+            "location": home["location"],
+            "properties": {"provisioningState": "Succeeded", "addressSpace": {"addressPrefixes": [prefix]},
+                           "subnets": [], "virtualNetworkPeerings": [], "enableDdosProtection": False}}
+    add_subnet(vnet, f"snet-{name}", prefix, like=home["properties"]["subnets"][0])
+    if peered:
+        vnet["properties"]["virtualNetworkPeerings"].append(peering(vnet, home))
+        home["properties"]["virtualNetworkPeerings"].append(peering(home, vnet))
+    if dns:
+        for link in [r for r in resources if r["type"] == "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
+                     and r["properties"]["virtualNetwork"]["id"].lower() == home["id"].lower()]:
+            zone = link["id"].rsplit("/virtualNetworkLinks/", 1)[0]
+            resources.append({**link, "id": f"{zone}/virtualNetworkLinks/link-{name}", "name": f"link-{name}",
+                              "properties": {**link["properties"], "virtualNetwork": {"id": vnet["id"]}}})
+    resources.append(vnet)
+    return vnet

@@ -7,7 +7,7 @@ from typing import Any
 
 from flaudit.inventory import Inventory
 from flaudit.model import Compute
-from flaudit.network import NetworkIndex, compute_placement, managed_private_endpoint_rules, overlaps
+from flaudit.network import NetworkIndex, compute_placements, managed_private_endpoint_rules, overlaps
 
 RG = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net"
 NET = f"{RG}/providers/Microsoft.Network"
@@ -238,14 +238,18 @@ def _ws(mode: str | None, rules: Any = None) -> dict[str, Any]:
 
 
 def test_compute_placement_subnet_managed_none_unknown():
+    def placement(c, inv):
+        [p] = compute_placements(c, inv)
+        return p
+
     inv = Inventory()
-    assert compute_placement(_compute(f"{vid('a')}/subnets/s"), inv).kind == "vnet"
-    assert compute_placement(_compute(None), inv).kind == "unknown"
+    assert placement(_compute(f"{vid('a')}/subnets/s"), inv).kind == "vnet"
+    assert placement(_compute(None), inv).kind == "unknown"
     inv.extend([_ws("AllowOnlyApprovedOutbound")])
-    assert compute_placement(_compute(None), inv).kind == "managed"
+    assert placement(_compute(None), inv).kind == "managed"
     inv2 = Inventory()
     inv2.extend([_ws(None)])
-    p = compute_placement(_compute(None), inv2)
+    p = placement(_compute(None), inv2)
     assert p.kind == "none" and p.isolation_mode == "Disabled" and p.mode_default_assumed
 
 

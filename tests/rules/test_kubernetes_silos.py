@@ -111,16 +111,16 @@ def test_user_defined_routing_with_an_unread_route_table_is_unknown_not_pass():
     assert statuses(audit(res), "FL-NET-005", silo="silo1") == {"unknown"}
 
 
-def test_pools_in_two_subnets_leave_network_findings_unknown():
+def test_a_second_pool_in_another_silos_subnet_connects_the_silos_fl_net_006():
     res = sample_resources("hardened")
     cl = aks_silo(res, "silo1")
     second = dict(cl["properties"]["agentPoolProfiles"][0], name="userpool",
                   vnetSubnetID=subnet_of(res, "silo2")["id"])
     cl["properties"]["agentPoolProfiles"].append(second)
     result = audit(res)
-    for rid in ("FL-NET-001", "FL-NET-003", "FL-NET-005"):
-        assert statuses(result, rid, silo="silo1") == {"unknown"}, rid
-    assert statuses(result, "FL-NET-006", silo="silo1") == {"unknown"}
+    f = single(findings(result, "FL-NET-006", silo="silo1"))
+    assert f["status"] == "fail" and "silo2 (same VNet)" in f["message"], f
+    assert statuses(result, "FL-NET-001", silo="silo1") == {"pass"}  # both pools are in customer subnets
 
 
 def test_aks_silo_sharing_another_silos_vnet_fails_fl_net_006():
@@ -347,6 +347,7 @@ def test_topology_names_the_cluster_and_its_subnet():
     [c] = silo["computes"]
     assert c["cluster"] == {"id": cl["id"], "kind": "aks"}
     assert c["subnet_id"] == cl["properties"]["agentPoolProfiles"][0]["vnetSubnetID"]
+    assert c["subnet_ids"] == [c["subnet_id"]] and c["vnet_ids"] == [c["vnet_id"]]
 
 
 def test_the_silos_own_cluster_running_as_its_identity_is_no_takeover_but_another_silos_cluster_is():
