@@ -31,6 +31,7 @@ from flaudit.reports._common import (
     finding_label,
     gate_view,
     matrix,
+    name_ranges,
     resource_name,
     rules_by_id,
     severity_rank,
@@ -55,6 +56,15 @@ PRINT_SCRIPT = ("window.addEventListener('beforeprint',function(){"
 POLICY_URL = ("https://portal.azure.com/#view/Microsoft_Azure_Policy/PolicyDetailBlade/definitionId/"
               "%2Fproviders%2FMicrosoft.Authorization%2FpolicyDefinitions%2F{}")
 _ANCHOR_BAD = re.compile(r"[^A-Za-z0-9_-]")
+#: Up to this many pass and not-applicable findings, each is listed with its message and evidence (a deployment of
+#: up to about ten silos). Above it, a fleet's passes are grouped per rule (title, count, the silos as ranges, the
+#: resources) without evidence: 52,000 passes at 1,000 silos would be 12 MB of text nobody reads. The JSON result
+#: keeps every finding with its evidence, and the report says so. Failing, unknown, waived and declared findings
+#: are always listed in full with their evidence, whatever the size.
+FULL_PASS_LIMIT = 500
+#: Grouped passes name at most this many resources of a rule by name (deployment-wide ones such as the workspace);
+#: beyond it they are counted.
+MAX_PASS_RESOURCES = 12
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,6 +134,9 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
             "waiver_lines": [(k, waiver_entry_text(w)) for k in ("applied", "expired", "stale")
                              for w in g["waiver_entries"][k]]}
 
+    passes = [f for f in findings if f.get("status") in ("pass", "not_applicable")]
+    itemised = len(passes) <= FULL_PASS_LIMIT
+
     rows = []
     matrix_rows = matrix(result)
     for row in matrix_rows:
@@ -136,7 +149,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
                     ["fail", "unknown", "waived", "pass", "not_applicable"].index(finding_cell_state(f))
                     if finding_cell_state(f) in ("fail", "unknown", "waived", "pass", "not_applicable") else 9,
                     -severity_rank(f)))
-                href = "#" + anchor(worst.get("id", ""))
+                href = "#" + _link(worst, itemised)
             counts = cell.counts()
             title = ", ".join(f"{n} {CELL_WORDS.get(s, s)}" for s, n in counts.items()) or "no check"
             cells.append({"state": cell.state, "word": cell.word, "href": href, "title": title})
@@ -160,14 +173,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
                                 "findings": [_finding_view(f, f.get("id") in blocking) for f in group]})
         by_severity.append({"severity": sev, "count": len(sev_findings), "rules": rule_blocks})
 
-    passed = []
-    for a in AREAS:
-        ok = [f for f in findings if f.get("area") == a and f.get("status") in ("pass", "not_applicable")]
-        if ok:
-            passed.append({"area": a, "title": AREA_TITLES[a], "findings": [
-                {"anchor": anchor(f.get("id", "")), "status": STATUS_WORDS.get(f.get("status", ""), "?"),
-                 "rule_id": f.get("rule_id", ""), "title": f.get("title", ""), "silo": f.get("silo"),
-                 "resource": resource_name(f.get("resource_id")), "message": f.get("message", "")} for f in ok]})
+    passed = _passed_view(passes, rules, itemised)
 
     svg = diagram.render_svg(result)
     summary = None if svg is not None else diagram.summary_rows(result)
@@ -193,6 +199,9 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "by_severity": by_severity,
         "problem_count": len(problems),
         "passed": passed,
+        "pass_count": len(passes),
+        "passes_itemised": itemised,
+        "full_pass_limit": FULL_PASS_LIMIT,
         "summary": result.get("summary") or {},
         "input": inp,
         "sources": inp.get("sources") or [],
@@ -237,3 +246,51 @@ def _finding_view(f: dict[str, Any], is_blocking: bool) -> dict[str, Any]:
         "waiver": waiver_text(f.get("waiver")) if f.get("waiver") else None,
         "location": f.get("location") or None,
     }
+
+
+def pass_group_anchor(rule_id: str) -> str:
+    return "pass-" + _ANCHOR_BAD.sub("-", str(rule_id))
+
+
+def _link(f: dict[str, Any], itemised: bool) -> str:
+    """The in-page target of a finding: its own entry, or its rule's group when passes are grouped."""
+    if not itemised and f.get("status") in ("pass", "not_applicable"):
+        return pass_group_anchor(f.get("rule_id") or "?")
+    return anchor(f.get("id", ""))
+
+
+def _passed_view(passes: list[dict[str, Any]], rules: dict[str, dict[str, Any]], itemised: bool) -> list[dict]:
+    """Passed and not-applicable findings per area, then per rule (rule order as in the result).
+
+    ``itemised``: every finding with its message and evidence. Otherwise one entry per rule with its counts, the
+    silos it passed for (folded into ranges) and its resources (named when few, counted when many), and one
+    example message, so a fleet's report says what passed where without repeating 50,000 near-identical lines.
+    """
+    out = []
+    for a in AREAS:
+        ok = [f for f in passes if (f.get("area") if f.get("area") in AREAS else "topology") == a]
+        if not ok:
+            continue
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for f in ok:
+            groups.setdefault(f.get("rule_id") or "?", []).append(f)
+        blocks = []
+        for rid, fs in groups.items():
+            silos = sorted({str(f["silo"]) for f in fs if f.get("silo") is not None}, key=natural_key)
+            resources = sorted({f.get("resource_id") or "" for f in fs})
+            named = sorted({resource_name(r) for r in resources}, key=natural_key)
+            n_pass = sum(1 for f in fs if f.get("status") == "pass")
+            blocks.append({
+                "rule_id": rid, "anchor": pass_group_anchor(rid),
+                "title": (rules.get(rid) or {}).get("title") or fs[0].get("title", ""),
+                "passed": n_pass, "not_applicable": len(fs) - n_pass, "count": len(fs),
+                "silo_count": len(silos), "silos": name_ranges(silos),
+                "deployment_wide": sum(1 for f in fs if f.get("silo") is None),
+                "resource_count": len(resources),
+                "resources": ", ".join(named) if len(named) <= MAX_PASS_RESOURCES else None,
+                "example": fs[0].get("message", ""),
+                "findings": [{**_finding_view(f, False), "word": STATUS_WORDS.get(f.get("status", ""), "?")}
+                             for f in fs] if itemised else [],
+            })
+        out.append({"area": a, "title": AREA_TITLES[a], "count": len(ok), "rules": blocks})
+    return out
