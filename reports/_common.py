@@ -153,12 +153,12 @@ def cut_note(cut: list[Row]) -> str:
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 
-def name_ranges(names: Iterable[str], *, limit: int = 40) -> str:
+def name_ranges(names: Iterable[str], *, limit: int | None = None) -> str:
     """Names in natural order, runs of consecutive numbers folded: "silo0–silo999, silo-east, silo-west".
 
     A fleet's per-rule list of silos fits one line this way while still naming every silo; a run is folded only
-    when it has three or more names sharing a prefix (and digit width, when zero-padded). Past ``limit`` items the
-    rest is counted ("and 12 more"), so a fleet of unrelated names still stays small.
+    when it has three or more names sharing a prefix (and digit width, when zero-padded). With ``limit``, items past
+    it are counted ("and 12 more") instead of named.
     """
     items: list[str] = []
     run: list[tuple[str, str, int]] = []  # (name, prefix, number) of the current run
@@ -185,8 +185,9 @@ def name_ranges(names: Iterable[str], *, limit: int = 40) -> str:
         close()
         run.append((name, key, int(digits)))
     close()
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    if limit is None or len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
 
 
 def blocking_ids(result: dict[str, Any]) -> set[str]:

@@ -65,6 +65,13 @@ FULL_PASS_LIMIT = 500
 #: Grouped passes name at most this many resources of a rule by name (deployment-wide ones such as the workspace);
 #: beyond it they are counted.
 MAX_PASS_RESOURCES = 12
+#: Beyond this many silos, the silo x area matrix and the access summary list one by one only the silos with
+#: something to read (a FAIL, UNKNOWN or WAIVED cell; a principal from outside or an open public path). The other
+#: silos are folded into one row per identical set of cells, naming its silos as ranges ("silo0–silo999"); the
+#: heat map above still has a square for each.
+MATRIX_ROWS = 100
+#: Cell and row states that a folded row may hold: nothing fails, is unknown or waived.
+QUIET = ("pass", "not_applicable", "none")
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,7 +146,15 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
 
     rows = []
     matrix_rows = matrix(result)
+    fold = sum(1 for r in matrix_rows if r.silo is not None) > MATRIX_ROWS
+    quiet: dict[tuple[str, ...], list[Any]] = {}
     for row in matrix_rows:
+        if row.silo is None and quiet:
+            rows.extend(_folded_rows(quiet))
+            quiet = {}
+        if fold and row.silo is not None and row.state in QUIET:
+            quiet.setdefault(tuple(row.cells[a].state for a in AREAS), []).append(row)
+            continue
         cells = []
         for a in AREAS:
             cell = row.cells[a]
@@ -154,6 +169,8 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
             title = ", ".join(f"{n} {CELL_WORDS.get(s, s)}" for s, n in counts.items()) or "no check"
             cells.append({"state": cell.state, "word": cell.word, "href": href, "title": title})
         rows.append({"label": row.label, "deployment": row.silo is None, "cells": cells})
+    rows.extend(_folded_rows(quiet))
+    folded_silos = sum(r["silos"] for r in rows if r.get("folded"))
 
     problems = [f for f in findings if f.get("status") in ("fail", "unknown")]
     by_severity = []
@@ -176,7 +193,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
     passed = _passed_view(passes, rules, itemised)
 
     svg = diagram.render_svg(result)
-    summary = None if svg is not None else diagram.summary_rows(result)
+    summary = None if svg is not None else _summary_view(diagram.summary_rows(result))
     inp = result.get("input") or {}
     tool = result.get("tool") or {}
     return {
@@ -191,6 +208,9 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "unknown_meaning": UNKNOWN_MEANING,
         "areas": [{"id": a, "title": AREA_TITLES[a]} for a in AREAS],
         "rows": rows,
+        "folded_silos": folded_silos,
+        "matrix_silos": sum(1 for r in matrix_rows if r.silo is not None),
+        "matrix_limit": MATRIX_ROWS,
         "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result, matrix_rows)),
         "diagram_limit": diagram.MAX_SILOS,
         "legend": Markup(diagram.legend_html(result)) if svg is not None else None,
@@ -284,7 +304,7 @@ def _passed_view(passes: list[dict[str, Any]], rules: dict[str, dict[str, Any]],
                 "rule_id": rid, "anchor": pass_group_anchor(rid),
                 "title": (rules.get(rid) or {}).get("title") or fs[0].get("title", ""),
                 "passed": n_pass, "not_applicable": len(fs) - n_pass, "count": len(fs),
-                "silo_count": len(silos), "silos": name_ranges(silos),
+                "silo_count": len(silos), "silos": _silos(silos),
                 "deployment_wide": sum(1 for f in fs if f.get("silo") is None),
                 "resource_count": len(resources),
                 "resources": ", ".join(named) if len(named) <= MAX_PASS_RESOURCES else None,
@@ -294,3 +314,46 @@ def _passed_view(passes: list[dict[str, Any]], rules: dict[str, dict[str, Any]],
             })
         out.append({"area": a, "title": AREA_TITLES[a], "count": len(ok), "rules": blocks})
     return out
+
+
+def _folded_rows(quiet: dict[tuple[str, ...], list[Any]]) -> list[dict[str, Any]]:
+    """One matrix row per identical set of quiet cells: "937 silos: silo0–silo999", each cell linking to its area's
+    passed checks."""
+    out = []
+    for states, group in sorted(quiet.items(), key=lambda kv: -len(kv[1])):
+        cells = [{"state": st, "word": CELL_WORDS[st], "title": f"{_plural(len(group), 'silo')}: {CELL_WORDS[st]}",
+                  "href": f"#passed-{a}" if st in ("pass", "not_applicable") else None}
+                 for a, st in zip(AREAS, states, strict=True)]
+        out.append({"label": _silos([r.silo for r in group]), "deployment": False,
+                    "folded": True, "silos": len(group), "cells": cells})
+    return out
+
+
+def _summary_view(summary: list[Any]) -> list[dict[str, Any]]:
+    """The per-silo access summary; beyond ``MATRIX_ROWS`` silos, silos that nothing outside reaches and that have
+    no open public path are folded into one row per (own principals, other paths) combination."""
+    rows = [{"silo": r.silo, "storage": r.storage, "own": r.own, "outside": r.outside,
+             "risky_paths": r.risky_paths, "other_paths": r.other_paths} for r in summary]
+    if len(rows) <= MATRIX_ROWS:
+        return rows
+    kept, quiet = [], {}
+    for r in rows:
+        if r["outside"] or r["risky_paths"]:
+            kept.append(r)
+        else:
+            quiet.setdefault((r["own"], tuple(r["other_paths"]), r["storage"] == "not found"), []).append(r)
+    for (own, other, missing), group in sorted(quiet.items(), key=lambda kv: -len(kv[1])):
+        kept.append({"silo": _silos([r["silo"] for r in group]),
+                     "storage": "not found" if missing else _plural(len(group), "storage account"),
+                     "own": own, "outside": [], "risky_paths": [], "other_paths": list(other), "folded": True})
+    return kept
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _silos(names: list[str]) -> dict[str, str]:
+    """A folded row's silos: "937 silos" and every name, consecutive ones as ranges ("silo0–silo999"); the
+    template shows a short list inline and a long one collapsed."""
+    return {"count": _plural(len(names), "silo"), "names": name_ranges(names)}
