@@ -41,6 +41,7 @@ from flaudit.reports._common import (
     waiver_text,
 )
 
+from flaudit.declarations import declaration_text
 from flaudit.gate import fix_first_for, natural_key, scope_text
 
 EXTENSION = "html"
@@ -264,6 +265,7 @@ def _finding_view(f: dict[str, Any], is_blocking: bool) -> dict[str, Any]:
         "message": f.get("message", ""), "evidence": [e for e in f.get("evidence") or [] if isinstance(e, dict)],
         "blocks": f.get("blocks") or [], "blocking": is_blocking,
         "waiver": waiver_text(f.get("waiver")) if f.get("waiver") else None,
+        "declaration": declaration_text(f["declaration"]) if isinstance(f.get("declaration"), dict) else None,
         "location": f.get("location") or None,
     }
 

@@ -153,6 +153,22 @@ def test_the_aggregate_of_1000_silos_keeps_one_screen():
     assert float(agg.get("height")) <= 1000 and float(agg.get("width")) <= 1500
 
 
+def test_the_heat_map_of_1000_silos_draws_each_failing_square_and_folds_only_quiet_runs():
+    result = make_result(1000)
+    for f in result["findings"]:  # every seventh silo's storage check fails
+        if f["rule_id"] == "FL-ST-001" and int(f["silo"].split("-")[1]) % 7 == 0:
+            f["status"] = "fail"
+    text = diagram.aggregate_svg(result)
+    assert len(text) < 80_000  # 8,000 squares as single rects were ~800 KB
+    panel = etree.fromstring(text.encode()).findall(f".//{SVG}g[@class='heat-panel']")[AREAS.index("storage-hardening")]
+    titles = [r.findtext(f"{SVG}title") for r in panel.findall(f"{SVG}g/{SVG}rect")]
+    assert sorted(t for t in titles if t.endswith(": FAIL")) == sorted(f"silo-{i}: FAIL" for i in range(0, 1000, 7))
+    runs = [t for t in titles if " to " in t]
+    assert runs and all(t.endswith(("PASS", "N/A", "-")) for t in runs)
+    covered = sum(int(re.search(r"\((\d+)\):", t).group(1)) if " to " in t else 1 for t in titles)
+    assert covered == 1001  # every silo and the deployment-wide row
+
+
 def test_many_outside_principals_that_block_nothing_collapse_into_a_more_chip(result):
     edge = next(e for e in result["access"] if e["relation"] == "other-silo")
     for i in range(6):  # declared administrators: drawn, never red
