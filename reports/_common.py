@@ -153,12 +153,13 @@ def cut_note(cut: list[Row]) -> str:
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 
-def name_ranges(names: Iterable[str], *, limit: int | None = None) -> str:
+def name_ranges(names: Iterable[str], *, limit: int | None = None, ordered: bool = False) -> str:
     """Names in natural order, runs of consecutive numbers folded: "silo0–silo999, silo-east, silo-west".
 
     A fleet's per-rule list of silos fits one line this way while still naming every silo; a run is folded only
     when it has three or more names sharing a prefix (and digit width, when zero-padded). With ``limit``, items past
-    it are counted ("and 12 more") instead of named.
+    it are counted ("and 12 more") instead of named. ``ordered``: the names are already in natural order (a caller
+    that sorts many lists of the same silos sorts once).
     """
     items: list[str] = []
     run: list[tuple[str, str, int]] = []  # (name, prefix, number) of the current run
@@ -170,7 +171,7 @@ def name_ranges(names: Iterable[str], *, limit: int | None = None) -> str:
             items.extend(n for n, _, _ in run)
         run.clear()
 
-    for name in sorted(set(names), key=natural_key):
+    for name in (list(dict.fromkeys(names)) if ordered else sorted(set(names), key=natural_key)):
         m = _NUMBERED.match(name)
         if m is None:
             close()

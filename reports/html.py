@@ -288,33 +288,37 @@ def _passed_view(passes: list[dict[str, Any]], rules: dict[str, dict[str, Any]],
     silos it passed for (folded into ranges) and its resources (named when few, counted when many), and one
     example message, so a fleet's report says what passed where without repeating 50,000 near-identical lines.
     """
+    by_area: dict[str, dict[str, list[dict[str, Any]]]] = {a: {} for a in AREAS}
+    for f in passes:  # one walk over what may be 50,000 findings
+        area = f.get("area")
+        by_area[area if area in by_area else "topology"].setdefault(f.get("rule_id") or "?", []).append(f)
+    order = {n: i for i, n in enumerate(sorted({str(f["silo"]) for f in passes if f.get("silo") is not None},
+                                               key=natural_key))}
     out = []
-    for a in AREAS:
-        ok = [f for f in passes if (f.get("area") if f.get("area") in AREAS else "topology") == a]
-        if not ok:
+    for a, groups in by_area.items():
+        if not groups:
             continue
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for f in ok:
-            groups.setdefault(f.get("rule_id") or "?", []).append(f)
         blocks = []
         for rid, fs in groups.items():
-            silos = sorted({str(f["silo"]) for f in fs if f.get("silo") is not None}, key=natural_key)
-            resources = sorted({f.get("resource_id") or "" for f in fs})
-            named = sorted({resource_name(r) for r in resources}, key=natural_key)
+            silos = sorted({str(f["silo"]) for f in fs if f.get("silo") is not None}, key=order.__getitem__)
+            resources = {f.get("resource_id") or "" for f in fs}
+            named = sorted({resource_name(r) for r in resources}, key=natural_key) \
+                if len(resources) <= MAX_PASS_RESOURCES else []
             n_pass = sum(1 for f in fs if f.get("status") == "pass")
             blocks.append({
                 "rule_id": rid, "anchor": pass_group_anchor(rid),
                 "title": (rules.get(rid) or {}).get("title") or fs[0].get("title", ""),
                 "passed": n_pass, "not_applicable": len(fs) - n_pass, "count": len(fs),
-                "silo_count": len(silos), "silos": _silos(silos),
+                "silo_count": len(silos), "silos": _silos(silos, ordered=True),
                 "deployment_wide": sum(1 for f in fs if f.get("silo") is None),
                 "resource_count": len(resources),
-                "resources": ", ".join(named) if len(named) <= MAX_PASS_RESOURCES else None,
+                "resources": ", ".join(named) if named else None,
                 "example": fs[0].get("message", ""),
                 "findings": [{**_finding_view(f, False), "word": STATUS_WORDS.get(f.get("status", ""), "?")}
                              for f in fs] if itemised else [],
             })
-        out.append({"area": a, "title": AREA_TITLES[a], "count": len(ok), "rules": blocks})
+        out.append({"area": a, "title": AREA_TITLES[a], "count": sum(len(fs) for fs in groups.values()),
+                    "rules": blocks})
     return out
 
 
@@ -355,7 +359,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def _silos(names: list[str]) -> dict[str, str]:
+def _silos(names: list[str], *, ordered: bool = False) -> dict[str, str]:
     """A folded row's silos: "937 silos" and every name, consecutive ones as ranges ("silo0–silo999"); the
-    template shows a short list inline and a long one collapsed."""
-    return {"count": _plural(len(names), "silo"), "names": name_ranges(names)}
+    template shows a short list inline and a long one collapsed. ``ordered``: already in natural order."""
+    return {"count": _plural(len(names), "silo"), "names": name_ranges(names, ordered=ordered)}
