@@ -658,19 +658,31 @@ class SummaryRow:
     silo: str
     storage: str
     own: int
-    outside: list[str]
+    outside: list[str]  # red edges, as in the diagram: a boundary crossing, or cited by a blocking finding
     risky_paths: list[str]
     other_paths: list[str]
+    reaching: list[str] = field(default_factory=list)  # drawn but not red: declared administrators, paths no
+    # blocking finding rests on (the orchestrator's network reach, FL-NET-010)
 
 
 def summary_rows(result: dict[str, Any]) -> list[SummaryRow]:
-    """Per-silo access summary for large deployments: silos reached from outside first, then natural order."""
+    """Per-silo access summary for large deployments: silos reached from outside first, then natural order.
+
+    An edge is "outside" (red, CROSSES) exactly when the diagram would draw it red; the others that reach the
+    silo from beyond it are listed apart, so a ready deployment whose orchestrator network reaches every silo's
+    private endpoint is not a table of red cells."""
+    b = Blocking.of(result)
     rows = []
-    for v in silo_views(result):
+
+    def text(e: dict[str, Any]) -> str:
+        return f"{e.get('principal_name') or e.get('principal_id')} ({origin_text(e)}: {kinds_text(e)})"
+
+    for v in silo_views(result, b):
+        red = [bool(_red_edge(e, b, peek=True)) for e in v.outside]
         rows.append(SummaryRow(
             silo=v.name, storage=v.storage.name or "not found", own=len(v.own),
-            outside=[f"{e.get('principal_name') or e.get('principal_id')} ({origin_text(e)}: {kinds_text(e)})"
-                     for e in v.outside],
+            outside=[text(e) for e, r in zip(v.outside, red, strict=True) if r],
+            reaching=[text(e) for e, r in zip(v.outside, red, strict=True) if not r],
             risky_paths=[f"{PATH_LABEL.get(p.get('path_kind'), p.get('path_kind'))} from {p.get('source')}"
                          for p in v.paths if _risky(p)],
             other_paths=sorted({PATH_LABEL.get(str(p.get("path_kind")), str(p.get("path_kind"))) for p in v.paths

@@ -336,9 +336,9 @@ def _folded_rows(quiet: dict[tuple[str, ...], list[Any]]) -> list[dict[str, Any]
 
 
 def _summary_view(summary: list[Any]) -> list[dict[str, Any]]:
-    """The per-silo access summary; beyond ``MATRIX_ROWS`` silos, silos that nothing outside reaches and that have
-    no open public path are folded into one row per (own principals, other paths) combination."""
-    rows = [{"silo": r.silo, "storage": r.storage, "own": r.own, "outside": r.outside,
+    """The per-silo access summary; beyond ``MATRIX_ROWS`` silos, silos with no red edge from outside and no open
+    public path are folded into one row per identical line (own principals, what else reaches them, paths)."""
+    rows = [{"silo": r.silo, "storage": r.storage, "own": r.own, "outside": r.outside, "reaching": r.reaching,
              "risky_paths": r.risky_paths, "other_paths": r.other_paths} for r in summary]
     if len(rows) <= MATRIX_ROWS:
         return rows
@@ -347,11 +347,13 @@ def _summary_view(summary: list[Any]) -> list[dict[str, Any]]:
         if r["outside"] or r["risky_paths"]:
             kept.append(r)
         else:
-            quiet.setdefault((r["own"], tuple(r["other_paths"]), r["storage"] == "not found"), []).append(r)
-    for (own, other, missing), group in sorted(quiet.items(), key=lambda kv: -len(kv[1])):
+            key = (r["own"], tuple(r["reaching"]), tuple(r["other_paths"]), r["storage"] == "not found")
+            quiet.setdefault(key, []).append(r)
+    for (own, reaching, other, missing), group in sorted(quiet.items(), key=lambda kv: -len(kv[1])):
         kept.append({"silo": _silos([r["silo"] for r in group]),
                      "storage": "not found" if missing else _plural(len(group), "storage account"),
-                     "own": own, "outside": [], "risky_paths": [], "other_paths": list(other), "folded": True})
+                     "own": own, "outside": [], "reaching": list(reaching), "risky_paths": [],
+                     "other_paths": list(other), "folded": True})
     return kept
 
 

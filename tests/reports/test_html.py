@@ -224,6 +224,23 @@ def test_at_fleet_size_silos_with_nothing_to_read_fold_into_rows_naming_them_and
     assert not small.xpath("//tr[@class='folded']")
 
 
+def test_the_access_summary_marks_red_only_what_the_diagram_draws_red():
+    """A path no blocking finding rests on (the orchestrator network's reach into a silo's private endpoint,
+    FL-NET-010) is listed as not blocking, not as a red CROSSES cell."""
+    from flaudit.paths import Hop, Path
+
+    result = make_result(25)
+    target = result["topology"]["silos"][7]["storage"]["id"]
+    result["access"].append(Path("network", "silo-7", target, "vnet-orch-id", "orchestrator VNet vnet-orch",
+                                 "orchestrator", (Hop("peering to the silo VNet", "ref"),), "FL-NET-010").edge())
+    doc = lhtml.fromstring(html_report.render(result))
+    rows = {r.xpath("string(th)"): r for r in doc.xpath("//table[@class='access-summary']/tbody/tr")}
+    cell = rows["silo-7"].xpath("td")[2]
+    assert "s-fail" not in (cell.get("class") or "") and "CROSSES" not in cell.text_content()
+    assert "not blocking: orchestrator VNet vnet-orch" in " ".join(cell.text_content().split())
+    assert "CROSSES" in rows["silo-1"].xpath("td")[2].text_content()
+
+
 def test_metadata_lists_versions_digest_unreadable_and_waivers(result):
     doc = lhtml.fromstring(html_report.render(result))
     meta = doc.get_element_by_id("metadata").text_content()
