@@ -327,10 +327,10 @@ def _lane(v: SiloView, b: Blocking) -> tuple[list[tuple[str, Any]], list[tuple[s
     """The right lane's chips: (drawn, folded into "+N more"). Every red edge (a boundary crossing, an edge a
     blocking finding cites, the silo identity's reach into a shared resource) is drawn as its own chip, whatever
     the count; only edges that block nothing are folded, when more than ``MAX_CHIPS`` chips would be needed."""
+    if len(v.outside) + len(v.outgoing) <= MAX_CHIPS:  # all fit: incoming (red first), then outgoing
+        return [("in", e) for e in v.outside] + [("out", o) for o in v.outgoing], []
     red = [("in", e) for e in v.outside if _red_edge(e, b, peek=True)] + [("out", o) for o in v.outgoing]
     calm = [("in", e) for e in v.outside if not _red_edge(e, b, peek=True)]
-    if len(red) + len(calm) <= MAX_CHIPS:
-        return red + calm, []
     room = max(0, MAX_CHIPS - 1 - len(red))
     return red + calm[:room], calm[room:]
 
