@@ -223,6 +223,7 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "pass_count": len(passes),
         "passes_itemised": itemised,
         "full_pass_limit": FULL_PASS_LIMIT,
+        "compact": result.get("compact") is True,  # scan --compact: passes carry only default_assumed evidence
         "summary": result.get("summary") or {},
         "input": inp,
         "sources": inp.get("sources") or [],

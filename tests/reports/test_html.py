@@ -175,6 +175,9 @@ def test_at_fleet_size_a_pass_is_not_inlined_with_its_evidence_but_its_count_and
     assert "300 PASS" in text and "300 silos" in text and "silo-0\u2013silo-299" in text and "300 resources" in text
     note = " ".join(passed.xpath("string(.//p[contains(@class, 'pass-note')])").split())
     assert f"{len(_passes(result)):,} checks passed" in note and "--format json" in note
+    compact = {**result, "compact": True}  # scan --compact: the JSON itself no longer has every pass's evidence
+    note_c = lhtml.fromstring(html_report.render(compact)).xpath("string(//p[contains(@class, 'pass-note')])")
+    assert "written with --compact" in " ".join(note_c.split()) and "holds every finding" not in note_c
     summary = doc.get_element_by_id("metadata").text_content()  # the summary still counts every finding
     assert f"{result['summary']['total']} checks" in summary and f"{result['summary']['by_status']['pass']} pass" in summary
 
