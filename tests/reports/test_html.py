@@ -358,3 +358,36 @@ def test_a_matrix_link_to_a_passed_check_opens_its_collapsed_section(result, tmp
     assert loaded.console == []
     details = lhtml.fromstring(loaded.dom).get_element_by_id(href[1:]).xpath("ancestor::details")[0]
     assert details.get("open") is not None
+
+
+def test_at_fleet_size_hostile_names_in_ranges_and_folded_rows_show_as_text():
+    result = _fleet(150)
+    hostile = "silo-40" + XSS_SCRIPT  # a quiet silo: named only in folded rows and per-rule silo lists
+    for f in result["findings"] + result["access"] + result["network_paths"]:
+        if f.get("silo") == "silo-40":
+            f["silo"] = hostile
+    result["topology"]["silos"][40]["name"] = hostile
+    text = html_report.render(result)
+    assert XSS_SCRIPT not in text and text.count("<script") == 1
+    doc = lhtml.fromstring(text)
+    folded = " ".join(r.text_content() for r in doc.xpath("//tr[@class='folded']"))
+    assert hostile in folded
+    assert hostile in doc.get_element_by_id(html_report.pass_group_anchor("FL-ST-001")).text_content()
+
+
+@needs_chromium
+def test_a_fleet_report_loads_cleanly_and_a_pass_cell_opens_its_rule_group(tmp_path):
+    page = _write(tmp_path, _fleet(300), "fleet.html")
+    static = lhtml.fromstring(page.read_text(encoding="utf-8"))
+    folded = static.xpath("//table[@class='matrix']/tbody/tr[@class='folded']")[0]
+    href = folded.xpath("td[contains(@class, 's-pass')]/a/@href")[0]
+    target = static.get_element_by_id(href[1:])
+    assert target.xpath("ancestor-or-self::details[not(@open)]")
+    row = next(r for r in static.xpath("//table[@class='matrix']/tbody/tr") if r.xpath("string(th)") == "silo-6")
+    pass_href = row.xpath("td[contains(@class, 's-pass')]/a/@href")[0]
+    assert pass_href[1:].startswith("pass-")  # a passed cell of a listed silo links to its rule's group
+    loaded = load(CHROMIUM, page, tmp_path, fragment=pass_href[1:])
+    assert loaded.console == []
+    group = lhtml.fromstring(loaded.dom).get_element_by_id(pass_href[1:])
+    assert group.xpath("ancestor::details")[0].get("open") is not None
+    screenshot(CHROMIUM, page, tmp_path / "fleet.png", tmp_path)
