@@ -8,6 +8,7 @@ result dict (docs/result-contract.md), tolerating fields it does not know and mi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,47 @@ def cut_note(cut: list[Row]) -> str:
         counts[r.state] = counts.get(r.state, 0) + 1
     parts = ", ".join(f"{counts[s]} {CELL_WORDS[s]}" for s in CELL_ORDER if s in counts)
     return f"{len(cut)} more silos not shown ({parts})"
+
+
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
+
+
+def name_ranges(names: Iterable[str], *, limit: int | None = None, ordered: bool = False) -> str:
+    """Names in natural order, runs of consecutive numbers folded: "silo0–silo999, silo-east, silo-west".
+
+    A fleet's per-rule list of silos fits one line this way while still naming every silo; a run is folded only
+    when it has three or more names sharing a prefix (and digit width, when zero-padded). With ``limit``, items past
+    it are counted ("and 12 more") instead of named. ``ordered``: the names are already in natural order (a caller
+    that sorts many lists of the same silos sorts once).
+    """
+    items: list[str] = []
+    run: list[tuple[str, str, int]] = []  # (name, prefix, number) of the current run
+
+    def close() -> None:
+        if len(run) >= 3:
+            items.append(f"{run[0][0]}\u2013{run[-1][0]}")
+        else:
+            items.extend(n for n, _, _ in run)
+        run.clear()
+
+    for name in (list(dict.fromkeys(names)) if ordered else sorted(set(names), key=natural_key)):
+        m = _NUMBERED.match(name)
+        if m is None:
+            close()
+            items.append(name)
+            continue
+        prefix, digits = m.group(1), m.group(2)
+        padded = len(digits) > 1 and digits.startswith("0")
+        key = prefix + (f"#{len(digits)}" if padded else "")
+        if run and run[-1][1] == key and run[-1][2] + 1 == int(digits):
+            run.append((name, key, int(digits)))
+            continue
+        close()
+        run.append((name, key, int(digits)))
+    close()
+    if limit is None or len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
 
 
 def blocking_ids(result: dict[str, Any]) -> set[str]:

@@ -39,7 +39,8 @@ MAX_SILOS = 20
 COLS = 4
 CARD_W, CARD_H, GAP = 372, 344, 18
 TOP_H = 190
-MAX_CHIPS = 4
+MAX_CHIPS = 4  # chip rows in a card's right lane before edges that block nothing fold into "+N more"
+CHIP_STEP = 40
 MAX_PATHS = 4
 MAX_TOP_CHIPS = 6
 PATH_LABEL = {
@@ -322,12 +323,31 @@ def _node(x: float, y: float, w: float, h: float, node: Node, cls: str) -> str:
     return "".join(out)
 
 
-def _card(v: SiloView, x: float, y: float, b: Blocking) -> str:
+def _lane(v: SiloView, b: Blocking) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """The right lane's chips: (drawn, folded into "+N more"). Every red edge (a boundary crossing, an edge a
+    blocking finding cites, the silo identity's reach into a shared resource) is drawn as its own chip, whatever
+    the count; only edges that block nothing are folded, when more than ``MAX_CHIPS`` chips would be needed."""
+    if len(v.outside) + len(v.outgoing) <= MAX_CHIPS:  # all fit: incoming (red first), then outgoing
+        return [("in", e) for e in v.outside] + [("out", o) for o in v.outgoing], []
+    red = [("in", e) for e in v.outside if _red_edge(e, b, peek=True)] + [("out", o) for o in v.outgoing]
+    calm = [("in", e) for e in v.outside if not _red_edge(e, b, peek=True)]
+    room = max(0, MAX_CHIPS - 1 - len(red))
+    return red + calm[:room], calm[room:]
+
+
+def card_height(v: SiloView, b: Blocking) -> int:
+    """A card grows by one chip row for each red edge beyond what ``MAX_CHIPS`` rows hold."""
+    shown, rest = _lane(v, b)
+    return CARD_H + max(0, len(shown) + (1 if rest else 0) - MAX_CHIPS) * CHIP_STEP
+
+
+def _card(v: SiloView, x: float, y: float, b: Blocking, height: int = CARD_H) -> str:
+    """One silo's card, ``height`` tall (its grid row's height: the tallest card of the row)."""
     out = [f'<g class="silo" transform="translate({x:.0f},{y:.0f})">', f'<title>silo {esc(v.name)}</title>']
     incoming_red = [e for e in v.outside if _red_edge(e, b, peek=True)]
     breached = bool(incoming_red or v.outgoing or v.loose or v.compute.issues or v.identity.issues
                     or v.storage.issues or any(_risky(p) for p in v.paths))
-    out.append(f'<rect class="card{" breached" if breached else ""}" width="{CARD_W}" height="{CARD_H}" rx="8"/>')
+    out.append(f'<rect class="card{" breached" if breached else ""}" width="{CARD_W}" height="{height}" rx="8"/>')
     out.append(_fit(10, 19, v.name, 230, "silo-name", size=13))
     if incoming_red:
         out.append(_text(CARD_W - 10, 19, f"{len(incoming_red)} from outside", "warn-text", "end"))
@@ -356,26 +376,23 @@ def _card(v: SiloView, x: float, y: float, b: Blocking) -> str:
         out.append(_text(lx + 76, iy + nh + 12, "no own access", "edge-label muted"))
     rx, rw = 182, 180
     chips: list[str] = []
-    items: list[tuple[str, Any]] = [("in", e) for e in v.outside] + [("out", o) for o in v.outgoing]
-    shown = items if len(items) <= MAX_CHIPS else items[: MAX_CHIPS - 1]
-    if items:
+    shown, rest = _lane(v, b)
+    if shown:
         out.append(_text(rx, 40, "beyond the silo", "lane-title"))
     for i, (direction, item) in enumerate(shown):
-        top = 46 + i * 40
+        top = 46 + i * CHIP_STEP
         chips.append(_in_chip(item, rx, rw, top, lx + lw, sy, v, b) if direction == "in"
                      else _out_chip(item, rx, rw, top, lx + lw, iy + nh / 2))
     out.extend(chips)
-    if len(items) > len(shown):
-        top = 46 + len(shown) * 40
-        rest = items[len(shown):]
-        red_rest = [e for d, e in rest if d == "out" or _red_edge(e, b)]
-        names = "; ".join(f"{e.get('principal_name') or e.get('principal_id')}: {kinds_text(e)}" if d == "in"
-                          else f"-> {_short(e['target'])}" for d, e in rest)
-        out.append(f'<g class="edge outside more{" blocking" if red_rest else ""}"><title>{esc(names)}</title>'
+    if rest:  # edges that block nothing: an honest count, each named with its kinds on hover
+        top = 46 + len(shown) * CHIP_STEP
+        names = "; ".join(f"{e.get('principal_name') or e.get('principal_id')}: {kinds_text(e)}" for _, e in rest)
+        out.append(f'<g class="edge outside more"><title>{esc(names)}</title>'
                    f'<rect class="chip" x="{rx}" y="{top}" width="{rw}" height="32" rx="4"/>'
-                   + _text(rx + 6, top + 20, f"+{len(rest)} more edges", "chip-name") + "</g>")
-    # network paths under the storage: one arrow up into the storage, left of the block's title
-    py = sy + nh + 30
+                   + _text(rx + 6, top + 20, f"+{len(rest)} more edge{'s' if len(rest) != 1 else ''}", "chip-name") + "</g>")
+    # network paths under the storage (below the lane when red edges made it longer): one arrow up into the
+    # storage, left of the block's title
+    py = sy + nh + 30 + (card_height(v, b) - CARD_H)
     if v.paths:
         out.append(f'<line class="path-link" x1="{lx + 14}" y1="{py - 4}" x2="{lx + 14}" y2="{sy + nh}" '
                    f'marker-end="url(#arrow-path)"/>')
@@ -393,7 +410,7 @@ def _card(v: SiloView, x: float, y: float, b: Blocking) -> str:
                    + _text(16, ry + 14, f"+{len(rest)} more paths", "badge") + "</g>")
     if not v.paths:
         out.append(_text(lx + 28, py - 8, "no network path recorded", "edge-label muted"))
-    ly = CARD_H - 8 - (12 if v.missing else 0)
+    ly = height - 8 - (12 if v.missing else 0)
     for f in v.loose[:2][::-1]:
         out.append(f'<g class="loose blocking"{_rules_attr([f])}><title>{esc(_issues_title([f]))}</title>'
                    + _fit(10, ly, f"\u26a0 {f.get('rule_id')} {f.get('title', '')} "
@@ -404,7 +421,7 @@ def _card(v: SiloView, x: float, y: float, b: Blocking) -> str:
                    f'</title>' + _text(10, ly, f"\u26a0 +{len(v.loose) - 2} more blocking findings", "warn-text")
                    + "</g>")
     if v.missing:
-        out.append(_fit(10, CARD_H - 8, "missing: " + "; ".join(v.missing), CARD_W - 20, "warn-text", size=11))
+        out.append(_fit(10, height - 8, "missing: " + "; ".join(v.missing), CARD_W - 20, "warn-text", size=11))
     out.append("</g>")
     return "".join(out)
 
@@ -576,13 +593,16 @@ def render_svg(result: dict[str, Any]) -> str | None:
     cols = max(1, min(COLS, len(views)))
     rows = (len(views) + cols - 1) // cols
     width = max(GAP + cols * (CARD_W + GAP), 1200)
-    height = TOP_H + rows * (CARD_H + GAP) + GAP
     for v in views:  # edges cited by blocking findings count as drawn before the leftovers are placed
         for e in v.outside + v.own:
             if e.get("relation") != "administrator":
                 b.citing(e.get("principal_id"), e.get("storage_id"))
     rest = _attach_loose(views, result, b, drawn_ids)
-    cards = [_card(v, GAP + (i % cols) * (CARD_W + GAP), TOP_H + (i // cols) * (CARD_H + GAP), b)
+    heights = [card_height(v, b) for v in views]
+    row_h = [max(heights[r * cols:(r + 1) * cols]) for r in range(rows)]
+    row_y = [TOP_H + sum(h + GAP for h in row_h[:r]) for r in range(rows)]
+    height = TOP_H + sum(h + GAP for h in row_h) + GAP
+    cards = [_card(v, GAP + (i % cols) * (CARD_W + GAP), row_y[i // cols], b, row_h[i // cols])
              for i, v in enumerate(views)]
     top = _top(result, width, b, rest)
     red = sum(1 for v in views for e in v.outside if _red_edge(e, b, peek=True))
@@ -638,19 +658,31 @@ class SummaryRow:
     silo: str
     storage: str
     own: int
-    outside: list[str]
+    outside: list[str]  # red edges, as in the diagram: a boundary crossing, or cited by a blocking finding
     risky_paths: list[str]
     other_paths: list[str]
+    reaching: list[str] = field(default_factory=list)  # drawn but not red: declared administrators, paths no
+    # blocking finding rests on (the orchestrator's network reach, FL-NET-010)
 
 
 def summary_rows(result: dict[str, Any]) -> list[SummaryRow]:
-    """Per-silo access summary for large deployments: silos reached from outside first, then natural order."""
+    """Per-silo access summary for large deployments: silos reached from outside first, then natural order.
+
+    An edge is "outside" (red, CROSSES) exactly when the diagram would draw it red; the others that reach the
+    silo from beyond it are listed apart, so a ready deployment whose orchestrator network reaches every silo's
+    private endpoint is not a table of red cells."""
+    b = Blocking.of(result)
     rows = []
-    for v in silo_views(result):
+
+    def text(e: dict[str, Any]) -> str:
+        return f"{e.get('principal_name') or e.get('principal_id')} ({origin_text(e)}: {kinds_text(e)})"
+
+    for v in silo_views(result, b):
+        red = [bool(_red_edge(e, b, peek=True)) for e in v.outside]
         rows.append(SummaryRow(
             silo=v.name, storage=v.storage.name or "not found", own=len(v.own),
-            outside=[f"{e.get('principal_name') or e.get('principal_id')} ({origin_text(e)}: {kinds_text(e)})"
-                     for e in v.outside],
+            outside=[text(e) for e, r in zip(v.outside, red, strict=True) if r],
+            reaching=[text(e) for e, r in zip(v.outside, red, strict=True) if not r],
             risky_paths=[f"{PATH_LABEL.get(p.get('path_kind'), p.get('path_kind'))} from {p.get('source')}"
                          for p in v.paths if _risky(p)],
             other_paths=sorted({PATH_LABEL.get(str(p.get("path_kind")), str(p.get("path_kind"))) for p in v.paths
@@ -660,13 +692,45 @@ def summary_rows(result: dict[str, Any]) -> list[SummaryRow]:
     return rows
 
 
+#: Heat-map states drawn as one run per line of squares (a pattern of squares with one title naming the silos);
+#: fail, unknown and waived squares are always drawn one by one, each naming its silo.
+QUIET_STATES = ("pass", "not_applicable", "none")
+
+
+def _heat_squares(states: list[str], labels: list[str], per_row: int, size: int, step: int) -> list[str]:
+    """One panel's squares, in panel coordinates. A run of two or more neighbouring squares on one line in the same
+    quiet state is one rect filled with a pattern of squares (it looks the same, and its title names the run's
+    first and last silo and how many); at 1,000 silos this is what keeps the heat map ~40 KB instead of 800 KB.
+    Every square that fails, is unknown or waived is its own rect with its own silo in the title."""
+    from flaudit.reports._common import CELL_WORDS
+
+    out: list[str] = []
+    i, n = 0, len(states)
+    while i < n:
+        state, line = states[i], i // per_row
+        j = i + 1
+        if state in QUIET_STATES:
+            while j < n and states[j] == state and j // per_row == line:
+                j += 1
+        x, y, word = (i % per_row) * step, line * step, CELL_WORDS.get(state, state)
+        if j - i >= 2:
+            out.append(f'<rect class="heat-run" x="{x}" y="{y}" width="{(j - i) * step}" height="{size}" '
+                       f'fill="url(#heat-{state})"><title>{labels[i]} to {labels[j - 1]} ({j - i}): {word}'
+                       f'</title></rect>')
+        else:
+            out.append(f'<rect class="heat {CELL_FILL.get(state, "cell-none")}{" blocking" if state == "fail" else ""}" '
+                       f'x="{x}" y="{y}" width="{size}" height="{size}"><title>{labels[i]}: {word}</title></rect>')
+        i = j
+    return out
+
+
 def aggregate_svg(result: dict[str, Any], rows: list[Any] | None = None) -> str:
     """Beyond ``MAX_SILOS``: a silo x area heat map (one square per silo per area) and the fix-first list.
 
     Fits one screen at 1,000 silos: each area is a panel of squares, 50 to a row, coloured by the cell's worst
     state; hovering a square names the silo and the state.
     """
-    from flaudit.reports._common import AREA_TITLES, AREAS, CELL_WORDS, fix_first_view, matrix
+    from flaudit.reports._common import AREA_TITLES, AREAS, fix_first_view, matrix
 
     rows = rows if rows is not None else matrix(result)
     n = len(rows)
@@ -685,7 +749,10 @@ def aggregate_svg(result: dict[str, Any], rows: list[Any] | None = None) -> str:
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="access-diagram aggregate" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" role="img" aria-labelledby="agg-title">'
            f'<title id="agg-title">{n} rows (silos and deployment-wide), by area: worst status of each cell</title>',
-           _text(20, 24, f"{n} rows x {len(AREAS)} areas: one square per silo and area", "silo-name")]
+           _text(20, 24, f"{n} rows x {len(AREAS)} areas: one square per silo and area", "silo-name"),
+           "<defs>" + "".join(f'<pattern id="heat-{state}" width="{step}" height="{step}" patternUnits="userSpaceOnUse">'
+                              f'<rect class="{CELL_FILL[state]}" width="{size}" height="{size}"/></pattern>'
+                              for state in QUIET_STATES) + "</defs>"]
     labels = [esc(r.label) for r in rows]
     for a_i, area in enumerate(AREAS):
         px, py = 20 + (a_i % cols) * (panel_w + 16), 40 + (a_i // cols) * (panel_h + 12)
@@ -694,12 +761,9 @@ def aggregate_svg(result: dict[str, Any], rows: list[Any] | None = None) -> str:
         out.append(f'<g class="heat-panel"><rect class="panel" x="{px}" y="{py}" width="{panel_w}" '
                    f'height="{panel_h}" rx="6"/>'
                    + _text(px + 10, py + 18, f"{AREA_TITLES[area]}: {bad} of {n} fail or unknown", "name"))
-        x0, y0 = px + 10, py + 26
-        out.extend(f'<rect class="heat {CELL_FILL.get(state, "cell-none")}{" blocking" if state == "fail" else ""}" '
-                   f'x="{x0 + (i % per_row) * step}" y="{y0 + (i // per_row) * step}" width="{size}" '
-                   f'height="{size}"><title>{labels[i]}: {CELL_WORDS.get(state, state)}</title></rect>'
-                   for i, state in enumerate(states))
-        out.append("</g>")
+        out.append(f'<g transform="translate({px + 10},{py + 26})">')
+        out.extend(_heat_squares(states, labels, per_row, size, step))
+        out.append("</g></g>")
     n_ch = ff.get("changes", 0)
     out.append(_fit(list_x, 24, f"Fix first: {n_ch} change{'s' if n_ch != 1 else ''} make{'s' if n_ch == 1 else ''} "
                     f"{ff.get('profile')} ready", 540, "silo-name", size=13))

@@ -31,6 +31,7 @@ from flaudit.reports._common import (
     finding_label,
     gate_view,
     matrix,
+    name_ranges,
     resource_name,
     rules_by_id,
     severity_rank,
@@ -40,6 +41,7 @@ from flaudit.reports._common import (
     waiver_text,
 )
 
+from flaudit.declarations import declaration_text
 from flaudit.gate import fix_first_for, natural_key, scope_text
 
 EXTENSION = "html"
@@ -55,6 +57,22 @@ PRINT_SCRIPT = ("window.addEventListener('beforeprint',function(){"
 POLICY_URL = ("https://portal.azure.com/#view/Microsoft_Azure_Policy/PolicyDetailBlade/definitionId/"
               "%2Fproviders%2FMicrosoft.Authorization%2FpolicyDefinitions%2F{}")
 _ANCHOR_BAD = re.compile(r"[^A-Za-z0-9_-]")
+#: Up to this many pass and not-applicable findings, each is listed with its message and evidence (a deployment of
+#: up to about ten silos). Above it, a fleet's passes are grouped per rule (title, count, the silos as ranges, the
+#: resources) without evidence: 52,000 passes at 1,000 silos would be 12 MB of text nobody reads. The JSON result
+#: keeps every finding with its evidence, and the report says so. Failing, unknown, waived and declared findings
+#: are always listed in full with their evidence, whatever the size.
+FULL_PASS_LIMIT = 500
+#: Grouped passes name at most this many resources of a rule by name (deployment-wide ones such as the workspace);
+#: beyond it they are counted.
+MAX_PASS_RESOURCES = 12
+#: Beyond this many silos, the silo x area matrix and the access summary list one by one only the silos with
+#: something to read (a FAIL, UNKNOWN or WAIVED cell; a principal from outside or an open public path). The other
+#: silos are folded into one row per identical set of cells, naming its silos as ranges ("silo0–silo999"); the
+#: heat map above still has a square for each.
+MATRIX_ROWS = 100
+#: Cell and row states that a folded row may hold: nothing fails, is unknown or waived.
+QUIET = ("pass", "not_applicable", "none")
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,9 +142,20 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
             "waiver_lines": [(k, waiver_entry_text(w)) for k in ("applied", "expired", "stale")
                              for w in g["waiver_entries"][k]]}
 
+    passes = [f for f in findings if f.get("status") in ("pass", "not_applicable")]
+    itemised = len(passes) <= FULL_PASS_LIMIT
+
     rows = []
     matrix_rows = matrix(result)
+    fold = sum(1 for r in matrix_rows if r.silo is not None) > MATRIX_ROWS
+    quiet: dict[tuple[str, ...], list[Any]] = {}
     for row in matrix_rows:
+        if row.silo is None and quiet:
+            rows.extend(_folded_rows(quiet))
+            quiet = {}
+        if fold and row.silo is not None and row.state in QUIET:
+            quiet.setdefault(tuple(row.cells[a].state for a in AREAS), []).append(row)
+            continue
         cells = []
         for a in AREAS:
             cell = row.cells[a]
@@ -136,11 +165,13 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
                     ["fail", "unknown", "waived", "pass", "not_applicable"].index(finding_cell_state(f))
                     if finding_cell_state(f) in ("fail", "unknown", "waived", "pass", "not_applicable") else 9,
                     -severity_rank(f)))
-                href = "#" + anchor(worst.get("id", ""))
+                href = "#" + _link(worst, itemised)
             counts = cell.counts()
             title = ", ".join(f"{n} {CELL_WORDS.get(s, s)}" for s, n in counts.items()) or "no check"
             cells.append({"state": cell.state, "word": cell.word, "href": href, "title": title})
         rows.append({"label": row.label, "deployment": row.silo is None, "cells": cells})
+    rows.extend(_folded_rows(quiet))
+    folded_silos = sum(r["silos"] for r in rows if r.get("folded"))
 
     problems = [f for f in findings if f.get("status") in ("fail", "unknown")]
     by_severity = []
@@ -160,17 +191,10 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
                                 "findings": [_finding_view(f, f.get("id") in blocking) for f in group]})
         by_severity.append({"severity": sev, "count": len(sev_findings), "rules": rule_blocks})
 
-    passed = []
-    for a in AREAS:
-        ok = [f for f in findings if f.get("area") == a and f.get("status") in ("pass", "not_applicable")]
-        if ok:
-            passed.append({"area": a, "title": AREA_TITLES[a], "findings": [
-                {"anchor": anchor(f.get("id", "")), "status": STATUS_WORDS.get(f.get("status", ""), "?"),
-                 "rule_id": f.get("rule_id", ""), "title": f.get("title", ""), "silo": f.get("silo"),
-                 "resource": resource_name(f.get("resource_id")), "message": f.get("message", "")} for f in ok]})
+    passed = _passed_view(passes, rules, itemised)
 
     svg = diagram.render_svg(result)
-    summary = None if svg is not None else diagram.summary_rows(result)
+    summary = None if svg is not None else _summary_view(diagram.summary_rows(result))
     inp = result.get("input") or {}
     tool = result.get("tool") or {}
     return {
@@ -185,6 +209,9 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "unknown_meaning": UNKNOWN_MEANING,
         "areas": [{"id": a, "title": AREA_TITLES[a]} for a in AREAS],
         "rows": rows,
+        "folded_silos": folded_silos,
+        "matrix_silos": sum(1 for r in matrix_rows if r.silo is not None),
+        "matrix_limit": MATRIX_ROWS,
         "diagram": Markup(svg) if svg is not None else Markup(diagram.aggregate_svg(result, matrix_rows)),
         "diagram_limit": diagram.MAX_SILOS,
         "legend": Markup(diagram.legend_html(result)) if svg is not None else None,
@@ -193,6 +220,10 @@ def context(result: dict[str, Any]) -> dict[str, Any]:
         "by_severity": by_severity,
         "problem_count": len(problems),
         "passed": passed,
+        "pass_count": len(passes),
+        "passes_itemised": itemised,
+        "full_pass_limit": FULL_PASS_LIMIT,
+        "compact": result.get("compact") is True,  # scan --compact: passes carry only default_assumed evidence
         "summary": result.get("summary") or {},
         "input": inp,
         "sources": inp.get("sources") or [],
@@ -235,5 +266,103 @@ def _finding_view(f: dict[str, Any], is_blocking: bool) -> dict[str, Any]:
         "message": f.get("message", ""), "evidence": [e for e in f.get("evidence") or [] if isinstance(e, dict)],
         "blocks": f.get("blocks") or [], "blocking": is_blocking,
         "waiver": waiver_text(f.get("waiver")) if f.get("waiver") else None,
+        "declaration": declaration_text(f["declaration"]) if isinstance(f.get("declaration"), dict) else None,
         "location": f.get("location") or None,
     }
+
+
+def pass_group_anchor(rule_id: str) -> str:
+    return "pass-" + _ANCHOR_BAD.sub("-", str(rule_id))
+
+
+def _link(f: dict[str, Any], itemised: bool) -> str:
+    """The in-page target of a finding: its own entry, or its rule's group when passes are grouped."""
+    if not itemised and f.get("status") in ("pass", "not_applicable"):
+        return pass_group_anchor(f.get("rule_id") or "?")
+    return anchor(f.get("id", ""))
+
+
+def _passed_view(passes: list[dict[str, Any]], rules: dict[str, dict[str, Any]], itemised: bool) -> list[dict]:
+    """Passed and not-applicable findings per area, then per rule (rule order as in the result).
+
+    ``itemised``: every finding with its message and evidence. Otherwise one entry per rule with its counts, the
+    silos it passed for (folded into ranges) and its resources (named when few, counted when many), and one
+    example message, so a fleet's report says what passed where without repeating 50,000 near-identical lines.
+    """
+    by_area: dict[str, dict[str, list[dict[str, Any]]]] = {a: {} for a in AREAS}
+    for f in passes:  # one walk over what may be 50,000 findings
+        area = f.get("area")
+        by_area[area if area in by_area else "topology"].setdefault(f.get("rule_id") or "?", []).append(f)
+    order = {n: i for i, n in enumerate(sorted({str(f["silo"]) for f in passes if f.get("silo") is not None},
+                                               key=natural_key))}
+    out = []
+    for a, groups in by_area.items():
+        if not groups:
+            continue
+        blocks = []
+        for rid, fs in groups.items():
+            silos = sorted({str(f["silo"]) for f in fs if f.get("silo") is not None}, key=order.__getitem__)
+            resources = {f.get("resource_id") or "" for f in fs}
+            named = sorted({resource_name(r) for r in resources}, key=natural_key) \
+                if len(resources) <= MAX_PASS_RESOURCES else []
+            n_pass = sum(1 for f in fs if f.get("status") == "pass")
+            blocks.append({
+                "rule_id": rid, "anchor": pass_group_anchor(rid),
+                "title": (rules.get(rid) or {}).get("title") or fs[0].get("title", ""),
+                "passed": n_pass, "not_applicable": len(fs) - n_pass, "count": len(fs),
+                "silo_count": len(silos), "silos": _silos(silos, ordered=True),
+                "deployment_wide": sum(1 for f in fs if f.get("silo") is None),
+                "resource_count": len(resources),
+                "resources": ", ".join(named) if named else None,
+                "example": fs[0].get("message", ""),
+                "findings": [{**_finding_view(f, False), "word": STATUS_WORDS.get(f.get("status", ""), "?")}
+                             for f in fs] if itemised else [],
+            })
+        out.append({"area": a, "title": AREA_TITLES[a], "count": sum(len(fs) for fs in groups.values()),
+                    "rules": blocks})
+    return out
+
+
+def _folded_rows(quiet: dict[tuple[str, ...], list[Any]]) -> list[dict[str, Any]]:
+    """One matrix row per identical set of quiet cells: "937 silos: silo0–silo999", each cell linking to its area's
+    passed checks."""
+    out = []
+    for states, group in sorted(quiet.items(), key=lambda kv: -len(kv[1])):
+        cells = [{"state": st, "word": CELL_WORDS[st], "title": f"{_plural(len(group), 'silo')}: {CELL_WORDS[st]}",
+                  "href": f"#passed-{a}" if st in ("pass", "not_applicable") else None}
+                 for a, st in zip(AREAS, states, strict=True)]
+        out.append({"label": _silos([r.silo for r in group]), "deployment": False,
+                    "folded": True, "silos": len(group), "cells": cells})
+    return out
+
+
+def _summary_view(summary: list[Any]) -> list[dict[str, Any]]:
+    """The per-silo access summary; beyond ``MATRIX_ROWS`` silos, silos with no red edge from outside and no open
+    public path are folded into one row per identical line (own principals, what else reaches them, paths)."""
+    rows = [{"silo": r.silo, "storage": r.storage, "own": r.own, "outside": r.outside, "reaching": r.reaching,
+             "risky_paths": r.risky_paths, "other_paths": r.other_paths} for r in summary]
+    if len(rows) <= MATRIX_ROWS:
+        return rows
+    kept, quiet = [], {}
+    for r in rows:
+        if r["outside"] or r["risky_paths"]:
+            kept.append(r)
+        else:
+            key = (r["own"], tuple(r["reaching"]), tuple(r["other_paths"]), r["storage"] == "not found")
+            quiet.setdefault(key, []).append(r)
+    for (own, reaching, other, missing), group in sorted(quiet.items(), key=lambda kv: -len(kv[1])):
+        kept.append({"silo": _silos([r["silo"] for r in group]),
+                     "storage": "not found" if missing else _plural(len(group), "storage account"),
+                     "own": own, "outside": [], "reaching": list(reaching), "risky_paths": [],
+                     "other_paths": list(other), "folded": True})
+    return kept
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _silos(names: list[str], *, ordered: bool = False) -> dict[str, str]:
+    """A folded row's silos: "937 silos" and every name, consecutive ones as ranges ("silo0–silo999"); the
+    template shows a short list inline and a long one collapsed. ``ordered``: already in natural order."""
+    return {"count": _plural(len(names), "silo"), "names": name_ranges(names, ordered=ordered)}

@@ -140,9 +140,11 @@ def test_twenty_silos_still_draw_and_more_degrade_to_a_heat_map_and_fix_first():
     agg = etree.fromstring(diagram.aggregate_svg(make_result(21)).encode())
     panels = agg.findall(f".//{SVG}g[@class='heat-panel']")
     assert len(panels) == len(AREAS)
-    squares = panels[1].findall(f"{SVG}rect")[1:]
-    assert len(squares) == 22  # 21 silos and the deployment-wide row
-    assert [s.findtext(f"{SVG}title") for s in squares[:3]] == ["silo-0: PASS", "silo-1: FAIL", "silo-2: PASS"]
+    squares = panels[1].findall(f"{SVG}g/{SVG}rect")
+    titles = [s.findtext(f"{SVG}title") for s in squares]
+    covered = sum(int(re.search(r"\((\d+)\):", t).group(1)) if " to " in t else 1 for t in titles)
+    assert covered == 22  # 21 silos and the deployment-wide row, each a square or within a run of squares
+    assert titles[:3] == ["silo-0: PASS", "silo-1: FAIL", "silo-2: PASS"]
     assert "Fix first:" in " ".join(agg.itertext())
 
 
@@ -151,13 +153,58 @@ def test_the_aggregate_of_1000_silos_keeps_one_screen():
     assert float(agg.get("height")) <= 1000 and float(agg.get("width")) <= 1500
 
 
-def test_many_outside_principals_collapse_into_a_more_chip(result):
+def test_the_heat_map_of_1000_silos_draws_each_failing_square_and_folds_only_quiet_runs():
+    result = make_result(1000)
+    for f in result["findings"]:  # every seventh silo's storage check fails
+        if f["rule_id"] == "FL-ST-001" and int(f["silo"].split("-")[1]) % 7 == 0:
+            f["status"] = "fail"
+    text = diagram.aggregate_svg(result)
+    assert len(text) < 80_000  # 8,000 squares as single rects were ~800 KB
+    panel = etree.fromstring(text.encode()).findall(f".//{SVG}g[@class='heat-panel']")[AREAS.index("storage-hardening")]
+    titles = [r.findtext(f"{SVG}title") for r in panel.findall(f"{SVG}g/{SVG}rect")]
+    assert sorted(t for t in titles if t.endswith(": FAIL")) == sorted(f"silo-{i}: FAIL" for i in range(0, 1000, 7))
+    runs = [t for t in titles if " to " in t]
+    assert runs and all(t.endswith(("PASS", "N/A", "-")) for t in runs)
+    covered = sum(int(re.search(r"\((\d+)\):", t).group(1)) if " to " in t else 1 for t in titles)
+    assert covered == 1001  # every silo and the deployment-wide row
+
+
+def test_many_outside_principals_that_block_nothing_collapse_into_a_more_chip(result):
     edge = next(e for e in result["access"] if e["relation"] == "other-silo")
-    for i in range(6):
-        result["access"].append({**edge, "principal_id": f"p-extra-{i}", "principal_name": f"extra-{i}"})
+    for i in range(6):  # declared administrators: drawn, never red
+        result["access"].append({**edge, "principal_id": f"p-extra-{i}", "principal_name": f"extra-{i}",
+                                 "relation": "administrator", "crosses_boundary": False,
+                                 "administrator_reason": "declared break-glass admin"})
     card = _svg(result).findall(f".//{SVG}g[@class='silo']")[1]
     texts = ["".join(t.itertext()) for t in card.iter(f"{SVG}text")]
-    assert "+5 more edges" in texts  # 8 outside principals: 3 chips + "+5 more"
+    assert "+5 more edges" in texts  # 2 red edges and 6 calm ones: 2 red chips, 1 calm chip, "+5 more"
+    more = next(g for g in card.iter(f"{SVG}g") if "more" in (g.get("class") or "").split())
+    assert "blocking" not in more.get("class") and all(f"extra-{i}" in more.findtext(f"{SVG}title")
+                                                       for i in range(1, 6))
+
+
+def test_a_blocking_edge_is_always_drawn_as_its_own_chip_and_the_card_grows_to_hold_it(result):
+    edge = next(e for e in result["access"] if e["relation"] == "other-silo")
+    for i in range(6):  # boundary crossings: each blocks a verdict
+        result["access"].append({**edge, "principal_id": f"p-extra-{i}", "principal_name": f"extra-{i}"})
+    result["access"].append({**edge, "principal_id": "p-admin", "principal_name": "calm-admin",
+                             "relation": "administrator", "crosses_boundary": False})
+    svg = _svg(result)
+    cards = svg.findall(f".//{SVG}g[@class='silo']")
+    red = [g for g in cards[1].iter(f"{SVG}g") if (g.get("class") or "").split()[:2] == ["edge", "outside"]
+           and "blocking" in g.get("class")]
+    names = ["".join(t.itertext()) for g in red for t in g.iter(f"{SVG}text")]
+    assert all(f"extra-{i}" in names for i in range(6)) and "uai-silo-2" in names and "uai-orch" in names
+    texts = ["".join(t.itertext()) for t in cards[1].iter(f"{SVG}text")]
+    assert "+1 more edge" in texts  # only the administrator, which blocks nothing, is folded
+    height = float(cards[1].find(f"{SVG}rect").get("height"))
+    assert height == diagram.CARD_H + (8 + 1 - diagram.MAX_CHIPS) * diagram.CHIP_STEP
+    chip_bottom = max(float(r.get("y")) + float(r.get("height")) for r in cards[1].iter(f"{SVG}rect")
+                      if r.get("class") == "chip")
+    path_tops = [float(r.getparent().find(f"{SVG}rect").get("y")) for r in cards[1].iter(f"{SVG}rect")
+                 if "path" in (r.getparent().get("class") or "")]
+    assert path_tops and min(path_tops) > chip_bottom  # the network paths moved down, below the longer lane
+    assert float(cards[4].get("transform").split(",")[1].rstrip(")")) > diagram.TOP_H + height  # next row below
 
 
 def test_every_path_kind_is_drawn_on_its_silo_and_named_in_the_legend():

@@ -122,6 +122,128 @@ def test_passed_checks_are_collapsed_per_area(result):
     assert "Storage hardening: 5 passed" in doc.xpath("string(//details[@id='passed-storage-hardening']/summary)")
 
 
+def _fleet(n: int = 300) -> dict:
+    """``n`` silos (about 3 passes each, past FULL_PASS_LIMIT) where every third silo also fails FL-PE-001 with its
+    evidence, and one unknown finding carries an external silo's declaration."""
+    import copy
+
+    result = make_result(n)
+    template = next(f for f in result["findings"] if f["rule_id"] == "FL-PE-001" and f["status"] == "fail"
+                    and not f["waiver"])
+    for i in range(6, n, 3):
+        f = copy.deepcopy(template)
+        st = result["topology"]["silos"][i]["storage"]
+        f.update(silo=f"silo-{i}", resource_id=st["id"], id=f"FL-PE-001:fleet-{i}",
+                 message=f"{st['name']} accepts traffic from the public internet (fleet {i}).")
+        f["evidence"][0]["resource_id"] = st["id"]
+        result["findings"].append(f)
+        result["summary"]["by_status"]["fail"] += 1
+        result["summary"]["total"] += 1
+    unknown = next(f for f in result["findings"] if f["status"] == "unknown")
+    unknown["declaration"] = {"silo": unknown["silo"], "declaration": 1, "control": unknown["rule_id"],
+                              "declared_by": "partner-secops", "statement": "The NSG denies inbound traffic.",
+                              "evidence": "ticket 4711", "expires": "2027-03-01"}
+    return result
+
+
+def _passes(result: dict) -> list[dict]:
+    return [f for f in result["findings"] if f["status"] in ("pass", "not_applicable")]
+
+
+def test_a_small_deployment_lists_every_pass_with_its_evidence(result):
+    assert len(_passes(result)) <= html_report.FULL_PASS_LIMIT
+    doc = lhtml.fromstring(html_report.render(result))
+    passed = doc.get_element_by_id("passed")
+    for f in _passes(result):
+        item = doc.get_element_by_id(html_report.anchor(f["id"]))
+        assert item.xpath("ancestor::section[@id='passed']") and f["message"] in item.text_content()
+    shared_key = next(f for f in _passes(result) if f["rule_id"] == "FL-ST-001")
+    item = doc.get_element_by_id(html_report.anchor(shared_key["id"]))
+    assert "properties.allowSharedKeyAccess = false" in " ".join(item.xpath("string(.//ul[@class='evidence'])").split())
+    assert not passed.xpath(".//p[contains(@class, 'pass-note')]")
+
+
+def test_at_fleet_size_a_pass_is_not_inlined_with_its_evidence_but_its_count_and_subjects_are():
+    result = _fleet(300)
+    assert len(_passes(result)) > html_report.FULL_PASS_LIMIT
+    doc = lhtml.fromstring(html_report.render(result))
+    passed = doc.get_element_by_id("passed")
+    assert not passed.xpath(".//ul[@class='evidence']") and "allowSharedKeyAccess" not in passed.text_content()
+    assert all(doc.xpath(f"//*[@id='{html_report.anchor(f['id'])}']") == [] for f in _passes(result)[:50])
+    group = doc.get_element_by_id(html_report.pass_group_anchor("FL-ST-001"))
+    text = " ".join(group.text_content().split())
+    assert "300 PASS" in text and "300 silos" in text and "silo-0\u2013silo-299" in text and "300 resources" in text
+    note = " ".join(passed.xpath("string(.//p[contains(@class, 'pass-note')])").split())
+    assert f"{len(_passes(result)):,} checks passed" in note and "--format json" in note
+    compact = {**result, "compact": True}  # scan --compact: the JSON itself no longer has every pass's evidence
+    note_c = lhtml.fromstring(html_report.render(compact)).xpath("string(//p[contains(@class, 'pass-note')])")
+    assert "written with --compact" in " ".join(note_c.split()) and "holds every finding" not in note_c
+    summary = doc.get_element_by_id("metadata").text_content()  # the summary still counts every finding
+    assert f"{result['summary']['total']} checks" in summary and f"{result['summary']['by_status']['pass']} pass" in summary
+
+
+def test_at_fleet_size_every_fail_unknown_waived_and_declared_finding_is_present_with_its_evidence():
+    result = _fleet(300)
+    doc = lhtml.fromstring(html_report.render(result))
+    problems = [f for f in result["findings"] if f["status"] in ("fail", "unknown")]
+    assert len(problems) > 100 and any(f["waiver"] for f in problems) and any(f.get("declaration") for f in problems)
+    for f in problems:
+        item = doc.get_element_by_id(html_report.anchor(f["id"]))
+        assert item.xpath("ancestor::section[@id='findings']")
+        text = " ".join(item.text_content().split())
+        assert f["message"] in text
+        evidence = " ".join(item.xpath("string(.//ul[@class='evidence'])").split())
+        for e in f["evidence"]:
+            assert (e.get("path") or e.get("text") or e.get("principal_name") or e.get("rule") or e["source"]) in evidence
+        if f["waiver"]:
+            assert "WAIVED" in text and f["waiver"]["reason"] in text
+        if f.get("declaration"):
+            assert "DECLARED" in text and "partner-secops" in text and "not verified" in text
+
+
+def test_every_in_page_link_has_a_target_in_small_and_fleet_reports(result):
+    for res in (result, _fleet(300)):
+        doc = lhtml.fromstring(html_report.render(res))
+        ids = set(doc.xpath("//@id"))
+        hrefs = {h[1:] for h in doc.xpath("//a/@href") if h.startswith("#")}
+        assert hrefs and hrefs <= ids, sorted(hrefs - ids)[:5]
+
+
+def test_at_fleet_size_silos_with_nothing_to_read_fold_into_rows_naming_them_and_the_rest_keep_their_row():
+    result = _fleet(150)
+    doc = lhtml.fromstring(html_report.render(result))
+    rows = doc.xpath("//table[@class='matrix']/tbody/tr")
+    own = [r.xpath("string(th)") for r in rows if r.get("class") != "folded"]
+    troubled = {f["silo"] for f in result["findings"] if f["status"] in ("fail", "unknown") and f["silo"]}
+    assert set(own) == troubled | {"(deployment-wide)"}
+    folded = [" ".join(r.xpath("string(th)").split()) for r in rows if r.get("class") == "folded"]
+    assert folded and sum(int(t.split()[0].replace(",", "")) for t in folded) == 150 - len(troubled)
+    assert any("silo-4, silo-5, silo-7, silo-8" in t for t in folded)  # consecutive pairs are named, not ranged
+    summary = doc.xpath("//table[@class='access-summary']/tbody/tr")
+    assert len(summary) < 10 and "silo-1" in summary[0].xpath("string(th)")  # reached from outside: its own row
+    assert sum(int(r.xpath("string(th)").split()[0].replace(",", "")) for r in summary
+               if r.get("class") == "folded") == 149
+    small = lhtml.fromstring(html_report.render(make_result(25)))
+    assert not small.xpath("//tr[@class='folded']")
+
+
+def test_the_access_summary_marks_red_only_what_the_diagram_draws_red():
+    """A path no blocking finding rests on (the orchestrator network's reach into a silo's private endpoint,
+    FL-NET-010) is listed as not blocking, not as a red CROSSES cell."""
+    from flaudit.paths import Hop, Path
+
+    result = make_result(25)
+    target = result["topology"]["silos"][7]["storage"]["id"]
+    result["access"].append(Path("network", "silo-7", target, "vnet-orch-id", "orchestrator VNet vnet-orch",
+                                 "orchestrator", (Hop("peering to the silo VNet", "ref"),), "FL-NET-010").edge())
+    doc = lhtml.fromstring(html_report.render(result))
+    rows = {r.xpath("string(th)"): r for r in doc.xpath("//table[@class='access-summary']/tbody/tr")}
+    cell = rows["silo-7"].xpath("td")[2]
+    assert "s-fail" not in (cell.get("class") or "") and "CROSSES" not in cell.text_content()
+    assert "not blocking: orchestrator VNet vnet-orch" in " ".join(cell.text_content().split())
+    assert "CROSSES" in rows["silo-1"].xpath("td")[2].text_content()
+
+
 def test_metadata_lists_versions_digest_unreadable_and_waivers(result):
     doc = lhtml.fromstring(html_report.render(result))
     meta = doc.get_element_by_id("metadata").text_content()
@@ -236,3 +358,36 @@ def test_a_matrix_link_to_a_passed_check_opens_its_collapsed_section(result, tmp
     assert loaded.console == []
     details = lhtml.fromstring(loaded.dom).get_element_by_id(href[1:]).xpath("ancestor::details")[0]
     assert details.get("open") is not None
+
+
+def test_at_fleet_size_hostile_names_in_ranges_and_folded_rows_show_as_text():
+    result = _fleet(150)
+    hostile = "silo-40" + XSS_SCRIPT  # a quiet silo: named only in folded rows and per-rule silo lists
+    for f in result["findings"] + result["access"] + result["network_paths"]:
+        if f.get("silo") == "silo-40":
+            f["silo"] = hostile
+    result["topology"]["silos"][40]["name"] = hostile
+    text = html_report.render(result)
+    assert XSS_SCRIPT not in text and text.count("<script") == 1
+    doc = lhtml.fromstring(text)
+    folded = " ".join(r.text_content() for r in doc.xpath("//tr[@class='folded']"))
+    assert hostile in folded
+    assert hostile in doc.get_element_by_id(html_report.pass_group_anchor("FL-ST-001")).text_content()
+
+
+@needs_chromium
+def test_a_fleet_report_loads_cleanly_and_a_pass_cell_opens_its_rule_group(tmp_path):
+    page = _write(tmp_path, _fleet(300), "fleet.html")
+    static = lhtml.fromstring(page.read_text(encoding="utf-8"))
+    folded = static.xpath("//table[@class='matrix']/tbody/tr[@class='folded']")[0]
+    href = folded.xpath("td[contains(@class, 's-pass')]/a/@href")[0]
+    target = static.get_element_by_id(href[1:])
+    assert target.xpath("ancestor-or-self::details[not(@open)]")
+    row = next(r for r in static.xpath("//table[@class='matrix']/tbody/tr") if r.xpath("string(th)") == "silo-6")
+    pass_href = row.xpath("td[contains(@class, 's-pass')]/a/@href")[0]
+    assert pass_href[1:].startswith("pass-")  # a passed cell of a listed silo links to its rule's group
+    loaded = load(CHROMIUM, page, tmp_path, fragment=pass_href[1:])
+    assert loaded.console == []
+    group = lhtml.fromstring(loaded.dom).get_element_by_id(pass_href[1:])
+    assert group.xpath("ancestor::details")[0].get("open") is not None
+    screenshot(CHROMIUM, page, tmp_path / "fleet.png", tmp_path)
