@@ -149,7 +149,9 @@ class ArmSession:
         self._lock = threading.Lock()
 
     # -- pipeline ---------------------------------------------------------------------------------------
-    def policies(self) -> list[Any]:
+    def policies(self, auth: Any = None) -> list[Any]:
+        """The shared policy list; ``auth`` replaces ARM's authentication policy (Microsoft Graph's bearer token,
+        flaudit.sources.live.directory), so every request, whatever its host, passes the same read-only guard."""
         from azure.core.pipeline import policies
         from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
 
@@ -165,7 +167,7 @@ class ArmSession:
             retry_cls(r.sleep, retry_total=r.total, retry_status=r.total, retry_connect=r.total,
                       retry_read=r.total, retry_backoff_factor=r.backoff_factor,
                       retry_backoff_max=r.backoff_max, retry_mode="exponential"),
-            ARMChallengeAuthenticationPolicy(self.credential, self.cloud.token_scope),
+            auth or ARMChallengeAuthenticationPolicy(self.credential, self.cloud.token_scope),
             policies.NetworkTraceLoggingPolicy(),
             guard_cls(self.log),  # last: sees every attempt, retries included
         ]
