@@ -134,7 +134,7 @@ def graph_client(session: ArmSession) -> Any:
 
 
 def read_directory(session: ArmSession, inventory: Inventory, *, progress: bool = False,
-                   cap: int = MAX_DIRECTORY_OBJECTS, workers: int = WORKERS) -> None:
+                   cap: int | None = None, workers: int = WORKERS) -> None:
     """Read the directory object of every principal :func:`principals_to_place` names into
     ``inventory.directory``; each that cannot be read becomes an :class:`Unreadable` (never an error)."""
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
@@ -146,6 +146,7 @@ def read_directory(session: ArmSession, inventory: Inventory, *, progress: bool 
     pids = principals_to_place(inventory)
     if not pids:
         return
+    cap = MAX_DIRECTORY_OBJECTS if cap is None else cap
     endpoint = session.cloud.graph_endpoint
     asked, over = pids[:cap], pids[cap:]
     for pid in over:
