@@ -242,6 +242,12 @@ def principal_placement(d: Any, principal_id: str, resource_id: str) -> Placemen
     relation, tenant = principal_tenant_relation(d, principal_id, resource_id)
     if relation != "unknown":
         return Placement(relation, tenant, kind="managed identity")
+    pid = norm(principal_id)
+    if pid in managed_identity_resources(d) or pid in principal_tenants(d):
+        # a managed identity ARM data describes (so never read from Graph), in a subscription of unstated tenant
+        return Placement("unknown", tenant, kind="managed identity", why="the tenant of its subscription or of the "
+                         "resource is not in the input", evidence=[note(
+                             "give the subscriptions (collected) or tenant_id in the FL config")])
     placed = directory_placement(d, principal_id, resource_id)
     if placed.relation == "unknown" and placed.tenant is None and tenant is not None:
         return Placement("unknown", tenant, placed.evidence, placed.why, placed.kind)
