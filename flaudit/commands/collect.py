@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         src = inventory.sources[-1]
         unreadable = len(inventory.unreadable)
         note = f"; {unreadable} unreadable (see the snapshot's 'unreadable')" if unreadable else ""
-        print(f"flaudit: collected {len(inventory.resources)} resources with {src.detail.get('requests')} "
+        directory = f" and {len(inventory.directory)} directory objects" if inventory.directory else ""
+        print(f"flaudit: collected {len(inventory.resources)} resources{directory} with {src.detail.get('requests')} "
               f"requests in {src.detail.get('seconds')} s{note} -> {out}", file=sys.stderr)
     return 0

@@ -195,7 +195,7 @@ def test_more_principals_than_the_cap_are_recorded_as_not_read(rsps, retry, samp
 
 
 def test_snapshot_keeps_the_directory_and_an_offline_scan_gives_the_live_findings(
-        rsps, sample, monkeypatch, sleeps, tmp_path: Path):
+        rsps, sample, monkeypatch, sleeps, tmp_path: Path, capsys):
     res = with_role(with_role(with_role(sample, "silo1", GUEST, "User"), "silo2", APP_SP, "ServicePrincipal"),
                     "silo0", MEMBER, "User")
     FakeArm(res, [SUB], directory={GUEST: guest_user(), APP_SP: service_principal(),
@@ -206,7 +206,8 @@ def test_snapshot_keeps_the_directory_and_an_offline_scan_gives_the_live_finding
     cfg = tmp_path / "fl.yaml"
     cfg.write_text(yaml.safe_dump(generate.fl_config(3)))
     snap, live_json, offline_json = tmp_path / "snap.json", tmp_path / "live.json", tmp_path / "offline.json"
-    assert main(["collect", "--subscription", SUB, "--output", str(snap), "--quiet"]) == 0
+    assert main(["collect", "--subscription", SUB, "--output", str(snap)]) == 0
+    assert "and 3 directory objects" in capsys.readouterr().err
     doc = json.loads(snap.read_text())
     assert sorted(doc["directory"]) == sorted([GUEST, APP_SP, MEMBER])
     assert "issuerAssignedId" not in json.dumps(doc["directory"])  # a sign-in name is not needed to place anyone

@@ -1,8 +1,9 @@
 """SDK clients and the plain ARM pipeline client, all sharing one pipeline: read-only, retrying, counted.
 
-Every client (the msi SDK client and the ``ARMPipelineClient`` used for the plain GETs: Azure ML, network,
-storage, authorization, private DNS, Key Vault, Container Registry, Resource Graph) is built with the same
-explicit policy list, so:
+Every client (the msi SDK client, the ``ARMPipelineClient`` used for the plain GETs: Azure ML, network,
+storage, authorization, private DNS, Key Vault, Container Registry, Resource Graph, and the Microsoft Graph client
+of flaudit.sources.live.directory, which only swaps the authentication policy) is built with the same explicit
+policy list, so:
 
 * nothing but GET leaves the process (plus the read-only Resource Graph query POST in fleet mode): the
   :class:`RequestLog` policy sits next to the transport, sees every attempt and refuses anything else. The
