@@ -245,3 +245,57 @@ def test_write_collected_snapshot_round_trips_the_directory(rsps, retry, sample,
     write_collected_snapshot(inv, tmp_path / "s.json")
     back = parse_document(json.loads((tmp_path / "s.json").read_text()), "s.json")
     assert back.directory == inv.directory and back.sha256() == inv.sha256()
+
+
+def test_a_principal_id_that_is_not_a_guid_never_reaches_a_graph_url(rsps, retry, sample):
+    odd = "../users/8d3c2b1a-0f9e-4d8c-b7a6-5f4e3d2c1b0a"
+    inv, _ = collect_with(rsps, retry, with_role(sample, "silo1", odd, "User"), {})
+    assert graph_calls(rsps) == []
+    [u] = [u for u in inv.unreadable if u.resource_type == GRAPH_TYPE]
+    assert "not a directory object id" in u.message
+    assert {f["status"] for f in findings(audit_of(inv), "FL-XT-002", silo="silo1")} == {"unknown"}
+
+
+def test_graph_throttling_is_waited_out_as_retry_after_says(rsps, retry, sample, sleeps):
+    fake = FakeArm(with_role(sample, "silo1", GUEST, "User"), [SUB], directory={GUEST: guest_user()})
+    fake.queue(f"/v1.0/directoryObjects/{GUEST}", (429, {"Retry-After": "7", "Content-Type": "application/json"},
+                                                     json.dumps({"error": {"code": "TooManyRequests",
+                                                                           "message": "Too many requests."}})))
+    fake.register(rsps)
+    inv = collect(make_scope([SUB]), credential=FakeCredential(), retry=retry)
+    assert inv.directory[GUEST]["userType"] == "Guest" and 7.0 in sleeps
+    assert [u for u in inv.unreadable if u.resource_type == GRAPH_TYPE] == []
+
+
+def test_fleet_mode_reads_the_directory_too(rsps, retry, sample):
+    from flaudit.sources.live.graph import collect_fleet
+
+    FakeArm(with_role(sample, "silo1", GUEST, "User"), [SUB], directory={GUEST: guest_user()}).register(rsps)
+    inv = collect_fleet(make_scope([SUB]), credential=FakeCredential(), retry=retry)
+    assert inv.directory[GUEST]["userType"] == "Guest"
+    assert {f["status"] for f in findings(audit_of(inv), "FL-XT-002", silo="silo1")} == {"fail"}
+
+
+def test_each_tenant_of_a_multi_tenant_config_reads_its_directory_with_its_own_credential(rsps, retry):
+    from azure.core.credentials import AccessToken
+
+    from flaudit.sources.live.scopes import collect_config_scopes
+    from tests.live.test_collect_tenants import SUB2, TENANT_A, TENANT_B, _two_tenants
+
+    res, doc = _two_tenants()
+    res = with_role(res, "silo2", GUEST, "User")  # silo2's storage is in TENANT_B's subscription
+    FakeArm(res, [SUB, SUB2], directory={GUEST: guest_user()}).register(rsps)
+
+    class TenantCredential(FakeCredential):
+        def __init__(self, tenant: str | None) -> None:
+            super().__init__()
+            self.tenant = tenant
+
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            super().get_token(*scopes, **kwargs)
+            return AccessToken(f"token-{self.tenant}", 4102444800)
+
+    inv = collect_config_scopes(parse_config(doc, "fl.yaml"), credential_for=TenantCredential, retry=retry)
+    asked = [c for c in graph_calls(rsps) if GUEST in c.request.url]
+    assert [c.request.headers["Authorization"] for c in asked] == [f"Bearer token-{TENANT_B}"]
+    assert TENANT_A != TENANT_B and inv.directory[GUEST]["userType"] == "Guest"

@@ -24,6 +24,7 @@ needs (:data:`SELECT`). That is what FL-XT-002 needs and nothing more: no group 
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -42,6 +43,8 @@ STORAGE = "microsoft.storage/storageaccounts"
 ASSIGNMENT_TYPES = ("microsoft.authorization/roleassignments",
                     "microsoft.authorization/roleeligibilityscheduleinstances")
 UAI = "microsoft.managedidentity/userassignedidentities"
+#: A directory object id is a GUID; anything else is never put into a Graph URL.
+_OBJECT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def graph_object_ref(principal_id: str, endpoint: str = "https://graph.microsoft.com") -> str:
@@ -148,6 +151,10 @@ def read_directory(session: ArmSession, inventory: Inventory, *, progress: bool 
         return
     cap = MAX_DIRECTORY_OBJECTS if cap is None else cap
     endpoint = session.cloud.graph_endpoint
+    for pid in [p for p in pids if not _OBJECT_ID.match(p)]:
+        inventory.unreadable.append(Unreadable(f"/directoryObjects/{pid}", GRAPH_TYPE, None,
+                                               "not asked: the principal id is not a directory object id (a GUID)"))
+    pids = [p for p in pids if _OBJECT_ID.match(p)]
     asked, over = pids[:cap], pids[cap:]
     for pid in over:
         inventory.unreadable.append(Unreadable(f"/directoryObjects/{pid}", GRAPH_TYPE, None,
