@@ -236,6 +236,8 @@ class FakeArm:
     def _directory(self, request: Any) -> tuple[int, dict[str, str], str]:
         """Microsoft Graph's directoryObject GET: the object with the properties ``$select`` names (and
         ``@odata.type``, ``id``), as Graph returns a derived type; a 404 in Graph's error shape otherwise."""
+        if self.latency:
+            time.sleep(self.latency)
         url = urlsplit(request.url)
         with self._lock:
             self.served.append((request.method, request.url))
