@@ -69,6 +69,11 @@ def load(args: argparse.Namespace, inventory: Inventory) -> None:
                 if known is not None and _state(known) != _state(res):
                     raise InputError(f"{path}: resource {res.get('id')} is also in an earlier input with different "
                                      "properties; give one state of each resource (which one holds is unknown)")
+            for pid, obj in part.directory.items():
+                known = inventory.directory.get(pid)
+                if known is not None and known != obj:
+                    raise InputError(f"{path}: directory object {pid} is also in an earlier input with different "
+                                     "properties; give one state of each principal (which one holds is unknown)")
             inventory.merge(part)
 
 

@@ -299,3 +299,18 @@ def test_each_tenant_of_a_multi_tenant_config_reads_its_directory_with_its_own_c
     asked = [c for c in graph_calls(rsps) if GUEST in c.request.url]
     assert [c.request.headers["Authorization"] for c in asked] == [f"Bearer token-{TENANT_B}"]
     assert TENANT_A != TENANT_B and inv.directory[GUEST]["userType"] == "Guest"
+
+
+def test_two_snapshots_disagreeing_about_a_principal_are_an_input_error(rsps, retry, sample, tmp_path: Path,
+                                                                         capsys):
+    inv, _ = collect_with(rsps, retry, with_role(sample, "silo1", GUEST, "User"), {GUEST: guest_user()})
+    write_collected_snapshot(inv, tmp_path / "a.json")
+    doc = json.loads((tmp_path / "a.json").read_text())
+    doc["directory"][GUEST]["userType"] = "Member"
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    rsps.calls.reset()
+    assert main(["scan", "--input", str(tmp_path / "a.json"), "--input", str(tmp_path / "b.json"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"directory object {GUEST} is also in an earlier input" in err and "Traceback" not in err
+    assert main(["scan", "--input", str(tmp_path / "a.json"), "--input", str(tmp_path / "a.json"), "--quiet",
+                 "--format", "json", "--output", str(tmp_path / "r.json")]) in (0, 1)
