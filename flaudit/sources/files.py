@@ -272,6 +272,8 @@ def parse_snapshot(doc: dict[str, Any], origin: str) -> Inventory:
 
 def _directory(section: Any, origin: str) -> dict[str, dict[str, Any]]:
     """The snapshot's ``directory``: principal id -> the Microsoft Graph object read for it (absent: none read)."""
+    from flaudit.sources.live.directory import printable
+
     if section is None:
         return {}
     if not isinstance(section, dict):
@@ -284,7 +286,8 @@ def _directory(section: Any, origin: str) -> dict[str, dict[str, Any]]:
         if str(obj.get("id", pid)).lower() != str(pid).lower():
             raise InputError(f"{origin}: snapshot directory entry {pid!r} holds the object of another id "
                              f"({obj.get('id')!r})")
-        out[str(pid).lower()] = redact(obj)  # as every resource: nothing secret-shaped is kept
+        # as every resource: nothing secret-shaped is kept; and no control character reaches a report
+        out[str(pid).lower()] = redact(printable(obj))
     return out
 
 

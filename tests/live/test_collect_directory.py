@@ -314,3 +314,15 @@ def test_two_snapshots_disagreeing_about_a_principal_are_an_input_error(rsps, re
     assert f"directory object {GUEST} is also in an earlier input" in err and "Traceback" not in err
     assert main(["scan", "--input", str(tmp_path / "a.json"), "--input", str(tmp_path / "a.json"), "--quiet",
                  "--format", "json", "--output", str(tmp_path / "r.json")]) in (0, 1)
+
+
+def test_a_display_name_cannot_smuggle_terminal_escapes_or_bidi_overrides_into_a_report(rsps, retry, sample,
+                                                                                         tmp_path: Path):
+    sly = {**guest_user(), "displayName": "Alex\x1b[2J\x1b[32m PASS\u202e\r\nWilber"}
+    inv, _ = collect_with(rsps, retry, with_role(sample, "silo1", GUEST, "User"), {GUEST: sly})
+    assert inv.directory[GUEST]["displayName"] == "Alex[2J[32m PASSWilber"
+    [f] = findings(audit_of(inv), "FL-XT-002", silo="silo1")
+    assert "\x1b" not in f["message"] and "\u202e" not in f["message"]
+    crafted = {"kind": "flaudit.snapshot", "snapshot_version": 1, "resources": list(inv.resources.values()),
+               "directory": {GUEST: sly}}
+    assert parse_document(crafted, "crafted.json").directory[GUEST]["displayName"] == "Alex[2J[32m PASSWilber"

@@ -100,9 +100,26 @@ def principals_to_place(inventory: Inventory) -> list[str]:
     return sorted(out)
 
 
+#: C0/C1 control characters and the bidirectional overrides and isolates: a display name is whatever its owner typed
+#: (a B2B guest sets it at home), and these would move the cursor, recolour or reorder text in a report.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(value: Any) -> Any:
+    """``value`` with every string in it stripped of :data:`_UNPRINTABLE` characters."""
+    if isinstance(value, str):
+        return _UNPRINTABLE.sub("", value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: printable(v) for k, v in value.items()}
+    return value
+
+
 def keep(body: dict[str, Any]) -> dict[str, Any]:
     """What flaudit stores of a directory object: ``@odata.type`` and :data:`SELECT`; of ``identities`` only
-    ``signInType`` and ``issuer`` (``issuerAssignedId`` is a sign-in name, not needed to place anyone)."""
+    ``signInType`` and ``issuer`` (``issuerAssignedId`` is a sign-in name, not needed to place anyone); every string
+    :func:`printable`."""
     out: dict[str, Any] = {"@odata.type": body.get("@odata.type")}
     for k in SELECT:
         if k not in body:
@@ -111,7 +128,7 @@ def keep(body: dict[str, Any]) -> dict[str, Any]:
         if k == "identities" and isinstance(v, list):
             v = [{"signInType": i.get("signInType"), "issuer": i.get("issuer")} for i in v if isinstance(i, dict)]
         out[k] = v
-    return out
+    return printable(out)
 
 
 def _error_text(response: Any) -> str:
