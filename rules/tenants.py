@@ -157,9 +157,11 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
 
 
 def _name(d: Deployment, p: Principal) -> str:
-    """The principal's name (an identity's, else its Microsoft Graph displayName) with its object id."""
-    name = p.name or (d.inventory.directory.get(p.id) or {}).get("displayName")
-    return f"{name} ({p.id})" if name and name != p.id else p.id
+    """The principal's name: an identity's, else its Microsoft Graph displayName with its object id, else the id."""
+    if p.name:
+        return p.name
+    shown = (d.inventory.directory.get(p.id) or {}).get("displayName")
+    return f"{shown} [{p.id}]" if shown else p.id
 
 
 def _first_notes(evidence: list[dict]) -> list[dict]:
