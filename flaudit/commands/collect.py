@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "collect", help="read a deployment from Azure into a snapshot (read-only)",
         description="Collect the resources flaudit audits from Azure Resource Manager (or Azure Resource Graph "
         "with --resource-graph) into a snapshot that `flaudit scan --input` audits offline. Needs Reader on "
-        "the scope; sends only reads (GET, plus the read-only Resource Graph query).",
+        "the scope; sends only reads (GET, plus the read-only Resource Graph query). With Microsoft Graph "
+        "Directory.Read.All it also reads the directory objects of users and service principals holding roles "
+        "on collected storage (optional: without it FL-XT-002 stays unknown for them).",
         epilog="Exit codes: 0 snapshot written (unreadable types are listed in it); 2 usage or input error; "
         "3 nothing in scope could be read (no credential, subscription not found, no permission).",
     )

@@ -326,3 +326,29 @@ def test_a_display_name_cannot_smuggle_terminal_escapes_or_bidi_overrides_into_a
     crafted = {"kind": "flaudit.snapshot", "snapshot_version": 1, "resources": list(inv.resources.values()),
                "directory": {GUEST: sly}}
     assert parse_document(crafted, "crafted.json").directory[GUEST]["displayName"] == "Alex[2J[32m PASSWilber"
+
+
+def test_a_sovereign_cloud_reads_its_own_graph_root_with_a_token_for_it(rsps, retry, sample):
+    import re
+
+    from flaudit.inventory import Inventory
+    from flaudit.sources.live.clients import ArmSession
+    from flaudit.sources.live.credential import CLOUDS
+    from flaudit.sources.live.directory import read_directory
+
+    class Recording(FakeCredential):
+        scopes: list[str] = []
+
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            self.scopes.extend(scopes)
+            return super().get_token(*scopes, **kwargs)
+
+    inv = Inventory()
+    inv.extend(with_role(sample, "silo1", GUEST, "User"))
+    rsps.add("GET", re.compile(r"https://graph\.microsoft\.us/v1\.0/directoryObjects/.*"), json=guest_user())
+    credential = Recording()
+    session = ArmSession(credential, CLOUDS["AzureUSGovernment"], retry)
+    read_directory(session, inv)
+    session.close()
+    assert inv.directory[GUEST]["userType"] == "Guest"
+    assert credential.scopes == ["https://graph.microsoft.us/.default"]
