@@ -154,7 +154,7 @@ def graph_client(session: ArmSession) -> Any:
 
 
 def read_directory(session: ArmSession, inventory: Inventory, *, progress: bool = False,
-                   cap: int | None = None, workers: int = WORKERS) -> None:
+                   cap: int | None = None, workers: int | None = None) -> None:
     """Read the directory object of every principal :func:`principals_to_place` names into
     ``inventory.directory``; each that cannot be read becomes an :class:`Unreadable` (never an error)."""
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
@@ -167,6 +167,7 @@ def read_directory(session: ArmSession, inventory: Inventory, *, progress: bool 
     if not pids:
         return
     cap = MAX_DIRECTORY_OBJECTS if cap is None else cap
+    workers = WORKERS if workers is None else workers
     endpoint = session.cloud.graph_endpoint
     for pid in [p for p in pids if not _OBJECT_ID.match(p)]:
         inventory.unreadable.append(Unreadable(f"/directoryObjects/{pid}", GRAPH_TYPE, None,
