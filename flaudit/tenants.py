@@ -163,8 +163,9 @@ def directory_unreadable(d: Any) -> dict[str, Any]:
     if cache is None:
         cache = {}
         for u in d.inventory.unreadable:
-            if norm(u.resource_type) == GRAPH_TYPE and "/directoryobjects/" in norm(u.scope):
-                cache.setdefault(norm(u.scope).rsplit("/", 1)[-1], u)
+            scope = norm(u.scope)
+            if norm(u.resource_type) == GRAPH_TYPE and scope.startswith("/directoryobjects/"):
+                cache.setdefault(scope[len("/directoryobjects/"):], u)
         d.__dict__["_directory_unreadable"] = cache
     return cache
 
@@ -218,7 +219,7 @@ def directory_placement(d: Any, principal_id: str, resource_id: str) -> Placemen
                                  "only managed identities can be placed in a tenant from ARM data; users, groups and "
                                  "other service principals (multi-tenant applications, B2B guests) need Microsoft "
                                  "Graph, which `flaudit collect` reads")])
-        refused = u.status in (401, 403) or str(u.message).startswith(("Directory read was refused", "not asked"))
+        refused = u.status in (401, 403) or "Directory read was refused" in str(u.message)
         text = (f"Microsoft Graph: Directory read was refused for {GRAPH_OBJECTS}{pid} ({u.message})" if refused
                 else f"Microsoft Graph could not read {GRAPH_OBJECTS}{pid} ({u.status}: {u.message})")
         return Placement("unknown", why="Directory read was refused" if refused else "its directory object could "
