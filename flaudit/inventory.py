@@ -166,6 +166,9 @@ class Inventory:
     #: What flaudit forgave while reading (a type derived from the id, an id re-spelt): note -> count.
     #: Each note holds ``{n}`` where the count goes; :meth:`note_lines` renders them for ``input.notes``.
     notes: Counter = field(default_factory=Counter)
+    #: Microsoft Graph directory objects read for principals ARM data cannot place in a tenant: lower-cased principal
+    #: id -> the object's ``@odata.type`` and selected properties (flaudit.sources.live.directory, flaudit.tenants).
+    directory: dict[str, dict[str, Any]] = field(default_factory=dict)
     _by_type: dict[str, list[dict[str, Any]]] | None = field(default=None, repr=False)
     _ctypes: tuple[tuple[int, int], frozenset[str]] | None = field(default=None, repr=False)
 
@@ -233,6 +236,7 @@ class Inventory:
             self.metadata.setdefault(k, v)
         self.locations.update(other.locations)
         self.unsupported.extend(other.unsupported)
+        self.directory.update(other.directory)
         self._by_type = None
 
     def remove(self, resource_id: str) -> None:
@@ -310,12 +314,17 @@ class Inventory:
         that hold the same resources in another order or file layout.
 
         The digest is of ``json.dumps({"resources": [...], "unreadable": [...]}, sort_keys=True, compact)``,
-        fed to the hash a thousand resources at a time so a 200 MB inventory is never serialised whole."""
+        fed to the hash a thousand resources at a time so a 200 MB inventory is never serialised whole. Directory
+        objects read from Microsoft Graph, when there are any, follow as ``"directory": {id: object}`` (sorted
+        keys), so an input without them keeps the digest it always had."""
         digest = hashlib.sha256(b'{"resources":[')
         keys = sorted(self.resources)
         for start in range(0, len(keys), 1000):
             chunk = dumps_canonical([self.resources[k] for k in keys[start:start + 1000]])
             digest.update(b"," + chunk[1:-1] if start else chunk[1:-1])  # the items, without the chunk's [ ]
         unreadable = sorted((u.to_dict() for u in self.unreadable), key=lambda d: json.dumps(d, sort_keys=True))
-        digest.update(b'],"unreadable":' + dumps_canonical(unreadable) + b"}")
+        digest.update(b'],"unreadable":' + dumps_canonical(unreadable))
+        if self.directory:
+            digest.update(b',"directory":' + dumps_canonical(self.directory))
+        digest.update(b"}")
         return digest.hexdigest()

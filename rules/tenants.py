@@ -8,12 +8,16 @@ owner's tenant, and a role assignment to another tenant's principal is access th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flaudit.arm import name_of, subscription_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note
 from flaudit.model import Deployment
-from flaudit.tenants import principal_tenant_relation, tenant_of
+from flaudit.tenants import B2B_GUEST, principal_placement, tenant_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from flaudit.access import Principal
 
 CROSS_TENANT_PE_DOCS = ("https://learn.microsoft.com/azure/private-link/how-to-approve-private-link-cross-subscription")
 LIGHTHOUSE_DOCS = "https://learn.microsoft.com/azure/lighthouse/overview"
@@ -79,14 +83,17 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
     area="workspace-access",
     severity="info",
     blocks=(),
-    rationale="A role on silo storage held by a managed identity of another tenant (the orchestrator's, across "
-    "tenants through Azure Lighthouse or a multi-tenant application) is access the silo's tenant cannot disable, "
-    "review or put conditions on. Whether that access is allowed at all is judged by FL-WS-* and FL-ID-*; this "
-    "rule names the tenant boundary it crosses. Groups assigned as ForeignGroup (another tenant's group) cross it; "
-    "a managed identity is placed by the tenant the input states for it or its subscription, or, without one, by "
-    "sitting in the storage account's subscription (a subscription has one tenant). Users, groups and other service "
-    "principals (a multi-tenant application's, a B2B guest) need Microsoft Graph to place, so while one holds a "
-    "role the answer is unknown; with no principal holding a role it passes.",
+    rationale="A role on silo storage held by a principal of another tenant (the orchestrator's managed identity "
+    "across tenants, a multi-tenant application registered elsewhere, a B2B guest) is access the silo's tenant "
+    "cannot disable, review or put conditions on. Whether that access is allowed at all is judged by FL-WS-* and "
+    "FL-ID-*; this rule names the tenant boundary it crosses. Groups assigned as ForeignGroup (another tenant's "
+    "group) cross it; a managed identity is placed by the tenant the input states for it or its subscription, or, "
+    "without one, by sitting in the storage account's subscription (a subscription has one tenant). Users and other "
+    "service principals are placed by their Microsoft Graph directory object, which live collection reads: a guest "
+    "(userType Guest, creationType Invitation, externalUserState, a federated identity) is another tenant's, an "
+    "application's service principal belongs to its appOwnerOrganizationId. Where that object was not read "
+    "(Directory read refused, not collected) or is a group (its members are not read), the answer is unknown; with "
+    "no principal holding a role it passes.",
     remediation=Remediation(
         cli="az role assignment list --scope <silo storage id> --query \"[].{principal:principalId, role:roleDefinitionName}\"",
         bicep="// grant silo data roles only to the silo's own identities, in the silo's tenant",
@@ -103,37 +110,69 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
         if st is None:
             continue
         home = tenant_of(d, st.id)
-        crossing, unplaced = [], []
+        crossing, unplaced, by_graph = [], [], []
         holders = silo_storage_access(d, silo)
         for p, acc in holders:
             if str(acc.principal_type).lower() == "foreigngroup":
                 # a group of another tenant (B2B) is assigned with principalType ForeignGroup: its tenant is not named
-                crossing.append((p, "another (ForeignGroup)", acc))
+                crossing.append((p, "another (ForeignGroup)", [], acc))
                 continue
-            relation, tenant = principal_tenant_relation(d, p.id, st.id)
-            if relation == "other":
-                crossing.append((p, tenant, acc))
-            elif relation == "unknown":
-                unplaced.append((p, acc))
+            placed = principal_placement(d, p.id, st.id)
+            if placed.relation == "other":
+                where_from = placed.tenant if placed.tenant == B2B_GUEST else f"tenant {placed.tenant}" + (
+                    " (appOwnerOrganizationId)" if placed.kind == "servicePrincipal" else "")
+                crossing.append((p, where_from, placed.evidence, acc))
+            elif placed.relation == "unknown":
+                unplaced.append((p, acc, placed))
+            elif placed.evidence:
+                by_graph.append((p, acc, placed))
         where = f"{st.name} (tenant {home})" if home else st.name
         if crossing:
             yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {where}: "
-                       + ", ".join(f"{p.name or p.id} ({p.relation}, tenant {t})" for p, t, _ in crossing)
+                       + ", ".join(f"{_name(d, p)} ({p.relation}, {t})" for p, t, _, _ in crossing)
                        + ".", silo=silo.name,
-                       evidence=[e for _, _, acc in crossing for e in acc.chain()][:20])
+                       evidence=([e for _, _, ev, _ in crossing for e in ev]
+                                 + [e for _, _, _, acc in crossing for e in acc.chain()])[:20])
         elif unplaced:
             yield Unknown(st.id, f"Silo {silo.name}: the tenant of " + ", ".join(
-                f"{p.name or p.id} ({p.relation}, {acc.principal_type or 'principal'})" for p, acc in unplaced[:10])
+                f"{_name(d, p)} ({p.relation}, {acc.principal_type or 'principal'}: {pl.why})"
+                for p, acc, pl in unplaced[:10])
                 + (f" and {len(unplaced) - 10} more" if len(unplaced) > 10 else "")
-                + f", holding roles on {where}, is not in the input, so whether they cross tenants is unknown.",
-                silo=silo.name, evidence=[e for _, acc in unplaced for e in acc.chain()][:20]
-                + [note("only managed identities can be placed in a tenant from ARM data; users, groups and other "
-                        "service principals (multi-tenant applications, B2B guests) need Microsoft Graph")])
+                + f", holding roles on {where}, is not known, so whether they cross tenants is unknown.",
+                silo=silo.name, evidence=_first_notes([e for _, _, pl in unplaced for e in pl.evidence])
+                + [e for _, acc, _ in unplaced for e in acc.chain()][:20])
         elif holders:
             yield Pass(st.id, f"Silo {silo.name}: no principal of another tenant holds a role on {where}: "
-                       + ("the one holding one is a managed identity" if len(holders) == 1 else
-                          f"the {len(holders)} holding one are managed identities")
-                       + " of its tenant (in the same subscription, or in the tenant the input states).", silo=silo.name,
-                       evidence=[e for _, acc in holders for e in acc.chain()][:20])
+                       + (("the one holding one is a managed identity" if len(holders) == 1 else
+                           f"the {len(holders)} holding one are managed identities")
+                          + " of its tenant (in the same subscription, or in the tenant the input states)."
+                          if not by_graph else
+                          f"the {len(holders)} holding one are of its tenant (managed identities by ARM data; "
+                          + ", ".join(f"{_name(d, p)} ({pl.kind})" for p, _, pl in by_graph[:10])
+                          + " by their Microsoft Graph directory object)."), silo=silo.name,
+                       evidence=([e for _, _, pl in by_graph for e in pl.evidence]
+                                 + [e for _, acc in holders for e in acc.chain()])[:20])
         else:
             yield Pass(st.id, f"Silo {silo.name}: no principal holds a role on {st.name}.", silo=silo.name)
+
+
+def _name(d: Deployment, p: Principal) -> str:
+    """The principal's name: an identity's, else its Microsoft Graph displayName with its object id, else the id."""
+    if p.name:
+        return p.name
+    shown = (d.inventory.directory.get(p.id) or {}).get("displayName")
+    return f"{shown} [{p.id}]" if shown else p.id
+
+
+def _first_notes(evidence: list[dict]) -> list[dict]:
+    """Evidence with each note once (many principals unread for one reason share one note)."""
+    seen: set[str] = set()
+    out = []
+    for e in evidence:
+        key = e.get("text") if e.get("kind") == "note" else None
+        if key is not None and key in seen:
+            continue
+        if key is not None:
+            seen.add(key)
+        out.append(e)
+    return out[:10]

@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "collect", help="read a deployment from Azure into a snapshot (read-only)",
         description="Collect the resources flaudit audits from Azure Resource Manager (or Azure Resource Graph "
         "with --resource-graph) into a snapshot that `flaudit scan --input` audits offline. Needs Reader on "
-        "the scope; sends only reads (GET, plus the read-only Resource Graph query).",
+        "the scope; sends only reads (GET, plus the read-only Resource Graph query). With Microsoft Graph "
+        "Directory.Read.All it also reads the directory objects of users and service principals holding roles "
+        "on collected storage (optional: without it FL-XT-002 stays unknown for them).",
         epilog="Exit codes: 0 snapshot written (unreadable types are listed in it); 2 usage or input error; "
         "3 nothing in scope could be read (no credential, subscription not found, no permission).",
     )
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         src = inventory.sources[-1]
         unreadable = len(inventory.unreadable)
         note = f"; {unreadable} unreadable (see the snapshot's 'unreadable')" if unreadable else ""
-        print(f"flaudit: collected {len(inventory.resources)} resources with {src.detail.get('requests')} "
+        directory = f" and {len(inventory.directory)} directory objects" if inventory.directory else ""
+        print(f"flaudit: collected {len(inventory.resources)} resources{directory} with {src.detail.get('requests')} "
               f"requests in {src.detail.get('seconds')} s{note} -> {out}", file=sys.stderr)
     return 0

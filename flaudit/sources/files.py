@@ -23,7 +23,7 @@ from flaudit.arm import is_resource_id, type_from_id
 from flaudit.errors import InputError, stage
 from flaudit.inventory import Inventory, SourceInfo, Unreadable
 from flaudit.readers import RawItems, load_json, load_json_items, normalise_resource
-from flaudit.redact import may_hold_secret
+from flaudit.redact import may_hold_secret, redact
 
 SNAPSHOT_KIND = "flaudit.snapshot"
 SNAPSHOT_VERSION = 1
@@ -69,6 +69,11 @@ def load(args: argparse.Namespace, inventory: Inventory) -> None:
                 if known is not None and _state(known) != _state(res):
                     raise InputError(f"{path}: resource {res.get('id')} is also in an earlier input with different "
                                      "properties; give one state of each resource (which one holds is unknown)")
+            for pid, obj in part.directory.items():
+                known = inventory.directory.get(pid)
+                if known is not None and known != obj:
+                    raise InputError(f"{path}: directory object {pid} is also in an earlier input with different "
+                                     "properties; give one state of each principal (which one holds is unknown)")
             inventory.merge(part)
 
 
@@ -258,10 +263,32 @@ def parse_snapshot(doc: dict[str, Any], origin: str) -> Inventory:
     if collected is not None:
         inv.collected = {(str(c.get("scope", "")).lower(), str(c.get("resource_type", "")).lower())
                          for c in collected if isinstance(c, dict)}
+    inv.directory = _directory(doc.get("directory"), origin)
     inv.metadata = {k: doc[k] for k in ("tool", "collected_at", "scope", "provenance") if k in doc}
     inv.sources.append(SourceInfo("snapshot", origin, len(inv.resources),
                                   {"collected_at": doc.get("collected_at")}))
     return inv
+
+
+def _directory(section: Any, origin: str) -> dict[str, dict[str, Any]]:
+    """The snapshot's ``directory``: principal id -> the Microsoft Graph object read for it (absent: none read)."""
+    from flaudit.sources.live.directory import printable
+
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise InputError(f"{origin}: snapshot 'directory' is not an object of principal id -> directory object")
+    out: dict[str, dict[str, Any]] = {}
+    for pid, obj in section.items():
+        if not isinstance(obj, dict) or not isinstance(obj.get("@odata.type"), str):
+            raise InputError(f"{origin}: snapshot directory entry {pid!r} is not a directory object with "
+                             "'@odata.type'")
+        if str(obj.get("id", pid)).lower() != str(pid).lower():
+            raise InputError(f"{origin}: snapshot directory entry {pid!r} holds the object of another id "
+                             f"({obj.get('id')!r})")
+        # as every resource: nothing secret-shaped is kept; and no control character reaches a report
+        out[str(pid).lower()] = redact(printable(obj))
+    return out
 
 
 def write_snapshot(inventory: Inventory, path: Path, *, tool: dict[str, Any], collected_at: str,
@@ -283,6 +310,8 @@ def snapshot_document(inventory: Inventory, *, tool: dict[str, Any], collected_a
         "unreadable": [u.to_dict() for u in inventory.unreadable],
         "resources": [inventory.resources[k] for k in sorted(inventory.resources)],
     }
+    if inventory.directory:
+        doc["directory"] = {k: inventory.directory[k] for k in sorted(inventory.directory)}
     if provenance:
         doc["provenance"] = provenance
     return doc

@@ -26,6 +26,7 @@ from flaudit.identities import IDENTITY_BEARING_TYPES
 
 HOST = "https://management.azure.com"
 GRAPH = "/providers/microsoft.resourcegraph/resources"
+MS_GRAPH = "https://graph.microsoft.com"
 MG = "mg-fl"
 
 
@@ -45,6 +46,20 @@ class FakeCredential:
 
 def arm_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
     return status, {"Content-Type": "application/json"}, json.dumps({"error": {"code": code, "message": message}})
+
+
+def arm_unreadable(inventory: Any) -> list[Any]:
+    """What ARM could not list (the Microsoft Graph directory reads, which a test without a fake directory answers
+    with 404s, left out)."""
+    return [u for u in inventory.unreadable if u.resource_type != "Microsoft.Graph/directoryObjects"]
+
+
+def graph_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    """A Microsoft Graph error response: ``{"error": {"code", "message", "innerError"}}``."""
+    return status, {"Content-Type": "application/json"}, json.dumps({"error": {
+        "code": code, "message": message,
+        "innerError": {"date": "2026-12-07T03:00:00", "request-id": "5f0a1b2c-3d4e-4f5a-8b6c-7d8e9f0a1b2c",
+                       "client-request-id": "5f0a1b2c-3d4e-4f5a-8b6c-7d8e9f0a1b2c"}}})
 
 
 #: Parent type -> the child collections ARM serves (empty) under each resource of it.
@@ -67,6 +82,8 @@ class FakeArm:
     latency: float = 0.0
     graph_quota: tuple[int, str] | None = None  # (remaining, resets-after) sent on every Graph response
     graph_hidden: set[str] = field(default_factory=set)  # ids Resource Graph has not caught up with yet
+    #: Microsoft Graph directory objects by id (GET /v1.0/directoryObjects/{id}); any other id is a 404
+    directory: dict[str, dict[str, Any]] = field(default_factory=dict)
     lists: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     gets: dict[str, dict[str, Any]] = field(default_factory=dict)
     canned: dict[tuple[str, str], deque] = field(default_factory=lambda: defaultdict(deque))
@@ -210,9 +227,37 @@ class FakeArm:
     # -- serving --------------------------------------------------------------------------------
     def register(self, rsps: Any) -> FakeArm:
         pattern = re.compile(re.escape(HOST) + r"/.*")
+        directory = re.compile(re.escape(MS_GRAPH) + r"/.*")
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             rsps.add_callback(method, pattern, callback=self._callback)
+            rsps.add_callback(method, directory, callback=self._directory)
         return self
+
+    def _directory(self, request: Any) -> tuple[int, dict[str, str], str]:
+        """Microsoft Graph's directoryObject GET: the object with the properties ``$select`` names (and
+        ``@odata.type``, ``id``), as Graph returns a derived type; a 404 in Graph's error shape otherwise."""
+        if self.latency:
+            time.sleep(self.latency)
+        url = urlsplit(request.url)
+        with self._lock:
+            self.served.append((request.method, request.url))
+            pending = self.canned.get((norm(url.path), ""))
+            reply = pending.popleft() if pending else None
+        if reply is not None:
+            if isinstance(reply, BaseException):
+                raise reply
+            return reply
+        m = re.fullmatch(r"/v1\.0/directoryObjects/([0-9a-fA-F-]{36})", url.path)
+        if request.method != "GET" or m is None:
+            return graph_error(400, "Request_BadRequest", f"{request.method} {url.path} is not served")
+        obj = self.directory.get(m.group(1).lower())
+        if obj is None:
+            return graph_error(404, "Request_ResourceNotFound", f"Resource '{m.group(1)}' does not exist or one of "
+                               "its queried reference-property objects are not present.")
+        select = (parse_qs(url.query).get("$select") or [""])[0].split(",")
+        body = {"@odata.context": f"{MS_GRAPH}/v1.0/$metadata#directoryObjects/$entity",
+                **{k: v for k, v in obj.items() if k in ("@odata.type", "id") or k in select}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
 
     def _callback(self, request: Any) -> tuple[int, dict[str, str], str]:
         if self.latency:

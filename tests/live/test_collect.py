@@ -18,7 +18,7 @@ from flaudit.sources.live.clients import ReadOnlyViolation
 from flaudit.sources.live.collect import collect, make_scope, open_session, write_collected_snapshot
 from flaudit.sources.live.graph import RESOURCE_TYPES
 from tests.live.conftest import SUB
-from tests.live.fakearm import FakeArm, FakeCredential, arm_error
+from tests.live.fakearm import FakeArm, FakeCredential, arm_error, arm_unreadable
 from tests.support import config
 
 SUB_SCOPE = f"/subscriptions/{SUB}"
@@ -392,7 +392,7 @@ def test_collects_federated_credentials_and_pim_eligibility_and_they_reach_fl_id
     rg = uai["id"].split("/providers/")[0]
     extra = [federated_credential(uai["id"]), eligibility_instance(rg, MI_OPERATOR, OUTSIDER)]
     inv, fake = live(sample + extra)
-    assert inv.unreadable == [] and ids(extra) <= set(inv.resources)
+    assert arm_unreadable(inv) == [] and ids(extra) <= set(inv.resources)
     assert any("/federatedidentitycredentials" in p for p in fake.paths())
     assert inv.coverage("microsoft.authorization/roleeligibilityscheduleinstances") == "collected"
     assert any(u == "api-version=2020-10-01" for _, url in fake.served if "roleeligibility" in url.lower()

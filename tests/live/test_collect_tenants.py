@@ -14,7 +14,7 @@ from flaudit.errors import CollectionError, InputError
 from flaudit.samples import generate
 from flaudit.sources.live.scopes import collect_config_scopes, config_scopes
 from tests.live.conftest import SUB
-from tests.live.fakearm import FakeArm, FakeCredential
+from tests.live.fakearm import FakeArm, FakeCredential, arm_unreadable
 from tests.support import statuses, storage
 
 SUB2 = "9d4c1e2f-7a6b-4c3d-8e9f-0a1b2c3d4e5f"
@@ -54,7 +54,7 @@ def test_two_tenant_deployment_is_collected_with_one_credential_per_tenant(rsps,
     cfg = parse_config(doc, "fl.yaml")
     inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry)
     assert sorted(asked) == sorted([TENANT_A, TENANT_B])
-    assert inv.unreadable == []
+    assert arm_unreadable(inv) == []
     assert inv.get(storage(res, "silo2")["id"]) is not None
     assert inv.metadata["tenants"] == {TENANT_A: [SUB], TENANT_B: [SUB2]}
     result = run_audit(inv, cfg, generated_at="2026-11-30T00:00:00+00:00")
@@ -195,7 +195,7 @@ def test_fleet_mode_collects_each_tenant_through_its_own_credential_and_graph_qu
     cfg = parse_config(doc, "fl.yaml")
     inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry, resource_graph=True)
     assert sorted(asked) == sorted([TENANT_A, TENANT_B])
-    assert inv.unreadable == []
+    assert arm_unreadable(inv) == []
     assert inv.get(storage(res, "silo2")["id"]) is not None
     assert inv.metadata["tenants"] == {TENANT_A: [SUB], TENANT_B: [SUB2]}
     assert {s.kind for s in inv.sources} == {"resource-graph"}

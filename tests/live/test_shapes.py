@@ -16,7 +16,7 @@ import responses
 
 from flaudit.arm import norm
 from flaudit.sources.live.collect import collect, make_scope, to_rest
-from tests.live.fakearm import FakeArm, FakeCredential
+from tests.live.fakearm import FakeArm, FakeCredential, arm_unreadable
 
 SHAPES = json.loads((Path(__file__).parent / "fixtures" / "rest_shapes.json").read_text())
 SUB = "0b0f5e2c-3d4a-4b7e-9c61-2a8d7f4e1c35"
@@ -38,7 +38,7 @@ def collected():
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_stored_resource_equals_the_rest_example_shape(collected, kind):
-    assert collected.unreadable == []
+    assert arm_unreadable(collected) == []
     for item in SHAPES[kind]["body"]["value"]:
         stored = collected.get(item["id"])
         assert stored is not None, item["id"]

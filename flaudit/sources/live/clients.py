@@ -1,8 +1,9 @@
 """SDK clients and the plain ARM pipeline client, all sharing one pipeline: read-only, retrying, counted.
 
-Every client (the msi SDK client and the ``ARMPipelineClient`` used for the plain GETs: Azure ML, network,
-storage, authorization, private DNS, Key Vault, Container Registry, Resource Graph) is built with the same
-explicit policy list, so:
+Every client (the msi SDK client, the ``ARMPipelineClient`` used for the plain GETs: Azure ML, network,
+storage, authorization, private DNS, Key Vault, Container Registry, Resource Graph, and the Microsoft Graph client
+of flaudit.sources.live.directory, which only swaps the authentication policy) is built with the same explicit
+policy list, so:
 
 * nothing but GET leaves the process (plus the read-only Resource Graph query POST in fleet mode): the
   :class:`RequestLog` policy sits next to the transport, sees every attempt and refuses anything else. The
@@ -149,7 +150,9 @@ class ArmSession:
         self._lock = threading.Lock()
 
     # -- pipeline ---------------------------------------------------------------------------------------
-    def policies(self) -> list[Any]:
+    def policies(self, auth: Any = None) -> list[Any]:
+        """The shared policy list; ``auth`` replaces ARM's authentication policy (Microsoft Graph's bearer token,
+        flaudit.sources.live.directory), so every request, whatever its host, passes the same read-only guard."""
         from azure.core.pipeline import policies
         from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
 
@@ -165,7 +168,7 @@ class ArmSession:
             retry_cls(r.sleep, retry_total=r.total, retry_status=r.total, retry_connect=r.total,
                       retry_read=r.total, retry_backoff_factor=r.backoff_factor,
                       retry_backoff_max=r.backoff_max, retry_mode="exponential"),
-            ARMChallengeAuthenticationPolicy(self.credential, self.cloud.token_scope),
+            auth or ARMChallengeAuthenticationPolicy(self.credential, self.cloud.token_scope),
             policies.NetworkTraceLoggingPolicy(),
             guard_cls(self.log),  # last: sees every attempt, retries included
         ]

@@ -37,6 +37,7 @@ from flaudit.sources.live.clients import (
     describe_failure,
 )
 from flaudit.sources.live.credential import Cloud, check_credential, cloud_named, make_credential
+from flaudit.sources.live.directory import read_directory
 
 ML = "Microsoft.MachineLearningServices"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -571,6 +572,7 @@ def collect(scope: Scope, *, credential: Any = None, cloud: Cloud | str | None =
         fail_if_nothing_read(inventory, outcomes)
         resolve_role_definitions(session, inventory, scope.subscriptions, provenance=provenance,
                                  workers=workers, progress=progress)
+        read_directory(session, inventory, progress=progress)  # Microsoft Graph: principals ARM cannot place
         finish(inventory, scope, session, provenance, kind="live", started=started,
                extra={"subscriptions": list(scope.subscriptions)})
         return inventory

@@ -18,22 +18,31 @@ from flaudit.errors import CollectionError, InputError
 
 @dataclass(frozen=True)
 class Cloud:
-    """Endpoints of one Azure cloud: ARM for every request, the Entra authority for tokens."""
+    """Endpoints of one Azure cloud: ARM for every request, the Entra authority for tokens, and the Microsoft
+    Graph service root the directory facts are read from (flaudit.sources.live.directory)."""
 
     name: str
     arm_endpoint: str
     authority_host: str
+    graph_endpoint: str = "https://graph.microsoft.com"
 
     @property
     def token_scope(self) -> str:
         return self.arm_endpoint.rstrip("/") + "/.default"
 
+    @property
+    def graph_scope(self) -> str:
+        return self.graph_endpoint.rstrip("/") + "/.default"
+
 
 CLOUDS: dict[str, Cloud] = {
     "AzureCloud": Cloud("AzureCloud", "https://management.azure.com", "login.microsoftonline.com"),
+    # Microsoft Graph's national cloud roots (learn.microsoft.com/graph/deployments): US Government L4 (L5/DoD
+    # tenants use dod-graph.microsoft.us, which flaudit does not select) and the cloud operated by 21Vianet
     "AzureUSGovernment": Cloud("AzureUSGovernment", "https://management.usgovcloudapi.net",
-                               "login.microsoftonline.us"),
-    "AzureChinaCloud": Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn", "login.chinacloudapi.cn"),
+                               "login.microsoftonline.us", "https://graph.microsoft.us"),
+    "AzureChinaCloud": Cloud("AzureChinaCloud", "https://management.chinacloudapi.cn", "login.chinacloudapi.cn",
+                             "https://microsoftgraph.chinacloudapi.cn"),
 }
 
 

@@ -53,6 +53,7 @@ from flaudit.sources.live.collect import (
     workspace_children,
 )
 from flaudit.sources.live.credential import Cloud
+from flaudit.sources.live.directory import read_directory
 
 #: Subscriptions per query: Resource Graph documents batches below 300.
 BATCH_SIZE = 200
@@ -299,6 +300,7 @@ def collect_fleet(scope: Scope, *, credential: Any = None, cloud: Cloud | str | 
             raise CollectionError(f"nothing in scope could be read through Resource Graph or ARM ({first})")
         resolve_role_definitions(session, inventory, subs, provenance=provenance, workers=workers,
                                  progress=progress)
+        read_directory(session, inventory, progress=progress)  # Microsoft Graph: principals ARM cannot place
         # assignments Resource Graph lists below a readable subscription but the API does not: kept (fail closed)
         only_graph = sorted(i for i in graph_ra - api_ra if subscription_of(i) in readable_subs)
         finish(inventory, scope, session, provenance, kind="resource-graph", started=started, extra={
