@@ -834,7 +834,7 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
                 continue
             how = {"eligible": "can activate a PIM-eligible role that lets it act as",
                    "identity-takeover": "can act as"}[p.kind]
-            if p.relation == "external":
+            if p.relation == "external" and "/federatedidentitycredentials/" in p.hops[0].ref.lower():
                 msg = (f"{silo.name}: a federated identity credential lets external subject {p.outsider_name} act "
                        f"as the silo's identity {p.source_id.rsplit('/', 1)[-1]}.")
             else:

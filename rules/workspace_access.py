@@ -53,6 +53,7 @@ _RELATION_TEXT = {
     "other-silo": "another silo's identity",
     "unlisted": "a principal not named in the FL config",
     "administrator": "a declared administrator",
+    "external": "a principal of another tenant",
 }
 
 
@@ -64,6 +65,9 @@ def _who(who: Principal, acc: Access) -> str:
         return f"group {label} (not named as this silo's in the FL config)"
     if who.relation == "unlisted":
         return f"{_RELATION_TEXT['unlisted']}, {acc.principal_type} {label},"
+    if who.relation == "external" and acc.grants and acc.grants[0].assignment.delegation is not None:
+        dl = acc.grants[0].assignment.delegation
+        return f"{label}, a principal of managing tenant {dl.tenant_label} through Azure Lighthouse,"
     return f"{_RELATION_TEXT.get(who.relation, who.relation)} {label}"
 
 
