@@ -1,0 +1,87 @@
+"""Azure Lighthouse delegations collected live: registration assignments are listed (GET, definition expanded)
+at every subscription and at every resource group holding storage or identities, in the exact shape of
+GetRegistrationAssignments.json; a list that cannot be read (403) leaves the access it could grant unknown."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+from flaudit.audit import run_audit
+from flaudit.config import parse_config
+from flaudit.samples import generate
+from flaudit.sources.live.collect import collect, make_scope
+from tests.lighthouse_fixtures import CONTRIBUTOR, MANAGING_TENANT, authorization, registration_assignment
+from tests.live.conftest import SUB
+from tests.live.fakearm import FakeArm, FakeCredential, arm_error
+from tests.support import findings, statuses, storage
+
+SUB2 = "9d4c1e2f-7a6b-4c3d-8e9f-0a1b2c3d4e5f"
+LIST = "providers/Microsoft.ManagedServices/registrationAssignments"
+
+
+def _two_subscriptions() -> tuple[list[dict], dict, dict]:
+    """The hardened sample with silo2's storage account in a second subscription whose resource group the
+    managing tenant's Contributor is delegated (a resource-group registration assignment)."""
+    res = generate.Builder("hardened", 3).build()
+    old = storage(res, "silo2")["id"]
+    res = json.loads(json.dumps(res).replace(old, old.replace(f"/subscriptions/{SUB}/", f"/subscriptions/{SUB2}/")))
+    delegation = registration_assignment(f"/subscriptions/{SUB2}/resourceGroups/{generate.RG}",
+                                         [authorization(CONTRIBUTOR)])
+    doc = generate.fl_config(3)
+    doc["federated_learning"]["silos"][2].update(subscription_id=SUB2, resource_group_name=generate.RG)
+    return res + [delegation], delegation, doc
+
+
+def _lighthouse_requests(fake: FakeArm) -> list[tuple[str, dict]]:
+    out = []
+    for method, url in fake.served:
+        parts = urlsplit(url)
+        if parts.path.lower().endswith(LIST.lower()):
+            assert method == "GET"
+            out.append((parts.path.lower(), {k.lower(): v[0] for k, v in parse_qs(parts.query).items()}))
+    return out
+
+
+def test_two_subscription_deployment_collects_a_resource_group_delegation_in_the_rest_shape(rsps, retry):
+    res, delegation, doc = _two_subscriptions()
+    fake = FakeArm(res, [SUB, SUB2]).register(rsps)
+    inv = collect(make_scope([SUB, SUB2]), credential=FakeCredential(), retry=retry)
+    assert inv.unreadable == []
+    assert inv.get(delegation["id"]) == delegation  # stored exactly as ARM lists it, definition expanded
+    asked = _lighthouse_requests(fake)
+    assert {p for p, _ in asked} == {f"/subscriptions/{s}/{LIST}".lower() for s in (SUB, SUB2)} | {
+        f"/subscriptions/{s}/resourcegroups/{generate.RG}/{LIST}".lower() for s in (SUB, SUB2)}
+    assert all(q.get("$expandregistrationdefinition") == "true" and q.get("api-version") == "2022-10-01"
+               for _, q in asked)
+    result = run_audit(inv, parse_config(doc, "fl.yaml"), generated_at="2026-11-30T00:00:00+00:00")
+    [f] = findings(result, "FL-WS-001", silo="silo2", status="fail")
+    assert MANAGING_TENANT in f["message"] and "Azure Lighthouse" in f["message"]
+    assert statuses(result, "FL-WS-001", silo="silo0") == {"pass"}  # the other subscription is not delegated
+
+
+def test_resource_group_narrowed_collection_still_lists_the_subscription_delegations(rsps, retry):
+    res = generate.Builder("hardened", 3).build()
+    delegation = registration_assignment(f"/subscriptions/{SUB}", [authorization(CONTRIBUTOR)])
+    fake = FakeArm(res + [delegation], [SUB]).register(rsps)
+    inv = collect(make_scope([SUB], [generate.RG]), credential=FakeCredential(), retry=retry)
+    assert inv.get(delegation["id"]) == delegation
+    assert {p for p, _ in _lighthouse_requests(fake)} == {
+        f"/subscriptions/{SUB}/{LIST}".lower(), f"/subscriptions/{SUB}/resourcegroups/{generate.RG}/{LIST}".lower()}
+
+
+def test_a_forbidden_registration_assignment_list_is_unreadable_and_silo_access_unknown_not_pass(rsps, retry):
+    res = generate.Builder("hardened", 3).build()
+    fake = FakeArm(res, [SUB])
+    denied = arm_error(403, "AuthorizationFailed", "The client does not have authorization to perform action "
+                       "'Microsoft.ManagedServices/registrationAssignments/read'")
+    fake.queue(f"/subscriptions/{SUB}/{LIST}", denied)
+    fake.register(rsps)
+    inv = collect(make_scope([SUB]), credential=FakeCredential(), retry=retry)
+    [u] = inv.unreadable
+    assert (u.scope, u.resource_type, u.status) == (f"/subscriptions/{SUB}",
+                                                   "Microsoft.ManagedServices/registrationAssignments", 403)
+    result = run_audit(inv, parse_config(generate.fl_config(3), "fl.yaml"), generated_at="2026-11-30T00:00:00+00:00")
+    for silo in ("silo0", "silo1", "silo2"):
+        assert statuses(result, "FL-WS-001", silo=silo) == {"unknown"}
+    assert result["verdict"]["production"]["status"] != "ready"
