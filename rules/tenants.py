@@ -17,6 +17,8 @@ from flaudit.tenants import principal_tenant_relation, tenant_of
 
 CROSS_TENANT_PE_DOCS = ("https://learn.microsoft.com/azure/private-link/how-to-approve-private-link-cross-subscription")
 LIGHTHOUSE_DOCS = "https://learn.microsoft.com/azure/lighthouse/overview"
+LIGHTHOUSE_ROLES_DOCS = "https://learn.microsoft.com/azure/lighthouse/concepts/tenants-users-roles"
+LIGHTHOUSE_REMOVE_DOCS = "https://learn.microsoft.com/azure/lighthouse/how-to/remove-delegation"
 FL_EXTERNAL_DOCS = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/docs/provisioning/"
                     "external-silos.md")
 
@@ -79,10 +81,15 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
     area="workspace-access",
     severity="info",
     blocks=(),
-    rationale="A role on silo storage held by a managed identity of another tenant (the orchestrator's, across "
-    "tenants through Azure Lighthouse or a multi-tenant application) is access the silo's tenant cannot disable, "
-    "review or put conditions on. Whether that access is allowed at all is judged by FL-WS-* and FL-ID-*; this "
-    "rule names the tenant boundary it crosses. Groups assigned as ForeignGroup (another tenant's group) cross it; "
+    rationale="A role on silo storage held by a managed identity of another tenant (the orchestrator's, or a "
+    "multi-tenant application's) or by a principal of a tenant that manages the silo's subscription through Azure "
+    "Lighthouse is access the silo's tenant cannot disable, review or put conditions on. Whether that access is "
+    "allowed at all is judged by FL-WS-* and FL-ID-*; this rule names the tenant boundary it crosses. A principal "
+    "an Azure Lighthouse authorization names (registrationDefinitions authorizations[] or eligibleAuthorizations[], "
+    "in effect through a registrationAssignments resource at the silo's subscription or resource group) is in "
+    "the managing tenant (managedByTenantId), which Azure requires to differ from the delegated subscription's, and "
+    "is listed even where Lighthouse leaves it no working grant (a data role: DataActions are not usable). Groups "
+    "assigned as ForeignGroup (another tenant's group) cross it; "
     "a managed identity is placed by the tenant the input states for it or its subscription, or, without one, by "
     "sitting in the storage account's subscription (a subscription has one tenant). Users, groups and other service "
     "principals (a multi-tenant application's, a B2B guest) need Microsoft Graph to place, so while one holds a "
@@ -91,9 +98,10 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
         cli="az role assignment list --scope <silo storage id> --query \"[].{principal:principalId, role:roleDefinitionName}\"",
         bicep="// grant silo data roles only to the silo's own identities, in the silo's tenant",
         text="Review every cross-tenant role on silo storage with the silo owner; remove what the FL protocol does "
-        "not need.",
+        "not need. For an Azure Lighthouse delegation, remove the registration assignment (az managedservices "
+        "assignment delete) or narrow the offer's authorizations.",
     ),
-    references=(LIGHTHOUSE_DOCS, FL_EXTERNAL_DOCS),
+    references=(LIGHTHOUSE_DOCS, LIGHTHOUSE_ROLES_DOCS, LIGHTHOUSE_REMOVE_DOCS, FL_EXTERNAL_DOCS),
 )
 def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
     from flaudit.access import silo_storage_access
