@@ -114,7 +114,7 @@ class Delegations:
     def problem_for(self, target_id: str) -> str | None:
         t = norm(target_id)
         for scope, message in self.problems:
-            if t == scope or t.startswith(scope + "/"):
+            if scope == "/" or t == scope or t.startswith(scope + "/"):
                 return message
         return None
 

@@ -407,16 +407,18 @@ class RbacIndex:
         guid = dl.role_guid
         base = self.roles.get(guid)
         key = guid
-        if base is not None and guid == lighthouse.USER_ACCESS_ADMINISTRATOR:
+        if base is not None:  # named for every output: the role is held through Azure Lighthouse
             key = f"{guid}~lighthouse"
-            self.roles.setdefault(key, RoleDef(
-                key, f"{base.name} (Azure Lighthouse: assigns only delegatedRoleDefinitionIds to managed identities)",
-                (lighthouse.ROLE_ASSIGNMENT_WRITE,), (), (), (), True))
-        elif base is not None and (base.data_actions or base.not_data_actions):
-            key = f"{guid}~lighthouse"
-            self.roles.setdefault(key, RoleDef(
-                key, f"{base.name} (Azure Lighthouse: its DataActions are not usable)", base.actions,
-                base.not_actions, (), (), base.builtin))
+            if guid == lighthouse.USER_ACCESS_ADMINISTRATOR:
+                role = RoleDef(key, f"{base.name} (Azure Lighthouse: assigns only delegatedRoleDefinitionIds to "
+                               "managed identities)", (lighthouse.ROLE_ASSIGNMENT_WRITE,), (), (), (), True)
+            elif base.data_actions or base.not_data_actions:
+                role = RoleDef(key, f"{base.name} (Azure Lighthouse: its DataActions are not usable)", base.actions,
+                               base.not_actions, (), (), base.builtin)
+            else:
+                role = RoleDef(key, f"{base.name} (Azure Lighthouse)", base.actions, base.not_actions, (), (),
+                               base.builtin)
+            self.roles.setdefault(key, role)
         return Assignment(dl.ref, dl.scope, key, dl.role_definition_id, dl.principal_id, "Unknown", None,
                           dl.eligible, dl)
 

@@ -163,6 +163,7 @@ def test_a_lighthouse_contributor_can_take_over_the_silo_identity_and_the_path_c
     assert "registrationAssignments/8d4a2f6e" in path["chain"][0]["ref"]
     assert "managing tenant" in path["chain"][0]["text"] and "authorizations[0]" in path["chain"][0]["text"]
     assert "federated identity credential" not in f["message"]
+    assert f"managing tenant {MANAGING_TENANT_NAME} ({MANAGING_TENANT}) through Azure Lighthouse" in f["message"]
 
 
 def test_a_managing_tenant_principal_declared_administrator_is_administrative_not_blocking():
