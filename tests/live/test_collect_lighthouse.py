@@ -85,3 +85,18 @@ def test_a_forbidden_registration_assignment_list_is_unreadable_and_silo_access_
     for silo in ("silo0", "silo1", "silo2"):
         assert statuses(result, "FL-WS-001", silo=silo) == {"unknown"}
     assert result["verdict"]["production"]["status"] != "ready"
+
+
+def test_fleet_mode_reads_lighthouse_delegations_with_arm_at_the_subscription_and_its_resource_groups(rsps, retry):
+    from flaudit.arm import norm
+    from flaudit.sources.live.graph import collect_fleet
+
+    res = generate.Builder("hardened", 3).build()
+    delegation = registration_assignment(f"/subscriptions/{SUB}/resourceGroups/{generate.RG}",
+                                         [authorization(CONTRIBUTOR)])
+    fake = FakeArm(res + [delegation], [SUB]).register(rsps)
+    inv = collect_fleet(make_scope([SUB]), credential=FakeCredential(), retry=retry)
+    assert inv.get(delegation["id"]) == delegation
+    assert inv.metadata["provenance"][norm(delegation["id"])] == "live"
+    assert {p for p, _ in _lighthouse_requests(fake)} == {
+        f"/subscriptions/{SUB}/{LIST}".lower(), f"/subscriptions/{SUB}/resourcegroups/{generate.RG}/{LIST}".lower()}
