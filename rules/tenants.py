@@ -88,7 +88,8 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
     "an Azure Lighthouse authorization names (registrationDefinitions authorizations[] or eligibleAuthorizations[], "
     "in effect through a registrationAssignments resource at the silo's subscription or resource group) is in "
     "the managing tenant (managedByTenantId), which Azure requires to differ from the delegated subscription's, and "
-    "is listed even where Lighthouse leaves it no working grant (a data role: DataActions are not usable). Groups "
+    "is listed even where Lighthouse leaves it no working grant (a data role: DataActions are not usable); "
+    "authorizations over the account's scope that grant nothing on it (Reader) are named in the message. Groups "
     "assigned as ForeignGroup (another tenant's group) cross it; "
     "a managed identity is placed by the tenant the input states for it or its subscription, or, without one, by "
     "sitting in the storage account's subscription (a subscription has one tenant). Users, groups and other service "
@@ -124,24 +125,54 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
             elif relation == "unknown":
                 unplaced.append((p, acc))
         where = f"{st.name} (tenant {home})" if home else st.name
+        also, also_ev = _delegations_granting_nothing(d, st.id, {p.id for p, _ in holders})
         if crossing:
             yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {where}: "
                        + ", ".join(f"{p.name or p.id} ({p.relation}, tenant {t})" for p, t, _ in crossing)
-                       + ".", silo=silo.name,
-                       evidence=[e for _, _, acc in crossing for e in acc.chain()][:20])
+                       + "." + also, silo=silo.name,
+                       evidence=[e for who, _, acc in crossing for e in _held(acc, who.name)][:20] + also_ev)
         elif unplaced:
             yield Unknown(st.id, f"Silo {silo.name}: the tenant of " + ", ".join(
                 f"{p.name or p.id} ({p.relation}, {acc.principal_type or 'principal'})" for p, acc in unplaced[:10])
                 + (f" and {len(unplaced) - 10} more" if len(unplaced) > 10 else "")
-                + f", holding roles on {where}, is not in the input, so whether they cross tenants is unknown.",
+                + f", holding roles on {where}, is not in the input, so whether they cross tenants is unknown." + also,
                 silo=silo.name, evidence=[e for _, acc in unplaced for e in acc.chain()][:20]
                 + [note("only managed identities can be placed in a tenant from ARM data; users, groups and other "
-                        "service principals (multi-tenant applications, B2B guests) need Microsoft Graph")])
+                        "service principals (multi-tenant applications, B2B guests) need Microsoft Graph")] + also_ev)
         elif holders:
             yield Pass(st.id, f"Silo {silo.name}: no principal of another tenant holds a role on {where}: "
                        + ("the one holding one is a managed identity" if len(holders) == 1 else
                           f"the {len(holders)} holding one are managed identities")
-                       + " of its tenant (in the same subscription, or in the tenant the input states).", silo=silo.name,
-                       evidence=[e for _, acc in holders for e in acc.chain()][:20])
+                       + " of its tenant (in the same subscription, or in the tenant the input states)." + also,
+                       silo=silo.name, evidence=[e for _, acc in holders for e in acc.chain()][:20] + also_ev)
         else:
-            yield Pass(st.id, f"Silo {silo.name}: no principal holds a role on {st.name}.", silo=silo.name)
+            yield Pass(st.id, f"Silo {silo.name}: no principal holds a role on {st.name}." + also, silo=silo.name,
+                       evidence=also_ev)
+
+
+def _role_name(d: Deployment, guid: str) -> str:
+    role = d.rbac.role(guid)
+    return f"{role.name} ({guid})" if role else guid
+
+
+def _held(acc, name: str | None) -> list[dict]:
+    """Access evidence of a holder: its working grants, else the grants that grant nothing here (a data role held
+    through Azure Lighthouse, whose DataActions are not usable) so the evidence still names the assignment."""
+    return acc.chain() or [g.evidence(name) for g in acc.idle]
+
+
+def _delegations_granting_nothing(d: Deployment, storage_id: str, holders: set[str]) -> tuple[str, list[dict]]:
+    """Azure Lighthouse authorizations over the account's scope whose principals hold nothing on it (a Reader, say):
+    not access to the data, but a managing tenant inside the silo's scope, said in the message and the evidence."""
+    target = storage_id.lower()
+    found = [dl for dl in d.rbac.delegations.items
+             if (target == dl.scope or target.startswith(dl.scope + "/")) and dl.principal_id not in holders]
+    if not found:
+        return "", []
+    tenants = sorted({dl.tenant_label for dl in found})
+    text = (f" Azure Lighthouse also delegates this scope to managing tenant(s) {', '.join(tenants)} with "
+            f"authorizations that grant nothing on the account ({len(found)}).")
+    return text, [note(f"Azure Lighthouse: {dl.property} of {dl.definition_id} (registration assignment "
+                       f"{dl.assignment_id}, managing tenant {dl.tenant_label}) gives "
+                       f"{dl.principal_name or dl.principal_id} role {_role_name(d, dl.role_guid)} at {dl.scope}"
+                       + (" (eligible)" if dl.eligible else "") + ": nothing on this account") for dl in found[:10]]

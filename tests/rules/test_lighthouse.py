@@ -153,6 +153,8 @@ def test_cross_tenant_rule_names_the_managing_tenant_as_crossing_the_boundary():
     [f] = findings(result, "FL-XT-002", silo="silo0", status="fail")
     assert f"tenant {MANAGING_TENANT_NAME} ({MANAGING_TENANT})" in f["message"]
     assert "Fabrikam Tier 2 (external" in f["message"]
+    [lh] = _lighthouse_evidence(f)  # the data role's grants are inert, yet the evidence names the delegation
+    assert lh["property"] == "properties.authorizations[0]"
 
 
 def test_a_lighthouse_contributor_can_take_over_the_silo_identity_and_the_path_cites_the_registration_assignment():
@@ -177,3 +179,15 @@ def test_a_managing_tenant_principal_declared_administrator_is_administrative_no
     assert statuses(result, "FL-WS-001", silo="silo0") == {"pass"}
     edge = next(e for e in result["access"] if e["principal_id"] == OPERATOR and e["silo"] == "silo0")
     assert edge["path_kind"] == "administrative"
+
+
+def test_a_delegation_that_grants_nothing_on_silo_storage_is_still_named_by_the_cross_tenant_rule():
+    """A Reader delegation over the silo's resource group reads configuration, not data: no access path, but the
+    managing tenant inside the silo's scope is said (FL-XT-002 passes and names it)."""
+    result = audit(_with(registration_assignment(RG, [authorization(READER)])))
+    assert statuses(result, "FL-WS-001", silo="silo0") == {"pass"}
+    [f] = findings(result, "FL-XT-002", silo="silo0")
+    assert f["status"] == "pass"
+    assert f"managing tenant(s) {MANAGING_TENANT_NAME} ({MANAGING_TENANT})" in f["message"]
+    assert any("Reader (acdd72a7" in e.get("text", "") and "authorizations[0]" in e.get("text", "")
+               for e in f["evidence"])
