@@ -100,3 +100,32 @@ def test_fleet_mode_reads_lighthouse_delegations_with_arm_at_the_subscription_an
     assert inv.metadata["provenance"][norm(delegation["id"])] == "live"
     assert {p for p, _ in _lighthouse_requests(fake)} == {
         f"/subscriptions/{SUB}/{LIST}".lower(), f"/subscriptions/{SUB}/resourcegroups/{generate.RG}/{LIST}".lower()}
+
+
+def test_offline_scan_of_a_snapshot_with_a_delegation_gives_the_live_scan_findings(rsps, monkeypatch, sleeps, tmp_path):
+    import yaml
+
+    import flaudit.sources.live.clients as clients_mod
+    import flaudit.sources.live.collect as collect_mod
+    from flaudit.cli import main
+    from flaudit.sources.live.clients import RetrySettings
+
+    res = generate.Builder("hardened", 3).build() + [
+        registration_assignment(f"/subscriptions/{SUB}/resourceGroups/{generate.RG}", [authorization(CONTRIBUTOR)])]
+    FakeArm(res, [SUB]).register(rsps)
+    monkeypatch.setattr(collect_mod, "make_credential", lambda tenant=None, cloud=None: FakeCredential())
+    monkeypatch.setattr(clients_mod, "RetrySettings", lambda: RetrySettings(sleep=sleeps.append))
+    cfg = tmp_path / "fl.yaml"
+    cfg.write_text(yaml.safe_dump(generate.fl_config(3)))
+    snap, live_json, offline_json = tmp_path / "snap.json", tmp_path / "live.json", tmp_path / "offline.json"
+    assert main(["scan", "--subscription", SUB, "--config", str(cfg), "--save-snapshot", str(snap), "--format",
+                 "json", "--output", str(live_json), "--quiet"]) == 1
+    assert main(["scan", "--input", str(snap), "--config", str(cfg), "--format", "json", "--output",
+                 str(offline_json), "--quiet"]) == 1
+    live_doc, offline_doc = json.loads(live_json.read_text()), json.loads(offline_json.read_text())
+    def key(doc: dict) -> list[tuple]:  # as tests/live/test_cli_live.py compares them (locations differ)
+        return [(f["id"], f["status"], f["message"]) for f in doc["findings"]]
+
+    assert key(live_doc) == key(offline_doc)
+    assert any(f["rule_id"] == "FL-WS-001" and f["status"] == "fail" and MANAGING_TENANT in f["message"]
+               for f in offline_doc["findings"])
