@@ -82,10 +82,11 @@ class Delegation:
 
     def delegation_condition(self) -> str | None:
         """For a User Access Administrator authorization: the roles it may assign, spelt as the ABAC delegation
-        condition the RBAC evaluator already decides (``None`` for any other role)."""
-        if self.role_guid != USER_ACCESS_ADMINISTRATOR:
-            return None
-        ids = ", ".join(self.delegated_roles) or "00000000-0000-0000-0000-000000000000"
+        condition the RBAC evaluator already decides (``None`` for any other role, and for one without
+        ``delegatedRoleDefinitionIds``, which Azure requires: then it is read as unconfined role admin)."""
+        if self.role_guid != USER_ACCESS_ADMINISTRATOR or not self.delegated_roles:
+            return None  # without the list Azure requires, what it may assign is not known: unconfined (fail closed)
+        ids = ", ".join(self.delegated_roles)
         return (f"((!(ActionMatches{{'{ROLE_ASSIGNMENT_WRITE}'}})) OR (@Request[Microsoft.Authorization/"
                 f"roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{ids}}}))")
 

@@ -61,6 +61,11 @@ def _tenant_root_id() -> dict:
     return ra
 
 
+def test_user_access_administrator_without_its_required_delegated_roles_is_unconfined_role_admin():
+    uaa = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+    assert _ws001(registration_assignment(RG, [authorization(uaa)])) == {"fail"}
+
+
 @pytest.mark.parametrize("make", [_unknown_role, _no_principal, _no_definition_at_all, _tenant_root_id],
                          ids=["unknown-role", "no-principal", "no-definition", "no-scope"])
 def test_what_is_not_understood_is_unknown_never_pass(make):
