@@ -83,3 +83,26 @@ def test_eligible_authorizations_in_a_template_are_eligible_paths(tmp_path):
     result = run_audit(inv, config(), generated_at="2026-11-30T00:00:00+00:00")
     edges = [e for e in result["access"] if e["relation"] == "external" and e["silo"] == "silo0"]
     assert edges and all("eligible" in e["kinds"] for e in edges)
+
+
+def test_template_onboarding_the_whole_subscription_reaches_every_silo(tmp_path):
+    """The subscription.json shape: definition and assignment both at the subscription deployment's scope."""
+    import json
+
+    from flaudit.sources.template import expand_into
+
+    template = json.loads((FIXTURES / "lighthouse_rg.json").read_text())
+    assignment = template["resources"][1]["properties"]["template"]["resources"][0]
+    template["parameters"].pop("rgName")
+    template["resources"] = [template["resources"][0], dict(assignment, dependsOn=[
+        "[resourceId('Microsoft.ManagedServices/registrationDefinitions/', variables('mspRegistrationName'))]"])]
+    path = tmp_path / "subscription.json"
+    path.write_text(json.dumps(template))
+    inv = inventory(sample_resources())
+    expand_into(inv, path, params={k: v for k, v in PARAMS.items() if k != "rgName"}, subscription_id=generate.SUB)
+    assert inv.unsupported == []
+    [ra] = inv.of_type(RASG)
+    assert ra["id"].lower().startswith(f"/subscriptions/{generate.SUB}/providers/")
+    result = run_audit(inv, config(), generated_at="2026-11-30T00:00:00+00:00")
+    assert {f["silo"] for f in result["findings"] if f["rule_id"] == "FL-WS-001" and f["status"] == "fail"} == {
+        "silo0", "silo1", "silo2"}
