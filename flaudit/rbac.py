@@ -567,7 +567,7 @@ class RbacIndex:
             result = any(allowed(g) for g in unknown) or any(
                 allowed(guid) and bool((kinds := self._classified(guid)) is None
                                        or (kinds.identity if target == "identity" else kinds.storage))
-                for guid in self.roles)
+                for guid in self.roles if "~" not in guid)  # not the Lighthouse views of a role
         self._delegation_cache[key] = result
         return result
 

@@ -99,6 +99,10 @@ def test_lighthouse_user_access_administrator_is_role_admin_only_when_a_delegate
     uaa_reader = audit(_with(registration_assignment(
         RG, [authorization(USER_ACCESS_ADMINISTRATOR, delegated=(READER,))])))
     assert statuses(uaa_reader, "FL-WS-001", silo="silo0") == {"pass"}
+    beside = audit(_with(registration_assignment(RG, [  # another principal's Lighthouse Contributor changes nothing
+        authorization(CONTRIBUTOR, principal=ON_CALL, name="Fabrikam Ops"),
+        authorization(USER_ACCESS_ADMINISTRATOR, delegated=(READER,))])))
+    assert not [f for f in findings(beside, "FL-WS-001", silo="silo0", status="fail") if OPERATOR in f["subject"]]
 
 
 def test_an_eligible_lighthouse_authorization_is_an_eligible_path():
