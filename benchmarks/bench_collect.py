@@ -6,7 +6,8 @@ collector's requests stay flat in the silo count except for pagination (100 item
 ARM offers only per parent: one federated-identity-credential list per user-assigned identity (ARM has no list
 across identities) and two policy lists per storage account (object replication, blob inventory: the storage
 resource provider lists them per account only). The slowest single paginated list, measured on its own in the
-same run, is printed for comparison (the ratio grows with those per-parent lists).
+same run, is printed for comparison (the ratio grows with those per-parent lists). Azure Lighthouse registration
+assignments add one list at the subscription and one per resource group holding storage or identities.
 
 Run: ``python benchmarks/bench_collect.py`` (about two minutes, most of it the naive 300-silo walk; pass
 ``--no-naive-300`` to skip that one).

@@ -28,7 +28,7 @@ UAI = "microsoft.managedidentity/userassignedidentities"
 class Principal:
     id: str
     name: str | None
-    relation: str  # own-silo | other-silo | orchestrator | workspace | administrator | unlisted
+    relation: str  # own-silo | other-silo | orchestrator | workspace | administrator | external | unlisted
     silo: str | None  # the silo the principal belongs to, if any
 
     def administrator_reason(self, d: Deployment) -> str | None:
@@ -54,7 +54,16 @@ def principal_names(d: Deployment) -> dict[str, str]:
         for i in d.workspace.identities:
             if i.principal_id:
                 names.setdefault(norm(i.principal_id), i.name)
+    for dl in d.rbac.delegations.items:  # Azure Lighthouse: principalIdDisplayName of the managing tenant's principal
+        if dl.principal_name:
+            names.setdefault(dl.principal_id, dl.principal_name)
     return names
+
+
+def managing_tenant(d: Deployment, principal_id: str) -> str | None:
+    """The managing tenant (label: name and id) whose Azure Lighthouse delegation names ``principal_id``, if any."""
+    found = d.rbac.delegations.principals.get(norm(principal_id))
+    return found[1] if found else None
 
 
 def cached_principal_names(d: Deployment) -> dict[str, str]:
@@ -92,7 +101,8 @@ def any_coverage_problem(d: Deployment) -> str | None:
 
 def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
     """How ``principal_id`` relates to ``silo``: its own identity, another silo's, the orchestrator's, the
-    workspace's, a declared administrator (``federated_learning.administrators``) or an unlisted principal.
+    workspace's, a declared administrator (``federated_learning.administrators``), a managing tenant's principal
+    through Azure Lighthouse (``external``) or an unlisted principal.
 
     A rule that would fail on a path held by an ``administrator`` reports it instead as a passing finding
     carrying the path as evidence and the declared reason in its message: shown in every output, never
@@ -114,6 +124,9 @@ def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
     # the orchestrator's or the workspace's identity changes nothing (their paths keep blocking).
     if pid in d.administrators:
         return Principal(pid, names.get(pid), "administrator", None)
+    # A principal of a managing tenant, holding roles through an Azure Lighthouse delegation (flaudit/lighthouse.py).
+    if pid in d.rbac.delegations.principals:
+        return Principal(pid, names.get(pid), "external", None)
     return Principal(pid, names.get(pid), "unlisted", None)
 
 

@@ -56,6 +56,9 @@ KNOWN_TYPES = frozenset(
         "microsoft.resources/subscriptions",
         "microsoft.resources/resourcegroups",
         "microsoft.management/managementgroups",
+        # Azure Lighthouse delegations: a managing tenant's roles, in no role assignment list (flaudit/lighthouse.py)
+        "microsoft.managedservices/registrationassignments",
+        "microsoft.managedservices/registrationdefinitions",
         # configured data movement and stored credentials (flaudit/movement.py)
         "microsoft.storage/storageaccounts/objectreplicationpolicies",
         "microsoft.storage/storageaccounts/inventorypolicies",

@@ -38,7 +38,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
 
-from flaudit import conditions, operations
+from flaudit import conditions, lighthouse, operations
 from flaudit.arm import get_path, is_within, name_of, norm
 from flaudit.inventory import Inventory
 from flaudit.operations import action_matches, catalogue
@@ -181,6 +181,9 @@ class Assignment(NamedTuple):
     #: A PIM-eligible assignment (roleEligibilityScheduleInstances): not active, but the principal can
     #: activate it at any time, so it is evaluated like an active one and reported as kind ``eligible``.
     eligible: bool = False
+    #: The Azure Lighthouse authorization this record stands for (flaudit/lighthouse.py), None for a role
+    #: assignment: a managing tenant's principal holds the role without any customer role assignment.
+    delegation: Any = None
 
     @classmethod
     def from_arm(cls, res: dict[str, Any], eligible: bool = False) -> Assignment:
@@ -275,12 +278,15 @@ class Grant:
 
     def evidence(self, principal_name: str | None = None) -> dict[str, Any]:
         a = self.assignment
-        return {"kind": "access", "principal_id": a.principal_id, "principal_name": principal_name,
-                "principal_type": a.principal_type, "assignment_id": a.id,
-                "role_definition_id": a.role_definition_id,
-                "role_name": self.role.name if self.role else f"unknown role {a.role_guid}",
-                "scope": a.scope, "access_kind": self.kind, "matched_actions": [self.action],
-                "granted_by": self.pattern, "condition": a.condition, "eligible": a.eligible}
+        out = {"kind": "access", "principal_id": a.principal_id, "principal_name": principal_name,
+               "principal_type": a.principal_type, "assignment_id": a.id,
+               "role_definition_id": a.role_definition_id,
+               "role_name": self.role.name if self.role else f"unknown role {a.role_guid}",
+               "scope": a.scope, "access_kind": self.kind, "matched_actions": [self.action],
+               "granted_by": self.pattern, "condition": a.condition, "eligible": a.eligible}
+        if a.delegation is not None:
+            out["lighthouse"] = a.delegation.evidence()
+        return out
 
 
 @dataclass
@@ -326,6 +332,8 @@ class Access:
                 "assignment_id": a.id, "role_definition_id": a.role_definition_id,
                 "role_name": g.role.name if g.role else f"unknown role {a.role_guid}", "scope": a.scope,
                 "matched_actions": [], "kinds": [], "condition": a.condition, "eligible": a.eligible})
+            if a.delegation is not None and "lighthouse" not in entry:
+                entry["lighthouse"] = a.delegation.evidence()
             if g.action not in entry["matched_actions"]:
                 entry["matched_actions"].append(g.action)
             if g.kind not in entry["kinds"]:
@@ -359,6 +367,9 @@ class RbacIndex:
                             if _may_reach_storage(_raw_scope(r)) and (a := Assignment.from_arm(r))]
         self.assignments += [a for r in raw_eligible
                              if _may_reach_storage(_raw_scope(r)) and (a := Assignment.from_arm(r, eligible=True))]
+        # Azure Lighthouse: the managing tenant's roles, which no role assignment list shows (flaudit/lighthouse.py).
+        self.delegations = lighthouse.read(inventory)
+        self.assignments += [self._delegated(dl) for dl in self.delegations.items if _may_reach_storage(dl.scope)]
         self.by_principal: dict[str, list[Assignment]] = defaultdict(list)
         self.by_scope: dict[str, list[Assignment]] = defaultdict(list)
         self.below_account: dict[str, list[Assignment]] = defaultdict(list)  # account id -> assignments inside
@@ -387,6 +398,29 @@ class RbacIndex:
         self._with_access_cache: dict[str, dict[str, Access]] = {}
         self._role_grants: dict[str, RoleGrants] = {}
         self._delegation_cache: dict[tuple[str, str, str], bool] = {}
+
+    def _delegated(self, dl: lighthouse.Delegation) -> Assignment:
+        """The assignment-like record of one Lighthouse authorization, with the role Lighthouse lets it use:
+        data actions never (Microsoft: roles with DataActions are not supported and their data actions are not
+        usable), and User Access Administrator only as role-admin confined to ``delegatedRoleDefinitionIds``
+        (settled like an ABAC delegation condition). A role id flaudit does not know stays unknown."""
+        guid = dl.role_guid
+        base = self.roles.get(guid)
+        key = guid
+        if base is not None:  # named for every output: the role is held through Azure Lighthouse
+            key = f"{guid}~lighthouse"
+            if guid == lighthouse.USER_ACCESS_ADMINISTRATOR:
+                role = RoleDef(key, f"{base.name} (Azure Lighthouse: assigns only delegatedRoleDefinitionIds to "
+                               "managed identities)", (lighthouse.ROLE_ASSIGNMENT_WRITE,), (), (), (), True)
+            elif base.data_actions or base.not_data_actions:
+                role = RoleDef(key, f"{base.name} (Azure Lighthouse: its DataActions are not usable)", base.actions,
+                               base.not_actions, (), (), base.builtin)
+            else:
+                role = RoleDef(key, f"{base.name} (Azure Lighthouse)", base.actions, base.not_actions, (), (),
+                               base.builtin)
+            self.roles.setdefault(key, role)
+        return Assignment(dl.ref, dl.scope, key, dl.role_definition_id, dl.principal_id, "Unknown", None,
+                          dl.eligible, dl)
 
     # -- scopes ---------------------------------------------------------------------------------------
     def scopes_above(self, target_id: str) -> list[str]:
@@ -423,7 +457,12 @@ class RbacIndex:
             u = eligible[0]
             return (f"PIM-eligible role assignments (roleEligibilityScheduleInstances) at {u.scope or 'the scope'} "
                     f"could not be read (HTTP {u.status}: {u.message})")
-        return None
+        delegated = self.inventory.unreadable_for(lighthouse.RASG, target_id)
+        if delegated:
+            u = delegated[0]
+            return (f"Azure Lighthouse registration assignments at {u.scope or 'the scope'} could not be read "
+                    f"(HTTP {u.status}: {u.message}), so a managing tenant's roles there are unknown")
+        return self.delegations.problem_for(target_id)
 
     def role(self, guid: str) -> RoleDef | None:
         return self.roles.get(guid.lower())
@@ -496,12 +535,12 @@ class RbacIndex:
         """Role-admin grants whose assignment condition (a delegation condition: ``@Request[Microsoft.
         Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {...}``) lets them assign
         only roles that grant nothing on the target are idle, not a path."""
-        if not any(g.assignment.condition and g.kind == "role-admin" for g in access.grants):
+        if not any(_restriction(g.assignment) and g.kind == "role-admin" for g in access.grants):
             return
         kept = []
         for g in access.grants:
-            if g.kind == "role-admin" and g.assignment.condition \
-                    and not self.delegation_reaches(g.assignment.condition, g.action, target):
+            cond = _restriction(g.assignment)
+            if g.kind == "role-admin" and cond and not self.delegation_reaches(cond, g.action, target):
                 access.idle.append(g)
             else:
                 kept.append(g)
@@ -528,7 +567,7 @@ class RbacIndex:
             result = any(allowed(g) for g in unknown) or any(
                 allowed(guid) and bool((kinds := self._classified(guid)) is None
                                        or (kinds.identity if target == "identity" else kinds.storage))
-                for guid in self.roles)
+                for guid in self.roles if "~" not in guid)  # not the Lighthouse views of a role
         self._delegation_cache[key] = result
         return result
 
@@ -626,6 +665,14 @@ class RbacIndex:
                 self._deny(acc, identity_id)
             self._settle_role_admin(acc, "identity")
         return {p: acc for p, acc in out.items() if acc.grants}
+
+
+def _restriction(a: Assignment) -> str | None:
+    """What confines a role-admin grant: the assignment's ABAC condition, or a Lighthouse User Access
+    Administrator's ``delegatedRoleDefinitionIds`` spelt as the same kind of condition."""
+    if a.condition:
+        return a.condition
+    return a.delegation.delegation_condition() if a.delegation is not None else None
 
 
 def _settle_delegation(access: Access) -> None:

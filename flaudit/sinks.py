@@ -157,7 +157,7 @@ class _Account:
             if silo0 is None:
                 continue
             who = classify(d, pid, silo0)
-            if who.relation in ("unlisted", "administrator"):
+            if who.relation in ("unlisted", "external", "administrator"):
                 reads = _reads(acc, st.raw) + acc.of("unknown")
                 if reads:
                     self.readers.append((who, reads))

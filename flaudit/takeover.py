@@ -95,7 +95,12 @@ def _rbac_path(silo: Silo, ident: Identity, pid: str, name: str | None, relation
         role = g.role.name if g.role else f"unknown role {g.assignment.role_guid}"
         pim = "PIM-eligible " if g.eligible else ""
         cond = f" (condition: {g.assignment.condition})" if g.assignment.condition else ""
-        hops.append(Hop(f"{pim}{role} at {g.assignment.scope} grants {g.action} ({g.kind}){cond}", g.assignment.id))
+        dl = g.assignment.delegation
+        via = (f" through Azure Lighthouse: {dl.property} of registration definition {dl.definition_id}, put into "
+               f"effect by registration assignment {dl.assignment_id}, held in managing tenant {dl.tenant_label}"
+               if dl is not None else "")
+        hops.append(Hop(f"{pim}{role} at {g.assignment.scope} grants {g.action} ({g.kind}){cond}{via}",
+                        dl.assignment_id if dl is not None else g.assignment.id))
     hops.append(Hop(f"which lets it act as {ident.name}, the identity {silo.name}'s compute runs as", ident.id))
     return Path(kind=kind, silo=silo.name, source_id=ident.id, outsider_id=pid, outsider_name=name or pid,
                 relation=relation, hops=tuple(hops), rule_id=RULE,

@@ -9,7 +9,8 @@ Azure returns wins, the config fills gaps. Anything else is unknown (None), neve
 A managed identity's service principal lives in the tenant of the subscription that holds the identity (the
 user-assigned identity resource, or the resource a system-assigned identity belongs to), and a subscription
 belongs to exactly one tenant: so a managed identity in the same subscription as a resource is in that resource's
-tenant even when no tenant id is in the input (:func:`principal_tenant_relation`).
+tenant even when no tenant id is in the input (:func:`principal_tenant_relation`). A principal an Azure Lighthouse
+delegation names is in its managing tenant (``managedByTenantId``, flaudit/lighthouse.py).
 
 Users, groups and other service principals are placed by their Microsoft Graph directory object, when live
 collection read it (``inventory.directory``, flaudit.sources.live.directory; :func:`principal_placement`). A role
@@ -123,6 +124,11 @@ def principal_tenant_relation(d: Any, principal_id: str, resource_id: str) -> tu
     """
     pid = norm(principal_id)
     home = tenant_of(d, resource_id)
+    delegated = d.rbac.delegations.principals.get(pid)
+    if delegated is not None:
+        # An Azure Lighthouse authorization's principal lives in the managing tenant (managedByTenantId), which
+        # Azure requires to differ from the delegated subscription's tenant.
+        return "other", delegated[1]
     mi = managed_identity_resources(d).get(pid)
     stated = principal_tenants(d).get(pid)
     if mi is None and stated is None:

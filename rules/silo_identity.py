@@ -17,6 +17,7 @@ from flaudit.access import (
     chain_evidence,
     deduplicated,
     deny_notes,
+    managing_tenant,
     shared_keys_allowed,
     split_inert,
     storage_reach,
@@ -821,6 +822,8 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
         for p in by_silo.get(silo.name, []):
             ev = [p.evidence(), *kind_notes([p.kind])]
             label = f"{p.outsider_name} ({p.relation})"
+            if p.relation == "external" and (tenant := managing_tenant(d, p.outsider_id)):
+                label = f"{p.outsider_name} (a principal of managing tenant {tenant} through Azure Lighthouse)"
             if p.relation == "administrator":
                 yield Pass(p.source_id, f"{silo.name}: declared administrator {label} can act as the silo's "
                            "identity (administrative access, shown not blocking).", silo=silo.name, evidence=ev,
@@ -834,7 +837,7 @@ def no_identity_takeover(d: Deployment) -> Iterable[Finding]:
                 continue
             how = {"eligible": "can activate a PIM-eligible role that lets it act as",
                    "identity-takeover": "can act as"}[p.kind]
-            if p.relation == "external":
+            if p.relation == "external" and "/federatedidentitycredentials/" in p.hops[0].ref.lower():
                 msg = (f"{silo.name}: a federated identity credential lets external subject {p.outsider_name} act "
                        f"as the silo's identity {p.source_id.rsplit('/', 1)[-1]}.")
             else:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CROSS_TENANT_PE_DOCS = ("https://learn.microsoft.com/azure/private-link/how-to-approve-private-link-cross-subscription")
 LIGHTHOUSE_DOCS = "https://learn.microsoft.com/azure/lighthouse/overview"
+LIGHTHOUSE_ROLES_DOCS = "https://learn.microsoft.com/azure/lighthouse/concepts/tenants-users-roles"
+LIGHTHOUSE_REMOVE_DOCS = "https://learn.microsoft.com/azure/lighthouse/how-to/remove-delegation"
 FL_EXTERNAL_DOCS = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/docs/provisioning/"
                     "external-silos.md")
 
@@ -84,12 +86,18 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
     severity="info",
     blocks=(),
     rationale="A role on silo storage held by a principal of another tenant (the orchestrator's managed identity "
-    "across tenants, a multi-tenant application registered elsewhere, a B2B guest) is access the silo's tenant "
-    "cannot disable, review or put conditions on. Whether that access is allowed at all is judged by FL-WS-* and "
-    "FL-ID-*; this rule names the tenant boundary it crosses. Groups assigned as ForeignGroup (another tenant's "
-    "group) cross it; a managed identity is placed by the tenant the input states for it or its subscription, or, "
-    "without one, by sitting in the storage account's subscription (a subscription has one tenant). Users and other "
-    "service principals are placed by their Microsoft Graph directory object, which live collection reads: a guest "
+    "across tenants, a multi-tenant application registered elsewhere, a B2B guest, or a principal of a tenant that "
+    "manages the silo's subscription through Azure Lighthouse) is access the silo's tenant cannot disable, review or "
+    "put conditions on. Whether that access is allowed at all is judged by FL-WS-* and FL-ID-*; this rule names the "
+    "tenant boundary it crosses. A principal an Azure Lighthouse authorization names (registrationDefinitions "
+    "authorizations[] or eligibleAuthorizations[], in effect through a registrationAssignments resource at the "
+    "silo's subscription or resource group) is in the managing tenant (managedByTenantId), which Azure requires to "
+    "differ from the delegated subscription's, and is listed even where Lighthouse leaves it no working grant (a "
+    "data role: DataActions are not usable); authorizations over the account's scope that grant nothing on it "
+    "(Reader) are named in the message. Groups assigned as ForeignGroup (another tenant's group) cross it; a "
+    "managed identity is placed by the tenant the input states for it or its subscription, or, without one, by "
+    "sitting in the storage account's subscription (a subscription has one tenant). Users and other service "
+    "principals are placed by their Microsoft Graph directory object, which live collection reads: a guest "
     "(userType Guest, creationType Invitation, externalUserState, a federated identity) is another tenant's, an "
     "application's service principal belongs to its appOwnerOrganizationId. Where that object was not read "
     "(Directory read refused, not collected) or is a group (its members are not read), the answer is unknown; with "
@@ -98,9 +106,10 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
         cli="az role assignment list --scope <silo storage id> --query \"[].{principal:principalId, role:roleDefinitionName}\"",
         bicep="// grant silo data roles only to the silo's own identities, in the silo's tenant",
         text="Review every cross-tenant role on silo storage with the silo owner; remove what the FL protocol does "
-        "not need.",
+        "not need. For an Azure Lighthouse delegation, remove the registration assignment (az managedservices "
+        "assignment delete) or narrow the offer's authorizations.",
     ),
-    references=(LIGHTHOUSE_DOCS, FL_EXTERNAL_DOCS),
+    references=(LIGHTHOUSE_DOCS, LIGHTHOUSE_ROLES_DOCS, LIGHTHOUSE_REMOVE_DOCS, FL_EXTERNAL_DOCS),
 )
 def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
     from flaudit.access import silo_storage_access
@@ -127,20 +136,21 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
             elif placed.evidence:
                 by_graph.append((p, acc, placed))
         where = f"{st.name} (tenant {home})" if home else st.name
+        also, also_ev = _delegations_granting_nothing(d, st.id, {p.id for p, _ in holders})
         if crossing:
             yield Fail(st.id, f"Silo {silo.name}: principals of another tenant hold roles on {where}: "
                        + ", ".join(f"{_name(d, p)} ({p.relation}, {t})" for p, t, _, _ in crossing)
-                       + ".", silo=silo.name,
+                       + "." + also, silo=silo.name,
                        evidence=([e for _, _, ev, _ in crossing for e in ev]
-                                 + [e for _, _, _, acc in crossing for e in acc.chain()])[:20])
+                                 + [e for who, _, _, acc in crossing for e in _held(acc, who.name)])[:20] + also_ev)
         elif unplaced:
             yield Unknown(st.id, f"Silo {silo.name}: the tenant of " + ", ".join(
                 f"{_name(d, p)} ({p.relation}, {acc.principal_type or 'principal'}: {pl.why})"
                 for p, acc, pl in unplaced[:10])
                 + (f" and {len(unplaced) - 10} more" if len(unplaced) > 10 else "")
-                + f", holding roles on {where}, is not known, so whether they cross tenants is unknown.",
+                + f", holding roles on {where}, is not known, so whether they cross tenants is unknown." + also,
                 silo=silo.name, evidence=_first_notes([e for _, _, pl in unplaced for e in pl.evidence])
-                + [e for _, acc, _ in unplaced for e in acc.chain()][:20])
+                + [e for _, acc, _ in unplaced for e in acc.chain()][:20] + also_ev)
         elif holders:
             yield Pass(st.id, f"Silo {silo.name}: no principal of another tenant holds a role on {where}: "
                        + (("the one holding one is a managed identity" if len(holders) == 1 else
@@ -149,11 +159,12 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
                           if not by_graph else
                           f"the {len(holders)} holding one are of its tenant (managed identities by ARM data; "
                           + ", ".join(f"{_name(d, p)} ({pl.kind})" for p, _, pl in by_graph[:10])
-                          + " by their Microsoft Graph directory object)."), silo=silo.name,
+                          + " by their Microsoft Graph directory object).") + also, silo=silo.name,
                        evidence=([e for _, _, pl in by_graph for e in pl.evidence]
-                                 + [e for _, acc in holders for e in acc.chain()])[:20])
+                                 + [e for _, acc in holders for e in acc.chain()])[:20] + also_ev)
         else:
-            yield Pass(st.id, f"Silo {silo.name}: no principal holds a role on {st.name}.", silo=silo.name)
+            yield Pass(st.id, f"Silo {silo.name}: no principal holds a role on {st.name}." + also, silo=silo.name,
+                       evidence=also_ev)
 
 
 def _name(d: Deployment, p: Principal) -> str:
@@ -176,3 +187,31 @@ def _first_notes(evidence: list[dict]) -> list[dict]:
             seen.add(key)
         out.append(e)
     return out[:10]
+
+
+def _role_name(d: Deployment, guid: str) -> str:
+    role = d.rbac.role(guid)
+    return f"{role.name} ({guid})" if role else guid
+
+
+def _held(acc, name: str | None) -> list[dict]:
+    """Access evidence of a holder: its working grants, else the grants that grant nothing here (a data role held
+    through Azure Lighthouse, whose DataActions are not usable) so the evidence still names the assignment."""
+    return acc.chain() or [g.evidence(name) for g in acc.idle]
+
+
+def _delegations_granting_nothing(d: Deployment, storage_id: str, holders: set[str]) -> tuple[str, list[dict]]:
+    """Azure Lighthouse authorizations over the account's scope whose principals hold nothing on it (a Reader, say):
+    not access to the data, but a managing tenant inside the silo's scope, said in the message and the evidence."""
+    target = storage_id.lower()
+    found = [dl for dl in d.rbac.delegations.items
+             if (target == dl.scope or target.startswith(dl.scope + "/")) and dl.principal_id not in holders]
+    if not found:
+        return "", []
+    tenants = sorted({dl.tenant_label for dl in found})
+    text = (f" Azure Lighthouse also delegates this scope to managing tenant(s) {', '.join(tenants)} with "
+            f"authorizations that grant nothing on the account ({len(found)}).")
+    return text, [note(f"Azure Lighthouse: {dl.property} of {dl.definition_id} (registration assignment "
+                       f"{dl.assignment_id}, managing tenant {dl.tenant_label}) gives "
+                       f"{dl.principal_name or dl.principal_id} role {_role_name(d, dl.role_guid)} at {dl.scope}"
+                       + (" (eligible)" if dl.eligible else "") + ": nothing on this account") for dl in found[:10]]

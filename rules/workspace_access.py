@@ -46,6 +46,7 @@ FIREWALL_DOCS = "https://learn.microsoft.com/azure/storage/common/storage-networ
 DATASTORE_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-datastore"
 AML_IDENTITY_DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication"
 SHARED_KEY_DOCS = "https://learn.microsoft.com/azure/storage/common/shared-key-authorization-prevent"
+LIGHTHOUSE_ROLES_DOCS = "https://learn.microsoft.com/azure/lighthouse/concepts/tenants-users-roles"
 
 _RELATION_TEXT = {
     "workspace": "the workspace's identity",
@@ -53,6 +54,7 @@ _RELATION_TEXT = {
     "other-silo": "another silo's identity",
     "unlisted": "a principal not named in the FL config",
     "administrator": "a declared administrator",
+    "external": "a principal of another tenant",
 }
 
 
@@ -64,6 +66,9 @@ def _who(who: Principal, acc: Access) -> str:
         return f"group {label} (not named as this silo's in the FL config)"
     if who.relation == "unlisted":
         return f"{_RELATION_TEXT['unlisted']}, {acc.principal_type} {label},"
+    if who.relation == "external" and acc.grants and acc.grants[0].assignment.delegation is not None:
+        dl = acc.grants[0].assignment.delegation
+        return f"{label}, a principal of managing tenant {dl.tenant_label} through Azure Lighthouse,"
     return f"{_RELATION_TEXT.get(who.relation, who.relation)} {label}"
 
 
@@ -94,8 +99,11 @@ def _unresolved(silo: Silo) -> Finding:
     blocks=("production",),
     rationale="In an eyes-off FL deployment the workspace, the orchestrator and the other silos must not be able "
     "to read a silo's data. Any role assignment, at the account, one of its containers, or inherited from a "
-    "resource group, subscription, management group or the root, that gives the workspace's identities, the "
-    "orchestrator compute's identity, another silo's identity or a principal the FL config does not name data, "
+    "resource group, subscription, management group or the root, or an Azure Lighthouse authorization in effect at "
+    "the subscription or resource group (a managing tenant's principal, in no role assignment list; DataActions "
+    "are not usable through Lighthouse, control-plane actions such as listKeys are), that gives the workspace's "
+    "identities, the orchestrator compute's identity, another silo's identity or a principal the FL config does "
+    "not name data, "
     "key/SAS (while allowSharedKeyAccess is not false; missing means true), user-delegation, role-admin or "
     "storage-account write rights is a path to the data. Deny assignments are honoured, with their "
     "excludePrincipals. ABAC-conditional assignments are reported as conditional access and still fail. Entra "
@@ -111,10 +119,11 @@ def _unresolved(silo: Silo) -> Finding:
         "  properties: { principalId: siloIdentity.properties.principalId, principalType: 'ServicePrincipal', "
         "roleDefinitionId: blobDataContributor }\n}",
         text="Delete each assignment in the evidence (or move a wide one, e.g. Contributor on the resource group, "
-        "down to the resources that need it). If a group legitimately belongs to the silo, list its object id under "
+        "down to the resources that need it); for an Azure Lighthouse authorization, remove the registration "
+        "assignment or narrow the offer. If a group legitimately belongs to the silo, list its object id under "
         "the silo's 'groups' in the FL config.",
     ),
-    references=(RBAC_DOCS, ABAC_DOCS, GROUP_DOCS),
+    references=(RBAC_DOCS, ABAC_DOCS, GROUP_DOCS, LIGHTHOUSE_ROLES_DOCS),
 )
 @deduplicated
 def only_own_principals(d: Deployment) -> Iterable[Finding]:

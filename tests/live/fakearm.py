@@ -28,6 +28,7 @@ HOST = "https://management.azure.com"
 GRAPH = "/providers/microsoft.resourcegraph/resources"
 MS_GRAPH = "https://graph.microsoft.com"
 MG = "mg-fl"
+LIGHTHOUSE = "Microsoft.ManagedServices/registrationAssignments"
 
 
 class FakeCredential:
@@ -139,6 +140,8 @@ class FakeArm:
                 if subscription_of(rg) == sub.lower():
                     for key in ("roleAssignments", "denyAssignments"):
                         self.lists.setdefault((norm(f"{rg}/providers/Microsoft.Authorization/{key}"), ""), [])
+                    self.lists.setdefault((norm(f"{rg}/providers/{LIGHTHOUSE}"), ""), [])
+            self.lists.setdefault((norm(f"{sid}/providers/{LIGHTHOUSE}"), ""), [])
         for r in self.resources:
             t = r["type"]
             low = t.lower()
@@ -152,6 +155,13 @@ class FakeArm:
                     self._add(path, r)
                     if (r.get("properties") or {}).get("type") == "CustomRole":
                         self._add(path, r, "type eq 'customrole'")
+                self.gets[norm(r["id"])] = r
+                continue
+            if low in ("microsoft.managedservices/registrationassignments",
+                       "microsoft.managedservices/registrationdefinitions"):
+                # listed at its own scope only (a subscription's list is not assumed to hold its groups' ones)
+                i = r["id"].lower().index("/providers/microsoft.managedservices/")
+                self._add(r["id"][:i] + "/providers/" + t, r)
                 self.gets[norm(r["id"])] = r
                 continue
             parts = t.split("/")
@@ -282,9 +292,17 @@ class FakeArm:
             return arm_error(400, "MissingApiVersionParameter", "The api-version query parameter is required")
         if (path, flt) in self.lists:
             text = self._page(path, flt, int(query.get("$skiptoken", "0")))
+            if path.endswith(LIGHTHOUSE.lower()) and query.get("$expandregistrationdefinition") != "true":
+                body = json.loads(text)  # ARM expands the registration definition only when asked to
+                for item in body["value"]:
+                    (item.get("properties") or {}).pop("registrationDefinition", None)
+                text = json.dumps(body)
             return 200, {"Content-Type": "application/json"}, text.replace("__API__", query["api-version"])
         if path in self.gets:
             return 200, {"Content-Type": "application/json"}, json.dumps(self.gets[path])
+        if path.endswith("/providers/" + LIGHTHOUSE.lower()) and \
+                subscription_of(path) in {x.lower() for x in self.subscriptions}:  # none where the fake has none
+            return 200, {"Content-Type": "application/json"}, json.dumps({"value": []})
         if path.startswith("/subscriptions/") and path.count("/") == 2:
             return arm_error(404, "SubscriptionNotFound", f"The subscription '{path.split('/')[2]}' could not "
                              "be found.")

@@ -291,3 +291,28 @@ def test_odd_declarations_are_reported_and_never_crash_the_expansion():
     for expected in ("json(): not JSON", "refers to itself", "copyIndex(nope) used outside",
                      "resource copy loop not expanded", "no inline template", "names no resource"):
         assert expected in messages
+
+
+def test_scope_functions_in_a_nested_template_resolve_to_the_parent_scope_when_outer_and_to_its_own_when_inner():
+    """ARM's "Function resolution in scopes": outer (the default) -> the parent's resource group, inner -> the
+    nested deployment's; where the resources deploy is the nested deployment's target either way."""
+    from tests.template.helpers import expander_for
+
+    def nested(scope: str) -> dict:
+        return {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": f"n-{scope}",
+                "resourceGroup": "rg-other",
+                "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": scope}, "template": {
+                    "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                    "resources": [{"type": "Microsoft.Network/routeTables", "apiVersion": "2024-05-01",
+                                   "name": f"rt-{scope}", "location": "eastus",
+                                   "properties": {"owner": "[resourceGroup().name]",
+                                                  "peer": "[resourceId('Microsoft.Network/routeTables/', 'x')]"}}]}}}
+
+    ex = expander_for({"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+                       "resources": [nested("outer"), nested("inner")]})
+    tables = {r["name"]: r for r in ex.resources if r["type"] == "Microsoft.Network/routeTables"}
+    assert "/resourceGroups/rg-other/" in tables["rt-outer"]["id"] and "/resourceGroups/rg-other/" in tables["rt-inner"]["id"]
+    assert tables["rt-outer"]["properties"]["owner"] == "rg-template"
+    assert tables["rt-inner"]["properties"]["owner"] == "rg-other"
+    assert "/resourceGroups/rg-template/" in tables["rt-outer"]["properties"]["peer"]
+    assert "/resourceGroups/rg-other/" in tables["rt-inner"]["properties"]["peer"]

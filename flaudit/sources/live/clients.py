@@ -45,6 +45,7 @@ API_VERSIONS = {
     "Microsoft.ContainerService": "2025-07-01",
     "Microsoft.Kubernetes": "2024-01-01",
     "Microsoft.KubernetesConfiguration": "2023-05-01",
+    "Microsoft.ManagedServices": "2022-10-01",  # Azure Lighthouse registration assignments
 }
 
 GRAPH_PATH = "/providers/microsoft.resourcegraph/resources"

@@ -51,6 +51,7 @@ AUTH_RD = "Microsoft.Authorization/roleDefinitions"
 AUTH_ELIGIBLE = "Microsoft.Authorization/roleEligibilityScheduleInstances"
 UAI = "Microsoft.ManagedIdentity/userAssignedIdentities"
 FIC = f"{UAI}/federatedIdentityCredentials"
+LIGHTHOUSE = "Microsoft.ManagedServices/registrationAssignments"
 
 
 # -- scope ---------------------------------------------------------------------------------------------
@@ -162,6 +163,41 @@ def auth_list(scope: str, kind: str, flt: str | None = None) -> Fetch:
     return lambda session: session.list_all(f"{scope}/providers/Microsoft.Authorization/{kind}", api, params)
 
 
+def delegations_list(scope: str) -> Fetch:
+    """Azure Lighthouse registration assignments at ``scope``, each with its registration definition expanded
+    (``$expandRegistrationDefinition=true``): the managing tenant, its authorizations and eligible authorizations,
+    which no role assignment list shows (flaudit/lighthouse.py)."""
+    return lambda session: session.list_all(f"{scope}/providers/{LIGHTHOUSE}", API_VERSIONS["Microsoft.ManagedServices"],
+                                            {"$expandRegistrationDefinition": "true"})
+
+
+def delegations_task(scope: str) -> ListTask:
+    return ListTask(scope, LIGHTHOUSE, delegations_list(scope), label="Azure Lighthouse delegations")
+
+
+def group_delegation_tasks(resources: Iterable[dict[str, Any]], seen: set[str]) -> list[ListTask]:
+    """One list of Lighthouse registration assignments per resource group holding one of ``resources`` (storage
+    accounts, user-assigned identities: what the RBAC evaluator judges access to). A registration assignment sits at
+    a subscription or a resource group, and Microsoft does not document whether a subscription's list includes those
+    of its resource groups, so they are listed there too (fail closed); ``seen`` keeps it to one list per group."""
+    out = []
+    for r in resources:
+        segs = id_segments(str(r.get("id") or ""))
+        if len(segs) < 4 or segs[2].lower() != "resourcegroups":
+            continue
+        rg = f"/subscriptions/{segs[1]}/resourceGroups/{segs[3]}"
+        if rg.lower() not in seen:
+            seen.add(rg.lower())
+            out.append(delegations_task(rg))
+    return out
+
+
+def _rg_delegations(follow: Callable[[list[dict[str, Any]]], list[ListTask]], seen: set[str]
+                    ) -> Callable[[list[dict[str, Any]]], list[ListTask]]:
+    """``follow`` plus :func:`group_delegation_tasks` for the listed resources."""
+    return lambda resources: follow(resources) + group_delegation_tasks(resources, seen)
+
+
 def _rg_name(list_scope: str) -> str | None:
     segs = id_segments(list_scope)
     return segs[3] if len(segs) >= 4 else None
@@ -182,6 +218,8 @@ def plan_subscription(subscription: str, scope: Scope) -> list[ListTask]:
         ListTask(sub_scope, AUTH_RD, auth_list(sub_scope, "roleDefinitions", "type eq 'CustomRole'"),
                  label="custom roles"),
     ]
+    if scope.resource_groups:  # a subscription's Lighthouse delegation applies to every group in it
+        tasks.append(delegations_task(sub_scope))
     return tasks
 
 
@@ -189,6 +227,9 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
     """The lists at one scope. Those whose results lead to more lists (workspaces, DNS zones) come first,
     so their dependent lists start while the pool is still busy with the rest."""
     rg = _rg_name(ls)
+    # At subscription scope, each resource group holding storage or identities gets its own Lighthouse list.
+    seen: set[str] = set()
+    in_groups = (lambda f: f) if rg is not None else (lambda f: _rg_delegations(f, seen))
 
     def pick(at_sub: Callable[[ArmSession], Iterable[Any]],
              at_rg: Callable[[ArmSession, str], Iterable[Any]]) -> Fetch:
@@ -206,7 +247,8 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         plain("Microsoft.Network/privateDnsZones", "Microsoft.Network/privateDnsZones", "private DNS zones",
               follow=dns_zone_children),
         ListTask(ls, AUTH_RA, auth_list(ls, "roleAssignments"), label="role assignments"),
-        plain("Microsoft.Storage/storageAccounts", "Microsoft.Storage", "storage accounts", follow=storage_children),
+        plain("Microsoft.Storage/storageAccounts", "Microsoft.Storage", "storage accounts",
+              follow=in_groups(storage_children)),
         plain("Microsoft.DataProtection/backupVaults", "Microsoft.DataProtection", "backup vaults",
               follow=backup_vault_children),
         plain("Microsoft.DataShare/accounts", "Microsoft.DataShare", "data share accounts", follow=share_children),
@@ -219,7 +261,8 @@ def _plan_list_scope(sub: str, ls: str) -> list[ListTask]:
         ListTask(ls, UAI, pick(
             lambda s: s.msi(sub).user_assigned_identities.list_by_subscription(),
             lambda s, g: s.msi(sub).user_assigned_identities.list_by_resource_group(g)),
-            label="user-assigned identities", follow=identity_children),
+            label="user-assigned identities", follow=in_groups(identity_children)),
+        delegations_task(ls),
         # PIM-eligible assignments: without a filter the list returns those at, above and below the scope.
         ListTask(ls, AUTH_ELIGIBLE, auth_list(ls, "roleEligibilityScheduleInstances"),
                  label="PIM-eligible role assignments"),

@@ -42,8 +42,10 @@ from flaudit.sources.live.collect import (
     add_outcomes,
     auth_list,
     backup_vault_children,
+    delegations_task,
     dns_zone_children,
     finish,
+    group_delegation_tasks,
     identity_children,
     open_session,
     resolve_role_definitions,
@@ -293,6 +295,9 @@ def collect_fleet(scope: Scope, *, credential: Any = None, cloud: Cloud | str | 
         follow += storage_children(inventory.of_type("microsoft.storage/storageaccounts"))
         follow += backup_vault_children(inventory.of_type("microsoft.dataprotection/backupvaults"))
         follow += share_children(inventory.of_type("microsoft.datashare/accounts"))
+        # Lighthouse delegations of the resource groups holding storage or identities (flaudit.sources.live.collect)
+        follow += group_delegation_tasks([*inventory.of_type("microsoft.storage/storageaccounts"),
+                                          *inventory.of_type(UAI)], set())
         follow_outcomes = run_tasks(session, follow, workers=workers, progress=progress)
         add_outcomes(inventory, follow_outcomes, provenance)
         if not any(t != norm(SUBSCRIPTION_TYPE) for _, t in inventory.collected):
@@ -328,6 +333,8 @@ def _cross_check_tasks(sid: str) -> list[ListTask]:
         # PIM-eligible assignments (at, above and below the subscription) are read from ARM too
         ListTask(sub_scope, AUTH_ELIGIBLE, auth_list(sub_scope, "roleEligibilityScheduleInstances"),
                  label="PIM-eligible role assignments"),
+        # Azure Lighthouse delegations: read from ARM (with their definitions expanded), never from Graph rows
+        delegations_task(sub_scope),
     ]
 
 

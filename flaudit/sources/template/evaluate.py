@@ -139,30 +139,40 @@ class Scope:
                 if isinstance(raw, dict):
                     self.decls.append(Decl(raw, json_path(rpath, i), self))
 
-    # values functions.py reads
+    # values functions.py reads: resourceGroup(), subscription(), resourceId()... resolve to the parent
+    # template's scope in a nested template with outer (default) expression scope, to the nested deployment's
+    # with inner scope (https://learn.microsoft.com/azure/azure-resource-manager/templates/scope-functions
+    # #function-resolution-in-scopes); where the resources themselves deploy is ``target`` either way.
+    @property
+    def expression_target(self) -> Target:
+        scope = self
+        while scope.outer and scope.parent is not None:
+            scope = scope.parent
+        return scope.target
+
     @property
     def kind(self) -> str:
-        return self.target.kind
+        return self.expression_target.kind
 
     @property
     def subscription_id(self) -> str:
-        return self.target.subscription_id
+        return self.expression_target.subscription_id
 
     @property
     def resource_group(self) -> str | None:
-        return self.target.resource_group
+        return self.expression_target.resource_group
 
     @property
     def location(self) -> str:
-        return self.target.location
+        return self.expression_target.location
 
     @property
     def tenant_id(self) -> str:
-        return self.target.tenant_id
+        return self.expression_target.tenant_id
 
     @property
     def management_group(self) -> str | None:
-        return self.target.management_group
+        return self.expression_target.management_group
 
 
 class Ctx:

@@ -661,11 +661,13 @@ def fn_min_max(which: Callable[..., Any], name: str) -> Callable[[Any, list[Any]
 # --- deployment scope -----------------------------------------------------------------------------------
 
 def _type_names(rtype: str, names: list[str]) -> str:
-    """``A.B/c/d`` + ``[x, y]`` -> ``A.B/c/x/d/y``; names may also be given as one ``x/y``."""
+    """``A.B/c/d`` + ``[x, y]`` -> ``A.B/c/x/d/y``; names may also be given as one ``x/y``. A type with a
+    trailing slash (``'Microsoft.ManagedServices/registrationDefinitions/'``, as Microsoft's own Azure Lighthouse
+    onboarding templates spell it, and ARM deploys them) names the same type."""
     flat: list[str] = []
     for n in names:
         flat.extend(to_str(n).split("/"))
-    segs = rtype.split("/")
+    segs = rtype.strip().rstrip("/").split("/")
     if len(segs) < 2:
         raise FunctionError(f"resource type {rtype!r} has no provider namespace")
     types = segs[1:]
