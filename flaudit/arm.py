@@ -24,9 +24,29 @@ _CANONICAL_ID = re.compile(
     r"(?:/providers/[^/\s]+\.[^/\s]+(?:/[^/\s]+/[^/\s]+)+)*$", re.IGNORECASE)
 
 
+#: norm's answers by input string. A 1,000-silo audit normalises the same few thousand ids and types hundreds of
+#: thousands of times (every lookup by id goes through norm); the answer depends on the string alone, so it is
+#: computed once. Bounded: cleared when full, so a long-running process does not grow without end.
+_NORMED: dict[str, str] = {}
+_NORMED_MAX = 1 << 18
+
+
 def norm(value: str | None) -> str:
     """Canonical form of an ARM id or type for comparison: lower case, one leading slash on ids (restored
     when a tool dropped it), no doubled or trailing slashes."""
+    if value.__class__ is str:  # exactly str: a subclass may compare or hash differently, and is not cached
+        hit = _NORMED.get(value)
+        if hit is not None:
+            return hit
+        out = _norm(value)
+        if len(_NORMED) >= _NORMED_MAX:
+            _NORMED.clear()
+        _NORMED[value] = out
+        return out
+    return _norm(value)
+
+
+def _norm(value: str | None) -> str:
     if not value or not isinstance(value, str):
         return ""
     v = value.strip().lower()
