@@ -110,6 +110,11 @@ def type_from_id(resource_id: str) -> str:
     return "/".join([rest[0]] + rest[1::2])
 
 
+#: get_path's dotted paths split once (the same few hundred property paths are asked hundreds of thousands of
+#: times in a fleet audit).
+_PARTS: dict[str, tuple[str, ...]] = {}
+
+
 def get_path(obj: Any, path: str, default: Any = None) -> Any:
     """Value at a dotted path (``properties.networkAcls.defaultAction``); ``default`` when any step is missing.
 
@@ -117,13 +122,19 @@ def get_path(obj: Any, path: str, default: Any = None) -> Any:
     of property names that ARM itself treats as equal.
     """
     if isinstance(obj, dict) and path in obj and "." not in path:
-        return obj[path]  # one exact key (``properties``, ``scope``): most of the 400,000 calls of a fleet audit
+        return obj[path]  # one exact key (``properties``, ``scope``): many of the calls of a fleet audit
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PARTS) < 1 << 14:
+            _PARTS[path] = parts
     cur = obj
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(cur, dict):
             return default
-        if part in cur:
-            cur = cur[part]
+        nxt = cur.get(part, MISSING)
+        if nxt is not MISSING:
+            cur = nxt
             continue
         low = part.lower()
         for key in cur:
