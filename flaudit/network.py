@@ -537,12 +537,14 @@ class NetworkIndex:
             link.connection_id = conn.get("id")
         for link in by_pe.values():
             self._pe_links.setdefault(link.target_id, []).append(link)
+        for links in self._pe_links.values():  # in the order private_endpoints_for gives, sorted once
+            links.sort(key=lambda link: norm(link.pe_id))
 
     def private_endpoints_for(self, target_id: str | None) -> list[PrivateEndpointLink]:
         """Every private endpoint connected to ``target_id`` (from either side), in a stable order."""
         if not target_id:
             return []
-        return sorted(self._pe_links.get(norm(target_id), []), key=lambda link: norm(link.pe_id))
+        return list(self._pe_links.get(norm(target_id), ()))
 
     # -- private DNS ----------------------------------------------------------------------------------
     def zones_named(self, zone_name: str) -> list[dict[str, Any]]:
