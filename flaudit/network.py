@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from flaudit.arm import get_path, is_resource_id, name_of, norm, parent_id
@@ -68,11 +69,20 @@ def parse_prefixes(values: Iterable[Any]) -> list[ipaddress.IPv4Network | ipaddr
     """CIDR prefixes out of strings; anything that is not an address (service tags) is skipped."""
     out = []
     for v in values:
-        try:
-            out.append(ipaddress.ip_network(str(v).strip(), strict=False))
-        except ValueError:
-            continue
+        net = _prefix(str(v).strip())
+        if net is not None:
+            out.append(net)
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _prefix(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """One prefix parsed (None when it is not one), once per string: the orchestrator's address space is compared
+    with every silo's, and the networks are immutable."""
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
 
 
 def overlaps(a: Iterable[str], b: Iterable[str]) -> list[tuple[str, str]]:

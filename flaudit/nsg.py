@@ -475,11 +475,13 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
     undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
     ordered = sorted((r for r in rules if r.direction.lower() == direction.lower()),
                      key=lambda r: (r.priority, r.default, r.name.lower()))
+    # classify_addresses's work, called directly with the tuples it would build (the same cache keys)
+    local = None if local_prefixes is None else tuple(local_prefixes)
+    src_local, src_public = (None, also_public) if inbound else (local, frozenset())
+    dst_local, dst_public = (local, frozenset()) if inbound else (None, also_public)
     for r in ordered:
-        src = classify_addresses(list(r.sources), list(r.source_asgs), None if inbound else local_prefixes,
-                                 also_public if inbound else frozenset())
-        dst = classify_addresses(list(r.destinations), list(r.destination_asgs), local_prefixes if inbound else None,
-                                 frozenset() if inbound else also_public, destination=not inbound)
+        src = _classify(r.sources, r.source_asgs, src_local, src_public, False)
+        dst = _classify(r.destinations, r.destination_asgs, dst_local, dst_public, not inbound)
         remote = src if inbound else dst
         if r.allow:
             remote_ok = remote.internet_some
