@@ -9,10 +9,13 @@ string is an ARM id at all (a reference that is not one must never be matched or
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 MISSING = object()
+_T = TypeVar("_T")
 
 _SLASHES = re.compile(r"/{2,}")
 #: How every ARM id starts once its leading slash is restored.
@@ -24,25 +27,36 @@ _CANONICAL_ID = re.compile(
     r"(?:/providers/[^/\s]+\.[^/\s]+(?:/[^/\s]+/[^/\s]+)+)*$", re.IGNORECASE)
 
 
-#: norm's answers by input string. A 1,000-silo audit normalises the same few thousand ids and types hundreds of
-#: thousands of times (every lookup by id goes through norm); the answer depends on the string alone, so it is
-#: computed once. Bounded: cleared when full, so a long-running process does not grow without end.
-_NORMED: dict[str, str] = {}
-_NORMED_MAX = 1 << 18
+#: How many answers each per-string memo keeps before it starts again (a long-running process does not grow
+#: without end; a fleet audit has a few tens of thousands of distinct ids).
+_MEMO_MAX = 1 << 18
 
 
+def _per_string(fn: Callable[[Any], _T]) -> Callable[[Any], _T]:
+    """Memoise a pure function of one ARM id or type string. A 1,000-silo audit asks for the same few thousand
+    ids' normal forms, names and parents hundreds of thousands of times; the answer depends on the string
+    alone. Only exact ``str`` arguments are memoised (anything else is computed each time, as before), and only
+    functions returning immutable values are wrapped."""
+    memo: dict[str, _T] = {}
+
+    @functools.wraps(fn)
+    def wrapper(value: Any) -> _T:
+        if value.__class__ is str:
+            out = memo.get(value, MISSING)
+            if out is MISSING:
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                out = memo[value] = fn(value)
+            return out  # type: ignore[return-value]
+        return fn(value)
+
+    return wrapper
+
+
+@_per_string
 def norm(value: str | None) -> str:
     """Canonical form of an ARM id or type for comparison: lower case, one leading slash on ids (restored
     when a tool dropped it), no doubled or trailing slashes."""
-    if value.__class__ is str:  # exactly str: a subclass may compare or hash differently, and is not cached
-        hit = _NORMED.get(value)
-        if hit is not None:
-            return hit
-        out = _norm(value)
-        if len(_NORMED) >= _NORMED_MAX:
-            _NORMED.clear()
-        _NORMED[value] = out
-        return out
     return _norm(value)
 
 
@@ -65,7 +79,24 @@ def canonical_id(value: str) -> str:
     return "/" + "/".join(segs) if segs else ""
 
 
+_IS_ID: dict[tuple[str, str | None], bool] = {}
+
+
 def is_resource_id(value: Any, rtype: str | None = None) -> bool:
+    """Whether ``value`` is a well-formed ARM id (of type ``rtype`` when given); see :func:`_is_resource_id`.
+    Memoised per (string, type) like :func:`_per_string`'s functions."""
+    if value.__class__ is not str or (rtype is not None and rtype.__class__ is not str):
+        return _is_resource_id(value, rtype)
+    key = (value, rtype)
+    out = _IS_ID.get(key)
+    if out is None:
+        if len(_IS_ID) >= _MEMO_MAX:
+            _IS_ID.clear()
+        out = _IS_ID[key] = _is_resource_id(value, rtype)
+    return out
+
+
+def _is_resource_id(value: Any, rtype: str | None = None) -> bool:
     """Whether ``value`` is a well-formed ARM id (of type ``rtype`` when given, compared case-insensitively).
 
     Well-formed: a subscription, a resource group, or a scope followed by ``providers/<namespace>`` and
@@ -150,6 +181,7 @@ def id_segments(resource_id: str) -> list[str]:
     return [s for s in (resource_id or "").strip().split("/") if s]
 
 
+@_per_string
 def parent_id(resource_id: str) -> str | None:
     """Id of the resource (or scope) that contains ``resource_id``: child -> parent -> RG -> sub -> MG -> /."""
     segs = id_segments(resource_id)
@@ -192,6 +224,7 @@ def ancestor_scopes(resource_id: str) -> list[str]:
     return out
 
 
+@_per_string
 def subscription_of(resource_id: str) -> str | None:
     segs = id_segments(resource_id)
     if len(segs) >= 2 and segs[0].lower() == "subscriptions":
@@ -199,6 +232,7 @@ def subscription_of(resource_id: str) -> str | None:
     return None
 
 
+@_per_string
 def resource_group_id(resource_id: str) -> str | None:
     segs = id_segments(resource_id)
     if len(segs) >= 4 and segs[0].lower() == "subscriptions" and segs[2].lower() == "resourcegroups":
@@ -206,11 +240,13 @@ def resource_group_id(resource_id: str) -> str | None:
     return None
 
 
+@_per_string
 def name_of(resource_id: str) -> str:
     segs = id_segments(resource_id)
     return segs[-1] if segs else ""
 
 
+@_per_string
 def type_of(resource_id: str) -> str:
     """ARM type derived from an id (``microsoft.network/virtualnetworks/subnets``), lower case."""
     segs = id_segments(resource_id)
