@@ -333,7 +333,7 @@ _RULE_FIELDS = ("priority", "direction", "access", "protocol", "sourcePortRange"
 #: Parsed rule contents by the repr of their _RULE_FIELDS values (repr tells 1 from True, 1.0 and "1", which
 #: the parser treats differently). Every NSG carries the same six default rules, and fleets repeat the same
 #: custom rules in every silo's NSG: a 1,000-silo deployment parses a dozen distinct rules, not 11,000.
-_PARSED: dict[str, tuple[dict[str, Any] | None, tuple[str, ...]]] = {}
+_PARSED: dict[str, tuple[tuple[Any, ...] | None, tuple[str, ...]]] = {}
 _PARSED_MAX = 1 << 16
 
 
@@ -353,10 +353,10 @@ def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tu
     messages = [f"{where}: {p}" for p in problems]
     if fields is None:
         return None, messages
-    return NsgRule(nsg_id=nsg_id, name=name, default=default, **fields), messages
+    return NsgRule(nsg_id, name, *fields, default), messages
 
 
-def _parse_props(props: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+def _parse_props(props: dict[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[str, ...]]:
     """The NsgRule fields a rule's properties give (None when unusable) and the problems found, each to be
     prefixed with the rule's place."""
     problems: list[str] = []
@@ -391,13 +391,10 @@ def _parse_props(props: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[st
                                ("destination", destinations, "destinationApplicationSecurityGroups")):
         if not values and not asg(key):
             problems.append(f"no {label} address prefix or application security group")
-    fields = dict(
-        priority=priority, direction=direction.title(), access=access.title(),
-        protocols=protocols, protocol_text=proto,
-        sources=sources, destinations=destinations,
-        source_asgs=asg("sourceApplicationSecurityGroups"),
-        destination_asgs=asg("destinationApplicationSecurityGroups"),
-        source_ports=tuple(sports), destination_ports=tuple(dports))
+    # NsgRule's fields from priority to destination_ports, in its order (built positionally, once per content)
+    fields = (priority, direction.title(), access.title(), protocols, proto, sources, destinations,
+              asg("sourceApplicationSecurityGroups"), asg("destinationApplicationSecurityGroups"),
+              tuple(sports), tuple(dports))
     return fields, tuple(problems)
 
 

@@ -58,5 +58,11 @@ def unresolved(silo: Silo) -> Finding:
 
 
 def placement_of(d: Deployment, c: Compute) -> Placement:
-    """Where the compute runs: a customer subnet, the workspace managed network, attached, none or unknown."""
-    return compute_placement(c, d.inventory)
+    """Where the compute runs: a customer subnet, the workspace managed network, attached, none or unknown.
+
+    Kept per compute on the deployment (a dozen rules ask about every compute); rules only read it."""
+    cache = d.__dict__.setdefault("_rules_placements", {})
+    hit = cache.get(id(c))
+    if hit is None or hit[0] is not c:  # the compute is kept beside its placement, so its id is not reused
+        hit = cache[id(c)] = (c, compute_placement(c, d.inventory))
+    return hit[1]
