@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, name_of, norm
@@ -291,7 +291,7 @@ class NsgRule:
     destination_ports: tuple[Interval, ...]
     default: bool = False
 
-    @property
+    @cached_property  # asked for every rule in every evaluation; the dataclass is frozen, so it cannot change
     def allow(self) -> bool:
         return self.access.lower() == "allow"
 
@@ -470,13 +470,16 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
     # a Deny of 0.0.0.0/0 does not cover.
     dual_stack = local_prefixes is None or any(":" in str(p) for p in local_prefixes)
     undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
-    ordered = sorted((r for r in rules if r.direction.lower() == direction.lower()),
+    wanted = direction.lower()
+    ordered = sorted((r for r in rules if r.direction.lower() == wanted),
                      key=lambda r: (r.priority, r.default, r.name.lower()))
     # classify_addresses's work, called directly with the tuples it would build (the same cache keys)
     local = None if local_prefixes is None else tuple(local_prefixes)
     src_local, src_public = (None, also_public) if inbound else (local, frozenset())
     dst_local, dst_public = (local, frozenset()) if inbound else (None, also_public)
     for r in ordered:
+        if not any(undecided.values()):
+            break  # every protocol and port is decided: no later rule can match anything
         src = _classify(r.sources, r.source_asgs, src_local, src_public, False)
         dst = _classify(r.destinations, r.destination_asgs, dst_local, dst_public, not inbound)
         remote = src if inbound else dst
