@@ -295,6 +295,19 @@ class NsgRule:
     def allow(self) -> bool:
         return self.access.lower() == "allow"
 
+    @cached_property
+    def content(self) -> tuple[Any, ...]:
+        """Every field but the NSG id: what :func:`evaluate` reads of the rule (its cache key)."""
+        return (self.name, self.priority, self.direction, self.access, self.protocols, self.protocol_text,
+                self.sources, self.destinations, self.source_asgs, self.destination_asgs, self.source_ports,
+                self.destination_ports, self.default)
+
+    @cached_property
+    def names_addresses(self) -> bool:
+        """Whether a source or destination is an address prefix (only then do the subnet's own prefixes change
+        how the rule is classified; tags and ``*`` do not depend on them)."""
+        return any(_net(str(v).strip()) is not None for v in self.sources + self.destinations)
+
     def evidence(self, ports: list[Interval] | None = None, protocol: str | None = None) -> dict[str, Any]:
         return {"kind": "nsg-rule", "nsg_id": self.nsg_id, "rule": self.name, "priority": self.priority,
                 "direction": self.direction, "access": self.access,
@@ -457,6 +470,15 @@ class DirectionResult:
         return {p: format_ports(v) for p, v in merged.items()}
 
 
+#: What :func:`evaluate` decided, by everything it depends on: the rules' content in priority order (every field
+#: but the NSG id, names included), the direction, whether the subnet may be dual-stack, its prefixes (only when
+#: some rule names addresses: tags and ``*`` are classified without them), and the two service-tag sets. Rules
+#: are referred to by position, so every NSG's result cites its own rule objects (rules of several NSGs in one
+#: call add their NSG ids to the key). A fleet's silo NSGs hold the same rules, and each silo subnet its own
+#: prefixes: 2,000 evaluations become a handful.
+_EVALUATED: dict[tuple[Any, ...], tuple[list[tuple[str, tuple[Interval, ...], int]], list[int], list[str]]] = {}
+
+
 def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | None = None,
              nsg_id: str = "", also_public: frozenset[str] = frozenset(),
              deny_covers: frozenset[str] = frozenset()) -> DirectionResult:
@@ -465,19 +487,42 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
     :func:`classify_addresses`). ``deny_covers``: destination values (lower case, e.g. ``storage``) that a Deny
     covers entirely for this question, when the question is only about that service's addresses."""
     inbound = direction.lower() == "inbound"
-    result = DirectionResult("Inbound" if inbound else "Outbound", nsg_ids=[nsg_id] if nsg_id else [])
     # A subnet with an IPv6 prefix (or one whose prefixes are unknown) can carry IPv6 Internet traffic, which
     # a Deny of 0.0.0.0/0 does not cover.
     dual_stack = local_prefixes is None or any(":" in str(p) for p in local_prefixes)
-    undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
     wanted = direction.lower()
     ordered = sorted((r for r in rules if r.direction.lower() == wanted),
                      key=lambda r: (r.priority, r.default, r.name.lower()))
-    # classify_addresses's work, called directly with the tuples it would build (the same cache keys)
     local = None if local_prefixes is None else tuple(local_prefixes)
+    # rules of one NSG (as load_rules gives them) compare equal exactly when their content does; rules of several
+    # NSGs in one call keep their NSG ids in the key, so a deny deduplicated by equality stays so
+    mixed = tuple(r.nsg_id for r in ordered) if any(r.nsg_id != ordered[0].nsg_id for r in ordered) else None
+    key = (tuple(r.content for r in ordered), inbound, dual_stack,
+           local if any(r.names_addresses for r in ordered) else local is None, also_public, deny_covers, mixed)
+    decided = _EVALUATED.get(key)
+    if decided is None:
+        if len(_EVALUATED) >= 1 << 14:
+            _EVALUATED.clear()
+        decided = _EVALUATED[key] = _evaluate(ordered, inbound, dual_stack, local, also_public, deny_covers)
+    openings, denies, problems = decided
+    return DirectionResult("Inbound" if inbound else "Outbound",
+                           [Opening(proto, list(ports), [ordered[i]] if i >= 0 else []) for proto, ports, i in openings],
+                           [ordered[i] for i in denies], list(problems), nsg_ids=[nsg_id] if nsg_id else [])
+
+
+def _evaluate(ordered: list[NsgRule], inbound: bool, dual_stack: bool, local: tuple[str, ...] | None,
+              also_public: frozenset[str], deny_covers: frozenset[str]
+              ) -> tuple[list[tuple[str, tuple[Interval, ...], int]], list[int], list[str]]:
+    """The work of :func:`evaluate` over rules in priority order: openings as (protocol, ports, position of the
+    allowing rule or -1 when no rule decides), positions of the deciding denies, problems."""
+    openings: list[tuple[str, tuple[Interval, ...], int]] = []
+    denies: list[int] = []
+    problems: list[str] = []
+    undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
+    # classify_addresses's work, called directly with the tuples it would build (the same cache keys)
     src_local, src_public = (None, also_public) if inbound else (local, frozenset())
     dst_local, dst_public = (local, frozenset()) if inbound else (None, also_public)
-    for r in ordered:
+    for i, r in enumerate(ordered):
         if not any(undecided.values()):
             break  # every protocol and port is decided: no later rule can match anything
         src = _classify(r.sources, r.source_asgs, src_local, src_public, False)
@@ -501,18 +546,17 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
                 continue
             undecided[proto] = _subtract(undecided[proto], matched)
             if r.allow:
-                result.openings.append(Opening(proto, matched, [r]))
-            elif r not in result.deciding_denies:
-                result.deciding_denies.append(r)
+                openings.append((proto, tuple(matched), i))
+            elif r not in [ordered[j] for j in denies]:
+                denies.append(i)
     left = {p: v for p, v in undecided.items() if v}
     if left:
-        result.problems.append(
-            f"no rule decides {result.direction.lower()} Internet traffic for "
+        problems.append(
+            f"no rule decides {'inbound' if inbound else 'outbound'} Internet traffic for "
             + ", ".join(f"{p} {format_ports(v)}" for p, v in left.items())
             + " (default rules incomplete); treated as allowed")
-        for p, v in left.items():
-            result.openings.append(Opening(p, v, []))
-    return result
+        openings += [(p, tuple(v), -1) for p, v in left.items()]
+    return openings, denies, problems
 
 
 def combine(first: DirectionResult, second: DirectionResult) -> DirectionResult:

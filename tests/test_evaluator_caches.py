@@ -127,3 +127,57 @@ def test_condition_tokens_and_syntax_errors_are_positioned_as_before(text):
         assert [k for k, _, _ in toks] == ["guid", "name", "attr"]
     else:
         assert [k for k, _, _ in toks] == ["number", "name", "number"]
+
+
+def _fresh(rules, *args, **kwargs):
+    from flaudit import nsg
+
+    saved = dict(nsg._EVALUATED)
+    nsg._EVALUATED.clear()
+    try:
+        return evaluate(rules, *args, **kwargs)
+    finally:
+        nsg._EVALUATED.clear()
+        nsg._EVALUATED.update(saved)
+
+
+def _shape(res):
+    return ([(o.protocol, o.ports, [(r.nsg_id, r.name) for r in o.rules]) for o in res.openings],
+            [(r.nsg_id, r.name) for r in res.deciding_denies], res.problems, res.nsg_ids, res.direction)
+
+
+def test_nsgs_with_the_same_rules_are_evaluated_once_and_each_result_cites_its_own_rules():
+    def rules(nsg):
+        return [parse_rule(_rule(nsg, "AllowSsh", sourceAddressPrefix="Internet"), nsg)[0],
+                parse_rule(_rule(nsg, "DenyAll", access="Deny", destinationPortRange="*", protocol="*",
+                                 priority=4000), nsg)[0]]
+    a = evaluate(rules(NSG_A), "Inbound", ["10.0.0.0/25"], NSG_A)
+    b = evaluate(rules(NSG_B), "Inbound", ["10.0.1.0/25"], NSG_B)
+    assert _shape(a) == _shape(_fresh(rules(NSG_A), "Inbound", ["10.0.0.0/25"], NSG_A))
+    assert _shape(b) == _shape(_fresh(rules(NSG_B), "Inbound", ["10.0.1.0/25"], NSG_B))
+    assert [r.nsg_id for o in b.openings for r in o.rules] == [NSG_B]
+    assert [r.nsg_id for r in b.deciding_denies] == [NSG_B]
+    b.openings[0].ports.append((1, 1))  # a caller changing its result changes nobody else's
+    assert evaluate(rules(NSG_A), "Inbound", ["10.0.0.0/25"], NSG_A).openings[0].ports == [(22, 22)]
+
+
+def test_the_subnets_prefixes_are_part_of_the_key_when_a_rule_names_addresses():
+    rules = [parse_rule(_rule(NSG_A, "AllowToSubnet", sourceAddressPrefix="Internet",
+                              destinationAddressPrefix="10.0.0.0/24"), NSG_A)[0]]
+    inside = evaluate(rules, "Inbound", ["10.0.0.0/25"], NSG_A)
+    outside = evaluate(rules, "Inbound", ["10.9.0.0/25"], NSG_A)
+    v6 = evaluate(rules, "Inbound", ["10.0.0.0/25", "fd00::/64"], NSG_A)
+    assert [o.rules[0].name for o in inside.openings if o.rules] == ["AllowToSubnet"]
+    assert [o.rules for o in outside.openings if o.rules] == []
+    for res, local in ((inside, ["10.0.0.0/25"]), (outside, ["10.9.0.0/25"]), (v6, ["10.0.0.0/25", "fd00::/64"])):
+        assert _shape(res) == _shape(_fresh(rules, "Inbound", local, NSG_A))
+
+
+def test_equal_rules_of_two_nsgs_in_one_evaluation_are_not_merged_like_equal_rules_of_one():
+    def deny(nsg, name="DenyAll"):
+        return parse_rule(_rule(nsg, name, access="Deny", destinationPortRange="*", protocol="*",
+                                sourceAddressPrefix="Internet"), nsg)[0]
+    one = evaluate([deny(NSG_A), deny(NSG_A)], "Inbound", ["10.0.0.0/25"], NSG_A)
+    two = evaluate([deny(NSG_A), deny(NSG_B)], "Inbound", ["10.0.0.0/25"], NSG_A)
+    assert [r.nsg_id for r in one.deciding_denies] == [NSG_A]
+    assert _shape(two) == _shape(_fresh([deny(NSG_A), deny(NSG_B)], "Inbound", ["10.0.0.0/25"], NSG_A))
