@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, name_of, norm
@@ -291,21 +291,37 @@ class NsgRule:
     destination_ports: tuple[Interval, ...]
     default: bool = False
 
-    @cached_property  # asked for every rule in every evaluation; the dataclass is frozen, so it cannot change
+    # Derived values asked for in every evaluation, kept in the instance dict on first use (the dataclass is frozen,
+    # so they cannot go stale; written past the frozen __setattr__ on purpose, and not fields: equality, hashing
+    # and repr are unchanged). functools.cached_property would do the same behind a lock, at several times the cost.
+    @property
     def allow(self) -> bool:
-        return self.access.lower() == "allow"
+        got = self.__dict__.get("_allow")
+        if got is None:
+            got = self.__dict__["_allow"] = self.access.lower() == "allow"
+        return got
 
-    @cached_property
+    @property
     def content(self) -> tuple[Any, ...]:
         """Every field but the NSG id: what :func:`evaluate` reads of the rule (its cache key)."""
-        return (self.name, self.priority, self.direction, self.access, self.protocols, self.protocol_text,
+        got = self.__dict__.get("_content")
+        if got is None:
+            got = self.__dict__["_content"] = (
+                self.name, self.priority, self.direction, self.access, self.protocols, self.protocol_text,
                 self.sources, self.destinations, self.source_asgs, self.destination_asgs, self.source_ports,
                 self.destination_ports, self.default)
+        return got
 
-    @cached_property
+    @property
     def names_addresses(self) -> bool:
         """Whether a source or destination is an address prefix (only then do the subnet's own prefixes change
         how the rule is classified; tags and ``*`` do not depend on them)."""
+        got = self.__dict__.get("_names_addresses")
+        if got is None:
+            got = self.__dict__["_names_addresses"] = self._names_addresses()
+        return got
+
+    def _names_addresses(self) -> bool:
         return any(_net(str(v).strip()) is not None for v in self.sources + self.destinations)
 
     def evidence(self, ports: list[Interval] | None = None, protocol: str | None = None) -> dict[str, Any]:
