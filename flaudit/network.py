@@ -43,7 +43,7 @@ def _subnet_ref(resource: dict[str, Any]) -> str | None:
     return ref if is_resource_id(ref, SUBNET) else None
 
 
-#: vnet_of's answers by input string: a pure function of it, asked ~70 times per silo. Bounded like arm.norm's.
+#: vnet_of's answers by input string: a pure function of it, asked ~70 times per silo. Bounded like arm's memos.
 _VNET_OF: dict[str, str] = {}
 
 
@@ -52,7 +52,7 @@ def vnet_of(subnet_or_vnet_id: str | None) -> str:
     if subnet_or_vnet_id.__class__ is str:
         hit = _VNET_OF.get(subnet_or_vnet_id)  # type: ignore[arg-type]
         if hit is None:
-            if len(_VNET_OF) >= 1 << 17:
+            if len(_VNET_OF) >= 1 << 15:
                 _VNET_OF.clear()
             hit = _VNET_OF[subnet_or_vnet_id] = _vnet_of(subnet_or_vnet_id)  # type: ignore[index]
         return hit
@@ -75,7 +75,7 @@ def parse_prefixes(values: Iterable[Any]) -> list[ipaddress.IPv4Network | ipaddr
     return out
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def _prefix(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """One prefix parsed (None when it is not one), once per string: the orchestrator's address space is compared
     with every silo's, and the networks are immutable."""

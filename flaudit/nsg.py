@@ -363,7 +363,7 @@ _RULE_FIELDS = ("priority", "direction", "access", "protocol", "sourcePortRange"
 #: the parser treats differently). Every NSG carries the same six default rules, and fleets repeat the same
 #: custom rules in every silo's NSG: a 1,000-silo deployment parses a dozen distinct rules, not 11,000.
 _PARSED: dict[str, tuple[tuple[Any, ...] | None, tuple[str, ...]]] = {}
-_PARSED_MAX = 1 << 16
+_PARSED_MAX = 1 << 14
 
 
 def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tuple[NsgRule | None, list[str]]:
@@ -517,7 +517,7 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
            local if any(r.names_addresses for r in ordered) else local is None, also_public, deny_covers, mixed)
     decided = _EVALUATED.get(key)
     if decided is None:
-        if len(_EVALUATED) >= 1 << 14:
+        if len(_EVALUATED) >= 1 << 12:
             _EVALUATED.clear()
         decided = _EVALUATED[key] = _evaluate(ordered, inbound, dual_stack, local, also_public, deny_covers)
     openings, denies, problems = decided

@@ -181,3 +181,13 @@ def test_equal_rules_of_two_nsgs_in_one_evaluation_are_not_merged_like_equal_rul
     two = evaluate([deny(NSG_A), deny(NSG_B)], "Inbound", ["10.0.0.0/25"], NSG_A)
     assert [r.nsg_id for r in one.deciding_denies] == [NSG_A]
     assert _shape(two) == _shape(_fresh([deny(NSG_A), deny(NSG_B)], "Inbound", ["10.0.0.0/25"], NSG_A))
+
+
+def test_string_memos_stay_bounded_and_keep_answering(monkeypatch):
+    monkeypatch.setattr(arm, "_MEMO_MAX", 8)
+    memo = next(c.cell_contents for c in arm.norm.__closure__ if isinstance(c.cell_contents, dict))
+    ids = [f"/Subscriptions/S/resourceGroups/RG{i}/" for i in range(50)]
+    for v in ids + ids[::-1]:
+        assert arm.norm(v) == v.lower().rstrip("/")
+        assert len(memo) <= 8
+        assert arm.is_resource_id(v) is True and len(arm._IS_ID) <= 8
