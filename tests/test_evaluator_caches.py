@@ -191,3 +191,18 @@ def test_string_memos_stay_bounded_and_keep_answering(monkeypatch):
         assert arm.norm(v) == v.lower().rstrip("/")
         assert len(memo) <= 8
         assert arm.is_resource_id(v) is True and len(arm._IS_ID) <= 8
+
+
+def test_a_parsed_rule_equals_the_dataclass_built_field_by_field():
+    from flaudit.nsg import NsgRule
+
+    raw = _rule(NSG_A, "AllowSsh", sourceAddressPrefixes=["1.2.3.0/24", "Internet"], sourceAddressPrefix=None,
+                destinationPortRanges=["22", "2200-2300"], destinationPortRange=None)
+    rule, problems = parse_rule(raw, NSG_A, default=True)
+    fields, _ = _parse_props(raw["properties"])
+    expected = NsgRule(NSG_A, "AllowSsh", *fields, True)
+    assert rule == expected and hash(rule) == hash(expected) and repr(rule) == repr(expected)
+    assert problems == []
+    with pytest.raises(AttributeError):  # still frozen
+        rule.priority = 1
+    assert rule.sources == ("1.2.3.0/24", "Internet") and rule.destination_ports == ((22, 22), (2200, 2300))
