@@ -139,12 +139,19 @@ def _names(d: Deployment) -> dict[str, str]:
 
 
 def silo_storage_access(d: Deployment, silo: Silo) -> list[tuple[Principal, Access]]:
-    """Every principal with any access to ``silo``'s storage account, classified, in a stable order."""
+    """Every principal with any access to ``silo``'s storage account, classified, in a stable order (worked out
+    once per silo: several rules and the access edges ask; the Access objects are the evaluator's shared ones,
+    which callers must not modify)."""
     if silo.storage is None:
         return []
-    found = d.rbac.principals_with_access(silo.storage.id)
-    out = [(classify(d, pid, silo), acc) for pid, acc in found.items()]
-    return sorted(out, key=lambda pa: (pa[0].relation != "own-silo", pa[0].relation, pa[0].name or "", pa[0].id))
+    cache = d.__dict__.setdefault("_silo_storage_access", {})
+    hit = cache.get(id(silo))
+    if hit is None or hit[0] is not silo:  # the silo is kept beside its answer, so its id is not reused
+        found = d.rbac.principals_with_access(silo.storage.id)
+        out = [(classify(d, pid, silo), acc) for pid, acc in found.items()]
+        hit = cache[id(silo)] = (silo, sorted(out, key=lambda pa: (pa[0].relation != "own-silo", pa[0].relation,
+                                                                  pa[0].name or "", pa[0].id)))
+    return list(hit[1])
 
 
 def shared_keys_allowed(storage_raw: dict[str, Any]) -> bool:

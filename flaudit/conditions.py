@@ -31,7 +31,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from flaudit.operations import action_matches
 
@@ -106,21 +106,25 @@ class Compare:
 
 
 # -- tokenizer ------------------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<and>&&)
+#: One token and the whitespace before it. No token starts with whitespace, so skipping it in the same match is
+#: the same as matching it separately; a quoted string is matched with the unrolled loop ``[^'\\]*(?:\\.[^'\\]*)*``
+#: (the language of ``(?:[^'\\]|\\.)*``, without trying an alternation per character). A fleet's conditions are
+#: tokenised once each: 1,000 silos, 1,000 conditions.
+_TOKEN = re.compile(r"""\s*(?:
+    (?P<and>&&)
   | (?P<or>\|\|)
   | (?P<punct>[(){},!])
   | (?P<attr>@(?P<src>[A-Za-z]+)\[(?P<attrname>[^\]]*)\])
-  | (?P<string>'(?:[^'\\]|\\.)*')
+  | (?P<string>'[^'\\]*(?:\\.[^'\\]*)*')
   | (?P<guid>[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![\w-]))
   | (?P<number>-?\d+(?:\.\d+)?(?![\w.:]))
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z_][A-Za-z0-9_]*)?)
-""", re.VERBOSE)
+)""", re.VERBOSE)
+_SPACE = re.compile(r"\s*")
+_ESCAPE = re.compile(r"\\(.)")
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     kind: str
     text: str
     value: Any = None
@@ -129,26 +133,24 @@ class _Tok:
 def _tokens(text: str) -> list[_Tok]:
     out: list[_Tok] = []
     pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise ConditionSyntaxError(f"unexpected character {text[pos]!r} at {pos}")
+    match = _TOKEN.match
+    while (m := match(text, pos)) is not None:
         pos = m.end()
-        kind = m.lastgroup
-        if kind == "ws":
-            continue
+        kind = m.lastgroup or ""
+        tok = m.group(kind)
         if kind == "attr":
             src = m.group("src").lower()
             if src not in SOURCES:
                 raise ConditionSyntaxError(f"unknown attribute source @{m.group('src')}")
-            out.append(_Tok("attr", m.group(0), Attribute(src, m.group("attrname").strip().lower())))
+            out.append(_Tok("attr", tok, Attribute(src, m.group("attrname").strip().lower())))
         elif kind == "string":
-            raw = m.group(0)[1:-1]
-            out.append(_Tok("string", m.group(0), re.sub(r"\\(.)", r"\1", raw)))
-        elif kind == "src":  # pragma: no cover - a sub-group, never the last group
-            continue
+            raw = tok[1:-1]
+            out.append(_Tok("string", tok, _ESCAPE.sub(r"\1", raw) if "\\" in raw else raw))
         else:
-            out.append(_Tok(kind or "", m.group(0)))
+            out.append(_Tok(kind, tok))
+    pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # \s* always matches
+    if pos < len(text):
+        raise ConditionSyntaxError(f"unexpected character {text[pos]!r} at {pos}")
     return out
 
 

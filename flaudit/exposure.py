@@ -105,7 +105,21 @@ def _status_of_endpoint(state: str) -> str:
 
 
 def storage_exposure(storage: dict[str, Any], network: NetworkIndex | None = None) -> Exposure:
-    """Evaluate one storage account (an ARM resource) into its list of network paths."""
+    """Evaluate one storage account (an ARM resource) into its list of network paths.
+
+    With a network index the answer is kept on it per account payload (FL-PE-001, the sinks evaluator and the
+    result's network_paths ask about every silo's account): like the index's other caches, this reads the
+    inventory as fixed for the index's life. The Exposure is immutable."""
+    if network is None:
+        return _storage_exposure(storage, None)
+    cache = network.__dict__.setdefault("_exposure_cache", {})
+    hit = cache.get(id(storage))
+    if hit is None or hit[0] is not storage:  # the payload itself is kept, so its id is never reused
+        hit = cache[id(storage)] = (storage, _storage_exposure(storage, network))
+    return hit[1]
+
+
+def _storage_exposure(storage: dict[str, Any], network: NetworkIndex | None) -> Exposure:
     sid = str(storage.get("id") or "")
     pna_raw = get_path(storage, "properties.publicNetworkAccess")
     pna = str(pna_raw) if pna_raw else "Enabled"

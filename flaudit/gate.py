@@ -25,8 +25,23 @@ VERDICT_WORDS = {"ready": "READY", "not_ready": "NOT READY", "unknown": "UNKNOWN
 _DIGITS = re.compile(r"(\d+)")
 
 
+#: natural_key's answers per string: a 1,000-silo result sorts 50,000 findings by 1,000 silo names.
+_NATURAL: dict[str, tuple] = {}
+
+
 def natural_key(text: Any) -> tuple:
     """Sort key that orders silo2 before silo10 (numbers compared as numbers, the rest case-insensitively)."""
+    if text.__class__ is str:
+        key = _NATURAL.get(text)  # type: ignore[arg-type]
+        if key is None:
+            if len(_NATURAL) >= 1 << 16:
+                _NATURAL.clear()
+            key = _NATURAL[text] = _natural_key(text)  # type: ignore[index]
+        return key
+    return _natural_key(text)
+
+
+def _natural_key(text: Any) -> tuple:
     parts = _DIGITS.split(str(text or ""))
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts if p != "")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from flaudit.arm import get_path, is_resource_id, name_of, norm, parent_id
@@ -42,8 +43,23 @@ def _subnet_ref(resource: dict[str, Any]) -> str | None:
     return ref if is_resource_id(ref, SUBNET) else None
 
 
+#: vnet_of's answers by input string: a pure function of it, asked ~70 times per silo. Bounded like arm's memos.
+_VNET_OF: dict[str, str] = {}
+
+
 def vnet_of(subnet_or_vnet_id: str | None) -> str:
     """The VNet id of a subnet id (or the id itself when it already names a VNet), normalised."""
+    if subnet_or_vnet_id.__class__ is str:
+        hit = _VNET_OF.get(subnet_or_vnet_id)  # type: ignore[arg-type]
+        if hit is None:
+            if len(_VNET_OF) >= 1 << 15:
+                _VNET_OF.clear()
+            hit = _VNET_OF[subnet_or_vnet_id] = _vnet_of(subnet_or_vnet_id)  # type: ignore[index]
+        return hit
+    return _vnet_of(subnet_or_vnet_id)
+
+
+def _vnet_of(subnet_or_vnet_id: str | None) -> str:
     low = norm(subnet_or_vnet_id)
     i = low.find("/subnets/")
     return low[:i] if i > 0 else low
@@ -53,11 +69,20 @@ def parse_prefixes(values: Iterable[Any]) -> list[ipaddress.IPv4Network | ipaddr
     """CIDR prefixes out of strings; anything that is not an address (service tags) is skipped."""
     out = []
     for v in values:
-        try:
-            out.append(ipaddress.ip_network(str(v).strip(), strict=False))
-        except ValueError:
-            continue
+        net = _prefix(str(v).strip())
+        if net is not None:
+            out.append(net)
     return out
+
+
+@lru_cache(maxsize=1 << 14)
+def _prefix(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """One prefix parsed (None when it is not one), once per string: the orchestrator's address space is compared
+    with every silo's, and the networks are immutable."""
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
 
 
 def overlaps(a: Iterable[str], b: Iterable[str]) -> list[tuple[str, str]]:
@@ -522,12 +547,14 @@ class NetworkIndex:
             link.connection_id = conn.get("id")
         for link in by_pe.values():
             self._pe_links.setdefault(link.target_id, []).append(link)
+        for links in self._pe_links.values():  # in the order private_endpoints_for gives, sorted once
+            links.sort(key=lambda link: norm(link.pe_id))
 
     def private_endpoints_for(self, target_id: str | None) -> list[PrivateEndpointLink]:
         """Every private endpoint connected to ``target_id`` (from either side), in a stable order."""
         if not target_id:
             return []
-        return sorted(self._pe_links.get(norm(target_id), []), key=lambda link: norm(link.pe_id))
+        return list(self._pe_links.get(norm(target_id), ()))
 
     # -- private DNS ----------------------------------------------------------------------------------
     def zones_named(self, zone_name: str) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -291,9 +292,48 @@ class NsgRule:
     destination_ports: tuple[Interval, ...]
     default: bool = False
 
+    @classmethod
+    def _of(cls, nsg_id: str, name: str, fields: tuple[Any, ...], default: bool) -> NsgRule:
+        """The rule built from :func:`_parse_props`'s fields (priority to destination_ports, in field order),
+        filling the instance dict at once: the frozen dataclass's __init__ sets each of its 14 fields through
+        object.__setattr__, which is most of the cost of loading 11,000 rules at 1,000 silos. Equal to
+        ``NsgRule(nsg_id, name, *fields, default)`` (tests/test_evaluator_caches.py)."""
+        rule = object.__new__(cls)
+        rule.__dict__.update(zip(_NSG_RULE_FIELDS, (nsg_id, name, *fields, default), strict=True))
+        return rule
+
+    # Derived values asked for in every evaluation, kept in the instance dict on first use (the dataclass is frozen,
+    # so they cannot go stale; written past the frozen __setattr__ on purpose, and not fields: equality, hashing
+    # and repr are unchanged). functools.cached_property would do the same behind a lock, at several times the cost.
     @property
     def allow(self) -> bool:
-        return self.access.lower() == "allow"
+        got = self.__dict__.get("_allow")
+        if got is None:
+            got = self.__dict__["_allow"] = self.access.lower() == "allow"
+        return got
+
+    @property
+    def content(self) -> tuple[Any, ...]:
+        """Every field but the NSG id: what :func:`evaluate` reads of the rule (its cache key)."""
+        got = self.__dict__.get("_content")
+        if got is None:
+            got = self.__dict__["_content"] = (
+                self.name, self.priority, self.direction, self.access, self.protocols, self.protocol_text,
+                self.sources, self.destinations, self.source_asgs, self.destination_asgs, self.source_ports,
+                self.destination_ports, self.default)
+        return got
+
+    @property
+    def names_addresses(self) -> bool:
+        """Whether a source or destination is an address prefix (only then do the subnet's own prefixes change
+        how the rule is classified; tags and ``*`` do not depend on them)."""
+        got = self.__dict__.get("_names_addresses")
+        if got is None:
+            got = self.__dict__["_names_addresses"] = self._names_addresses()
+        return got
+
+    def _names_addresses(self) -> bool:
+        return any(_net(str(v).strip()) is not None for v in self.sources + self.destinations)
 
     def evidence(self, ports: list[Interval] | None = None, protocol: str | None = None) -> dict[str, Any]:
         return {"kind": "nsg-rule", "nsg_id": self.nsg_id, "rule": self.name, "priority": self.priority,
@@ -302,6 +342,9 @@ class NsgRule:
                 "destination": ",".join(self.destinations + tuple(f"asg:{name_of(a)}" for a in self.destination_asgs)),
                 "protocol": protocol or self.protocol_text,
                 "ports": format_ports(list(ports) if ports is not None else list(self.destination_ports))}
+
+
+_NSG_RULE_FIELDS = tuple(f.name for f in dataclass_fields(NsgRule))
 
 
 def _field(props: dict[str, Any], singular: str, plural: str) -> list[str]:
@@ -324,20 +367,50 @@ def _field(props: dict[str, Any], singular: str, plural: str) -> list[str]:
     return out
 
 
+#: The properties :func:`parse_rule` reads. Its answer depends on these values and on nothing else but the
+#: rule's NSG id and name (which it only copies), so the parsed part is cached by their text.
+_RULE_FIELDS = ("priority", "direction", "access", "protocol", "sourcePortRange", "sourcePortRanges",
+                "destinationPortRange", "destinationPortRanges", "sourceAddressPrefix", "sourceAddressPrefixes",
+                "destinationAddressPrefix", "destinationAddressPrefixes", "sourceApplicationSecurityGroups",
+                "destinationApplicationSecurityGroups")
+#: Parsed rule contents by the repr of their _RULE_FIELDS values (repr tells 1 from True, 1.0 and "1", which
+#: the parser treats differently). Every NSG carries the same six default rules, and fleets repeat the same
+#: custom rules in every silo's NSG: a 1,000-silo deployment parses a dozen distinct rules, not 11,000.
+_PARSED: dict[str, tuple[tuple[Any, ...] | None, tuple[str, ...]]] = {}
+_PARSED_MAX = 1 << 14
+
+
 def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tuple[NsgRule | None, list[str]]:
     """An :class:`NsgRule` from the REST shape (``properties`` nested or flattened); problems when unusable."""
     props = raw.get("properties") if isinstance(raw.get("properties"), dict) else raw
     name = str(raw.get("name") or name_of(str(raw.get("id") or "")) or "(unnamed)")
     where = f"NSG {nsg_id} rule {name}"
+    key = repr([props.get(f) for f in _RULE_FIELDS])
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_props(props)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    fields, problems = parsed
+    messages = [f"{where}: {p}" for p in problems]
+    if fields is None:
+        return None, messages
+    return NsgRule._of(nsg_id, name, fields, default), messages
+
+
+def _parse_props(props: dict[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[str, ...]]:
+    """The NsgRule fields a rule's properties give (None when unusable) and the problems found, each to be
+    prefixed with the rule's place."""
     problems: list[str] = []
     try:
         priority = int(props.get("priority"))
     except (TypeError, ValueError):
-        return None, [f"{where}: priority {props.get('priority')!r} is not a number"]
+        return None, (f"priority {props.get('priority')!r} is not a number",)
     direction = str(props.get("direction") or "")
     access = str(props.get("access") or "")
     if direction.lower() not in ("inbound", "outbound") or access.lower() not in ("allow", "deny"):
-        return None, [f"{where}: direction {direction!r} / access {access!r} not understood"]
+        return None, (f"direction {direction!r} / access {access!r} not understood",)
     proto = str(props.get("protocol") or "*")
     pl = proto.lower()
     if pl in ("*", "any"):
@@ -347,10 +420,10 @@ def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tu
     elif pl in ("esp", "ah"):
         protocols = ()
     else:
-        return None, [f"{where}: protocol {proto!r} not understood"]
+        return None, (f"protocol {proto!r} not understood",)
     sports, p1 = parse_ports(_field(props, "sourcePortRange", "sourcePortRanges") or ["*"])
     dports, p2 = parse_ports(_field(props, "destinationPortRange", "destinationPortRanges") or ["*"])
-    problems += [f"{where}: {p}" for p in p1 + p2]
+    problems += p1 + p2
 
     def asg(key: str) -> tuple[str, ...]:
         return tuple(str(get_path(a, "id")) for a in props.get(key) or [] if get_path(a, "id"))
@@ -360,15 +433,12 @@ def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tu
     for label, values, key in (("source", sources, "sourceApplicationSecurityGroups"),
                                ("destination", destinations, "destinationApplicationSecurityGroups")):
         if not values and not asg(key):
-            problems.append(f"{where}: no {label} address prefix or application security group")
-    rule = NsgRule(
-        nsg_id=nsg_id, name=name, priority=priority, direction=direction.title(), access=access.title(),
-        protocols=protocols, protocol_text=proto,
-        sources=sources, destinations=destinations,
-        source_asgs=asg("sourceApplicationSecurityGroups"),
-        destination_asgs=asg("destinationApplicationSecurityGroups"),
-        source_ports=tuple(sports), destination_ports=tuple(dports), default=default)
-    return rule, problems
+            problems.append(f"no {label} address prefix or application security group")
+    # NsgRule's fields from priority to destination_ports, in its order (built positionally, once per content)
+    fields = (priority, direction.title(), access.title(), protocols, proto, sources, destinations,
+              asg("sourceApplicationSecurityGroups"), asg("destinationApplicationSecurityGroups"),
+              tuple(sports), tuple(dports))
+    return fields, tuple(problems)
 
 
 # -- evaluation ----------------------------------------------------------------------------------------
@@ -430,6 +500,15 @@ class DirectionResult:
         return {p: format_ports(v) for p, v in merged.items()}
 
 
+#: What :func:`evaluate` decided, by everything it depends on: the rules' content in priority order (every field
+#: but the NSG id, names included), the direction, whether the subnet may be dual-stack, its prefixes (only when
+#: some rule names addresses: tags and ``*`` are classified without them), and the two service-tag sets. Rules
+#: are referred to by position, so every NSG's result cites its own rule objects (rules of several NSGs in one
+#: call add their NSG ids to the key). A fleet's silo NSGs hold the same rules, and each silo subnet its own
+#: prefixes: 2,000 evaluations become a handful.
+_EVALUATED: dict[tuple[Any, ...], tuple[list[tuple[str, tuple[Interval, ...], int]], list[int], list[str]]] = {}
+
+
 def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | None = None,
              nsg_id: str = "", also_public: frozenset[str] = frozenset(),
              deny_covers: frozenset[str] = frozenset()) -> DirectionResult:
@@ -438,18 +517,46 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
     :func:`classify_addresses`). ``deny_covers``: destination values (lower case, e.g. ``storage``) that a Deny
     covers entirely for this question, when the question is only about that service's addresses."""
     inbound = direction.lower() == "inbound"
-    result = DirectionResult("Inbound" if inbound else "Outbound", nsg_ids=[nsg_id] if nsg_id else [])
     # A subnet with an IPv6 prefix (or one whose prefixes are unknown) can carry IPv6 Internet traffic, which
     # a Deny of 0.0.0.0/0 does not cover.
     dual_stack = local_prefixes is None or any(":" in str(p) for p in local_prefixes)
-    undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
-    ordered = sorted((r for r in rules if r.direction.lower() == direction.lower()),
+    wanted = direction.lower()
+    ordered = sorted((r for r in rules if r.direction.lower() == wanted),
                      key=lambda r: (r.priority, r.default, r.name.lower()))
-    for r in ordered:
-        src = classify_addresses(list(r.sources), list(r.source_asgs), None if inbound else local_prefixes,
-                                 also_public if inbound else frozenset())
-        dst = classify_addresses(list(r.destinations), list(r.destination_asgs), local_prefixes if inbound else None,
-                                 frozenset() if inbound else also_public, destination=not inbound)
+    local = None if local_prefixes is None else tuple(local_prefixes)
+    # rules of one NSG (as load_rules gives them) compare equal exactly when their content does; rules of several
+    # NSGs in one call keep their NSG ids in the key, so a deny deduplicated by equality stays so
+    mixed = tuple(r.nsg_id for r in ordered) if any(r.nsg_id != ordered[0].nsg_id for r in ordered) else None
+    key = (tuple(r.content for r in ordered), inbound, dual_stack,
+           local if any(r.names_addresses for r in ordered) else local is None, also_public, deny_covers, mixed)
+    decided = _EVALUATED.get(key)
+    if decided is None:
+        if len(_EVALUATED) >= 1 << 12:
+            _EVALUATED.clear()
+        decided = _EVALUATED[key] = _evaluate(ordered, inbound, dual_stack, local, also_public, deny_covers)
+    openings, denies, problems = decided
+    return DirectionResult("Inbound" if inbound else "Outbound",
+                           [Opening(proto, list(ports), [ordered[i]] if i >= 0 else []) for proto, ports, i in openings],
+                           [ordered[i] for i in denies], list(problems), nsg_ids=[nsg_id] if nsg_id else [])
+
+
+def _evaluate(ordered: list[NsgRule], inbound: bool, dual_stack: bool, local: tuple[str, ...] | None,
+              also_public: frozenset[str], deny_covers: frozenset[str]
+              ) -> tuple[list[tuple[str, tuple[Interval, ...], int]], list[int], list[str]]:
+    """The work of :func:`evaluate` over rules in priority order: openings as (protocol, ports, position of the
+    allowing rule or -1 when no rule decides), positions of the deciding denies, problems."""
+    openings: list[tuple[str, tuple[Interval, ...], int]] = []
+    denies: list[int] = []
+    problems: list[str] = []
+    undecided: dict[str, list[Interval]] = {p: [FULL] for p in PROTOCOLS}
+    # classify_addresses's work, called directly with the tuples it would build (the same cache keys)
+    src_local, src_public = (None, also_public) if inbound else (local, frozenset())
+    dst_local, dst_public = (local, frozenset()) if inbound else (None, also_public)
+    for i, r in enumerate(ordered):
+        if not any(undecided.values()):
+            break  # every protocol and port is decided: no later rule can match anything
+        src = _classify(r.sources, r.source_asgs, src_local, src_public, False)
+        dst = _classify(r.destinations, r.destination_asgs, dst_local, dst_public, not inbound)
         remote = src if inbound else dst
         if r.allow:
             remote_ok = remote.internet_some
@@ -469,18 +576,17 @@ def evaluate(rules: list[NsgRule], direction: str, local_prefixes: list[str] | N
                 continue
             undecided[proto] = _subtract(undecided[proto], matched)
             if r.allow:
-                result.openings.append(Opening(proto, matched, [r]))
-            elif r not in result.deciding_denies:
-                result.deciding_denies.append(r)
+                openings.append((proto, tuple(matched), i))
+            elif r not in [ordered[j] for j in denies]:
+                denies.append(i)
     left = {p: v for p, v in undecided.items() if v}
     if left:
-        result.problems.append(
-            f"no rule decides {result.direction.lower()} Internet traffic for "
+        problems.append(
+            f"no rule decides {'inbound' if inbound else 'outbound'} Internet traffic for "
             + ", ".join(f"{p} {format_ports(v)}" for p, v in left.items())
             + " (default rules incomplete); treated as allowed")
-        for p, v in left.items():
-            result.openings.append(Opening(p, v, []))
-    return result
+        openings += [(p, tuple(v), -1) for p, v in left.items()]
+    return openings, denies, problems
 
 
 def combine(first: DirectionResult, second: DirectionResult) -> DirectionResult:

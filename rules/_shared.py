@@ -60,8 +60,14 @@ def unresolved(silo: Silo) -> Finding:
 
 def placements_of(d: Deployment, c: Compute) -> list[Placement]:
     """Where the compute runs: one customer-subnet placement per subnet its nodes run in (several for an AKS
-    cluster whose agent pools span subnets), else the workspace managed network, attached, none or unknown."""
-    return compute_placements(c, d.inventory)
+    cluster whose agent pools span subnets), else the workspace managed network, attached, none or unknown.
+
+    Kept per compute on the deployment (a dozen rules ask about every compute); rules only read it."""
+    cache = d.__dict__.setdefault("_rules_placements", {})
+    hit = cache.get(id(c))
+    if hit is None or hit[0] is not c:  # the compute is kept beside its placements, so its id is not reused
+        hit = cache[id(c)] = (c, compute_placements(c, d.inventory))
+    return hit[1]
 
 
 #: Worst-case order of statuses when one compute runs in several subnets.

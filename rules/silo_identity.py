@@ -30,7 +30,7 @@ from flaudit.findings import Fail, Finding, Pass, Unknown, note, prop
 from flaudit.identities import auxiliary_identities
 from flaudit.model import Deployment, Identity, Silo, StorageAccount
 from flaudit.paths import kind_notes
-from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS
+from flaudit.rbac import READ_DATA_ACTIONS, WRITE_DATA_ACTIONS, Access
 
 BOTH = ("prototype", "production")
 FL_PERMS_BICEP = ("https://github.com/Azure-Samples/azure-ml-federated-learning/blob/main/mlops/bicep/modules/"
@@ -65,7 +65,16 @@ def _data_identities(d: Deployment, silo: Silo) -> list[Identity]:
 
 
 def _principals(d: Deployment, silo: Silo) -> list[_Principal]:
-    """The silo's data identities (:func:`_data_identities`) and its groups."""
+    """The silo's data identities (:func:`_data_identities`) and its groups (once per silo: every identity rule
+    asks)."""
+    cache = d.__dict__.setdefault("_rules_principals", {})
+    hit = cache.get(id(silo))
+    if hit is None or hit[0] is not silo:  # the silo is kept beside its principals, so its id is not reused
+        hit = cache[id(silo)] = (silo, _silo_principals(d, silo))
+    return list(hit[1])
+
+
+def _silo_principals(d: Deployment, silo: Silo) -> list[_Principal]:
     idents = _data_identities(d, silo)
     out = [_Principal(norm(i.principal_id), i.name, i.id, i.kind) for i in idents if i.principal_id]
     names = cached_principal_names(d)
@@ -629,7 +638,8 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
     if orch is not None:
         for s in d.silos:
             for p in _principals(d, s):
-                for g in d.rbac.access(p.id, orch.id).of("data"):
+                holders.access[p.id] = acc = d.rbac.access(p.id, orch.id)
+                for g in acc.of("data"):
                     holders.add(s.name, g)
     for silo in d.silos:
         if not silo.computes:
@@ -657,6 +667,8 @@ class _UpdateHolders:
         self._conditions: dict[str, list[str | None]] = defaultdict(list)
         self._containers: dict[str, list[str]] = defaultdict(list)
         self._index: WitnessIndex | None = None
+        #: Each silo principal's access to the orchestrator's storage, read once for the index and the verdicts.
+        self.access: dict[str, Access] = {}
 
     def add(self, silo: str, grant: Any) -> None:
         a = grant.assignment
@@ -684,7 +696,7 @@ class _UpdateHolders:
 
 def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAccount,
                      holders: _UpdateHolders) -> Finding:
-    acc = d.rbac.access(p.id, orch.id)
+    acc = holders.access.get(p.id) or d.rbac.access(p.id, orch.id)
     live, _inert = split_inert(acc, orch.raw)
     wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin", "copy")]
     if wide:
