@@ -147,27 +147,34 @@ def _unrelated(i: int) -> dict:
 
 
 def write_inputs(case: str, work: Path) -> tuple[Path, Path]:
+    """The case's snapshot and FL config in ``work`` (reused when present), generated in a child process: Linux
+    carries a process's peak RSS over to the children it forks, so a parent that had held a 200 MB deployment in
+    memory would report that peak for every scan it then timed."""
     src, cfg = work / f"{case}.json", work / f"{case}.yaml"
-    if src.exists() and cfg.exists():
-        return src, cfg
+    if not (src.exists() and cfg.exists()):
+        subprocess.run([sys.executable, __file__, "--write-inputs", case, str(work)], check=True, env=ENV)
+    return src, cfg
+
+
+def _write_inputs(case: str, work: Path) -> None:
+    src, cfg = work / f"{case}.json", work / f"{case}.yaml"
     import yaml
 
     n_silos = 100 if case == "100" else 1000
     cfg.write_text(yaml.safe_dump(generate.fl_config(n_silos), sort_keys=False))
     if case in ("100", "1000"):
         src.write_text(json.dumps(_snapshot(generate.Builder("hardened", n_silos).build()), indent=2))
-        return src, cfg
+        return
     resources = _padded(1000, 100_000)
     if case == "110k":
         src.write_text(json.dumps(_snapshot(resources), indent=2))
-        return src, cfg
+        return
     # 200 MB: add unrelated resources until the indented snapshot reaches 200 MB (sizes measured per resource)
     base = len(json.dumps(_snapshot(resources), indent=2))
     per = len(json.dumps([_unrelated(i) for i in range(300)], indent=2)) / 300 + 4
     need = int((200 * 1024 * 1024 - base) / per)
     resources.extend(_unrelated(i) for i in range(need))
     src.write_text(json.dumps(_snapshot(resources), indent=2))
-    return src, cfg
 
 
 # -- measuring --------------------------------------------------------------------------------------------
@@ -257,6 +264,9 @@ def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[s
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--write-inputs"]:  # the child write_inputs starts
+        _write_inputs(sys.argv[2], Path(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--formats", default=",".join(FORMATS))

@@ -11,6 +11,7 @@ handed to :mod:`json`. One known difference: floats below 1e-4 in magnitude are 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -42,6 +43,56 @@ def dumps_compact_bytes(value: Any, end: bytes = b"") -> bytes:
         return orjson.dumps(value) + end
     except (TypeError, orjson.JSONEncodeError):
         return _utf8(json.dumps(value, separators=(",", ":"), ensure_ascii=False)) + end
+
+
+#: Items of a long top-level array serialised per piece by the ``iter_*`` writers (about 1.5 MB of findings).
+CHUNK_ITEMS = 1000
+
+
+def iter_indented_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes]:
+    """:func:`dumps_indented_bytes` in pieces whose concatenation is the same bytes: a top-level object member by
+    member, and each array member longer than ``chunk`` items ``chunk`` items at a time. A writer that streams the
+    pieces to a file never holds the whole text (a 200 MB input's result is over 100 MB of it) beside the result.
+
+    Each piece is the standard layout of its part re-indented to its depth: indentation is the only whitespace
+    outside strings, and a string never holds a raw line break (JSON escapes it), so indenting every line break
+    of a part moves exactly its lines."""
+    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
+        yield dumps_indented_bytes(value, end)  # nothing worth streaming, or keys only the json module writes
+        return
+    yield b"{\n"
+    last = len(value) - 1
+    for n, (key, member) in enumerate(value.items()):
+        head = b"  " + dumps_indented_bytes(key) + b": "
+        tail = b"\n" if n == last else b",\n"
+        if isinstance(member, list) and len(member) > chunk:
+            yield head + b"[\n"
+            for start in range(0, len(member), chunk):
+                text = dumps_indented_bytes(member[start:start + chunk])  # "[\n  item,\n  item\n]"
+                sep = b"" if start == 0 else b",\n"
+                yield sep + b"  " + text[2:-2].replace(b"\n", b"\n  ")
+            yield b"\n  ]" + tail
+        else:
+            yield head + dumps_indented_bytes(member).replace(b"\n", b"\n  ") + tail
+    yield b"}" + end
+
+
+def iter_compact_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes]:
+    """:func:`dumps_compact_bytes` in pieces, as :func:`iter_indented_bytes` cuts them."""
+    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
+        yield dumps_compact_bytes(value, end)
+        return
+    for n, (key, member) in enumerate(value.items()):
+        head = (b"{" if n == 0 else b",") + dumps_compact_bytes(key) + b":"
+        if isinstance(member, list) and len(member) > chunk:
+            yield head + b"["
+            for start in range(0, len(member), chunk):
+                text = dumps_compact_bytes(member[start:start + chunk])
+                yield (b"" if start == 0 else b",") + text[1:-1]
+            yield b"]"
+        else:
+            yield head + dumps_compact_bytes(member)
+    yield b"}" + end
 
 
 def _utf8(text: str) -> bytes:

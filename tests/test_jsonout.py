@@ -9,7 +9,7 @@ import pytest
 from flaudit.reports import json_report, sarif
 
 from flaudit.errors import InputError
-from flaudit.jsonout import dumps_canonical, dumps_indented
+from flaudit.jsonout import dumps_canonical, dumps_indented, iter_compact_bytes, iter_indented_bytes
 from flaudit.readers import parse_json, parse_yaml
 from tests.support import audit, sample_resources
 
@@ -34,6 +34,31 @@ def test_result_and_sarif_files_are_what_json_dumps_wrote():
     result = audit(sample_resources("eyes-off"))
     assert json_report.render(result) == json.dumps(result, indent=2, ensure_ascii=False) + "\n"
     assert sarif.render(result) == json.dumps(sarif.build(result), indent=2, ensure_ascii=False) + "\n"
+
+
+STREAMED = [TRICKY, {"findings": [TRICKY, {"x": [1, [2, {}]]}, [], "a\nb", None] * 3, "short": [1, 2], "e": [],
+                     "o": {}, "lone": "\ud800", "after": {"k": [{"m": "é"}]}},
+            {}, {1: "non-string key", "long": list(range(9))}, [1, 2, 3, 4, 5], "text"]
+
+
+@pytest.mark.parametrize("value", STREAMED)
+def test_streamed_json_pieces_join_to_the_standard_librarys_bytes(value):
+    """What scan streams to a file, piece by piece with long arrays cut every 4 items here, is the bytes json.dumps
+    writes (indented, and compact for --compact), lone surrogates and non-string keys included."""
+    indented = json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n"
+    compact = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "backslashreplace")
+    assert b"".join(iter_indented_bytes(value, b"\n", chunk=4)) == indented
+    assert b"".join(iter_compact_bytes(value, b"\n", chunk=4)) == compact + b"\n"
+
+
+def test_a_result_streamed_in_pieces_is_the_file_render_bytes_writes():
+    result = audit(sample_resources("eyes-off"))
+    assert len(result["findings"]) > 4
+    for r in (result, {**result, "compact": True}):
+        assert b"".join(json_report.render_chunks(r)) == json_report.render_bytes(r)
+    pieces = list(iter_indented_bytes(result, b"\n", chunk=4))
+    assert len(pieces) > len(result) + 2  # the findings were cut, not written whole
+    assert b"".join(pieces) == json_report.render_bytes(result)
 
 
 @pytest.mark.parametrize("text, value", [('"\\ud800"', "\ud800"), ('\ufeff{"a": 1}', {"a": 1}),
