@@ -89,6 +89,8 @@ EXAMPLE_SPELLINGS: dict[str, tuple[str, str]] = {
 }
 _EXAMPLE_TYPES = {"microsoft.authorization/roleeligibilityrequests": "roleeligibilityrequests",
                   "microsoft.network/virtualhubs/virtualhubvnetconnections": "virtualhubvnetconnections"}
+#: The example spellings as a normalised id holds them (a quick test before :func:`_as_path_spells` splits the id).
+_EXAMPLE_SEGMENTS = tuple(f"/{seg}/" for seg in EXAMPLE_SPELLINGS)
 
 
 def _as_path_spells(resource: dict[str, Any]) -> dict[str, Any] | None:
@@ -106,6 +108,22 @@ def _as_path_spells(resource: dict[str, Any]) -> dict[str, Any] | None:
     if given in _EXAMPLE_TYPES:
         out = out if out is not None else dict(resource)
         out["type"] = EXAMPLE_SPELLINGS[_EXAMPLE_TYPES[given]][1]
+    return out
+
+
+_TYPE_NORMS: dict[str, str] = {}
+
+
+def _type_norm(value: Any) -> str:
+    """:func:`flaudit.arm.norm` of a resource's ``type``, computed once per spelling: an export of 100,000
+    resources spells a few dozen types."""
+    if not isinstance(value, str):
+        return norm(value)
+    out = _TYPE_NORMS.get(value)
+    if out is None:
+        out = norm(value)
+        if len(_TYPE_NORMS) < 4096:  # bounded: a file may spell types any number of ways
+            _TYPE_NORMS[value] = out
     return out
 
 
@@ -181,13 +199,18 @@ class Inventory:
         ``redacted``: the caller already knows the resource holds nothing :func:`redact` would change (a file
         reader checks a batch of resources at once), so it is kept as given.
         """
-        if (respelt := _as_path_spells(resource)) is not None:
+        raw_id = resource.get("id")
+        given = resource.get("type")
+        key = norm(raw_id)
+        given_type = _type_norm(given)
+        if (given_type in _EXAMPLE_TYPES or any(seg in key for seg in _EXAMPLE_SEGMENTS)) \
+                and (respelt := _as_path_spells(resource)) is not None:
             resource = respelt
             self.notes["{n} resource(s) spelt as Microsoft's REST API examples spell them (RoleEligibilityRequests, "
                        "virtualHubVnetConnections): read as the type their request path names"] += 1
-        raw_id = resource.get("id")
-        given = resource.get("type")
-        rtype = norm(given) or type_of(raw_id or "")
+            raw_id, given = resource.get("id"), resource.get("type")
+            key, given_type = norm(raw_id), _type_norm(given)
+        rtype = given_type or type_of(raw_id or "")
         # A resource of any type whose body attaches a user-assigned identity is kept: it can act as that
         # identity (identity takeover, flaudit/identities.py), so it is never dropped as an unknown type.
         if rtype not in KNOWN_TYPES and not bears_identity(resource):
@@ -208,7 +231,7 @@ class Inventory:
             stored["id"] = fixed
             self.notes["{n} id(s) re-spelt as ARM spells ids (leading slash restored, doubled or trailing "
                        "slashes dropped)"] += 1
-        self.resources[norm(raw_id)] = stored
+        self.resources[key] = stored
         self._by_type = None
         return True
 

@@ -67,16 +67,27 @@ class _NotFast(Exception):
     """msgspec refused the text: the standard library decides."""
 
 
-def _fast(data: str | bytes | memoryview, type: Any = Any) -> Any:  # noqa: A002 - msgspec's own name
-    import msgspec
+#: One msgspec decoder per target type (a decoder is reused across calls: the lazy reader makes two per item).
+_DECODERS: dict[Any, Any] = {}
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (UnicodeError,)
 
+
+def _fast(data: str | bytes | memoryview, type: Any = Any) -> Any:  # noqa: A002 - msgspec's own name
+    global _DECODE_ERRORS
+    decoder = _DECODERS.get(type)
+    if decoder is None:
+        import msgspec
+
+        decoder = _DECODERS[type] = msgspec.json.Decoder(type)
+        _DECODE_ERRORS = (msgspec.DecodeError, UnicodeError)
     # Parsing makes millions of containers and no cycles: keep the cyclic collector from re-walking them all
-    # as they are made (it was half the parse time of a 100 MB input).
+    # as they are made (it was half the parse time of a 100 MB input). An audit already keeps it off.
     collecting = gc.isenabled()
-    gc.disable()
+    if collecting:
+        gc.disable()
     try:
-        return msgspec.json.decode(data, type=type)
-    except (msgspec.DecodeError, UnicodeError) as exc:
+        return decoder.decode(data)
+    except _DECODE_ERRORS as exc:
         raise _NotFast from exc
     finally:
         if collecting:
@@ -246,19 +257,6 @@ def _has_string_flag(obj: Any, depth: int) -> bool:
     return False
 
 
-#: What the raw text of a value whose ``strip().lower()`` is ``true``/``false`` must hold, lower-cased: the word
-#: closed by its quote, a space, an escape (``"true\\t"``) or non-ASCII whitespace; or a ``\\u`` escape, which
-#: may spell any letter. (The JSON literals ``true``/``false`` are followed by none of these in ordinary layout.)
-_STRING_FLAG_TEXT = (b'true"', b'false"', b"true ", b"false ", b"true\\", b"false\\", b"\\u")
-
-
-def may_hold_string_flag(raw: Any) -> bool:
-    """Whether the resource in raw JSON text ``raw`` may hold a string ``"true"``/``"false"`` that
-    :func:`normalise_resource` reads as a flag (a superset test; False lets it skip the walk of the properties)."""
-    low = bytes(raw).lower()
-    return not low.isascii() or any(word in low for word in _STRING_FLAG_TEXT)
-
-
 def _flags(obj: Any, depth: int, changed: list[int]) -> Any:
     if depth > _FLAG_DEPTH or not isinstance(obj, dict):
         return obj
@@ -324,14 +322,13 @@ def identity_type(identity: Any) -> str:
     return re.sub(r"[\s_]", "", str(identity.get("type") or "")).lower()
 
 
-def normalise_resource(resource: dict[str, Any], *, string_flags: bool = True) -> tuple[dict[str, Any], list[str]]:
+def normalise_resource(resource: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """One resource as read from a file, with its fields in the one shape rules read; and notes (``{n}`` for
-    the count) saying what was changed. The input dict is not modified. ``string_flags=False``: the caller
-    knows from the raw text that no flag is spelt as a string (:func:`may_hold_string_flag`)."""
+    the count) saying what was changed. The input dict is not modified."""
     notes: list[str] = []
     out = resource
     props = resource.get("properties")
-    if string_flags and isinstance(props, dict) and _has_string_flag(props, 1):  # copy only what changes
+    if isinstance(props, dict) and _has_string_flag(props, 1):  # copy only what changes
         changed = [0]
         fixed = _flags(props, 1, changed)
         if changed[0]:

@@ -129,8 +129,8 @@ def test_an_identity_block_spelt_with_json_escapes_is_still_found(tmp_path):
 @pytest.mark.parametrize("spelt", ['"TRUE"', '" false "', '"true\\t"', '"\\u0074rue"', '"False\\u00a0"',
                                    '"true\u00a0"', '"Enabled"'])
 def test_string_flags_in_any_spelling_are_read_as_a_whole_parse_reads_them(tmp_path, spelt):
-    """The reader skips the walk for string flags when an item's raw text cannot hold one; every spelling that
-    str.strip().lower() reads as true/false (case, spaces, escapes, non-ASCII whitespace) still gets the walk."""
+    """Every spelling that str.strip().lower() reads as true/false (case, spaces, escapes, non-ASCII whitespace) is
+    read as a flag by the lazy reader as by a whole parse."""
     storage = next(r for r in generate.Builder("hardened", 1).build()
                    if r["type"] == "Microsoft.Storage/storageAccounts")
     storage["properties"]["allowSharedKeyAccess"] = "PLACEHOLDER"
