@@ -206,13 +206,111 @@ def yaml_loader() -> type:
 
 
 def parse_yaml(text: str | bytes, origin: str) -> Any:
+    """The YAML document in ``text``, as ``yaml.load(text, Loader=CSafeLoader)`` reads it (see :func:`_fast_yaml`)."""
     import yaml
 
+    try:
+        return _fast_yaml(text)
+    except _NotFast:
+        pass  # anything beyond plain mappings, sequences and scalars: the safe loader reads it, or says why not
     try:
         return yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a safe loader, C or Python
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"{origin}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+#: Tags a plain scalar may resolve to that :func:`_fast_yaml` builds with the safe loader's own constructors.
+_SCALAR_TAGS = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                          "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"})
+
+
+def _fast_yaml(text: str | bytes) -> Any:
+    """The document in ``text`` built straight from libyaml's events, the same value the safe loader builds, for a
+    document of mappings, sequences and scalars; :class:`_NotFast` for anything else (anchors and aliases, explicit
+    tags, merge keys, complex keys, several documents, a syntax error) and when PyYAML has no libyaml.
+
+    Why: the safe loader composes a node graph in Python and then walks it to build the values; at 1,000 silos
+    (24,000 scalars) that is three quarters of reading the FL config. Here each plain scalar is resolved by the
+    loader's own implicit resolvers (looked up by first character, as :meth:`yaml.resolver.BaseResolver.resolve`
+    does), most of them to a string at once; the few that resolve to another type (null, bool, int, float,
+    timestamp) are built by the safe loader's own constructors. tests/test_jsonout.py compares both readers."""
+    import yaml
+
+    try:
+        from yaml import _yaml  # libyaml's parser
+    except ImportError:
+        raise _NotFast from None
+    from yaml import events
+    from yaml.nodes import ScalarNode
+
+    resolvers = yaml.SafeLoader.yaml_implicit_resolvers
+    wildcard = resolvers.get(None, [])
+    constructors = yaml.SafeLoader.yaml_constructors
+    constructor: Any = None
+    parser = _yaml.CParser(text)
+    stack: list[Any] = []  # open containers; a mapping is [dict, pending key or _ABSENT]
+    root: Any = _ABSENT
+    documents = 0
+    try:
+        while True:
+            event = parser.get_event()
+            kind = type(event)
+            if kind is events.ScalarEvent:
+                if event.anchor is not None or event.tag not in (None, "!"):
+                    raise _NotFast
+                value: Any = event.value
+                if event.implicit[0]:
+                    tag = _STR_TAG
+                    for rtag, regexp in resolvers.get(value[0] if value else "", []) + wildcard:
+                        if regexp.match(value):
+                            tag = rtag
+                            break
+                    if tag != _STR_TAG:
+                        if tag not in _SCALAR_TAGS:
+                            raise _NotFast  # merge keys ("<<"), value keys ("="), "!"/"&"/"*" as plain scalars
+                        if constructor is None:
+                            constructor = yaml.SafeLoader("")
+                        value = constructors[tag](constructor, ScalarNode(tag, value))
+            elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
+                if event.anchor is not None or event.tag not in (None, "!"):
+                    raise _NotFast
+                if stack and stack[-1][0].__class__ is dict and stack[-1][1] is _ABSENT:
+                    raise _NotFast  # a mapping or sequence as a key: the safe loader refuses it, with its message
+                stack.append([{}, _ABSENT] if kind is events.MappingStartEvent else [[], None])
+                continue
+            elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
+                value = stack.pop()[0]
+            elif kind is events.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _NotFast  # several documents: the safe loader says so
+                continue
+            elif kind is events.StreamEndEvent:
+                break
+            elif kind is events.AliasEvent:
+                raise _NotFast
+            else:  # stream start, document end
+                continue
+            if not stack:
+                root = value
+                continue
+            top = stack[-1]
+            if top[0].__class__ is list:
+                top[0].append(value)
+            elif top[1] is _ABSENT:
+                try:
+                    hash(value)
+                except TypeError:
+                    raise _NotFast from None
+                top[1] = value
+            else:
+                top[0][top[1]] = value
+                top[1] = _ABSENT
+    except yaml.YAMLError:
+        raise _NotFast from None
+    return None if root is _ABSENT else root
 
 
 def load_yaml(path: str | Path, what: str = "YAML file") -> Any:

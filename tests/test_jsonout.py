@@ -101,3 +101,46 @@ def test_inventory_digest_is_sha256_of_the_standard_librarys_canonical_json():
              "unreadable": [u.to_dict() for u in inv.unreadable]}
     blob = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     assert inv.sha256() == hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+YAML_DOCS = [
+    "", "---\n", "~\n", "a: 1\n", "- x\n- 2\n", "plain", "'quoted'",
+    # every implicit type, and strings that only look like one
+    "a: [yes, No, on, OFF, true, False, ~, null, '', 0x1F, 0o17, 017, -3, +4, 1_000, 3.5e3, .inf, -.Inf, .nan, "
+    "2026-12-07, 2026-12-07T01:02:03Z, '1', \"true\", 1:20, 190:20:30, -, ., x: y]\n",
+    "aml:\n  subscription_id: 6b6f2d51-8c3e-4f1a-9d7b-2f4e5a6c7d80\n  workspace_name: ws\nfederated_learning:\n"
+    "  silos:\n  - name: silo0\n    computes: [c0, c1]\n    datastore: ds0\n    external: false\n"
+    "  - {name: silo1, compute: c2, groups: []}\n",
+    "k: |\n  block\n  text\nf: >\n  folded\n  text\n", "a: !!str 1\n", "a: ! 1\n", "? complex\n: value\n",
+    "dup: 1\ndup: 2\n", "'<<': not a merge\n", "1: int key\n2.5: float key\nnull: null key\n", "a:\n  - [1, [2, {b: c}]]\n",
+    # outside the fast reader's subset: the safe loader reads these (same values)
+    "base: &b {x: 1}\nuse: *b\n", "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n", "s: !!set {a, b}\n",
+    "t: !!binary aGVsbG8=\n", "a: &x 1\nb: *x\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_DOCS)
+def test_yaml_built_from_libyaml_events_is_what_the_safe_loader_builds(text):
+    import yaml
+
+    expected = yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506
+    assert parse_yaml(text, "c.yaml") == expected
+    assert parse_yaml(text.encode(), "c.yaml") == expected
+    assert repr(parse_yaml(text, "c.yaml")) == repr(expected)  # the same types too (1 is not True, date not str)
+
+
+def test_a_generated_fleet_config_is_read_as_the_safe_loader_reads_it():
+    import yaml
+
+    from flaudit.readers import _fast_yaml
+    from flaudit.samples import generate
+
+    text = yaml.safe_dump(generate.fl_config(50), sort_keys=False)
+    assert _fast_yaml(text) == yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 - (the fast path, not a fallback)
+
+
+@pytest.mark.parametrize("text, line", [("a: 1\n b: [\n", 2), ("a: [1\n", 2), ("--- 1\n--- 2\n", 2),
+                                        ("{[1]: x}\n", 1), ("a: *nowhere\n", 1), ("x: !!python/name:os.system\n", 1)])
+def test_yaml_the_fast_reader_refuses_gets_the_safe_loaders_error(text, line):
+    with pytest.raises(InputError, match=f"c.yaml: not valid YAML at line {line}"):
+        parse_yaml(text, "c.yaml")
