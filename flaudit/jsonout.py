@@ -49,49 +49,53 @@ def dumps_compact_bytes(value: Any, end: bytes = b"") -> bytes:
 CHUNK_ITEMS = 1000
 
 
-def iter_indented_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes]:
+def iter_indented_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes | memoryview]:
     """:func:`dumps_indented_bytes` in pieces whose concatenation is the same bytes: a top-level object member by
     member, and each array member longer than ``chunk`` items ``chunk`` items at a time. A writer that streams the
     pieces to a file never holds the whole text (a 200 MB input's result is over 100 MB of it) beside the result.
 
-    Each piece is the standard layout of its part re-indented to its depth: indentation is the only whitespace
-    outside strings, and a string never holds a raw line break (JSON escapes it), so indenting every line break
-    of a part moves exactly its lines."""
+    Each piece is cut out of the serialisation of a one-member object ``{key: part}``, which lays ``part`` out at
+    exactly the depth it has in the whole document; pieces are views of that text, not copies."""
     if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
         yield dumps_indented_bytes(value, end)  # nothing worth streaming, or keys only the json module writes
         return
     yield b"{\n"
     last = len(value) - 1
     for n, (key, member) in enumerate(value.items()):
-        head = b"  " + dumps_indented_bytes(key) + b": "
         tail = b"\n" if n == last else b",\n"
         if isinstance(member, list) and len(member) > chunk:
-            yield head + b"[\n"
+            head = b"  " + dumps_indented_bytes(key) + b": [\n"
+            yield head
             for start in range(0, len(member), chunk):
-                text = dumps_indented_bytes(member[start:start + chunk])  # "[\n  item,\n  item\n]"
-                sep = b"" if start == 0 else b",\n"
-                yield sep + b"  " + text[2:-2].replace(b"\n", b"\n  ")
+                text = dumps_indented_bytes({key: member[start:start + chunk]})  # {\n  "key": [\n    ...\n  ]\n}
+                yield memoryview(text)[len(head) + 2:-6]
+                if start + chunk < len(member):
+                    yield b",\n"
             yield b"\n  ]" + tail
         else:
-            yield head + dumps_indented_bytes(member).replace(b"\n", b"\n  ") + tail
+            yield memoryview(dumps_indented_bytes({key: member}))[2:-2]  # {\n  "key": ...\n}
+            yield tail
     yield b"}" + end
 
 
-def iter_compact_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes]:
+def iter_compact_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes | memoryview]:
     """:func:`dumps_compact_bytes` in pieces, as :func:`iter_indented_bytes` cuts them."""
     if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
         yield dumps_compact_bytes(value, end)
         return
     for n, (key, member) in enumerate(value.items()):
-        head = (b"{" if n == 0 else b",") + dumps_compact_bytes(key) + b":"
+        yield b"{" if n == 0 else b","
         if isinstance(member, list) and len(member) > chunk:
-            yield head + b"["
+            head = dumps_compact_bytes(key) + b":["
+            yield head
             for start in range(0, len(member), chunk):
-                text = dumps_compact_bytes(member[start:start + chunk])
-                yield (b"" if start == 0 else b",") + text[1:-1]
+                text = dumps_compact_bytes({key: member[start:start + chunk]})  # {"key":[...]}
+                yield memoryview(text)[len(head) + 1:-2]
+                if start + chunk < len(member):
+                    yield b","
             yield b"]"
         else:
-            yield head + dumps_compact_bytes(member)
+            yield memoryview(dumps_compact_bytes({key: member}))[1:-1]
     yield b"}" + end
 
 

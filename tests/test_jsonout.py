@@ -38,7 +38,8 @@ def test_result_and_sarif_files_are_what_json_dumps_wrote():
 
 STREAMED = [TRICKY, {"findings": [TRICKY, {"x": [1, [2, {}]]}, [], "a\nb", None] * 3, "short": [1, 2], "e": [],
                      "o": {}, "lone": "\ud800", "after": {"k": [{"m": "é"}]}},
-            {}, {1: "non-string key", "long": list(range(9))}, [1, 2, 3, 4, 5], "text"]
+            {}, {1: "non-string key", "long": list(range(9))}, [1, 2, 3, 4, 5], "text",
+            {"\ud800 key": list(range(9)), "k": {"\ud800": [1]}, "big": [2**70] * 5}]
 
 
 @pytest.mark.parametrize("value", STREAMED)
