@@ -122,16 +122,16 @@ def load_json(path: str | Path, what: str = "JSON file") -> Any:
 
 
 class RawItems(list):
-    """A JSON array whose items are still raw JSON text (``msgspec.Raw``): :meth:`head` reads an item's ``id``
+    """A JSON array whose items are still raw JSON text (``msgspec.Raw``): :meth:`id_type` reads an item's ``id``
     and ``type`` without building the rest, :meth:`decode` builds it whole."""
 
-    def head(self, i: int) -> dict[str, Any] | None:
-        """``{"id": ..., "type": ...}`` of item ``i`` (only the keys it has), or None when it is not an object."""
+    def id_type(self, i: int) -> tuple[Any, Any]:
+        """``(id, type)`` of item ``i``, each :data:`ABSENT` when the item has no such key or is not an object."""
         try:
             head = _fast(self[i], _head_type())
         except _NotFast:
-            return None
-        return {k: v for k in ("id", "type") if (v := getattr(head, k)) is not _ABSENT}
+            return ABSENT, ABSENT
+        return head.id, head.type
 
     def decode(self, i: int, origin: str) -> Any:
         try:
@@ -140,7 +140,8 @@ class RawItems(list):
             return parse_json(bytes(memoryview(self[i])), f"{origin} item {i}")
 
 
-_ABSENT = type("_Absent", (), {"__repr__": lambda self: "<absent>"})()
+#: A key an item does not have (distinct from a JSON null).
+ABSENT = type("_Absent", (), {"__repr__": lambda self: "<absent>"})()
 _HEAD: Any = None
 
 
@@ -150,7 +151,7 @@ def _head_type() -> type:
         import msgspec
 
         # Other keys are skipped by the parser without being built; absent keys stay distinguishable from null.
-        _HEAD = msgspec.defstruct("Head", [("id", Any, _ABSENT), ("type", Any, _ABSENT)])
+        _HEAD = msgspec.defstruct("Head", [("id", Any, ABSENT), ("type", Any, ABSENT)])
     return _HEAD
 
 
@@ -250,8 +251,8 @@ def _fast_yaml(text: str | bytes) -> Any:
     constructors = yaml.SafeLoader.yaml_constructors
     constructor: Any = None
     parser = _yaml.CParser(text)
-    stack: list[Any] = []  # open containers; a mapping is [dict, pending key or _ABSENT]
-    root: Any = _ABSENT
+    stack: list[Any] = []  # open containers; a mapping is [dict, pending key or ABSENT]
+    root: Any = ABSENT
     documents = 0
     try:
         while True:
@@ -276,9 +277,9 @@ def _fast_yaml(text: str | bytes) -> Any:
             elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
                 if event.anchor is not None or event.tag not in (None, "!"):
                     raise _NotFast
-                if stack and stack[-1][0].__class__ is dict and stack[-1][1] is _ABSENT:
+                if stack and stack[-1][0].__class__ is dict and stack[-1][1] is ABSENT:
                     raise _NotFast  # a mapping or sequence as a key: the safe loader refuses it, with its message
-                stack.append([{}, _ABSENT] if kind is events.MappingStartEvent else [[], None])
+                stack.append([{}, ABSENT] if kind is events.MappingStartEvent else [[], None])
                 continue
             elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
                 value = stack.pop()[0]
@@ -299,7 +300,7 @@ def _fast_yaml(text: str | bytes) -> Any:
             top = stack[-1]
             if top[0].__class__ is list:
                 top[0].append(value)
-            elif top[1] is _ABSENT:
+            elif top[1] is ABSENT:
                 try:
                     hash(value)
                 except TypeError:
@@ -307,10 +308,10 @@ def _fast_yaml(text: str | bytes) -> Any:
                 top[1] = value
             else:
                 top[0][top[1]] = value
-                top[1] = _ABSENT
+                top[1] = ABSENT
     except yaml.YAMLError:
         raise _NotFast from None
-    return None if root is _ABSENT else root
+    return None if root is ABSENT else root
 
 
 def load_yaml(path: str | Path, what: str = "YAML file") -> Any:

@@ -192,19 +192,20 @@ def _items(inv: Inventory, items: list[Any], origin: str) -> Iterator[tuple[int,
         return
     ignored_as: dict[str, str | None] = {}  # type string -> ignored_types key, or None when Inventory.add keeps it
     batch: list[tuple[int, Any]] = []
+    ignored_types, ignored = inv.ignored_types, inv.ignored
     for i in range(len(items)):
-        head = items.head(i)
-        rtype = head.get("type") if head is not None else None
-        if isinstance(rtype, str) and rtype and isinstance(head.get("id"), str) and head["id"].startswith("/"):
-            if rtype not in ignored_as:
+        rid, rtype = items.id_type(i)
+        if isinstance(rtype, str) and rtype and isinstance(rid, str) and rid.startswith("/"):
+            key = ignored_as.get(rtype, ignored_as)  # (the dict itself: not asked yet)
+            if key is ignored_as:
                 probe = Inventory()
-                ignored_as[rtype] = None if probe.add(head) else next(iter(probe.ignored_types))
-            key = ignored_as[rtype]
+                key = ignored_as[rtype] = None if probe.add({"id": rid, "type": rtype}) \
+                    else next(iter(probe.ignored_types))
             # A body that may attach a user-assigned identity is built whole: Inventory.add keeps such a
             # resource of any type (identity takeover). The raw text is searched, not parsed.
             if key is not None and not _may_bear_identity(items[i]):
-                inv.ignored_types[key] += 1
-                inv.ignored[head["id"].strip().rstrip("/")] = key
+                ignored_types[key] += 1
+                ignored[rid.strip().rstrip("/")] = key
                 continue
         batch.append((i, items.decode(i, origin)))
         if len(batch) == _BATCH:
