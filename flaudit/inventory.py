@@ -89,8 +89,6 @@ EXAMPLE_SPELLINGS: dict[str, tuple[str, str]] = {
 }
 _EXAMPLE_TYPES = {"microsoft.authorization/roleeligibilityrequests": "roleeligibilityrequests",
                   "microsoft.network/virtualhubs/virtualhubvnetconnections": "virtualhubvnetconnections"}
-#: The example spellings as a normalised id holds them (a quick test before :func:`_as_path_spells` splits the id).
-_EXAMPLE_SEGMENTS = tuple(f"/{seg}/" for seg in EXAMPLE_SPELLINGS)
 
 
 def _as_path_spells(resource: dict[str, Any]) -> dict[str, Any] | None:
@@ -203,7 +201,8 @@ class Inventory:
         given = resource.get("type")
         key = norm(raw_id)
         given_type = _type_norm(given)
-        if (given_type in _EXAMPLE_TYPES or any(seg in key for seg in _EXAMPLE_SEGMENTS)) \
+        # (the id's next-to-last segment, as _as_path_spells reads it, from the normalised id without a split)
+        if (given_type in _EXAMPLE_TYPES or key.rpartition("/")[0].rpartition("/")[2] in EXAMPLE_SPELLINGS) \
                 and (respelt := _as_path_spells(resource)) is not None:
             resource = respelt
             self.notes["{n} resource(s) spelt as Microsoft's REST API examples spell them (RoleEligibilityRequests, "
