@@ -6,10 +6,11 @@ YAML gives the same kind of message (exit 2) wherever it is passed; and every so
 user-assigned identities through :func:`as_flag` and :func:`user_assigned_identities`.
 
 Speed: JSON is parsed by msgspec straight from the file's bytes (no decoded copy of a 200 MB input is held beside
-it, and no intermediate document either), YAML by libyaml's ``CSafeLoader`` when PyYAML was built with it (the
-pure-Python loader is 20-30x slower on a 1,000-silo FL config). Both read the same documents as the standard
-parsers: anything msgspec refuses (NaN, Infinity, lone surrogates, bad JSON) is read again by :mod:`json`, so
-what is accepted and the error message for what is not are the standard library's.
+it, and no intermediate document either), YAML from libyaml's events when PyYAML was built with libyaml (see
+:func:`_fast_yaml`; the pure-Python loader is 20-30x slower on a 1,000-silo FL config). Both read the same
+documents as the standard parsers: anything msgspec refuses (NaN, Infinity, lone surrogates, bad JSON) is read
+again by :mod:`json`, anything beyond plain YAML mappings, sequences and scalars by PyYAML's safe loader, so what is
+accepted and the error message for what is not are the standard libraries'.
 
 :func:`load_json_items` goes further for files of ARM resources: the big array of a document stays a list of raw
 JSON texts (:class:`RawItems`) until each item is looked at, so resources of types flaudit ignores are never
