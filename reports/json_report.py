@@ -25,7 +25,7 @@ def render_bytes(result: dict[str, Any], **_: Any) -> bytes:
     return dump(result, b"\n")
 
 
-def render_chunks(result: dict[str, Any], **_: Any) -> Iterator[bytes]:
+def render_chunks(result: dict[str, Any], **_: Any) -> Iterator[bytes | memoryview]:
     """:func:`render_bytes` in pieces (:func:`flaudit.jsonout.iter_indented_bytes`): what ``flaudit scan`` streams
     to a file, never holding the whole text beside the result."""
     pieces = iter_compact_bytes if result.get("compact") is True else iter_indented_bytes
