@@ -17,8 +17,12 @@ orjson (the result is loaded before the clock starts), plus the interpreter star
 the ratio to it. The machine is shared and noisy: compare ratios within one run, and CPU time when wall time
 is inflated by other processes.
 
-    python benchmarks/bench_cli.py [--cases 100,1000,110k,200MB] [--formats json,terminal,html,sarif]
+    python benchmarks/bench_cli.py [--cases 100,1000,110k,200MB] [--formats json,terminal,html,sarif] [--compare TREE]
                                    [--repeat 3] [--keep DIR]
+
+``--compare TREE`` also runs another flaudit source tree (an export of an earlier commit, say) on the same inputs,
+alternately with this one, for json: its best wall and CPU time and peak RSS, and whether its result is the same
+bytes but for ``generated_at``.
 
 Targets (issue #14): at 1,000 silos a json scan under 1.5 s wall and within 2.5x the floor; 110k resources
 under 5 s; the 200 MB input under 5 s with peak memory under 600 MB.
@@ -183,11 +187,11 @@ def _write_inputs(case: str, work: Path) -> None:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float, int, str]:
+def run(cmd: list[str], stdout_path: Path | None = None, cwd: Path | None = None) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds (user + system), peak RSS in MB and stdout of one subprocess."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.PIPE
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=ENV, cwd=cwd)
     text = b"" if stdout_path else proc.stdout.read()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -200,13 +204,23 @@ def run(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float, 
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, text.decode()
 
 
-def scan(src: Path, cfg: Path, fmt: str, out: Path, extra: list[str]) -> tuple[float, float, int]:
+def scan(src: Path, cfg: Path, fmt: str, out: Path, extra: list[str],
+         tree: Path | None = None) -> tuple[float, float, int]:
+    """One scan; ``tree``: run the flaudit source tree there instead (``python -m flaudit`` from that directory)."""
     cmd = [sys.executable, "-m", "flaudit", "scan", "--input", str(src), "--config", str(cfg), "--format", fmt]
     if fmt == "terminal":
-        wall, cpu, rss, _ = run(cmd + extra, stdout_path=out)
+        wall, cpu, rss, _ = run(cmd + extra, stdout_path=out, cwd=tree)
     else:
-        wall, cpu, rss, _ = run(cmd + ["--output", str(out)] + extra)
+        wall, cpu, rss, _ = run(cmd + ["--output", str(out)] + extra, cwd=tree)
     return wall, cpu, rss
+
+
+def _same_result(a: Path, b: Path) -> bool:
+    """Whether two JSON results are the same bytes but for ``generated_at``."""
+    import re
+
+    stamp = re.compile(rb'"generated_at": ?"[^"]*"')
+    return stamp.sub(b"", a.read_bytes()) == stamp.sub(b"", b.read_bytes())
 
 
 def floor(src: Path, cfg: Path, result: Path, out: Path) -> tuple[float, float]:
@@ -221,7 +235,7 @@ def stats(values: list[float]) -> tuple[float, float]:
     return min(values), statistics.median(values)
 
 
-def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[str]:
+def bench_case(case: str, formats: list[str], repeat: int, work: Path, compare: Path | None = None) -> list[str]:
     src, cfg = write_inputs(case, work)
     size_mb = src.stat().st_size / 1e6
     print(f"\n{case}: {src.name} {size_mb:,.1f} MB, FL config {cfg.stat().st_size / 1e3:,.0f} KB", flush=True)
@@ -233,8 +247,12 @@ def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[s
     for fmt, extra in variants:
         out = work / f"{case}-out{'-compact' if extra else ''}.{EXT[fmt]}"
         runs = []
+        other_runs = []
+        other_out = work / f"{case}-compare-out{'-compact' if extra else ''}.{EXT[fmt]}"
         for _ in range(repeat):
             runs.append(scan(src, cfg, fmt, out, extra))
+            if compare is not None and fmt == "json":  # alternately, so both see the same machine
+                other_runs.append(scan(src, cfg, fmt, other_out, extra, tree=compare))
             if fmt == "json" and not extra and len(floors) < repeat:
                 floors.append(floor(src, cfg, out, work / f"{case}-floor.json"))
         if not floors:  # json not asked for: the floor needs a result to write
@@ -252,6 +270,11 @@ def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[s
               f"median {cpu_med:5.2f} s | peak RSS {rss_best:5d} MB | output {size_text} | "
               f"floor best {f_best:4.2f} s median {f_med:4.2f} s (cpu {fc_best:4.2f} s) | "
               f"ratio wall {wall_best / f_best:4.2f}x, cpu {cpu_best / fc_best:4.2f}x", flush=True)
+        if other_runs:
+            print(f"  {label + ' (compare)':15s} wall best {min(r[0] for r in other_runs):5.2f} s | cpu best "
+                  f"{min(r[1] for r in other_runs):5.2f} s | peak RSS {min(r[2] for r in other_runs):5d} MB | "
+                  f"{compare}: result {'identical' if _same_result(out, other_out) else 'DIFFERENT'} "
+                  "but for generated_at", flush=True)
         if fmt == "json" and not extra:
             if case == "1000" and not (wall_best < 1.5 and wall_best / f_best <= 2.5):
                 misses.append(f"1000 json: {wall_best:.2f} s, {wall_best / f_best:.2f}x the floor "
@@ -272,6 +295,10 @@ def main() -> None:
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", metavar="DIR", help="keep generated inputs and outputs here (reused when present)")
+    ap.add_argument("--compare", metavar="TREE",
+                    help="also run the flaudit source tree TREE (say `git archive OLD | tar -x -C TREE`, with "
+                    "TREE/flaudit/rules and TREE/flaudit/reports linked to TREE/rules and TREE/reports) alternately "
+                    "with this one for json, and say whether the results are identical")
     args = ap.parse_args()
     cases = [c for c in args.cases.split(",") if c]
     formats = [f for f in args.formats.split(",") if f]
@@ -290,7 +317,7 @@ def main() -> None:
         run([sys.executable, "-m", "flaudit", "scan", "--sample"])
     misses = []
     for case in cases:
-        misses += bench_case(case, formats, args.repeat, work)
+        misses += bench_case(case, formats, args.repeat, work, Path(args.compare).resolve() if args.compare else None)
     print("\ntargets: " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
     if tmp is not None:
         tmp.cleanup()
