@@ -215,12 +215,18 @@ def scan(src: Path, cfg: Path, fmt: str, out: Path, extra: list[str],
     return wall, cpu, rss
 
 
-def _same_result(a: Path, b: Path) -> bool:
-    """Whether two JSON results are the same bytes but for ``generated_at``."""
-    import re
+SAME_SCRIPT = r"""
+import re, sys
+stamp = re.compile(rb'"generated_at": ?"[^"]*"')
+a, b = (stamp.sub(b"", open(p, "rb").read()) for p in sys.argv[1:3])
+sys.exit(0 if a == b else 1)
+"""
 
-    stamp = re.compile(rb'"generated_at": ?"[^"]*"')
-    return stamp.sub(b"", a.read_bytes()) == stamp.sub(b"", b.read_bytes())
+
+def _same_result(a: Path, b: Path) -> bool:
+    """Whether two JSON results are the same bytes but for ``generated_at``, compared in a child process: this
+    one's peak RSS would otherwise be carried over to every scan it starts afterwards (see write_inputs)."""
+    return subprocess.run([sys.executable, "-c", SAME_SCRIPT, str(a), str(b)]).returncode == 0
 
 
 def floor(src: Path, cfg: Path, result: Path, out: Path) -> tuple[float, float]:
