@@ -17,8 +17,12 @@ orjson (the result is loaded before the clock starts), plus the interpreter star
 the ratio to it. The machine is shared and noisy: compare ratios within one run, and CPU time when wall time
 is inflated by other processes.
 
-    python benchmarks/bench_cli.py [--cases 100,1000,110k,200MB] [--formats json,terminal,html,sarif]
+    python benchmarks/bench_cli.py [--cases 100,1000,110k,200MB] [--formats json,terminal,html,sarif] [--compare TREE]
                                    [--repeat 3] [--keep DIR]
+
+``--compare TREE`` also runs another flaudit source tree (an export of an earlier commit, say) on the same inputs,
+alternately with this one, for json: its best wall and CPU time and peak RSS, and whether its result is the same
+bytes but for ``generated_at``.
 
 Targets (issue #14): at 1,000 silos a json scan under 1.5 s wall and within 2.5x the floor; 110k resources
 under 5 s; the 200 MB input under 5 s with peak memory under 600 MB.
@@ -147,27 +151,34 @@ def _unrelated(i: int) -> dict:
 
 
 def write_inputs(case: str, work: Path) -> tuple[Path, Path]:
+    """The case's snapshot and FL config in ``work`` (reused when present), generated in a child process: Linux
+    carries a process's peak RSS over to the children it forks, so a parent that had held a 200 MB deployment in
+    memory would report that peak for every scan it then timed."""
     src, cfg = work / f"{case}.json", work / f"{case}.yaml"
-    if src.exists() and cfg.exists():
-        return src, cfg
+    if not (src.exists() and cfg.exists()):
+        subprocess.run([sys.executable, __file__, "--write-inputs", case, str(work)], check=True, env=ENV)
+    return src, cfg
+
+
+def _write_inputs(case: str, work: Path) -> None:
+    src, cfg = work / f"{case}.json", work / f"{case}.yaml"
     import yaml
 
     n_silos = 100 if case == "100" else 1000
     cfg.write_text(yaml.safe_dump(generate.fl_config(n_silos), sort_keys=False))
     if case in ("100", "1000"):
         src.write_text(json.dumps(_snapshot(generate.Builder("hardened", n_silos).build()), indent=2))
-        return src, cfg
+        return
     resources = _padded(1000, 100_000)
     if case == "110k":
         src.write_text(json.dumps(_snapshot(resources), indent=2))
-        return src, cfg
+        return
     # 200 MB: add unrelated resources until the indented snapshot reaches 200 MB (sizes measured per resource)
     base = len(json.dumps(_snapshot(resources), indent=2))
     per = len(json.dumps([_unrelated(i) for i in range(300)], indent=2)) / 300 + 4
     need = int((200 * 1024 * 1024 - base) / per)
     resources.extend(_unrelated(i) for i in range(need))
     src.write_text(json.dumps(_snapshot(resources), indent=2))
-    return src, cfg
 
 
 # -- measuring --------------------------------------------------------------------------------------------
@@ -176,11 +187,11 @@ def write_inputs(case: str, work: Path) -> tuple[Path, Path]:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float, int, str]:
+def run(cmd: list[str], stdout_path: Path | None = None, cwd: Path | None = None) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds (user + system), peak RSS in MB and stdout of one subprocess."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.PIPE
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=ENV, cwd=cwd)
     text = b"" if stdout_path else proc.stdout.read()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -193,13 +204,29 @@ def run(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float, 
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, text.decode()
 
 
-def scan(src: Path, cfg: Path, fmt: str, out: Path, extra: list[str]) -> tuple[float, float, int]:
+def scan(src: Path, cfg: Path, fmt: str, out: Path, extra: list[str],
+         tree: Path | None = None) -> tuple[float, float, int]:
+    """One scan; ``tree``: run the flaudit source tree there instead (``python -m flaudit`` from that directory)."""
     cmd = [sys.executable, "-m", "flaudit", "scan", "--input", str(src), "--config", str(cfg), "--format", fmt]
     if fmt == "terminal":
-        wall, cpu, rss, _ = run(cmd + extra, stdout_path=out)
+        wall, cpu, rss, _ = run(cmd + extra, stdout_path=out, cwd=tree)
     else:
-        wall, cpu, rss, _ = run(cmd + ["--output", str(out)] + extra)
+        wall, cpu, rss, _ = run(cmd + ["--output", str(out)] + extra, cwd=tree)
     return wall, cpu, rss
+
+
+SAME_SCRIPT = r"""
+import re, sys
+stamp = re.compile(rb'"generated_at": ?"[^"]*"')
+a, b = (stamp.sub(b"", open(p, "rb").read()) for p in sys.argv[1:3])
+sys.exit(0 if a == b else 1)
+"""
+
+
+def _same_result(a: Path, b: Path) -> bool:
+    """Whether two JSON results are the same bytes but for ``generated_at``, compared in a child process: this
+    one's peak RSS would otherwise be carried over to every scan it starts afterwards (see write_inputs)."""
+    return subprocess.run([sys.executable, "-c", SAME_SCRIPT, str(a), str(b)]).returncode == 0
 
 
 def floor(src: Path, cfg: Path, result: Path, out: Path) -> tuple[float, float]:
@@ -214,7 +241,7 @@ def stats(values: list[float]) -> tuple[float, float]:
     return min(values), statistics.median(values)
 
 
-def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[str]:
+def bench_case(case: str, formats: list[str], repeat: int, work: Path, compare: Path | None = None) -> list[str]:
     src, cfg = write_inputs(case, work)
     size_mb = src.stat().st_size / 1e6
     print(f"\n{case}: {src.name} {size_mb:,.1f} MB, FL config {cfg.stat().st_size / 1e3:,.0f} KB", flush=True)
@@ -226,8 +253,12 @@ def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[s
     for fmt, extra in variants:
         out = work / f"{case}-out{'-compact' if extra else ''}.{EXT[fmt]}"
         runs = []
+        other_runs = []
+        other_out = work / f"{case}-compare-out{'-compact' if extra else ''}.{EXT[fmt]}"
         for _ in range(repeat):
             runs.append(scan(src, cfg, fmt, out, extra))
+            if compare is not None and fmt == "json":  # alternately, so both see the same machine
+                other_runs.append(scan(src, cfg, fmt, other_out, extra, tree=compare))
             if fmt == "json" and not extra and len(floors) < repeat:
                 floors.append(floor(src, cfg, out, work / f"{case}-floor.json"))
         if not floors:  # json not asked for: the floor needs a result to write
@@ -245,6 +276,11 @@ def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[s
               f"median {cpu_med:5.2f} s | peak RSS {rss_best:5d} MB | output {size_text} | "
               f"floor best {f_best:4.2f} s median {f_med:4.2f} s (cpu {fc_best:4.2f} s) | "
               f"ratio wall {wall_best / f_best:4.2f}x, cpu {cpu_best / fc_best:4.2f}x", flush=True)
+        if other_runs:
+            print(f"  {label + ' (compare)':15s} wall best {min(r[0] for r in other_runs):5.2f} s | cpu best "
+                  f"{min(r[1] for r in other_runs):5.2f} s | peak RSS {min(r[2] for r in other_runs):5d} MB | "
+                  f"{compare}: result {'identical' if _same_result(out, other_out) else 'DIFFERENT'} "
+                  "but for generated_at", flush=True)
         if fmt == "json" and not extra:
             if case == "1000" and not (wall_best < 1.5 and wall_best / f_best <= 2.5):
                 misses.append(f"1000 json: {wall_best:.2f} s, {wall_best / f_best:.2f}x the floor "
@@ -257,11 +293,18 @@ def bench_case(case: str, formats: list[str], repeat: int, work: Path) -> list[s
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--write-inputs"]:  # the child write_inputs starts
+        _write_inputs(sys.argv[2], Path(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", metavar="DIR", help="keep generated inputs and outputs here (reused when present)")
+    ap.add_argument("--compare", metavar="TREE",
+                    help="also run the flaudit source tree TREE (say `git archive OLD | tar -x -C TREE`, with "
+                    "TREE/flaudit/rules and TREE/flaudit/reports linked to TREE/rules and TREE/reports) alternately "
+                    "with this one for json, and say whether the results are identical")
     args = ap.parse_args()
     cases = [c for c in args.cases.split(",") if c]
     formats = [f for f in args.formats.split(",") if f]
@@ -280,7 +323,7 @@ def main() -> None:
         run([sys.executable, "-m", "flaudit", "scan", "--sample"])
     misses = []
     for case in cases:
-        misses += bench_case(case, formats, args.repeat, work)
+        misses += bench_case(case, formats, args.repeat, work, Path(args.compare).resolve() if args.compare else None)
     print("\ntargets: " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
     if tmp is not None:
         tmp.cleanup()

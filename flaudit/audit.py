@@ -58,29 +58,45 @@ _long_lived_depth = 0
 
 
 @contextmanager
-def long_lived() -> Iterator[None]:
-    """Keep the cyclic garbage collector's full collections out of an audit (re-entrant: the outermost wins).
+def long_lived(*, young: bool = True) -> Iterator[None]:
+    """The one place an audit manages the cyclic garbage collector (re-entrant: the outermost wins).
 
-    The inventory lives as long as the audit: it is moved out of the collector's way (``gc.freeze``), or every
-    collection rescans its hundreds of thousands of containers (~10% at scale). What the audit builds (the
-    model, its RBAC / network / path indexes, findings, edges, the result) lives as long too and grows with the
-    fleet: each full collection rescans all of it and, at 1,000 silos, six of them freed nothing and cost
-    ~0.3 s (the superlinear part of the engine benchmark). So full collections wait until the audit ends;
-    young ones (generations 0 and 1) still reclaim short-lived cycles with their usual thresholds."""
+    Why: an audit builds millions of containers that live as long as it does and almost never form cycles (the
+    inventory, the model and its RBAC / network / path indexes, findings, the result). Each collection that
+    walks them frees nothing: parsing a 100 MB input runs three times slower with the collector on, and at
+    1,000 silos six full collections during evaluation cost ~0.3 s and freed nothing. So:
+
+    ``young=False`` (``flaudit scan`` / ``train`` of files, templates or samples): no collection at all until the
+    audit ends; what it built is freed by reference counting as usual, the collector resumes afterwards.
+
+    ``young=True`` (live collection, whose SDK objects and retries do make garbage cycles, and programs that
+    call :func:`run_audit` or :func:`evaluate`): what exists is moved out of the collector's way
+    (``gc.freeze``) and full collections wait until the audit ends; young ones (generations 0 and 1) still
+    reclaim short-lived cycles with their usual thresholds.
+
+    (Outside an audit, :mod:`flaudit.readers` keeps the collector off for the length of one JSON parse, so a
+    command that reads a large saved result is as quick.)"""
     global _long_lived_depth
     if _long_lived_depth:
         yield
         return
-    gc.freeze()
+    enabled = gc.isenabled()
     thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0], thresholds[1], _NO_FULL_COLLECTIONS)
+    if young:
+        gc.freeze()
+        gc.set_threshold(thresholds[0], thresholds[1], _NO_FULL_COLLECTIONS)
+    else:
+        gc.disable()
     _long_lived_depth += 1
     try:
         yield
     finally:
         _long_lived_depth -= 1
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if young:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+        elif enabled:
+            gc.enable()
 
 
 def evaluate(inventory: Inventory, config: FLConfig | None = None, *, rules_dirs: Iterable[Path] = (),
@@ -145,10 +161,17 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
 def audit_from_args(args: argparse.Namespace, progress: ScanProgress | None = None) -> dict[str, Any]:
     """Load the inputs and FL config named on the command line and audit them, saying which phase runs on
     ``progress`` (a line on a TTY, see :mod:`flaudit.progress`)."""
-    from flaudit import sources
     from flaudit.sources import live
 
     progress = progress or ScanProgress(False)
+    with long_lived(young=live.wanted(args)):
+        return _audit_from_args(args, progress)
+
+
+def _audit_from_args(args: argparse.Namespace, progress: ScanProgress) -> dict[str, Any]:
+    from flaudit import sources
+    from flaudit.sources import live
+
     if getattr(args, "config", None):
         progress.phase(f"reading FL config {args.config}")
     config = load_config(args.config) if getattr(args, "config", None) else None

@@ -54,16 +54,21 @@ class Finding:
     @property
     def id(self) -> str:
         """Stable identity across runs: rule id + resource id (+ subject), case-insensitive."""
-        key = f"{self.resource_id.lower()}|{self.subject.lower()}"
-        return f"{self.rule_id}:{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        return f"{self.rule_id}:{self.id_digest()}"
+
+    def id_digest(self) -> str:
+        """The part of :attr:`id` after the rule id: a digest of the resource id and subject, the same for every
+        rule's finding on them (so a caller building many ids may compute it once per pair)."""
+        return hashlib.sha256(f"{self.resource_id.lower()}|{self.subject.lower()}".encode()).hexdigest()[:12]
 
     def blocks_profile(self, profile: str) -> bool:
         return (profile in self.blocks and self.status in ("fail", "unknown") and self.waiver is None
                 and self.declaration is None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, id: str | None = None) -> dict[str, Any]:  # noqa: A002 - the field's own name
+        """The finding as the result writes it; ``id``: :attr:`id` when the caller already has it."""
         return {
-            "id": self.id,
+            "id": id or self.id,
             "rule_id": self.rule_id,
             "title": self.title,
             "area": self.area,

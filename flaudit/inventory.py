@@ -112,6 +112,22 @@ def _as_path_spells(resource: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
+_TYPE_NORMS: dict[str, str] = {}
+
+
+def _type_norm(value: Any) -> str:
+    """:func:`flaudit.arm.norm` of a resource's ``type``, computed once per spelling: an export of 100,000
+    resources spells a few dozen types."""
+    if not isinstance(value, str):
+        return norm(value)
+    out = _TYPE_NORMS.get(value)
+    if out is None:
+        out = norm(value)
+        if len(_TYPE_NORMS) < 4096:  # bounded: a file may spell types any number of ways
+            _TYPE_NORMS[value] = out
+    return out
+
+
 def _may_contain(outer: str, inner: str) -> bool:
     """Whether scope ``outer`` may contain ``inner``. The root scope and management groups may contain any
     subscription (an ARM id does not name its management groups), so something unreadable there covers
@@ -187,13 +203,19 @@ class Inventory:
         ``redacted``: the caller already knows the resource holds nothing :func:`redact` would change (a file
         reader checks a batch of resources at once), so it is kept as given.
         """
-        if (respelt := _as_path_spells(resource)) is not None:
+        raw_id = resource.get("id")
+        given = resource.get("type")
+        key = norm(raw_id)
+        given_type = _type_norm(given)
+        # (the id's next-to-last segment, as _as_path_spells reads it, from the normalised id without a split)
+        if (given_type in _EXAMPLE_TYPES or key.rpartition("/")[0].rpartition("/")[2] in EXAMPLE_SPELLINGS) \
+                and (respelt := _as_path_spells(resource)) is not None:
             resource = respelt
             self.notes["{n} resource(s) spelt as Microsoft's REST API examples spell them (RoleEligibilityRequests, "
                        "virtualHubVnetConnections): read as the type their request path names"] += 1
-        raw_id = resource.get("id")
-        given = resource.get("type")
-        rtype = norm(given) or type_of(raw_id or "")
+            raw_id, given = resource.get("id"), resource.get("type")
+            key, given_type = norm(raw_id), _type_norm(given)
+        rtype = given_type or type_of(raw_id or "")
         # A resource of any type whose body attaches a user-assigned identity is kept: it can act as that
         # identity (identity takeover, flaudit/identities.py), so it is never dropped as an unknown type.
         if rtype not in KNOWN_TYPES and not bears_identity(resource):
@@ -214,7 +236,7 @@ class Inventory:
             stored["id"] = fixed
             self.notes["{n} id(s) re-spelt as ARM spells ids (leading slash restored, doubled or trailing "
                        "slashes dropped)"] += 1
-        self.resources[norm(raw_id)] = stored
+        self.resources[key] = stored
         self._by_type = None
         return True
 

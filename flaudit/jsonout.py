@@ -11,6 +11,7 @@ handed to :mod:`json`. One known difference: floats below 1e-4 in magnitude are 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -42,6 +43,60 @@ def dumps_compact_bytes(value: Any, end: bytes = b"") -> bytes:
         return orjson.dumps(value) + end
     except (TypeError, orjson.JSONEncodeError):
         return _utf8(json.dumps(value, separators=(",", ":"), ensure_ascii=False)) + end
+
+
+#: Items of a long top-level array serialised per piece by the ``iter_*`` writers (about 1.5 MB of findings).
+CHUNK_ITEMS = 1000
+
+
+def iter_indented_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes | memoryview]:
+    """:func:`dumps_indented_bytes` in pieces whose concatenation is the same bytes: a top-level object member by
+    member, and each array member longer than ``chunk`` items ``chunk`` items at a time. A writer that streams the
+    pieces to a file never holds the whole text (a 200 MB input's result is over 100 MB of it) beside the result.
+
+    Each piece is cut out of the serialisation of a one-member object ``{key: part}``, which lays ``part`` out at
+    exactly the depth it has in the whole document; pieces are views of that text, not copies."""
+    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
+        yield dumps_indented_bytes(value, end)  # nothing worth streaming, or keys only the json module writes
+        return
+    yield b"{\n"
+    last = len(value) - 1
+    for n, (key, member) in enumerate(value.items()):
+        tail = b"\n" if n == last else b",\n"
+        if isinstance(member, list) and len(member) > chunk:
+            head = b"  " + dumps_indented_bytes(key) + b": [\n"
+            yield head
+            for start in range(0, len(member), chunk):
+                text = dumps_indented_bytes({key: member[start:start + chunk]})  # {\n  "key": [\n    ...\n  ]\n}
+                yield memoryview(text)[len(head) + 2:-6]
+                if start + chunk < len(member):
+                    yield b",\n"
+            yield b"\n  ]" + tail
+        else:
+            yield memoryview(dumps_indented_bytes({key: member}))[2:-2]  # {\n  "key": ...\n}
+            yield tail
+    yield b"}" + end
+
+
+def iter_compact_bytes(value: Any, end: bytes = b"", chunk: int = CHUNK_ITEMS) -> Iterator[bytes | memoryview]:
+    """:func:`dumps_compact_bytes` in pieces, as :func:`iter_indented_bytes` cuts them."""
+    if not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
+        yield dumps_compact_bytes(value, end)
+        return
+    for n, (key, member) in enumerate(value.items()):
+        yield b"{" if n == 0 else b","
+        if isinstance(member, list) and len(member) > chunk:
+            head = dumps_compact_bytes(key) + b":["
+            yield head
+            for start in range(0, len(member), chunk):
+                text = dumps_compact_bytes({key: member[start:start + chunk]})  # {"key":[...]}
+                yield memoryview(text)[len(head) + 1:-2]
+                if start + chunk < len(member):
+                    yield b","
+            yield b"]"
+        else:
+            yield memoryview(dumps_compact_bytes({key: member}))[1:-1]
+    yield b"}" + end
 
 
 def _utf8(text: str) -> bytes:

@@ -6,10 +6,11 @@ YAML gives the same kind of message (exit 2) wherever it is passed; and every so
 user-assigned identities through :func:`as_flag` and :func:`user_assigned_identities`.
 
 Speed: JSON is parsed by msgspec straight from the file's bytes (no decoded copy of a 200 MB input is held beside
-it, and no intermediate document either), YAML by libyaml's ``CSafeLoader`` when PyYAML was built with it (the
-pure-Python loader is 20-30x slower on a 1,000-silo FL config). Both read the same documents as the standard
-parsers: anything msgspec refuses (NaN, Infinity, lone surrogates, bad JSON) is read again by :mod:`json`, so
-what is accepted and the error message for what is not are the standard library's.
+it, and no intermediate document either), YAML from libyaml's events when PyYAML was built with libyaml (see
+:func:`_fast_yaml`; the pure-Python loader is 20-30x slower on a 1,000-silo FL config). Both read the same
+documents as the standard parsers: anything msgspec refuses (NaN, Infinity, lone surrogates, bad JSON) is read
+again by :mod:`json`, anything beyond plain YAML mappings, sequences and scalars by PyYAML's safe loader, so what is
+accepted and the error message for what is not are the standard libraries'.
 
 :func:`load_json_items` goes further for files of ARM resources: the big array of a document stays a list of raw
 JSON texts (:class:`RawItems`) until each item is looked at, so resources of types flaudit ignores are never
@@ -67,16 +68,27 @@ class _NotFast(Exception):
     """msgspec refused the text: the standard library decides."""
 
 
-def _fast(data: str | bytes | memoryview, type: Any = Any) -> Any:  # noqa: A002 - msgspec's own name
-    import msgspec
+#: One msgspec decoder per target type (a decoder is reused across calls: the lazy reader makes two per item).
+_DECODERS: dict[Any, Any] = {}
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (UnicodeError,)
 
+
+def _fast(data: str | bytes | memoryview, type: Any = Any) -> Any:  # noqa: A002 - msgspec's own name
+    global _DECODE_ERRORS
+    decoder = _DECODERS.get(type)
+    if decoder is None:
+        import msgspec
+
+        decoder = _DECODERS[type] = msgspec.json.Decoder(type)
+        _DECODE_ERRORS = (msgspec.DecodeError, UnicodeError)
     # Parsing makes millions of containers and no cycles: keep the cyclic collector from re-walking them all
-    # as they are made (it was half the parse time of a 100 MB input).
+    # as they are made (it was half the parse time of a 100 MB input). An audit already keeps it off.
     collecting = gc.isenabled()
-    gc.disable()
+    if collecting:
+        gc.disable()
     try:
-        return msgspec.json.decode(data, type=type)
-    except (msgspec.DecodeError, UnicodeError) as exc:
+        return decoder.decode(data)
+    except _DECODE_ERRORS as exc:
         raise _NotFast from exc
     finally:
         if collecting:
@@ -111,16 +123,16 @@ def load_json(path: str | Path, what: str = "JSON file") -> Any:
 
 
 class RawItems(list):
-    """A JSON array whose items are still raw JSON text (``msgspec.Raw``): :meth:`head` reads an item's ``id``
+    """A JSON array whose items are still raw JSON text (``msgspec.Raw``): :meth:`id_type` reads an item's ``id``
     and ``type`` without building the rest, :meth:`decode` builds it whole."""
 
-    def head(self, i: int) -> dict[str, Any] | None:
-        """``{"id": ..., "type": ...}`` of item ``i`` (only the keys it has), or None when it is not an object."""
+    def id_type(self, i: int) -> tuple[Any, Any]:
+        """``(id, type)`` of item ``i``, each :data:`ABSENT` when the item has no such key or is not an object."""
         try:
             head = _fast(self[i], _head_type())
         except _NotFast:
-            return None
-        return {k: v for k in ("id", "type") if (v := getattr(head, k)) is not _ABSENT}
+            return ABSENT, ABSENT
+        return head.id, head.type
 
     def decode(self, i: int, origin: str) -> Any:
         try:
@@ -129,7 +141,8 @@ class RawItems(list):
             return parse_json(bytes(memoryview(self[i])), f"{origin} item {i}")
 
 
-_ABSENT = type("_Absent", (), {"__repr__": lambda self: "<absent>"})()
+#: A key an item does not have (distinct from a JSON null).
+ABSENT = type("_Absent", (), {"__repr__": lambda self: "<absent>"})()
 _HEAD: Any = None
 
 
@@ -139,7 +152,7 @@ def _head_type() -> type:
         import msgspec
 
         # Other keys are skipped by the parser without being built; absent keys stay distinguishable from null.
-        _HEAD = msgspec.defstruct("Head", [("id", Any, _ABSENT), ("type", Any, _ABSENT)])
+        _HEAD = msgspec.defstruct("Head", [("id", Any, ABSENT), ("type", Any, ABSENT)])
     return _HEAD
 
 
@@ -195,13 +208,111 @@ def yaml_loader() -> type:
 
 
 def parse_yaml(text: str | bytes, origin: str) -> Any:
+    """The YAML document in ``text``, as ``yaml.load(text, Loader=CSafeLoader)`` reads it (see :func:`_fast_yaml`)."""
     import yaml
 
+    try:
+        return _fast_yaml(text)
+    except _NotFast:
+        pass  # anything beyond plain mappings, sequences and scalars: the safe loader reads it, or says why not
     try:
         return yaml.load(text, Loader=yaml_loader())  # noqa: S506 - a safe loader, C or Python
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"{origin}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+#: Tags a plain scalar may resolve to that :func:`_fast_yaml` builds with the safe loader's own constructors.
+_SCALAR_TAGS = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                          "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"})
+
+
+def _fast_yaml(text: str | bytes) -> Any:
+    """The document in ``text`` built straight from libyaml's events, the same value the safe loader builds, for a
+    document of mappings, sequences and scalars; :class:`_NotFast` for anything else (anchors and aliases, explicit
+    tags, merge keys, complex keys, several documents, a syntax error) and when PyYAML has no libyaml.
+
+    Why: the safe loader composes a node graph in Python and then walks it to build the values; at 1,000 silos
+    (24,000 scalars) that is three quarters of reading the FL config. Here each plain scalar is resolved by the
+    loader's own implicit resolvers (looked up by first character, as :meth:`yaml.resolver.BaseResolver.resolve`
+    does), most of them to a string at once; the few that resolve to another type (null, bool, int, float,
+    timestamp) are built by the safe loader's own constructors. tests/test_jsonout.py compares both readers."""
+    import yaml
+
+    try:
+        from yaml import _yaml  # libyaml's parser
+    except ImportError:
+        raise _NotFast from None
+    from yaml import events
+    from yaml.nodes import ScalarNode
+
+    resolvers = yaml.SafeLoader.yaml_implicit_resolvers
+    wildcard = resolvers.get(None, [])
+    constructors = yaml.SafeLoader.yaml_constructors
+    constructor: Any = None
+    parser = _yaml.CParser(text)
+    stack: list[Any] = []  # open containers; a mapping is [dict, pending key or ABSENT]
+    root: Any = ABSENT
+    documents = 0
+    try:
+        while True:
+            event = parser.get_event()
+            kind = type(event)
+            if kind is events.ScalarEvent:
+                if event.anchor is not None or event.tag not in (None, "!"):
+                    raise _NotFast
+                value: Any = event.value
+                if event.implicit[0]:
+                    tag = _STR_TAG
+                    for rtag, regexp in resolvers.get(value[0] if value else "", []) + wildcard:
+                        if regexp.match(value):
+                            tag = rtag
+                            break
+                    if tag != _STR_TAG:
+                        if tag not in _SCALAR_TAGS:
+                            raise _NotFast  # merge keys ("<<"), value keys ("="), "!"/"&"/"*" as plain scalars
+                        if constructor is None:
+                            constructor = yaml.SafeLoader("")
+                        value = constructors[tag](constructor, ScalarNode(tag, value))
+            elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
+                if event.anchor is not None or event.tag not in (None, "!"):
+                    raise _NotFast
+                if stack and stack[-1][0].__class__ is dict and stack[-1][1] is ABSENT:
+                    raise _NotFast  # a mapping or sequence as a key: the safe loader refuses it, with its message
+                stack.append([{}, ABSENT] if kind is events.MappingStartEvent else [[], None])
+                continue
+            elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
+                value = stack.pop()[0]
+            elif kind is events.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _NotFast  # several documents: the safe loader says so
+                continue
+            elif kind is events.StreamEndEvent:
+                break
+            elif kind is events.AliasEvent:
+                raise _NotFast
+            else:  # stream start, document end
+                continue
+            if not stack:
+                root = value
+                continue
+            top = stack[-1]
+            if top[0].__class__ is list:
+                top[0].append(value)
+            elif top[1] is ABSENT:
+                try:
+                    hash(value)
+                except TypeError:
+                    raise _NotFast from None
+                top[1] = value
+            else:
+                top[0][top[1]] = value
+                top[1] = ABSENT
+    except yaml.YAMLError:
+        raise _NotFast from None
+    return None if root is ABSENT else root
 
 
 def load_yaml(path: str | Path, what: str = "YAML file") -> Any:

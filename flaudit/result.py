@@ -7,7 +7,6 @@ anything a report shows must be in this dict, so a saved result can be re-render
 from __future__ import annotations
 
 import datetime as _dt
-import gc
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -70,9 +69,12 @@ QUIET_STATUSES = frozenset({"pass", "not_applicable"})
 
 def pass_evidence(evidence: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The evidence of a passing (or not applicable) finding that says more than its status: properties whose
-    value is an Azure default flaudit assumed because the input left them out. The rest (the values that were
-    read and found fine) restates the message, and at 1,000 silos is most of a 50 MB result."""
-    return [e for e in evidence if e.get("default_assumed")]
+    value is an Azure default flaudit assumed because the input left them out, and notes, which say what the
+    pass rests on and where it stops ("a user-assigned identity can also be attached in subscriptions not
+    collected", "limits copies into this account, not out of it", how many assignments were evaluated). The
+    rest (the values that were read and found fine, the grants and network paths that were allowed) restates
+    the message, and at 1,000 silos is most of an 80 MB result."""
+    return [e for e in evidence if e.get("default_assumed") or e.get("kind") == "note"]
 
 
 def topology_sha256(topology: dict[str, Any]) -> str:
@@ -92,53 +94,60 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
     result says so (``"compact": true``)."""
     from flaudit.gate import fix_first_all, natural_key
 
-    # The result's containers are young and many; the inventory and model behind them are old and many more.
-    # Keep the collector from rescanning the old ones each time the new ones trip a collection.
-    gc.freeze()
-    try:
-        keys = [(f.area, f.rule_id, natural_key(f.silo), f.resource_id.lower(), f.subject) for f in findings]
-        findings = [findings[i] for i in sorted(range(len(findings)), key=keys.__getitem__)]
-        rows = []
-        for f in findings:
-            row = f.to_dict()
-            if compact and f.status in QUIET_STATUSES and row["evidence"]:
-                row["evidence"] = pass_evidence(row["evidence"])
-            rows.append(row)
-        result = {
-            "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
-            "generated_at": generated_at or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
-            "profile": profile,
-            "input": {
-                "sha256": inventory.sha256(),
-                "resources": len(inventory.resources),
-                "sources": [s.to_dict() for s in inventory.sources],
-                "ignored_types": dict(sorted(inventory.ignored_types.items())),
-                "notes": inventory.note_lines() if hasattr(inventory, "note_lines") else [],
-                "unmodelled": list(unmodelled or []),
-                "unreadable": [u.to_dict() for u in inventory.unreadable],
-                "unsupported": list(inventory.unsupported),
-                "collection": dict(inventory.metadata),
-                "config_sha256": config_sha256,
-            },
-            "topology": topology,
-            "topology_sha256": topology_sha256(topology),
-            "rules": [r.to_dict() for r in rules],
-            "findings": rows,
-            "access": access,
-            "network_paths": network_paths,
-            "summary": summarize(findings),
-            "verdict": {p: verdict_for(findings, p) for p in PROFILES},
-            "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
-            # external silos' declarations (flaudit.declarations): filled by run_audit, never verified results
-            "declarations": {"applied": [], "expired": [], "unused": []},
-        }
-        if compact:
-            result["compact"] = True
-        result["summary"]["fix_first"] = fix_first_all(result)
-        return result
-    finally:
-        gc.unfreeze()
+    # A fleet's tens of thousands of findings name a thousand silos and far fewer (resource, subject) pairs
+    # than findings: each silo's sort key and each pair's identity digest is computed once.
+    silo_keys: dict[Any, tuple] = {}
+    keys = []
+    for f in findings:
+        silo_key = silo_keys.get(f.silo)
+        if silo_key is None:
+            silo_key = silo_keys[f.silo] = natural_key(f.silo)
+        keys.append((f.area, f.rule_id, silo_key, f.resource_id.lower(), f.subject))
+    findings = [findings[i] for i in sorted(range(len(findings)), key=keys.__getitem__)]
+    digests: dict[tuple[str, str], str] = {}
+    rows = []
+    for f in findings:
+        pair = (f.resource_id, f.subject)
+        digest = digests.get(pair)
+        if digest is None:
+            digest = digests[pair] = f.id_digest()
+        row = f.to_dict(id=f"{f.rule_id}:{digest}")
+        if compact and f.status in QUIET_STATUSES and row["evidence"]:
+            row["evidence"] = pass_evidence(row["evidence"])
+        rows.append(row)
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
+        "generated_at": generated_at or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+        "profile": profile,
+        "input": {
+            "sha256": inventory.sha256(),
+            "resources": len(inventory.resources),
+            "sources": [s.to_dict() for s in inventory.sources],
+            "ignored_types": dict(sorted(inventory.ignored_types.items())),
+            "notes": inventory.note_lines() if hasattr(inventory, "note_lines") else [],
+            "unmodelled": list(unmodelled or []),
+            "unreadable": [u.to_dict() for u in inventory.unreadable],
+            "unsupported": list(inventory.unsupported),
+            "collection": dict(inventory.metadata),
+            "config_sha256": config_sha256,
+        },
+        "topology": topology,
+        "topology_sha256": topology_sha256(topology),
+        "rules": [r.to_dict() for r in rules],
+        "findings": rows,
+        "access": access,
+        "network_paths": network_paths,
+        "summary": summarize(findings),
+        "verdict": {p: verdict_for(findings, p) for p in PROFILES},
+        "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
+        # external silos' declarations (flaudit.declarations): filled by run_audit, never verified results
+        "declarations": {"applied": [], "expired": [], "unused": []},
+    }
+    if compact:
+        result["compact"] = True
+    result["summary"]["fix_first"] = fix_first_all(result)
+    return result
 
 
 def load_result(path: str) -> dict[str, Any]:

@@ -7,9 +7,10 @@ without indentation or spaces, as ``json.dumps(result, separators=(",", ":"), en
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from flaudit.jsonout import dumps_compact_bytes, dumps_indented_bytes
+from flaudit.jsonout import dumps_compact_bytes, dumps_indented_bytes, iter_compact_bytes, iter_indented_bytes
 
 EXTENSION = "json"
 
@@ -22,3 +23,10 @@ def render_bytes(result: dict[str, Any], **_: Any) -> bytes:
     """The file's bytes (UTF-8); what ``flaudit scan`` writes, skipping a decoded copy."""
     dump = dumps_compact_bytes if result.get("compact") is True else dumps_indented_bytes
     return dump(result, b"\n")
+
+
+def render_chunks(result: dict[str, Any], **_: Any) -> Iterator[bytes | memoryview]:
+    """:func:`render_bytes` in pieces (:func:`flaudit.jsonout.iter_indented_bytes`): what ``flaudit scan`` streams
+    to a file, never holding the whole text beside the result."""
+    pieces = iter_compact_bytes if result.get("compact") is True else iter_indented_bytes
+    return pieces(result, b"\n")

@@ -108,3 +108,37 @@ def test_an_ignored_type_whose_body_attaches_a_user_assigned_identity_is_built_a
     inv = read_file(path)
     assert inv.get(logic["id"]) is not None
     assert logic["id"].lower() not in {k.lower() for k in inv.ignored}
+
+
+def test_an_identity_block_spelt_with_json_escapes_is_still_found(tmp_path):
+    """A \\u escape may spell any letter of "userAssignedIdentities": the raw-text test cannot rule such an item
+    out, so it is built, and the identity it attaches keeps it (the same as a whole parse)."""
+    uai = "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-silo0"
+    logic = {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Logic/workflows/wf", "name": "wf",
+             "type": "Microsoft.Logic/workflows", "identity": {"type": "UserAssigned", "PLACEHOLDER": {uai: {}}}}
+    text = json.dumps([*UNRELATED, logic]).replace('"PLACEHOLDER"', '"userAssigned\\u0049dentities"') \
+        .replace("userAssignedIdentities/uai", "user\\u0041ssignedIdentities/uai")
+    assert "userassignedidentities" not in text.lower()
+    path = tmp_path / "in.json"
+    path.write_text(text)
+    inv = read_file(path)
+    assert inv.get(logic["id"]) is not None
+    assert inv.resources == parse_document(json.loads(text), str(path)).resources
+
+
+@pytest.mark.parametrize("spelt", ['"TRUE"', '" false "', '"true\\t"', '"\\u0074rue"', '"False\\u00a0"',
+                                   '"true\u00a0"', '"Enabled"'])
+def test_string_flags_in_any_spelling_are_read_as_a_whole_parse_reads_them(tmp_path, spelt):
+    """Every spelling that str.strip().lower() reads as true/false (case, spaces, escapes, non-ASCII whitespace) is
+    read as a flag by the lazy reader as by a whole parse."""
+    storage = next(r for r in generate.Builder("hardened", 1).build()
+                   if r["type"] == "Microsoft.Storage/storageAccounts")
+    storage["properties"]["allowSharedKeyAccess"] = "PLACEHOLDER"
+    text = json.dumps([storage], indent=2, ensure_ascii=False).replace('"PLACEHOLDER"', spelt)
+    path = tmp_path / "in.json"
+    path.write_text(text, encoding="utf-8")
+    lazy, whole = read_file(path), parse_document(json.loads(text), str(path))
+    assert lazy.resources == whole.resources
+    assert lazy.notes == whole.notes
+    value = lazy.get(storage["id"])["properties"]["allowSharedKeyAccess"]
+    assert value == "Enabled" if spelt == '"Enabled"' else isinstance(value, bool)

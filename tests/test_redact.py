@@ -130,3 +130,17 @@ def test_secrets_in_an_input_file_reach_no_output(tmp_path):
     assert len(outputs) == 4
     for secret in ("U0VDUkVUMlNFQ1JFVDJTRUNSRVQy", "U0VDUkVUMw==", "U0VDUkVUNA=="):
         assert not any(secret in o for o in outputs), secret
+
+
+def test_the_backwards_key_search_matches_exactly_the_secret_keys():
+    """The key search is a trie-shaped regex over the reversed keys: every secret key matches as a whole JSON key,
+    and no prefix, extension or neighbour of one does."""
+    from flaudit.redact import _KEY_BACKWARDS
+
+    def found(key: str) -> bool:
+        return _KEY_BACKWARDS.search(f'{{"{key}":1}}'[::-1]) is not None
+
+    for key in sorted(_SECRET_KEYS):
+        assert found(key), key
+        for near in (key[:-1], key[1:], key + "s", "x" + key, key + "_"):
+            assert found(near) == (near in _SECRET_KEYS), near

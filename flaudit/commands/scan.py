@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from pathlib import Path
@@ -30,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --baseline: exit 1 only for blocking findings not already in the baseline")
     add_gate_arguments(p)
     p.add_argument("--compact", action="store_true",
-                   help="passing findings keep only evidence of assumed Azure defaults, and the JSON result is "
-                   "written without indentation (a 1,000-silo result shrinks several-fold)")
+                   help="passing findings keep only the evidence that says more than their status (assumed Azure "
+                   "defaults, notes), and the JSON result is written without indentation (a 1,000-silo result "
+                   "shrinks to under half)")
     p.set_defaults(func=run)
 
 
@@ -89,17 +89,11 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     targets = plan_outputs(formats, args.output)
     baseline = load_result(args.baseline) if args.baseline else None
-    # A scan of files builds millions of long-lived objects, nearly all without cycles (inventory, model,
-    # findings, result): the cyclic collector would mostly rescan them, about a tenth of a 1,000-silo scan. It is
-    # back on afterwards, and stays on for live collection (SDK objects, retries) where garbage cycles do occur.
-    collecting = gc.isenabled()
-    if not live.wanted(args):
-        gc.disable()
-    try:
+    from flaudit.audit import long_lived
+
+    # Garbage collection for the whole scan, loading to writing: see flaudit.audit.long_lived.
+    with long_lived(young=live.wanted(args)):
         return _scan(args, targets, baseline)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _scan(args: argparse.Namespace, targets: list[tuple[str, Path | None]], baseline: dict[str, Any] | None) -> int:
@@ -156,28 +150,45 @@ def plan_outputs(formats: list[str], output: str | None) -> list[tuple[str, Path
 
 def write_outputs(result: dict[str, Any], targets: list[tuple[str, Path | None]], *, quiet: bool,
                   progress: ScanProgress | None = None) -> None:
-    """Render every format first, then write them: a renderer that fails (a bug) leaves no partial report.
-    Files go before stdout, so the progress line is down before stdout is written; renderers with
-    ``render_bytes`` (JSON, SARIF) hand over UTF-8 directly: no decoded copy of a large result."""
+    """Render every format before any is in place: each file is written beside its target first and all are
+    renamed into place only when every renderer succeeded, so a renderer that fails (a bug) leaves no partial
+    report. Files go before stdout, so the progress line is down before stdout is written. Renderers with
+    ``render_chunks`` (JSON) stream their file in pieces, never holding the whole text beside the result; those
+    with ``render_bytes`` (SARIF) hand over UTF-8 directly: no decoded copy of a large result."""
     from flaudit.errors import stage
-    from flaudit.output import write_bytes_atomic
+    from flaudit.output import Staged
+    from flaudit.output import stage as stage_file
     from flaudit.reports import renderer
 
-    rendered: list[tuple[bytes, Path | None]] = []
-    for fmt, path in sorted(targets, key=lambda t: t[1] is None):
-        if path is None and quiet:
-            continue
-        color = path is None and fmt == "terminal" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        if progress is not None and path is not None:
-            progress.phase(f"rendering {fmt}")
-        with stage(f"the {fmt} renderer"):
-            rendered.append((_render_bytes(renderer(fmt), result, color=color), path))
-    for data, path in rendered:
-        if path is not None:
-            if progress is not None:
-                progress.phase(f"writing {path}")
-            write_bytes_atomic(path, data)
-            continue
+    staged: list[Staged] = []
+    to_stdout: list[bytes] = []
+    try:
+        for fmt, path in sorted(targets, key=lambda t: t[1] is None):
+            if path is None and quiet:
+                continue
+            color = path is None and fmt == "terminal" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+            mod = renderer(fmt)
+            with stage(f"the {fmt} renderer"):
+                if path is None:
+                    to_stdout.append(_render_bytes(mod, result, color=color))
+                    continue
+                if progress is not None:
+                    progress.phase(f"writing {fmt} to {path}")
+                chunks = getattr(mod, "render_chunks", None)
+                staged.append(stage_file(path, chunks(result) if chunks is not None
+                                         else (_render_bytes(mod, result, color=color),)))
+    except BaseException:
+        for s in staged:
+            s.discard()
+        raise
+    for i, s in enumerate(staged):
+        try:
+            s.commit()
+        except BaseException:
+            for rest in staged[i + 1:]:
+                rest.discard()
+            raise
+    for data in to_stdout:
         if progress is not None:
             progress.stop()
         sys.stdout.flush()

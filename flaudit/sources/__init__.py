@@ -42,11 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_inventory(args: argparse.Namespace) -> Inventory:
+    """Every wanted source's resources, in :data:`SOURCE_MODULES` order. The garbage collector is managed as for an
+    audit (:func:`flaudit.audit.long_lived`; a no-op inside one), also when a caller only loads: ``train --result``
+    and an attestation check recompute the inventory digest of a fleet."""
+    from flaudit.audit import long_lived
+    from flaudit.sources import live
+
     inventory = Inventory()
     used = [mod for mod in modules() if mod.wanted(args)]
     if not used:
         raise InputError("no input: give --input PATH, --sample NAME, or another source (see flaudit scan --help)")
-    for mod in used:
-        with stage(f"source {mod.__name__}"):
-            mod.load(args, inventory)
+    with long_lived(young=live.wanted(args)):
+        for mod in used:
+            with stage(f"source {mod.__name__}"):
+                mod.load(args, inventory)
     return inventory

@@ -13,8 +13,6 @@ goes through :func:`flaudit.readers.normalise_resource`, so rules see one shape 
 from __future__ import annotations
 
 import argparse
-import gc
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,15 +98,8 @@ def read_json(path: Path) -> Any:
 
 
 def read_file(path: Path) -> Inventory:
-    # Reading builds hundreds of thousands of acyclic dicts: the cyclic collector would rescan the growing
-    # inventory again and again for nothing (a third of the load time at 110k resources).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return parse_document(load_json_items(path, "JSON file of ARM resources"), str(path))
-    finally:
-        if collecting:
-            gc.enable()
+    # (An audit keeps the cyclic garbage collector off while it reads: flaudit.audit.long_lived.)
+    return parse_document(load_json_items(path, "JSON file of ARM resources"), str(path))
 
 
 def parse_document(doc: Any, origin: str) -> Inventory:
@@ -206,19 +197,20 @@ def _items(inv: Inventory, items: list[Any], origin: str) -> Iterator[tuple[int,
         return
     ignored_as: dict[str, str | None] = {}  # type string -> ignored_types key, or None when Inventory.add keeps it
     batch: list[tuple[int, Any]] = []
+    ignored_types, ignored = inv.ignored_types, inv.ignored
     for i in range(len(items)):
-        head = items.head(i)
-        rtype = head.get("type") if head is not None else None
-        if isinstance(rtype, str) and rtype and isinstance(head.get("id"), str) and head["id"].startswith("/"):
-            if rtype not in ignored_as:
+        rid, rtype = items.id_type(i)
+        if isinstance(rtype, str) and rtype and isinstance(rid, str) and rid.startswith("/"):
+            key = ignored_as.get(rtype, ignored_as)  # (the dict itself: not asked yet)
+            if key is ignored_as:
                 probe = Inventory()
-                ignored_as[rtype] = None if probe.add(head) else next(iter(probe.ignored_types))
-            key = ignored_as[rtype]
+                key = ignored_as[rtype] = None if probe.add({"id": rid, "type": rtype}) \
+                    else next(iter(probe.ignored_types))
             # A body that may attach a user-assigned identity is built whole: Inventory.add keeps such a
             # resource of any type (identity takeover). The raw text is searched, not parsed.
             if key is not None and not _may_bear_identity(items[i]):
-                inv.ignored_types[key] += 1
-                inv.ignored[head["id"].strip().rstrip("/")] = key
+                ignored_types[key] += 1
+                ignored[rid.strip().rstrip("/")] = key
                 continue
         batch.append((i, items.decode(i, origin)))
         if len(batch) == _BATCH:
@@ -227,15 +219,14 @@ def _items(inv: Inventory, items: list[Any], origin: str) -> Iterator[tuple[int,
     yield from _checked(batch)
 
 
-#: What an identity block or AKS identity profile must spell somewhere in an item's raw text (ASCII, any casing).
-_IDENTITY_TEXT = re.compile(rb"(?i)userassignedidentities|identityprofile")
-
-
 def _may_bear_identity(raw: Any) -> bool:
     """Whether a raw JSON item may carry an identity block or an AKS identity profile (a superset test on its
-    text, in any casing, searched in place without a copy; :func:`flaudit.identities.bears_identity` decides on
-    the built item)."""
-    return _IDENTITY_TEXT.search(memoryview(raw)) is not None
+    text in any casing; :func:`flaudit.identities.bears_identity` decides on the built item): the lower-cased text
+    holds ``userassignedidentities`` or ``identityprofile``, or a ``\\u`` escape, which may spell any letter of
+    them (``userAssigned\\u0049dentities``). A lower-cased copy of one item searched for three words is over ten
+    times quicker than a case-insensitive regex over it."""
+    low = bytes(raw).lower()
+    return b"userassignedidentities" in low or b"identityprofile" in low or b"\\u" in low
 
 
 def _checked(batch: list[tuple[int, Any]]) -> Iterator[tuple[int, Any, bool]]:
