@@ -1,3 +1,3 @@
-from flaudit.cli import main
+from flaudit.cli import entry
 
-raise SystemExit(main())
+entry()

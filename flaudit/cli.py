@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from typing import NoReturn
 
 from flaudit import __version__
 from flaudit.errors import EXIT_INTERNAL, FlauditError, stage_of
@@ -64,7 +66,38 @@ def quiet_azure_logs(*, verbose: bool) -> None:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
 
-def main(argv: list[str] | None = None) -> int:
+#: Commands that are done once their outputs are written and leave nothing for an exit handler to finish. The
+#: console script ends them without the interpreter's teardown, which would free a fleet's inventory, model and
+#: result object by object for nothing (0.15-0.2 s at 1,000 silos, more at 110k resources; mypy exits the same
+#: way). ``train`` and ``collect`` (child processes, credential caches) exit normally.
+FAST_EXIT_COMMANDS = frozenset({"scan", "report", "diff", "rules"})
+
+
+def entry() -> NoReturn:
+    """The ``flaudit`` console script and ``python -m flaudit``: :func:`main`, then exit with its code.
+
+    After a command of :data:`FAST_EXIT_COMMANDS` the standard streams and logging handlers are flushed and the
+    process ends at once (``os._exit``); output that cannot be flushed (a closed pipe) ends it as ``main`` would
+    have, with the same code.
+    """
+    ran: list[str] = []
+    code = main(sys.argv[1:], ran=ran)
+    if ran and ran[0] in FAST_EXIT_COMMANDS:
+        import logging
+
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (BrokenPipeError, OSError):
+            pass
+        logging.shutdown()
+        os._exit(code)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None, *, ran: list[str] | None = None) -> int:
+    """Run one command and return its exit code; ``ran`` (when given) receives the command's name once its
+    arguments parsed."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -73,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    if ran is not None:
+        ran.append(str(getattr(args, "command", "")))
     quiet_azure_logs(verbose=bool(getattr(args, "verbose", False)))
     try:
         return int(args.func(args) or 0)

@@ -143,3 +143,32 @@ def test_written_reports_get_ordinary_file_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_the_console_script_ends_a_scan_without_teardown_yet_every_byte_and_the_exit_code_arrive(tmp_path):
+    """`python -m flaudit` (like the console script) ends scan/report with os._exit after flushing: stdout piped to
+    a reader, a file output and stderr must still be complete, and the exit code the command's own."""
+    code = ("import os, flaudit.cli as c\n"
+            "real = os._exit\n"
+            "def spy(rc):\n"
+            "    import sys; sys.stderr.write(f'hard-exit {rc}\\n'); sys.stderr.flush(); real(rc)\n"
+            "os._exit = spy\n"
+            "import sys; sys.argv = ['flaudit', *sys.argv[1:]]; c.entry()\n")
+    proc = subprocess.run([sys.executable, "-c", code, "scan", "--sample", "eyes-off", "--format", "json,terminal",
+                           "--output", str(tmp_path / "r.json")], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1 and "hard-exit 1" in proc.stderr, proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["verdict"]["production"]["status"] == "not_ready"
+    assert "production" in proc.stdout and proc.stdout.endswith("\n")  # the terminal report, to its last line
+    big = subprocess.run([sys.executable, "-m", "flaudit", "scan", "--sample", "eyes-off", "--format", "json"],
+                         capture_output=True, cwd=tmp_path)  # a result larger than a pipe's buffer, to stdout
+    assert big.returncode == 1 and json.loads(big.stdout)["verdict"]["production"]["status"] == "not_ready"
+    bad = subprocess.run([sys.executable, "-m", "flaudit", "scan", "--input", str(tmp_path / "missing.json")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.json" in bad.stderr
+
+
+def test_commands_that_may_leave_work_for_exit_handlers_exit_normally():
+    from flaudit.cli import FAST_EXIT_COMMANDS
+
+    assert {"train", "collect"}.isdisjoint(FAST_EXIT_COMMANDS)
+    assert "scan" in FAST_EXIT_COMMANDS
