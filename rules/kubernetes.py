@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from flaudit.rules._shared import silo_computes
 
+from flaudit.access import chain_evidence
 from flaudit.arm import get_path
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
@@ -387,7 +388,7 @@ def extension_identity_no_data(d: Deployment) -> Iterable[Finding]:
         if reached:
             yield Fail(e.id, f"Silo {silo.name}: the Azure ML extension's identity on {cl.name} holds roles on the "
                        "storage of silo(s) " + ", ".join(s.name for s, _ in reached) + ".", silo=silo.name,
-                       evidence=ev + [x for _, acc in reached for x in acc.chain()][:20])
+                       evidence=ev + [x for _, acc in reached for x in chain_evidence(acc.grants)][:20])
         else:
             yield Pass(e.id, f"Silo {silo.name}: the Azure ML extension's identity on {cl.name} holds no role on silo "
                        "storage.", silo=silo.name, evidence=ev)
@@ -437,7 +438,7 @@ def kubelet_identity_confined(d: Deployment) -> Iterable[Finding]:
         if reached:
             yield Fail(cl.id, f"Silo {silo.name}: pods on {cl.name} can act as its kubelet identity, which holds roles "
                        "on the storage of silo(s) " + ", ".join(s.name for s, _ in reached) + ".", silo=silo.name,
-                       evidence=ev + [x for _, acc in reached for x in acc.chain()][:20])
+                       evidence=ev + [x for _, acc in reached for x in chain_evidence(acc.grants)][:20])
         else:
             yield Pass(cl.id, f"Silo {silo.name}: the kubelet identity of {cl.name} holds no role on another silo's "
                        "storage.", silo=silo.name, evidence=ev)

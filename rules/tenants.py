@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from flaudit.access import chain_evidence
 from flaudit.arm import name_of, subscription_of
 from flaudit.engine import Remediation, rule
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note
@@ -150,7 +151,7 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
                 + (f" and {len(unplaced) - 10} more" if len(unplaced) > 10 else "")
                 + f", holding roles on {where}, is not known, so whether they cross tenants is unknown." + also,
                 silo=silo.name, evidence=_first_notes([e for _, _, pl in unplaced for e in pl.evidence])
-                + [e for _, acc, _ in unplaced for e in acc.chain()][:20] + also_ev)
+                + [e for p, acc, _ in unplaced for e in chain_evidence(acc.grants, p.name)][:20] + also_ev)
         elif holders:
             yield Pass(st.id, f"Silo {silo.name}: no principal of another tenant holds a role on {where}: "
                        + (("the one holding one is a managed identity" if len(holders) == 1 else
@@ -161,7 +162,7 @@ def cross_tenant_principals(d: Deployment) -> Iterable[Finding]:
                           + ", ".join(f"{_name(d, p)} ({pl.kind})" for p, _, pl in by_graph[:10])
                           + " by their Microsoft Graph directory object).") + also, silo=silo.name,
                        evidence=([e for _, _, pl in by_graph for e in pl.evidence]
-                                 + [e for _, acc in holders for e in acc.chain()])[:20] + also_ev)
+                                 + [e for p, acc in holders for e in chain_evidence(acc.grants, p.name)])[:20] + also_ev)
         else:
             yield Pass(st.id, f"Silo {silo.name}: no principal holds a role on {st.name}." + also, silo=silo.name,
                        evidence=also_ev)
@@ -197,7 +198,7 @@ def _role_name(d: Deployment, guid: str) -> str:
 def _held(acc, name: str | None) -> list[dict]:
     """Access evidence of a holder: its working grants, else the grants that grant nothing here (a data role held
     through Azure Lighthouse, whose DataActions are not usable) so the evidence still names the assignment."""
-    return acc.chain() or [g.evidence(name) for g in acc.idle]
+    return chain_evidence(acc.grants, name) or [g.evidence(name) for g in acc.idle]
 
 
 def _delegations_granting_nothing(d: Deployment, storage_id: str, holders: set[str]) -> tuple[str, list[dict]]:

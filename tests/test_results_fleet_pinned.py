@@ -5,7 +5,7 @@ a deliberately weakened hardened one that breaks each isolation guarantee differ
 cross-silo roles and peering, overlapping ABAC prefixes, a missing NSG, public storage, RG-wide roles), against
 digests recorded with the code before the speed work (re-pinned once after merging it, with the merged code's
 digests equal to those of the code before it: the topology gained subnet_ids/vnet_ids and FL-XT-002 names why a
-principal is unplaced, both deliberate). A cache keyed on too little (one NSG's rules reused for
+principal is unplaced, both deliberate; then again when FL-XT-002's evidence became `access` items). A cache keyed on too little (one NSG's rules reused for
 another, one silo's condition verdict for another) changes a digest and fails here."""
 
 from __future__ import annotations
@@ -115,12 +115,12 @@ def deployments() -> dict[str, list[dict[str, Any]]]:
 
 
 PINNED: dict[str, dict[str, str]] = {
-    'open': {'verdict': '6da29c12e3dc1c3e3330', 'summary': '942c6b729961090ae561', 'findings': 'bbe7393d831bee4be530', 'access': 'da90c2bc92a1a8adfd93', 'network_paths': '184a4e690053790c794f', 'topology': '42c05d3358e090fa3c3f'},
-    'eyes-on': {'verdict': 'c2e7e708aaa1db9165e9', 'summary': '6ded1dce2e8fca7a501e', 'findings': '2666c1484830213cfe4f', 'access': 'b9fcc34da4e2de3eb06e', 'network_paths': '184a4e690053790c794f', 'topology': 'fb376b6791cf07d4c2f1'},
-    'eyes-off': {'verdict': '311e244f3fbf8ddb00f4', 'summary': '1a971119e728349ecade', 'findings': '7c77d6ec4c358cc283bc', 'access': '14f509235bc33716ad7e', 'network_paths': 'a6b4550562c8d435cbbb', 'topology': 'fb376b6791cf07d4c2f1'},
-    'private': {'verdict': '47c94b665bac8e57b3f0', 'summary': 'c3ba3ee54d5a76286748', 'findings': '4a6a34c2b83457b861d2', 'access': '14f509235bc33716ad7e', 'network_paths': 'a6b4550562c8d435cbbb', 'topology': '04fdee9bdbc5cccf3073'},
-    'hardened': {'verdict': '18d3d017f218c421eea8', 'summary': 'f8c60a0210f6e89d8045', 'findings': '361f38f30f7f3b79f91f', 'access': '37b7c959f429889ee84e', 'network_paths': 'ba99d502eab7a1d850d4', 'topology': '04fdee9bdbc5cccf3073'},
-    'weakened': {'verdict': 'c26319c98cfd05b63e90', 'summary': '4548acc1fdec79ad8781', 'findings': 'e766a6928c0f19f2bd36', 'access': '51381fe0fe06c5236ae0', 'network_paths': '85dcf48686aae65721f2', 'topology': '04fdee9bdbc5cccf3073'},
+    'open': {'verdict': '6da29c12e3dc1c3e3330', 'summary': '942c6b729961090ae561', 'findings': '0234f6e926350b8d9d58', 'access': 'da90c2bc92a1a8adfd93', 'network_paths': '184a4e690053790c794f', 'topology': '42c05d3358e090fa3c3f'},
+    'eyes-on': {'verdict': 'c2e7e708aaa1db9165e9', 'summary': '6ded1dce2e8fca7a501e', 'findings': 'e981cfea3498bd01c8c7', 'access': 'b9fcc34da4e2de3eb06e', 'network_paths': '184a4e690053790c794f', 'topology': 'fb376b6791cf07d4c2f1'},
+    'eyes-off': {'verdict': '311e244f3fbf8ddb00f4', 'summary': '1a971119e728349ecade', 'findings': '5bb6356085a5785f4081', 'access': '14f509235bc33716ad7e', 'network_paths': 'a6b4550562c8d435cbbb', 'topology': 'fb376b6791cf07d4c2f1'},
+    'private': {'verdict': '47c94b665bac8e57b3f0', 'summary': 'c3ba3ee54d5a76286748', 'findings': 'fbde04bebab8b5a350bc', 'access': '14f509235bc33716ad7e', 'network_paths': 'a6b4550562c8d435cbbb', 'topology': '04fdee9bdbc5cccf3073'},
+    'hardened': {'verdict': '18d3d017f218c421eea8', 'summary': 'f8c60a0210f6e89d8045', 'findings': '0eaf5ae996b39993e332', 'access': '37b7c959f429889ee84e', 'network_paths': 'ba99d502eab7a1d850d4', 'topology': '04fdee9bdbc5cccf3073'},
+    'weakened': {'verdict': 'c26319c98cfd05b63e90', 'summary': '4548acc1fdec79ad8781', 'findings': 'a727dca984827ce197d4', 'access': '51381fe0fe06c5236ae0', 'network_paths': '85dcf48686aae65721f2', 'topology': '04fdee9bdbc5cccf3073'},
 }
 
 
