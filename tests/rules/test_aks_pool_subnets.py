@@ -5,6 +5,8 @@ judged by the same network rules and the results combine worst-case. Fixture sha
 
 from __future__ import annotations
 
+import pytest
+
 from tests.kubernetes_fixtures import (
     add_subnet,
     agent_pool_profile,
@@ -85,13 +87,23 @@ def test_a_pool_subnet_whose_nsg_is_not_in_the_input_is_unknown_not_pass():
     assert result["verdict"]["production"]["status"] != "ready"
 
 
-def test_a_pool_in_a_vnet_that_is_not_in_the_input_is_unknown():
+def _missing_vnet(res):
+    return vnet_of_silo(res, "silo1")["id"] + "-gpu/subnets/snet-gpu"
+
+
+@pytest.mark.parametrize("subnet_of, rule_ids", [
+    # a pool in a VNet that is not in the input
+    (_missing_vnet, ("FL-NET-003", "FL-NET-004", "FL-NET-005")),
+    # a pool without vnetSubnetID beside one with it: AKS cannot be read from ARM for such a pool (its subnet
+    # depends on how the cluster was created): fail closed
+    (lambda res: None, ("FL-NET-001", "FL-NET-003", "FL-NET-005")),
+], ids=["vnet-not-in-input", "no-vnet-subnet-id"])
+def test_a_pool_whose_subnet_cannot_be_read_leaves_the_network_findings_unknown(subnet_of, rule_ids):
     res = sample_resources("hardened")
     cl = aks_silo(res, "silo1")
-    gone = vnet_of_silo(res, "silo1")["id"] + "-gpu/subnets/snet-gpu"
-    cl["properties"]["agentPoolProfiles"].append(agent_pool_profile("gpupool", gone))
+    cl["properties"]["agentPoolProfiles"].append(agent_pool_profile("gpupool", subnet_of(res)))
     result = audit(res)
-    for rid in ("FL-NET-003", "FL-NET-004", "FL-NET-005"):
+    for rid in rule_ids:
         f = single(findings(result, rid, silo="silo1"))
         assert f["status"] == "unknown" and "gpupool" in f["message"], (rid, f)
 
@@ -162,17 +174,6 @@ def test_node_public_ip_on_the_second_pool_fails_fl_net_002_naming_it():
     cl["properties"]["agentPoolProfiles"][-1]["enableNodePublicIP"] = True
     f = single(findings(audit(res), "FL-NET-002", silo="silo1"))
     assert f["status"] == "fail" and "gpupool" in f["message"] and "nodepool1" not in f["message"], f
-
-
-def test_a_pool_without_vnet_subnet_id_beside_one_with_it_stays_unknown():
-    # AKS cannot be read from ARM for such a pool (its subnet depends on how the cluster was created): fail closed
-    res = sample_resources("hardened")
-    cl = aks_silo(res, "silo1")
-    cl["properties"]["agentPoolProfiles"].append(agent_pool_profile("gpupool", None))
-    result = audit(res)
-    for rid in ("FL-NET-001", "FL-NET-003", "FL-NET-005"):
-        f = single(findings(result, rid, silo="silo1"))
-        assert f["status"] == "unknown" and "gpupool" in f["message"], (rid, f)
 
 
 def test_single_pool_findings_keep_their_one_subnet_wording():
