@@ -164,21 +164,34 @@ def load_json_items(path: str | Path, what: str = "JSON file") -> Any:
     """Like :func:`load_json`, but a top-level array, or the array under a top-level ``resources``, ``value`` or
     ``data`` key, is returned as :class:`RawItems`. Any document msgspec refuses is read whole by
     :func:`load_json`'s rules (so errors and accepted input are the same)."""
-    import msgspec
-
     data = _strip_bom(read_bytes(path, what))
     if not _utf8(data):  # msgspec does not check the text of what it keeps raw; the standard reader says why
         return parse_json(data, _name(path), what)
     try:
-        top = _fast(data, list[msgspec.Raw] | dict[str, msgspec.Raw])  # anything else: read whole below
+        # One pass over the text: a top-level object's arrays come back as lists of raw items, the rest built.
+        top = _fast(data, _top_type())  # anything else: read whole below
         if isinstance(top, list):
             return RawItems(top)
         if isinstance(top, dict):
-            return {k: (RawItems(_fast(v, list[msgspec.Raw])) if k in ITEM_KEYS and _is_array(v) else _fast(v))
+            return {k: (RawItems(v) if k in ITEM_KEYS else [_fast(x) for x in v]) if isinstance(v, list) else v
                     for k, v in top.items()}
         return top
     except _NotFast:
         return parse_json(data, _name(path), what)
+
+
+_TOP: Any = None
+
+
+def _top_type() -> Any:
+    """A document whose top is an array of raw items, or an object whose array members are arrays of raw items
+    and whose other members are built (each JSON type has its one Python type, as when decoded untyped)."""
+    global _TOP
+    if _TOP is None:
+        import msgspec
+
+        _TOP = list[msgspec.Raw] | dict[str, list[msgspec.Raw] | dict[str, Any] | str | int | float | bool | None]
+    return _TOP
 
 
 def _utf8(data: bytes | memoryview) -> bool:
@@ -194,10 +207,6 @@ def _utf8(data: bytes | memoryview) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _is_array(raw: Any) -> bool:
-    return memoryview(raw)[:1] == b"["
 
 
 def yaml_loader() -> type:

@@ -34,6 +34,23 @@ def verdict_for(findings: Iterable[Finding], profile: str) -> dict[str, Any]:
     return {"status": status, "blocking": [f.id for f in blocking]}
 
 
+def _verdicts(findings: list[Finding], ids: list[str]) -> dict[str, dict[str, Any]]:
+    """:func:`verdict_for` of every profile in one pass over ``findings``, whose ids (``ids``, in the same order)
+    the caller already has: a fleet's result holds tens of thousands of findings and few block anything."""
+    blocking: dict[str, list[tuple[Finding, str]]] = {p: [] for p in PROFILES}
+    for f, fid in zip(findings, ids, strict=True):
+        if f.status in ("fail", "unknown") and f.waiver is None and f.declaration is None and f.blocks:
+            for p in PROFILES:
+                if p in f.blocks:
+                    blocking[p].append((f, fid))
+    out = {}
+    for p, pairs in blocking.items():
+        status = "not_ready" if any(f.status == "fail" for f, _ in pairs) else "unknown" if pairs else "ready"
+        pairs.sort(key=lambda pair: (-SEVERITY_RANK.get(pair[0].severity, 0), pair[0].rule_id, pair[0].resource_id))
+        out[p] = {"status": status, "blocking": [fid for _, fid in pairs]}
+    return out
+
+
 def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
     by_status = dict.fromkeys(STATUSES, 0)
     by_area: dict[str, dict[str, int]] = {a: dict.fromkeys(STATUSES, 0) for a in AREAS}
@@ -106,12 +123,15 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
     findings = [findings[i] for i in sorted(range(len(findings)), key=keys.__getitem__)]
     digests: dict[tuple[str, str], str] = {}
     rows = []
+    ids = []
     for f in findings:
         pair = (f.resource_id, f.subject)
         digest = digests.get(pair)
         if digest is None:
             digest = digests[pair] = f.id_digest()
-        row = f.to_dict(id=f"{f.rule_id}:{digest}")
+        fid = f"{f.rule_id}:{digest}"
+        ids.append(fid)
+        row = f.to_dict(id=fid)
         if compact and f.status in QUIET_STATUSES and row["evidence"]:
             row["evidence"] = pass_evidence(row["evidence"])
         rows.append(row)
@@ -139,7 +159,7 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
         "access": access,
         "network_paths": network_paths,
         "summary": summarize(findings),
-        "verdict": {p: verdict_for(findings, p) for p in PROFILES},
+        "verdict": _verdicts(findings, ids),
         "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
         # external silos' declarations (flaudit.declarations): filled by run_audit, never verified results
         "declarations": {"applied": [], "expired": [], "unused": []},

@@ -142,3 +142,21 @@ def test_string_flags_in_any_spelling_are_read_as_a_whole_parse_reads_them(tmp_p
     assert lazy.notes == whole.notes
     value = lazy.get(storage["id"])["properties"]["allowSharedKeyAccess"]
     assert value == "Enabled" if spelt == '"Enabled"' else isinstance(value, bool)
+
+
+def test_the_top_level_members_of_every_json_type_are_read_as_the_whole_parse_reads_them(tmp_path):
+    """load_json_items reads a top-level object in one pass, its arrays as raw items: members of every JSON type
+    (big integers, floats, nested arrays, objects, null) must come back as json.loads builds them."""
+    from flaudit.readers import load_json_items
+
+    text = ('{"kind": "x", "n": 123456789012345678901234567890, "f": 1.0, "g": -2.5e-3, "neg": -5, "b": true, '
+            '"z": null, "collected": [{"a": 1}, 2, "s", [1, [2]], null], "data": {"rows": []}, '
+            '"resources": [{"id": "/x"}, 3], "value": [], "o": {"k": [1, 2]}, "s": "\\u00e9"}')
+    path = tmp_path / "in.json"
+    path.write_text(text)
+    lazy = load_json_items(path)
+    assert isinstance(lazy["resources"], RawItems) and isinstance(lazy["value"], RawItems)
+    built = {k: [v.decode(i, "in.json") for i in range(len(v))] if isinstance(v, RawItems) else v
+             for k, v in lazy.items()}
+    assert built == json.loads(text)
+    assert [type(v) for v in built.values()] == [type(v) for v in json.loads(text).values()]
