@@ -152,6 +152,12 @@ def _judge(rtype: str, parent: dict[str, Any] | None) -> tuple[bool, str]:
     return True, DATA_BEARING.get(rtype, _DEFAULT_REASON)
 
 
+#: Every FL parent is a resource-group resource (``/subscriptions/s/resourceGroups/g/providers/ns/type/name``,
+#: 8 slashes), so a child of one has at least two segments more: 10 slashes, 9 when a tool dropped the leading
+#: one. Doubled slashes only add to the count, so an id with fewer cannot be under a parent.
+_MIN_CHILD_SLASHES = 9
+
+
 def unmodelled_children(d: Deployment) -> list[Unmodelled]:
     """Every unmodelled child type under a silo storage account, silo identity, silo compute or the workspace,
     nearest FL parent first, in a stable order. Computed once per deployment."""
@@ -162,6 +168,8 @@ def unmodelled_children(d: Deployment) -> list[Unmodelled]:
     parents = _parents(d) if ignored else {}
     groups: dict[tuple[str, str], Unmodelled] = {}
     for rid, rtype in ignored.items():
+        if rid.count("/") < _MIN_CHILD_SLASHES:  # a top-level resource (most of a busy export) is nobody's child
+            continue
         # the nearest enclosing FL resource: walk the id's prefixes from the longest down
         low = norm(rid)
         cut = len(low)

@@ -126,3 +126,15 @@ def test_local_user_on_an_account_with_local_users_disabled_is_inert():
     result = support.audit(res)
     assert [u["data_bearing"] for u in result["input"]["unmodelled"]] == [False]
     assert result["verdict"]["production"]["status"] == "ready"
+
+
+def test_top_level_resources_of_unread_types_are_nobodys_children_and_children_under_them_still_count():
+    res = support.sample_resources("hardened")
+    st = support.storage(res, "silo1")
+    rg = st["id"].split("/providers/")[0]
+    res.append({"id": f"{rg}/providers/Microsoft.Web/sites/app1", "name": "app1", "type": "Microsoft.Web/sites",
+                "properties": {}})
+    res.append(_local_user(st["id"]))
+    listed = support.audit(res)["input"]["unmodelled"]
+    assert [(u["parent_id"], u["resource_type"]) for u in listed] == [
+        (st["id"], "microsoft.storage/storageaccounts/localusers")]
