@@ -266,9 +266,26 @@ class _Parser:
 
 @lru_cache(maxsize=4096)
 def parse(text: str | None) -> Any | None:
-    """The syntax tree of a condition, or None when it is empty or not in Azure's grammar (never raises)."""
+    """The syntax tree of a condition, or None when it is empty or not in Azure's grammar (never raises).
+
+    Parsed by shape: a fleet's conditions differ only in their quoted strings (each silo's path prefix), so the
+    text with every quoted string replaced by a numbered placeholder is parsed once (:func:`_template`) and the
+    strings are put back into a copy of that tree. The same tree as :func:`_parse_text` gives on the text
+    (tests/test_evaluator_caches.py), because the parser's choices never depend on a string's content, and a
+    shape whose own tokens are not exactly its placeholders (a quote inside an attribute name, a syntax error)
+    is parsed from the text instead."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_LENGTH:
         return None
+    values: list[str] = []
+    shape = _STRINGS.sub(lambda m: _placeholder(m, values), text)
+    template = _template(shape)
+    if template is None or template[1] != len(values):
+        return _parse_text(text)
+    return _fill(template[0], values)
+
+
+def _parse_text(text: str) -> Any | None:
+    """The syntax tree of ``text`` by tokenising and parsing it (None when it is not in Azure's grammar)."""
     try:
         p = _Parser(_tokens(text))
         tree = p.condition()
@@ -277,6 +294,58 @@ def parse(text: str | None) -> Any | None:
         return tree
     except (ConditionSyntaxError, RecursionError):
         return None
+
+
+#: What starts with ``@`` or ``'`` in a condition: an attribute (group 1: kept as it is, since an attribute name
+#: may hold a quote) or a quoted string (group 2), matched as :data:`_TOKEN` matches them. No other token holds
+#: either character, so where the text tokenises, these matches are exactly its attribute and string tokens.
+_STRINGS = re.compile(r"""(@[A-Za-z]+\[[^\]]*\])|('[^'\\]*(?:\\.[^'\\]*)*')""")
+
+
+def _placeholder(m: re.Match[str], values: list[str]) -> str:
+    if m.group(2) is None:
+        return m.group(1)
+    raw = m.group(2)[1:-1]
+    values.append(_ESCAPE.sub(r"\1", raw) if "\\" in raw else raw)
+    return f"'\x00{len(values) - 1}'"
+
+
+@lru_cache(maxsize=1024)
+def _template(shape: str) -> tuple[Any, int] | None:
+    """The tree of a shape (strings replaced by ``'\\x00<n>'``) and its number of placeholders; None when the
+    shape does not parse or its string tokens are not exactly its placeholders 0, 1, ... in order (then the
+    text is parsed as it is)."""
+    try:
+        toks = _tokens(shape)
+    except ConditionSyntaxError:
+        return None
+    strings = [t.text for t in toks if t.kind == "string"]
+    if strings != [f"'\x00{i}'" for i in range(len(strings))]:
+        return None
+    tree = _parse_text(shape)
+    return None if tree is None else (tree, len(strings))
+
+
+def _value(v: Any, values: list[str]) -> Any:
+    return values[int(v[1:])] if isinstance(v, str) and v[:1] == "\x00" else v
+
+
+def _fill(t: Any, values: list[str]) -> Any:
+    """A copy of a template tree with its placeholders replaced by ``values``."""
+    if isinstance(t, (And, Or)):
+        return type(t)(_fill(t.left, values), _fill(t.right, values))
+    if isinstance(t, Not):
+        return Not(_fill(t.operand, values))
+    if isinstance(t, ActionMatches):
+        return ActionMatches(_value(t.action, values))
+    if isinstance(t, SubOperationMatches):
+        return SubOperationMatches(_value(t.suboperation, values))
+    if isinstance(t, Compare):
+        return Compare(_fill(t.left, values), t.operator, t.quantifier, _fill(t.right, values))
+    if isinstance(t, Literal) and t.kind in ("string", "set"):
+        return Literal(tuple(_value(x, values) for x in t.value) if t.kind == "set" else _value(t.value, values),
+                       t.kind)
+    return t  # Exists, Attribute and the other literals hold no string token
 
 
 def syntax_error(text: str | None) -> str | None:

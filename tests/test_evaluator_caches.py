@@ -206,3 +206,34 @@ def test_a_parsed_rule_equals_the_dataclass_built_field_by_field():
     with pytest.raises(AttributeError):  # still frozen
         rule.priority = 1
     assert rule.sources == ("1.2.3.0/24", "Internet") and rule.destination_ports == ((22, 22), (2200, 2300))
+
+
+_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
+
+
+@pytest.mark.parametrize("text", [
+    f"((!(ActionMatches{{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}})) OR "
+    f"({_PATH} StringStartsWith 'silo1/'))",
+    f"((!(ActionMatches{{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}})) OR "
+    f"({_PATH} StringStartsWith 'silo2/'))",
+    f"{_PATH} StringStartsWith 'a\\'b/'", f"{_PATH} StringLike '*'",
+    f"{_PATH} ForAnyOfAnyValues:StringEquals {{'a', 'b', 3, true}}",
+    "@Resource[odd'name] StringEquals 'x'", "@Resource[odd'name] StringEquals 'x' OR @Request[y'] StringEquals 'z'",
+    "@Request[x] StringEquals '\x000'", "@Request[x] StringEquals 'a' 'b'", "'unterminated", "'a' '",
+    "SubOperationMatches{'Blob.List'} AND Exists @Resource[x]", "NOT ActionMatches{'a'} || ActionMatches{'b'}",
+    "@Principal[x] GuidEquals 12345678-1234-1234-1234-123456789abc AND @Environment[t] NumericEquals -1.5",
+    "ActionMatches{'a'} AND", "(((ActionMatches{'a'})))", "@Request[x] StringEquals {'a', {'b'}}",
+])
+def test_conditions_parsed_by_shape_give_the_tree_the_text_gives(text):
+    conditions.parse.cache_clear()
+    assert conditions.parse(text) == conditions._parse_text(text)
+
+
+def test_two_conditions_of_one_shape_are_parsed_once_and_keep_their_own_strings():
+    conditions.parse.cache_clear()
+    conditions._template.cache_clear()
+    a = conditions.parse(f"{_PATH} StringStartsWith 'silo1/' AND ActionMatches{{'r'}}")
+    b = conditions.parse(f"{_PATH} StringStartsWith 'silo2/' AND ActionMatches{{'w'}}")
+    assert a.left.right.value == "silo1/" and b.left.right.value == "silo2/"
+    assert (a.right.action, b.right.action) == ("r", "w")
+    assert conditions._template.cache_info()[:2] == (1, 1)  # (hits, misses): the second reused the first's shape
