@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -276,12 +277,20 @@ def parse(text: str | None) -> Any | None:
     is parsed from the text instead."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_LENGTH:
         return None
+    shaped = shaped_parse(text)
+    return _parse_text(text) if shaped is None else fill(shaped[1], shaped[2])
+
+
+@lru_cache(maxsize=4096)
+def shaped_parse(text: str) -> tuple[str, Any, tuple[str, ...]] | None:
+    """(shape, template tree, string values) of a condition whose shape parses (see :func:`parse`), or None:
+    ``fill(tree, values)`` is its tree. For callers that cache their own work on a tree by its shape."""
     values: list[str] = []
     shape = _STRINGS.sub(lambda m: _placeholder(m, values), text)
     template = _template(shape)
     if template is None or template[1] != len(values):
-        return _parse_text(text)
-    return _fill(template[0], values)
+        return None
+    return shape, template[0], tuple(values)
 
 
 def _parse_text(text: str) -> Any | None:
@@ -326,22 +335,25 @@ def _template(shape: str) -> tuple[Any, int] | None:
     return None if tree is None else (tree, len(strings))
 
 
-def _value(v: Any, values: list[str]) -> Any:
+def _value(v: Any, values: Sequence[str]) -> Any:
     return values[int(v[1:])] if isinstance(v, str) and v[:1] == "\x00" else v
 
 
-def _fill(t: Any, values: list[str]) -> Any:
-    """A copy of a template tree with its placeholders replaced by ``values``."""
+def fill(t: Any, values: Sequence[str], *, literals: bool = True) -> Any:
+    """A copy of a template tree with its placeholders replaced by ``values``; with ``literals=False`` only
+    those of ``ActionMatches`` and ``SubOperationMatches`` (the comparisons' strings stay placeholders)."""
     if isinstance(t, (And, Or)):
-        return type(t)(_fill(t.left, values), _fill(t.right, values))
+        return type(t)(fill(t.left, values, literals=literals), fill(t.right, values, literals=literals))
     if isinstance(t, Not):
-        return Not(_fill(t.operand, values))
+        return Not(fill(t.operand, values, literals=literals))
     if isinstance(t, ActionMatches):
         return ActionMatches(_value(t.action, values))
     if isinstance(t, SubOperationMatches):
         return SubOperationMatches(_value(t.suboperation, values))
+    if not literals:
+        return t
     if isinstance(t, Compare):
-        return Compare(_fill(t.left, values), t.operator, t.quantifier, _fill(t.right, values))
+        return Compare(fill(t.left, values), t.operator, t.quantifier, fill(t.right, values))
     if isinstance(t, Literal) and t.kind in ("string", "set"):
         return Literal(tuple(_value(x, values) for x in t.value) if t.kind == "set" else _value(t.value, values),
                        t.kind)

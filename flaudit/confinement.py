@@ -150,9 +150,57 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
 
 @lru_cache(maxsize=16384)
 def residual_of(condition: str, action: str) -> Any:
-    """The condition's residual for ``action`` (None when it does not parse), once per (condition, action)."""
-    tree = c.parse(condition)
-    return None if tree is None else _residual(tree, action)
+    """The condition's residual for ``action`` (None when it does not parse), once per (condition, action).
+
+    A fleet's conditions share a shape (:func:`flaudit.conditions.shaped_parse`) and differ in their path
+    strings, not in their actions: the residual of the shape, with its ``ActionMatches`` strings filled in, is
+    computed once per (shape, action, those strings) and the condition's own strings are put into it.
+    ``_residual`` decides only ``ActionMatches``/``SubOperationMatches`` and keeps every comparison as it is,
+    so this equals the residual of the condition's own tree (tests/test_evaluator_caches.py)."""
+    if not isinstance(condition, str) or not condition.strip() or len(condition) > c.MAX_LENGTH:
+        return None
+    shaped = c.shaped_parse(condition)
+    if shaped is None:
+        tree = c.parse(condition)
+        return None if tree is None else _residual(tree, action)
+    shape, template, values = shaped
+    slots = _ACTION_SLOTS.get(shape)
+    if slots is None:
+        if len(_ACTION_SLOTS) >= _SHAPE_MAX:
+            _ACTION_SLOTS.clear()
+        slots = _ACTION_SLOTS[shape] = _action_slots(template)
+    key = (shape, action, tuple(values[i] for i in slots))
+    rest = _SHAPE_RESIDUALS.get(key, _NONE)
+    if rest is _NONE:
+        if len(_SHAPE_RESIDUALS) >= _SHAPE_MAX:
+            _SHAPE_RESIDUALS.clear()
+        rest = _SHAPE_RESIDUALS[key] = _residual(c.fill(template, values, literals=False), action)
+    return c.fill(rest, values) if not isinstance(rest, bool) else rest
+
+
+#: Per shape (whose template tree :func:`flaudit.conditions.shaped_parse` gives for it, always the same), the
+#: placeholders that are action strings; per (shape, action, those strings), the shape's residual. Keyed by the
+#: shape's text rather than its tree, whose hash walks every node.
+_ACTION_SLOTS: dict[str, tuple[int, ...]] = {}
+_SHAPE_RESIDUALS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+_NONE = object()
+_SHAPE_MAX = 1 << 14
+
+
+def _action_slots(template: Any) -> tuple[int, ...]:
+    """Which placeholders of a template are ``ActionMatches``/``SubOperationMatches`` strings."""
+    out: list[int] = []
+    stack = [template]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, (c.And, c.Or)):
+            stack += [t.left, t.right]
+        elif isinstance(t, c.Not):
+            stack.append(t.operand)
+        elif isinstance(t, (c.ActionMatches, c.SubOperationMatches)):
+            v = t.action if isinstance(t, c.ActionMatches) else t.suboperation
+            out.append(int(v[1:]))
+    return tuple(sorted(out))
 
 
 def _one_per_silo(ws: list[Witness]) -> list[Witness]:

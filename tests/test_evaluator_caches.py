@@ -237,3 +237,29 @@ def test_two_conditions_of_one_shape_are_parsed_once_and_keep_their_own_strings(
     assert a.left.right.value == "silo1/" and b.left.right.value == "silo2/"
     assert (a.right.action, b.right.action) == ("r", "w")
     assert conditions._template.cache_info()[:2] == (1, 1)  # (hits, misses): the second reused the first's shape
+
+
+_READ = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+_WRITE = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
+
+
+@pytest.mark.parametrize("text", [
+    f"((!(ActionMatches{{'{_READ}'}}) AND !(ActionMatches{{'{_WRITE}'}})) OR ({_PATH} StringStartsWith 'silo1/'))",
+    f"((!(ActionMatches{{'{_READ}'}}) AND !(ActionMatches{{'{_WRITE}'}})) OR ({_PATH} StringStartsWith 'silo2/'))",
+    f"((!(ActionMatches{{'{_WRITE}'}}) AND !(ActionMatches{{'{_WRITE}'}})) OR ({_PATH} StringStartsWith 'silo1/'))",
+    f"(!(ActionMatches{{'{_READ}'}} AND SubOperationMatches{{'Blob.List'}})) OR {_PATH} StringLike 'a*'",
+    f"ActionMatches{{'{_READ}'}} AND {_PATH} StringEquals 'x' OR NOT {_PATH} StringStartsWith 'y'",
+    f"{_PATH} StringStartsWith 'z'", f"ActionMatches{{'{_READ}'}}", "not a condition", "@Resource[q'] StringEquals 'v'",
+])
+@pytest.mark.parametrize("action", [_READ, _WRITE, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete"])
+def test_a_condition_residual_computed_by_shape_equals_the_residual_of_its_own_tree(text, action):
+    from flaudit import confinement
+
+    tree = conditions._parse_text(text)
+    expected = None if tree is None else confinement._residual(tree, action)
+    confinement.residual_of.cache_clear()
+    assert confinement.residual_of(text, action) == expected
+    # the second condition of a shape (its residual comes from the first's) answers for its own strings
+    assert confinement.residual_of(text.replace("silo1", "silo9"), action) == (
+        None if tree is None else confinement._residual(conditions._parse_text(text.replace("silo1", "silo9")),
+                                                        action))
