@@ -278,7 +278,73 @@ def parse(text: str | None) -> Any | None:
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_LENGTH:
         return None
     shaped = shaped_parse(text)
-    return _parse_text(text) if shaped is None else fill(shaped[1], shaped[2])
+    if shaped is None:
+        return _parse_text(text)
+    shape, template, values = shaped
+    slots = action_slots(shape, template)
+    key = (shape, tuple(values[i] for i in slots))
+    got = _ACTION_FILLED.get(key)
+    if got is None:
+        if len(_ACTION_FILLED) >= 1 << 14:
+            _ACTION_FILLED.clear()
+        filled = fill(template, values, literals=False)
+        got = _ACTION_FILLED[key] = (filled, literal_filler(filled))
+    return got[0] if got[1] is None else got[1](values)
+
+
+#: Per (shape, its action strings): the template with those strings in place, and its :func:`literal_filler`.
+#: The subtrees without a comparison string (the ``!(ActionMatches{...}) AND ...`` guard) are then one object
+#: shared by every condition of that shape and those action strings; they are immutable.
+_ACTION_FILLED: dict[tuple[str, tuple[str, ...]], tuple[Any, Any]] = {}
+_ACTION_SLOTS: dict[str, tuple[int, ...]] = {}
+
+
+def action_slots(shape: str, template: Any) -> tuple[int, ...]:
+    """Which placeholders of a shape (whose template is ``template``) are ``ActionMatches`` or
+    ``SubOperationMatches`` strings, once per shape."""
+    got = _ACTION_SLOTS.get(shape)
+    if got is None:
+        out: list[int] = []
+        stack = [template]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, (And, Or)):
+                stack += [t.left, t.right]
+            elif isinstance(t, Not):
+                stack.append(t.operand)
+            elif isinstance(t, (ActionMatches, SubOperationMatches)):
+                out.append(int((t.action if isinstance(t, ActionMatches) else t.suboperation)[1:]))
+        if len(_ACTION_SLOTS) >= 1 << 14:
+            _ACTION_SLOTS.clear()
+        got = _ACTION_SLOTS[shape] = tuple(sorted(out))
+    return got
+
+
+def literal_filler(t: Any) -> Any:
+    """A function of the string values giving ``fill(t, values)`` for a tree whose only placeholders are in its
+    comparisons (``fill(..., literals=False)`` made it so), or None when ``t`` holds none. It rebuilds only the
+    nodes above a placeholder and shares the rest of ``t``."""
+    if isinstance(t, (And, Or)):
+        fl, fr = literal_filler(t.left), literal_filler(t.right)
+        if fl is None and fr is None:
+            return None
+        kind, left, right = type(t), t.left, t.right
+        if fl is None:
+            return lambda v: kind(left, fr(v))
+        if fr is None:
+            return lambda v: kind(fl(v), right)
+        return lambda v: kind(fl(v), fr(v))
+    if isinstance(t, Not):
+        f = literal_filler(t.operand)
+        return None if f is None else (lambda v: Not(f(v)))
+    if isinstance(t, Compare) and (_holds_placeholder(t.left) or _holds_placeholder(t.right)):
+        return lambda v: fill(t, v)
+    return None
+
+
+def _holds_placeholder(x: Any) -> bool:
+    return isinstance(x, Literal) and x.kind in ("string", "set") and any(
+        isinstance(y, str) and y[:1] == "\x00" for y in (x.value if x.kind == "set" else (x.value,)))
 
 
 @lru_cache(maxsize=4096)

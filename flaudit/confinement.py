@@ -164,43 +164,20 @@ def residual_of(condition: str, action: str) -> Any:
         tree = c.parse(condition)
         return None if tree is None else _residual(tree, action)
     shape, template, values = shaped
-    slots = _ACTION_SLOTS.get(shape)
-    if slots is None:
-        if len(_ACTION_SLOTS) >= _SHAPE_MAX:
-            _ACTION_SLOTS.clear()
-        slots = _ACTION_SLOTS[shape] = _action_slots(template)
-    key = (shape, action, tuple(values[i] for i in slots))
-    rest = _SHAPE_RESIDUALS.get(key, _NONE)
-    if rest is _NONE:
-        if len(_SHAPE_RESIDUALS) >= _SHAPE_MAX:
+    key = (shape, action, tuple(values[i] for i in c.action_slots(shape, template)))
+    got = _SHAPE_RESIDUALS.get(key)
+    if got is None:
+        if len(_SHAPE_RESIDUALS) >= 1 << 14:
             _SHAPE_RESIDUALS.clear()
-        rest = _SHAPE_RESIDUALS[key] = _residual(c.fill(template, values, literals=False), action)
-    return c.fill(rest, values) if not isinstance(rest, bool) else rest
+        rest = _residual(c.fill(template, values, literals=False), action)
+        got = _SHAPE_RESIDUALS[key] = (rest, None if isinstance(rest, bool) else c.literal_filler(rest))
+    return got[0] if got[1] is None else got[1](values)
 
 
-#: Per shape (whose template tree :func:`flaudit.conditions.shaped_parse` gives for it, always the same), the
-#: placeholders that are action strings; per (shape, action, those strings), the shape's residual. Keyed by the
-#: shape's text rather than its tree, whose hash walks every node.
-_ACTION_SLOTS: dict[str, tuple[int, ...]] = {}
-_SHAPE_RESIDUALS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
-_NONE = object()
-_SHAPE_MAX = 1 << 14
-
-
-def _action_slots(template: Any) -> tuple[int, ...]:
-    """Which placeholders of a template are ``ActionMatches``/``SubOperationMatches`` strings."""
-    out: list[int] = []
-    stack = [template]
-    while stack:
-        t = stack.pop()
-        if isinstance(t, (c.And, c.Or)):
-            stack += [t.left, t.right]
-        elif isinstance(t, c.Not):
-            stack.append(t.operand)
-        elif isinstance(t, (c.ActionMatches, c.SubOperationMatches)):
-            v = t.action if isinstance(t, c.ActionMatches) else t.suboperation
-            out.append(int(v[1:]))
-    return tuple(sorted(out))
+#: Per (shape, action, the shape's action strings): the shape's residual (its comparisons' strings still
+#: placeholders) and its :func:`flaudit.conditions.literal_filler`. Keyed by the shape's text rather than its
+#: tree, whose hash walks every node.
+_SHAPE_RESIDUALS: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
 
 
 def _one_per_silo(ws: list[Witness]) -> list[Witness]:
