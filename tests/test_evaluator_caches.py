@@ -263,3 +263,17 @@ def test_a_condition_residual_computed_by_shape_equals_the_residual_of_its_own_t
     assert confinement.residual_of(text.replace("silo1", "silo9"), action) == (
         None if tree is None else confinement._residual(conditions._parse_text(text.replace("silo1", "silo9")),
                                                         action))
+
+
+@pytest.mark.parametrize("props", [
+    {"sourceAddressPrefix": "10.0.0.0/8"}, {"sourceAddressPrefix": "Internet", "access": "Deny"},
+    {"destinationAddressPrefixes": ["Storage", "2001:db8::/32"], "destinationAddressPrefix": None},
+    {"access": "allow"},
+])
+def test_derived_values_shared_by_rules_of_one_content_are_what_each_rule_computes(props):
+    a, _ = parse_rule(_rule(NSG_A, "One", **props), NSG_A)
+    b, _ = parse_rule(_rule(NSG_B, "Two", **props), NSG_B, default=True)
+    for r in (a, b):
+        assert "_names_addresses" in r.__dict__ and "_allow" in r.__dict__  # set when built, from the cache
+        assert r.names_addresses == type(r)._names_addresses(r)  # the method, which the memo shadows
+        assert r.allow == (r.access.lower() == "allow")
