@@ -338,8 +338,21 @@ def literal_filler(t: Any) -> Any:
         f = literal_filler(t.operand)
         return None if f is None else (lambda v: Not(f(v)))
     if isinstance(t, Compare) and (_holds_placeholder(t.left) or _holds_placeholder(t.right)):
-        return lambda v: fill(t, v)
+        left, op, quantifier, right = t.left, t.operator, t.quantifier, t.right
+        fl, fr = _operand_filler(left), _operand_filler(right)
+        return lambda v: Compare(fl(v) if fl else left, op, quantifier, fr(v) if fr else right)
     return None
+
+
+def _operand_filler(x: Any) -> Any:
+    """A function of the string values giving ``fill(x, values)`` for a comparison operand, or None when it holds
+    no placeholder; a single string literal is the common case (``StringStartsWith 'silo1/'``)."""
+    if not _holds_placeholder(x):
+        return None
+    if x.kind == "string":
+        slot = int(x.value[1:])
+        return lambda v: Literal(v[slot], "string")
+    return lambda v: fill(x, v)
 
 
 def _holds_placeholder(x: Any) -> bool:
@@ -649,13 +662,13 @@ def comparisons(tree: Any) -> list[Compare]:
     return out
 
 
-def witness_values(tree: Any, attribute: str) -> list[str]:
+def witness_values(tree: Any, attribute: str, comps: list[Compare] | None = None) -> list[str]:
     """Concrete values of ``attribute`` that the condition's own comparisons single out: for a prefix
     ``'silo1/'`` a path inside it, for an exact value the value, for a ``StringLike`` pattern a string it
     matches. These are the places the condition's holder is meant to reach, i.e. what another principal's
-    condition must *not* reach."""
+    condition must *not* reach. ``comps``: ``comparisons(tree)`` when the caller has it already."""
     out: list[str] = []
-    for c in comparisons(tree):
+    for c in comparisons(tree) if comps is None else comps:
         if not (isinstance(c.left, Attribute) and c.left.key == attribute and isinstance(c.right, Literal)):
             continue
         values = c.right.value if c.right.kind == "set" else (c.right.value,)

@@ -196,7 +196,8 @@ def witnesses_of(silo: str, conditions_: list[str | None], containers: list[str]
         tree = c.parse(cond) if cond else None
         if tree is None:
             continue
-        paths += c.witness_values(tree, c.PATH_ATTRIBUTE)
-        named_containers += c.witness_values(tree, c.CONTAINER_ATTRIBUTE)
+        comps = c.comparisons(tree)
+        paths += c.witness_values(tree, c.PATH_ATTRIBUTE, comps)
+        named_containers += c.witness_values(tree, c.CONTAINER_ATTRIBUTE, comps)
     conts: list[str | None] = list(dict.fromkeys(named_containers)) or [None]
     return [Witness(silo, p, k) for p in dict.fromkeys(paths) for k in conts]

@@ -223,6 +223,8 @@ _PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blo
     "SubOperationMatches{'Blob.List'} AND Exists @Resource[x]", "NOT ActionMatches{'a'} || ActionMatches{'b'}",
     "@Principal[x] GuidEquals 12345678-1234-1234-1234-123456789abc AND @Environment[t] NumericEquals -1.5",
     "ActionMatches{'a'} AND", "(((ActionMatches{'a'})))", "@Request[x] StringEquals {'a', {'b'}}",
+    "'x' StringEquals @Request[y] AND NOT ('z' StringLike @Resource[w] OR ActionMatches{'q'})",
+    "'x' StringEquals 'y'", "@Request[n] NumericEquals 5 AND ActionMatches{'a'}",
 ])
 def test_conditions_parsed_by_shape_give_the_tree_the_text_gives(text):
     conditions.parse.cache_clear()
