@@ -115,7 +115,11 @@ class Peering:
     raw: dict[str, Any]
 
     def prop(self, name: str, default: Any = None) -> Any:
-        return get_path(self.raw, f"properties.{name}", default)
+        """``get_path(raw, "properties." + name)``, starting from ``properties`` when the payload spells it so."""
+        props = self.raw.get("properties", MISSING)
+        if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
+            return get_path(self.raw, f"properties.{name}", default)
+        return get_path(props, name, default)
 
     @property
     def remote_display(self) -> str:

@@ -300,3 +300,14 @@ def test_a_peering_without_peering_state_is_unknown_not_unreachable():
     inv.extend([vnet("a", "10.1.0.0/16", base + "b"), vnet("b", "10.2.0.0/16", base + "a")])
     reach = NetworkIndex(inv).reach(base + "a", base + "b")
     assert reach.result == "unknown" and "peeringState" in reach.how
+
+
+def test_a_peering_property_reads_as_get_path_from_the_payload_does():
+    from flaudit.arm import get_path
+    from flaudit.network import Peering
+
+    for raw in ({"properties": {"peeringState": "Connected", "Remote": {"id": "x"}}}, {"Properties": {"peeringState": 1}},
+                {"properties": None}, {}, {"properties": {"remote": None}}):
+        p = Peering("id", "v", "r", "", raw)
+        for name in ("peeringState", "remote.id", "remote", "missing"):
+            assert p.prop(name, "dflt") == get_path(raw, f"properties.{name}", "dflt"), (raw, name)
