@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -266,9 +267,113 @@ class _Parser:
 
 @lru_cache(maxsize=4096)
 def parse(text: str | None) -> Any | None:
-    """The syntax tree of a condition, or None when it is empty or not in Azure's grammar (never raises)."""
+    """The syntax tree of a condition, or None when it is empty or not in Azure's grammar (never raises).
+
+    Parsed by shape: a fleet's conditions differ only in their quoted strings (each silo's path prefix), so the
+    text with every quoted string replaced by a numbered placeholder is parsed once (:func:`_template`) and the
+    strings are put back into a copy of that tree. The same tree as :func:`_parse_text` gives on the text
+    (tests/test_evaluator_caches.py), because the parser's choices never depend on a string's content, and a
+    shape whose own tokens are not exactly its placeholders (a quote inside an attribute name, a syntax error)
+    is parsed from the text instead."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_LENGTH:
         return None
+    shaped = shaped_parse(text)
+    if shaped is None:
+        return _parse_text(text)
+    shape, template, values = shaped
+    slots = action_slots(shape, template)
+    key = (shape, tuple(values[i] for i in slots))
+    got = _ACTION_FILLED.get(key)
+    if got is None:
+        if len(_ACTION_FILLED) >= 1 << 14:
+            _ACTION_FILLED.clear()
+        filled = fill(template, values, literals=False)
+        got = _ACTION_FILLED[key] = (filled, literal_filler(filled))
+    return got[0] if got[1] is None else got[1](values)
+
+
+#: Per (shape, its action strings): the template with those strings in place, and its :func:`literal_filler`.
+#: The subtrees without a comparison string (the ``!(ActionMatches{...}) AND ...`` guard) are then one object
+#: shared by every condition of that shape and those action strings; they are immutable.
+_ACTION_FILLED: dict[tuple[str, tuple[str, ...]], tuple[Any, Any]] = {}
+_ACTION_SLOTS: dict[str, tuple[int, ...]] = {}
+
+
+def action_slots(shape: str, template: Any) -> tuple[int, ...]:
+    """Which placeholders of a shape (whose template is ``template``) are ``ActionMatches`` or
+    ``SubOperationMatches`` strings, once per shape."""
+    got = _ACTION_SLOTS.get(shape)
+    if got is None:
+        out: list[int] = []
+        stack = [template]
+        while stack:
+            t = stack.pop()
+            if isinstance(t, (And, Or)):
+                stack += [t.left, t.right]
+            elif isinstance(t, Not):
+                stack.append(t.operand)
+            elif isinstance(t, (ActionMatches, SubOperationMatches)):
+                out.append(int((t.action if isinstance(t, ActionMatches) else t.suboperation)[1:]))
+        if len(_ACTION_SLOTS) >= 1 << 14:
+            _ACTION_SLOTS.clear()
+        got = _ACTION_SLOTS[shape] = tuple(sorted(out))
+    return got
+
+
+def literal_filler(t: Any) -> Any:
+    """A function of the string values giving ``fill(t, values)`` for a tree whose only placeholders are in its
+    comparisons (``fill(..., literals=False)`` made it so), or None when ``t`` holds none. It rebuilds only the
+    nodes above a placeholder and shares the rest of ``t``."""
+    if isinstance(t, (And, Or)):
+        fl, fr = literal_filler(t.left), literal_filler(t.right)
+        if fl is None and fr is None:
+            return None
+        kind, left, right = type(t), t.left, t.right
+        if fl is None:
+            return lambda v: kind(left, fr(v))
+        if fr is None:
+            return lambda v: kind(fl(v), right)
+        return lambda v: kind(fl(v), fr(v))
+    if isinstance(t, Not):
+        f = literal_filler(t.operand)
+        return None if f is None else (lambda v: Not(f(v)))
+    if isinstance(t, Compare) and (_holds_placeholder(t.left) or _holds_placeholder(t.right)):
+        left, op, quantifier, right = t.left, t.operator, t.quantifier, t.right
+        fl, fr = _operand_filler(left), _operand_filler(right)
+        return lambda v: Compare(fl(v) if fl else left, op, quantifier, fr(v) if fr else right)
+    return None
+
+
+def _operand_filler(x: Any) -> Any:
+    """A function of the string values giving ``fill(x, values)`` for a comparison operand, or None when it holds
+    no placeholder; a single string literal is the common case (``StringStartsWith 'silo1/'``)."""
+    if not _holds_placeholder(x):
+        return None
+    if x.kind == "string":
+        slot = int(x.value[1:])
+        return lambda v: Literal(v[slot], "string")
+    return lambda v: fill(x, v)
+
+
+def _holds_placeholder(x: Any) -> bool:
+    return isinstance(x, Literal) and x.kind in ("string", "set") and any(
+        isinstance(y, str) and y[:1] == "\x00" for y in (x.value if x.kind == "set" else (x.value,)))
+
+
+@lru_cache(maxsize=4096)
+def shaped_parse(text: str) -> tuple[str, Any, tuple[str, ...]] | None:
+    """(shape, template tree, string values) of a condition whose shape parses (see :func:`parse`), or None:
+    ``fill(tree, values)`` is its tree. For callers that cache their own work on a tree by its shape."""
+    values: list[str] = []
+    shape = _STRINGS.sub(lambda m: _placeholder(m, values), text)
+    template = _template(shape)
+    if template is None or template[1] != len(values):
+        return None
+    return shape, template[0], tuple(values)
+
+
+def _parse_text(text: str) -> Any | None:
+    """The syntax tree of ``text`` by tokenising and parsing it (None when it is not in Azure's grammar)."""
     try:
         p = _Parser(_tokens(text))
         tree = p.condition()
@@ -277,6 +382,61 @@ def parse(text: str | None) -> Any | None:
         return tree
     except (ConditionSyntaxError, RecursionError):
         return None
+
+
+#: What starts with ``@`` or ``'`` in a condition: an attribute (group 1: kept as it is, since an attribute name
+#: may hold a quote) or a quoted string (group 2), matched as :data:`_TOKEN` matches them. No other token holds
+#: either character, so where the text tokenises, these matches are exactly its attribute and string tokens.
+_STRINGS = re.compile(r"""(@[A-Za-z]+\[[^\]]*\])|('[^'\\]*(?:\\.[^'\\]*)*')""")
+
+
+def _placeholder(m: re.Match[str], values: list[str]) -> str:
+    if m.group(2) is None:
+        return m.group(1)
+    raw = m.group(2)[1:-1]
+    values.append(_ESCAPE.sub(r"\1", raw) if "\\" in raw else raw)
+    return f"'\x00{len(values) - 1}'"
+
+
+@lru_cache(maxsize=1024)
+def _template(shape: str) -> tuple[Any, int] | None:
+    """The tree of a shape (strings replaced by ``'\\x00<n>'``) and its number of placeholders; None when the
+    shape does not parse or its string tokens are not exactly its placeholders 0, 1, ... in order (then the
+    text is parsed as it is)."""
+    try:
+        toks = _tokens(shape)
+    except ConditionSyntaxError:
+        return None
+    strings = [t.text for t in toks if t.kind == "string"]
+    if strings != [f"'\x00{i}'" for i in range(len(strings))]:
+        return None
+    tree = _parse_text(shape)
+    return None if tree is None else (tree, len(strings))
+
+
+def _value(v: Any, values: Sequence[str]) -> Any:
+    return values[int(v[1:])] if isinstance(v, str) and v[:1] == "\x00" else v
+
+
+def fill(t: Any, values: Sequence[str], *, literals: bool = True) -> Any:
+    """A copy of a template tree with its placeholders replaced by ``values``; with ``literals=False`` only
+    those of ``ActionMatches`` and ``SubOperationMatches`` (the comparisons' strings stay placeholders)."""
+    if isinstance(t, (And, Or)):
+        return type(t)(fill(t.left, values, literals=literals), fill(t.right, values, literals=literals))
+    if isinstance(t, Not):
+        return Not(fill(t.operand, values, literals=literals))
+    if isinstance(t, ActionMatches):
+        return ActionMatches(_value(t.action, values))
+    if isinstance(t, SubOperationMatches):
+        return SubOperationMatches(_value(t.suboperation, values))
+    if not literals:
+        return t
+    if isinstance(t, Compare):
+        return Compare(fill(t.left, values), t.operator, t.quantifier, fill(t.right, values))
+    if isinstance(t, Literal) and t.kind in ("string", "set"):
+        return Literal(tuple(_value(x, values) for x in t.value) if t.kind == "set" else _value(t.value, values),
+                       t.kind)
+    return t  # Exists, Attribute and the other literals hold no string token
 
 
 def syntax_error(text: str | None) -> str | None:
@@ -502,13 +662,13 @@ def comparisons(tree: Any) -> list[Compare]:
     return out
 
 
-def witness_values(tree: Any, attribute: str) -> list[str]:
+def witness_values(tree: Any, attribute: str, comps: list[Compare] | None = None) -> list[str]:
     """Concrete values of ``attribute`` that the condition's own comparisons single out: for a prefix
     ``'silo1/'`` a path inside it, for an exact value the value, for a ``StringLike`` pattern a string it
     matches. These are the places the condition's holder is meant to reach, i.e. what another principal's
-    condition must *not* reach."""
+    condition must *not* reach. ``comps``: ``comparisons(tree)`` when the caller has it already."""
     out: list[str] = []
-    for c in comparisons(tree):
+    for c in comparisons(tree) if comps is None else comps:
         if not (isinstance(c.left, Attribute) and c.left.key == attribute and isinstance(c.right, Literal)):
             continue
         values = c.right.value if c.right.kind == "set" else (c.right.value,)

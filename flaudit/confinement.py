@@ -150,9 +150,34 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
 
 @lru_cache(maxsize=16384)
 def residual_of(condition: str, action: str) -> Any:
-    """The condition's residual for ``action`` (None when it does not parse), once per (condition, action)."""
-    tree = c.parse(condition)
-    return None if tree is None else _residual(tree, action)
+    """The condition's residual for ``action`` (None when it does not parse), once per (condition, action).
+
+    A fleet's conditions share a shape (:func:`flaudit.conditions.shaped_parse`) and differ in their path
+    strings, not in their actions: the residual of the shape, with its ``ActionMatches`` strings filled in, is
+    computed once per (shape, action, those strings) and the condition's own strings are put into it.
+    ``_residual`` decides only ``ActionMatches``/``SubOperationMatches`` and keeps every comparison as it is,
+    so this equals the residual of the condition's own tree (tests/test_evaluator_caches.py)."""
+    if not isinstance(condition, str) or not condition.strip() or len(condition) > c.MAX_LENGTH:
+        return None
+    shaped = c.shaped_parse(condition)
+    if shaped is None:
+        tree = c.parse(condition)
+        return None if tree is None else _residual(tree, action)
+    shape, template, values = shaped
+    key = (shape, action, tuple(values[i] for i in c.action_slots(shape, template)))
+    got = _SHAPE_RESIDUALS.get(key)
+    if got is None:
+        if len(_SHAPE_RESIDUALS) >= 1 << 14:
+            _SHAPE_RESIDUALS.clear()
+        rest = _residual(c.fill(template, values, literals=False), action)
+        got = _SHAPE_RESIDUALS[key] = (rest, None if isinstance(rest, bool) else c.literal_filler(rest))
+    return got[0] if got[1] is None else got[1](values)
+
+
+#: Per (shape, action, the shape's action strings): the shape's residual (its comparisons' strings still
+#: placeholders) and its :func:`flaudit.conditions.literal_filler`. Keyed by the shape's text rather than its
+#: tree, whose hash walks every node.
+_SHAPE_RESIDUALS: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
 
 
 def _one_per_silo(ws: list[Witness]) -> list[Witness]:
@@ -171,7 +196,8 @@ def witnesses_of(silo: str, conditions_: list[str | None], containers: list[str]
         tree = c.parse(cond) if cond else None
         if tree is None:
             continue
-        paths += c.witness_values(tree, c.PATH_ATTRIBUTE)
-        named_containers += c.witness_values(tree, c.CONTAINER_ATTRIBUTE)
+        comps = c.comparisons(tree)
+        paths += c.witness_values(tree, c.PATH_ATTRIBUTE, comps)
+        named_containers += c.witness_values(tree, c.CONTAINER_ATTRIBUTE, comps)
     conts: list[str | None] = list(dict.fromkeys(named_containers)) or [None]
     return [Witness(silo, p, k) for p in dict.fromkeys(paths) for k in conts]

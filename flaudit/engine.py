@@ -166,12 +166,16 @@ def run_rules(deployment: Any, rules: Iterable[Rule]) -> list[Finding]:
             produced = [Unknown("", f"rule {r.id} could not be evaluated: {type(exc).__name__}: {exc}",
                                 evidence=[note("the rule raised an error; its result is unknown")],
                                 subject="rule-error")]
-        for f in produced:
-            f.rule_id, f.title, f.area = r.id, r.title, r.area
-            f.severity = f.severity or r.severity
+        rid, title, area, severity, blocks = r.id, r.title, r.area, r.severity, r.blocks
+        for f in produced:  # 50,000 findings at 1,000 silos: the rule's metadata read once per rule
+            f.rule_id, f.title, f.area = rid, title, area
+            if not f.severity:
+                f.severity = severity
             if not f.blocks:
-                f.blocks = r.blocks
-            if locations and f.location is None and f.resource_id:  # only IaC inputs carry locations
-                f.location = locations.get(f.resource_id.lower().rstrip("/"))
-            findings.append(f)
+                f.blocks = blocks
+        if locations:  # only IaC inputs carry locations
+            for f in produced:
+                if f.location is None and f.resource_id:
+                    f.location = locations.get(f.resource_id.lower().rstrip("/"))
+        findings += produced
     return findings

@@ -360,8 +360,8 @@ def _peering_ev(pr: Any) -> list[dict[str, Any]]:
     out = [_prop(pr.id, "properties.peeringState", pr.state or None),
            _prop(pr.id, "properties.remoteVirtualNetwork.id", pr.remote_display)]
     for flag in ("allowVirtualNetworkAccess", "allowGatewayTransit", "useRemoteGateways"):
-        if pr.prop(flag) is not None:
-            out.append(_prop(pr.id, f"properties.{flag}", pr.prop(flag)))
+        if (value := pr.prop(flag)) is not None:
+            out.append(_prop(pr.id, f"properties.{flag}", value))
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from flaudit.arm import get_path, is_resource_id, name_of, norm, parent_id
+from flaudit.arm import MISSING, get_path, is_resource_id, name_of, norm, parent_id
 
 VNET = "microsoft.network/virtualnetworks"
 SUBNET = "microsoft.network/virtualnetworks/subnets"
@@ -115,7 +115,11 @@ class Peering:
     raw: dict[str, Any]
 
     def prop(self, name: str, default: Any = None) -> Any:
-        return get_path(self.raw, f"properties.{name}", default)
+        """``get_path(raw, "properties." + name)``, starting from ``properties`` when the payload spells it so."""
+        props = self.raw.get("properties", MISSING)
+        if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
+            return get_path(self.raw, f"properties.{name}", default)
+        return get_path(props, name, default)
 
     @property
     def remote_display(self) -> str:
@@ -308,7 +312,17 @@ class NetworkIndex:
         return self.subnets.get(norm(subnet_id)) if subnet_id else None
 
     def vnet_prefixes(self, vnet_id: str) -> list[str] | None:
-        """A VNet's address space; from a peering's ``remoteAddressSpace`` when the VNet itself is not read."""
+        """A VNet's address space; from a peering's ``remoteAddressSpace`` when the VNet itself is not read.
+
+        Worked out once per VNet (it depends on ``vnet_of(vnet_id)`` alone); each caller gets its own list."""
+        memo = self.__dict__.setdefault("_prefix_memo", {})
+        key = vnet_of(vnet_id) if vnet_id else ""
+        got = memo.get(key, MISSING)
+        if got is MISSING:
+            got = memo[key] = self._vnet_prefixes(vnet_id)
+        return None if got is None else list(got)
+
+    def _vnet_prefixes(self, vnet_id: str) -> list[str] | None:
         v = self.vnet(vnet_id)
         own = [str(p) for p in (get_path(v, "properties.addressSpace.addressPrefixes") or [])] if v else []
         if own:
@@ -376,11 +390,21 @@ class NetworkIndex:
         return bool(self.reach(a, b))
 
     def address_overlap(self, a: str, b: str) -> list[tuple[str, str]] | None:
-        """Overlapping prefixes of two VNets' address spaces; ``None`` when either space is unknown."""
-        pa, pb = self.vnet_prefixes(a), self.vnet_prefixes(b)
-        if pa is None or pb is None:
-            return None
-        return overlaps(pa, pb)
+        """Overlapping prefixes of two VNets' address spaces; ``None`` when either space is unknown.
+
+        Answered once per pair of VNets (a hub is compared with each silo, and each silo with the hub): the
+        answer depends on the two VNets alone (:meth:`vnet_prefixes`), and "unknown" and "no overlap" are
+        symmetric, so the reverse pair's answer serves when it is one of those."""
+        key = (vnet_of(a), vnet_of(b))
+        memo = self.__dict__.setdefault("_overlap_memo", {})
+        got = memo.get(key, MISSING)
+        if got is MISSING:
+            got = memo.get(key[::-1], MISSING)
+            if got is MISSING or got:  # an overlap is listed in the asking order: computed for this order
+                pa, pb = self.vnet_prefixes(a), self.vnet_prefixes(b)
+                got = None if pa is None or pb is None else overlaps(pa, pb)
+            memo[key] = got
+        return None if got is None else list(got)
 
     # -- NSGs -----------------------------------------------------------------------------------------
     def nsg_ref(self, resource: dict[str, Any] | None) -> Reference | None:

@@ -293,13 +293,16 @@ class NsgRule:
     default: bool = False
 
     @classmethod
-    def _of(cls, nsg_id: str, name: str, fields: tuple[Any, ...], default: bool) -> NsgRule:
+    def _of(cls, nsg_id: str, name: str, fields: tuple[Any, ...], default: bool,
+            derived: dict[str, Any] | None = None) -> NsgRule:
         """The rule built from :func:`_parse_props`'s fields (priority to destination_ports, in field order),
         filling the instance dict at once: the frozen dataclass's __init__ sets each of its 14 fields through
         object.__setattr__, which is most of the cost of loading 11,000 rules at 1,000 silos. Equal to
         ``NsgRule(nsg_id, name, *fields, default)`` (tests/test_evaluator_caches.py)."""
         rule = object.__new__(cls)
         rule.__dict__.update(zip(_NSG_RULE_FIELDS, (nsg_id, name, *fields, default), strict=True))
+        if derived:  # derived values of these fields, worked out once for every rule of this content
+            rule.__dict__.update(derived)
         return rule
 
     # Derived values asked for in every evaluation, kept in the instance dict on first use (the dataclass is frozen,
@@ -376,27 +379,36 @@ _RULE_FIELDS = ("priority", "direction", "access", "protocol", "sourcePortRange"
 #: Parsed rule contents by the repr of their _RULE_FIELDS values (repr tells 1 from True, 1.0 and "1", which
 #: the parser treats differently). Every NSG carries the same six default rules, and fleets repeat the same
 #: custom rules in every silo's NSG: a 1,000-silo deployment parses a dozen distinct rules, not 11,000.
-_PARSED: dict[str, tuple[tuple[Any, ...] | None, tuple[str, ...]]] = {}
+_PARSED: dict[str, tuple[tuple[Any, ...] | None, tuple[str, ...], dict[str, Any] | None]] = {}
 _PARSED_MAX = 1 << 14
 
 
 def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tuple[NsgRule | None, list[str]]:
     """An :class:`NsgRule` from the REST shape (``properties`` nested or flattened); problems when unusable."""
-    props = raw.get("properties") if isinstance(raw.get("properties"), dict) else raw
+    props = raw.get("properties")
+    if not isinstance(props, dict):
+        props = raw
     name = str(raw.get("name") or name_of(str(raw.get("id") or "")) or "(unnamed)")
-    where = f"NSG {nsg_id} rule {name}"
-    key = repr([props.get(f) for f in _RULE_FIELDS])
+    get = props.get
+    key = repr([get(f) for f in _RULE_FIELDS])
     parsed = _PARSED.get(key)
     if parsed is None:
-        parsed = _parse_props(props)
+        fields, problems = _parse_props(props)
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
-        _PARSED[key] = parsed
-    fields, problems = parsed
-    messages = [f"{where}: {p}" for p in problems]
+        parsed = _PARSED[key] = (fields, problems, None if fields is None else _derived(fields))
+    fields, problems, derived = parsed
+    messages = [f"NSG {nsg_id} rule {name}: {p}" for p in problems] if problems else []
     if fields is None:
         return None, messages
-    return NsgRule._of(nsg_id, name, fields, default), messages
+    return NsgRule._of(nsg_id, name, fields, default, derived), messages
+
+
+def _derived(fields: tuple[Any, ...]) -> dict[str, Any]:
+    """The derived values of :class:`NsgRule` that depend on its parsed fields alone (not on its NSG, name or
+    ``default``), as the instance dict holds them once asked: every rule of the same content shares them."""
+    probe = NsgRule._of("", "", fields, False)
+    return {"_allow": probe.allow, "_names_addresses": probe.names_addresses}
 
 
 def _parse_props(props: dict[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[str, ...]]:

@@ -612,7 +612,20 @@ class RbacIndex:
         return hit
 
     def access(self, principal_id: str, target_id: str) -> Access:
-        """What ``principal_id`` can do to storage account ``target_id``."""
+        """What ``principal_id`` can do to storage account ``target_id``.
+
+        Worked out once per (principal, account) pair (FL-ID-003 and FL-ID-008 both ask for each silo principal
+        on the orchestrator's storage); the index is fixed once built, and each caller gets its own Access with
+        its own lists (the Grant and Deny objects in them are shared, and nothing modifies them)."""
+        key = (principal_id, target_id)
+        memo = self.__dict__.setdefault("_access_memo", {})
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = self._access(principal_id, target_id)
+        return Access(got.principal_id, got.principal_type, got.target_id, list(got.grants), list(got.denied),
+                      list(got.exempted), list(got.idle))
+
+    def _access(self, principal_id: str, target_id: str) -> Access:
         pid = norm(principal_id)
         mine = self.by_principal.get(pid)
         result = Access(pid, "Unknown", target_id)

@@ -419,13 +419,18 @@ def _silo_vnets(silo: Silo) -> list[str]:
     return sorted({vnet_of(sid) for c in silo.computes for sid in c.subnet_ids})
 
 
+def _flag_on(value: Any) -> bool:
+    """A peering flag is on when it is true or the text "true" in any case."""
+    return value is True or str(value).lower() == "true"
+
+
 def _peering_evidence(peerings: list[Any]) -> list[dict[str, Any]]:
     out = []
     for pr in peerings:
         out.append(prop(pr.id, "properties.peeringState", pr.state or None))
         for flag in ("allowForwardedTraffic", "allowGatewayTransit", "useRemoteGateways"):
-            if pr.prop(flag) is not None:
-                out.append(prop(pr.id, f"properties.{flag}", pr.prop(flag)))
+            if (value := pr.prop(flag)) is not None:
+                out.append(prop(pr.id, f"properties.{flag}", value))
         out.append({"kind": "network-path", "path_kind": "peering", "source": pr.vnet_display,
                     "detail": f"peering {name_of(pr.id)} to {pr.remote_display} (state {pr.state or 'missing'})"})
     return out
@@ -542,7 +547,7 @@ def silo_peerings_reported(d: Deployment) -> Iterable[Finding]:
                 sides = d.network.peerings_between(va, vb)
                 role = "orchestrator" if vb in orch_vnets else "another"
                 flagged = [(pr, f) for pr in sides for f in ("allowForwardedTraffic", "allowGatewayTransit")
-                           if pr.prop(f) is True or str(pr.prop(f)).lower() == "true"]
+                           if _flag_on(pr.prop(f))]
                 ev = _peering_evidence(sides)
                 reported = True
                 if flagged:

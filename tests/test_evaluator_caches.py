@@ -206,3 +206,76 @@ def test_a_parsed_rule_equals_the_dataclass_built_field_by_field():
     with pytest.raises(AttributeError):  # still frozen
         rule.priority = 1
     assert rule.sources == ("1.2.3.0/24", "Internet") and rule.destination_ports == ((22, 22), (2200, 2300))
+
+
+_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
+
+
+@pytest.mark.parametrize("text", [
+    f"((!(ActionMatches{{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}})) OR "
+    f"({_PATH} StringStartsWith 'silo1/'))",
+    f"((!(ActionMatches{{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}})) OR "
+    f"({_PATH} StringStartsWith 'silo2/'))",
+    f"{_PATH} StringStartsWith 'a\\'b/'", f"{_PATH} StringLike '*'",
+    f"{_PATH} ForAnyOfAnyValues:StringEquals {{'a', 'b', 3, true}}",
+    "@Resource[odd'name] StringEquals 'x'", "@Resource[odd'name] StringEquals 'x' OR @Request[y'] StringEquals 'z'",
+    "@Request[x] StringEquals '\x000'", "@Request[x] StringEquals 'a' 'b'", "'unterminated", "'a' '",
+    "SubOperationMatches{'Blob.List'} AND Exists @Resource[x]", "NOT ActionMatches{'a'} || ActionMatches{'b'}",
+    "@Principal[x] GuidEquals 12345678-1234-1234-1234-123456789abc AND @Environment[t] NumericEquals -1.5",
+    "ActionMatches{'a'} AND", "(((ActionMatches{'a'})))", "@Request[x] StringEquals {'a', {'b'}}",
+    "'x' StringEquals @Request[y] AND NOT ('z' StringLike @Resource[w] OR ActionMatches{'q'})",
+    "'x' StringEquals 'y'", "@Request[n] NumericEquals 5 AND ActionMatches{'a'}",
+])
+def test_conditions_parsed_by_shape_give_the_tree_the_text_gives(text):
+    conditions.parse.cache_clear()
+    assert conditions.parse(text) == conditions._parse_text(text)
+
+
+def test_two_conditions_of_one_shape_are_parsed_once_and_keep_their_own_strings():
+    conditions.parse.cache_clear()
+    conditions._template.cache_clear()
+    a = conditions.parse(f"{_PATH} StringStartsWith 'silo1/' AND ActionMatches{{'r'}}")
+    b = conditions.parse(f"{_PATH} StringStartsWith 'silo2/' AND ActionMatches{{'w'}}")
+    assert a.left.right.value == "silo1/" and b.left.right.value == "silo2/"
+    assert (a.right.action, b.right.action) == ("r", "w")
+    assert conditions._template.cache_info()[:2] == (1, 1)  # (hits, misses): the second reused the first's shape
+
+
+_READ = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+_WRITE = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
+
+
+@pytest.mark.parametrize("text", [
+    f"((!(ActionMatches{{'{_READ}'}}) AND !(ActionMatches{{'{_WRITE}'}})) OR ({_PATH} StringStartsWith 'silo1/'))",
+    f"((!(ActionMatches{{'{_READ}'}}) AND !(ActionMatches{{'{_WRITE}'}})) OR ({_PATH} StringStartsWith 'silo2/'))",
+    f"((!(ActionMatches{{'{_WRITE}'}}) AND !(ActionMatches{{'{_WRITE}'}})) OR ({_PATH} StringStartsWith 'silo1/'))",
+    f"(!(ActionMatches{{'{_READ}'}} AND SubOperationMatches{{'Blob.List'}})) OR {_PATH} StringLike 'a*'",
+    f"ActionMatches{{'{_READ}'}} AND {_PATH} StringEquals 'x' OR NOT {_PATH} StringStartsWith 'y'",
+    f"{_PATH} StringStartsWith 'z'", f"ActionMatches{{'{_READ}'}}", "not a condition", "@Resource[q'] StringEquals 'v'",
+])
+@pytest.mark.parametrize("action", [_READ, _WRITE, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete"])
+def test_a_condition_residual_computed_by_shape_equals_the_residual_of_its_own_tree(text, action):
+    from flaudit import confinement
+
+    tree = conditions._parse_text(text)
+    expected = None if tree is None else confinement._residual(tree, action)
+    confinement.residual_of.cache_clear()
+    assert confinement.residual_of(text, action) == expected
+    # the second condition of a shape (its residual comes from the first's) answers for its own strings
+    assert confinement.residual_of(text.replace("silo1", "silo9"), action) == (
+        None if tree is None else confinement._residual(conditions._parse_text(text.replace("silo1", "silo9")),
+                                                        action))
+
+
+@pytest.mark.parametrize("props", [
+    {"sourceAddressPrefix": "10.0.0.0/8"}, {"sourceAddressPrefix": "Internet", "access": "Deny"},
+    {"destinationAddressPrefixes": ["Storage", "2001:db8::/32"], "destinationAddressPrefix": None},
+    {"access": "allow"},
+])
+def test_derived_values_shared_by_rules_of_one_content_are_what_each_rule_computes(props):
+    a, _ = parse_rule(_rule(NSG_A, "One", **props), NSG_A)
+    b, _ = parse_rule(_rule(NSG_B, "Two", **props), NSG_B, default=True)
+    for r in (a, b):
+        assert "_names_addresses" in r.__dict__ and "_allow" in r.__dict__  # set when built, from the cache
+        assert r.names_addresses == type(r)._names_addresses(r)  # the method, which the memo shadows
+        assert r.allow == (r.access.lower() == "allow")

@@ -130,6 +130,18 @@ def test_overlap_falls_back_to_the_peerings_remote_address_space_and_is_none_whe
     assert idx.address_overlap(vid("vnet-a"), vid("vnet-nowhere")) is None
 
 
+def test_overlap_asked_in_both_orders_lists_each_order_as_asked_and_answers_unknown_and_none_alike():
+    idx = index(vnet("vnet-a", "10.0.0.0/16"), vnet("vnet-b", "10.0.128.0/17"), vnet("vnet-c", "10.9.0.0/16"))
+    a, b, c = vid("vnet-a"), vid("vnet-b"), vid("vnet-c")
+    assert idx.address_overlap(a, b) == [("10.0.0.0/16", "10.0.128.0/17")]
+    assert idx.address_overlap(f"{b}/subnets/default", a) == [("10.0.128.0/17", "10.0.0.0/16")]
+    assert idx.address_overlap(a, c) == [] and idx.address_overlap(c, a) == []
+    assert idx.address_overlap(a, vid("vnet-nowhere")) is None and idx.address_overlap(vid("vnet-nowhere"), a) is None
+    got = idx.address_overlap(a, b)
+    got.append(("x", "y"))  # a caller's list is its own
+    assert idx.address_overlap(a, b) == [("10.0.0.0/16", "10.0.128.0/17")]
+
+
 # -- private endpoints ------------------------------------------------------------------------------------------
 def pe(name: str, subnet: str, target: str, group: str, status: str = "Approved", manual: bool = False
        ) -> dict[str, Any]:
@@ -288,3 +300,14 @@ def test_a_peering_without_peering_state_is_unknown_not_unreachable():
     inv.extend([vnet("a", "10.1.0.0/16", base + "b"), vnet("b", "10.2.0.0/16", base + "a")])
     reach = NetworkIndex(inv).reach(base + "a", base + "b")
     assert reach.result == "unknown" and "peeringState" in reach.how
+
+
+def test_a_peering_property_reads_as_get_path_from_the_payload_does():
+    from flaudit.arm import get_path
+    from flaudit.network import Peering
+
+    for raw in ({"properties": {"peeringState": "Connected", "Remote": {"id": "x"}}}, {"Properties": {"peeringState": 1}},
+                {"properties": None}, {}, {"properties": {"remote": None}}):
+        p = Peering("id", "v", "r", "", raw)
+        for name in ("peeringState", "remote.id", "remote", "missing"):
+            assert p.prop(name, "dflt") == get_path(raw, f"properties.{name}", "dflt"), (raw, name)

@@ -255,6 +255,25 @@ def test_deny_assignment_excluding_the_principal_leaves_its_grant_and_says_so():
     assert "data" not in idx.access(PID2, ACCT).kinds  # everyone else is denied
 
 
+def test_access_asked_twice_is_the_same_answer_in_lists_of_the_callers_own():
+    import dataclasses
+
+    from flaudit.rbac import Access
+
+    idx = index(role_assignment(ACCT, BLOB_CONTRIBUTOR, PID), role_assignment(ACCT, BLOB_CONTRIBUTOR, PID2),
+                deny(RG, "managed app lock", data_actions=["*"], exclude=[PID]))
+    for pid in (PID, PID2, PID.upper()):
+        first, second = idx.access(pid, ACCT), idx.access(pid, ACCT)
+        fresh = idx._access(pid, ACCT)  # the uncached work
+        assert first == second == fresh and (first.exempted or first.denied)
+        for f in dataclasses.fields(Access):  # every field copied, every list the caller's own
+            assert getattr(first, f.name) == getattr(fresh, f.name)
+            if isinstance(getattr(first, f.name), list):
+                assert getattr(first, f.name) is not getattr(second, f.name)
+        first.grants.clear()
+        assert idx.access(pid, ACCT).grants == fresh.grants
+
+
 def test_everyone_deny_applies_to_every_principal():
     idx = index(role_assignment(ACCT, BLOB_CONTRIBUTOR, PID), role_assignment(RG, BLOB_CONTRIBUTOR, PID2),
                 deny(f"/subscriptions/{SUB}", "everyone", data_actions=[BLOB_READ, BLOB_WRITE]))
