@@ -34,7 +34,7 @@ _CANONICAL_ID = re.compile(
 _MEMO_MAX = 1 << 15
 
 
-def _per_string(fn: Callable[[Any], _T]) -> Callable[[Any], _T]:
+def per_string(fn: Callable[[Any], _T]) -> Callable[[Any], _T]:
     """Memoise a pure function of one ARM id or type string. A 1,000-silo audit asks for the same few thousand
     ids' normal forms, names and parents hundreds of thousands of times; the answer depends on the string
     alone. Only exact ``str`` arguments are memoised (anything else is computed each time, as before), and only
@@ -55,7 +55,7 @@ def _per_string(fn: Callable[[Any], _T]) -> Callable[[Any], _T]:
     return wrapper
 
 
-@_per_string
+@per_string
 def norm(value: str | None) -> str:
     """Canonical form of an ARM id or type for comparison: lower case, one leading slash on ids (restored
     when a tool dropped it), no doubled or trailing slashes."""
@@ -183,7 +183,7 @@ def id_segments(resource_id: str) -> list[str]:
     return [s for s in (resource_id or "").strip().split("/") if s]
 
 
-@_per_string
+@per_string
 def parent_id(resource_id: str) -> str | None:
     """Id of the resource (or scope) that contains ``resource_id``: child -> parent -> RG -> sub -> MG -> /."""
     segs = id_segments(resource_id)
@@ -226,7 +226,7 @@ def ancestor_scopes(resource_id: str) -> list[str]:
     return out
 
 
-@_per_string
+@per_string
 def subscription_of(resource_id: str) -> str | None:
     segs = id_segments(resource_id)
     if len(segs) >= 2 and segs[0].lower() == "subscriptions":
@@ -234,7 +234,7 @@ def subscription_of(resource_id: str) -> str | None:
     return None
 
 
-@_per_string
+@per_string
 def resource_group_id(resource_id: str) -> str | None:
     segs = id_segments(resource_id)
     if len(segs) >= 4 and segs[0].lower() == "subscriptions" and segs[2].lower() == "resourcegroups":
@@ -242,13 +242,13 @@ def resource_group_id(resource_id: str) -> str | None:
     return None
 
 
-@_per_string
+@per_string
 def name_of(resource_id: str) -> str:
     segs = id_segments(resource_id)
     return segs[-1] if segs else ""
 
 
-@_per_string
+@per_string
 def type_of(resource_id: str) -> str:
     """ARM type derived from an id (``microsoft.network/virtualnetworks/subnets``), lower case."""
     segs = id_segments(resource_id)

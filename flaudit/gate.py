@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from flaudit.arm import per_string
 from flaudit.findings import PROFILES, SEVERITY_RANK
 
 EXIT_OK, EXIT_BLOCKED = 0, 1
@@ -26,19 +27,9 @@ VERDICT_WORDS = {"ready": "READY", "not_ready": "NOT READY", "unknown": "UNKNOWN
 _DIGITS = re.compile(r"(\d+)")
 
 
-#: natural_key's answers per string: a 1,000-silo result sorts 50,000 findings by 1,000 silo names.
-_NATURAL: dict[str, tuple] = {}
-
-
+@per_string  # a 1,000-silo result sorts 50,000 findings by 1,000 silo names
 def natural_key(text: Any) -> tuple:
     """Sort key that orders silo2 before silo10 (numbers compared as numbers, the rest case-insensitively)."""
-    if text.__class__ is str:
-        key = _NATURAL.get(text)  # type: ignore[arg-type]
-        if key is None:
-            if len(_NATURAL) >= 1 << 16:
-                _NATURAL.clear()
-            key = _NATURAL[text] = _natural_key(text)  # type: ignore[index]
-        return key
     return _natural_key(text)
 
 

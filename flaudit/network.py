@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from flaudit.arm import MISSING, get_path, is_resource_id, name_of, norm, parent_id
+from flaudit.arm import MISSING, get_path, is_resource_id, name_of, norm, parent_id, per_string
 
 VNET = "microsoft.network/virtualnetworks"
 SUBNET = "microsoft.network/virtualnetworks/subnets"
@@ -43,19 +43,9 @@ def _subnet_ref(resource: dict[str, Any]) -> str | None:
     return ref if is_resource_id(ref, SUBNET) else None
 
 
-#: vnet_of's answers by input string: a pure function of it, asked ~70 times per silo. Bounded like arm's memos.
-_VNET_OF: dict[str, str] = {}
-
-
+@per_string  # a pure function of the string, asked ~70 times per silo
 def vnet_of(subnet_or_vnet_id: str | None) -> str:
     """The VNet id of a subnet id (or the id itself when it already names a VNet), normalised."""
-    if subnet_or_vnet_id.__class__ is str:
-        hit = _VNET_OF.get(subnet_or_vnet_id)  # type: ignore[arg-type]
-        if hit is None:
-            if len(_VNET_OF) >= 1 << 15:
-                _VNET_OF.clear()
-            hit = _VNET_OF[subnet_or_vnet_id] = _vnet_of(subnet_or_vnet_id)  # type: ignore[index]
-        return hit
     return _vnet_of(subnet_or_vnet_id)
 
 
