@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -304,16 +304,8 @@ def action_slots(shape: str, template: Any) -> tuple[int, ...]:
     ``SubOperationMatches`` strings, once per shape."""
     got = _ACTION_SLOTS.get(shape)
     if got is None:
-        out: list[int] = []
-        stack = [template]
-        while stack:
-            t = stack.pop()
-            if isinstance(t, (And, Or)):
-                stack += [t.left, t.right]
-            elif isinstance(t, Not):
-                stack.append(t.operand)
-            elif isinstance(t, (ActionMatches, SubOperationMatches)):
-                out.append(int((t.action if isinstance(t, ActionMatches) else t.suboperation)[1:]))
+        out = [int((t.action if isinstance(t, ActionMatches) else t.suboperation)[1:]) for t in leaves(template)
+               if isinstance(t, (ActionMatches, SubOperationMatches))]
         if len(_ACTION_SLOTS) >= 1 << 14:
             _ACTION_SLOTS.clear()
         got = _ACTION_SLOTS[shape] = tuple(sorted(out))
@@ -647,9 +639,8 @@ _OPERATORS.update({
 
 
 # -- what a condition names -----------------------------------------------------------------------------------
-def comparisons(tree: Any) -> list[Compare]:
-    """Every comparison in the tree (for witness values: the prefixes and names a condition mentions)."""
-    out: list[Compare] = []
+def leaves(tree: Any) -> Iterator[Any]:
+    """The nodes under ``tree``'s And/Or/Not structure (comparisons, action checks, Exists...), left to right."""
     stack = [tree]
     while stack:
         t = stack.pop()
@@ -657,9 +648,13 @@ def comparisons(tree: Any) -> list[Compare]:
             stack += [t.right, t.left]
         elif isinstance(t, Not):
             stack.append(t.operand)
-        elif isinstance(t, Compare):
-            out.append(t)
-    return out
+        else:
+            yield t
+
+
+def comparisons(tree: Any) -> list[Compare]:
+    """Every comparison in the tree (for witness values: the prefixes and names a condition mentions)."""
+    return [t for t in leaves(tree) if isinstance(t, Compare)]
 
 
 def witness_values(tree: Any, attribute: str, comps: list[Compare] | None = None) -> list[str]:
