@@ -61,16 +61,18 @@ def test_two_tenant_deployment_is_collected_with_one_credential_per_tenant(rsps,
     assert statuses(result, "FL-TOP-003", silo="silo2") == {"pass"}
 
 
+def _tenant_b_refused(tenant):
+    """Tenant B's credential refuses every token (a guest account the tenant does not admit)."""
+    return FakeCredential(ClientAuthenticationError("AADSTS700016: no guest access")) if tenant == TENANT_B \
+        else FakeCredential()
+
+
 def test_a_tenant_that_cannot_be_read_is_unreadable_not_skipped(rsps, retry):
     res, doc = _two_tenants()
     FakeArm(res, [SUB, SUB2]).register(rsps)
 
-    def credential_for(tenant):
-        return FakeCredential(ClientAuthenticationError("AADSTS700016: no guest access")) if tenant == TENANT_B \
-            else FakeCredential()
-
     cfg = parse_config(doc, "fl.yaml")
-    inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry)
+    inv = collect_config_scopes(cfg, credential_for=_tenant_b_refused, retry=retry)
     [u] = inv.unreadable
     assert (u.scope, u.resource_type) == (f"/subscriptions/{SUB2}", "*")
     assert TENANT_B in u.message
@@ -211,12 +213,8 @@ def test_fleet_mode_tenant_that_cannot_be_read_is_unreadable_not_skipped(rsps, r
     res, doc = _two_tenants()
     FakeArm(res, [SUB, SUB2]).register(rsps)
 
-    def credential_for(tenant):
-        return FakeCredential(ClientAuthenticationError("AADSTS700016: no guest access")) if tenant == TENANT_B \
-            else FakeCredential()
-
     cfg = parse_config(doc, "fl.yaml")
-    inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry, resource_graph=True)
+    inv = collect_config_scopes(cfg, credential_for=_tenant_b_refused, retry=retry, resource_graph=True)
     [u] = inv.unreadable
     assert (u.scope, u.resource_type) == (f"/subscriptions/{SUB2}", "*") and TENANT_B in u.message
     assert inv.metadata["tenants"] == {TENANT_A: [SUB]}
