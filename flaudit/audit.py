@@ -96,6 +96,12 @@ def long_lived(*, young: bool = True) -> Iterator[None]:
             gc.set_threshold(*thresholds)
             gc.unfreeze()
         elif enabled:
+            # Everything the audit allocated is still in the youngest generation (nothing was collected), so
+            # the first collection after gc.enable() would walk all of it (~0.15 s at 1,000 silos). Moving it
+            # to the oldest generation first (freeze + unfreeze: two list splices) leaves it for the next full
+            # collection, as if it had aged there.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
@@ -130,6 +136,7 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
     """``compact``: passing findings carry only the evidence that says more than their status (see
     :func:`flaudit.result.pass_evidence`); everything else is the same."""
     from flaudit.gate import fix_first_all
+    from flaudit.lifetime import park
     from flaudit.result import build_result
     from flaudit.selection import selection_report
     from flaudit.unmodelled import unmodelled_children
@@ -150,6 +157,7 @@ def run_audit(inventory: Inventory, config: FLConfig | None = None, *, profile: 
             compact=compact, config_sha256=config.sha256 if config else None,
         )
         result["declarations"] = declaration_report
+        park(ev, inventory)  # freed by the process exit, if one is near (flaudit.lifetime)
         if selection is not None and selection.active:
             result["selection"] = selection_report(selection, ev.skipped or [])
             for p, v in result["verdict"].items():

@@ -96,8 +96,9 @@ def entry() -> NoReturn:
 
 
 def main(argv: list[str] | None = None, *, ran: list[str] | None = None) -> int:
-    """Run one command and return its exit code; ``ran`` (when given) receives the command's name once its
-    arguments parsed."""
+    """Run one command and return its exit code; ``ran`` (given by :func:`entry` alone) receives the command's
+    name once its arguments parsed, and a command entry() will end with ``os._exit`` lets the audit keep its
+    objects for the exit to free (:mod:`flaudit.lifetime`)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -106,8 +107,12 @@ def main(argv: list[str] | None = None, *, ran: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    if ran is not None:
+    if ran is not None:  # only entry() asks: it ends FAST_EXIT_COMMANDS with os._exit
         ran.append(str(getattr(args, "command", "")))
+        if ran[0] in FAST_EXIT_COMMANDS:
+            from flaudit.lifetime import expect_fast_exit
+
+            expect_fast_exit()
     quiet_azure_logs(verbose=bool(getattr(args, "verbose", False)))
     try:
         return int(args.func(args) or 0)

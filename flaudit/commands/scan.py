@@ -100,6 +100,7 @@ def _scan(args: argparse.Namespace, targets: list[tuple[str, Path | None]], base
     from flaudit.audit import audit_from_args
     from flaudit.diff import new_since_baseline
     from flaudit.gate import decide
+    from flaudit.lifetime import park
 
     with ScanProgress(not args.quiet) as progress:
         result = audit_from_args(args, progress)
@@ -109,6 +110,7 @@ def _scan(args: argparse.Namespace, targets: list[tuple[str, Path | None]], base
                                   "new_blocking": new}
         result["gate"] = decide(result, args.profile, fail_on=args.fail_on, fail_on_new=args.fail_on_new)
         write_outputs(result, targets, quiet=args.quiet, progress=progress)
+    park(result)  # freed by the process exit (flaudit.lifetime)
     written = [str(path) for _, path in targets if path is not None]
     if written and not args.quiet:
         print(files_line(result, written), file=sys.stderr)
