@@ -83,14 +83,14 @@ def entry() -> NoReturn:
     ran: list[str] = []
     code = main(sys.argv[1:], ran=ran)
     if ran and ran[0] in FAST_EXIT_COMMANDS:
-        import logging
-
         try:
             sys.stdout.flush()
             sys.stderr.flush()
         except (BrokenPipeError, OSError):
             pass
-        logging.shutdown()
+        logging = sys.modules.get("logging")  # not imported: no handler to flush
+        if logging is not None:
+            logging.shutdown()
         os._exit(code)
     raise SystemExit(code)
 

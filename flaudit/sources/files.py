@@ -263,10 +263,10 @@ def parse_snapshot(doc: dict[str, Any], origin: str) -> Inventory:
 
 def _directory(section: Any, origin: str) -> dict[str, dict[str, Any]]:
     """The snapshot's ``directory``: principal id -> the Microsoft Graph object read for it (absent: none read)."""
-    from flaudit.sources.live.directory import printable
-
     if section is None:
         return {}
+    from flaudit.sources.live.directory import printable
+
     if not isinstance(section, dict):
         raise InputError(f"{origin}: snapshot 'directory' is not an object of principal id -> directory object")
     out: dict[str, dict[str, Any]] = {}
