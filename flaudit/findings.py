@@ -59,7 +59,7 @@ class Finding:
     def id_digest(self) -> str:
         """The part of :attr:`id` after the rule id: a digest of the resource id and subject, the same for every
         rule's finding on them (so a caller building many ids may compute it once per pair)."""
-        return hashlib.sha256(f"{self.resource_id.lower()}|{self.subject.lower()}".encode()).hexdigest()[:12]
+        return id_digest(self.resource_id, self.subject)
 
     def blocks_profile(self, profile: str) -> bool:
         return (profile in self.blocks and self.status in ("fail", "unknown") and self.waiver is None
@@ -84,6 +84,11 @@ class Finding:
             "location": self.location,
             "declaration": self.declaration,
         }
+
+
+def id_digest(resource_id: str, subject: str) -> str:
+    """:meth:`Finding.id_digest` of a finding on ``resource_id`` about ``subject`` (case-insensitive in both)."""
+    return hashlib.sha256(f"{resource_id.lower()}|{subject.lower()}".encode()).hexdigest()[:12]
 
 
 def _make(status: str):
