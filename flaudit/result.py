@@ -157,7 +157,7 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
 
 
 def _in_result_order(findings: list[Finding], compact: bool) -> tuple[list[Finding], list[str], list[dict[str, Any]]]:
-    """The findings, their ids and their rows (:meth:`Finding.to_dict`, trimmed by :func:`pass_evidence` when
+    """The findings, their ids and their rows (:func:`flaudit.findings.rows`, trimmed by :func:`pass_evidence` when
     ``compact``), sorted by area, rule, silo (natural order: silo2 before silo10), resource id (case-insensitive)
     and subject; findings equal in all five keep the order the rules made them in.
 
@@ -167,6 +167,7 @@ def _in_result_order(findings: list[Finding], compact: bool) -> tuple[list[Findi
     rank among them, so the sort compares integers rather than tuples of name parts. Rows are made last, in
     result order, so a writer reads them in the order they were laid out in memory."""
     from flaudit.findings import id_digest
+    from flaudit.findings import rows as finding_rows
     from flaudit.gate import natural_key
 
     silo_keys = {silo: natural_key(silo) for silo in {f.silo for f in findings}}
@@ -189,7 +190,7 @@ def _in_result_order(findings: list[Finding], compact: bool) -> tuple[list[Findi
     order = sorted(range(len(findings)), key=keys.__getitem__)
     findings = [findings[i] for i in order]
     ids = [ids[i] for i in order]
-    rows = [f.to_dict(id=fid) for f, fid in zip(findings, ids, strict=True)]
+    rows = finding_rows(findings, ids)
     if compact:
         for f, row in zip(findings, rows, strict=True):
             if f.status in QUIET_STATUSES and row["evidence"]:
