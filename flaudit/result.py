@@ -165,7 +165,7 @@ def _in_result_order(findings: list[Finding], compact: bool) -> tuple[list[Findi
     subject) pairs and 1,000 silos. Each resource id is lower-cased once (for the sort key and the id alike) and
     each pair's identity digest computed once; each silo's natural sort key is computed once and replaced by its
     rank among them, so the sort compares integers rather than tuples of name parts. Rows are made last, in
-    result order, so a writer reads them in the order they were laid out in memory."""
+    result order, in one comprehension (:func:`flaudit.findings.rows`)."""
     from flaudit.findings import id_digest
     from flaudit.findings import rows as finding_rows
     from flaudit.gate import natural_key
