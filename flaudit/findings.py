@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,7 @@ class Finding:
     def id_digest(self) -> str:
         """The part of :attr:`id` after the rule id: a digest of the resource id and subject, the same for every
         rule's finding on them (so a caller building many ids may compute it once per pair)."""
-        return hashlib.sha256(f"{self.resource_id.lower()}|{self.subject.lower()}".encode()).hexdigest()[:12]
+        return id_digest(self.resource_id, self.subject)
 
     def blocks_profile(self, profile: str) -> bool:
         return (profile in self.blocks and self.status in ("fail", "unknown") and self.waiver is None
@@ -67,23 +68,38 @@ class Finding:
 
     def to_dict(self, *, id: str | None = None) -> dict[str, Any]:  # noqa: A002 - the field's own name
         """The finding as the result writes it; ``id``: :attr:`id` when the caller already has it."""
-        return {
-            "id": id or self.id,
-            "rule_id": self.rule_id,
-            "title": self.title,
-            "area": self.area,
-            "severity": self.severity,
-            "status": self.status,
-            "blocks": list(self.blocks),
-            "resource_id": self.resource_id,
-            "silo": self.silo,
-            "subject": self.subject or None,
-            "message": self.message,
-            "evidence": self.evidence,
-            "waiver": self.waiver,
-            "location": self.location,
-            "declaration": self.declaration,
+        return rows((self,), (id or self.id,))[0]
+
+
+def rows(findings: Iterable[Finding], ids: Iterable[str]) -> list[dict[str, Any]]:
+    """:meth:`Finding.to_dict` of each of ``findings`` with its id (``ids``, in the same order): the one place
+    a result row's fields and their order are written down, and one comprehension rather than a call per
+    finding for the 52,000 rows of a 1,000-silo result."""
+    return [
+        {
+            "id": fid,
+            "rule_id": f.rule_id,
+            "title": f.title,
+            "area": f.area,
+            "severity": f.severity,
+            "status": f.status,
+            "blocks": list(f.blocks),
+            "resource_id": f.resource_id,
+            "silo": f.silo,
+            "subject": f.subject or None,
+            "message": f.message,
+            "evidence": f.evidence,
+            "waiver": f.waiver,
+            "location": f.location,
+            "declaration": f.declaration,
         }
+        for f, fid in zip(findings, ids, strict=True)
+    ]
+
+
+def id_digest(resource_id: str, subject: str) -> str:
+    """:meth:`Finding.id_digest` of a finding on ``resource_id`` about ``subject`` (case-insensitive in both)."""
+    return hashlib.sha256(f"{resource_id.lower()}|{subject.lower()}".encode()).hexdigest()[:12]
 
 
 def _make(status: str):

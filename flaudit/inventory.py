@@ -346,7 +346,9 @@ class Inventory:
         keys = sorted(self.resources)
         for start in range(0, len(keys), 1000):
             chunk = dumps_canonical([self.resources[k] for k in keys[start:start + 1000]])
-            digest.update(b"," + chunk[1:-1] if start else chunk[1:-1])  # the items, without the chunk's [ ]
+            if start:
+                digest.update(b",")
+            digest.update(memoryview(chunk)[1:-1])  # the items, without the chunk's [ ] (and not copied)
         unreadable = sorted((u.to_dict() for u in self.unreadable), key=lambda d: json.dumps(d, sort_keys=True))
         digest.update(b'],"unreadable":' + dumps_canonical(unreadable))
         if self.directory:

@@ -36,48 +36,56 @@ def verdict_for(findings: Iterable[Finding], profile: str) -> dict[str, Any]:
 
 def _verdicts(findings: list[Finding], ids: list[str]) -> dict[str, dict[str, Any]]:
     """:func:`verdict_for` of every profile in one pass over ``findings``, whose ids (``ids``, in the same order)
-    the caller already has: a fleet's result holds tens of thousands of findings and few block anything."""
-    blocking: dict[str, list[tuple[Finding, str]]] = {p: [] for p in PROFILES}
-    for f, fid in zip(findings, ids, strict=True):
-        if f.status in ("fail", "unknown") and f.waiver is None and f.declaration is None and f.blocks:
-            for p in PROFILES:
-                if p in f.blocks:
-                    blocking[p].append((f, fid))
-    out = {}
-    for p, pairs in blocking.items():
-        status = "not_ready" if any(f.status == "fail" for f, _ in pairs) else "unknown" if pairs else "ready"
-        pairs.sort(key=lambda pair: (-SEVERITY_RANK.get(pair[0].severity, 0), pair[0].rule_id, pair[0].resource_id))
-        out[p] = {"status": status, "blocking": [fid for _, fid in pairs]}
-    return out
+    the caller already has."""
+    return _tally(findings, ids)[1]
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
+    """``result.summary`` (without ``fix_first``): counts by status, by area and by severity of what fails."""
+    findings = list(findings)
+    return _tally(findings, [""] * len(findings))[0]
+
+
+def _tally(findings: list[Finding], ids: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The summary and the verdict of every profile in one walk over ``findings`` (in result order, which sets
+    the order of ``failing_by_severity``'s keys and breaks the verdicts' ties) with their ``ids``: a fleet's
+    result holds tens of thousands of findings, and few of them fail or block anything."""
     by_status = dict.fromkeys(STATUSES, 0)
     by_area: dict[str, dict[str, int]] = {a: dict.fromkeys(STATUSES, 0) for a in AREAS}
     by_severity: dict[str, int] = defaultdict(int)
-    total = waived = declared = 0
-    for f in findings:
-        total += 1
+    blocking: dict[str, list[tuple[Finding, str]]] = {p: [] for p in PROFILES}
+    waived = declared = 0
+    for f, fid in zip(findings, ids, strict=True):
         status = f.status
         by_status[status] = by_status.get(status, 0) + 1
         area = by_area.get(f.area)
         if area is None:
             area = by_area[f.area] = dict.fromkeys(STATUSES, 0)
         area[status] = area.get(status, 0) + 1
-        if status in ("fail", "unknown"):
-            by_severity[f.severity] += 1
         if f.waiver:
             waived += 1
         if f.declaration:
             declared += 1
-    return {
-        "total": total,
+        if status == "fail" or status == "unknown":
+            by_severity[f.severity] += 1
+            if f.blocks and f.waiver is None and f.declaration is None:
+                for p in PROFILES:
+                    if p in f.blocks:
+                        blocking[p].append((f, fid))
+    summary = {
+        "total": len(findings),
         "by_status": by_status,
         "by_area": by_area,
         "failing_by_severity": dict(by_severity),
         "waived": waived,
         "declared": declared,
     }
+    verdicts = {}
+    for p, pairs in blocking.items():
+        status = "not_ready" if any(f.status == "fail" for f, _ in pairs) else "unknown" if pairs else "ready"
+        pairs.sort(key=lambda pair: (-SEVERITY_RANK.get(pair[0].severity, 0), pair[0].rule_id, pair[0].resource_id))
+        verdicts[p] = {"status": status, "blocking": [fid for _, fid in pairs]}
+    return summary, verdicts
 
 
 #: Statuses whose evidence a compact result leaves out (see :func:`pass_evidence`).
@@ -109,32 +117,10 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
                  config_sha256: str | None = None) -> dict[str, Any]:
     """The result dict. ``compact``: passing and not-applicable findings keep only :func:`pass_evidence`, and the
     result says so (``"compact": true``)."""
-    from flaudit.gate import fix_first_all, natural_key
+    from flaudit.gate import fix_first_all
 
-    # A fleet's tens of thousands of findings name a thousand silos and far fewer (resource, subject) pairs
-    # than findings: each silo's sort key and each pair's identity digest is computed once.
-    silo_keys: dict[Any, tuple] = {}
-    keys = []
-    for f in findings:
-        silo_key = silo_keys.get(f.silo)
-        if silo_key is None:
-            silo_key = silo_keys[f.silo] = natural_key(f.silo)
-        keys.append((f.area, f.rule_id, silo_key, f.resource_id.lower(), f.subject))
-    findings = [findings[i] for i in sorted(range(len(findings)), key=keys.__getitem__)]
-    digests: dict[tuple[str, str], str] = {}
-    rows = []
-    ids = []
-    for f in findings:
-        pair = (f.resource_id, f.subject)
-        digest = digests.get(pair)
-        if digest is None:
-            digest = digests[pair] = f.id_digest()
-        fid = f"{f.rule_id}:{digest}"
-        ids.append(fid)
-        row = f.to_dict(id=fid)
-        if compact and f.status in QUIET_STATUSES and row["evidence"]:
-            row["evidence"] = pass_evidence(row["evidence"])
-        rows.append(row)
+    findings, ids, rows = _in_result_order(findings, compact)
+    summary, verdicts = _tally(findings, ids)
     result = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "flaudit", "version": __version__, "rule_pack_version": RULE_PACK_VERSION},
@@ -158,8 +144,8 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
         "findings": rows,
         "access": access,
         "network_paths": network_paths,
-        "summary": summarize(findings),
-        "verdict": _verdicts(findings, ids),
+        "summary": summary,
+        "verdict": verdicts,
         "waivers": waivers or {"file": None, "applied": [], "expired": [], "stale": []},
         # external silos' declarations (flaudit.declarations): filled by run_audit, never verified results
         "declarations": {"applied": [], "expired": [], "unused": []},
@@ -168,6 +154,48 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
         result["compact"] = True
     result["summary"]["fix_first"] = fix_first_all(result)
     return result
+
+
+def _in_result_order(findings: list[Finding], compact: bool) -> tuple[list[Finding], list[str], list[dict[str, Any]]]:
+    """The findings, their ids and their rows (:func:`flaudit.findings.rows`, trimmed by :func:`pass_evidence` when
+    ``compact``), sorted by area, rule, silo (natural order: silo2 before silo10), resource id (case-insensitive)
+    and subject; findings equal in all five keep the order the rules made them in.
+
+    Why it is built this way: a 1,000-silo result has 52,000 findings on 5,000 resources, 16,000 (resource,
+    subject) pairs and 1,000 silos. Each resource id is lower-cased once (for the sort key and the id alike) and
+    each pair's identity digest computed once; each silo's natural sort key is computed once and replaced by its
+    rank among them, so the sort compares integers rather than tuples of name parts. Rows are made last, in
+    result order, in one comprehension (:func:`flaudit.findings.rows`)."""
+    from flaudit.findings import id_digest
+    from flaudit.findings import rows as finding_rows
+    from flaudit.gate import natural_key
+
+    silo_keys = {silo: natural_key(silo) for silo in {f.silo for f in findings}}
+    rank = {key: n for n, key in enumerate(sorted(set(silo_keys.values())))}
+    silo_rank = {silo: rank[key] for silo, key in silo_keys.items()}  # equal natural keys, equal ranks
+    per_resource: dict[str, tuple[str, dict[str, str]]] = {}  # resource id: (lower-cased, {subject: digest})
+    keys = []
+    ids = []
+    for f in findings:
+        resource_id, subject = f.resource_id, f.subject
+        resource = per_resource.get(resource_id)
+        if resource is None:
+            resource = per_resource[resource_id] = (resource_id.lower(), {})
+        lower, digests = resource
+        digest = digests.get(subject)
+        if digest is None:
+            digest = digests[subject] = id_digest(lower, subject)
+        ids.append(f"{f.rule_id}:{digest}")
+        keys.append((f.area, f.rule_id, silo_rank[f.silo], lower, subject))
+    order = sorted(range(len(findings)), key=keys.__getitem__)
+    findings = [findings[i] for i in order]
+    ids = [ids[i] for i in order]
+    rows = finding_rows(findings, ids)
+    if compact:
+        for f, row in zip(findings, rows, strict=True):
+            if f.status in QUIET_STATUSES and row["evidence"]:
+                row["evidence"] = pass_evidence(row["evidence"])
+    return findings, ids, rows
 
 
 def load_result(path: str) -> dict[str, Any]:
