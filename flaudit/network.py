@@ -105,16 +105,27 @@ class Peering:
     raw: dict[str, Any]
 
     def prop(self, name: str, default: Any = None) -> Any:
-        """``get_path(raw, "properties." + name)``, starting from ``properties`` when the payload spells it so."""
-        props = self.raw.get("properties", MISSING)
-        if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
-            return get_path(self.raw, f"properties.{name}", default)
-        return get_path(props, name, default)
+        """``get_path(raw, "properties." + name)``, starting from ``properties`` when the payload spells it so.
+
+        Each flag is read once per peering (FL-NET-006, FL-NET-007 and the ingress evaluator each cite every
+        flag of every silo peering); the payload is fixed for the index's life, as the index's caches assume."""
+        memo = self.__dict__.get("_prop_memo")
+        if memo is None:
+            memo = self.__dict__["_prop_memo"] = {}
+        got = memo.get(name, MISSING)
+        if got is MISSING:
+            props = self.raw.get("properties", MISSING)
+            if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
+                got = get_path(self.raw, f"properties.{name}", MISSING)
+            else:
+                got = get_path(props, name, MISSING)
+            memo[name] = got
+        return default if got is MISSING else got
 
     @property
     def remote_display(self) -> str:
         """The remote VNet id as the payload wrote it (for evidence), or the normalised one."""
-        return str(get_path(self.raw, "properties.remoteVirtualNetwork.id") or self.remote_id)
+        return str(self.prop("remoteVirtualNetwork.id") or self.remote_id)
 
     @property
     def vnet_display(self) -> str:
@@ -153,7 +164,18 @@ class PrivateEndpointLink:
 
     @property
     def status(self) -> str:
-        """The connection state; an endpoint whose own provisioning failed carries nothing whatever it says."""
+        """The connection state; an endpoint whose own provisioning failed carries nothing whatever it says.
+
+        Asked by a dozen rules and evaluators per endpoint: kept with the values it was worked out from (the
+        index sets ``target_status`` after creating the link), and worked out again when any of them changed."""
+        memo = self.__dict__.get("_status_memo")
+        if memo is not None and memo[0] == self.pe_status and memo[1] == self.target_status and memo[2] is self.pe:
+            return memo[3]
+        out = self._status()
+        self.__dict__["_status_memo"] = (self.pe_status, self.target_status, self.pe, out)
+        return out
+
+    def _status(self) -> str:
         if str(get_path(self.pe or {}, "properties.provisioningState") or "").lower() == "failed":
             return "Failed"
         states = [s for s in (self.target_status, self.pe_status) if s]
@@ -324,12 +346,23 @@ class NetworkIndex:
         return None
 
     def subnet_prefixes(self, subnet_id: str) -> list[str] | None:
+        """A subnet's address prefixes (``addressPrefix`` and ``addressPrefixes``), None when the subnet is not in
+        the input. Read once per subnet (the effective exposure and each service-tag question ask); each caller
+        gets its own list."""
+        memo = self.__dict__.setdefault("_subnet_prefix_memo", {})
+        key = norm(subnet_id)
+        got = memo.get(key, MISSING)
+        if got is MISSING:
+            got = memo[key] = self._subnet_prefixes(subnet_id)
+        return None if got is None else list(got)
+
+    def _subnet_prefixes(self, subnet_id: str) -> tuple[str, ...] | None:
         s = self.subnet(subnet_id)
         if s is None:
             return None
         one = get_path(s, "properties.addressPrefix")
         many = get_path(s, "properties.addressPrefixes") or []
-        return [str(p) for p in ([one] if one else []) + list(many)]
+        return tuple(str(p) for p in ([one] if one else []) + list(many))
 
     def peerings_of(self, vnet_id: str) -> list[Peering]:
         return list(self.peerings.get(vnet_of(vnet_id), []))
@@ -405,7 +438,14 @@ class NetworkIndex:
         return Reference(str(nid), self.nsgs.get(norm(nid)), is_resource_id(nid, NSG))
 
     def subnet_nsg(self, subnet_id: str) -> Reference | None:
-        return self.nsg_ref(self.subnet(subnet_id))
+        """The NSG the subnet names (see :meth:`nsg_ref`), worked out once per subnet: the effective exposure,
+        the service-tag questions and FL-NET-003 each ask. Shared: treat it as read-only."""
+        memo = self.__dict__.setdefault("_subnet_nsg_memo", {})
+        key = norm(subnet_id)
+        got = memo.get(key, MISSING)
+        if got is MISSING:
+            got = memo[key] = self.nsg_ref(self.subnet(subnet_id))
+        return got
 
     def nsg_rules(self, nsg_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         """(security rules, default rules, defaults_assumed) of an NSG, merging inline and separate rules.
