@@ -386,30 +386,44 @@ _PARSED_MAX = 1 << 14
 
 def parse_rule(raw: dict[str, Any], nsg_id: str, *, default: bool = False) -> tuple[NsgRule | None, list[str]]:
     """An :class:`NsgRule` from the REST shape (``properties`` nested or flattened); problems when unusable."""
+    props, name, key = _rule_key(raw)
+    _, problems, template = _parsed(key, props)
+    messages = [f"NSG {nsg_id} rule {name}: {p}" for p in problems] if problems else []
+    if template is None:
+        return None, messages
+    return _build(template, nsg_id, name, default), messages
+
+
+def _rule_key(raw: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """(properties, rule name, :data:`_PARSED` key) of a rule payload."""
     props = raw.get("properties")
     if not isinstance(props, dict):
         props = raw
     name = str(raw.get("name") or name_of(str(raw.get("id") or "")) or "(unnamed)")
-    key = repr(list(map(props.get, _RULE_FIELDS)))
+    return props, name, repr(list(map(props.get, _RULE_FIELDS)))
+
+
+def _parsed(key: str, props: dict[str, Any]) -> tuple[tuple[Any, ...] | None, tuple[str, ...], dict[str, Any] | None]:
+    """(fields, problems, instance-dict template) of a rule's properties, parsed once per content."""
     parsed = _PARSED.get(key)
     if parsed is None:
         fields, problems = _parse_props(props)
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
         parsed = _PARSED[key] = (fields, problems, None if fields is None else _template(fields))
-    _, problems, template = parsed
-    messages = [f"NSG {nsg_id} rule {name}: {p}" for p in problems] if problems else []
-    if template is None:
-        return None, messages
-    # NsgRule._of(nsg_id, name, fields, default, derived), from the instance dict every rule of this content
-    # shares (one dict copy instead of zipping 14 fields: 11,000 rules at 1,000 silos)
+    return parsed
+
+
+def _build(template: dict[str, Any], nsg_id: str, name: str, default: bool) -> NsgRule:
+    """``NsgRule._of(nsg_id, name, fields, default, derived)``, from the instance dict every rule of this content
+    shares (one dict copy instead of zipping 14 fields: 11,000 rules at 1,000 silos)."""
     rule = object.__new__(NsgRule)
     held = rule.__dict__
     held.update(template)
     held["nsg_id"] = nsg_id
     held["name"] = name
     held["default"] = default
-    return rule, messages
+    return rule
 
 
 def _template(fields: tuple[Any, ...]) -> dict[str, Any]:
@@ -667,6 +681,23 @@ def load_rules(network: NetworkIndex, nsg_id: str) -> tuple[list[NsgRule], bool,
 
 
 @dataclass(eq=False)
+class _Shape:
+    """What an NSG's rules give that does not depend on the NSG's id, shared by every NSG whose rules have the same
+    names, defaults and contents in the same order (a fleet's silo NSGs, made from one template): each rule's
+    instance-dict template and parse problems, and, worked out from the first such NSG, each direction's
+    processing order (as positions among the parsed rules) with its memo-key parts, and the tag bases outbound
+    Allows name."""
+
+    rows: tuple[tuple[dict[str, Any] | None, str, bool, tuple[str, ...]], ...]  # (template, name, default, problems)
+    orders: dict[str, tuple[tuple[int, ...], tuple[tuple[Any, ...], ...], bool]] = field(default_factory=dict)
+    allowed_bases: frozenset[str] | None = None
+
+
+#: NSG shapes by their rules' (parse key, name, default) in payload order. Bounded like :data:`_PARSED`.
+_SHAPES: dict[tuple[tuple[str, str, bool], ...], _Shape] = {}
+
+
+@dataclass(eq=False)
 class _Loaded:
     """One NSG's parsed rules as cached on the index, with what every question about them starts from (each
     worked out on first use): the rules of each direction in processing order, and the service tag bases
@@ -675,21 +706,31 @@ class _Loaded:
     rules: tuple[NsgRule, ...]
     assumed: bool
     problems: tuple[str, ...]
+    shape: _Shape
     _ordered: dict[str, _Ordered] = field(default_factory=dict)
-    _allowed_bases: frozenset[str] | None = None
 
     def ordered(self, direction: str) -> _Ordered:
         got = self._ordered.get(direction)
         if got is None:
-            got = self._ordered[direction] = _Ordered.of(self.rules, direction)
+            wanted = direction.lower()
+            known = self.shape.orders.get(wanted)
+            if known is None:  # the first NSG of this shape: sort, and keep the order for the others
+                got = _Ordered.of(self.rules, direction)
+                at = {id(r): i for i, r in enumerate(self.rules)}
+                self.shape.orders[wanted] = (tuple(at[id(r)] for r in got.rules), got.contents, got.names_addresses)
+            else:  # the same rules in the same order: the same processing order; one NSG's rules, so not mixed
+                positions, contents, names_addresses = known
+                rules = self.rules
+                got = _Ordered(wanted == "inbound", [rules[i] for i in positions], contents, names_addresses, None)
+            self._ordered[direction] = got
         return got
 
     def allowed_bases(self) -> frozenset[str]:
         """Tag bases (lower case) of the destinations of outbound Allow rules."""
-        if self._allowed_bases is None:
-            self._allowed_bases = frozenset(_tag_base(v) for r in self.rules
-                                            if r.allow and r.direction == "Outbound" for v in r.destinations)
-        return self._allowed_bases
+        if self.shape.allowed_bases is None:
+            self.shape.allowed_bases = frozenset(_tag_base(v) for r in self.rules
+                                                 if r.allow and r.direction == "Outbound" for v in r.destinations)
+        return self.shape.allowed_bases
 
 
 def _loaded(network: NetworkIndex, nsg_id: str) -> _Loaded:
@@ -704,17 +745,22 @@ def _loaded(network: NetworkIndex, nsg_id: str) -> _Loaded:
 
 
 def _load_rules(network: NetworkIndex, nsg_id: str) -> _Loaded:
+    """The NSG's rules as :func:`parse_rule` gives them (custom, then default; unusable ones left out, their
+    problems kept), built from the NSG's :class:`_Shape`."""
     custom, defaults, assumed = network.nsg_rules(nsg_id)
-    out: list[NsgRule] = []
-    problems: list[str] = []
-    for rows, is_default in ((custom, False), (defaults, True)):
-        for raw in rows:
-            rule, probs = parse_rule(raw, nsg_id, default=is_default)
-            if probs:
-                problems += probs
-            if rule is not None:
-                out.append(rule)
-    return _Loaded(tuple(out), assumed, tuple(problems))
+    parts = [(_rule_key(raw), is_default) for rows, is_default in ((custom, False), (defaults, True)) for raw in rows]
+    signature = tuple((key, name, is_default) for (_, name, key), is_default in parts)
+    shape = _SHAPES.get(signature)
+    if shape is None:
+        if len(_SHAPES) >= 1 << 12:
+            _SHAPES.clear()
+        shape = _SHAPES[signature] = _Shape(tuple(
+            (template, name, is_default, problems)
+            for (props, name, key), is_default in parts for _, problems, template in (_parsed(key, props),)))
+    rules = tuple(_build(template, nsg_id, name, is_default)
+                  for template, name, is_default, _ in shape.rows if template is not None)
+    problems = tuple(f"NSG {nsg_id} rule {name}: {p}" for _, name, _, probs in shape.rows for p in probs)
+    return _Loaded(rules, assumed, problems, shape)
 
 
 @dataclass
