@@ -83,7 +83,18 @@ def required_groups(d: Deployment, storage: StorageAccount) -> list[str]:
     datastoreType (:data:`DATASTORE_GROUPS`). When no datastore points at it, or one has a type flaudit does
     not know, the account's own shape decides (fail closed): ``blob``, plus ``dfs`` on a hierarchical-namespace
     account.
+
+    Worked out once per account (FL-PE-002, FL-PE-003 and FL-PE-004 each ask for every silo); each caller gets
+    its own list.
     """
+    cache = d.__dict__.setdefault("_required_groups", {})
+    hit = cache.get(id(storage))
+    if hit is None or hit[0] is not storage:  # the account is kept beside its answer, so its id is not reused
+        hit = cache[id(storage)] = (storage, tuple(_required_groups(d, storage)))
+    return list(hit[1])
+
+
+def _required_groups(d: Deployment, storage: StorageAccount) -> list[str]:
     groups: list[str] = []
     unknown = False
     for ds in _datastores_on(d, storage):
