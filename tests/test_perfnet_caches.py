@@ -1,0 +1,287 @@
+"""The memos added to network evaluation for scan speed (issue #14) answer exactly what the uncached code answers.
+
+Each is keyed on everything its answer depends on: NSGs share a parsed "shape" only when their rules have the same
+names, defaults and contents in the same payload order (and each NSG still cites its own rules); a subnet's prefixes
+and NSG reference, a peering's flags, an endpoint link's status and a storage account's required sub-resources are
+worked out once and handed out so that no caller can change another's answer."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from flaudit import nsg
+from flaudit.arm import get_path
+from flaudit.inventory import Inventory
+from flaudit.network import NetworkIndex, PrivateEndpointLink
+from flaudit.nsg import NsgRule, effective, evaluate, load_rules, parse_rule, service_tag_egress
+
+RG = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net"
+NET = f"{RG}/providers/Microsoft.Network"
+
+
+def _sr(nsg_id: str, name: str, priority: Any, access: str = "Allow", direction: str = "Inbound", *,
+        src: str = "*", dst: str = "*", ports: str = "22", protocol: str = "Tcp") -> dict[str, Any]:
+    """A security rule in the REST shape ARM returns (plural fields present and empty)."""
+    return {"id": f"{nsg_id}/securityRules/{name}", "name": name, "etag": 'W/"1"',
+            "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+            "properties": {"provisioningState": "Succeeded", "protocol": protocol, "sourcePortRange": "*",
+                           "destinationPortRange": ports, "sourceAddressPrefix": src, "destinationAddressPrefix": dst,
+                           "access": access, "priority": priority, "direction": direction,
+                           "sourcePortRanges": [], "destinationPortRanges": [], "sourceAddressPrefixes": [],
+                           "destinationAddressPrefixes": []}}
+
+
+def _template_rules(nsg_id: str, subnet_prefix: str) -> list[dict[str, Any]]:
+    """A fleet template's rules: Azure ML inbound, an allow to Storage and to Sql, a deny of the Internet, and a
+    rule naming the silo's own subnet prefix (so the evaluation depends on the subnet too)."""
+    return [
+        _sr(nsg_id, "AllowAzureMLInbound", 100, src="AzureMachineLearning", ports="44224"),
+        _sr(nsg_id, "AllowSshFromAnywhere", 300, src="Internet", ports="22"),
+        _sr(nsg_id, "AllowStorageOutbound", 100, direction="Outbound", src="VirtualNetwork", dst="Storage",
+            ports="443"),
+        _sr(nsg_id, "AllowSqlOutbound", 110, direction="Outbound", src="VirtualNetwork", dst="Sql.WestEurope",
+            ports="443"),
+        _sr(nsg_id, "AllowOwnSubnetOutbound", 120, direction="Outbound", src=subnet_prefix, dst="*", ports="8080"),
+        _sr(nsg_id, "DenyInternetOutbound", 4000, "Deny", "Outbound", dst="Internet", ports="*", protocol="*"),
+    ]
+
+
+def _nsg(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": f"{NET}/networkSecurityGroups/{name}", "name": name,
+            "type": "Microsoft.Network/networkSecurityGroups", "location": "westeurope",
+            "properties": {"provisioningState": "Succeeded", "securityRules": rules}}
+
+
+def _vnet(i: int, nsg_id: str) -> dict[str, Any]:
+    vid = f"{NET}/virtualNetworks/vnet-{i}"
+    return {"id": vid, "name": f"vnet-{i}", "type": "Microsoft.Network/virtualNetworks", "location": "westeurope",
+            "properties": {"addressSpace": {"addressPrefixes": [f"10.{i}.0.0/16"]},
+                           "subnets": [{"id": f"{vid}/subnets/snet", "name": "snet",
+                                        "properties": {"addressPrefix": f"10.{i}.1.0/24",
+                                                       "networkSecurityGroup": {"id": nsg_id}}}]}}
+
+
+def _variant(i: int, nsg_id: str) -> list[dict[str, Any]]:
+    """NSG ``i``'s rules: 0-2 the template as is; then the same rules with one thing changed each: a priority, a
+    name, the payload order, a priority written as text, a rule turned Deny. The rule naming an address names
+    the same one in each, so the NSGs differ in nothing else (their subnets' prefixes differ)."""
+    rules = _template_rules(nsg_id, "10.0.0.0/8")
+    if i == 3:
+        rules[2]["properties"]["priority"] = 130  # Storage now after Sql and the own-subnet rule
+    elif i == 4:
+        rules[0]["name"] = "AllowAzureML"
+    elif i == 5:
+        rules.reverse()
+    elif i == 6:
+        rules[1]["properties"]["priority"] = "300"
+    elif i == 7:
+        rules[1]["properties"]["access"] = "Deny"
+    return rules
+
+
+def _fleet(n: int = 8) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        nid = f"{NET}/networkSecurityGroups/nsg-{i}"
+        out += [_nsg(f"nsg-{i}", _variant(i, nid)), _vnet(i, nid)]
+    return out
+
+
+def _index(resources: list[dict[str, Any]]) -> NetworkIndex:
+    inv = Inventory()
+    inv.extend(copy.deepcopy(resources))
+    return NetworkIndex(inv)
+
+
+def _subnet(i: int) -> str:
+    return f"{NET}/virtualNetworks/vnet-{i}/subnets/snet"
+
+
+def _clear_memos() -> None:
+    nsg._SHAPES.clear()
+    nsg._PARSED.clear()
+    nsg._EVALUATED.clear()
+
+
+def _direction(res: nsg.DirectionResult) -> tuple[Any, ...]:
+    return ([(o.protocol, o.ports, [(r.nsg_id, r.name, r.priority, r.default) for r in o.rules]) for o in res.openings],
+            [(r.nsg_id, r.name) for r in res.deciding_denies], res.problems, res.nsg_ids, res.defaults_assumed,
+            res.direction)
+
+
+def _answers(network: NetworkIndex, i: int) -> tuple[Any, ...]:
+    eff = effective(network, _subnet(i))
+    tags = [(t.tag, t.base, t.region, t.opening.protocol, t.opening.ports,
+             [(r.nsg_id, r.name) for r in t.opening.rules]) for t in service_tag_egress(network, _subnet(i))]
+    through = [(t.tag, t.opening.protocol, t.opening.ports, [(r.nsg_id, r.name) for r in t.opening.rules])
+               for t in service_tag_egress(network, _subnet(i), frozenset({"storage", "sql"}),
+                                           through_internet_rules=True)]
+    return _direction(eff.inbound), _direction(eff.outbound), eff.nsg_ids, tags, through
+
+
+@pytest.fixture
+def fresh_memos():
+    saved = (dict(nsg._SHAPES), dict(nsg._PARSED), dict(nsg._EVALUATED))
+    _clear_memos()
+    yield
+    _clear_memos()
+    nsg._SHAPES.update(saved[0])
+    nsg._PARSED.update(saved[1])
+    nsg._EVALUATED.update(saved[2])
+
+
+def test_each_nsg_of_a_fleet_answers_as_if_it_were_the_only_one_evaluated(fresh_memos):
+    resources = _fleet()
+    network = _index(resources)
+    together = [_answers(network, i) for i in range(8)]
+    for i in range(8):
+        _clear_memos()  # the NSG is now the first of its shape: nothing shared, everything worked out for it
+        alone = _answers(_index(resources), i)
+        assert together[i] == alone, i
+    nsg_ids = {r.nsg_id for i in range(8) for r in nsg._loaded(network, f"{NET}/networkSecurityGroups/nsg-{i}").rules}
+    assert len(nsg_ids) == 8  # every NSG cites its own rules
+
+
+def test_nsgs_of_one_template_share_a_shape_and_any_difference_gives_another(fresh_memos):
+    network = _index(_fleet())
+    loaded = [nsg._loaded(network, f"{NET}/networkSecurityGroups/nsg-{i}") for i in range(8)]
+    assert loaded[0].shape is loaded[1].shape is loaded[2].shape
+    assert len({id(x.shape) for x in loaded[2:]}) == 6  # a priority, a name, the order, "300", Deny: each its own
+    assert [r.nsg_id for r in loaded[2].ordered("Outbound").rules] == [f"{NET}/networkSecurityGroups/nsg-2"] * 7
+
+
+@pytest.mark.parametrize("direction", ["Inbound", "Outbound", "inbound"])
+def test_the_processing_order_reused_from_a_shape_is_the_order_sorting_gives(fresh_memos, direction):
+    same = _index([_nsg(f"nsg-{i}", _template_rules(f"{NET}/networkSecurityGroups/nsg-{i}", "10.9.9.0/24"))
+                   for i in range(2)])
+    first, second = (nsg._loaded(same, f"{NET}/networkSecurityGroups/nsg-{i}") for i in range(2))
+    first.ordered(direction)  # the first works it out and keeps it on the shape
+    reused, sorted_ = second.ordered(direction), nsg._Ordered.of(second.rules, direction)
+    assert reused.rules == sorted_.rules and all(a is b for a, b in zip(reused.rules, sorted_.rules, strict=True))
+    assert (reused.inbound, reused.contents, reused.names_addresses, reused.mixed) == (
+        sorted_.inbound, sorted_.contents, sorted_.names_addresses, sorted_.mixed)
+
+
+def test_a_rule_built_from_its_contents_shared_dict_equals_one_built_field_by_field():
+    raw = _sr(f"{NET}/networkSecurityGroups/nsg-x", "AllowSsh", 200, src="8.0.0.0/7")
+    rule, problems = parse_rule(raw, f"{NET}/networkSecurityGroups/nsg-x", default=True)
+    fields, _ = nsg._parse_props(raw["properties"])
+    plain = NsgRule(f"{NET}/networkSecurityGroups/nsg-x", "AllowSsh", *fields, True)
+    assert rule == plain and repr(rule) == repr(plain) and hash(rule) == hash(plain) and problems == []
+    assert (rule.allow, rule.names_addresses, rule.content) == (plain.allow, plain.names_addresses, plain.content)
+    again, _ = parse_rule(raw, f"{NET}/networkSecurityGroups/nsg-y")
+    assert again.nsg_id.endswith("nsg-y") and rule.nsg_id.endswith("nsg-x") and not again.default
+
+
+def test_problems_of_an_nsg_of_a_shared_shape_name_that_nsg(fresh_memos):
+    bad = [_nsg(f"nsg-{i}", [_sr(f"{NET}/networkSecurityGroups/nsg-{i}", "Broken", "high"),
+                             _sr(f"{NET}/networkSecurityGroups/nsg-{i}", "Wide", 100, ports="1-99999")])
+           for i in range(2)]
+    network = _index(bad)
+    for i in range(2):
+        nid = f"{NET}/networkSecurityGroups/nsg-{i}"
+        rules, assumed, problems = load_rules(network, nid)
+        assert problems == [f"NSG {nid} rule Broken: priority 'high' is not a number",
+                            f"NSG {nid} rule Wide: port range '1-99999' is outside 0-65535"]
+        assert assumed and [r.name for r in rules][:1] == ["Wide"] and {r.nsg_id for r in rules} == {nid}
+
+
+def test_load_rules_hands_out_lists_no_caller_can_change_for_another(fresh_memos):
+    network = _index(_fleet(1))
+    nid = f"{NET}/networkSecurityGroups/nsg-0"
+    rules, _, problems = load_rules(network, nid)
+    before = _answers(network, 0)
+    rules.clear()
+    problems.append("changed")
+    network.__dict__.pop("_effective_cache", None)
+    assert _answers(network, 0) == before and len(load_rules(network, nid)[0]) == 12
+    assert evaluate(load_rules(network, nid)[0], "Outbound", ["10.0.1.0/24"], nid).openings == \
+        effective(network, _subnet(0)).outbound.openings
+
+
+def test_subnet_prefixes_and_nsg_reference_are_what_the_subnet_payload_says():
+    network = _index(_fleet(2))
+    for i in range(2):
+        sid = _subnet(i)
+        got = network.subnet_prefixes(sid)
+        assert got == [f"10.{i}.1.0/24"] and network.subnet_prefixes(sid.upper()) == got
+        got.append("0.0.0.0/0")  # the caller's own list
+        assert network.subnet_prefixes(sid) == [f"10.{i}.1.0/24"]
+        ref = network.subnet_nsg(sid)
+        plain = network.nsg_ref(network.subnet(sid))
+        assert (ref.id, ref.resource, ref.well_formed) == (plain.id, plain.resource, plain.well_formed)
+    missing = f"{NET}/virtualNetworks/vnet-9/subnets/snet"
+    assert network.subnet_prefixes(missing) is None and network.subnet_nsg(missing) is None
+
+
+def test_a_peering_flag_is_the_payload_value_and_a_missing_one_the_callers_default():
+    peering = {"id": f"{NET}/virtualNetworks/vnet-0/virtualNetworkPeerings/p", "name": "p",
+               "properties": {"peeringState": "Connected", "allowForwardedTraffic": None,
+                              "AllowGatewayTransit": True,
+                              "remoteVirtualNetwork": {"id": f"{NET}/virtualNetworks/vnet-1"}}}
+    vnet = _vnet(0, f"{NET}/networkSecurityGroups/nsg-0")
+    vnet["properties"]["virtualNetworkPeerings"] = [peering]
+    p = _index([vnet]).peerings_of(f"{NET}/virtualNetworks/vnet-0")[0]
+    for _ in range(2):  # asked again: the memo answers the same
+        assert p.prop("allowForwardedTraffic", "dflt") is None  # present and null is not missing
+        assert p.prop("allowGatewayTransit") is True  # matched case-insensitively, as get_path does
+        assert p.prop("useRemoteGateways") is None and p.prop("useRemoteGateways", False) is False
+        assert p.prop("remoteVirtualNetwork.id") == get_path(peering, "properties.remoteVirtualNetwork.id")
+        assert p.remote_display == f"{NET}/virtualNetworks/vnet-1"
+
+
+def test_an_endpoint_links_status_follows_a_later_change_of_either_side():
+    pe = {"id": f"{NET}/privateEndpoints/pe", "properties": {"provisioningState": "Succeeded"}}
+    link = PrivateEndpointLink(pe["id"], "/x", ["blob"], None, "Approved", None, pe)
+    assert link.status == "Approved" and link.approved
+    link.target_status = "Pending"  # the index fills the target's side in after creating the link
+    assert link.status == "Pending" and not link.approved
+    link.pe_status = "Rejected"
+    assert link.status == "Pending"  # the target's side is read first
+    link.target_status = "Approved"
+    assert link.status == "Rejected"
+    link.pe = {"id": pe["id"], "properties": {"provisioningState": "Failed"}}
+    assert link.status == "Failed"
+
+
+def test_required_groups_of_an_account_are_worked_out_for_that_account():
+    from flaudit.rules.private_endpoints import _required_groups, required_groups
+
+    from flaudit.model import StorageAccount
+
+    class _D:  # what required_groups reads of a deployment: its inventory (no datastores here)
+        inventory = Inventory()
+
+    d = _D()
+    hns, flat = (StorageAccount(f"{RG}/providers/Microsoft.Storage/storageAccounts/{n}", n,
+                                {"id": f"{RG}/providers/Microsoft.Storage/storageAccounts/{n}", "name": n,
+                                 "properties": {"isHnsEnabled": on}}) for n, on in (("sthns", True), ("stflat", False)))
+    for _ in range(2):
+        assert required_groups(d, hns) == _required_groups(d, hns) == ["blob", "dfs"]
+        assert required_groups(d, flat) == _required_groups(d, flat) == ["blob"]
+    required_groups(d, hns).append("file")  # the caller's own list
+    assert required_groups(d, hns) == ["blob", "dfs"]
+
+
+def test_a_rule_among_the_default_rules_stays_a_default_rule_whatever_another_nsg_lists(fresh_memos):
+    from flaudit.network import azure_default_rules
+
+    own = f"{NET}/networkSecurityGroups/nsg-own"
+    listed = f"{NET}/networkSecurityGroups/nsg-listed"
+    first, second = _sr(own, "AllowSsh", 65000, src="Internet"), _sr(own, "AllowHttps", 65000, src="Internet",
+                                                                      ports="443")
+    # nsg-own: both rules its own, Azure's defaults assumed; nsg-listed: the second among its default rules
+    own_nsg = _nsg("nsg-own", [first, second])
+    listed_nsg = _nsg("nsg-listed", [copy.deepcopy(first)])
+    listed_nsg["properties"]["defaultSecurityRules"] = [copy.deepcopy(second)] + azure_default_rules(listed)
+    network = _index([own_nsg, listed_nsg])
+    got = {n: {r.name: r.default for r in nsg._loaded(network, n).rules} for n in (own, listed)}
+    assert got[own]["AllowHttps"] is False and got[listed]["AllowHttps"] is True
+    # at one priority a custom rule comes before a default one, then names decide
+    assert [r.name for r in nsg._loaded(network, own).ordered("Inbound").rules][:3] == [
+        "AllowHttps", "AllowSsh", "AllowVnetInBound"]
+    assert [r.name for r in nsg._loaded(network, listed).ordered("Inbound").rules][:3] == [
+        "AllowSsh", "AllowHttps", "AllowVnetInBound"]
