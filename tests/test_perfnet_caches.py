@@ -285,3 +285,19 @@ def test_a_rule_among_the_default_rules_stays_a_default_rule_whatever_another_ns
         "AllowHttps", "AllowSsh", "AllowVnetInBound"]
     assert [r.name for r in nsg._loaded(network, listed).ordered("Inbound").rules][:3] == [
         "AllowSsh", "AllowHttps", "AllowVnetInBound"]
+
+
+def test_rule_values_the_serialisation_cannot_write_are_keyed_by_their_text_and_parsed_as_written():
+    class Port(str):  # a str subclass, as a non-JSON source might hand over
+        pass
+
+    nid = f"{NET}/networkSecurityGroups/nsg-x"
+    odd = _sr(nid, "Odd", 100, ports=Port("8080"))
+    plain = _sr(nid, "Odd", 100, ports="8080")
+    _, _, odd_key = nsg._rule_key(odd)
+    _, _, plain_key = nsg._rule_key(plain)
+    assert isinstance(odd_key, str) and isinstance(plain_key, bytes)
+    assert parse_rule(odd, nid) == parse_rule(plain, nid)
+    assert parse_rule(odd, nid)[0].destination_ports == ((8080, 8080),)
+    one, true = (nsg._rule_key(_sr(nid, "R", v))[2] for v in (1, True))
+    assert one != true and nsg._rule_key(_sr(nid, "R", 1))[2] == one
