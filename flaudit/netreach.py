@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, name_of, norm
 from flaudit.findings import note, prop
-from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, compute_placements, vnet_of
+from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, placements_of, vnet_of
 from flaudit.nsg import EXFIL_TAGS, TagEgress, classify_addresses, effective, service_tag_egress
 from flaudit.paths import Hop, Path
 
@@ -566,7 +566,7 @@ def _egress_paths(d: Deployment, silo: Silo, c: Compute) -> Iterator[Path]:
     """FL-NET-005's open egress of one silo compute as paths: the Internet (no private network, an
     AllowInternetOutbound managed network, an NSG or route that lets it out), managed-network rules that
     re-open egress, and multi-tenant service egress no policy confines; from every subnet the compute runs in."""
-    for p in compute_placements(c, d.inventory):
+    for p in placements_of(d, c):
         yield from _placement_egress_paths(d, silo, c, p)
 
 

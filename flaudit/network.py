@@ -369,14 +369,17 @@ class NetworkIndex:
 
     def peerings_between(self, a: str, b: str) -> list[Peering]:
         """Both sides' peering objects between VNets ``a`` and ``b`` that the inventory holds."""
-        va, vb = vnet_of(a), vnet_of(b)
+        return self._between(vnet_of(a), vnet_of(b))
+
+    def _between(self, va: str, vb: str) -> list[Peering]:
+        """:meth:`peerings_between` of two VNet ids already normalised (:func:`vnet_of`)."""
         pairs = self.__dict__.get("_peering_pairs")
         if pairs is None:  # indexed once: a hub VNet can hold a peering per silo
             pairs = self.__dict__["_peering_pairs"] = {}
             for local, peers in self.peerings.items():
                 for p in peers:
                     pairs.setdefault((local, p.remote_id), []).append(p)
-        return list(pairs.get((va, vb), [])) + list(pairs.get((vb, va), []))
+        return pairs.get((va, vb), []) + pairs.get((vb, va), [])
 
     def reach(self, a: str, b: str) -> Reach:
         """Can traffic from ``a`` (subnet or VNet) reach VNet (or subnet) ``b``?
@@ -392,7 +395,7 @@ class NetworkIndex:
             return Reach("unknown", "a VNet id is missing")
         if va == vb:
             return Reach("yes", "same-vnet")
-        sides = self.peerings_between(va, vb)
+        sides = self._between(va, vb)
         if sides:
             if all(p.connected for p in sides):
                 return Reach("yes", "peering", sides)
@@ -717,6 +720,17 @@ def compute_placements(compute: Any, inventory: Any) -> list[Placement]:
     kind = "managed" if mode.lower() in MANAGED_MODES else "none"
     return [Placement(kind, workspace_id=ws.get("id", compute.workspace_id), workspace=ws, isolation_mode=mode,
                       mode_default_assumed=assumed)]
+
+
+def placements_of(deployment: Any, compute: Any) -> list[Placement]:
+    """:func:`compute_placements` of a compute of ``deployment``, worked out once per compute and kept on the
+    deployment: the network path producer and a dozen rules ask about every silo compute. Shared: callers only
+    read it."""
+    cache = deployment.__dict__.setdefault("_placements", {})
+    hit = cache.get(id(compute))
+    if hit is None or hit[0] is not compute:  # the compute is kept beside its placements, so its id is not reused
+        hit = cache[id(compute)] = (compute, compute_placements(compute, deployment.inventory))
+    return hit[1]
 
 
 #: Service tags that stand for the whole Internet (or every Azure customer's addresses) as a destination.
