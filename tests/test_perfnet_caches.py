@@ -301,3 +301,49 @@ def test_rule_values_the_serialisation_cannot_write_are_keyed_by_their_text_and_
     assert parse_rule(odd, nid)[0].destination_ports == ((8080, 8080),)
     one, true = (nsg._rule_key(_sr(nid, "R", v))[2] for v in (1, True))
     assert one != true and nsg._rule_key(_sr(nid, "R", 1))[2] == one
+
+
+def _deployment(n: int = 3):
+    from flaudit.config import parse_config
+    from flaudit.samples import generate
+    from flaudit.topology import build_deployment
+
+    inv = Inventory()
+    inv.extend(generate.Builder("hardened", n).build())
+    inv.collected = {(generate.rg_id().lower(), t) for t in generate.COLLECTED_TYPES}
+    return build_deployment(inv, parse_config(generate.fl_config(n), "test"))
+
+
+def test_a_computes_cached_placements_are_what_its_payload_gives_and_the_rules_and_producer_share_them():
+    from flaudit.rules._shared import placements_of as rules_placements_of
+
+    from flaudit.model import Compute
+    from flaudit.network import compute_placements, placements_of
+
+    d = _deployment()
+    computes = [c for s in d.silos for c in s.computes] + list(d.orchestrator.computes)
+    assert len(computes) >= 4
+    for c in computes:
+        got = placements_of(d, c)
+        assert got == compute_placements(c, d.inventory)
+        assert rules_placements_of(d, c) is got and placements_of(d, c) is got
+    # another compute object whose payload names no ARM subnet id: its own entry, never the first one's
+    raw = copy.deepcopy(computes[0].raw)
+    raw["properties"]["properties"]["subnet"]["id"] = "test-subnet-resource-id"
+    twin = Compute(computes[0].id, computes[0].name, raw)
+    assert placements_of(d, twin) == compute_placements(twin, d.inventory) != placements_of(d, computes[0])
+    assert [p.kind for p in placements_of(d, twin)] == ["unknown"]
+
+
+def test_a_silos_cached_compute_vnets_are_the_vnets_of_its_compute_subnets():
+    from flaudit.rules.network_isolation import _silo_vnets
+
+    from flaudit.network import vnet_of
+
+    d = _deployment()
+    for s in d.silos:
+        assert _silo_vnets(d, s) == sorted({vnet_of(sid) for c in s.computes for sid in c.subnet_ids})
+        assert _silo_vnets(d, s) is _silo_vnets(d, s)
+    other = copy.copy(d.silos[0])
+    other.computes = []
+    assert _silo_vnets(d, other) == [] and _silo_vnets(d, d.silos[0]) != []
