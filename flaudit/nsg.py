@@ -795,17 +795,36 @@ class Effective:
 
 
 def _layer(network: NetworkIndex, ref_id: str | None, direction: str, local: list[str] | None
-           ) -> tuple[DirectionResult, str | None, bool]:
-    """One NSG layer: (result, nsg id applied or None, missing?)."""
+           ) -> tuple[DirectionResult | None, str | None, bool]:
+    """One NSG layer: (result, or None when no NSG applies and everything passes; nsg id applied or None;
+    missing?)."""
     if not ref_id:
-        return no_nsg(direction), None, False
+        return None, None, False
     if norm(ref_id) not in network.nsgs:
-        return no_nsg(direction), None, True
+        return None, None, True
     got = _loaded(network, ref_id)
     res = _decide(got.ordered(direction), local, ref_id, frozenset(), frozenset())
     res.defaults_assumed = got.assumed
     res.problems = list(got.problems) + res.problems
     return res, ref_id, False
+
+
+def _through(first: DirectionResult | None, second: DirectionResult | None, direction: str) -> DirectionResult:
+    """:func:`combine` of two layers where None is a layer without an NSG (:func:`no_nsg`), without building and
+    intersecting the everything-passes layer when only one side has an NSG (a silo subnet without a NIC NSG, at
+    every silo). ``combine(x, no_nsg)`` keeps x's openings in x's order, ``combine(no_nsg, x)`` lists them by
+    protocol (Tcp, Udp, Icmp), each with its own ports and rules (x's ports are merged and within 0-65535, as
+    :func:`_decide` gives them); direction, problems, defaults and NSG ids are x's. ``x`` is a fresh result of
+    :func:`_layer`, nobody else's, so it is reordered in place."""
+    if first is None and second is None:
+        return combine(no_nsg(direction), no_nsg(direction))
+    if second is None:  # combine(first, no_nsg): first's openings in first's order
+        first.openings = [o for o in first.openings if o.protocol in PROTOCOLS and o.ports]
+        return first
+    if first is None:  # combine(no_nsg, second): second's openings by protocol
+        second.openings = [o for p in PROTOCOLS for o in second.openings if o.protocol == p and o.ports]
+        return second
+    return combine(first, second)
 
 
 def effective(network: NetworkIndex, subnet_id: str, nic_id: str | None = None) -> Effective:
@@ -833,9 +852,9 @@ def _effective(network: NetworkIndex, subnet_id: str, nic_id: str | None) -> Eff
         s_res, s_id, s_missing = _layer(network, sref.id if sref else None, direction, local)
         n_res, n_id, n_missing = _layer(network, nref.id if nref else None, direction, local)
         if direction == "Inbound":
-            results[direction] = combine(s_res, n_res)
+            results[direction] = _through(s_res, n_res, direction)
         else:
-            results[direction] = combine(n_res, s_res)
+            results[direction] = _through(n_res, s_res, direction)
         for i, m, ref in ((s_id, s_missing, sref), (n_id, n_missing, nref)):
             if i and i not in applied:
                 applied.append(i)

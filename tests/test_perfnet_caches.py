@@ -347,3 +347,57 @@ def test_a_silos_cached_compute_vnets_are_the_vnets_of_its_compute_subnets():
     other = copy.copy(d.silos[0])
     other.computes = []
     assert _silo_vnets(d, other) == [] and _silo_vnets(d, d.silos[0]) != []
+
+
+def _layered(network: NetworkIndex, subnet: str, nic: str | None) -> tuple[Any, ...]:
+    """The effective exposure worked out the long way: every layer evaluated (a missing one is :func:`no_nsg`),
+    then :func:`combine` in Azure's order."""
+    local = network.subnet_prefixes(subnet) or None
+    refs = [network.subnet_nsg(subnet), network.nsg_ref(network.nics.get(nic.lower())) if nic else None]
+    out = []
+    for direction in ("Inbound", "Outbound"):
+        layers = []
+        for ref in refs:
+            if ref is None or ref.resource is None:
+                layers.append(nsg.no_nsg(direction))
+                continue
+            rules, assumed, problems = load_rules(network, ref.id)
+            res = evaluate(rules, direction, local, ref.id)
+            res.defaults_assumed, res.problems = assumed, problems + res.problems
+            layers.append(res)
+        combined = nsg.combine(*(layers if direction == "Inbound" else layers[::-1]))
+        for gone in dict.fromkeys(r.id for r in refs if r is not None and r.resource is None):
+            combined.problems.append(f"NSG {gone} is referenced but not in the input")
+        out.append(_direction(combined))
+    return tuple(out)
+
+
+@pytest.mark.parametrize("nic_nsg", [None, "nsg-nic", "nsg-gone"])
+@pytest.mark.parametrize("subnet_nsg", [None, "nsg-0", "nsg-5", "nsg-nic", "nsg-gone"])
+def test_the_effective_exposure_of_one_nsg_layer_is_what_combining_it_with_an_open_layer_gives(subnet_nsg, nic_nsg):
+    resources = _fleet()
+    nid = lambda n: f"{NET}/networkSecurityGroups/{n}"  # noqa: E731
+    nic_rules = [_sr(nid("nsg-nic"), "AllowRdp", 100, src="Internet", ports="3389"),
+                 _sr(nid("nsg-nic"), "AllowUdp", 110, src="*", ports="53", protocol="Udp"),
+                 _sr(nid("nsg-nic"), "AllowDnsOut", 100, direction="Outbound", dst="Internet", ports="53",
+                     protocol="Udp"),
+                 _sr(nid("nsg-nic"), "AllowHttpsOut", 110, direction="Outbound", dst="Internet", ports="443"),
+                 _sr(nid("nsg-nic"), "DenyAll", 4000, "Deny", "Outbound", dst="*", ports="*", protocol="*")]
+    resources.append(_nsg("nsg-nic", nic_rules))
+    vnet = resources[1]
+    subnet = vnet["properties"]["subnets"][0]
+    if subnet_nsg is None:
+        del subnet["properties"]["networkSecurityGroup"]
+    else:
+        subnet["properties"]["networkSecurityGroup"] = {"id": nid(subnet_nsg)}
+    nic = f"{NET}/networkInterfaces/nic-0"
+    nic_props: dict[str, Any] = {"ipConfigurations": [{"id": f"{nic}/ipConfigurations/ipconfig1", "name": "ipconfig1",
+                                                       "properties": {"subnet": {"id": _subnet(0)}}}]}
+    if nic_nsg:
+        nic_props["networkSecurityGroup"] = {"id": nid(nic_nsg)}
+    resources.append({"id": nic, "name": "nic-0", "type": "Microsoft.Network/networkInterfaces",
+                      "location": "westeurope", "properties": nic_props})
+    network = _index(resources)
+    for with_nic in (None, nic):
+        eff = effective(network, _subnet(0), with_nic)
+        assert (_direction(eff.inbound), _direction(eff.outbound)) == _layered(network, _subnet(0), with_nic)
