@@ -723,9 +723,10 @@ def compute_placements(compute: Any, inventory: Any) -> list[Placement]:
 
 
 def placements_of(deployment: Any, compute: Any) -> list[Placement]:
-    """:func:`compute_placements` of a compute of ``deployment``, worked out once per compute and kept on the
-    deployment: the network path producer and a dozen rules ask about every silo compute. Shared: callers only
-    read it."""
+    """Where the compute runs (:func:`compute_placements`: one customer-subnet placement per subnet its nodes run
+    in, several for an AKS cluster whose agent pools span subnets; else the workspace managed network, attached,
+    none or unknown), worked out once per compute and kept on the deployment: the network path producer and a
+    dozen rules ask about every silo compute. Shared: callers only read it."""
     cache = deployment.__dict__.setdefault("_placements", {})
     hit = cache.get(id(compute))
     if hit is None or hit[0] is not compute:  # the compute is kept beside its placements, so its id is not reused

@@ -14,8 +14,7 @@ from typing import Any
 from flaudit.arm import name_of, norm
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note
 from flaudit.model import Compute, Deployment, Member, Silo
-from flaudit.network import Placement
-from flaudit.network import placements_of as network_placements
+from flaudit.network import Placement, placements_of  # noqa: F401  (where a compute runs; rules import it here)
 
 _MAKE = {"pass": Pass, "fail": Fail, "unknown": Unknown, "not_applicable": NotApplicable}
 
@@ -57,15 +56,6 @@ def unresolved(silo: Silo) -> Finding:
     """The silo's compute is not known, so nothing about its network can be vouched for."""
     return Unknown("", f"Silo {silo.name}: its compute could not be resolved, so its network cannot be checked.",
                    silo=silo.name, subject=silo.name, evidence=[note(m) for m in silo.missing])
-
-
-def placements_of(d: Deployment, c: Compute) -> list[Placement]:
-    """Where the compute runs: one customer-subnet placement per subnet its nodes run in (several for an AKS
-    cluster whose agent pools span subnets), else the workspace managed network, attached, none or unknown.
-
-    Kept per compute on the deployment (a dozen rules and the network path producer ask about every compute,
-    :func:`flaudit.network.placements_of`); rules only read it."""
-    return network_placements(d, c)
 
 
 #: Worst-case order of statuses when one compute runs in several subnets.
