@@ -6,6 +6,7 @@ Exposure comes from :mod:`flaudit.exposure`; endpoints, peerings and DNS from :c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -391,10 +392,22 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
 
 
 # ----------------------------------------------------------------------------------------------------------
+#: An endpoint URL as ARM writes primaryEndpoints (``https://<account>.blob.core.windows.net/``): scheme, host
+#: name, at most a slash. For exactly this form urlparse's hostname is the host lower-cased.
+_PLAIN_URL = re.compile(r"https://([A-Za-z0-9.-]+)/?")
+
+
+def _hostname(url: str) -> str | None:
+    """``urlparse(url).hostname``; the plain form every account's primaryEndpoints has is read without urlparse,
+    whose own cache holds 20 URLs and so misses for every silo's account."""
+    m = _PLAIN_URL.fullmatch(url)
+    return m.group(1).lower() if m else urlparse(url).hostname
+
+
 def endpoint_suffix(storage: StorageAccount, group: str) -> tuple[str, bool]:
     """DNS suffix of the storage endpoints (``core.windows.net``), from primaryEndpoints; (suffix, defaulted)."""
     url = storage.prop(f"properties.primaryEndpoints.{group}") or storage.prop("properties.primaryEndpoints.blob")
-    host = urlparse(str(url)).hostname if url else None
+    host = _hostname(str(url)) if url else None
     if host:
         parts = host.split(".")
         if len(parts) > 2:

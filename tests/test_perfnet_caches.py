@@ -401,3 +401,17 @@ def test_the_effective_exposure_of_one_nsg_layer_is_what_combining_it_with_an_op
     for with_nic in (None, nic):
         eff = effective(network, _subnet(0), with_nic)
         assert (_direction(eff.inbound), _direction(eff.outbound)) == _layered(network, _subnet(0), with_nic)
+
+
+@pytest.mark.parametrize("url", [
+    "https://stsilo0.blob.core.windows.net/", "https://StSilo0.BLOB.core.windows.net", "https://a.b.c//",
+    "https://a.b.c/x", "https://a..b/", "https://a.b.c:443/", "https://u@a.b/", "http://a.b/", "https://a.b/\n",
+    "https://a.b.c.", "HTTPS://a.b.c/", "https:///", "https://[::1]/", "https://a.b\t.c/", "https://a.b.c/?",
+    " https://a.b.c/", "https://st.blob.core.chinacloudapi.cn/", "https://st.dfs.core.windows.net/#x", "",
+])
+def test_an_endpoint_urls_host_is_what_urlparse_reads(url):
+    from urllib.parse import urlparse
+
+    from flaudit.rules.private_endpoints import _hostname
+
+    assert _hostname(url) == urlparse(url).hostname
