@@ -466,9 +466,9 @@ def _dns_finding(d: Deployment, silo: Silo, cid: str, cname: str, st: StorageAcc
     ev: list[dict[str, Any]] = [prop(st.id, f"properties.primaryEndpoints.{group}",
                                      st.prop(f"properties.primaryEndpoints.{group}"), default_assumed=defaulted,
                                      default_note="missing: the public cloud suffix core.windows.net is assumed")]
-    cov = d.inventory.coverage(DNS_ZONE)
     zones = d.network.zones_named(zone)
     if not zones:
+        cov = d.inventory.coverage(DNS_ZONE)
         if cov in ("absent", "unreadable"):
             return Unknown(cid, f"Private DNS zones were {'unreadable' if cov == 'unreadable' else 'not collected'}, "
                            f"so whether {zone} resolves {st.name} for compute {cname} is unknown.", silo=silo.name,
