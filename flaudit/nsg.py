@@ -702,6 +702,12 @@ class _Shape:
     rows: tuple[tuple[dict[str, Any] | None, str, bool, tuple[str, ...]], ...]  # (template, name, default, problems)
     orders: dict[str, tuple[tuple[int, ...], tuple[tuple[Any, ...], ...], bool]] = field(default_factory=dict)
     allowed_bases: frozenset[str] | None = None
+    #: the instance dict of each usable rule but for its NSG id (name and ``default`` filled in), in order
+    instances: tuple[dict[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        self.instances = tuple({**template, "name": name, "default": is_default}
+                               for template, name, is_default, _ in self.rows if template is not None)
 
 
 #: NSG shapes by their rules' (parse key, name, default) in payload order. Bounded like :data:`_PARSED`.
@@ -768,10 +774,16 @@ def _load_rules(network: NetworkIndex, nsg_id: str) -> _Loaded:
         shape = _SHAPES[signature] = _Shape(tuple(
             (template, name, is_default, problems)
             for (props, name, key), is_default in parts for _, problems, template in (_parsed(key, props),)))
-    rules = tuple(_build(template, nsg_id, name, is_default)
-                  for template, name, is_default, _ in shape.rows if template is not None)
+    rules = []
+    new = object.__new__
+    for instance in shape.instances:  # _build(template, nsg_id, name, default) for each usable row
+        rule = new(NsgRule)
+        held = rule.__dict__
+        held.update(instance)
+        held["nsg_id"] = nsg_id
+        rules.append(rule)
     problems = tuple(f"NSG {nsg_id} rule {name}: {p}" for _, name, _, probs in shape.rows for p in probs)
-    return _Loaded(rules, assumed, problems, shape)
+    return _Loaded(tuple(rules), assumed, problems, shape)
 
 
 @dataclass

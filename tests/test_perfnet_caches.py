@@ -415,3 +415,20 @@ def test_an_endpoint_urls_host_is_what_urlparse_reads(url):
     from flaudit.rules.private_endpoints import _hostname
 
     assert _hostname(url) == urlparse(url).hostname
+
+
+def test_an_nsgs_loaded_rules_are_the_rules_parse_rule_gives_for_its_payload(fresh_memos):
+    from flaudit.network import azure_default_rules
+
+    resources = _fleet()
+    network = _index(resources)
+    for i in range(8):
+        nid = f"{NET}/networkSecurityGroups/nsg-{i}"
+        payload = [(r, False) for r in _variant(i, nid)] + [(r, True) for r in azure_default_rules(nid)]
+        expected = [parse_rule(r, nid, default=dflt)[0] for r, dflt in payload]
+        for _ in range(2):  # the first NSG of a shape, and one built from the shape
+            got = nsg._load_rules(network, nid).rules
+            assert list(got) == expected
+            assert [(r.nsg_id, r.name, r.default, r.allow, r.names_addresses) for r in got] == \
+                [(r.nsg_id, r.name, r.default, r.allow, r.names_addresses) for r in expected]
+            assert list(got[0].__dict__)[:3] == ["nsg_id", "name", "priority"]
