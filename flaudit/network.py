@@ -80,9 +80,18 @@ def overlaps(a: Iterable[str], b: Iterable[str]) -> list[tuple[str, str]]:
     out = []
     for x in parse_prefixes(a):
         for y in parse_prefixes(b):
-            if x.version == y.version and x.overlaps(y):
-                out.append((str(x), str(y)))
+            if x.version == y.version:
+                (xlo, xhi), (ylo, yhi) = _span(x), _span(y)
+                if xlo <= yhi and ylo <= xhi:  # what ipaddress's overlaps() answers, as two integer ranges
+                    out.append((str(x), str(y)))
     return out
+
+
+def _span(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int]:
+    """First and last address of a network as integers (its broadcast address is the first with every host bit
+    set): comparing these is ipaddress's overlaps() without building each silo prefix's broadcast address."""
+    lo = int(net.network_address)
+    return lo, lo | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
 
 
 #: Resource types whose payload carries inline ``privateEndpointConnections`` that flaudit reads.

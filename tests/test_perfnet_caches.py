@@ -432,3 +432,18 @@ def test_an_nsgs_loaded_rules_are_the_rules_parse_rule_gives_for_its_payload(fre
             assert [(r.nsg_id, r.name, r.default, r.allow, r.names_addresses) for r in got] == \
                 [(r.nsg_id, r.name, r.default, r.allow, r.names_addresses) for r in expected]
             assert list(got[0].__dict__)[:3] == ["nsg_id", "name", "priority"]
+
+
+def test_prefix_overlap_by_integer_ranges_is_what_ipaddress_answers():
+    import ipaddress
+    import itertools
+
+    from flaudit.network import overlaps
+
+    prefixes = ["10.0.0.0/8", "10.0.0.0/16", "10.0.1.0/24", "10.0.1.128/25", "10.0.2.0/24", "10.1.0.0/16",
+                "10.255.255.255/32", "11.0.0.0/8", "0.0.0.0/0", "192.168.0.0/16", "10.0.1.7/24", "fd00::/8",
+                "fd00:1::/32", "fe80::/10", "::/0", "2001:db8::/128", "2001:db8::1/64"]
+    for x, y in itertools.product(prefixes, repeat=2):
+        nx, ny = ipaddress.ip_network(x, strict=False), ipaddress.ip_network(y, strict=False)
+        expected = [(str(nx), str(ny))] if nx.version == ny.version and nx.overlaps(ny) else []
+        assert overlaps([x], [y]) == expected, (x, y)
