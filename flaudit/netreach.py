@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from flaudit.arm import get_path, name_of, norm
 from flaudit.findings import note, prop
-from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, compute_placements, vnet_of
+from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, placements_of, vnet_of
 from flaudit.nsg import EXFIL_TAGS, TagEgress, classify_addresses, effective, service_tag_egress
 from flaudit.paths import Hop, Path
 
@@ -566,30 +566,36 @@ def _egress_paths(d: Deployment, silo: Silo, c: Compute) -> Iterator[Path]:
     """FL-NET-005's open egress of one silo compute as paths: the Internet (no private network, an
     AllowInternetOutbound managed network, an NSG or route that lets it out), managed-network rules that
     re-open egress, and multi-tenant service egress no policy confines; from every subnet the compute runs in."""
-    for p in compute_placements(c, d.inventory):
+    for p in placements_of(d, c):
         yield from _placement_egress_paths(d, silo, c, p)
 
 
-def _placement_egress_paths(d: Deployment, silo: Silo, c: Compute, p: Any) -> Iterator[Path]:
+def _here(c: Compute, p: Any) -> Hop:
+    """The first hop of a compute's egress path: where it runs."""
     pools = f" (agent pool{'s' if len(p.pools) > 1 else ''} {', '.join(p.pools)})" if p.pools else ""
-    here = Hop(f"compute {c.name} runs {'in subnet ' + name_of(p.subnet_id) if p.subnet_id else 'in ' + p.kind}"
+    return Hop(f"compute {c.name} runs {'in subnet ' + name_of(p.subnet_id) if p.subnet_id else 'in ' + p.kind}"
                + pools, c.id)
+
+
+def _placement_egress_paths(d: Deployment, silo: Silo, c: Compute, p: Any) -> Iterator[Path]:
+    """The egress paths of one placement; the first hop is written only for a path found (a hardened silo has
+    none)."""
     internet = ("Internet", "the Internet", "external")
     if p.kind == "none":
         yield Path("network", silo.name, c.id, *internet,
-                   (here, Hop("no private network: nothing restricts outbound traffic", c.id)), "FL-NET-005")
+                   (_here(c, p), Hop("no private network: nothing restricts outbound traffic", c.id)), "FL-NET-005")
         return
     if p.kind == "managed":
         if p.isolation_mode.lower() == "allowinternetoutbound":
             yield Path("network", silo.name, c.id, *internet,
-                       (here, Hop("the managed network is AllowInternetOutbound", p.workspace_id)), "FL-NET-005")
+                       (_here(c, p), Hop("the managed network is AllowInternetOutbound", p.workspace_id)), "FL-NET-005")
         else:
             from flaudit.network import managed_open_egress
 
             for name, why in managed_open_egress(p.workspace):
                 rid = f"{p.workspace_id}/outboundRules/{name}"
                 yield Path("network", silo.name, c.id, rid, why, "external",
-                           (here, Hop(f"managed network outbound rule {name}: {why}", p.workspace_id)), "FL-NET-005")
+                           (_here(c, p), Hop(f"managed network outbound rule {name}: {why}", p.workspace_id)), "FL-NET-005")
         return
     sid = p.subnet_id
     if p.kind != "vnet" or not sid or d.network.subnet(sid) is None:
@@ -597,13 +603,13 @@ def _placement_egress_paths(d: Deployment, silo: Silo, c: Compute, p: Any) -> It
     route, _, egress = egress_of(d, silo, sid)
     if route == "leaks":
         yield Path("network", silo.name, sid, *internet,
-                   (here, Hop("the route table sends public prefixes straight to the Internet", sid)), "FL-NET-005")
+                   (_here(c, p), Hop("the route table sends public prefixes straight to the Internet", sid)), "FL-NET-005")
     elif route in ("none", "missing"):
         eff = effective(d.network, sid)
         if eff.outbound.open and not eff.outbound.problems and route == "none":
             yield Path("network", silo.name, sid, *internet,
-                       (here, Hop(f"outbound Internet allowed: {eff.outbound.describe()}", sid)), "FL-NET-005")
+                       (_here(c, p), Hop(f"outbound Internet allowed: {eff.outbound.describe()}", sid)), "FL-NET-005")
     for e in egress:
         if e.status == "open":
             for oid, oname, rel in e.outsiders:
-                yield Path("network", silo.name, sid, oid, oname, rel, (here, *e.hops()), "FL-NET-005")
+                yield Path("network", silo.name, sid, oid, oname, rel, (_here(c, p), *e.hops()), "FL-NET-005")

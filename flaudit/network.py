@@ -80,9 +80,18 @@ def overlaps(a: Iterable[str], b: Iterable[str]) -> list[tuple[str, str]]:
     out = []
     for x in parse_prefixes(a):
         for y in parse_prefixes(b):
-            if x.version == y.version and x.overlaps(y):
-                out.append((str(x), str(y)))
+            if x.version == y.version:
+                (xlo, xhi), (ylo, yhi) = _span(x), _span(y)
+                if xlo <= yhi and ylo <= xhi:  # what ipaddress's overlaps() answers, as two integer ranges
+                    out.append((str(x), str(y)))
     return out
+
+
+def _span(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int]:
+    """First and last address of a network as integers (its broadcast address is the first with every host bit
+    set): comparing these is ipaddress's overlaps() without building each silo prefix's broadcast address."""
+    lo = int(net.network_address)
+    return lo, lo | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
 
 
 #: Resource types whose payload carries inline ``privateEndpointConnections`` that flaudit reads.
@@ -105,16 +114,27 @@ class Peering:
     raw: dict[str, Any]
 
     def prop(self, name: str, default: Any = None) -> Any:
-        """``get_path(raw, "properties." + name)``, starting from ``properties`` when the payload spells it so."""
-        props = self.raw.get("properties", MISSING)
-        if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
-            return get_path(self.raw, f"properties.{name}", default)
-        return get_path(props, name, default)
+        """``get_path(raw, "properties." + name)``, starting from ``properties`` when the payload spells it so.
+
+        Each flag is read once per peering (FL-NET-006, FL-NET-007 and the ingress evaluator each cite every
+        flag of every silo peering); the payload is fixed for the index's life, as the index's caches assume."""
+        memo = self.__dict__.get("_prop_memo")
+        if memo is None:
+            memo = self.__dict__["_prop_memo"] = {}
+        got = memo.get(name, MISSING)
+        if got is MISSING:
+            props = self.raw.get("properties", MISSING)
+            if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
+                got = get_path(self.raw, f"properties.{name}", MISSING)
+            else:
+                got = get_path(props, name, MISSING)
+            memo[name] = got
+        return default if got is MISSING else got
 
     @property
     def remote_display(self) -> str:
         """The remote VNet id as the payload wrote it (for evidence), or the normalised one."""
-        return str(get_path(self.raw, "properties.remoteVirtualNetwork.id") or self.remote_id)
+        return str(self.prop("remoteVirtualNetwork.id") or self.remote_id)
 
     @property
     def vnet_display(self) -> str:
@@ -153,7 +173,18 @@ class PrivateEndpointLink:
 
     @property
     def status(self) -> str:
-        """The connection state; an endpoint whose own provisioning failed carries nothing whatever it says."""
+        """The connection state; an endpoint whose own provisioning failed carries nothing whatever it says.
+
+        Asked by a dozen rules and evaluators per endpoint: kept with the values it was worked out from (the
+        index sets ``target_status`` after creating the link), and worked out again when any of them changed."""
+        memo = self.__dict__.get("_status_memo")
+        if memo is not None and memo[0] == self.pe_status and memo[1] == self.target_status and memo[2] is self.pe:
+            return memo[3]
+        out = self._status()
+        self.__dict__["_status_memo"] = (self.pe_status, self.target_status, self.pe, out)
+        return out
+
+    def _status(self) -> str:
         if str(get_path(self.pe or {}, "properties.provisioningState") or "").lower() == "failed":
             return "Failed"
         states = [s for s in (self.target_status, self.pe_status) if s]
@@ -324,26 +355,40 @@ class NetworkIndex:
         return None
 
     def subnet_prefixes(self, subnet_id: str) -> list[str] | None:
+        """A subnet's address prefixes (``addressPrefix`` and ``addressPrefixes``), None when the subnet is not in
+        the input. Read once per subnet (the effective exposure and each service-tag question ask); each caller
+        gets its own list."""
+        memo = self.__dict__.setdefault("_subnet_prefix_memo", {})
+        key = norm(subnet_id)
+        got = memo.get(key, MISSING)
+        if got is MISSING:
+            got = memo[key] = self._subnet_prefixes(subnet_id)
+        return None if got is None else list(got)
+
+    def _subnet_prefixes(self, subnet_id: str) -> tuple[str, ...] | None:
         s = self.subnet(subnet_id)
         if s is None:
             return None
         one = get_path(s, "properties.addressPrefix")
         many = get_path(s, "properties.addressPrefixes") or []
-        return [str(p) for p in ([one] if one else []) + list(many)]
+        return tuple(str(p) for p in ([one] if one else []) + list(many))
 
     def peerings_of(self, vnet_id: str) -> list[Peering]:
         return list(self.peerings.get(vnet_of(vnet_id), []))
 
     def peerings_between(self, a: str, b: str) -> list[Peering]:
         """Both sides' peering objects between VNets ``a`` and ``b`` that the inventory holds."""
-        va, vb = vnet_of(a), vnet_of(b)
+        return self._between(vnet_of(a), vnet_of(b))
+
+    def _between(self, va: str, vb: str) -> list[Peering]:
+        """:meth:`peerings_between` of two VNet ids already normalised (:func:`vnet_of`)."""
         pairs = self.__dict__.get("_peering_pairs")
         if pairs is None:  # indexed once: a hub VNet can hold a peering per silo
             pairs = self.__dict__["_peering_pairs"] = {}
             for local, peers in self.peerings.items():
                 for p in peers:
                     pairs.setdefault((local, p.remote_id), []).append(p)
-        return list(pairs.get((va, vb), [])) + list(pairs.get((vb, va), []))
+        return pairs.get((va, vb), []) + pairs.get((vb, va), [])
 
     def reach(self, a: str, b: str) -> Reach:
         """Can traffic from ``a`` (subnet or VNet) reach VNet (or subnet) ``b``?
@@ -359,7 +404,7 @@ class NetworkIndex:
             return Reach("unknown", "a VNet id is missing")
         if va == vb:
             return Reach("yes", "same-vnet")
-        sides = self.peerings_between(va, vb)
+        sides = self._between(va, vb)
         if sides:
             if all(p.connected for p in sides):
                 return Reach("yes", "peering", sides)
@@ -405,7 +450,14 @@ class NetworkIndex:
         return Reference(str(nid), self.nsgs.get(norm(nid)), is_resource_id(nid, NSG))
 
     def subnet_nsg(self, subnet_id: str) -> Reference | None:
-        return self.nsg_ref(self.subnet(subnet_id))
+        """The NSG the subnet names (see :meth:`nsg_ref`), worked out once per subnet: the effective exposure,
+        the service-tag questions and FL-NET-003 each ask. Shared: treat it as read-only."""
+        memo = self.__dict__.setdefault("_subnet_nsg_memo", {})
+        key = norm(subnet_id)
+        got = memo.get(key, MISSING)
+        if got is MISSING:
+            got = memo[key] = self.nsg_ref(self.subnet(subnet_id))
+        return got
 
     def nsg_rules(self, nsg_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         """(security rules, default rules, defaults_assumed) of an NSG, merging inline and separate rules.
@@ -677,6 +729,18 @@ def compute_placements(compute: Any, inventory: Any) -> list[Placement]:
     kind = "managed" if mode.lower() in MANAGED_MODES else "none"
     return [Placement(kind, workspace_id=ws.get("id", compute.workspace_id), workspace=ws, isolation_mode=mode,
                       mode_default_assumed=assumed)]
+
+
+def placements_of(deployment: Any, compute: Any) -> list[Placement]:
+    """Where the compute runs (:func:`compute_placements`: one customer-subnet placement per subnet its nodes run
+    in, several for an AKS cluster whose agent pools span subnets; else the workspace managed network, attached,
+    none or unknown), worked out once per compute and kept on the deployment: the network path producer and a
+    dozen rules ask about every silo compute. Shared: callers only read it."""
+    cache = deployment.__dict__.setdefault("_placements", {})
+    hit = cache.get(id(compute))
+    if hit is None or hit[0] is not compute:  # the compute is kept beside its placements, so its id is not reused
+        hit = cache[id(compute)] = (compute, compute_placements(compute, deployment.inventory))
+    return hit[1]
 
 
 #: Service tags that stand for the whole Internet (or every Azure customer's addresses) as a destination.

@@ -14,7 +14,7 @@ from typing import Any
 from flaudit.arm import name_of, norm
 from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note
 from flaudit.model import Compute, Deployment, Member, Silo
-from flaudit.network import Placement, compute_placements
+from flaudit.network import Placement, placements_of  # noqa: F401  (where a compute runs; rules import it here)
 
 _MAKE = {"pass": Pass, "fail": Fail, "unknown": Unknown, "not_applicable": NotApplicable}
 
@@ -56,18 +56,6 @@ def unresolved(silo: Silo) -> Finding:
     """The silo's compute is not known, so nothing about its network can be vouched for."""
     return Unknown("", f"Silo {silo.name}: its compute could not be resolved, so its network cannot be checked.",
                    silo=silo.name, subject=silo.name, evidence=[note(m) for m in silo.missing])
-
-
-def placements_of(d: Deployment, c: Compute) -> list[Placement]:
-    """Where the compute runs: one customer-subnet placement per subnet its nodes run in (several for an AKS
-    cluster whose agent pools span subnets), else the workspace managed network, attached, none or unknown.
-
-    Kept per compute on the deployment (a dozen rules ask about every compute); rules only read it."""
-    cache = d.__dict__.setdefault("_rules_placements", {})
-    hit = cache.get(id(c))
-    if hit is None or hit[0] is not c:  # the compute is kept beside its placements, so its id is not reused
-        hit = cache[id(c)] = (c, compute_placements(c, d.inventory))
-    return hit[1]
 
 
 #: Worst-case order of statuses when one compute runs in several subnets.

@@ -415,8 +415,14 @@ def _egress(d: Deployment, silo: Silo, c: Compute, p: Placement) -> Iterator[Fin
 
 
 # ----------------------------------------------------------------------------------------------------------
-def _silo_vnets(silo: Silo) -> list[str]:
-    return sorted({vnet_of(sid) for c in silo.computes for sid in c.subnet_ids})
+def _silo_vnets(d: Deployment, silo: Silo) -> list[str]:
+    """The VNets of the silo's compute subnets (normalised, sorted), worked out once per silo: FL-NET-006, -007 and
+    -008 each ask for every silo, twice. The list is shared: callers only read it."""
+    cache = d.__dict__.setdefault("_rules_silo_vnets", {})
+    hit = cache.get(id(silo))
+    if hit is None or hit[0] is not silo:  # the silo is kept beside its answer, so its id is not reused
+        hit = cache[id(silo)] = (silo, sorted({vnet_of(sid) for c in silo.computes for sid in c.subnet_ids}))
+    return hit[1]
 
 
 def _flag_on(value: Any) -> bool:
@@ -458,11 +464,11 @@ def _peering_evidence(peerings: list[Any]) -> list[dict[str, Any]]:
 def silos_not_connected(d: Deployment) -> Iterable[Finding]:
     silos_by_vnet: dict[str, list[Silo]] = {}
     for s in d.silos:
-        for v in _silo_vnets(s):
+        for v in _silo_vnets(d, s):
             silos_by_vnet.setdefault(v, []).append(s)
     unread = {v for v in silos_by_vnet if v not in d.network.vnets}
     for silo in d.silos:
-        mine = _silo_vnets(silo)
+        mine = _silo_vnets(d, silo)
         if not silo.computes:
             yield unresolved(silo)
             continue
@@ -534,9 +540,9 @@ def silos_not_connected(d: Deployment) -> Iterable[Finding]:
 )
 def silo_peerings_reported(d: Deployment) -> Iterable[Finding]:
     orch_vnets = {vnet_of(v) for v in d.orchestrator.vnet_ids}
-    silo_vnets = {v for s in d.silos for v in _silo_vnets(s)}
+    silo_vnets = {v for s in d.silos for v in _silo_vnets(d, s)}
     for silo in d.silos:
-        mine = _silo_vnets(silo)
+        mine = _silo_vnets(d, silo)
         if not mine:
             continue
         reported = False
@@ -584,7 +590,7 @@ def silo_peerings_reported(d: Deployment) -> Iterable[Finding]:
 def peered_no_overlap(d: Deployment) -> Iterable[Finding]:
     members: list[tuple[str | None, str]] = []
     for silo in d.silos:
-        members += [(silo.name, v) for v in _silo_vnets(silo)]
+        members += [(silo.name, v) for v in _silo_vnets(d, silo)]
     members += [(None, vnet_of(v)) for v in d.orchestrator.vnet_ids]
     seen: set[str] = set()
     for silo_name, va in members:

@@ -6,6 +6,7 @@ Exposure comes from :mod:`flaudit.exposure`; endpoints, peerings and DNS from :c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -83,7 +84,18 @@ def required_groups(d: Deployment, storage: StorageAccount) -> list[str]:
     datastoreType (:data:`DATASTORE_GROUPS`). When no datastore points at it, or one has a type flaudit does
     not know, the account's own shape decides (fail closed): ``blob``, plus ``dfs`` on a hierarchical-namespace
     account.
+
+    Worked out once per account (FL-PE-002, FL-PE-003 and FL-PE-004 each ask for every silo); each caller gets
+    its own list.
     """
+    cache = d.__dict__.setdefault("_required_groups", {})
+    hit = cache.get(id(storage))
+    if hit is None or hit[0] is not storage:  # the account is kept beside its answer, so its id is not reused
+        hit = cache[id(storage)] = (storage, tuple(_required_groups(d, storage)))
+    return list(hit[1])
+
+
+def _required_groups(d: Deployment, storage: StorageAccount) -> list[str]:
     groups: list[str] = []
     unknown = False
     for ds in _datastores_on(d, storage):
@@ -380,10 +392,22 @@ def endpoint_reachable_from_compute(d: Deployment) -> Iterable[Finding]:
 
 
 # ----------------------------------------------------------------------------------------------------------
+#: An endpoint URL as ARM writes primaryEndpoints (``https://<account>.blob.core.windows.net/``): scheme, host
+#: name, at most a slash. For exactly this form urlparse's hostname is the host lower-cased.
+_PLAIN_URL = re.compile(r"https://([A-Za-z0-9.-]+)/?")
+
+
+def _hostname(url: str) -> str | None:
+    """``urlparse(url).hostname``; the plain form every account's primaryEndpoints has is read without urlparse,
+    whose own cache holds 20 URLs and so misses for every silo's account."""
+    m = _PLAIN_URL.fullmatch(url)
+    return m.group(1).lower() if m else urlparse(url).hostname
+
+
 def endpoint_suffix(storage: StorageAccount, group: str) -> tuple[str, bool]:
     """DNS suffix of the storage endpoints (``core.windows.net``), from primaryEndpoints; (suffix, defaulted)."""
     url = storage.prop(f"properties.primaryEndpoints.{group}") or storage.prop("properties.primaryEndpoints.blob")
-    host = urlparse(str(url)).hostname if url else None
+    host = _hostname(str(url)) if url else None
     if host:
         parts = host.split(".")
         if len(parts) > 2:
@@ -442,9 +466,9 @@ def _dns_finding(d: Deployment, silo: Silo, cid: str, cname: str, st: StorageAcc
     ev: list[dict[str, Any]] = [prop(st.id, f"properties.primaryEndpoints.{group}",
                                      st.prop(f"properties.primaryEndpoints.{group}"), default_assumed=defaulted,
                                      default_note="missing: the public cloud suffix core.windows.net is assumed")]
-    cov = d.inventory.coverage(DNS_ZONE)
     zones = d.network.zones_named(zone)
     if not zones:
+        cov = d.inventory.coverage(DNS_ZONE)
         if cov in ("absent", "unreadable"):
             return Unknown(cid, f"Private DNS zones were {'unreadable' if cov == 'unreadable' else 'not collected'}, "
                            f"so whether {zone} resolves {st.name} for compute {cname} is unknown.", silo=silo.name,
