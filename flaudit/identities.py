@@ -98,25 +98,34 @@ def attached_identities(resource: dict[str, Any]) -> list[RunsAs]:
 _UAI_MARK = "/providers/microsoft.managedidentity/userassignedidentities/"
 
 
-def _references(value: Any, where: str, depth: int) -> Iterator[tuple[str, str, str]]:
+def _references(value: Any, where: str, depth: int) -> list[tuple[str, str, str]]:
     """(property path, identity id, principal id) of every user-assigned identity id a resource's properties name
     (AKS add-on and pod identities, encryption identities, key vault reference identities...): a resource can
     only name an identity it was allowed to assign, and in nearly every resource type it then acts as it.
     Fail closed: a type whose service alone uses the identity (a storage account's customer-managed key) is
-    reported too."""
+    reported too. Depth first, in property order; collected into one list (every resource with an identity block
+    is walked, so no generator per nested property)."""
+    out: list[tuple[str, str, str]] = []
+    _collect_references(value, where, depth, out)
+    return out
+
+
+def _collect_references(value: Any, where: str, depth: int, out: list[tuple[str, str, str]]) -> None:
     if depth > 8:
         return
     if isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(v, str) and _UAI_MARK in v.lower() and v.lower().startswith("/subscriptions/"):
-                oid = value.get("objectId") or value.get("principalId")
-                yield f"{where}.{k}", norm(v), norm(oid if isinstance(oid, str) else None)
+            if isinstance(v, str):
+                # an id starts with "/" (checked first: most property strings are not ids)
+                if v[:1] == "/" and _UAI_MARK in (low := v.lower()) and low.startswith("/subscriptions/"):
+                    oid = value.get("objectId") or value.get("principalId")
+                    out.append((f"{where}.{k}", norm(v), norm(oid if isinstance(oid, str) else None)))
             elif isinstance(v, (dict, list)):
-                yield from _references(v, f"{where}.{k}", depth + 1)
+                _collect_references(v, f"{where}.{k}", depth + 1, out)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             if isinstance(v, (dict, list)):
-                yield from _references(v, f"{where}[{i}]", depth + 1)
+                _collect_references(v, f"{where}[{i}]", depth + 1, out)
 
 
 def bears_identity(resource: dict[str, Any]) -> bool:

@@ -394,6 +394,11 @@ class RbacIndex:
                 self.mg_scopes.add(d.scope)
         self._mg_chain = _management_group_chains(inventory)
         self._scopes_cache: dict[str, list[str]] = {}
+        #: scopes_above as a set, for membership tests (one per target, not one per access() call).
+        self._scope_sets: dict[str, frozenset[str]] = {}
+        #: Each assignment's grants per (below, target), keyed by the assignment's id(): every assignment lives in
+        #: ``self.assignments`` as long as the index does, so an id is never reused while its entry stands.
+        self._grants_cache: dict[tuple[int, bool, str], list[Grant]] = {}
         self._granting_cache: dict[tuple[str, bool, str], list[tuple[Assignment, list[Grant]]]] = {}
         self._with_access_cache: dict[str, dict[str, Access]] = {}
         self._role_grants: dict[str, RoleGrants] = {}
@@ -478,6 +483,17 @@ class RbacIndex:
         return kinds
 
     def _grants(self, a: Assignment, below: bool, target: str = "storage") -> list[Grant]:
+        """What assignment ``a`` grants on a storage account (from a scope below it when ``below``) or on an
+        identity, built once per (assignment, below, target): the per-account index (principals_with_access)
+        and the per-pair evaluation (access) ask for the same assignments' grants. The list is shared: callers
+        copy it (``extend``), and nothing modifies a Grant."""
+        key = (id(a), below, target)
+        got = self._grants_cache.get(key)
+        if got is None:
+            got = self._grants_cache[key] = self._grants_of(a, below, target)
+        return got
+
+    def _grants_of(self, a: Assignment, below: bool, target: str) -> list[Grant]:
         kinds = self._classified(a.role_guid)
         if kinds is None:
             return [Grant("unknown", a, None, "(role definition not available)", "")]
@@ -535,7 +551,7 @@ class RbacIndex:
         """Role-admin grants whose assignment condition (a delegation condition: ``@Request[Microsoft.
         Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {...}``) lets them assign
         only roles that grant nothing on the target are idle, not a path."""
-        if not any(_restriction(g.assignment) and g.kind == "role-admin" for g in access.grants):
+        if not any(g.kind == "role-admin" and _restriction(g.assignment) for g in access.grants):
             return
         kept = []
         for g in access.grants:
@@ -631,8 +647,11 @@ class RbacIndex:
         result = Access(pid, "Unknown", target_id)
         if not mine:
             return result
-        scopes = set(self.scopes_above(target_id))
-        below = norm(target_id) + "/"  # assignment scopes are normalised already
+        key = norm(target_id)
+        scopes = self._scope_sets.get(key)
+        if scopes is None:
+            scopes = self._scope_sets[key] = frozenset(self.scopes_above(target_id))
+        below = key + "/"  # assignment scopes are normalised already
         for a in mine:
             if a.scope in scopes:
                 result.grants.extend(self._grants(a, below=False))

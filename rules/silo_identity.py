@@ -128,13 +128,23 @@ def _foreign_owner(d: Deployment, silo: Silo, st: StorageAccount) -> Silo | None
     return other
 
 
+def _silo_storages(d: Deployment) -> list[tuple[Silo, StorageAccount, str]]:
+    """Every silo with a storage account, with the account's normalised id, in silo order (once per deployment:
+    FL-ID-004 asks for the others of each silo)."""
+    cached = d.__dict__.get("_rules_silo_storages")
+    if cached is None:
+        cached = d.__dict__["_rules_silo_storages"] = [(s, s.storage, norm(s.storage.id)) for s in d.silos
+                                                       if s.storage]
+    return cached
+
+
 def _other_silo_storages(d: Deployment, silo: Silo, limit: int | None = None) -> list[tuple[Silo, StorageAccount]]:
     """Other silos and their storage (accounts shared with this silo excluded); the first ``limit`` only."""
     own = norm(silo.storage.id) if silo.storage else None
     out = []
-    for s in d.silos:
-        if s is not silo and s.storage and norm(s.storage.id) != own:
-            out.append((s, s.storage))
+    for s, st, key in _silo_storages(d):
+        if s is not silo and key != own:
+            out.append((s, st))
             if limit is not None and len(out) >= limit:
                 break
     return out
