@@ -39,7 +39,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from flaudit import conditions, lighthouse, operations
-from flaudit.arm import get_path, is_within, name_of, norm
+from flaudit.arm import ancestor_scopes, get_path, is_within, name_of, norm, subscription_of
 from flaudit.inventory import Inventory
 from flaudit.operations import action_matches, catalogue
 
@@ -435,8 +435,10 @@ class RbacIndex:
         subscription resource); when that is unknown, every management-group scope that holds an assignment
         is assumed to contain it (fail closed: such assignments were collected because they apply here).
         """
-        from flaudit.arm import ancestor_scopes, subscription_of
+        return list(self._scopes_above(target_id))
 
+    def _scopes_above(self, target_id: str) -> list[str]:
+        """:meth:`scopes_above`'s cached list itself, for the index's own loops (which never modify it)."""
         key = norm(target_id)
         cached = self._scopes_cache.get(key)
         if cached is None:
@@ -446,7 +448,7 @@ class RbacIndex:
             mg_scopes = ([f"/providers/microsoft.management/managementgroups/{m}" for m in mgs] if mgs is not None
                          else sorted(self.mg_scopes))
             cached = self._scopes_cache[key] = chain[:-1] + mg_scopes + ["/"]
-        return list(cached)
+        return cached
 
     def coverage_problem(self, target_id: str) -> str | None:
         """Why role assignments for ``target_id`` cannot be trusted as complete, or None when they can."""
@@ -517,15 +519,18 @@ class RbacIndex:
         return cached
 
     def _assignments_on(self, target_id: str) -> Iterable[tuple[Assignment, list[Grant]]]:
-        for scope in self.scopes_above(target_id):
-            yield from self._granting(scope, self.by_scope.get(scope, ()), below=False)
+        # a scope without assignments grants nothing (most scopes above most targets hold none)
+        for scope in self._scopes_above(target_id):
+            if here := self.by_scope.get(scope):
+                yield from self._granting(scope, here, below=False)
         acct = norm(target_id)
-        yield from self._granting(acct + "/*", self.below_account.get(acct, ()), below=True)
+        if inside := self.below_account.get(acct):
+            yield from self._granting(acct + "/*", inside, below=True)
 
     def _denies_covering(self, target_id: str) -> list[Deny]:
         """Deny assignments at or above the account, and below it (on a container or queue)."""
         acct = norm(target_id)
-        out = [d for s in self.scopes_above(target_id) for d in self.denies_by_scope.get(s, ())]
+        out = [d for s in self._scopes_above(target_id) for d in self.denies_by_scope.get(s, ())]
         out.extend(d for d in self.denies if d.scope != acct and is_within(d.scope, acct))
         return out
 
@@ -544,8 +549,11 @@ class RbacIndex:
     def _apply_denies(self, access: Access, target_id: str) -> None:
         if self.denies:
             self._deny(access, target_id)
-        self._settle_role_admin(access, "storage")
-        _settle_delegation(access)
+        kinds = {g.kind for g in access.grants}  # both settlements below change nothing without their kind
+        if "role-admin" in kinds:
+            self._settle_role_admin(access, "storage")
+        if "delegation" in kinds:
+            _settle_delegation(access)
 
     def _settle_role_admin(self, access: Access, target: str) -> None:
         """Role-admin grants whose assignment condition (a delegation condition: ``@Request[Microsoft.
@@ -650,7 +658,7 @@ class RbacIndex:
         key = norm(target_id)
         scopes = self._scope_sets.get(key)
         if scopes is None:
-            scopes = self._scope_sets[key] = frozenset(self.scopes_above(target_id))
+            scopes = self._scope_sets[key] = frozenset(self._scopes_above(target_id))
         below = key + "/"  # assignment scopes are normalised already
         for a in mine:
             if a.scope in scopes:
@@ -672,7 +680,9 @@ class RbacIndex:
             return cached
         out: dict[str, Access] = {}
         for a, grants in self._assignments_on(target_id):
-            acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, target_id))
+            acc = out.get(a.principal_id)
+            if acc is None:
+                acc = out[a.principal_id] = Access(a.principal_id, a.principal_type, target_id)
             acc.grants.extend(grants)
         for acc in out.values():
             self._apply_denies(acc, target_id)
@@ -686,11 +696,14 @@ class RbacIndex:
         ``identity-takeover``, ``role-admin``, ``eligible``, ``unknown``."""
         out: dict[str, Access] = {}
         key = norm(identity_id)
-        pairs = [p for s in self.scopes_above(identity_id)
-                 for p in self._granting(s, self.by_scope.get(s, ()), below=False, target="identity")]
-        pairs += self._granting(key + "/*", self.below_identity.get(key, ()), below=False, target="identity")
+        pairs = [p for s in self._scopes_above(identity_id) if (here := self.by_scope.get(s))
+                 for p in self._granting(s, here, below=False, target="identity")]
+        if inside := self.below_identity.get(key):
+            pairs += self._granting(key + "/*", inside, below=False, target="identity")
         for a, grants in pairs:
-            acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, identity_id))
+            acc = out.get(a.principal_id)
+            if acc is None:
+                acc = out[a.principal_id] = Access(a.principal_id, a.principal_type, identity_id)
             acc.grants.extend(grants)
         for acc in out.values():
             if self.denies:

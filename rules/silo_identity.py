@@ -53,6 +53,7 @@ class _Principal:
     name: str
     anchor: str  # resource id findings about this principal hang on
     kind: str  # user-assigned | system-assigned | group
+    key: str  # norm(id): how storage_reach and the RBAC index name it (worked out once, not per rule)
 
 
 def _data_identities(d: Deployment, silo: Silo) -> list[Identity]:
@@ -64,21 +65,23 @@ def _data_identities(d: Deployment, silo: Silo) -> list[Identity]:
     return [i for i in idents if norm(i.id) not in aux] or idents
 
 
-def _principals(d: Deployment, silo: Silo) -> list[_Principal]:
-    """The silo's data identities (:func:`_data_identities`) and its groups (once per silo: every identity rule
-    asks)."""
+def _silo_facts(d: Deployment, silo: Silo) -> tuple[Silo, tuple[_Principal, ...], tuple[Identity, ...]]:
+    """(silo, its principals: its data identities (:func:`_data_identities`) and its groups, its identities without
+    a principal id), worked out once per silo: every identity rule asks for both. The principals depend on the deployment's auxiliary identities and principal names, each
+    computed once per deployment too."""
     cache = d.__dict__.setdefault("_rules_principals", {})
     hit = cache.get(id(silo))
     if hit is None or hit[0] is not silo:  # the silo is kept beside its principals, so its id is not reused
-        hit = cache[id(silo)] = (silo, _silo_principals(d, silo))
-    return list(hit[1])
+        hit = cache[id(silo)] = (silo, tuple(_silo_principals(d, silo)), tuple(_missing_principals(silo)))
+    return hit
 
 
 def _silo_principals(d: Deployment, silo: Silo) -> list[_Principal]:
     idents = _data_identities(d, silo)
-    out = [_Principal(norm(i.principal_id), i.name, i.id, i.kind) for i in idents if i.principal_id]
+    out = [_Principal(pid, i.name, i.id, i.kind, norm(pid)) for i in idents if i.principal_id
+           for pid in (norm(i.principal_id),)]
     names = cached_principal_names(d)
-    out += [_Principal(g, names.get(g, f"group {g}"), g, "group") for g in silo.groups]
+    out += [_Principal(g, names.get(g, f"group {g}"), g, "group", norm(g)) for g in silo.groups]
     return out
 
 
@@ -92,11 +95,13 @@ def _unresolved(silo: Silo, what: str) -> Finding:
                    evidence=[note(m) for m in silo.missing] or [note(what)], subject=f"{silo.name}|unresolved")
 
 
-def _no_principal(silo: Silo) -> Finding | None:
+def _no_principal(d: Deployment, silo: Silo) -> Finding | None:
     """An Unknown when the silo's identities lack principal ids (role assignments name principal ids)."""
-    missing = _missing_principals(silo)
-    if not missing:
-        return None
+    missing = _silo_facts(d, silo)[2]
+    return _missing_principal_finding(silo, missing) if missing else None
+
+
+def _missing_principal_finding(silo: Silo, missing: tuple[Identity, ...]) -> Finding:
     return Unknown(missing[0].id, f"{silo.name}: the principal id of {', '.join(i.name for i in missing)} is not "
                    "in the input (neither the compute's identity block nor the identity resource), so its role "
                    "assignments cannot be matched.", silo=silo.name, subject=f"{silo.name}|principal",
@@ -114,9 +119,10 @@ def each_silo_principal(d: Deployment, check: Callable[[Silo, _Principal], Itera
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
             continue
-        if (missing := _no_principal(silo)) is not None:
-            yield missing
-        for p in _principals(d, silo):
+        _, principals, missing = _silo_facts(d, silo)
+        if missing:
+            yield _missing_principal_finding(silo, missing)
+        for p in principals:
             yield from check(silo, p)
 
 
@@ -307,10 +313,10 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
             yield Fail(silo.storage.id, f"{silo.name}: its computes run as no managed identity, so nothing can read "
                        f"{silo.storage.name} for training.", silo=silo.name, subject=f"{silo.name}|none")
             continue
-        if (missing := _no_principal(silo)) is not None:
+        if (missing := _no_principal(d, silo)) is not None:
             yield missing
         orch = d.orchestrator.storage
-        for p in (x for x in _principals(d, silo) if x.kind != "group"):
+        for p in (x for x in _silo_facts(d, silo)[1] if x.kind != "group"):
             yield _needs(d, silo, p, silo.storage, "read its training data", write=False)
             if orch is None:
                 yield Unknown("", f"{silo.name}: the orchestrator's storage account could not be resolved, so "
@@ -387,7 +393,7 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
     def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
         failed = unknown = False
         reached = set()
-        for st, acc in reach.get(norm(p.id), ()):
+        for st, acc in reach.get(p.key, ()):
             if (other := _foreign_owner(d, silo, st)) is None:
                 continue
             live, _inert = split_inert(acc, st.raw)
@@ -504,7 +510,7 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
 
     def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
         found = False
-        for st, acc in reach.get(norm(p.id), ()):
+        for st, acc in reach.get(p.key, ()):
             owner_silo = _foreign_owner(d, silo, st)
             if live and owner_silo is not None:
                 continue  # FL-ID-004
@@ -573,7 +579,7 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
         reach = storage_reach(d)  # built once per deployment
         by_assignment: dict[str, list] = defaultdict(list)
         covered: dict[str, list[str]] = defaultdict(list)
-        for st, acc in reach.get(norm(p.id), ()):
+        for st, acc in reach.get(p.key, ()):
             if (other := _foreign_owner(d, silo, st)) is None:
                 continue
             for g in acc.of("role-admin"):
@@ -647,7 +653,7 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
     holders = _UpdateHolders()
     if orch is not None:
         for s in d.silos:
-            for p in _principals(d, s):
+            for p in _silo_facts(d, s)[1]:
                 holders.access[p.id] = acc = d.rbac.access(p.id, orch.id)
                 for g in acc.of("data"):
                     holders.add(s.name, g)
@@ -662,9 +668,9 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
                           evidence=[note(m) for m in d.orchestrator.missing] or
                           [note("the FL config names no orchestrator datastore")])
             continue
-        if (missing := _no_principal(silo)) is not None:
+        if (missing := _no_principal(d, silo)) is not None:
             yield missing
-        for p in _principals(d, silo):
+        for p in _silo_facts(d, silo)[1]:
             yield _updates_finding(d, silo, p, orch, holders)
 
 
