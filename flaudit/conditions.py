@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -282,7 +282,7 @@ def parse(text: str | None) -> Any | None:
         return _parse_text(text)
     shape, template, values = shaped
     slots = action_slots(shape, template)
-    key = (shape, tuple(values[i] for i in slots))
+    key = (shape, tuple(map(values.__getitem__, slots)))
     got = _ACTION_FILLED.get(key)
     if got is None:
         if len(_ACTION_FILLED) >= 1 << 14:
@@ -356,8 +356,7 @@ def _holds_placeholder(x: Any) -> bool:
 def shaped_parse(text: str) -> tuple[str, Any, tuple[str, ...]] | None:
     """(shape, template tree, string values) of a condition whose shape parses (see :func:`parse`), or None:
     ``fill(tree, values)`` is its tree. For callers that cache their own work on a tree by its shape."""
-    values: list[str] = []
-    shape = _STRINGS.sub(lambda m: _placeholder(m, values), text)
+    shape, values = _shape(text)
     template = _template(shape)
     if template is None or template[1] != len(values):
         return None
@@ -382,12 +381,23 @@ def _parse_text(text: str) -> Any | None:
 _STRINGS = re.compile(r"""(@[A-Za-z]+\[[^\]]*\])|('[^'\\]*(?:\\.[^'\\]*)*')""")
 
 
-def _placeholder(m: re.Match[str], values: list[str]) -> str:
-    if m.group(2) is None:
-        return m.group(1)
-    raw = m.group(2)[1:-1]
-    values.append(_ESCAPE.sub(r"\1", raw) if "\\" in raw else raw)
-    return f"'\x00{len(values) - 1}'"
+def _shape(text: str) -> tuple[str, list[str]]:
+    """``text`` with every quoted string replaced by ``'\\x00<n>'`` (attributes kept as they are), and the
+    strings, unescaped, in order. One ``split`` of :data:`_STRINGS` (its two groups interleave with the text
+    between matches) rather than a substitution calling back per match: every silo's condition is shaped."""
+    parts = _STRINGS.split(text)
+    out = [parts[0]]
+    values: list[str] = []
+    for i in range(1, len(parts), 3):
+        quoted = parts[i + 1]
+        if quoted is None:
+            out.append(parts[i])
+        else:
+            raw = quoted[1:-1]
+            values.append(_ESCAPE.sub(r"\1", raw) if "\\" in raw else raw)
+            out.append(f"'\x00{len(values) - 1}'")
+        out.append(parts[i + 2])
+    return "".join(out), values
 
 
 @lru_cache(maxsize=1024)
@@ -639,17 +649,21 @@ _OPERATORS.update({
 
 
 # -- what a condition names -----------------------------------------------------------------------------------
-def leaves(tree: Any) -> Iterator[Any]:
-    """The nodes under ``tree``'s And/Or/Not structure (comparisons, action checks, Exists...), left to right."""
+def leaves(tree: Any) -> list[Any]:
+    """The nodes under ``tree``'s And/Or/Not structure (comparisons, action checks, Exists...), left to right
+    (a list: each caller reads them all, and every silo's condition is walked)."""
+    out: list[Any] = []
     stack = [tree]
     while stack:
         t = stack.pop()
         if isinstance(t, (And, Or)):
-            stack += [t.right, t.left]
+            stack.append(t.right)
+            stack.append(t.left)
         elif isinstance(t, Not):
             stack.append(t.operand)
         else:
-            yield t
+            out.append(t)
+    return out
 
 
 def comparisons(tree: Any) -> list[Compare]:

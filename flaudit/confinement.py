@@ -164,7 +164,7 @@ def residual_of(condition: str, action: str) -> Any:
         tree = c.parse(condition)
         return None if tree is None else _residual(tree, action)
     shape, template, values = shaped
-    key = (shape, action, tuple(values[i] for i in c.action_slots(shape, template)))
+    key = (shape, action, tuple(map(values.__getitem__, c.action_slots(shape, template))))
     got = _SHAPE_RESIDUALS.get(key)
     if got is None:
         if len(_SHAPE_RESIDUALS) >= 1 << 14:

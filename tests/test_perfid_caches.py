@@ -1,0 +1,256 @@
+"""The memos and shared lists added to the identity, RBAC and storage evaluation for scan speed (issue #14) answer
+exactly what the code before them answered: each is compared here with the plain computation it replaced (kept
+in this file as the reference), on inputs chosen to break a memo keyed on too little."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import pytest
+
+from flaudit import arm, conditions, operations, reach
+from flaudit.access import access_edges
+from flaudit.config import parse_config
+from flaudit.engine import load_rules
+from flaudit.identities import _references
+from flaudit.inventory import Inventory
+from flaudit.rbac import RbacIndex
+from flaudit.samples import generate
+from flaudit.topology import build_deployment
+from tests.test_results_fleet_pinned import weakened
+
+N = 20  # weakened() breaks a different silo up to silo 19
+
+
+def _deployment(resources: list[dict[str, Any]] | None = None, n: int = N):
+    inv = Inventory()
+    inv.extend(resources if resources is not None else weakened(n))
+    inv.collected = {(generate.rg_id().lower(), t) for t in generate.COLLECTED_TYPES}
+    return build_deployment(inv, parse_config(generate.fl_config(n), "test"))
+
+
+# -- arm.ancestor_scopes ---------------------------------------------------------------------------------------
+def _ancestors_walked(resource_id: str) -> list[str]:
+    """ancestor_scopes as it was: a walk up parent_id, one normalised scope at a time."""
+    out = []
+    cur: str | None = arm.norm(resource_id) or "/"
+    seen = set()
+    while cur and cur not in seen:
+        seen.add(cur)
+        out.append(cur)
+        if cur == "/":
+            break
+        cur = arm.norm(arm.parent_id(cur)) or "/"
+    return out
+
+
+IDS = [
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1",
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1/blobServices/default/"
+    "containers/c1",
+    "subscriptions/S1//resourceGroups/RG/providers/Microsoft.Storage/storageAccounts/ST1/",
+    "/subscriptions/s1/resourceGroups/rg",
+    "/subscriptions/s1",
+    "/providers/Microsoft.Management/managementGroups/mg1",
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s/providers/"
+    "Microsoft.Authorization/roleAssignments/x",
+    "/", "", "not-an-id", "a/b/c/d/e/f/g", "/providers/x", "/subscriptions/s1/providers/Microsoft.Foo/bars/b",
+    "/" + "/".join(f"seg{i}" for i in range(60)),
+]
+
+
+@pytest.mark.parametrize("order", ["children first", "parents first"])
+def test_ancestor_chains_from_the_memo_equal_the_walk_up_the_parents(order):
+    ids = IDS + [r["id"] for r in weakened()]
+    arm._CHAINS.clear()
+    for rid in (ids if order == "children first" else ids[::-1]):
+        assert arm.ancestor_scopes(rid) == _ancestors_walked(rid), rid
+    # asked again (answered from the memo), and each caller gets its own list
+    got = arm.ancestor_scopes(IDS[1])
+    got.append("mutated")
+    assert arm.ancestor_scopes(IDS[1]) == _ancestors_walked(IDS[1])
+
+
+def test_the_chain_memo_stays_bounded_and_keeps_answering(monkeypatch):
+    monkeypatch.setattr(arm, "_MEMO_MAX", 5)
+    arm._CHAINS.clear()
+    for rid in IDS * 2:
+        assert arm.ancestor_scopes(rid) == _ancestors_walked(rid)
+        assert len(arm._CHAINS) <= 5 + 60  # cleared before a walk that would overflow it; one walk may add its own
+
+
+# -- conditions._shape -----------------------------------------------------------------------------------------
+def _shape_substituted(text: str) -> tuple[str, list[str]]:
+    """The shape as it was computed: a substitution calling back per match."""
+    values: list[str] = []
+
+    def placeholder(m: re.Match[str]) -> str:
+        if m.group(2) is None:
+            return m.group(1)
+        raw = m.group(2)[1:-1]
+        values.append(conditions._ESCAPE.sub(r"\1", raw) if "\\" in raw else raw)
+        return f"'\x00{len(values) - 1}'"
+
+    return conditions._STRINGS.sub(placeholder, text), values
+
+
+SHAPES = [
+    "", "'", "''", "'''", "'a' 'b'", "x 'unterminated", "@Resource[a:'b'] StringEquals 'c'",
+    "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith 'silo1/'",
+    r"'it\'s' 'back\\slash' '\x'", "@R[x] @R[y'z] 'q'", "((!(ActionMatches{'a/read'}) AND !(ActionMatches{'b'})) "
+    "OR (@Resource[p] StringLike 's*?'))", "@ 'no attr' @x[ 'open bracket", "'\x00' 'é' '\n'",
+]
+
+
+@pytest.mark.parametrize("text", SHAPES)
+def test_condition_shapes_by_split_equal_the_substitution(text):
+    assert conditions._shape(text) == _shape_substituted(text)
+
+
+def test_every_condition_of_a_fleet_is_shaped_as_before():
+    conds = {a.condition for a in _deployment().rbac.assignments if a.condition}
+    assert conds
+    for c in conds:
+        assert conditions._shape(c) == _shape_substituted(c)
+
+
+# -- flaudit.rbac: grants per assignment, scope sets, empty scopes skipped --------------------------------------
+def _access_key(acc: Any) -> tuple:
+    def g(x: Any) -> tuple:
+        return (x.kind, x.assignment.id, x.assignment.principal_id, x.role.id if x.role else None, x.action,
+                x.pattern, x.capped_by_condition)
+
+    return (acc.principal_id, acc.principal_type, acc.target_id, [g(x) for x in acc.grants],
+            [(g(x), d.id) for x, d in acc.denied], [(g(x), d.id) for x, d in acc.exempted], [g(x) for x in acc.idle])
+
+
+def _every_answer(index: RbacIndex, d: Any, *, pairs_first: bool) -> dict:
+    storages = [r["id"] for r in d.inventory.of_type("microsoft.storage/storageaccounts")]
+    identities = [r["id"] for r in d.inventory.of_type("microsoft.managedidentity/userassignedidentities")]
+    principals = sorted({a.principal_id for a in index.assignments} | {"nobody"})
+    out: dict = {}
+
+    def pairs() -> None:
+        for p, t in itertools.product(principals, storages):
+            out[("access", p, t)] = _access_key(index.access(p, t))
+
+    def per_target() -> None:
+        for t in storages:
+            out[("pwa", t)] = {p: _access_key(a) for p, a in index.principals_with_access(t).items()}
+        for t in identities:
+            out[("pwi", t)] = {p: _access_key(a) for p, a in index.principals_with_identity_access(t).items()}
+
+    for step in ((pairs, per_target) if pairs_first else (per_target, pairs)):
+        step()
+    return out
+
+
+def test_rbac_answers_do_not_depend_on_which_question_came_first_nor_on_the_grants_memo(monkeypatch):
+    d = _deployment()
+    a = _every_answer(RbacIndex(d.inventory), d, pairs_first=True)
+    b = _every_answer(RbacIndex(d.inventory), d, pairs_first=False)
+    # the index without the per-assignment grants memo: every question builds its grants afresh
+    monkeypatch.setattr(RbacIndex, "_grants", lambda self, x, below, target="storage": self._grants_of(x, below, target))
+    c = _every_answer(RbacIndex(d.inventory), d, pairs_first=True)
+    assert a == b == c
+    assert any(v[3] for k, v in a.items() if k[0] == "access")  # some pair holds grants: the test tests something
+
+
+def test_shared_grant_lists_are_not_modified_by_a_whole_audit():
+    d = _deployment()
+    reach.all_paths(d)
+    for r in load_rules():
+        list(r.func(d))
+    access_edges(d)
+    index = d.rbac
+    assert index._grants_cache
+    by_id = {id(a): a for a in index.assignments}
+    for (aid, below, target), grants in index._grants_cache.items():
+        fresh = index._grants_of(by_id[aid], below, target)
+        assert [(g.kind, g.action, g.pattern, g.capped_by_condition, g.assignment) for g in grants] == \
+            [(g.kind, g.action, g.pattern, g.capped_by_condition, g.assignment) for g in fresh]
+
+
+def test_scope_sets_equal_the_scopes_above():
+    d = _deployment()
+    index = d.rbac
+    for r in d.inventory.of_type("microsoft.storage/storageaccounts"):
+        index.access("nobody", r["id"])
+        index.access(next(iter(index.by_principal)), r["id"])
+        assert index._scope_sets[arm.norm(r["id"])] == frozenset(index.scopes_above(r["id"]))
+        got = index.scopes_above(r["id"])
+        got.append("mutated")  # a caller's copy: the index's own list stays as it was
+        assert "mutated" not in index.scopes_above(r["id"])
+
+
+# -- operations._gate ------------------------------------------------------------------------------------------
+def test_operation_gates_memoised_per_action_answer_like_the_catalogue():
+    raws = [{"properties": {}}, {"properties": {"allowSharedKeyAccess": False, "allowBlobPublicAccess": False,
+                                                "isHnsEnabled": False}},
+            {"properties": {"allowSharedKeyAccess": True, "isHnsEnabled": True}}]
+    names = [o.name for o in operations.catalogue().values()]
+    actions = names + [n.upper() for n in names] + [n.lower() for n in names] + ["Microsoft.Foo/bar/read", ""]
+    for action in actions * 2:
+        op = operations.catalogue().get(action.lower())
+        assert operations._gate(action) == (op.gate if op else None)
+        for raw in raws:
+            want = None
+            if op is not None and op.gate is not None:
+                prop, values, why = op.gate
+                want = why if arm.get_path(raw, prop) in values else None
+            assert operations.inert_reason(action, raw) == want
+    assert any(operations._gate(n) for n in names)  # some operation is gated
+
+
+# -- identities._references ------------------------------------------------------------------------------------
+def _references_generated(value: Any, where: str, depth: int):
+    """_references as it was: nested generators."""
+    if depth > 8:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str) and identities_mark() in v.lower() and v.lower().startswith("/subscriptions/"):
+                oid = value.get("objectId") or value.get("principalId")
+                yield f"{where}.{k}", arm.norm(v), arm.norm(oid if isinstance(oid, str) else None)
+            elif isinstance(v, (dict, list)):
+                yield from _references_generated(v, f"{where}.{k}", depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)):
+                yield from _references_generated(v, f"{where}[{i}]", depth + 1)
+
+
+def identities_mark() -> str:
+    from flaudit.identities import _UAI_MARK
+
+    return _UAI_MARK
+
+
+UAI = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ManagedIdentity/userAssignedIdentities/"
+
+
+def _nested(depth: int) -> Any:
+    node: Any = {"resourceId": UAI + f"deep{depth}", "objectId": "OID"}
+    for i in range(depth):
+        node = {"k": node} if i % 2 else [node, {"x": UAI + f"l{i}"}]
+    return node
+
+
+@pytest.mark.parametrize("props", [
+    None, {}, [], "x",
+    {"a": UAI + "one", "objectId": "P1", "b": {"c": [UAI.lower() + "two", {"d": UAI + "three", "principalId": "P3"}]}},
+    {"a": " " + UAI + "lead-space", "b": "subscriptions/s/" + UAI, "c": UAI.upper() + "UPPER"},
+    {"x": [[{"y": UAI + "in-list"}]], "objectId": 5, "z": {"objectId": None, "w": UAI + "w"}},
+    _nested(7), _nested(9), _nested(12),
+])
+def test_identity_references_are_collected_in_the_order_the_generator_gave(props):
+    assert _references(props, "properties", 0) == list(_references_generated(props, "properties", 0))
+
+
+def test_every_resource_of_a_fleet_names_the_same_identities():
+    d = _deployment()
+    for res in d.inventory.resources.values():
+        assert _references(res.get("properties"), "properties", 0) == \
+            list(_references_generated(res.get("properties"), "properties", 0))
