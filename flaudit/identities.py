@@ -147,13 +147,22 @@ def runs_as_index(d: Deployment) -> dict[str, list[RunsAs]]:
         cached = {}
         # Only a body with an identity block, or an AKS cluster (kubelet identity in identityProfile), can
         # attach a user-assigned identity; one dict lookup per resource keeps this pass cheap at 100,000.
-        bearing = [r for r in d.inventory.resources.values() if "identity" in r]
-        bearing += [r for r in d.inventory.of_type(AKS) if "identity" not in r]
+        bearing = identity_blocks(d) + [r for r in d.inventory.of_type(AKS) if "identity" not in r]
         for res in bearing:
             for ra in attached_identities(res):
                 for key in {ra.identity_id, ra.principal_id} - {""}:
                     cached.setdefault(key, []).append(ra)
         d.__dict__["_runs_as"] = cached
+    return cached
+
+
+def identity_blocks(d: Deployment) -> list[dict[str, Any]]:
+    """Every resource of the input whose body has an ``identity`` key, in inventory order (one pass over the
+    inventory per deployment: who runs as an identity, and which tenant a managed identity is in, both start
+    here). Callers must not modify the list."""
+    cached = d.__dict__.get("_identity_blocks")
+    if cached is None:
+        cached = d.__dict__["_identity_blocks"] = [r for r in d.inventory.resources.values() if "identity" in r]
     return cached
 
 
