@@ -451,7 +451,21 @@ class RbacIndex:
         return cached
 
     def coverage_problem(self, target_id: str) -> str | None:
-        """Why role assignments for ``target_id`` cannot be trusted as complete, or None when they can."""
+        """Why role assignments for ``target_id`` cannot be trusted as complete, or None when they can.
+
+        Worked out once per target (several rules ask for every silo's account), keyed also on how many
+        unreadable records and collected types the inventory holds, should either grow after a first answer."""
+        inv = self.inventory
+        if not isinstance(target_id, str):  # None asks about every scope: not the answer for ""
+            return self._coverage_problem(target_id)
+        key = (norm(target_id), len(inv.unreadable), -1 if inv.collected is None else len(inv.collected))
+        memo = self.__dict__.setdefault("_coverage_memo", {})
+        if key in memo:
+            return memo[key]
+        got = memo[key] = self._coverage_problem(target_id)
+        return got
+
+    def _coverage_problem(self, target_id: str) -> str | None:
         unreadable = self.inventory.unreadable_for(RA, target_id)
         if unreadable:
             u = unreadable[0]
@@ -660,16 +674,33 @@ class RbacIndex:
         if scopes is None:
             scopes = self._scope_sets[key] = frozenset(self._scopes_above(target_id))
         below = key + "/"  # assignment scopes are normalised already
-        for a in mine:
-            if a.scope in scopes:
-                result.grants.extend(self._grants(a, below=False))
-            elif a.scope.startswith(below):
-                result.grants.extend(self._grants(a, below=True))
-            else:
-                continue
+        matched = [(a, False) if a.scope in scopes else (a, True) for a in mine
+                   if a.scope in scopes or a.scope.startswith(below)]
+        if len(matched) == 1:
+            known = self._from_account_index(pid, key, target_id, matched[0][0])
+            if known is not None:
+                return known
+        for a, inside in matched:
+            result.grants.extend(self._grants(a, below=inside))
             result.principal_type = a.principal_type
         self._apply_denies(result, target_id)
         return result
+
+    def _from_account_index(self, pid: str, key: str, target_id: str, only: Assignment) -> Access | None:
+        """The principal's access to storage account ``key`` as :meth:`principals_with_access` already worked it
+        out, when that is exactly what evaluating its one assignment reaching the account gives: the account's
+        index holds that assignment's grants once, in the same order, with the same deny assignments applied.
+        None when the account was not indexed yet, the principal is not in it (nothing left after denies), the
+        target is not a storage account id (its index then reads assignments below it differently) or a scope
+        repeats in its scopes above (the index would hold the grants twice)."""
+        indexed = self._with_access_cache.get(key)
+        if indexed is None or _account_of(key) != key or len(self._scope_sets[key]) != len(self._scopes_above(key)):
+            return None
+        acc = indexed.get(pid)
+        if acc is None:
+            return None
+        return Access(pid, only.principal_type, target_id, list(acc.grants), list(acc.denied), list(acc.exempted),
+                      list(acc.idle))
 
     def principals_with_access(self, target_id: str) -> dict[str, Access]:
         """Every principal with any kind of access to storage account ``target_id`` (computed once per

@@ -19,6 +19,7 @@ from flaudit.inventory import Inventory
 from flaudit.rbac import RbacIndex
 from flaudit.samples import generate
 from flaudit.topology import build_deployment
+from tests.test_rbac import BLOB_READ, BLOB_WRITE, deny
 from tests.test_results_fleet_pinned import weakened
 
 N = 20  # weakened() breaks a different silo up to silo 19
@@ -147,8 +148,30 @@ def _every_answer(index: RbacIndex, d: Any, *, pairs_first: bool) -> dict:
     return out
 
 
-def test_rbac_answers_do_not_depend_on_which_question_came_first_nor_on_the_grants_memo(monkeypatch):
-    d = _deployment()
+def _with_denies() -> list[dict[str, Any]]:
+    """weakened() with deny assignments: one at the resource group for every principal but silo0's (data read),
+    one on silo3's account (blob write) that does not apply to child scopes, one with a condition."""
+    res = weakened()
+    uai = {r["name"]: r["properties"]["principalId"] for r in res
+           if r["type"] == "Microsoft.ManagedIdentity/userAssignedIdentities"}
+    acct = next(r["id"] for r in res if r["type"] == "Microsoft.Storage/storageAccounts"
+                and r["tags"].get("silo") == "silo3")
+    rg = "/subscriptions/" + acct.split("/")[2] + "/resourceGroups/" + acct.split("/")[4]
+    ra = [r for r in res if r["type"] == "Microsoft.Authorization/roleAssignments"]
+    # a second assignment of silo4's principal, on a container of silo4's account (two reach that account)
+    extra = dict(ra[0], id=ra[0]["id"] + "x", properties=dict(ra[0]["properties"]))
+    acct4 = next(r["id"] for r in res if r["type"] == "Microsoft.Storage/storageAccounts"
+                 and r["tags"].get("silo") == "silo4")
+    extra["properties"].update(scope=acct4 + "/blobServices/default/containers/c1", principalId=uai["uai-silo4"])
+    conditioned = deny(rg, "conditioned", data_actions=[BLOB_READ])
+    conditioned["properties"]["condition"] = "@Resource[x] StringEquals 'y'"
+    return res + [extra, deny(rg, "no reads", data_actions=[BLOB_READ], exclude=[uai["uai-silo0"]]),
+                  deny(acct, "no writes", data_actions=[BLOB_WRITE], child_scopes=False), conditioned]
+
+
+@pytest.mark.parametrize("resources", [weakened, _with_denies])
+def test_rbac_answers_do_not_depend_on_which_question_came_first_nor_on_the_grants_memo(monkeypatch, resources):
+    d = _deployment(resources())
     a = _every_answer(RbacIndex(d.inventory), d, pairs_first=True)
     b = _every_answer(RbacIndex(d.inventory), d, pairs_first=False)
     # the index without the per-assignment grants memo: every question builds its grants afresh
@@ -156,6 +179,9 @@ def test_rbac_answers_do_not_depend_on_which_question_came_first_nor_on_the_gran
     c = _every_answer(RbacIndex(d.inventory), d, pairs_first=True)
     assert a == b == c
     assert any(v[3] for k, v in a.items() if k[0] == "access")  # some pair holds grants: the test tests something
+    if resources is _with_denies:
+        assert any(v[4] for k, v in a.items() if k[0] == "access") and any(v[5] for k, v in a.items()
+                                                                             if k[0] == "access")
 
 
 def test_shared_grant_lists_are_not_modified_by_a_whole_audit():
