@@ -54,6 +54,9 @@ class WitnessIndex:
         self._no_path = [i for i, w in enumerate(self.all) if w.path is None]
         self._by_container: dict[str, list[int]] = {}
         self._no_container: list[int] = []
+        #: id(residual) -> (residual, its candidates): the residuals of one condition for several actions are
+        #: one object (see :func:`residual_of`); the residual is kept beside its answer so its id is not reused.
+        self._candidates: dict[int, tuple[Any, list[int] | None]] = {}
         for i, w in enumerate(self.all):
             if w.container is None:
                 self._no_container.append(i)
@@ -67,6 +70,13 @@ class WitnessIndex:
 
     def with_container(self, name: str) -> list[int]:
         return self._by_container.get(name, []) + self._no_container
+
+    def candidates(self, tree: Any) -> list[int] | None:
+        """:func:`_candidates` of ``tree`` in this index, once per tree object (callers do not modify it)."""
+        hit = self._candidates.get(id(tree))
+        if hit is None or hit[0] is not tree:
+            hit = self._candidates[id(tree)] = (tree, _candidates(tree, self))
+        return hit[1]
 
 
 def _residual(tree: Any, action: str) -> Any:
@@ -138,7 +148,7 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
         return []
     if rest is True:
         return [(w, True) for w in _one_per_silo(others())]
-    cand = _candidates(rest, index)
+    cand = index.candidates(rest)
     pool = others() if cand is None else [index.all[i] for i in cand if index.all[i].silo != own]
     out = []
     for w in pool:
@@ -169,15 +179,34 @@ def residual_of(condition: str, action: str) -> Any:
     if got is None:
         if len(_SHAPE_RESIDUALS) >= 1 << 14:
             _SHAPE_RESIDUALS.clear()
+            _INTERNED.clear()
         rest = _residual(c.fill(template, values, literals=False), action)
-        got = _SHAPE_RESIDUALS[key] = (rest, None if isinstance(rest, bool) else c.literal_filler(rest))
-    return got[0] if got[1] is None else got[1](values)
+        got = (rest, None if isinstance(rest, bool) else c.literal_filler(rest))
+        if got[1] is not None:
+            got = _INTERNED.setdefault(rest, got)  # trees are frozen dataclasses: equal ones hash alike
+        _SHAPE_RESIDUALS[key] = got
+    if got[1] is None:
+        return got[0]
+    # The actions a condition names usually leave one residual (its path test): filled once per condition.
+    fkey = (id(got), condition)
+    hit = _FILLED.get(fkey)
+    if hit is None or hit[0] is not got:
+        if len(_FILLED) >= 1 << 14:
+            _FILLED.clear()
+        hit = _FILLED[fkey] = (got, got[1](values))
+    return hit[1]
 
 
 #: Per (shape, action, the shape's action strings): the shape's residual (its comparisons' strings still
 #: placeholders) and its :func:`flaudit.conditions.literal_filler`. Keyed by the shape's text rather than its
 #: tree, whose hash walks every node.
 _SHAPE_RESIDUALS: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
+#: Residual template -> the one (residual, filler) entry of every shape and action that leaves that template: a
+#: condition's actions that leave equal residuals then share one entry, and :data:`_FILLED` fills it once.
+_INTERNED: dict[Any, tuple[Any, Any]] = {}
+#: (id of an interned entry, condition) -> (that entry, its residual filled with the condition's strings). The
+#: entry is kept beside its answer, so its id is not reused while the answer stands.
+_FILLED: dict[tuple[int, str], tuple[tuple[Any, Any], Any]] = {}
 
 
 def _one_per_silo(ws: list[Witness]) -> list[Witness]:

@@ -396,6 +396,10 @@ class RbacIndex:
         self._scopes_cache: dict[str, list[str]] = {}
         #: scopes_above as a set, for membership tests (one per target, not one per access() call).
         self._scope_sets: dict[str, frozenset[str]] = {}
+        #: Per target: whether :meth:`_from_account_index` may read its per-account index (see there).
+        self._index_usable: dict[str, bool] = {}
+        self._access_memo: dict[tuple[str, str], Access] = {}
+        self._coverage_memo: dict[tuple[str, int, int], str | None] = {}
         #: Each assignment's grants per (below, target), keyed by the assignment's id(): every assignment lives in
         #: ``self.assignments`` as long as the index does, so an id is never reused while its entry stands.
         self._grants_cache: dict[tuple[int, bool, str], list[Grant]] = {}
@@ -459,10 +463,9 @@ class RbacIndex:
         if not isinstance(target_id, str):  # None asks about every scope: not the answer for ""
             return self._coverage_problem(target_id)
         key = (norm(target_id), len(inv.unreadable), -1 if inv.collected is None else len(inv.collected))
-        memo = self.__dict__.setdefault("_coverage_memo", {})
-        if key in memo:
-            return memo[key]
-        got = memo[key] = self._coverage_problem(target_id)
+        if key in self._coverage_memo:
+            return self._coverage_memo[key]
+        got = self._coverage_memo[key] = self._coverage_problem(target_id)
         return got
 
     def _coverage_problem(self, target_id: str) -> str | None:
@@ -656,10 +659,9 @@ class RbacIndex:
         on the orchestrator's storage); the index is fixed once built, and each caller gets its own Access with
         its own lists (the Grant and Deny objects in them are shared, and nothing modifies them)."""
         key = (principal_id, target_id)
-        memo = self.__dict__.setdefault("_access_memo", {})
-        got = memo.get(key)
+        got = self._access_memo.get(key)
         if got is None:
-            got = memo[key] = self._access(principal_id, target_id)
+            got = self._access_memo[key] = self._access(principal_id, target_id)
         return Access(got.principal_id, got.principal_type, got.target_id, list(got.grants), list(got.denied),
                       list(got.exempted), list(got.idle))
 
@@ -694,7 +696,13 @@ class RbacIndex:
         target is not a storage account id (its index then reads assignments below it differently) or a scope
         repeats in its scopes above (the index would hold the grants twice)."""
         indexed = self._with_access_cache.get(key)
-        if indexed is None or _account_of(key) != key or len(self._scope_sets[key]) != len(self._scopes_above(key)):
+        if indexed is None:
+            return None
+        usable = self._index_usable.get(key)
+        if usable is None:
+            usable = self._index_usable[key] = (_account_of(key) == key
+                                                and len(self._scope_sets[key]) == len(self._scopes_above(key)))
+        if not usable:
             return None
         acc = indexed.get(pid)
         if acc is None:

@@ -280,3 +280,62 @@ def test_every_resource_of_a_fleet_names_the_same_identities():
     for res in d.inventory.resources.values():
         assert _references(res.get("properties"), "properties", 0) == \
             list(_references_generated(res.get("properties"), "properties", 0))
+
+
+# -- confinement: one residual per condition for the actions that leave equal ones; candidates per residual -----
+_PATH = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path]"
+_CONT = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name]"
+_BLOB = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/"
+ACTIONS = [_BLOB + a for a in ("read", "write", "add/action", "delete", "move/action")] + [
+    "Microsoft.Storage/storageAccounts/blobServices/containers/read"]
+CONDITIONS = [
+    f"((!(ActionMatches{{'{_BLOB}read'}}) AND !(ActionMatches{{'{_BLOB}write'}})) OR ({_PATH} StringStartsWith "
+    f"'{s}/'))" for s in ("silo1", "silo10", "silo2")] + [
+    # read and write confined to different places: two different residuals from one condition
+    f"((!(ActionMatches{{'{_BLOB}read'}})) OR ({_PATH} StringStartsWith 'r1/')) AND "
+    f"((!(ActionMatches{{'{_BLOB}write'}})) OR ({_PATH} StringStartsWith 'w1/'))",
+    f"((!(ActionMatches{{'{_BLOB}read'}})) OR ({_PATH} StringStartsWith 'r2/')) AND "
+    f"((!(ActionMatches{{'{_BLOB}write'}})) OR ({_PATH} StringStartsWith 'w2/'))",
+    f"(!(ActionMatches{{'{_BLOB}delete'}})) OR ({_CONT} StringEquals 'c1' AND {_PATH} StringLike 'a*')",
+    f"(!(ActionMatches{{'{_BLOB}delete'}})) OR ({_CONT} StringEquals 'c2' AND {_PATH} StringLike 'a*')",
+    f"{_PATH} StringStartsWith 'same/'", f"{_PATH} StringStartsWith 'same/' OR {_CONT} ForAnyOfAnyValues:"
+    "StringEquals {'x', 'y'}", f"{_PATH} NumericEquals 1.0", f"{_PATH} NumericEquals -0.0", "not a condition",
+]
+
+
+@pytest.mark.parametrize("order", ["conditions first", "actions first", "reversed"])
+def test_residuals_shared_by_a_conditions_actions_equal_each_actions_residual_of_its_own_tree(order):
+    from flaudit import confinement
+
+    pairs = [(t, a) for t in CONDITIONS for a in ACTIONS]
+    if order == "actions first":
+        pairs = [(t, a) for a in ACTIONS for t in CONDITIONS]
+    elif order == "reversed":
+        pairs = pairs[::-1]
+    confinement.residual_of.cache_clear()
+    confinement._SHAPE_RESIDUALS.clear()
+    confinement._INTERNED.clear()
+    confinement._FILLED.clear()
+    for text, action in pairs:
+        tree = conditions._parse_text(text)
+        want = None if tree is None else confinement._residual(tree, action)
+        got = confinement.residual_of(text, action)
+        assert got == want and type(got) is type(want), (text, action)
+
+
+def test_reached_with_candidates_per_residual_equals_reached_without(monkeypatch):
+    from flaudit import confinement
+
+    silos = [f"silo{i}" for i in range(12)] + ["r1", "w1", "a"]
+    conds = CONDITIONS + [None, ""]
+    ws = [w for i, s in enumerate(silos) for w in confinement.witnesses_of(
+        s, [conds[i % len(conds)]], ["c1"] if i % 3 == 0 else [])]
+
+    def answers() -> list:
+        index = confinement.WitnessIndex(ws)
+        return [(t, a, s, confinement.reached(t, a, index, s)) for t in conds for a in ACTIONS for s in silos[:6]]
+
+    memoised = answers()
+    monkeypatch.setattr(confinement.WitnessIndex, "candidates", lambda self, tree: confinement._candidates(tree, self))
+    assert memoised == answers()
+    assert any(r for *_, r in memoised) and any(not r for *_, r in memoised)
