@@ -280,22 +280,43 @@ def parse(text: str | None) -> Any | None:
     shaped = shaped_parse(text)
     if shaped is None:
         return _parse_text(text)
+    got, values = _action_filled(shaped)
+    return got[0] if got[1] is None else got[1](values)
+
+
+def _action_filled(shaped: tuple[str, Any, tuple[str, ...]]) -> tuple[tuple[Any, Any, Any], tuple[str, ...]]:
+    """The :data:`_ACTION_FILLED` entry of a shaped condition, and the condition's strings."""
     shape, template, values = shaped
-    slots = action_slots(shape, template)
-    key = (shape, tuple(map(values.__getitem__, slots)))
+    key = (shape, tuple(map(values.__getitem__, action_slots(shape, template))))
     got = _ACTION_FILLED.get(key)
     if got is None:
         if len(_ACTION_FILLED) >= 1 << 14:
             _ACTION_FILLED.clear()
         filled = fill(template, values, literals=False)
-        got = _ACTION_FILLED[key] = (filled, literal_filler(filled))
-    return got[0] if got[1] is None else got[1](values)
+        comps = [t for t in leaves(filled) if isinstance(t, Compare)]
+        got = _ACTION_FILLED[key] = (filled, literal_filler(filled), [(t, literal_filler(t)) for t in comps])
+    return got, values
 
 
-#: Per (shape, its action strings): the template with those strings in place, and its :func:`literal_filler`.
-#: The subtrees without a comparison string (the ``!(ActionMatches{...}) AND ...`` guard) are then one object
-#: shared by every condition of that shape and those action strings; they are immutable.
-_ACTION_FILLED: dict[tuple[str, tuple[str, ...]], tuple[Any, Any]] = {}
+def comparisons_of(text: str | None) -> list[Compare] | None:
+    """:func:`comparisons` of :func:`parse`'s tree of ``text`` (None when it does not parse), without building
+    the tree: a shaped condition's comparisons are its shape's, each filled with the condition's strings
+    (equal to the tree's own: :func:`literal_filler` builds the tree's comparisons the same way)."""
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_LENGTH:
+        return None
+    shaped = shaped_parse(text)
+    if shaped is None:
+        tree = _parse_text(text)
+        return None if tree is None else comparisons(tree)
+    got, values = _action_filled(shaped)
+    return [t if f is None else f(values) for t, f in got[2]]
+
+
+#: Per (shape, its action strings): the template with those strings in place, its :func:`literal_filler`, and
+#: its comparisons each with their own filler (for :func:`comparisons_of`). The subtrees without a comparison
+#: string (the ``!(ActionMatches{...}) AND ...`` guard) are then one object shared by every condition of that
+#: shape and those action strings; they are immutable.
+_ACTION_FILLED: dict[tuple[str, tuple[str, ...]], tuple[Any, Any, Any]] = {}
 _ACTION_SLOTS: dict[str, tuple[int, ...]] = {}
 
 

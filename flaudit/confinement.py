@@ -222,11 +222,10 @@ def witnesses_of(silo: str, conditions_: list[str | None], containers: list[str]
     paths = [f"{silo}/x"]
     named_containers: list[str] = list(containers)
     for cond in conditions_:
-        tree = c.parse(cond) if cond else None
-        if tree is None:
+        comps = c.comparisons_of(cond) if cond else None
+        if comps is None:  # not parseable: singles out nothing
             continue
-        comps = c.comparisons(tree)
-        paths += c.witness_values(tree, c.PATH_ATTRIBUTE, comps)
-        named_containers += c.witness_values(tree, c.CONTAINER_ATTRIBUTE, comps)
+        paths += c.witness_values(None, c.PATH_ATTRIBUTE, comps)
+        named_containers += c.witness_values(None, c.CONTAINER_ATTRIBUTE, comps)
     conts: list[str | None] = list(dict.fromkeys(named_containers)) or [None]
     return [Witness(silo, p, k) for p in dict.fromkeys(paths) for k in conts]

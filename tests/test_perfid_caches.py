@@ -339,3 +339,25 @@ def test_reached_with_candidates_per_residual_equals_reached_without(monkeypatch
     monkeypatch.setattr(confinement.WitnessIndex, "candidates", lambda self, tree: confinement._candidates(tree, self))
     assert memoised == answers()
     assert any(r for *_, r in memoised) and any(not r for *_, r in memoised)
+
+
+@pytest.mark.parametrize("text", CONDITIONS + SHAPES + [None, "   ", "x" * 9000, f"{_PATH} StringEquals 'a' OR "
+                                                         f"NOT {_PATH} StringStartsWith 'b' AND Exists {_CONT}"])
+def test_comparisons_of_a_condition_equal_the_comparisons_of_its_tree(text):
+    tree = conditions.parse(text)
+    want = None if tree is None else conditions.comparisons(tree)
+    assert conditions.comparisons_of(text) == want
+    assert conditions.comparisons_of(text) == want  # asked again: its shape's entry is reused
+
+
+def test_witnesses_of_every_silo_condition_of_a_fleet_are_read_from_its_comparisons():
+    from flaudit import confinement
+
+    for a in _deployment().rbac.assignments:
+        if a.condition:
+            tree = conditions.parse(a.condition)
+            comps = conditions.comparisons(tree)
+            paths = ["s/x", *conditions.witness_values(tree, conditions.PATH_ATTRIBUTE, comps)]
+            conts = conditions.witness_values(tree, conditions.CONTAINER_ATTRIBUTE, comps) or [None]
+            want = [confinement.Witness("s", p, k) for p in dict.fromkeys(paths) for k in conts]
+            assert confinement.witnesses_of("s", [a.condition], []) == want
