@@ -658,12 +658,18 @@ class RbacIndex:
         Worked out once per (principal, account) pair (FL-ID-003 and FL-ID-008 both ask for each silo principal
         on the orchestrator's storage); the index is fixed once built, and each caller gets its own Access with
         its own lists (the Grant and Deny objects in them are shared, and nothing modifies them)."""
+        got = self.shared_access(principal_id, target_id)
+        return Access(got.principal_id, got.principal_type, got.target_id, list(got.grants), list(got.denied),
+                      list(got.exempted), list(got.idle))
+
+    def shared_access(self, principal_id: str, target_id: str) -> Access:
+        """:meth:`access` without the copy: the memoised Access itself, which callers must not modify (as with
+        :meth:`principals_with_access`), for rules that only read it."""
         key = (principal_id, target_id)
         got = self._access_memo.get(key)
         if got is None:
             got = self._access_memo[key] = self._access(principal_id, target_id)
-        return Access(got.principal_id, got.principal_type, got.target_id, list(got.grants), list(got.denied),
-                      list(got.exempted), list(got.idle))
+        return got
 
     def _access(self, principal_id: str, target_id: str) -> Access:
         pid = norm(principal_id)

@@ -329,7 +329,7 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
 
 
 def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose: str, *, write: bool) -> Finding:
-    acc = d.rbac.access(p.id, st.id)
+    acc = d.rbac.shared_access(p.id, st.id)
     # training runs as the identity's *active* assignments: a PIM-eligible one must be activated first
     data = [g for g in acc.of("data") if not g.eligible]
     ok = [g for g in data if g.action in (WRITE_DATA_ACTIONS if write else READ_DATA_ACTIONS)]
@@ -343,7 +343,7 @@ def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose
     if problem:
         return Unknown(st.id, f"{silo.name}: cannot tell whether {p.name} can {purpose} in {st.name}: {problem}.",
                        silo=silo.name, evidence=ev + [note(problem)], subject=subject)
-    groups = [g for g in silo.groups if d.rbac.access(g, st.id).has("data")]
+    groups = [g for g in silo.groups if d.rbac.shared_access(g, st.id).has("data")]
     if groups:
         return Unknown(st.id, f"{silo.name}: {p.name} has no data role on {st.name} itself; the silo's group(s) "
                        f"{', '.join(groups)} do, but group membership cannot be read without Microsoft Graph.",
@@ -654,9 +654,12 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
     if orch is not None:
         for s in d.silos:
             for p in _silo_facts(d, s)[1]:
-                holders.access[p.id] = acc = d.rbac.access(p.id, orch.id)
+                holders.access[p.id] = acc = d.rbac.shared_access(p.id, orch.id)  # read, never modified
+                added: set[int] = set()
                 for g in acc.of("data"):
-                    holders.add(s.name, g)
+                    if id(g.assignment) not in added:  # holders note what a grant's assignment says
+                        added.add(id(g.assignment))
+                        holders.add(s.name, g)
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
@@ -712,7 +715,7 @@ class _UpdateHolders:
 
 def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAccount,
                      holders: _UpdateHolders) -> Finding:
-    acc = holders.access.get(p.id) or d.rbac.access(p.id, orch.id)
+    acc = holders.access.get(p.id) or d.rbac.shared_access(p.id, orch.id)
     live, _inert = split_inert(acc, orch.raw)
     wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin", "copy")]
     if wide:
