@@ -223,6 +223,17 @@ def ancestor_scopes(resource_id: str) -> list[str]:
 _CHAINS: dict[str, tuple[str, ...]] = {}
 
 
+def _parent_scope(scope: str) -> str:
+    """``norm(parent_id(scope)) or "/"`` for a normalised scope. A resource directly in a resource group
+    (``/subscriptions/s/resourcegroups/r/providers/ns/type/name``: every storage account and identity) has the
+    group as its parent, read off the segments without parsing the id again."""
+    segs = scope.split("/")
+    if (len(segs) == 9 and segs[1] == "subscriptions" and segs[3] == "resourcegroups" and segs[5] == "providers"
+            and "providers" not in segs[6:] and all(segs[1:])):
+        return "/".join(segs[:5])
+    return norm(parent_id(scope)) or "/"
+
+
 def _chain(scope: str) -> tuple[str, ...]:
     got = _CHAINS.get(scope)
     if got is not None:
@@ -238,7 +249,7 @@ def _chain(scope: str) -> tuple[str, ...]:
         walked.append(cur)
         if cur == "/":
             break
-        cur = norm(parent_id(cur)) or "/"
+        cur = _parent_scope(cur)
         if cur in walked:  # never for ARM ids (each parent is shorter), kept so the walk always ends
             break
     if len(_CHAINS) + len(walked) >= _MEMO_MAX:

@@ -59,6 +59,13 @@ IDS = [
     "Microsoft.Authorization/roleAssignments/x",
     "/", "", "not-an-id", "a/b/c/d/e/f/g", "/providers/x", "/subscriptions/s1/providers/Microsoft.Foo/bars/b",
     "/" + "/".join(f"seg{i}" for i in range(60)),
+    # resources directly in a resource group, with "providers" where a name or type would be
+    "/subscriptions/s1/resourceGroups/providers/providers/Microsoft.Storage/storageAccounts/st2",
+    "/subscriptions/providers/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/providers",
+    "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Storage/providers/st3",
+    "/subscriptions/s1/resourceGroups/rg/providers/providers/x/y",
+    "/subscriptions/s1/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai ",
+    "/subscriptions/s1/subscriptions/rg/providers/a.b/c/d", "/subscriptions/s1/resourceGroups/rg/foo/a.b/c/d",
 ]
 
 
