@@ -253,8 +253,8 @@ def one_per_subject(findings: Iterable[Finding]) -> list[Finding]:
     best: dict[tuple[str, str], Finding] = {}
     for f in findings:
         key = (f.resource_id.lower(), f.subject.lower())
-        kept = best.get(key)
-        if kept is None or _STATUS_RANK.get(f.status, 0) > _STATUS_RANK.get(kept.status, 0):
+        kept = best.setdefault(key, f)  # the first of a key is kept as it comes (one lookup, not two)
+        if kept is not f and _STATUS_RANK.get(f.status, 0) > _STATUS_RANK.get(kept.status, 0):
             best[key] = f
     return list(best.values())
 
