@@ -39,7 +39,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from flaudit import conditions, lighthouse, operations
-from flaudit.arm import ancestor_scopes, get_path, is_within, name_of, norm, subscription_of
+from flaudit.arm import MISSING, ancestor_scopes, get_path, is_within, name_of, norm, subscription_of
 from flaudit.inventory import Inventory
 from flaudit.operations import action_matches, catalogue
 
@@ -189,15 +189,25 @@ class Assignment(NamedTuple):
     def from_arm(cls, res: dict[str, Any], eligible: bool = False) -> Assignment:
         p = _properties(res)
         rid = res.get("id", "")
-        scope = get_path(p, "scope")
+        scope = _read(p, "scope")
         if not scope:  # derive from the id: <scope>/providers/Microsoft.Authorization/roleAssignments/<name>
             low = rid.lower()
             i = low.rfind("/providers/microsoft.authorization/")
             scope = rid[:i] if i > 0 else "/"
-        role_id = str(get_path(p, "roleDefinitionId") or "")
+        role_id = str(_read(p, "roleDefinitionId") or "")
         return cls(rid, scope.strip().rstrip("/").lower() or "/", role_id.strip().rstrip("/").rsplit("/", 1)[-1].lower(),
-                   role_id, str(get_path(p, "principalId") or "").strip().lower(),
-                   str(get_path(p, "principalType") or "Unknown"), get_path(p, "condition") or None, eligible)
+                   role_id, str(_read(p, "principalId") or "").strip().lower(),
+                   str(_read(p, "principalType") or "Unknown"), _read(p, "condition") or None, eligible)
+
+
+def _read(p: Any, key: str) -> Any:
+    """``get_path(p, key)`` for one plain key: the exact key in one lookup (every assignment of a large input is
+    read this way), the case-insensitive search only when it is missing."""
+    if isinstance(p, dict):
+        value = p.get(key, MISSING)
+        if value is not MISSING:
+            return value
+    return get_path(p, key)
 
 
 @dataclass(frozen=True)
@@ -447,8 +457,8 @@ class RbacIndex:
         cached = self._scopes_cache.get(key)
         if cached is None:
             chain = ancestor_scopes(target_id)
-            sub = subscription_of(target_id)
-            mgs = self._mg_chain.get(sub or "")
+            # no subscription's management groups are known: every target gets them all (its id is not parsed)
+            mgs = self._mg_chain.get(subscription_of(target_id) or "") if self._mg_chain else None
             mg_scopes = ([f"/providers/microsoft.management/managementgroups/{m}" for m in mgs] if mgs is not None
                          else sorted(self.mg_scopes))
             cached = self._scopes_cache[key] = chain[:-1] + mg_scopes + ["/"]
@@ -783,7 +793,7 @@ def _settle_delegation(access: Access) -> None:
 
 def _raw_scope(res: dict[str, Any]) -> str:
     """An assignment's scope, lower case, from ``properties.scope`` or else its id."""
-    scope = get_path(_properties(res), "scope")
+    scope = _read(_properties(res), "scope")
     if not scope:
         rid = str(res.get("id", "")).lower()
         i = rid.rfind("/providers/microsoft.authorization/")

@@ -368,3 +368,12 @@ def test_witnesses_of_every_silo_condition_of_a_fleet_are_read_from_its_comparis
             conts = conditions.witness_values(tree, conditions.CONTAINER_ATTRIBUTE, comps) or [None]
             want = [confinement.Witness("s", p, k) for p in dict.fromkeys(paths) for k in conts]
             assert confinement.witnesses_of("s", [a.condition], []) == want
+
+
+@pytest.mark.parametrize("obj", [{"scope": "/a"}, {"Scope": "/b"}, {"SCOPE": None, "scope": ""}, {"scope": None},
+                                 {}, [], None, "scope", {1: "x", "sCoPe": 0}, {"scope.x": 1}])
+def test_reading_one_key_of_an_assignment_equals_get_path(obj):
+    from flaudit.rbac import _read
+
+    for key in ("scope", "Scope", "condition", "principalId"):
+        assert _read(obj, key) == arm.get_path(obj, key)
