@@ -723,6 +723,8 @@ class RbacIndex:
         acc = indexed.get(pid)
         if acc is None:
             return None
+        if acc.principal_id == pid and acc.principal_type == only.principal_type and acc.target_id == target_id:
+            return acc  # the very answer (both are shared, never modified)
         return Access(pid, only.principal_type, target_id, list(acc.grants), list(acc.denied), list(acc.exempted),
                       list(acc.idle))
 
