@@ -187,9 +187,7 @@ def auxiliary_identities(d: Deployment) -> dict[str, str]:
             for i in s.identities:
                 if i.kind != "user-assigned" or not i.principal_id or norm(i.id) in cached:
                     continue
-                reached = [st.name for st, acc in reach.get(norm(i.principal_id), ()) if norm(st.id) in fl_storage
-                           and acc.grants]
-                if not reached:
+                if not any(acc.grants and norm(st.id) in fl_storage for st, acc in reach.get(norm(i.principal_id), ())):
                     cached[norm(i.id)] = (f"{i.name} holds no role on any silo's or the orchestrator's storage "
                                           "account: it carries no silo data")
     d.__dict__["_auxiliary"] = cached
