@@ -169,12 +169,19 @@ def residual_of(condition: str, action: str) -> Any:
     so this equals the residual of the condition's own tree (tests/test_evaluator_caches.py)."""
     if not isinstance(condition, str) or not condition.strip() or len(condition) > c.MAX_LENGTH:
         return None
-    shaped = c.shaped_parse(condition)
-    if shaped is None:
-        tree = c.parse(condition)
-        return None if tree is None else _residual(tree, action)
-    shape, template, values = shaped
-    key = (shape, action, tuple(map(values.__getitem__, c.action_slots(shape, template))))
+    keyed = _CONDITION_KEYS.get(condition)
+    if keyed is None:
+        shaped = c.shaped_parse(condition)
+        if shaped is None:
+            tree = c.parse(condition)
+            return None if tree is None else _residual(tree, action)
+        shape, template, values = shaped
+        if len(_CONDITION_KEYS) >= 1 << 14:
+            _CONDITION_KEYS.clear()
+        keyed = _CONDITION_KEYS[condition] = (shape, template, values,
+                                              tuple(map(values.__getitem__, c.action_slots(shape, template))))
+    shape, template, values, action_strings = keyed
+    key = (shape, action, action_strings)
     got = _SHAPE_RESIDUALS.get(key)
     if got is None:
         if len(_SHAPE_RESIDUALS) >= 1 << 14:
@@ -201,6 +208,8 @@ def residual_of(condition: str, action: str) -> Any:
 #: placeholders) and its :func:`flaudit.conditions.literal_filler`. Keyed by the shape's text rather than its
 #: tree, whose hash walks every node.
 _SHAPE_RESIDUALS: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
+#: Shaped condition -> (shape, template, strings, its action strings): read once per condition, not per action.
+_CONDITION_KEYS: dict[str, tuple[str, Any, tuple[str, ...], tuple[str, ...]]] = {}
 #: Residual template -> the one (residual, filler) entry of every shape and action that leaves that template: a
 #: condition's actions that leave equal residuals then share one entry, and :data:`_FILLED` fills it once.
 _INTERNED: dict[Any, tuple[Any, Any]] = {}

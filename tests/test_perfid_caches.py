@@ -323,6 +323,7 @@ def test_residuals_shared_by_a_conditions_actions_equal_each_actions_residual_of
     confinement._SHAPE_RESIDUALS.clear()
     confinement._INTERNED.clear()
     confinement._FILLED.clear()
+    confinement._CONDITION_KEYS.clear()
     for text, action in pairs:
         tree = conditions._parse_text(text)
         want = None if tree is None else confinement._residual(tree, action)
