@@ -684,9 +684,8 @@ class RbacIndex:
     def _access(self, principal_id: str, target_id: str) -> Access:
         pid = norm(principal_id)
         mine = self.by_principal.get(pid)
-        result = Access(pid, "Unknown", target_id)
         if not mine:
-            return result
+            return Access(pid, "Unknown", target_id)
         key = norm(target_id)
         scopes = self._scope_sets.get(key)
         if scopes is None:
@@ -698,6 +697,7 @@ class RbacIndex:
             known = self._from_account_index(pid, key, target_id, matched[0][0])
             if known is not None:
                 return known
+        result = Access(pid, "Unknown", target_id)
         for a, inside in matched:
             result.grants.extend(self._grants(a, below=inside))
             result.principal_type = a.principal_type

@@ -331,8 +331,9 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
 def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose: str, *, write: bool) -> Finding:
     acc = d.rbac.shared_access(p.id, st.id)
     # training runs as the identity's *active* assignments: a PIM-eligible one must be activated first
-    data = [g for g in acc.of("data") if not g.eligible]
-    ok = [g for g in data if g.action in (WRITE_DATA_ACTIONS if write else READ_DATA_ACTIONS)]
+    data = [g for g in acc.grants if g.kind == "data" and not g.assignment.eligible]
+    needed = WRITE_DATA_ACTIONS if write else READ_DATA_ACTIONS
+    ok = [g for g in data if g.action in needed]
     subject = f"{p.id}|{'write' if write else 'read'}"
     ev = chain_evidence(ok or data, p.name) + deny_notes(acc)
     if ok:
