@@ -137,19 +137,18 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
     An unparseable condition reaches everything (one entry per other silo with None); a missing condition
     reaches everything (True).
     """
-    def others() -> list[Witness]:
-        return [w for w in index.all if w.silo != own]
     if not condition:
-        return [(w, True) for w in _one_per_silo(others())]
+        return [(w, True) for w in _one_per_silo(_others(index, own))]
     rest = residual_of(condition, action)
     if rest is None:
-        return [(w, None) for w in _one_per_silo(others())]
+        return [(w, None) for w in _one_per_silo(_others(index, own))]
     if rest is False:
         return []
     if rest is True:
-        return [(w, True) for w in _one_per_silo(others())]
+        return [(w, True) for w in _one_per_silo(_others(index, own))]
     cand = index.candidates(rest)
-    pool = others() if cand is None else [index.all[i] for i in cand if index.all[i].silo != own]
+    every = index.all
+    pool = _others(index, own) if cand is None else [every[i] for i in cand if every[i].silo != own]
     out = []
     for w in pool:
         v = c.evaluate(rest, w.request(action))
@@ -216,6 +215,10 @@ _INTERNED: dict[Any, tuple[Any, Any]] = {}
 #: (id of an interned entry, condition) -> (that entry, its residual filled with the condition's strings). The
 #: entry is kept beside its answer, so its id is not reused while the answer stands.
 _FILLED: dict[tuple[int, str], tuple[tuple[Any, Any], Any]] = {}
+
+
+def _others(index: WitnessIndex, own: str) -> list[Witness]:
+    return [w for w in index.all if w.silo != own]
 
 
 def _one_per_silo(ws: list[Witness]) -> list[Witness]:

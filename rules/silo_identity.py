@@ -257,17 +257,18 @@ def identity_not_shared(d: Deployment) -> Iterable[Finding]:
                        silo=silo.name, subject=silo.name)
             continue
         for i in silo.identities:
-            keys = {norm(i.id), norm(i.principal_id)} - {""}
+            iid = norm(i.id)
+            keys = {iid, norm(i.principal_id)} - {""}
             sharers = sorted({o for k in keys for o in owners.get(k, []) if o != silo.name})
             sharers += sorted({non_silo[k] for k in keys if k in non_silo})
-            users = [c.id for c in d.computes_by_identity.get(norm(i.id), [])]
+            users = [c.id for c in d.computes_by_identity.get(iid, [])]
             ev = [prop(c, "identity.userAssignedIdentities" if i.kind == "user-assigned" else "identity.principalId",
                        i.id if i.kind == "user-assigned" else i.principal_id) for c in users]
             ev.append(note(f"{i.name}: principal id {i.principal_id}"))
-            if sharers and norm(i.id) in aux:
+            if sharers and iid in aux:
                 yield Pass(i.id, f"{silo.name}: identity {i.name} is also used by {', '.join(sharers)}, but it "
                            "reaches no silo's or orchestrator's storage, so it is not a shared silo identity.",
-                           silo=silo.name, evidence=ev + [note(aux[norm(i.id)])], subject=silo.name)
+                           silo=silo.name, evidence=ev + [note(aux[iid])], subject=silo.name)
             elif sharers:
                 yield Fail(i.id, f"{silo.name}: identity {i.name} is also used by {', '.join(sharers)}.",
                            silo=silo.name, evidence=ev, subject=silo.name)
