@@ -338,10 +338,12 @@ class Access:
         by_assignment: dict[str, dict[str, Any]] = {}
         for g in self.grants:
             a = g.assignment
-            entry = by_assignment.setdefault(a.id, {
-                "assignment_id": a.id, "role_definition_id": a.role_definition_id,
-                "role_name": g.role.name if g.role else f"unknown role {a.role_guid}", "scope": a.scope,
-                "matched_actions": [], "kinds": [], "condition": a.condition, "eligible": a.eligible})
+            entry = by_assignment.get(a.id)
+            if entry is None:  # built once per assignment, not once per grant
+                entry = by_assignment[a.id] = {
+                    "assignment_id": a.id, "role_definition_id": a.role_definition_id,
+                    "role_name": g.role.name if g.role else f"unknown role {a.role_guid}", "scope": a.scope,
+                    "matched_actions": [], "kinds": [], "condition": a.condition, "eligible": a.eligible}
             if a.delegation is not None and "lighthouse" not in entry:
                 entry["lighthouse"] = a.delegation.evidence()
             if g.action not in entry["matched_actions"]:
