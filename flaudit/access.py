@@ -227,6 +227,8 @@ def chain_evidence(grants: list[Grant], principal_name: str | None = None) -> li
 def deny_notes(acc: Access) -> list[dict[str, Any]]:
     """Notes on deny assignments that removed grants, or would have but do not certainly apply to this principal
     (it is excluded, the deny has a condition, or it excludes a group the principal may belong to)."""
+    if not acc.denied and not acc.exempted:  # most accesses: no deny assignment touched them
+        return []
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
     for verb, pairs in (("denied by", acc.denied), ("NOT denied by", acc.exempted)):
