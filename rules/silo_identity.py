@@ -67,8 +67,8 @@ def _data_identities(d: Deployment, silo: Silo) -> list[Identity]:
 
 def _silo_facts(d: Deployment, silo: Silo) -> tuple[Silo, tuple[_Principal, ...], tuple[Identity, ...]]:
     """(silo, its principals: its data identities (:func:`_data_identities`) and its groups, its identities without
-    a principal id), worked out once per silo: every identity rule asks for both. The principals depend on the deployment's auxiliary identities and principal names, each
-    computed once per deployment too."""
+    a principal id), worked out once per silo: every identity rule asks for both. The principals depend on the
+    deployment's auxiliary identities and principal names, each computed once per deployment too."""
     cache = d.__dict__.setdefault("_rules_principals", {})
     hit = cache.get(id(silo))
     if hit is None or hit[0] is not silo:  # the silo is kept beside its principals, so its id is not reused
