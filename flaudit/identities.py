@@ -32,8 +32,7 @@ not a shared silo identity (FL-ID-002) and not the identity training reads data 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flaudit.arm import get_path, name_of, norm, type_of
 from flaudit.paths import Hop, Path
@@ -56,9 +55,9 @@ IDENTITY_BEARING_TYPES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RunsAs:
-    """One resource that runs as a user-assigned identity, and where its body says so."""
+class RunsAs(NamedTuple):
+    """One resource that runs as a user-assigned identity, and where its body says so (a tuple, like
+    :class:`flaudit.rbac.Assignment`: one per identity block of every resource is built)."""
 
     resource_id: str
     resource_type: str

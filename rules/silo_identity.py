@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flaudit.access import (
     any_coverage_problem,
@@ -45,9 +44,9 @@ UAI_DOCS = "https://learn.microsoft.com/entra/identity/managed-identities-azure-
 CROSS_KINDS = ("data", "keys", "delegation", "mgmt-write", "copy", "unknown")
 
 
-@dataclass(frozen=True)
-class _Principal:
-    """A principal that acts for a silo: a compute identity, or an Entra group the FL config assigns to it."""
+class _Principal(NamedTuple):
+    """A principal that acts for a silo: a compute identity, or an Entra group the FL config assigns to it (a
+    tuple: one per silo principal, read by every identity rule)."""
 
     id: str  # normalised principal id
     name: str
