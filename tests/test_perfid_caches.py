@@ -378,3 +378,95 @@ def test_reading_one_key_of_an_assignment_equals_get_path(obj):
 
     for key in ("scope", "Scope", "condition", "principalId"):
         assert _read(obj, key) == arm.get_path(obj, key)
+
+
+# -- per-target and per-deployment answers shared by several rules ---------------------------------------------
+def test_coverage_problems_answered_once_per_target_follow_an_inventory_that_grows():
+    from flaudit.inventory import Unreadable
+
+    d = _deployment()
+    index = d.rbac
+    targets = [r["id"] for r in d.inventory.of_type("microsoft.storage/storageaccounts")] + [
+        r["id"].upper() for r in d.inventory.of_type("microsoft.managedidentity/userassignedidentities")] + ["", "/"]
+    assert all(index.coverage_problem(t) == index._coverage_problem(t) for t in targets)
+    assert index.coverage_problem(None) == index._coverage_problem(None)
+    d.inventory.unreadable.append(Unreadable(targets[0].rsplit("/providers/", 1)[0],
+                                             "Microsoft.Authorization/roleAssignments", 403, "Forbidden"))
+    assert index.coverage_problem(targets[0]) == index._coverage_problem(targets[0]) is not None
+    assert all(index.coverage_problem(t) == index._coverage_problem(t) for t in targets)
+
+
+def _accounts_judged_as_before(d: Any) -> list[tuple[str, Any, Any, str]]:
+    """storage_hardening.each_account's walk as it was (members in order, shared accounts once)."""
+    from flaudit.rules._shared import members
+
+    out, seen = [], set()
+    for m, silo in members(d):
+        who = m.name if silo else "orchestrator"
+        if m.storage is None:
+            out.append(("unresolved", m, silo, who))
+            continue
+        key = arm.norm(m.storage.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        props = m.storage.raw.get("properties")
+        out.append(("no-properties" if not isinstance(props, dict) or not props else "judge", m, silo, who))
+    return out
+
+
+def test_storage_rules_judge_the_accounts_they_judged_one_by_one():
+    from flaudit.rules import storage_hardening
+
+    res = weakened()
+    accounts = [r for r in res if r["type"] == "Microsoft.Storage/storageAccounts"]
+    accounts[3]["properties"] = {}  # an export without properties
+    accounts[4]["id"] = accounts[4]["id"].upper()  # another spelling of an id
+    d = _deployment(res)
+    d.silos[6].storage = d.silos[5].storage  # two silos share an account
+    d.silos[7].storage = None  # one unresolved
+    assert [(s, m.name, silo, who) for s, m, silo, who in storage_hardening._accounts_to_judge(d)] == \
+        [(s, m.name, silo, who) for s, m, silo, who in _accounts_judged_as_before(d)]
+    states = {s for s, *_ in storage_hardening._accounts_to_judge(d)}
+    assert states == {"unresolved", "no-properties", "judge"}
+
+
+def test_tenant_indexes_read_from_the_identity_blocks_equal_a_pass_over_every_resource():
+    from flaudit import tenants
+
+    d = _deployment()
+    mi: dict[str, str] = {}
+    stated: dict[str, str] = {}
+    for uai in d.inventory.of_type(tenants.UAI):
+        pid, tenant = arm.get_path(uai, "properties.principalId"), arm.get_path(uai, "properties.tenantId")
+        if pid and uai.get("id"):
+            mi[arm.norm(pid)] = str(uai["id"])
+        if pid and tenant:
+            stated[arm.norm(pid)] = str(tenant).lower()
+    for res in d.inventory.resources.values():  # every resource, as before
+        ident = res.get("identity")
+        if not isinstance(ident, dict):
+            continue
+        if ident.get("principalId") and ident.get("tenantId"):
+            stated.setdefault(arm.norm(ident["principalId"]), str(ident["tenantId"]).lower())
+        attached = ident.get("userAssignedIdentities")
+        for uai_id, entry in (attached.items() if isinstance(attached, dict) else ()):
+            if isinstance(entry, dict) and entry.get("principalId"):
+                mi.setdefault(arm.norm(entry["principalId"]), str(uai_id))
+        if ident.get("principalId") and res.get("id"):
+            mi.setdefault(arm.norm(ident["principalId"]), str(res["id"]))
+    assert tenants.managed_identity_resources(d) == mi and mi
+    assert tenants.principal_tenants(d) == stated
+
+
+def test_silo_facts_worked_out_once_equal_each_silos_own_answer():
+    from flaudit.rules import silo_identity as si
+
+    d = _deployment()
+    for silo in d.silos:
+        first = si._silo_facts(d, silo)
+        again = si._silo_facts(d, silo)
+        assert first is again
+        assert list(first[1]) == si._silo_principals(d, silo)
+        assert list(first[2]) == si._missing_principals(silo)
+        assert all(p.key == arm.norm(p.id) for p in first[1])
