@@ -227,6 +227,8 @@ def chain_evidence(grants: list[Grant], principal_name: str | None = None) -> li
 def deny_notes(acc: Access) -> list[dict[str, Any]]:
     """Notes on deny assignments that removed grants, or would have but do not certainly apply to this principal
     (it is excluded, the deny has a condition, or it excludes a group the principal may belong to)."""
+    if not acc.denied and not acc.exempted:  # most accesses: no deny assignment touched them
+        return []
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, str, str]] = set()
     for verb, pairs in (("denied by", acc.denied), ("NOT denied by", acc.exempted)):
@@ -253,8 +255,8 @@ def one_per_subject(findings: Iterable[Finding]) -> list[Finding]:
     best: dict[tuple[str, str], Finding] = {}
     for f in findings:
         key = (f.resource_id.lower(), f.subject.lower())
-        kept = best.get(key)
-        if kept is None or _STATUS_RANK.get(f.status, 0) > _STATUS_RANK.get(kept.status, 0):
+        kept = best.setdefault(key, f)  # the first of a key is kept as it comes (one lookup, not two)
+        if kept is not f and _STATUS_RANK.get(f.status, 0) > _STATUS_RANK.get(kept.status, 0):
             best[key] = f
     return list(best.values())
 

@@ -214,16 +214,49 @@ def ancestor_scopes(resource_id: str) -> list[str]:
     Subscriptions sit under management groups that an ARM id does not name; callers add those from the
     inventory (see :class:`flaudit.rbac.RbacIndex`).
     """
-    out = []
-    cur: str | None = norm(resource_id) or "/"
-    seen = set()
-    while cur and cur not in seen:
-        seen.add(cur)
-        out.append(cur)
+    return list(_chain(norm(resource_id) or "/"))
+
+
+#: Normalised scope -> its :func:`ancestor_scopes` chain. Every account and identity of a resource group shares
+#: the group's chain above it, so a chain is worked out once per scope, by walking up to the nearest scope
+#: already known (bounded like :func:`per_string`'s memos).
+_CHAINS: dict[str, tuple[str, ...]] = {}
+
+
+def _parent_scope(scope: str) -> str:
+    """``norm(parent_id(scope)) or "/"`` for a normalised scope. A resource directly in a resource group
+    (``/subscriptions/s/resourcegroups/r/providers/ns/type/name``: every storage account and identity) has the
+    group as its parent, read off the segments without parsing the id again."""
+    segs = scope.split("/")
+    if (len(segs) == 9 and segs[1] == "subscriptions" and segs[3] == "resourcegroups" and segs[5] == "providers"
+            and "providers" not in segs[6:] and all(segs[1:])):
+        return "/".join(segs[:5])
+    return norm(parent_id(scope)) or "/"
+
+
+def _chain(scope: str) -> tuple[str, ...]:
+    got = _CHAINS.get(scope)
+    if got is not None:
+        return got
+    walked: list[str] = []
+    tail: tuple[str, ...] = ()
+    cur = scope
+    while True:
+        known = _CHAINS.get(cur)
+        if known is not None:
+            tail = known
+            break
+        walked.append(cur)
         if cur == "/":
             break
-        cur = norm(parent_id(cur)) or "/"
-    return out
+        cur = _parent_scope(cur)
+        if cur in walked:  # never for ARM ids (each parent is shorter), kept so the walk always ends
+            break
+    if len(_CHAINS) + len(walked) >= _MEMO_MAX:
+        _CHAINS.clear()
+    for i in range(len(walked) - 1, -1, -1):
+        tail = _CHAINS[walked[i]] = (walked[i], *tail)
+    return tail
 
 
 @per_string

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -280,22 +280,43 @@ def parse(text: str | None) -> Any | None:
     shaped = shaped_parse(text)
     if shaped is None:
         return _parse_text(text)
+    got, values = _action_filled(shaped)
+    return got[0] if got[1] is None else got[1](values)
+
+
+def _action_filled(shaped: tuple[str, Any, tuple[str, ...]]) -> tuple[tuple[Any, Any, Any], tuple[str, ...]]:
+    """The :data:`_ACTION_FILLED` entry of a shaped condition, and the condition's strings."""
     shape, template, values = shaped
-    slots = action_slots(shape, template)
-    key = (shape, tuple(values[i] for i in slots))
+    key = (shape, tuple(map(values.__getitem__, action_slots(shape, template))))
     got = _ACTION_FILLED.get(key)
     if got is None:
         if len(_ACTION_FILLED) >= 1 << 14:
             _ACTION_FILLED.clear()
         filled = fill(template, values, literals=False)
-        got = _ACTION_FILLED[key] = (filled, literal_filler(filled))
-    return got[0] if got[1] is None else got[1](values)
+        comps = [t for t in leaves(filled) if isinstance(t, Compare)]
+        got = _ACTION_FILLED[key] = (filled, literal_filler(filled), [(t, literal_filler(t)) for t in comps])
+    return got, values
 
 
-#: Per (shape, its action strings): the template with those strings in place, and its :func:`literal_filler`.
-#: The subtrees without a comparison string (the ``!(ActionMatches{...}) AND ...`` guard) are then one object
-#: shared by every condition of that shape and those action strings; they are immutable.
-_ACTION_FILLED: dict[tuple[str, tuple[str, ...]], tuple[Any, Any]] = {}
+def comparisons_of(text: str | None) -> list[Compare] | None:
+    """:func:`comparisons` of :func:`parse`'s tree of ``text`` (None when it does not parse), without building
+    the tree: a shaped condition's comparisons are its shape's, each filled with the condition's strings
+    (equal to the tree's own: :func:`literal_filler` builds the tree's comparisons the same way)."""
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_LENGTH:
+        return None
+    shaped = shaped_parse(text)
+    if shaped is None:
+        tree = _parse_text(text)
+        return None if tree is None else comparisons(tree)
+    got, values = _action_filled(shaped)
+    return [t if f is None else f(values) for t, f in got[2]]
+
+
+#: Per (shape, its action strings): the template with those strings in place, its :func:`literal_filler`, and
+#: its comparisons each with their own filler (for :func:`comparisons_of`). The subtrees without a comparison
+#: string (the ``!(ActionMatches{...}) AND ...`` guard) are then one object shared by every condition of that
+#: shape and those action strings; they are immutable.
+_ACTION_FILLED: dict[tuple[str, tuple[str, ...]], tuple[Any, Any, Any]] = {}
 _ACTION_SLOTS: dict[str, tuple[int, ...]] = {}
 
 
@@ -356,8 +377,7 @@ def _holds_placeholder(x: Any) -> bool:
 def shaped_parse(text: str) -> tuple[str, Any, tuple[str, ...]] | None:
     """(shape, template tree, string values) of a condition whose shape parses (see :func:`parse`), or None:
     ``fill(tree, values)`` is its tree. For callers that cache their own work on a tree by its shape."""
-    values: list[str] = []
-    shape = _STRINGS.sub(lambda m: _placeholder(m, values), text)
+    shape, values = _shape(text)
     template = _template(shape)
     if template is None or template[1] != len(values):
         return None
@@ -382,12 +402,23 @@ def _parse_text(text: str) -> Any | None:
 _STRINGS = re.compile(r"""(@[A-Za-z]+\[[^\]]*\])|('[^'\\]*(?:\\.[^'\\]*)*')""")
 
 
-def _placeholder(m: re.Match[str], values: list[str]) -> str:
-    if m.group(2) is None:
-        return m.group(1)
-    raw = m.group(2)[1:-1]
-    values.append(_ESCAPE.sub(r"\1", raw) if "\\" in raw else raw)
-    return f"'\x00{len(values) - 1}'"
+def _shape(text: str) -> tuple[str, list[str]]:
+    """``text`` with every quoted string replaced by ``'\\x00<n>'`` (attributes kept as they are), and the
+    strings, unescaped, in order. One ``split`` of :data:`_STRINGS` (its two groups interleave with the text
+    between matches) rather than a substitution calling back per match: every silo's condition is shaped."""
+    parts = _STRINGS.split(text)
+    out = [parts[0]]
+    values: list[str] = []
+    for i in range(1, len(parts), 3):
+        quoted = parts[i + 1]
+        if quoted is None:
+            out.append(parts[i])
+        else:
+            raw = quoted[1:-1]
+            values.append(_ESCAPE.sub(r"\1", raw) if "\\" in raw else raw)
+            out.append(f"'\x00{len(values) - 1}'")
+        out.append(parts[i + 2])
+    return "".join(out), values
 
 
 @lru_cache(maxsize=1024)
@@ -639,17 +670,21 @@ _OPERATORS.update({
 
 
 # -- what a condition names -----------------------------------------------------------------------------------
-def leaves(tree: Any) -> Iterator[Any]:
-    """The nodes under ``tree``'s And/Or/Not structure (comparisons, action checks, Exists...), left to right."""
+def leaves(tree: Any) -> list[Any]:
+    """The nodes under ``tree``'s And/Or/Not structure (comparisons, action checks, Exists...), left to right
+    (a list: each caller reads them all, and every silo's condition is walked)."""
+    out: list[Any] = []
     stack = [tree]
     while stack:
         t = stack.pop()
         if isinstance(t, (And, Or)):
-            stack += [t.right, t.left]
+            stack.append(t.right)
+            stack.append(t.left)
         elif isinstance(t, Not):
             stack.append(t.operand)
         else:
-            yield t
+            out.append(t)
+    return out
 
 
 def comparisons(tree: Any) -> list[Compare]:

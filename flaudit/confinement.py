@@ -54,6 +54,9 @@ class WitnessIndex:
         self._no_path = [i for i, w in enumerate(self.all) if w.path is None]
         self._by_container: dict[str, list[int]] = {}
         self._no_container: list[int] = []
+        #: id(residual) -> (residual, its candidates): the residuals of one condition for several actions are
+        #: one object (see :func:`residual_of`); the residual is kept beside its answer so its id is not reused.
+        self._candidates: dict[int, tuple[Any, list[int] | None]] = {}
         for i, w in enumerate(self.all):
             if w.container is None:
                 self._no_container.append(i)
@@ -67,6 +70,13 @@ class WitnessIndex:
 
     def with_container(self, name: str) -> list[int]:
         return self._by_container.get(name, []) + self._no_container
+
+    def candidates(self, tree: Any) -> list[int] | None:
+        """:func:`_candidates` of ``tree`` in this index, once per tree object (callers do not modify it)."""
+        hit = self._candidates.get(id(tree))
+        if hit is None or hit[0] is not tree:
+            hit = self._candidates[id(tree)] = (tree, _candidates(tree, self))
+        return hit[1]
 
 
 def _residual(tree: Any, action: str) -> Any:
@@ -127,19 +137,18 @@ def reached(condition: str | None, action: str, index: WitnessIndex, own: str) -
     An unparseable condition reaches everything (one entry per other silo with None); a missing condition
     reaches everything (True).
     """
-    def others() -> list[Witness]:
-        return [w for w in index.all if w.silo != own]
     if not condition:
-        return [(w, True) for w in _one_per_silo(others())]
+        return [(w, True) for w in _one_per_silo(_others(index, own))]
     rest = residual_of(condition, action)
     if rest is None:
-        return [(w, None) for w in _one_per_silo(others())]
+        return [(w, None) for w in _one_per_silo(_others(index, own))]
     if rest is False:
         return []
     if rest is True:
-        return [(w, True) for w in _one_per_silo(others())]
-    cand = _candidates(rest, index)
-    pool = others() if cand is None else [index.all[i] for i in cand if index.all[i].silo != own]
+        return [(w, True) for w in _one_per_silo(_others(index, own))]
+    cand = index.candidates(rest)
+    every = index.all
+    pool = _others(index, own) if cand is None else [every[i] for i in cand if every[i].silo != own]
     out = []
     for w in pool:
         v = c.evaluate(rest, w.request(action))
@@ -159,25 +168,57 @@ def residual_of(condition: str, action: str) -> Any:
     so this equals the residual of the condition's own tree (tests/test_evaluator_caches.py)."""
     if not isinstance(condition, str) or not condition.strip() or len(condition) > c.MAX_LENGTH:
         return None
-    shaped = c.shaped_parse(condition)
-    if shaped is None:
-        tree = c.parse(condition)
-        return None if tree is None else _residual(tree, action)
-    shape, template, values = shaped
-    key = (shape, action, tuple(values[i] for i in c.action_slots(shape, template)))
+    keyed = _CONDITION_KEYS.get(condition)
+    if keyed is None:
+        shaped = c.shaped_parse(condition)
+        if shaped is None:
+            tree = c.parse(condition)
+            return None if tree is None else _residual(tree, action)
+        shape, template, values = shaped
+        if len(_CONDITION_KEYS) >= 1 << 14:
+            _CONDITION_KEYS.clear()
+        keyed = _CONDITION_KEYS[condition] = (shape, template, values,
+                                              tuple(map(values.__getitem__, c.action_slots(shape, template))))
+    shape, template, values, action_strings = keyed
+    key = (shape, action, action_strings)
     got = _SHAPE_RESIDUALS.get(key)
     if got is None:
         if len(_SHAPE_RESIDUALS) >= 1 << 14:
             _SHAPE_RESIDUALS.clear()
+            _INTERNED.clear()
         rest = _residual(c.fill(template, values, literals=False), action)
-        got = _SHAPE_RESIDUALS[key] = (rest, None if isinstance(rest, bool) else c.literal_filler(rest))
-    return got[0] if got[1] is None else got[1](values)
+        got = (rest, None if isinstance(rest, bool) else c.literal_filler(rest))
+        if got[1] is not None:
+            got = _INTERNED.setdefault(rest, got)  # trees are frozen dataclasses: equal ones hash alike
+        _SHAPE_RESIDUALS[key] = got
+    if got[1] is None:
+        return got[0]
+    # The actions a condition names usually leave one residual (its path test): filled once per condition.
+    fkey = (id(got), condition)
+    hit = _FILLED.get(fkey)
+    if hit is None or hit[0] is not got:
+        if len(_FILLED) >= 1 << 14:
+            _FILLED.clear()
+        hit = _FILLED[fkey] = (got, got[1](values))
+    return hit[1]
 
 
 #: Per (shape, action, the shape's action strings): the shape's residual (its comparisons' strings still
 #: placeholders) and its :func:`flaudit.conditions.literal_filler`. Keyed by the shape's text rather than its
 #: tree, whose hash walks every node.
 _SHAPE_RESIDUALS: dict[tuple[str, str, tuple[str, ...]], tuple[Any, Any]] = {}
+#: Shaped condition -> (shape, template, strings, its action strings): read once per condition, not per action.
+_CONDITION_KEYS: dict[str, tuple[str, Any, tuple[str, ...], tuple[str, ...]]] = {}
+#: Residual template -> the one (residual, filler) entry of every shape and action that leaves that template: a
+#: condition's actions that leave equal residuals then share one entry, and :data:`_FILLED` fills it once.
+_INTERNED: dict[Any, tuple[Any, Any]] = {}
+#: (id of an interned entry, condition) -> (that entry, its residual filled with the condition's strings). The
+#: entry is kept beside its answer, so its id is not reused while the answer stands.
+_FILLED: dict[tuple[int, str], tuple[tuple[Any, Any], Any]] = {}
+
+
+def _others(index: WitnessIndex, own: str) -> list[Witness]:
+    return [w for w in index.all if w.silo != own]
 
 
 def _one_per_silo(ws: list[Witness]) -> list[Witness]:
@@ -193,11 +234,10 @@ def witnesses_of(silo: str, conditions_: list[str | None], containers: list[str]
     paths = [f"{silo}/x"]
     named_containers: list[str] = list(containers)
     for cond in conditions_:
-        tree = c.parse(cond) if cond else None
-        if tree is None:
+        comps = c.comparisons_of(cond) if cond else None
+        if comps is None:  # not parseable: singles out nothing
             continue
-        comps = c.comparisons(tree)
-        paths += c.witness_values(tree, c.PATH_ATTRIBUTE, comps)
-        named_containers += c.witness_values(tree, c.CONTAINER_ATTRIBUTE, comps)
+        paths += c.witness_values(None, c.PATH_ATTRIBUTE, comps)
+        named_containers += c.witness_values(None, c.CONTAINER_ATTRIBUTE, comps)
     conts: list[str | None] = list(dict.fromkeys(named_containers)) or [None]
     return [Witness(silo, p, k) for p in dict.fromkeys(paths) for k in conts]

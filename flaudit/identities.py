@@ -32,8 +32,7 @@ not a shared silo identity (FL-ID-002) and not the identity training reads data 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flaudit.arm import get_path, name_of, norm, type_of
 from flaudit.paths import Hop, Path
@@ -56,9 +55,9 @@ IDENTITY_BEARING_TYPES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RunsAs:
-    """One resource that runs as a user-assigned identity, and where its body says so."""
+class RunsAs(NamedTuple):
+    """One resource that runs as a user-assigned identity, and where its body says so (a tuple, like
+    :class:`flaudit.rbac.Assignment`: one per identity block of every resource is built)."""
 
     resource_id: str
     resource_type: str
@@ -98,25 +97,34 @@ def attached_identities(resource: dict[str, Any]) -> list[RunsAs]:
 _UAI_MARK = "/providers/microsoft.managedidentity/userassignedidentities/"
 
 
-def _references(value: Any, where: str, depth: int) -> Iterator[tuple[str, str, str]]:
+def _references(value: Any, where: str, depth: int) -> list[tuple[str, str, str]]:
     """(property path, identity id, principal id) of every user-assigned identity id a resource's properties name
     (AKS add-on and pod identities, encryption identities, key vault reference identities...): a resource can
     only name an identity it was allowed to assign, and in nearly every resource type it then acts as it.
     Fail closed: a type whose service alone uses the identity (a storage account's customer-managed key) is
-    reported too."""
+    reported too. Depth first, in property order; collected into one list (every resource with an identity block
+    is walked, so no generator per nested property)."""
+    out: list[tuple[str, str, str]] = []
+    _collect_references(value, where, depth, out)
+    return out
+
+
+def _collect_references(value: Any, where: str, depth: int, out: list[tuple[str, str, str]]) -> None:
     if depth > 8:
         return
     if isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(v, str) and _UAI_MARK in v.lower() and v.lower().startswith("/subscriptions/"):
-                oid = value.get("objectId") or value.get("principalId")
-                yield f"{where}.{k}", norm(v), norm(oid if isinstance(oid, str) else None)
+            if isinstance(v, str):
+                # an id starts with "/" (checked first: most property strings are not ids)
+                if v[:1] == "/" and _UAI_MARK in (low := v.lower()) and low.startswith("/subscriptions/"):
+                    oid = value.get("objectId") or value.get("principalId")
+                    out.append((f"{where}.{k}", norm(v), norm(oid if isinstance(oid, str) else None)))
             elif isinstance(v, (dict, list)):
-                yield from _references(v, f"{where}.{k}", depth + 1)
+                _collect_references(v, f"{where}.{k}", depth + 1, out)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             if isinstance(v, (dict, list)):
-                yield from _references(v, f"{where}[{i}]", depth + 1)
+                _collect_references(v, f"{where}[{i}]", depth + 1, out)
 
 
 def bears_identity(resource: dict[str, Any]) -> bool:
@@ -138,13 +146,22 @@ def runs_as_index(d: Deployment) -> dict[str, list[RunsAs]]:
         cached = {}
         # Only a body with an identity block, or an AKS cluster (kubelet identity in identityProfile), can
         # attach a user-assigned identity; one dict lookup per resource keeps this pass cheap at 100,000.
-        bearing = [r for r in d.inventory.resources.values() if "identity" in r]
-        bearing += [r for r in d.inventory.of_type(AKS) if "identity" not in r]
+        bearing = identity_blocks(d) + [r for r in d.inventory.of_type(AKS) if "identity" not in r]
         for res in bearing:
             for ra in attached_identities(res):
                 for key in {ra.identity_id, ra.principal_id} - {""}:
                     cached.setdefault(key, []).append(ra)
         d.__dict__["_runs_as"] = cached
+    return cached
+
+
+def identity_blocks(d: Deployment) -> list[dict[str, Any]]:
+    """Every resource of the input whose body has an ``identity`` key, in inventory order (one pass over the
+    inventory per deployment: who runs as an identity, and which tenant a managed identity is in, both start
+    here). Callers must not modify the list."""
+    cached = d.__dict__.get("_identity_blocks")
+    if cached is None:
+        cached = d.__dict__["_identity_blocks"] = [r for r in d.inventory.resources.values() if "identity" in r]
     return cached
 
 
@@ -169,9 +186,7 @@ def auxiliary_identities(d: Deployment) -> dict[str, str]:
             for i in s.identities:
                 if i.kind != "user-assigned" or not i.principal_id or norm(i.id) in cached:
                     continue
-                reached = [st.name for st, acc in reach.get(norm(i.principal_id), ()) if norm(st.id) in fl_storage
-                           and acc.grants]
-                if not reached:
+                if not any(acc.grants and norm(st.id) in fl_storage for st, acc in reach.get(norm(i.principal_id), ())):
                     cached[norm(i.id)] = (f"{i.name} holds no role on any silo's or the orchestrator's storage "
                                           "account: it carries no silo data")
     d.__dict__["_auxiliary"] = cached

@@ -31,7 +31,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from flaudit.arm import get_path
+from flaudit.arm import get_path, per_string
 
 STORAGE_PREFIX = "microsoft.storage/storageaccounts/"
 IDENTITY_PREFIX = "microsoft.managedidentity/userassignedidentities/"
@@ -192,8 +192,26 @@ def inert_reason(action: str, account_raw: dict[str, Any]) -> str | None:
     ``allowSharedKeyAccess`` / ``allowBlobPublicAccess`` are live (fail closed), missing ``isHnsEnabled`` is a
     flat namespace (false, Azure's default).
     """
-    op = catalogue().get(action.lower())
-    if op is None or op.gate is None:
+    gate = _GATES.get(action, _UNSEEN) if _GATES else _UNSEEN
+    if gate is _UNSEEN:
+        gate = _gate(action)
+    if gate is None:
         return None
-    prop, values, why = op.gate
+    prop, values, why = gate
     return why if get_path(account_raw, prop) in values else None
+
+
+_UNSEEN = object()
+#: Each catalogued operation's gate by its name as the catalogue spells it (how role classification names the
+#: actions of every grant), filled on the first :func:`_gate`; any other spelling goes through :func:`_gate`.
+_GATES: dict[str, Any] = {}
+
+
+@per_string
+def _gate(action: str) -> tuple[str, tuple[Any, ...], str] | None:
+    """The catalogue's ``inert_when`` of an operation (None when it has none or is not catalogued), looked up once
+    per action string: every grant of every access split into live and inert asks."""
+    if not _GATES:
+        _GATES.update((o.name, o.gate) for o in catalogue().values())
+    op = catalogue().get(action.lower())
+    return None if op is None else op.gate

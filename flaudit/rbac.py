@@ -39,7 +39,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from flaudit import conditions, lighthouse, operations
-from flaudit.arm import get_path, is_within, name_of, norm
+from flaudit.arm import MISSING, ancestor_scopes, get_path, is_within, name_of, norm, subscription_of
 from flaudit.inventory import Inventory
 from flaudit.operations import action_matches, catalogue
 
@@ -189,15 +189,25 @@ class Assignment(NamedTuple):
     def from_arm(cls, res: dict[str, Any], eligible: bool = False) -> Assignment:
         p = _properties(res)
         rid = res.get("id", "")
-        scope = get_path(p, "scope")
+        scope = _read(p, "scope")
         if not scope:  # derive from the id: <scope>/providers/Microsoft.Authorization/roleAssignments/<name>
             low = rid.lower()
             i = low.rfind("/providers/microsoft.authorization/")
             scope = rid[:i] if i > 0 else "/"
-        role_id = str(get_path(p, "roleDefinitionId") or "")
+        role_id = str(_read(p, "roleDefinitionId") or "")
         return cls(rid, scope.strip().rstrip("/").lower() or "/", role_id.strip().rstrip("/").rsplit("/", 1)[-1].lower(),
-                   role_id, str(get_path(p, "principalId") or "").strip().lower(),
-                   str(get_path(p, "principalType") or "Unknown"), get_path(p, "condition") or None, eligible)
+                   role_id, str(_read(p, "principalId") or "").strip().lower(),
+                   str(_read(p, "principalType") or "Unknown"), _read(p, "condition") or None, eligible)
+
+
+def _read(p: Any, key: str) -> Any:
+    """``get_path(p, key)`` for one plain key: the exact key in one lookup (every assignment of a large input is
+    read this way), the case-insensitive search only when it is missing."""
+    if isinstance(p, dict):
+        value = p.get(key, MISSING)
+        if value is not MISSING:
+            return value
+    return get_path(p, key)
 
 
 @dataclass(frozen=True)
@@ -328,10 +338,12 @@ class Access:
         by_assignment: dict[str, dict[str, Any]] = {}
         for g in self.grants:
             a = g.assignment
-            entry = by_assignment.setdefault(a.id, {
-                "assignment_id": a.id, "role_definition_id": a.role_definition_id,
-                "role_name": g.role.name if g.role else f"unknown role {a.role_guid}", "scope": a.scope,
-                "matched_actions": [], "kinds": [], "condition": a.condition, "eligible": a.eligible})
+            entry = by_assignment.get(a.id)
+            if entry is None:  # built once per assignment, not once per grant
+                entry = by_assignment[a.id] = {
+                    "assignment_id": a.id, "role_definition_id": a.role_definition_id,
+                    "role_name": g.role.name if g.role else f"unknown role {a.role_guid}", "scope": a.scope,
+                    "matched_actions": [], "kinds": [], "condition": a.condition, "eligible": a.eligible}
             if a.delegation is not None and "lighthouse" not in entry:
                 entry["lighthouse"] = a.delegation.evidence()
             if g.action not in entry["matched_actions"]:
@@ -394,6 +406,15 @@ class RbacIndex:
                 self.mg_scopes.add(d.scope)
         self._mg_chain = _management_group_chains(inventory)
         self._scopes_cache: dict[str, list[str]] = {}
+        #: scopes_above as a set, for membership tests (one per target, not one per access() call).
+        self._scope_sets: dict[str, frozenset[str]] = {}
+        #: Per target: whether :meth:`_from_account_index` may read its per-account index (see there).
+        self._index_usable: dict[str, bool] = {}
+        self._access_memo: dict[tuple[str, str], Access] = {}
+        self._coverage_memo: dict[tuple[str, int, int], str | None] = {}
+        #: Each assignment's grants per (below, target), keyed by the assignment's id(): every assignment lives in
+        #: ``self.assignments`` as long as the index does, so an id is never reused while its entry stands.
+        self._grants_cache: dict[tuple[int, bool, str], list[Grant]] = {}
         self._granting_cache: dict[tuple[str, bool, str], list[tuple[Assignment, list[Grant]]]] = {}
         self._with_access_cache: dict[str, dict[str, Access]] = {}
         self._role_grants: dict[str, RoleGrants] = {}
@@ -430,21 +451,36 @@ class RbacIndex:
         subscription resource); when that is unknown, every management-group scope that holds an assignment
         is assumed to contain it (fail closed: such assignments were collected because they apply here).
         """
-        from flaudit.arm import ancestor_scopes, subscription_of
+        return list(self._scopes_above(target_id))
 
+    def _scopes_above(self, target_id: str) -> list[str]:
+        """:meth:`scopes_above`'s cached list itself, for the index's own loops (which never modify it)."""
         key = norm(target_id)
         cached = self._scopes_cache.get(key)
         if cached is None:
             chain = ancestor_scopes(target_id)
-            sub = subscription_of(target_id)
-            mgs = self._mg_chain.get(sub or "")
+            # no subscription's management groups are known: every target gets them all (its id is not parsed)
+            mgs = self._mg_chain.get(subscription_of(target_id) or "") if self._mg_chain else None
             mg_scopes = ([f"/providers/microsoft.management/managementgroups/{m}" for m in mgs] if mgs is not None
                          else sorted(self.mg_scopes))
             cached = self._scopes_cache[key] = chain[:-1] + mg_scopes + ["/"]
-        return list(cached)
+        return cached
 
     def coverage_problem(self, target_id: str) -> str | None:
-        """Why role assignments for ``target_id`` cannot be trusted as complete, or None when they can."""
+        """Why role assignments for ``target_id`` cannot be trusted as complete, or None when they can.
+
+        Worked out once per target (several rules ask for every silo's account), keyed also on how many
+        unreadable records and collected types the inventory holds, should either grow after a first answer."""
+        inv = self.inventory
+        if not isinstance(target_id, str):  # None asks about every scope: not the answer for ""
+            return self._coverage_problem(target_id)
+        key = (norm(target_id), len(inv.unreadable), -1 if inv.collected is None else len(inv.collected))
+        if key in self._coverage_memo:
+            return self._coverage_memo[key]
+        got = self._coverage_memo[key] = self._coverage_problem(target_id)
+        return got
+
+    def _coverage_problem(self, target_id: str) -> str | None:
         unreadable = self.inventory.unreadable_for(RA, target_id)
         if unreadable:
             u = unreadable[0]
@@ -478,6 +514,17 @@ class RbacIndex:
         return kinds
 
     def _grants(self, a: Assignment, below: bool, target: str = "storage") -> list[Grant]:
+        """What assignment ``a`` grants on a storage account (from a scope below it when ``below``) or on an
+        identity, built once per (assignment, below, target): the per-account index (principals_with_access)
+        and the per-pair evaluation (access) ask for the same assignments' grants. The list is shared: callers
+        copy it (``extend``), and nothing modifies a Grant."""
+        key = (id(a), below, target)
+        got = self._grants_cache.get(key)
+        if got is None:
+            got = self._grants_cache[key] = self._grants_of(a, below, target)
+        return got
+
+    def _grants_of(self, a: Assignment, below: bool, target: str) -> list[Grant]:
         kinds = self._classified(a.role_guid)
         if kinds is None:
             return [Grant("unknown", a, None, "(role definition not available)", "")]
@@ -501,15 +548,18 @@ class RbacIndex:
         return cached
 
     def _assignments_on(self, target_id: str) -> Iterable[tuple[Assignment, list[Grant]]]:
-        for scope in self.scopes_above(target_id):
-            yield from self._granting(scope, self.by_scope.get(scope, ()), below=False)
+        # a scope without assignments grants nothing (most scopes above most targets hold none)
+        for scope in self._scopes_above(target_id):
+            if here := self.by_scope.get(scope):
+                yield from self._granting(scope, here, below=False)
         acct = norm(target_id)
-        yield from self._granting(acct + "/*", self.below_account.get(acct, ()), below=True)
+        if inside := self.below_account.get(acct):
+            yield from self._granting(acct + "/*", inside, below=True)
 
     def _denies_covering(self, target_id: str) -> list[Deny]:
         """Deny assignments at or above the account, and below it (on a container or queue)."""
         acct = norm(target_id)
-        out = [d for s in self.scopes_above(target_id) for d in self.denies_by_scope.get(s, ())]
+        out = [d for s in self._scopes_above(target_id) for d in self.denies_by_scope.get(s, ())]
         out.extend(d for d in self.denies if d.scope != acct and is_within(d.scope, acct))
         return out
 
@@ -528,14 +578,17 @@ class RbacIndex:
     def _apply_denies(self, access: Access, target_id: str) -> None:
         if self.denies:
             self._deny(access, target_id)
-        self._settle_role_admin(access, "storage")
-        _settle_delegation(access)
+        kinds = {g.kind for g in access.grants}  # both settlements below change nothing without their kind
+        if "role-admin" in kinds:
+            self._settle_role_admin(access, "storage")
+        if "delegation" in kinds:
+            _settle_delegation(access)
 
     def _settle_role_admin(self, access: Access, target: str) -> None:
         """Role-admin grants whose assignment condition (a delegation condition: ``@Request[Microsoft.
         Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {...}``) lets them assign
         only roles that grant nothing on the target are idle, not a path."""
-        if not any(_restriction(g.assignment) and g.kind == "role-admin" for g in access.grants):
+        if not any(g.kind == "role-admin" and _restriction(g.assignment) for g in access.grants):
             return
         kept = []
         for g in access.grants:
@@ -617,32 +670,65 @@ class RbacIndex:
         Worked out once per (principal, account) pair (FL-ID-003 and FL-ID-008 both ask for each silo principal
         on the orchestrator's storage); the index is fixed once built, and each caller gets its own Access with
         its own lists (the Grant and Deny objects in them are shared, and nothing modifies them)."""
-        key = (principal_id, target_id)
-        memo = self.__dict__.setdefault("_access_memo", {})
-        got = memo.get(key)
-        if got is None:
-            got = memo[key] = self._access(principal_id, target_id)
+        got = self.shared_access(principal_id, target_id)
         return Access(got.principal_id, got.principal_type, got.target_id, list(got.grants), list(got.denied),
                       list(got.exempted), list(got.idle))
+
+    def shared_access(self, principal_id: str, target_id: str) -> Access:
+        """:meth:`access` without the copy: the memoised Access itself, which callers must not modify (as with
+        :meth:`principals_with_access`), for rules that only read it."""
+        key = (principal_id, target_id)
+        got = self._access_memo.get(key)
+        if got is None:
+            got = self._access_memo[key] = self._access(principal_id, target_id)
+        return got
 
     def _access(self, principal_id: str, target_id: str) -> Access:
         pid = norm(principal_id)
         mine = self.by_principal.get(pid)
-        result = Access(pid, "Unknown", target_id)
         if not mine:
-            return result
-        scopes = set(self.scopes_above(target_id))
-        below = norm(target_id) + "/"  # assignment scopes are normalised already
-        for a in mine:
-            if a.scope in scopes:
-                result.grants.extend(self._grants(a, below=False))
-            elif a.scope.startswith(below):
-                result.grants.extend(self._grants(a, below=True))
-            else:
-                continue
+            return Access(pid, "Unknown", target_id)
+        key = norm(target_id)
+        scopes = self._scope_sets.get(key)
+        if scopes is None:
+            scopes = self._scope_sets[key] = frozenset(self._scopes_above(target_id))
+        below = key + "/"  # assignment scopes are normalised already
+        matched = [(a, False) if a.scope in scopes else (a, True) for a in mine
+                   if a.scope in scopes or a.scope.startswith(below)]
+        if len(matched) == 1:
+            known = self._from_account_index(pid, key, target_id, matched[0][0])
+            if known is not None:
+                return known
+        result = Access(pid, "Unknown", target_id)
+        for a, inside in matched:
+            result.grants.extend(self._grants(a, below=inside))
             result.principal_type = a.principal_type
         self._apply_denies(result, target_id)
         return result
+
+    def _from_account_index(self, pid: str, key: str, target_id: str, only: Assignment) -> Access | None:
+        """The principal's access to storage account ``key`` as :meth:`principals_with_access` already worked it
+        out, when that is exactly what evaluating its one assignment reaching the account gives: the account's
+        index holds that assignment's grants once, in the same order, with the same deny assignments applied.
+        None when the account was not indexed yet, the principal is not in it (nothing left after denies), the
+        target is not a storage account id (its index then reads assignments below it differently) or a scope
+        repeats in its scopes above (the index would hold the grants twice)."""
+        indexed = self._with_access_cache.get(key)
+        if indexed is None:
+            return None
+        usable = self._index_usable.get(key)
+        if usable is None:
+            usable = self._index_usable[key] = (_account_of(key) == key
+                                                and len(self._scope_sets[key]) == len(self._scopes_above(key)))
+        if not usable:
+            return None
+        acc = indexed.get(pid)
+        if acc is None:
+            return None
+        if acc.principal_id == pid and acc.principal_type == only.principal_type and acc.target_id == target_id:
+            return acc  # the very answer (both are shared, never modified)
+        return Access(pid, only.principal_type, target_id, list(acc.grants), list(acc.denied), list(acc.exempted),
+                      list(acc.idle))
 
     def principals_with_access(self, target_id: str) -> dict[str, Access]:
         """Every principal with any kind of access to storage account ``target_id`` (computed once per
@@ -653,7 +739,9 @@ class RbacIndex:
             return cached
         out: dict[str, Access] = {}
         for a, grants in self._assignments_on(target_id):
-            acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, target_id))
+            acc = out.get(a.principal_id)
+            if acc is None:
+                acc = out[a.principal_id] = Access(a.principal_id, a.principal_type, target_id)
             acc.grants.extend(grants)
         for acc in out.values():
             self._apply_denies(acc, target_id)
@@ -667,11 +755,14 @@ class RbacIndex:
         ``identity-takeover``, ``role-admin``, ``eligible``, ``unknown``."""
         out: dict[str, Access] = {}
         key = norm(identity_id)
-        pairs = [p for s in self.scopes_above(identity_id)
-                 for p in self._granting(s, self.by_scope.get(s, ()), below=False, target="identity")]
-        pairs += self._granting(key + "/*", self.below_identity.get(key, ()), below=False, target="identity")
+        pairs = [p for s in self._scopes_above(identity_id) if (here := self.by_scope.get(s))
+                 for p in self._granting(s, here, below=False, target="identity")]
+        if inside := self.below_identity.get(key):
+            pairs += self._granting(key + "/*", inside, below=False, target="identity")
         for a, grants in pairs:
-            acc = out.setdefault(a.principal_id, Access(a.principal_id, a.principal_type, identity_id))
+            acc = out.get(a.principal_id)
+            if acc is None:
+                acc = out[a.principal_id] = Access(a.principal_id, a.principal_type, identity_id)
             acc.grants.extend(grants)
         for acc in out.values():
             if self.denies:
@@ -706,7 +797,7 @@ def _settle_delegation(access: Access) -> None:
 
 def _raw_scope(res: dict[str, Any]) -> str:
     """An assignment's scope, lower case, from ``properties.scope`` or else its id."""
-    scope = get_path(_properties(res), "scope")
+    scope = _read(_properties(res), "scope")
     if not scope:
         rid = str(res.get("id", "")).lower()
         i = rid.rfind("/providers/microsoft.authorization/")

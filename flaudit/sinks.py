@@ -259,13 +259,16 @@ def _paths_to(d: Deployment, silo: Silo, ident: Identity, st: StorageAccount, ac
         return
     a = _account(d, st)
     grants = writes or unknown
-    roles = ", ".join(sorted({g.role.name if g.role else g.assignment.role_guid for g in grants}))
-    first = Hop(f"{silo.name}'s identity {ident.name} can "
-                + ("write to" if writes else "hold a role flaudit cannot read on")
-                + f" {a.label} ({roles})", grants[0].assignment.id)
-    cond = bool(writes) and all(g.conditional for g in writes)
+    head: list[tuple[Hop, bool]] = []  # the first hop and conditional, built for the first path (most yield none)
 
     def path(reason_hop: Hop, outsider_id: str, outsider_name: str, relation: str, kind: str = "data") -> Path:
+        if not head:
+            roles = ", ".join(sorted({g.role.name if g.role else g.assignment.role_guid for g in grants}))
+            head.append((Hop(f"{silo.name}'s identity {ident.name} can "
+                             + ("write to" if writes else "hold a role flaudit cannot read on")
+                             + f" {a.label} ({roles})", grants[0].assignment.id),
+                         bool(writes) and all(g.conditional for g in writes)))
+        first, cond = head[0]
         return Path(kind=kind, silo=silo.name, source_id=ident.id, outsider_id=outsider_id,
                     outsider_name=outsider_name, relation=relation, rule_id=RULE, hops=(first, reason_hop),
                     conditional=cond)

@@ -64,9 +64,11 @@ def identity_takeover_paths(d: Deployment) -> Iterator[Path]:
     """Every path by which someone other than the silo can act as one of its user-assigned identities."""
     fics = federated_credentials(d)
     for silo in d.silos:
-        own = set(silo.principal_ids) | {norm(g) for g in silo.groups}
+        own: set[str] | None = None  # the silo's own principals, gathered when some principal can act as it
         for ident in silo_identities(silo):
             for pid, acc in sorted(d.rbac.principals_with_identity_access(ident.id).items()):
+                if own is None:
+                    own = set(silo.principal_ids) | {norm(g) for g in silo.groups}
                 if pid in own:
                     continue
                 who = classify(d, pid, silo)

@@ -37,6 +37,7 @@ from typing import Any
 
 from flaudit.arm import get_path, norm, subscription_of
 from flaudit.findings import note, prop
+from flaudit.identities import identity_blocks
 
 UAI = "microsoft.managedidentity/userassignedidentities"
 
@@ -79,7 +80,7 @@ def principal_tenants(d: Any) -> dict[str, str]:
         pid, tenant = get_path(uai, "properties.principalId"), get_path(uai, "properties.tenantId")
         if pid and tenant:
             out[norm(pid)] = str(tenant).lower()
-    for res in d.inventory.resources.values():
+    for res in identity_blocks(d):
         ident = res.get("identity")
         if isinstance(ident, dict) and ident.get("principalId") and ident.get("tenantId"):
             out.setdefault(norm(ident["principalId"]), str(ident["tenantId"]).lower())
@@ -101,7 +102,7 @@ def managed_identity_resources(d: Any) -> dict[str, str]:
         pid = get_path(uai, "properties.principalId")
         if pid and uai.get("id"):
             out[norm(pid)] = str(uai["id"])
-    for res in d.inventory.resources.values():
+    for res in identity_blocks(d):
         ident = res.get("identity")
         if not isinstance(ident, dict):
             continue

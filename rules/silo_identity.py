@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flaudit.access import (
     any_coverage_problem,
@@ -45,14 +44,15 @@ UAI_DOCS = "https://learn.microsoft.com/entra/identity/managed-identities-azure-
 CROSS_KINDS = ("data", "keys", "delegation", "mgmt-write", "copy", "unknown")
 
 
-@dataclass(frozen=True)
-class _Principal:
-    """A principal that acts for a silo: a compute identity, or an Entra group the FL config assigns to it."""
+class _Principal(NamedTuple):
+    """A principal that acts for a silo: a compute identity, or an Entra group the FL config assigns to it (a
+    tuple: one per silo principal, read by every identity rule)."""
 
     id: str  # normalised principal id
     name: str
     anchor: str  # resource id findings about this principal hang on
     kind: str  # user-assigned | system-assigned | group
+    key: str  # norm(id): how storage_reach and the RBAC index name it (worked out once, not per rule)
 
 
 def _data_identities(d: Deployment, silo: Silo) -> list[Identity]:
@@ -64,21 +64,23 @@ def _data_identities(d: Deployment, silo: Silo) -> list[Identity]:
     return [i for i in idents if norm(i.id) not in aux] or idents
 
 
-def _principals(d: Deployment, silo: Silo) -> list[_Principal]:
-    """The silo's data identities (:func:`_data_identities`) and its groups (once per silo: every identity rule
-    asks)."""
+def _silo_facts(d: Deployment, silo: Silo) -> tuple[Silo, tuple[_Principal, ...], tuple[Identity, ...]]:
+    """(silo, its principals: its data identities (:func:`_data_identities`) and its groups, its identities without
+    a principal id), worked out once per silo: every identity rule asks for both. The principals depend on the
+    deployment's auxiliary identities and principal names, each computed once per deployment too."""
     cache = d.__dict__.setdefault("_rules_principals", {})
     hit = cache.get(id(silo))
     if hit is None or hit[0] is not silo:  # the silo is kept beside its principals, so its id is not reused
-        hit = cache[id(silo)] = (silo, _silo_principals(d, silo))
-    return list(hit[1])
+        hit = cache[id(silo)] = (silo, tuple(_silo_principals(d, silo)), tuple(_missing_principals(silo)))
+    return hit
 
 
 def _silo_principals(d: Deployment, silo: Silo) -> list[_Principal]:
     idents = _data_identities(d, silo)
-    out = [_Principal(norm(i.principal_id), i.name, i.id, i.kind) for i in idents if i.principal_id]
+    out = [_Principal(pid, i.name, i.id, i.kind, norm(pid)) for i in idents if i.principal_id
+           for pid in (norm(i.principal_id),)]
     names = cached_principal_names(d)
-    out += [_Principal(g, names.get(g, f"group {g}"), g, "group") for g in silo.groups]
+    out += [_Principal(g, names.get(g, f"group {g}"), g, "group", norm(g)) for g in silo.groups]
     return out
 
 
@@ -92,11 +94,13 @@ def _unresolved(silo: Silo, what: str) -> Finding:
                    evidence=[note(m) for m in silo.missing] or [note(what)], subject=f"{silo.name}|unresolved")
 
 
-def _no_principal(silo: Silo) -> Finding | None:
+def _no_principal(d: Deployment, silo: Silo) -> Finding | None:
     """An Unknown when the silo's identities lack principal ids (role assignments name principal ids)."""
-    missing = _missing_principals(silo)
-    if not missing:
-        return None
+    missing = _silo_facts(d, silo)[2]
+    return _missing_principal_finding(silo, missing) if missing else None
+
+
+def _missing_principal_finding(silo: Silo, missing: tuple[Identity, ...]) -> Finding:
     return Unknown(missing[0].id, f"{silo.name}: the principal id of {', '.join(i.name for i in missing)} is not "
                    "in the input (neither the compute's identity block nor the identity resource), so its role "
                    "assignments cannot be matched.", silo=silo.name, subject=f"{silo.name}|principal",
@@ -114,9 +118,10 @@ def each_silo_principal(d: Deployment, check: Callable[[Silo, _Principal], Itera
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
             continue
-        if (missing := _no_principal(silo)) is not None:
-            yield missing
-        for p in _principals(d, silo):
+        _, principals, missing = _silo_facts(d, silo)
+        if missing:
+            yield _missing_principal_finding(silo, missing)
+        for p in principals:
             yield from check(silo, p)
 
 
@@ -128,13 +133,23 @@ def _foreign_owner(d: Deployment, silo: Silo, st: StorageAccount) -> Silo | None
     return other
 
 
+def _silo_storages(d: Deployment) -> list[tuple[Silo, StorageAccount, str]]:
+    """Every silo with a storage account, with the account's normalised id, in silo order (once per deployment:
+    FL-ID-004 asks for the others of each silo)."""
+    cached = d.__dict__.get("_rules_silo_storages")
+    if cached is None:
+        cached = d.__dict__["_rules_silo_storages"] = [(s, s.storage, norm(s.storage.id)) for s in d.silos
+                                                       if s.storage]
+    return cached
+
+
 def _other_silo_storages(d: Deployment, silo: Silo, limit: int | None = None) -> list[tuple[Silo, StorageAccount]]:
     """Other silos and their storage (accounts shared with this silo excluded); the first ``limit`` only."""
     own = norm(silo.storage.id) if silo.storage else None
     out = []
-    for s in d.silos:
-        if s is not silo and s.storage and norm(s.storage.id) != own:
-            out.append((s, s.storage))
+    for s, st, key in _silo_storages(d):
+        if s is not silo and key != own:
+            out.append((s, st))
             if limit is not None and len(out) >= limit:
                 break
     return out
@@ -241,17 +256,18 @@ def identity_not_shared(d: Deployment) -> Iterable[Finding]:
                        silo=silo.name, subject=silo.name)
             continue
         for i in silo.identities:
-            keys = {norm(i.id), norm(i.principal_id)} - {""}
+            iid = norm(i.id)
+            keys = {iid, norm(i.principal_id)} - {""}
             sharers = sorted({o for k in keys for o in owners.get(k, []) if o != silo.name})
             sharers += sorted({non_silo[k] for k in keys if k in non_silo})
-            users = [c.id for c in d.computes_by_identity.get(norm(i.id), [])]
+            users = [c.id for c in d.computes_by_identity.get(iid, [])]
             ev = [prop(c, "identity.userAssignedIdentities" if i.kind == "user-assigned" else "identity.principalId",
                        i.id if i.kind == "user-assigned" else i.principal_id) for c in users]
             ev.append(note(f"{i.name}: principal id {i.principal_id}"))
-            if sharers and norm(i.id) in aux:
+            if sharers and iid in aux:
                 yield Pass(i.id, f"{silo.name}: identity {i.name} is also used by {', '.join(sharers)}, but it "
                            "reaches no silo's or orchestrator's storage, so it is not a shared silo identity.",
-                           silo=silo.name, evidence=ev + [note(aux[norm(i.id)])], subject=silo.name)
+                           silo=silo.name, evidence=ev + [note(aux[iid])], subject=silo.name)
             elif sharers:
                 yield Fail(i.id, f"{silo.name}: identity {i.name} is also used by {', '.join(sharers)}.",
                            silo=silo.name, evidence=ev, subject=silo.name)
@@ -297,10 +313,10 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
             yield Fail(silo.storage.id, f"{silo.name}: its computes run as no managed identity, so nothing can read "
                        f"{silo.storage.name} for training.", silo=silo.name, subject=f"{silo.name}|none")
             continue
-        if (missing := _no_principal(silo)) is not None:
+        if (missing := _no_principal(d, silo)) is not None:
             yield missing
         orch = d.orchestrator.storage
-        for p in (x for x in _principals(d, silo) if x.kind != "group"):
+        for p in (x for x in _silo_facts(d, silo)[1] if x.kind != "group"):
             yield _needs(d, silo, p, silo.storage, "read its training data", write=False)
             if orch is None:
                 yield Unknown("", f"{silo.name}: the orchestrator's storage account could not be resolved, so "
@@ -313,10 +329,11 @@ def silo_has_own_data_access(d: Deployment) -> Iterable[Finding]:
 
 
 def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose: str, *, write: bool) -> Finding:
-    acc = d.rbac.access(p.id, st.id)
+    acc = d.rbac.shared_access(p.id, st.id)
     # training runs as the identity's *active* assignments: a PIM-eligible one must be activated first
-    data = [g for g in acc.of("data") if not g.eligible]
-    ok = [g for g in data if g.action in (WRITE_DATA_ACTIONS if write else READ_DATA_ACTIONS)]
+    data = [g for g in acc.grants if g.kind == "data" and not g.assignment.eligible]
+    needed = WRITE_DATA_ACTIONS if write else READ_DATA_ACTIONS
+    ok = [g for g in data if g.action in needed]
     subject = f"{p.id}|{'write' if write else 'read'}"
     ev = chain_evidence(ok or data, p.name) + deny_notes(acc)
     if ok:
@@ -327,7 +344,7 @@ def _needs(d: Deployment, silo: Silo, p: _Principal, st: StorageAccount, purpose
     if problem:
         return Unknown(st.id, f"{silo.name}: cannot tell whether {p.name} can {purpose} in {st.name}: {problem}.",
                        silo=silo.name, evidence=ev + [note(problem)], subject=subject)
-    groups = [g for g in silo.groups if d.rbac.access(g, st.id).has("data")]
+    groups = [g for g in silo.groups if d.rbac.shared_access(g, st.id).has("data")]
     if groups:
         return Unknown(st.id, f"{silo.name}: {p.name} has no data role on {st.name} itself; the silo's group(s) "
                        f"{', '.join(groups)} do, but group membership cannot be read without Microsoft Graph.",
@@ -377,7 +394,7 @@ def no_cross_silo_access(d: Deployment) -> Iterable[Finding]:
     def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
         failed = unknown = False
         reached = set()
-        for st, acc in reach.get(norm(p.id), ()):
+        for st, acc in reach.get(p.key, ()):
             if (other := _foreign_owner(d, silo, st)) is None:
                 continue
             live, _inert = split_inert(acc, st.raw)
@@ -494,7 +511,7 @@ def _key_findings(d: Deployment, *, live: bool) -> Iterable[Finding]:
 
     def check(silo: Silo, p: _Principal) -> Iterator[Finding]:
         found = False
-        for st, acc in reach.get(norm(p.id), ()):
+        for st, acc in reach.get(p.key, ()):
             owner_silo = _foreign_owner(d, silo, st)
             if live and owner_silo is not None:
                 continue  # FL-ID-004
@@ -563,7 +580,7 @@ def no_role_admin_over_silos(d: Deployment) -> Iterable[Finding]:
         reach = storage_reach(d)  # built once per deployment
         by_assignment: dict[str, list] = defaultdict(list)
         covered: dict[str, list[str]] = defaultdict(list)
-        for st, acc in reach.get(norm(p.id), ()):
+        for st, acc in reach.get(p.key, ()):
             if (other := _foreign_owner(d, silo, st)) is None:
                 continue
             for g in acc.of("role-admin"):
@@ -637,10 +654,13 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
     holders = _UpdateHolders()
     if orch is not None:
         for s in d.silos:
-            for p in _principals(d, s):
-                holders.access[p.id] = acc = d.rbac.access(p.id, orch.id)
+            for p in _silo_facts(d, s)[1]:
+                holders.access[p.id] = acc = d.rbac.shared_access(p.id, orch.id)  # read, never modified
+                added: set[int] = set()
                 for g in acc.of("data"):
-                    holders.add(s.name, g)
+                    if id(g.assignment) not in added:  # holders note what a grant's assignment says
+                        added.add(id(g.assignment))
+                        holders.add(s.name, g)
     for silo in d.silos:
         if not silo.computes:
             yield _unresolved(silo, "no compute was resolved for this silo")
@@ -652,9 +672,9 @@ def updates_separated(d: Deployment) -> Iterable[Finding]:
                           evidence=[note(m) for m in d.orchestrator.missing] or
                           [note("the FL config names no orchestrator datastore")])
             continue
-        if (missing := _no_principal(silo)) is not None:
+        if (missing := _no_principal(d, silo)) is not None:
             yield missing
-        for p in _principals(d, silo):
+        for p in _silo_facts(d, silo)[1]:
             yield _updates_finding(d, silo, p, orch, holders)
 
 
@@ -696,7 +716,7 @@ class _UpdateHolders:
 
 def _updates_finding(d: Deployment, silo: Silo, p: _Principal, orch: StorageAccount,
                      holders: _UpdateHolders) -> Finding:
-    acc = holders.access.get(p.id) or d.rbac.access(p.id, orch.id)
+    acc = holders.access.get(p.id) or d.rbac.shared_access(p.id, orch.id)
     live, _inert = split_inert(acc, orch.raw)
     wide = [g for g in live if g.kind in ("keys", "mgmt-write", "role-admin", "copy")]
     if wide:

@@ -50,24 +50,41 @@ def each_account(d: Deployment, judge: Callable[[StorageAccount], Verdict]) -> I
     An account shared by two members (a topology failure reported by FL-TOP-003) is judged once, under the
     first member that uses it, so finding ids stay unique.
     """
+    for state, m, silo, who in _accounts_to_judge(d):
+        if state == "unresolved":
+            yield _unresolved(m, silo)
+        elif state == "no-properties":
+            # No defaults are assumed for an account whose export carries no properties at all.
+            yield Unknown(m.storage.id, f"{who}: {m.storage.name}: the input holds no properties for this account "
+                          "(a truncated export?), so its settings cannot be checked.", silo=silo,
+                          evidence=[prop(m.storage.id, "properties", m.storage.raw.get("properties"))])
+        else:
+            v = judge(m.storage)
+            yield v.finding(m.storage.id, f"{who}: {m.storage.name}: {v.message}", silo=silo)
+
+
+def _accounts_to_judge(d: Deployment) -> list[tuple[str, Member, str | None, str]]:
+    """(state, member, silo name, who) per member in :func:`members` order, the members sharing an account
+    already listed left out: which accounts each rule judges, worked out once per deployment for the eight rules
+    here. ``state``: ``unresolved`` (no account), ``no-properties`` (nothing to judge) or ``judge``."""
+    cached = d.__dict__.get("_storage_hardening_accounts")
+    if cached is not None:
+        return cached
+    out: list[tuple[str, Member, str | None, str]] = []
     seen: set[str] = set()
     for m, silo in members(d):
+        who = m.name if silo else "orchestrator"
         if m.storage is None:
-            yield _unresolved(m, silo)
+            out.append(("unresolved", m, silo, who))
             continue
         key = norm(m.storage.id)
         if key in seen:
             continue
         seen.add(key)
-        who = m.name if silo else "orchestrator"
-        if not isinstance(m.storage.raw.get("properties"), dict) or not m.storage.raw["properties"]:
-            # No defaults are assumed for an account whose export carries no properties at all.
-            yield Unknown(m.storage.id, f"{who}: {m.storage.name}: the input holds no properties for this account "
-                          "(a truncated export?), so its settings cannot be checked.", silo=silo,
-                          evidence=[prop(m.storage.id, "properties", m.storage.raw.get("properties"))])
-            continue
-        v = judge(m.storage)
-        yield v.finding(m.storage.id, f"{who}: {m.storage.name}: {v.message}", silo=silo)
+        props = m.storage.raw.get("properties")
+        out.append(("no-properties" if not isinstance(props, dict) or not props else "judge", m, silo, who))
+    d.__dict__["_storage_hardening_accounts"] = out
+    return out
 
 
 def _api_version(st: StorageAccount) -> str | None:

@@ -56,9 +56,10 @@ def private_endpoints_same_tenant(d: Deployment) -> Iterable[Finding]:
                                 silo=silo.name)
             continue
         home = tenant_of(d, st.id)
+        own_sub = (subscription_of(st.id) or "").lower()
         foreign, unknown = [], []
         for lk in approved:
-            if (subscription_of(lk.pe_id) or "").lower() == (subscription_of(st.id) or "").lower():
+            if (subscription_of(lk.pe_id) or "").lower() == own_sub:
                 continue  # same subscription, same tenant
             t = tenant_of(d, lk.pe_id)
             if home is None or t is None:
