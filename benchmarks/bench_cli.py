@@ -237,6 +237,27 @@ def floor(src: Path, cfg: Path, result: Path, out: Path) -> tuple[float, float]:
     return start_wall + work_wall, start_cpu + work_cpu
 
 
+def runnable_tree(tree: Path, work: Path) -> Path:
+    """A directory from which ``python -m flaudit`` runs ``tree``'s code alone.
+
+    In the repository the rule pack and the renderers sit beside the package (``rules/``, ``reports/``) and are
+    installed as ``flaudit.rules`` and ``flaudit.reports``; run from the tree as it is, those two would come from
+    the installed (editable) flaudit, mixing two versions. So the package is copied under ``work`` with the two
+    linked into it; a tree that already holds ``flaudit/rules`` (an installed layout) is used as it is."""
+    if not (tree / "flaudit" / "__init__.py").is_file():
+        raise SystemExit(f"--compare {tree}: no flaudit package there")
+    if (tree / "flaudit" / "rules").exists() or not (tree / "rules").is_dir():
+        return tree
+    import shutil
+
+    out = work / "compare-tree"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(tree / "flaudit", out / "flaudit", ignore=shutil.ignore_patterns("__pycache__"))
+    for sub in ("rules", "reports"):
+        (out / "flaudit" / sub).symlink_to(tree / sub, target_is_directory=True)
+    return out
+
+
 def stats(values: list[float]) -> tuple[float, float]:
     return min(values), statistics.median(values)
 
@@ -302,9 +323,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", metavar="DIR", help="keep generated inputs and outputs here (reused when present)")
     ap.add_argument("--compare", metavar="TREE",
-                    help="also run the flaudit source tree TREE (say `git archive OLD | tar -x -C TREE`, with "
-                    "TREE/flaudit/rules and TREE/flaudit/reports linked to TREE/rules and TREE/reports) alternately "
-                    "with this one for json, and say whether the results are identical")
+                    help="also run the flaudit source tree TREE (a checkout or `git archive OLD | tar -x -C TREE`; "
+                    "its own rules/ and reports/ are used, see runnable_tree) alternately with this one for json, "
+                    "and say whether the results are identical")
     args = ap.parse_args()
     cases = [c for c in args.cases.split(",") if c]
     formats = [f for f in args.formats.split(",") if f]
@@ -321,9 +342,12 @@ def main() -> None:
         run([sys.executable, "-m", "flaudit", "scan", "--sample", "--format", "json,html,sarif,junit,markdown",
              "--output", warm])
         run([sys.executable, "-m", "flaudit", "scan", "--sample"])
+    compare = runnable_tree(Path(args.compare).resolve(), work) if args.compare else None
+    if compare is not None:  # its modules compiled and cached once too
+        run([sys.executable, "-m", "flaudit", "scan", "--sample"], cwd=compare)
     misses = []
     for case in cases:
-        misses += bench_case(case, formats, args.repeat, work, Path(args.compare).resolve() if args.compare else None)
+        misses += bench_case(case, formats, args.repeat, work, compare)
     print("\ntargets: " + ("all met" if not misses else "MISSED: " + "; ".join(misses)))
     if tmp is not None:
         tmp.cleanup()
