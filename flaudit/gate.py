@@ -29,13 +29,19 @@ _DIGITS = re.compile(r"(\d+)")
 
 @per_string  # a 1,000-silo result sorts 50,000 findings by 1,000 silo names
 def natural_key(text: Any) -> tuple:
-    """Sort key that orders silo2 before silo10 (numbers compared as numbers, the rest case-insensitively)."""
+    """Sort key that orders silo2 before silo10 (numbers compared as numbers, the rest case-insensitively).
+
+    Names that compare equal that way (``silo2`` and ``silo02``, ``Silo1`` and ``silo1``) are then ordered by
+    their exact text, so that sorting a set of names gives the same order in every run: without it, their order
+    followed the set's, which follows the string hash seed, and a result or report differed between two runs on
+    the same input."""
     return _natural_key(text)
 
 
 def _natural_key(text: Any) -> tuple:
-    parts = _DIGITS.split(str(text or ""))
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts if p != "")
+    text = str(text or "")
+    parts = _DIGITS.split(text)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts if p != ""), text
 
 
 def blocking_findings(result: dict[str, Any], profile: str, fail_on: str | None = None) -> list[dict[str, Any]]:

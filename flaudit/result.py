@@ -158,8 +158,9 @@ def build_result(*, findings: list[Finding], profile: str, inventory: Any, topol
 
 def _in_result_order(findings: list[Finding], compact: bool) -> tuple[list[Finding], list[str], list[dict[str, Any]]]:
     """The findings, their ids and their rows (:func:`flaudit.findings.rows`, trimmed by :func:`pass_evidence` when
-    ``compact``), sorted by area, rule, silo (natural order: silo2 before silo10), resource id (case-insensitive)
-    and subject; findings equal in all five keep the order the rules made them in.
+    ``compact``), sorted by area, rule, silo (natural order: silo2 before silo10; names equal that way, such as
+    silo2 and silo02, by their exact text), resource id (case-insensitive) and subject; findings equal in all five
+    keep the order the rules made them in.
 
     Why it is built this way: a 1,000-silo result has 52,000 findings on 5,000 resources, 16,000 (resource,
     subject) pairs and 1,000 silos. Each resource id is lower-cased once (for the sort key and the id alike) and
@@ -172,7 +173,7 @@ def _in_result_order(findings: list[Finding], compact: bool) -> tuple[list[Findi
 
     silo_keys = {silo: natural_key(silo) for silo in {f.silo for f in findings}}
     rank = {key: n for n, key in enumerate(sorted(set(silo_keys.values())))}
-    silo_rank = {silo: rank[key] for silo, key in silo_keys.items()}  # equal natural keys, equal ranks
+    silo_rank = {silo: rank[key] for silo, key in silo_keys.items()}
     per_resource: dict[str, tuple[str, dict[str, str]]] = {}  # resource id: (lower-cased, {subject: digest})
     keys = []
     ids = []

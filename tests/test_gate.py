@@ -287,3 +287,13 @@ def test_azure_sdk_log_chatter_only_with_verbose(caplog):
         chained.warning(dump)
         assert dump in caplog.text
     quiet_azure_logs(verbose=False)
+
+
+def test_silo_names_equal_but_for_zeros_or_case_sort_the_same_in_every_run():
+    """silo2 / silo02 and Silo1 / silo1 compare equal as natural numbers and case-insensitively: their order is
+    their exact text, not the order of the set they came from (which follows the string hash seed)."""
+    from flaudit.gate import natural_key
+
+    names = ["silo02", "silo2", "Silo1", "silo1", "silo10", "silo3"]
+    assert sorted(names, key=natural_key) == ["Silo1", "silo1", "silo02", "silo2", "silo3", "silo10"]
+    assert sorted(reversed(names), key=natural_key) == sorted(names, key=natural_key)
