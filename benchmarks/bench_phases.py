@@ -23,17 +23,12 @@ def one_run(n_silos: int) -> dict[str, float]:
     """One audit's phases, in this process (CPU seconds)."""
     from flaudit import reach
     from flaudit.access import access_edges
-    from flaudit.config import parse_config
     from flaudit.engine import load_rules
     from flaudit.exposure import network_paths
-    from flaudit.inventory import Inventory
     from flaudit.samples import generate
     from flaudit.topology import build_deployment
 
-    inv = Inventory()
-    inv.extend(generate.Builder("hardened", n_silos).build())
-    inv.collected = {(generate.rg_id().lower(), t) for t in generate.COLLECTED_TYPES}
-    cfg = parse_config(generate.fl_config(n_silos), "bench")
+    inv, cfg = generate.collected("hardened", n_silos)
     rules = load_rules()
     producers = list(zip(reach.PRODUCERS, reach._producers(), strict=True))
     gc.disable()  # as a file scan runs

@@ -27,14 +27,9 @@ def _audit_inputs(n_silos: int) -> dict[str, Any]:
     """build_result's keyword arguments for one audit of the generated deployment."""
     import flaudit.result
     from flaudit.audit import run_audit
-    from flaudit.config import parse_config
-    from flaudit.inventory import Inventory
     from flaudit.samples import generate
 
-    inv = Inventory()
-    inv.extend(generate.Builder("hardened", n_silos).build())
-    inv.collected = {(generate.rg_id().lower(), t) for t in generate.COLLECTED_TYPES}
-    cfg = parse_config(generate.fl_config(n_silos), "bench")
+    inv, cfg = generate.collected("hardened", n_silos)
     captured: dict[str, Any] = {}
     build = flaudit.result.build_result
 

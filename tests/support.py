@@ -18,6 +18,7 @@ from flaudit.arm import norm
 from flaudit.audit import run_audit
 from flaudit.config import parse_config
 from flaudit.engine import Rule, run_rules
+from flaudit.findings import Fail, Finding, NotApplicable, Pass, Unknown, note, prop
 from flaudit.inventory import Inventory, Unreadable
 from flaudit.samples import generate
 from flaudit.topology import build_deployment
@@ -157,3 +158,33 @@ def area_blocking(posture: str, area: str) -> dict[str, set[str]]:
     result = audit(sample_resources(posture))
     mine = {f["id"] for f in result["findings"] if f["area"] == area}
     return {"findings": mine, **{p: set(result["verdict"][p]["blocking"]) & mine for p in ("prototype", "production")}}
+
+
+_SA = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
+
+
+def varied_findings() -> list[Finding]:
+    """210 findings made to tell a result's one-pass computations from their plain definitions: silo names whose
+    natural keys tie ("silo1", "silo01", "Silo1") or order as numbers ("silo2" < "silo10"), no silo; resource ids
+    and subjects equal but for case; two rules of one area and an area of no rule pack; severities a result never
+    had; every status; findings blocking one profile, both or none; waived and declared findings."""
+    silos = ["silo10", "silo2", "silo1", "silo01", "Silo1", None, "silo2"]
+    resources = [_SA + "a", _SA + "A", _SA + "b", _SA + "a"]
+    subjects = ["", "Principal", "principal", ""]
+    rules = [("FL-B-001", "storage-hardening"), ("FL-A-002", "storage-hardening"), ("FL-Z-001", "made-up-area"),
+             ("FL-A-001", "network-isolation")]
+    makers = [Fail, Pass, Unknown, NotApplicable, Pass]
+    severities = ["high", "low", "critical", "medium", "info", "unheard-of"]
+    out = []
+    for i in range(210):
+        f = makers[i % 5](resources[i % 4], f"m{i}", silo=silos[i % 7], subject=subjects[(i // 3) % 4],
+                          evidence=[prop(resources[i % 4], "p", i), note("n")] if i % 2 else [prop("r", "q", 1)])
+        f.rule_id, f.area = rules[(i // 7) % 4]
+        f.title, f.severity = f"t{f.rule_id}", severities[i % 6]
+        f.blocks = (("production",), ("prototype", "production"), ())[i % 3]
+        if i % 17 == 0:
+            f.waiver = {"reason": "accepted"}
+        if i % 19 == 0:
+            f.declaration = {"by": "silo owner"}
+        out.append(f)
+    return out

@@ -3,27 +3,10 @@ scan speed); they must equal the per-profile definitions they replace, whatever 
 
 from __future__ import annotations
 
-from flaudit.findings import PROFILES, SEVERITY_RANK, Fail, Pass, Unknown
+from flaudit.findings import PROFILES, SEVERITY_RANK
 from flaudit.gate import at_or_above, blocking_by_profile, blocking_findings, decide, fix_first, fix_first_all
 from flaudit.result import _verdicts, verdict_for
-
-
-def _findings():
-    out = []
-    severities = ["low", "medium", "high", "critical", "unheard-of"]
-    for i in range(40):
-        make = (Fail, Unknown, Pass)[i % 3]
-        f = make(f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa{i % 7}",
-                 f"m{i}", silo=f"silo{i % 5}", subject=f"sub{i % 4}")
-        f.rule_id, f.title, f.area = f"FL-T-{i % 6:03d}", "t", "storage"
-        f.severity = severities[i % len(severities)]
-        f.blocks = (("prototype", "production"), ("production",), (), ("prototype",))[i % 4]
-        if i % 11 == 0:
-            f.waiver = {"reason": "accepted"}
-        if i % 13 == 0:
-            f.declaration = {"by": "silo owner"}
-        out.append(f)
-    return out
+from tests.support import varied_findings as _findings
 
 
 def test_one_pass_verdicts_equal_each_profiles_verdict():

@@ -6,37 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flaudit.findings import AREAS, PROFILES, STATUSES, Fail, Finding, NotApplicable, Pass, Unknown, note, prop
+from flaudit.findings import AREAS, PROFILES, STATUSES, Finding
 from flaudit.gate import natural_key
 from flaudit.result import _in_result_order, _tally, _verdicts, pass_evidence, summarize, verdict_for
-
-SA = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/"
-
-
-def _findings() -> list[Finding]:
-    """Silo names whose natural keys tie ("silo1", "silo01", "Silo1") or order as numbers ("silo2" < "silo10"),
-    no silo; resource ids and subjects equal but for case; two rules of one area and an area of no rule pack;
-    severities a result never had; waived and declared findings."""
-    silos = ["silo10", "silo2", "silo1", "silo01", "Silo1", None, "silo2"]
-    resources = [SA + "a", SA + "A", SA + "b", SA + "a"]
-    subjects = ["", "Principal", "principal", ""]
-    rules = [("FL-B-001", "storage-hardening"), ("FL-A-002", "storage-hardening"), ("FL-Z-001", "made-up-area"),
-             ("FL-A-001", "network-isolation")]
-    makers = [Fail, Pass, Unknown, NotApplicable, Pass]
-    severities = ["high", "low", "critical", "medium", "info", "unheard-of"]
-    out = []
-    for i in range(210):
-        f = makers[i % 5](resources[i % 4], f"m{i}", silo=silos[i % 7], subject=subjects[(i // 3) % 4],
-                          evidence=[prop(resources[i % 4], "p", i), note("n")] if i % 2 else [prop("r", "q", 1)])
-        f.rule_id, f.area = rules[(i // 7) % 4]
-        f.title, f.severity = f"t{f.rule_id}", severities[i % 6]
-        f.blocks = (("production",), ("prototype", "production"), ())[i % 3]
-        if i % 17 == 0:
-            f.waiver = {"reason": "accepted"}
-        if i % 19 == 0:
-            f.declaration = {"by": "silo owner"}
-        out.append(f)
-    return out
+from tests.support import varied_findings as _findings
 
 
 def test_result_order_and_ids_equal_the_per_finding_definitions():

@@ -423,6 +423,18 @@ def snapshot(posture: str, n_silos: int = 3, *, sub: str = SUB, rg: str = RG) ->
     }
 
 
+def collected(posture: str, n_silos: int = 3) -> tuple[Any, Any]:
+    """(inventory, FL config) of a posture as live collection of the resource group would give them: every
+    collected type marked as read, so an absent resource is known absent. The benchmarks' fleet."""
+    from flaudit.config import parse_config
+    from flaudit.inventory import Inventory
+
+    inv = Inventory()
+    inv.extend(Builder(posture, n_silos).build())
+    inv.collected = {(rg_id().lower(), t) for t in COLLECTED_TYPES}
+    return inv, parse_config(fl_config(n_silos), "generated")
+
+
 def fl_config(n_silos: int = 3, *, sub: str = SUB, rg: str = RG) -> dict[str, Any]:
     return {
         "aml": {"subscription_id": sub, "resource_group_name": rg, "workspace_name": WS_NAME},
