@@ -42,7 +42,10 @@ def test_config_scopes_group_by_tenant_and_subscription():
         (TENANT_A, SUB, (generate.RG,)), (TENANT_B, SUB2, (generate.RG,))}
 
 
-def test_two_tenant_deployment_is_collected_with_one_credential_per_tenant(rsps, retry):
+def _collect_each_tenant(rsps, retry, **options):
+    """Collect the two-tenant deployment, one fake credential per tenant; check what any such collection must
+    give (each tenant asked once, everything read, the tenants recorded, silo2 placed) and return the
+    inventory."""
     res, doc = _two_tenants()
     FakeArm(res, [SUB, SUB2]).register(rsps)
     asked: list[str | None] = []
@@ -52,13 +55,18 @@ def test_two_tenant_deployment_is_collected_with_one_credential_per_tenant(rsps,
         return FakeCredential()
 
     cfg = parse_config(doc, "fl.yaml")
-    inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry)
+    inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry, **options)
     assert sorted(asked) == sorted([TENANT_A, TENANT_B])
     assert arm_unreadable(inv) == []
     assert inv.get(storage(res, "silo2")["id"]) is not None
     assert inv.metadata["tenants"] == {TENANT_A: [SUB], TENANT_B: [SUB2]}
     result = run_audit(inv, cfg, generated_at="2026-11-30T00:00:00+00:00")
     assert statuses(result, "FL-TOP-003", silo="silo2") == {"pass"}
+    return inv
+
+
+def test_two_tenant_deployment_is_collected_with_one_credential_per_tenant(rsps, retry):
+    _collect_each_tenant(rsps, retry)
 
 
 def _tenant_b_refused(tenant):
@@ -186,27 +194,12 @@ def _graph_bodies(rsps) -> list[dict]:
 
 
 def test_fleet_mode_collects_each_tenant_through_its_own_credential_and_graph_query(rsps, retry):
-    res, doc = _two_tenants()
-    FakeArm(res, [SUB, SUB2]).register(rsps)
-    asked: list[str | None] = []
-
-    def credential_for(tenant):
-        asked.append(tenant)
-        return FakeCredential()
-
-    cfg = parse_config(doc, "fl.yaml")
-    inv = collect_config_scopes(cfg, credential_for=credential_for, retry=retry, resource_graph=True)
-    assert sorted(asked) == sorted([TENANT_A, TENANT_B])
-    assert arm_unreadable(inv) == []
-    assert inv.get(storage(res, "silo2")["id"]) is not None
-    assert inv.metadata["tenants"] == {TENANT_A: [SUB], TENANT_B: [SUB2]}
+    inv = _collect_each_tenant(rsps, retry, resource_graph=True)
     assert {s.kind for s in inv.sources} == {"resource-graph"}
     bodies = _graph_bodies(rsps)
     assert bodies
     # Resource Graph answers only for the token's tenant: no query ever spans both tenants' subscriptions
     assert {tuple(sorted(s.lower() for s in b.get("subscriptions") or [])) for b in bodies} == {(SUB,), (SUB2,)}
-    result = run_audit(inv, cfg, generated_at="2026-11-30T00:00:00+00:00")
-    assert statuses(result, "FL-TOP-003", silo="silo2") == {"pass"}
 
 
 def test_fleet_mode_tenant_that_cannot_be_read_is_unreadable_not_skipped(rsps, retry):
