@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flaudit import memo
 from flaudit.arm import get_path, norm
 from flaudit.operations import inert_reason
 
@@ -144,14 +145,13 @@ def silo_storage_access(d: Deployment, silo: Silo) -> list[tuple[Principal, Acce
     which callers must not modify)."""
     if silo.storage is None:
         return []
-    cache = d.__dict__.setdefault("_silo_storage_access", {})
-    hit = cache.get(id(silo))
-    if hit is None or hit[0] is not silo:  # the silo is kept beside its answer, so its id is not reused
-        found = d.rbac.principals_with_access(silo.storage.id)
-        out = [(classify(d, pid, silo), acc) for pid, acc in found.items()]
-        hit = cache[id(silo)] = (silo, sorted(out, key=lambda pa: (pa[0].relation != "own-silo", pa[0].relation,
-                                                                  pa[0].name or "", pa[0].id)))
-    return list(hit[1])
+    return list(memo.per_object(d, "_silo_storage_access", silo, lambda: _silo_storage_access(d, silo)))
+
+
+def _silo_storage_access(d: Deployment, silo: Silo) -> list[tuple[Principal, Access]]:
+    found = d.rbac.principals_with_access(silo.storage.id)
+    out = [(classify(d, pid, silo), acc) for pid, acc in found.items()]
+    return sorted(out, key=lambda pa: (pa[0].relation != "own-silo", pa[0].relation, pa[0].name or "", pa[0].id))
 
 
 def shared_keys_allowed(storage_raw: dict[str, Any]) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flaudit import memo
 from flaudit.arm import get_path, norm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,11 +113,7 @@ def storage_exposure(storage: dict[str, Any], network: NetworkIndex | None = Non
     inventory as fixed for the index's life. The Exposure is immutable."""
     if network is None:
         return _storage_exposure(storage, None)
-    cache = network.__dict__.setdefault("_exposure_cache", {})
-    hit = cache.get(id(storage))
-    if hit is None or hit[0] is not storage:  # the payload itself is kept, so its id is never reused
-        hit = cache[id(storage)] = (storage, _storage_exposure(storage, network))
-    return hit[1]
+    return memo.per_object(network, "_exposure_cache", storage, lambda: _storage_exposure(storage, network))
 
 
 def _storage_exposure(storage: dict[str, Any], network: NetworkIndex | None) -> Exposure:

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flaudit import memo
 from flaudit.arm import get_path, name_of, norm
 from flaudit.findings import note, prop
 from flaudit.network import PEERING, SEP, VNET, VNET_GATEWAY, NetworkIndex, placements_of, vnet_of
@@ -339,21 +340,21 @@ def silo_vnets(d: Deployment, silo: Silo) -> list[str]:
     the compute reaches (an endpoint in any other VNet is someone else's network: see :func:`silo_ingress`).
     A silo whose computes are in no VNet (managed network, attached compute) has nothing to anchor on: the
     VNets of its storage's endpoints that no other FL member uses are taken as its own."""
-    cache = d.__dict__.setdefault("_netreach_silo_vnets", {})
-    if silo.name not in cache:
-        own = {vnet_of(v) for v in silo.vnet_ids}
-        taken = d.__dict__.get("_netreach_compute_vnets")
-        if taken is None:  # every member's compute VNets, once (a silo never claims another member's VNet)
-            taken = d.__dict__["_netreach_compute_vnets"] = {
-                vnet_of(v) for m in [d.orchestrator, *d.silos] for v in m.vnet_ids}
-        out = set(own)
-        if silo.storage:
-            for lk in d.network.private_endpoints_for(silo.storage.id):
-                if lk.approved and lk.vnet_id and lk.vnet_id not in taken and \
-                        (not own or any(d.network.reach(v, lk.vnet_id).result == "yes" for v in own)):
-                    out.add(lk.vnet_id)
-        cache[silo.name] = sorted(out)
-    return cache[silo.name]
+    return memo.keyed(d, "_netreach_silo_vnets", silo.name, lambda: _silo_vnets(d, silo))
+
+
+def _silo_vnets(d: Deployment, silo: Silo) -> list[str]:
+    own = {vnet_of(v) for v in silo.vnet_ids}
+    # every member's compute VNets, once (a silo never claims another member's VNet)
+    taken = memo.once(d, "_netreach_compute_vnets",
+                      lambda: {vnet_of(v) for m in [d.orchestrator, *d.silos] for v in m.vnet_ids})
+    out = set(own)
+    if silo.storage:
+        for lk in d.network.private_endpoints_for(silo.storage.id):
+            if lk.approved and lk.vnet_id and lk.vnet_id not in taken and \
+                    (not own or any(d.network.reach(v, lk.vnet_id).result == "yes" for v in own)):
+                out.add(lk.vnet_id)
+    return sorted(out)
 
 
 def _peering_ev(pr: Any) -> list[dict[str, Any]]:
@@ -375,10 +376,7 @@ def silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
     Other silos' networks are FL-NET-006's and FL-PE-007's question and are skipped here. Computed once per
     silo (the rule and the producer both ask).
     """
-    cache = d.__dict__.setdefault("_netreach_ingress", {})
-    if silo.name not in cache:
-        cache[silo.name] = _silo_ingress(d, silo)
-    return cache[silo.name]
+    return memo.keyed(d, "_netreach_ingress", silo.name, lambda: _silo_ingress(d, silo))
 
 
 def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
@@ -494,10 +492,7 @@ class Reach:
 def member_reach(d: Deployment, silo: Silo) -> list[Reach]:
     """Orchestrator and workspace VNets that reach the silo storage's approved private endpoints (peering or
     same VNet) and whether the storage private DNS zone linked to them resolves the account (once per silo)."""
-    cache = d.__dict__.setdefault("_netreach_reach", {})
-    if silo.name not in cache:
-        cache[silo.name] = _member_reach(d, silo)
-    return cache[silo.name]
+    return memo.keyed(d, "_netreach_reach", silo.name, lambda: _member_reach(d, silo))
 
 
 def _member_reach(d: Deployment, silo: Silo) -> list[Reach]:
@@ -534,12 +529,12 @@ def _member_reach(d: Deployment, silo: Silo) -> list[Reach]:
 # -- the producer --------------------------------------------------------------------------------------
 def egress_of(d: Deployment, silo: Silo, subnet_id: str) -> tuple[str, list[dict[str, Any]], list[Egress]]:
     """(route verdict, route evidence, judged service egress) of one silo subnet, computed once."""
-    cache = d.__dict__.setdefault("_netreach_egress", {})
-    key = (silo.name, norm(subnet_id))
-    if key not in cache:
-        route, ev = route_control(d.network, subnet_id)
-        cache[key] = (route, ev, subnet_egress(d, silo, subnet_id, route=route))
-    return cache[key]
+    return memo.keyed(d, "_netreach_egress", (silo.name, norm(subnet_id)), lambda: _egress_of(d, silo, subnet_id))
+
+
+def _egress_of(d: Deployment, silo: Silo, subnet_id: str) -> tuple[str, list[dict[str, Any]], list[Egress]]:
+    route, ev = route_control(d.network, subnet_id)
+    return route, ev, subnet_egress(d, silo, subnet_id, route=route)
 
 
 def silo_network_paths(d: Deployment) -> Iterable[Path]:

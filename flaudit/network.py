@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from flaudit import memo
 from flaudit.arm import MISSING, get_path, is_resource_id, name_of, norm, parent_id, per_string
 
 VNET = "microsoft.network/virtualnetworks"
@@ -118,18 +119,15 @@ class Peering:
 
         Each flag is read once per peering (FL-NET-006, FL-NET-007 and the ingress evaluator each cite every
         flag of every silo peering); the payload is fixed for the index's life, as the index's caches assume."""
-        memo = self.__dict__.get("_prop_memo")
-        if memo is None:
-            memo = self.__dict__["_prop_memo"] = {}
-        got = memo.get(name, MISSING)
-        if got is MISSING:
-            props = self.raw.get("properties", MISSING)
-            if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
-                got = get_path(self.raw, f"properties.{name}", MISSING)
-            else:
-                got = get_path(props, name, MISSING)
-            memo[name] = got
+        got = memo.keyed(self, "_prop_memo", name, lambda: self._prop(name))
         return default if got is MISSING else got
+
+    def _prop(self, name: str) -> Any:
+        """The value at ``properties.<name>``, or MISSING."""
+        props = self.raw.get("properties", MISSING)
+        if props is MISSING:  # absent, or spelt in another case: get_path matches it case-insensitively
+            return get_path(self.raw, f"properties.{name}", MISSING)
+        return get_path(props, name, MISSING)
 
     @property
     def remote_display(self) -> str:
@@ -177,9 +175,9 @@ class PrivateEndpointLink:
 
         Asked by a dozen rules and evaluators per endpoint: kept with the values it was worked out from (the
         index sets ``target_status`` after creating the link), and worked out again when any of them changed."""
-        memo = self.__dict__.get("_status_memo")
-        if memo is not None and memo[0] == self.pe_status and memo[1] == self.target_status and memo[2] is self.pe:
-            return memo[3]
+        kept = self.__dict__.get("_status_memo")
+        if kept is not None and kept[0] == self.pe_status and kept[1] == self.target_status and kept[2] is self.pe:
+            return kept[3]
         out = self._status()
         self.__dict__["_status_memo"] = (self.pe_status, self.target_status, self.pe, out)
         return out
@@ -336,11 +334,8 @@ class NetworkIndex:
         """A VNet's address space; from a peering's ``remoteAddressSpace`` when the VNet itself is not read.
 
         Worked out once per VNet (it depends on ``vnet_of(vnet_id)`` alone); each caller gets its own list."""
-        memo = self.__dict__.setdefault("_prefix_memo", {})
-        key = vnet_of(vnet_id) if vnet_id else ""
-        got = memo.get(key, MISSING)
-        if got is MISSING:
-            got = memo[key] = self._vnet_prefixes(vnet_id)
+        got = memo.keyed(self, "_prefix_memo", vnet_of(vnet_id) if vnet_id else "",
+                         lambda: self._vnet_prefixes(vnet_id))
         return None if got is None else list(got)
 
     def _vnet_prefixes(self, vnet_id: str) -> list[str] | None:
@@ -358,11 +353,7 @@ class NetworkIndex:
         """A subnet's address prefixes (``addressPrefix`` and ``addressPrefixes``), None when the subnet is not in
         the input. Read once per subnet (the effective exposure and each service-tag question ask); each caller
         gets its own list."""
-        memo = self.__dict__.setdefault("_subnet_prefix_memo", {})
-        key = norm(subnet_id)
-        got = memo.get(key, MISSING)
-        if got is MISSING:
-            got = memo[key] = self._subnet_prefixes(subnet_id)
+        got = memo.keyed(self, "_subnet_prefix_memo", norm(subnet_id), lambda: self._subnet_prefixes(subnet_id))
         return None if got is None else list(got)
 
     def _subnet_prefixes(self, subnet_id: str) -> tuple[str, ...] | None:
@@ -431,14 +422,14 @@ class NetworkIndex:
         answer depends on the two VNets alone (:meth:`vnet_prefixes`), and "unknown" and "no overlap" are
         symmetric, so the reverse pair's answer serves when it is one of those."""
         key = (vnet_of(a), vnet_of(b))
-        memo = self.__dict__.setdefault("_overlap_memo", {})
-        got = memo.get(key, MISSING)
+        answers = self.__dict__.setdefault("_overlap_memo", {})
+        got = answers.get(key, MISSING)
         if got is MISSING:
-            got = memo.get(key[::-1], MISSING)
+            got = answers.get(key[::-1], MISSING)
             if got is MISSING or got:  # an overlap is listed in the asking order: computed for this order
                 pa, pb = self.vnet_prefixes(a), self.vnet_prefixes(b)
                 got = None if pa is None or pb is None else overlaps(pa, pb)
-            memo[key] = got
+            answers[key] = got
         return None if got is None else list(got)
 
     # -- NSGs -----------------------------------------------------------------------------------------
@@ -452,12 +443,7 @@ class NetworkIndex:
     def subnet_nsg(self, subnet_id: str) -> Reference | None:
         """The NSG the subnet names (see :meth:`nsg_ref`), worked out once per subnet: the effective exposure,
         the service-tag questions and FL-NET-003 each ask. Shared: treat it as read-only."""
-        memo = self.__dict__.setdefault("_subnet_nsg_memo", {})
-        key = norm(subnet_id)
-        got = memo.get(key, MISSING)
-        if got is MISSING:
-            got = memo[key] = self.nsg_ref(self.subnet(subnet_id))
-        return got
+        return memo.keyed(self, "_subnet_nsg_memo", norm(subnet_id), lambda: self.nsg_ref(self.subnet(subnet_id)))
 
     def nsg_rules(self, nsg_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
         """(security rules, default rules, defaults_assumed) of an NSG, merging inline and separate rules.
@@ -632,26 +618,22 @@ class NetworkIndex:
 
     def zone_linked_vnets(self, zone_id: str) -> dict[str, dict[str, Any]]:
         """Linked VNet id (normalised) -> its virtual network link, for one zone (computed once per zone)."""
-        cache = self.__dict__.setdefault("_linked_cache", {})
-        key = norm(zone_id)
-        if key not in cache:
-            cache[key] = {vnet_of(get_path(link, "properties.virtualNetwork.id")): link
-                          for link in self.zone_links(zone_id) if get_path(link, "properties.virtualNetwork.id")}
-        return cache[key]
+        return memo.keyed(self, "_linked_cache", norm(zone_id), lambda: {
+            vnet_of(get_path(link, "properties.virtualNetwork.id")): link
+            for link in self.zone_links(zone_id) if get_path(link, "properties.virtualNetwork.id")})
 
     def a_records(self, zone_id: str) -> dict[str, list[str]]:
         """Relative record name (lower case) -> IPv4 addresses, for a zone's A record sets in the input."""
-        cache = self.__dict__.setdefault("_a_cache", {})
-        key = norm(zone_id)
-        if key not in cache:
-            out: dict[str, list[str]] = {}
-            for rec in self._a_records.get(key, []):
-                name = str(rec.get("name") or name_of(rec["id"])).split("/")[-1].lower()
-                ips = [str(get_path(a, "ipv4Address")) for a in get_path(rec, "properties.aRecords") or []
-                       if get_path(a, "ipv4Address")]
-                out.setdefault(name, []).extend(ips)
-            cache[key] = out
-        return cache[key]
+        return memo.keyed(self, "_a_cache", norm(zone_id), lambda: self._a_records_of(norm(zone_id)))
+
+    def _a_records_of(self, key: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for rec in self._a_records.get(key, []):
+            name = str(rec.get("name") or name_of(rec["id"])).split("/")[-1].lower()
+            ips = [str(get_path(a, "ipv4Address")) for a in get_path(rec, "properties.aRecords") or []
+                   if get_path(a, "ipv4Address")]
+            out.setdefault(name, []).extend(ips)
+        return out
 
 
 def azure_default_rules(nsg_id: str) -> list[dict[str, Any]]:
@@ -736,11 +718,8 @@ def placements_of(deployment: Any, compute: Any) -> list[Placement]:
     in, several for an AKS cluster whose agent pools span subnets; else the workspace managed network, attached,
     none or unknown), worked out once per compute and kept on the deployment: the network path producer and a
     dozen rules ask about every silo compute. Shared: callers only read it."""
-    cache = deployment.__dict__.setdefault("_placements", {})
-    hit = cache.get(id(compute))
-    if hit is None or hit[0] is not compute:  # the compute is kept beside its placements, so its id is not reused
-        hit = cache[id(compute)] = (compute, compute_placements(compute, deployment.inventory))
-    return hit[1]
+    return memo.per_object(deployment, "_placements", compute,
+                           lambda: compute_placements(compute, deployment.inventory))
 
 
 #: Service tags that stand for the whole Internet (or every Azure customer's addresses) as a destination.

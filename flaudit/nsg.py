@@ -48,6 +48,7 @@ from dataclasses import fields as dataclass_fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from flaudit import memo
 from flaudit.arm import get_path, name_of, norm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -844,11 +845,8 @@ def effective(network: NetworkIndex, subnet_id: str, nic_id: str | None = None) 
 
     Results are cached on the index (several rules ask about the same subnet); treat them as read-only.
     """
-    cache = network.__dict__.setdefault("_effective_cache", {})
-    key = (norm(subnet_id), norm(nic_id))
-    if key not in cache:
-        cache[key] = _effective(network, subnet_id, nic_id)
-    return cache[key]
+    return memo.keyed(network, "_effective_cache", (norm(subnet_id), norm(nic_id)),
+                      lambda: _effective(network, subnet_id, nic_id))
 
 
 def _effective(network: NetworkIndex, subnet_id: str, nic_id: str | None) -> Effective:
