@@ -72,32 +72,28 @@ def cached_principal_names(d: Deployment) -> dict[str, str]:
     return _names(d)
 
 
+@memo.whole("_storage_reach")
 def storage_reach(d: Deployment) -> dict[str, list[tuple[StorageAccount, Access]]]:
     """Principal id -> every storage account in the inventory it has any access to, with that access.
 
     Built once per deployment from the evaluator's per-account index, so rules that ask "what can this
     principal reach?" for every silo read a dict instead of evaluating every (principal, account) pair.
     """
-    cache = d.__dict__.get("_storage_reach")
-    if cache is None:
-        from flaudit.model import StorageAccount
+    from flaudit.model import StorageAccount
 
-        cache = defaultdict(list)
-        for res in d.inventory.of_type("microsoft.storage/storageaccounts"):
-            st = StorageAccount(res["id"], str(res.get("name") or ""), res)
-            for pid, acc in d.rbac.principals_with_access(st.id).items():
-                cache[pid].append((st, acc))
-        d.__dict__["_storage_reach"] = cache
-    return cache
+    out: dict[str, list[tuple[StorageAccount, Access]]] = defaultdict(list)
+    for res in d.inventory.of_type("microsoft.storage/storageaccounts"):
+        st = StorageAccount(res["id"], str(res.get("name") or ""), res)
+        for pid, acc in d.rbac.principals_with_access(st.id).items():
+            out[pid].append((st, acc))
+    return out
 
 
+@memo.whole("_coverage_problem")
 def any_coverage_problem(d: Deployment) -> str | None:
     """The first reason role assignments cannot be trusted for any storage account (None when they can)."""
-    if "_coverage_problem" not in d.__dict__:
-        d.__dict__["_coverage_problem"] = next(
-            (x for r in d.inventory.of_type("microsoft.storage/storageaccounts")
-             if (x := d.rbac.coverage_problem(r["id"]))), None)
-    return d.__dict__["_coverage_problem"]
+    return next((x for r in d.inventory.of_type("microsoft.storage/storageaccounts")
+                 if (x := d.rbac.coverage_problem(r["id"]))), None)
 
 
 def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
@@ -131,12 +127,10 @@ def classify(d: Deployment, principal_id: str, silo: Silo) -> Principal:
     return Principal(pid, names.get(pid), "unlisted", None)
 
 
+@memo.whole("_principal_names")
 def _names(d: Deployment) -> dict[str, str]:
     """``principal_names`` computed once per deployment."""
-    cache = d.__dict__.get("_principal_names")
-    if cache is None:
-        cache = d.__dict__["_principal_names"] = principal_names(d)
-    return cache
+    return principal_names(d)
 
 
 def silo_storage_access(d: Deployment, silo: Silo) -> list[tuple[Principal, Access]]:

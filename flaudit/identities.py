@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from flaudit import memo
 from flaudit.arm import get_path, name_of, norm, type_of
 from flaudit.paths import Hop, Path
 
@@ -138,31 +139,27 @@ def bears_identity(resource: dict[str, Any]) -> bool:
                                              for v in profile.values())
 
 
+@memo.whole("_runs_as")
 def runs_as_index(d: Deployment) -> dict[str, list[RunsAs]]:
     """Identity id and principal id (both normalised) -> every resource in the input that runs as it.
     One pass over the inventory per deployment."""
-    cached = d.__dict__.get("_runs_as")
-    if cached is None:
-        cached = {}
-        # Only a body with an identity block, or an AKS cluster (kubelet identity in identityProfile), can
-        # attach a user-assigned identity; one dict lookup per resource keeps this pass cheap at 100,000.
-        bearing = identity_blocks(d) + [r for r in d.inventory.of_type(AKS) if "identity" not in r]
-        for res in bearing:
-            for ra in attached_identities(res):
-                for key in {ra.identity_id, ra.principal_id} - {""}:
-                    cached.setdefault(key, []).append(ra)
-        d.__dict__["_runs_as"] = cached
-    return cached
+    out: dict[str, list[RunsAs]] = {}
+    # Only a body with an identity block, or an AKS cluster (kubelet identity in identityProfile), can
+    # attach a user-assigned identity; one dict lookup per resource keeps this pass cheap at 100,000.
+    bearing = identity_blocks(d) + [r for r in d.inventory.of_type(AKS) if "identity" not in r]
+    for res in bearing:
+        for ra in attached_identities(res):
+            for key in {ra.identity_id, ra.principal_id} - {""}:
+                out.setdefault(key, []).append(ra)
+    return out
 
 
+@memo.whole("_identity_blocks")
 def identity_blocks(d: Deployment) -> list[dict[str, Any]]:
     """Every resource of the input whose body has an ``identity`` key, in inventory order (one pass over the
     inventory per deployment: who runs as an identity, and which tenant a managed identity is in, both start
     here). Callers must not modify the list."""
-    cached = d.__dict__.get("_identity_blocks")
-    if cached is None:
-        cached = d.__dict__["_identity_blocks"] = [r for r in d.inventory.resources.values() if "identity" in r]
-    return cached
+    return [r for r in d.inventory.resources.values() if "identity" in r]
 
 
 def member_compute_ids(d: Deployment) -> set[str]:
@@ -170,15 +167,13 @@ def member_compute_ids(d: Deployment) -> set[str]:
     return {norm(c.id) for m in [*d.silos, d.orchestrator] for c in m.computes}
 
 
+@memo.whole("_auxiliary")
 def auxiliary_identities(d: Deployment) -> dict[str, str]:
     """Identity id (normalised) -> why it is auxiliary: attached to silo computes but reaching no storage account
     of a silo or of the orchestrator. Empty when role assignments cannot be trusted (fail closed)."""
-    cached = d.__dict__.get("_auxiliary")
-    if cached is not None:
-        return cached
     from flaudit.access import any_coverage_problem, storage_reach
 
-    cached = {}
+    cached: dict[str, str] = {}
     if any_coverage_problem(d) is None:
         fl_storage = {norm(m.storage.id) for m in [*d.silos, d.orchestrator] if m.storage is not None}
         reach = storage_reach(d)
@@ -189,7 +184,6 @@ def auxiliary_identities(d: Deployment) -> dict[str, str]:
                 if not any(acc.grants and norm(st.id) in fl_storage for st, acc in reach.get(norm(i.principal_id), ())):
                     cached[norm(i.id)] = (f"{i.name} holds no role on any silo's or the orchestrator's storage "
                                           "account: it carries no silo data")
-    d.__dict__["_auxiliary"] = cached
     return cached
 
 

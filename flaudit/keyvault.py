@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flaudit import memo
 from flaudit.arm import get_path, is_within, norm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,22 +59,20 @@ def rbac_mode(vault: dict[str, Any]) -> bool:
     return get_path(vault, "properties.enableRbacAuthorization") is True
 
 
+@memo.whole("_vault_assignments")
 def _vault_assignments(d: Deployment) -> dict[str, list[Assignment]]:
     """Principal id -> assignments at or below some vault (the RBAC index keeps only scopes that reach storage)."""
-    cached = d.__dict__.get("_vault_assignments")
-    if cached is None:
-        from flaudit.rbac import Assignment
+    from flaudit.rbac import Assignment
 
-        cached = defaultdict(list)
-        # An assignment's id is <scope>/providers/Microsoft.Authorization/roleAssignments/<name>, and the
-        # inventory is keyed by lower-cased id: one substring test per resource.
-        for rid, res in d.inventory.resources.items():
-            if "/providers/microsoft.keyvault/vaults/" in rid \
-                    and "/providers/microsoft.authorization/roleassignments/" in rid:
-                a = Assignment.from_arm(res)
-                cached[a.principal_id].append(a)
-        d.__dict__["_vault_assignments"] = cached
-    return cached
+    out: dict[str, list[Assignment]] = defaultdict(list)
+    # An assignment's id is <scope>/providers/Microsoft.Authorization/roleAssignments/<name>, and the
+    # inventory is keyed by lower-cased id: one substring test per resource.
+    for rid, res in d.inventory.resources.items():
+        if "/providers/microsoft.keyvault/vaults/" in rid \
+                and "/providers/microsoft.authorization/roleassignments/" in rid:
+            a = Assignment.from_arm(res)
+            out[a.principal_id].append(a)
+    return out
 
 
 def uses(d: Deployment, vault: dict[str, Any], principal_id: str) -> list[VaultUse]:

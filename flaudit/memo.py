@@ -10,7 +10,8 @@ Callers hand a ``compute`` that is only called on a miss; ``None`` is an answer 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import functools
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -47,3 +48,26 @@ def once(owner: Any, name: str, compute: Callable[[], _T]) -> _T:
     if got is _MISSING:
         got = owner.__dict__[name] = compute()
     return got
+
+
+def whole(name: str) -> Callable[[Callable[[Any], _T]], Callable[[Any], _T]]:
+    """Decorator: ``fn(owner)`` worked out once per owner and kept on it as ``name`` (:func:`once`), for the
+    evaluators' "once per deployment" indexes, whose body then says only what they compute."""
+
+    def wrap(fn: Callable[[Any], _T]) -> Callable[[Any], _T]:
+        @functools.wraps(fn)
+        def wrapper(owner: Any) -> _T:
+            return once(owner, name, lambda: fn(owner))
+
+        return wrapper
+
+    return wrap
+
+
+def grouped(pairs: Iterable[tuple[Any, Any]]) -> dict[Any, list[Any]]:
+    """key -> its values in the order given: the shape of most indexes kept this way (peerings by remote VNet,
+    items by silo)."""
+    out: dict[Any, list[Any]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from flaudit import memo
 from flaudit.arm import get_path, name_of, norm
 from flaudit.paths import Hop, Path
 
@@ -103,17 +104,15 @@ def _symbolic_id(value: str) -> str | None:
     return None
 
 
+@memo.whole("_movement_accounts")
 def _accounts(d: Deployment) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(id -> account, lower name -> account) for every storage account in the input (computed once)."""
-    cached = d.__dict__.get("_movement_accounts")
-    if cached is None:
-        by_id: dict[str, dict[str, Any]] = {}
-        by_name: dict[str, dict[str, Any]] = {}
-        for res in d.inventory.of_type(STORAGE):
-            by_id[norm(res["id"])] = res
-            by_name.setdefault(str(res.get("name") or name_of(res["id"])).lower(), res)
-        cached = d.__dict__["_movement_accounts"] = (by_id, by_name)
-    return cached
+    by_id: dict[str, dict[str, Any]] = {}
+    by_name: dict[str, dict[str, Any]] = {}
+    for res in d.inventory.of_type(STORAGE):
+        by_id[norm(res["id"])] = res
+        by_name.setdefault(str(res.get("name") or name_of(res["id"])).lower(), res)
+    return by_id, by_name
 
 
 def _lookup(d: Deployment, ref: Any) -> tuple[dict[str, Any] | None, str | None, str]:
@@ -162,13 +161,7 @@ def resolve_account(d: Deployment, ref: Any, silo: Silo) -> Place | None:
 
 def _per_silo(d: Deployment, key: str, build: Any) -> dict[str, list[Any]]:
     """silo name -> items, built once per deployment by ``build(d)`` (a list of (silo name, item))."""
-    cached = d.__dict__.get(key)
-    if cached is None:
-        cached = {}
-        for name, item in build(d):
-            cached.setdefault(name, []).append(item)
-        d.__dict__[key] = cached
-    return cached
+    return memo.once(d, key, lambda: memo.grouped(build(d)))
 
 
 def account_of_child(child_id: str) -> str:

@@ -141,10 +141,8 @@ class Members:
     vnets: dict[str, str]  # norm VNet id -> "silo:<name>" | "orchestrator" | "workspace"
 
 
+@memo.whole("_netreach_members")
 def members(d: Deployment) -> Members:
-    cached = d.__dict__.get("_netreach_members")
-    if cached is not None:
-        return cached
     storage: dict[str, tuple[str, str]] = {}
     vnets: dict[str, str] = {}
     for s in d.silos:
@@ -172,9 +170,7 @@ def members(d: Deployment) -> Members:
             for lk in d.network.private_endpoints_for(dep) if dep else []:
                 if lk.approved and lk.vnet_id:
                     vnets.setdefault(lk.vnet_id, "workspace")
-    out = Members(storage, vnets)
-    d.__dict__["_netreach_members"] = out
-    return out
+    return Members(storage, vnets)
 
 
 def _relation_of(owner: str, silo: Silo) -> str:
@@ -383,12 +379,10 @@ def _silo_ingress(d: Deployment, silo: Silo) -> list[Ingress]:
     net = d.network
     m = members(d)
     # an FL member whose compute was not resolved may own the far VNet: a peering to it is not proof of an outsider
-    unresolved = d.__dict__.get("_netreach_unresolved")
-    if unresolved is None:
-        unresolved = d.__dict__["_netreach_unresolved"] = [
-            f"the compute of {'silo ' + x.name if x is not d.orchestrator else 'the orchestrator'}"
-            for x in [d.orchestrator, *d.silos] if not x.computes] + (
-            ["the workspace (not in the input)"] if d.workspace is None else [])
+    unresolved = memo.once(d, "_netreach_unresolved", lambda: [
+        f"the compute of {'silo ' + x.name if x is not d.orchestrator else 'the orchestrator'}"
+        for x in [d.orchestrator, *d.silos] if not x.computes] + (
+        ["the workspace (not in the input)"] if d.workspace is None else []))
     out: list[Ingress] = []
     for v in silo_vnets(d, silo):
         if v not in net.vnets:
@@ -499,10 +493,9 @@ def _member_reach(d: Deployment, silo: Silo) -> list[Reach]:
     if silo.storage is None:
         return []
     net = d.network
-    hubs = d.__dict__.get("_netreach_hubs")
-    if hubs is None:  # the orchestrator's and workspace's VNets, once
-        hubs = d.__dict__["_netreach_hubs"] = sorted((v, o) for v, o in members(d).vnets.items()
-                                                     if not o.startswith("silo:"))
+    # the orchestrator's and workspace's VNets, once
+    hubs = memo.once(d, "_netreach_hubs", lambda: sorted((v, o) for v, o in members(d).vnets.items()
+                                                         if not o.startswith("silo:")))
     out = []
     for v, owner in hubs:
         for lk in net.private_endpoints_for(silo.storage.id):

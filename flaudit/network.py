@@ -308,15 +308,20 @@ class NetworkIndex:
     @property
     def _incoming(self) -> dict[str, list[Peering]]:
         """Remote VNet id -> the peerings (read on other VNets) that point at it."""
-        cache = self.__dict__.get("_incoming_cache")
-        if cache is None:
-            cache = {}
-            for peers in self.peerings.values():
-                for p in peers:
-                    if p.remote_id:
-                        cache.setdefault(p.remote_id, []).append(p)
-            self.__dict__["_incoming_cache"] = cache
-        return cache
+        return memo.once(self, "_incoming_cache", lambda: memo.grouped(
+            (p.remote_id, p) for peers in self.peerings.values() for p in peers if p.remote_id))
+
+    def _gateway_index(self) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+        """VNet id -> (ids of the gateways whose IP configurations sit in it, its GatewaySubnets)."""
+        index: dict[str, tuple[list[str], list[dict[str, Any]]]] = {}
+        for g in self.gateways.values():
+            for ipc in get_path(g, "properties.ipConfigurations") or []:
+                gv = vnet_of(get_path(ipc, "properties.subnet.id"))
+                index.setdefault(gv, ([], []))[0].append(str(g["id"]))
+        for sid, sub in self.subnets.items():
+            if sid.endswith("/subnets/gatewaysubnet"):
+                index.setdefault(vnet_of(sid), ([], []))[1].append(sub)
+        return index
 
     def neighbours(self, vnet_id: str) -> set[str]:
         """VNets joined to ``vnet_id`` by a peering read on either side (any state)."""
@@ -373,12 +378,9 @@ class NetworkIndex:
 
     def _between(self, va: str, vb: str) -> list[Peering]:
         """:meth:`peerings_between` of two VNet ids already normalised (:func:`vnet_of`)."""
-        pairs = self.__dict__.get("_peering_pairs")
-        if pairs is None:  # indexed once: a hub VNet can hold a peering per silo
-            pairs = self.__dict__["_peering_pairs"] = {}
-            for local, peers in self.peerings.items():
-                for p in peers:
-                    pairs.setdefault((local, p.remote_id), []).append(p)
+        # indexed once: a hub VNet can hold a peering per silo
+        pairs = memo.once(self, "_peering_pairs", lambda: memo.grouped(
+            ((local, p.remote_id), p) for local, peers in self.peerings.items() for p in peers))
         return pairs.get((va, vb), []) + pairs.get((vb, va), [])
 
     def reach(self, a: str, b: str) -> Reach:
@@ -510,17 +512,7 @@ class NetworkIndex:
         was read for it: a gateway may be there.
         """
         v = vnet_of(vnet_id)
-        index = self.__dict__.get("_gateway_index")
-        if index is None:  # built once: gateways and GatewaySubnets by VNet
-            index = self.__dict__["_gateway_index"] = {}
-            for g in self.gateways.values():
-                for ipc in get_path(g, "properties.ipConfigurations") or []:
-                    gv = vnet_of(get_path(ipc, "properties.subnet.id"))
-                    index.setdefault(gv, ([], []))[0].append(str(g["id"]))
-            for sid, sub in self.subnets.items():
-                if sid.endswith("/subnets/gatewaysubnet"):
-                    index.setdefault(vnet_of(sid), ([], []))[1].append(sub)
-        gateway_ids, gateway_subnets = index.get(v, ([], []))
+        gateway_ids, gateway_subnets = memo.once(self, "_gateway_index", self._gateway_index).get(v, ([], []))
         found: set[str] = set(gateway_ids)
         undecided = False
         for sub in gateway_subnets:

@@ -752,14 +752,7 @@ class _Loaded:
 
 
 def _loaded(network: NetworkIndex, nsg_id: str) -> _Loaded:
-    cache = network.__dict__.get("_parsed_nsg_cache")
-    if cache is None:
-        cache = network.__dict__["_parsed_nsg_cache"] = {}
-    key = norm(nsg_id)
-    got = cache.get(key)
-    if got is None:
-        got = cache[key] = _load_rules(network, nsg_id)
-    return got
+    return memo.keyed(network, "_parsed_nsg_cache", norm(nsg_id), lambda: _load_rules(network, nsg_id))
 
 
 def _load_rules(network: NetworkIndex, nsg_id: str) -> _Loaded:

@@ -14,6 +14,8 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from flaudit import memo
+
 if TYPE_CHECKING:  # pragma: no cover
     from flaudit.model import Deployment
     from flaudit.paths import Path
@@ -36,14 +38,12 @@ def _producers() -> list[Callable[[Deployment], Iterable[Path]]]:
     return out
 
 
+@memo.whole("_paths")
 def all_paths(d: Deployment) -> list[Path]:
     """Every path every producer finds, in a stable order (computed once per deployment)."""
-    cached = d.__dict__.get("_paths")
-    if cached is None:
-        found = [p for produce in _producers() for p in produce(d)]
-        found.sort(key=lambda p: (p.silo, p.kind, p.rule_id, p.source_id.lower(), p.outsider_id.lower()))
-        cached = d.__dict__["_paths"] = found
-    return cached
+    found = [p for produce in _producers() for p in produce(d)]
+    found.sort(key=lambda p: (p.silo, p.kind, p.rule_id, p.source_id.lower(), p.outsider_id.lower()))
+    return found
 
 
 def paths_of(d: Deployment, *, silo: str | None = None, kinds: Iterable[str] | None = None,
@@ -65,16 +65,14 @@ def paths_of(d: Deployment, *, silo: str | None = None, kinds: Iterable[str] | N
             and (rule_id is None or p.rule_id == rule_id)]
 
 
+@memo.whole("_paths_index")
 def _index(d: Deployment) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
-    cached = d.__dict__.get("_paths_index")
-    if cached is None:
-        by_silo: dict[str, list[Path]] = {}
-        by_rule: dict[str, list[Path]] = {}
-        for p in all_paths(d):
-            by_silo.setdefault(p.silo, []).append(p)
-            by_rule.setdefault(p.rule_id, []).append(p)
-        cached = d.__dict__["_paths_index"] = (by_silo, by_rule)
-    return cached
+    by_silo: dict[str, list[Path]] = {}
+    by_rule: dict[str, list[Path]] = {}
+    for p in all_paths(d):
+        by_silo.setdefault(p.silo, []).append(p)
+        by_rule.setdefault(p.rule_id, []).append(p)
+    return by_silo, by_rule
 
 
 def edges(d: Deployment) -> list[dict[str, Any]]:

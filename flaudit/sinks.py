@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flaudit import memo
 from flaudit.arm import get_path, is_within, norm
 from flaudit.paths import Hop, Path
 
@@ -204,32 +205,19 @@ class _Account:
         return sorted(out)
 
 
+@memo.whole("_sink_holders")
 def _silos_by_principal(d: Deployment) -> dict[str, list[str]]:
     """Principal id -> every silo whose computes run as it or whose FL config names it as a group (the model's
     ``silo_by_principal`` keeps only the first silo of a shared identity)."""
-    cached = d.__dict__.get("_sink_holders")
-    if cached is None:
-        cached = defaultdict(list)
-        for s in d.silos:
-            for pid in sorted(s.principal_ids | {norm(g) for g in s.groups}):
-                cached[pid].append(s.name)
-        d.__dict__["_sink_holders"] = cached
-    return cached
-
-
-def _accounts(d: Deployment) -> dict[str, _Account]:
-    cache = d.__dict__.get("_sink_accounts")
-    if cache is None:
-        cache = d.__dict__["_sink_accounts"] = {}
-    return cache
+    out: dict[str, list[str]] = defaultdict(list)
+    for s in d.silos:
+        for pid in sorted(s.principal_ids | {norm(g) for g in s.groups}):
+            out[pid].append(s.name)
+    return out
 
 
 def _account(d: Deployment, st: StorageAccount) -> _Account:
-    cache = _accounts(d)
-    key = norm(st.id)
-    if key not in cache:
-        cache[key] = _Account(d, st)
-    return cache[key]
+    return memo.keyed(d, "_sink_accounts", norm(st.id), lambda: _Account(d, st))
 
 
 def silo_writers(silo: Silo) -> list[Identity]:

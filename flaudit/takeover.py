@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from flaudit import memo
 from flaudit.access import classify
 from flaudit.arm import get_path, norm
 from flaudit.paths import Hop, Path
@@ -46,18 +47,16 @@ def silo_identities(silo: Silo) -> list[Identity]:
     return [i for i in silo.user_assigned if i.id and "#" not in i.id]
 
 
+@memo.whole("_federated_credentials")
 def federated_credentials(d: Deployment) -> dict[str, list[dict]]:
     """Identity id (lower case) -> its federated identity credentials in the inventory (computed once)."""
-    cached = d.__dict__.get("_federated_credentials")
-    if cached is None:
-        cached = {}
-        for r in d.inventory.of_type(FIC):
-            rid = norm(r.get("id"))
-            i = rid.find("/federatedidentitycredentials/")
-            if i > 0:
-                cached.setdefault(rid[:i], []).append(r)
-        d.__dict__["_federated_credentials"] = cached
-    return cached
+    out: dict[str, list[dict]] = {}
+    for r in d.inventory.of_type(FIC):
+        rid = norm(r.get("id"))
+        i = rid.find("/federatedidentitycredentials/")
+        if i > 0:
+            out.setdefault(rid[:i], []).append(r)
+    return out
 
 
 def identity_takeover_paths(d: Deployment) -> Iterator[Path]:

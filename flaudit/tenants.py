@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flaudit import memo
 from flaudit.arm import get_path, norm, subscription_of
 from flaudit.findings import note, prop
 from flaudit.identities import identity_blocks
@@ -42,11 +43,9 @@ from flaudit.identities import identity_blocks
 UAI = "microsoft.managedidentity/userassignedidentities"
 
 
+@memo.whole("_subscription_tenants")
 def subscription_tenants(d: Any) -> dict[str, str]:
     """Subscription id (lower case) -> tenant id (lower case), from the input's subscriptions, then the config."""
-    cache = d.__dict__.get("_subscription_tenants")
-    if cache is not None:
-        return cache
     out: dict[str, str] = {}
     cfg = d.config
     if cfg is not None:
@@ -60,7 +59,6 @@ def subscription_tenants(d: Any) -> dict[str, str]:
         tenant = get_path(sub, "tenantId")
         if sid and tenant:
             out[str(sid).lower()] = str(tenant).lower()
-    d.__dict__["_subscription_tenants"] = out
     return out
 
 
@@ -70,11 +68,9 @@ def tenant_of(d: Any, resource_id: str | None) -> str | None:
     return subscription_tenants(d).get(sub.lower()) if sub else None
 
 
+@memo.whole("_principal_tenants")
 def principal_tenants(d: Any) -> dict[str, str]:
     """Principal id (lower case) -> tenant id, for the managed identities whose tenant the input states."""
-    cache = d.__dict__.get("_principal_tenants")
-    if cache is not None:
-        return cache
     out: dict[str, str] = {}
     for uai in d.inventory.of_type(UAI):
         pid, tenant = get_path(uai, "properties.principalId"), get_path(uai, "properties.tenantId")
@@ -84,19 +80,16 @@ def principal_tenants(d: Any) -> dict[str, str]:
         ident = res.get("identity")
         if isinstance(ident, dict) and ident.get("principalId") and ident.get("tenantId"):
             out.setdefault(norm(ident["principalId"]), str(ident["tenantId"]).lower())
-    d.__dict__["_principal_tenants"] = out
     return out
 
 
+@memo.whole("_managed_identity_resources")
 def managed_identity_resources(d: Any) -> dict[str, str]:
     """Principal id (lower case) -> the resource id that places the managed identity in a subscription.
 
     A user-assigned identity's own resource id (from the identity resource or from any ``identity`` block that
     attaches it), or, for a system-assigned identity, the id of the resource it belongs to.
     """
-    cache = d.__dict__.get("_managed_identity_resources")
-    if cache is not None:
-        return cache
     out: dict[str, str] = {}
     for uai in d.inventory.of_type(UAI):
         pid = get_path(uai, "properties.principalId")
@@ -112,7 +105,6 @@ def managed_identity_resources(d: Any) -> dict[str, str]:
                 out.setdefault(norm(entry["principalId"]), str(uai_id))
         if ident.get("principalId") and res.get("id"):
             out.setdefault(norm(ident["principalId"]), str(res["id"]))
-    d.__dict__["_managed_identity_resources"] = out
     return out
 
 
@@ -164,17 +156,15 @@ class Placement:
     kind: str | None = None  # user | group | servicePrincipal | ... as Graph types it, when read
 
 
+@memo.whole("_directory_unreadable")
 def directory_unreadable(d: Any) -> dict[str, Any]:
     """Principal id (lower case) -> the Unreadable record of its directory object (a refused or failed read)."""
-    cache = d.__dict__.get("_directory_unreadable")
-    if cache is None:
-        cache = {}
-        for u in d.inventory.unreadable:
-            scope = norm(u.scope)
-            if norm(u.resource_type) == GRAPH_TYPE and scope.startswith("/directoryobjects/"):
-                cache.setdefault(scope[len("/directoryobjects/"):], u)
-        d.__dict__["_directory_unreadable"] = cache
-    return cache
+    out: dict[str, Any] = {}
+    for u in d.inventory.unreadable:
+        scope = norm(u.scope)
+        if norm(u.resource_type) == GRAPH_TYPE and scope.startswith("/directoryobjects/"):
+            out.setdefault(scope[len("/directoryobjects/"):], u)
+    return out
 
 
 def _user_placement(ref: str, obj: dict[str, Any], home: str | None) -> Placement:

@@ -38,3 +38,19 @@ def test_a_whole_answer_is_worked_out_once():
     for _ in range(2):
         assert memo.once(owner, "_q", lambda: calls.append(1)) is None
     assert calls == [1]
+
+
+def test_a_whole_answer_decorated_is_kept_per_owner():
+    calls = []
+
+    @memo.whole("_q")
+    def index(owner):
+        calls.append(owner)
+        return {"n": len(calls)}
+
+    a, b = SimpleNamespace(), SimpleNamespace()
+    assert index(a) is index(a) and index(b) == {"n": 2} and calls == [a, b]
+
+
+def test_grouped_keeps_each_keys_values_in_the_order_given():
+    assert memo.grouped([("x", 1), ("y", 2), ("x", 3)]) == {"x": [1, 3], "y": [2]}
